@@ -1,0 +1,236 @@
+package ron
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"unicode/utf8"
+)
+
+// checkDocument enforces what every input document must satisfy before it is
+// decoded: size, UTF-8, nesting depth, and being a JSON object.
+func checkDocument(b []byte) *FieldError {
+	if len(b) > MaxInputBytes {
+		return &FieldError{Code: CodeTooLarge, Message: fmt.Sprintf("input is %d bytes, the limit is %d", len(b), MaxInputBytes)}
+	}
+	if !utf8.Valid(b) {
+		return &FieldError{Code: CodeSyntax, Message: "input is not valid UTF-8"}
+	}
+	if fe := checkDepth(b); fe != nil {
+		return fe
+	}
+	i := 0
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	if i == len(b) {
+		return &FieldError{Code: CodeSyntax, Message: "input is empty"}
+	}
+	if b[i] != '{' {
+		return &FieldError{Code: CodeSyntax, Message: "input is not a JSON object"}
+	}
+	return nil
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// checkDepth scans b once and fails when objects and arrays nest deeper than
+// MaxDepth. It does not validate the JSON; the decoder does that afterwards.
+func checkDepth(b []byte) *FieldError {
+	depth, inString, escaped := 0, false, false
+	for _, c := range b {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			depth++
+			if depth > MaxDepth {
+				return &FieldError{Code: CodeTooLarge, Message: fmt.Sprintf("input nests deeper than %d levels", MaxDepth)}
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return nil
+}
+
+// decodeError turns an encoding/json error into a field error.
+func decodeError(prefix string, err error) FieldError {
+	join := func(a, b string) string {
+		switch {
+		case a == "":
+			return b
+		case b == "":
+			return a
+		}
+		return a + "." + b
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return FieldError{Path: join(prefix, te.Field), Code: CodeType, Message: fmt.Sprintf("cannot use JSON %s as %s", te.Value, te.Type)}
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return FieldError{Path: prefix, Code: CodeSyntax, Message: fmt.Sprintf("malformed JSON at byte %d: %s", se.Offset, se.Error())}
+	}
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		out := *fe
+		out.Path = join(prefix, fe.Path)
+		return out
+	}
+	msg := err.Error()
+	const unknown = "json: unknown field "
+	if len(msg) > len(unknown) && msg[:len(unknown)] == unknown {
+		if name, uerr := strconv.Unquote(msg[len(unknown):]); uerr == nil {
+			return FieldError{Path: join(prefix, name), Code: CodeUnknown, Message: fmt.Sprintf("unknown key %q", name)}
+		}
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return FieldError{Path: prefix, Code: CodeSyntax, Message: "truncated JSON"}
+	}
+	return FieldError{Path: prefix, Code: CodeInvalid, Message: msg}
+}
+
+// Error makes *FieldError usable as an error inside the SDK.
+func (e *FieldError) Error() string { return e.String() }
+
+// canonical returns raw re-encoded compactly with object keys sorted
+// recursively, numbers kept exactly as written, and no HTML escaping.
+func canonical(dst []byte, raw []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return dst, err
+	}
+	return appendValue(dst, v)
+}
+
+func appendValue(dst []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		return append(dst, "null"...), nil
+	case bool:
+		if x {
+			return append(dst, "true"...), nil
+		}
+		return append(dst, "false"...), nil
+	case json.Number:
+		return append(dst, x...), nil
+	case string:
+		return appendString(dst, x), nil
+	case []any:
+		dst = append(dst, '[')
+		for i, e := range x {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			var err error
+			if dst, err = appendValue(dst, e); err != nil {
+				return dst, err
+			}
+		}
+		return append(dst, ']'), nil
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		dst = append(dst, '{')
+		for i, k := range keys {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, k)
+			dst = append(dst, ':')
+			var err error
+			if dst, err = appendValue(dst, x[k]); err != nil {
+				return dst, err
+			}
+		}
+		return append(dst, '}'), nil
+	}
+	return dst, fmt.Errorf("ron: cannot encode %T", v)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString writes s as a JSON string the way encoding/json does, minus
+// HTML escaping: control characters, '"', '\\', U+2028 and U+2029 escaped,
+// invalid UTF-8 replaced by U+FFFD.
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// marshal encodes v with encoding/json without HTML escaping and without the
+// trailing newline.
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
+}

@@ -1,0 +1,293 @@
+package ron
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"sort"
+)
+
+// Dispatch runs one ABI call: it checks and decodes input for entry, calls
+// p's handler, checks the result against the ABI and encodes it. obj is the
+// payload for EntryResolve (nil otherwise). It never panics.
+//
+// The wasm exports call Dispatch with the registered plugin; rontest calls it
+// natively, so both run the same code. See the package documentation for the
+// status codes and what errors and panics become.
+func Dispatch(p Plugin, entry string, input []byte, obj io.ReaderAt) (status int32, output []byte) {
+	defer func() {
+		if r := recover(); r != nil {
+			msg := fmt.Sprintf("%s panicked: %v", entry, r)
+			Log(LevelError, msg+"\n"+string(debug.Stack()))
+			status, output = fault(CodePanic, msg)
+		}
+	}()
+	if p == nil {
+		return fault(CodeContract, "no plugin registered: call ron.Register from an init function of the main package")
+	}
+	switch entry {
+	case EntryDescribe:
+		return describe(p, input)
+	case EntryValidate:
+		return validate(p, input)
+	case EntrySplit:
+		return split(p, input)
+	case EntryResolve:
+		return resolve(p, input, obj)
+	}
+	return fault(CodeContract, fmt.Sprintf("unknown entry point %q", entry))
+}
+
+// decodeInput checks and decodes an input document into v.
+func decodeInput(input []byte, v any) error {
+	if fe := checkDocument(input); fe != nil {
+		return &Rejection{Errors: []FieldError{*fe}}
+	}
+	if err := json.Unmarshal(input, v); err != nil {
+		return &Rejection{Errors: []FieldError{decodeError("", err)}}
+	}
+	return nil
+}
+
+func ok(v any) (int32, []byte) {
+	out, err := marshal(v)
+	if err != nil {
+		return fault(CodeContract, "encoding the result: "+err.Error())
+	}
+	if len(out) > MaxOutputBytes {
+		return fault(CodeContract, fmt.Sprintf("the result is %d bytes, the limit is %d", len(out), MaxOutputBytes))
+	}
+	return StatusOK, out
+}
+
+// reject encodes err (a *Rejection or any error) as status 1.
+func reject(err error) (int32, []byte) {
+	r, isRej := AsRejection(err)
+	if !isRej {
+		r = &Rejection{Errors: []FieldError{{Code: CodeInvalid, Message: err.Error()}}}
+	}
+	list := r.Errors
+	if len(list) == 0 {
+		list = []FieldError{{Code: CodeInvalid, Message: "rejected"}}
+	}
+	out, merr := marshal(Rejection{Errors: list})
+	if merr != nil || len(out) > MaxOutputBytes {
+		out, _ = marshal(Rejection{Errors: []FieldError{{Code: CodeInvalid, Message: "rejected (the error list was too large to encode)"}}})
+	}
+	return StatusRejected, out
+}
+
+func fault(code, msg string) (int32, []byte) {
+	out, _ := marshal(Rejection{Errors: []FieldError{{Code: code, Message: msg}}})
+	return StatusFault, out
+}
+
+// ValidTLD reports whether s is a TLD name: lowercase [a-z0-9-]{1,32}.
+func ValidTLD(s string) bool {
+	if len(s) == 0 || len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// description runs p.Describe and checks and completes the result.
+func description(p Plugin, host HostInfo) (Description, error) {
+	d := p.Describe(host)
+	_, isResolver := p.(Resolver)
+	feats := map[string]bool{}
+	for _, f := range d.Features {
+		feats[f] = true
+	}
+	if isResolver {
+		feats[FeatureResolve] = true
+	} else if feats[FeatureResolve] {
+		return d, fmt.Errorf("describe declares feature %q but the plugin does not implement ron.Resolver", FeatureResolve)
+	}
+	d.Features = make([]string, 0, len(feats))
+	for f := range feats {
+		d.Features = append(d.Features, f)
+	}
+	sort.Strings(d.Features)
+	if d.Roles == nil {
+		d.Roles = []string{}
+	}
+	switch {
+	case !ValidTLD(d.TLD):
+		return d, fmt.Errorf("describe: tld %q is not lowercase [a-z0-9-]{1,32}", d.TLD)
+	case d.Name == "":
+		return d, fmt.Errorf("describe: name is empty")
+	case d.Version == "":
+		return d, fmt.Errorf("describe: version is empty")
+	case len(d.Roles) == 0:
+		return d, fmt.Errorf("describe: roles is empty; list every role a split may pay")
+	case len(d.Examples) == 0:
+		return d, fmt.Errorf("describe: examples is empty; give at least one manifest validate accepts")
+	}
+	seen := map[string]bool{}
+	for _, r := range d.Roles {
+		if r == "" || seen[r] {
+			return d, fmt.Errorf("describe: role %q is empty or repeated", r)
+		}
+		seen[r] = true
+	}
+	for i, m := range d.Examples {
+		if m == nil {
+			return d, fmt.Errorf("describe: example %d is nil", i)
+		}
+	}
+	return d, nil
+}
+
+func describe(p Plugin, input []byte) (int32, []byte) {
+	var in DescribeInput
+	if err := decodeInput(input, &in); err != nil {
+		return reject(err)
+	}
+	if in.ABI != ABIVersion {
+		return reject(Rejectf("abi", CodeUnsupported, "this plugin implements ABI version %d, not %d", ABIVersion, in.ABI))
+	}
+	d, err := description(p, in.Host)
+	if err != nil {
+		return fault(CodeContract, err.Error())
+	}
+	return ok(d)
+}
+
+func validate(p Plugin, input []byte) (int32, []byte) {
+	var in ValidateInput
+	if err := decodeInput(input, &in); err != nil {
+		return reject(err)
+	}
+	if err := checkManifest(in.Manifest); err != nil {
+		return reject(err)
+	}
+	if in.Context.PayloadSize > MaxAmount {
+		return reject(Rejectf("context.payload_size", CodeRange, "more than %d", uint64(MaxAmount)))
+	}
+	out, err := p.Validate(in)
+	if err != nil {
+		return reject(err)
+	}
+	if out.Manifest == nil {
+		out.Manifest = in.Manifest
+	}
+	if out.Index.Tags == nil {
+		out.Index.Tags = []string{}
+	}
+	return ok(out)
+}
+
+func split(p Plugin, input []byte) (int32, []byte) {
+	var in SplitInput
+	if err := decodeInput(input, &in); err != nil {
+		return reject(err)
+	}
+	if err := checkManifest(in.Manifest); err != nil {
+		return reject(err)
+	}
+	var errs Errors
+	checkMax := func(path string, v uint64) {
+		if v > MaxAmount {
+			errs.Addf(path, CodeRange, "%d is more than 2^53-1", v)
+		}
+	}
+	checkMax("amount", in.Amount)
+	checkMax("usage.requests", in.Usage.Requests)
+	checkMax("usage.bytes", in.Usage.Bytes)
+	for i, s := range in.Usage.Servers {
+		checkMax(fmt.Sprintf("usage.servers[%d].requests", i), s.Requests)
+		checkMax(fmt.Sprintf("usage.servers[%d].bytes", i), s.Bytes)
+	}
+	if err := errs.Err(); err != nil {
+		return reject(err)
+	}
+	// Hand the plugin the servers in one canonical order, so a plugin that
+	// iterates them cannot depend on the order the host listed them in.
+	sort.SliceStable(in.Usage.Servers, func(i, j int) bool { return serverLess(in.Usage.Servers[i], in.Usage.Servers[j]) })
+	allocs, err := p.Split(in)
+	if err != nil {
+		return reject(err)
+	}
+	// Roles are checked against describe by the host and by rontest's
+	// checks; calling Describe on every split would cost more than the split.
+	for _, a := range allocs {
+		if a.Payee == "" || a.Role == "" {
+			return fault(CodeContract, fmt.Sprintf("split: an allocation of %d has an empty payee or role (%q, %q)", a.Amount, a.Payee, a.Role))
+		}
+	}
+	sum, overflow := Sum(allocs)
+	if overflow || sum != in.Amount {
+		return fault(CodeContract, fmt.Sprintf("split: allocations sum to %d (overflow %v), the amount is %d", sum, overflow, in.Amount))
+	}
+	return ok(SplitOutput{Allocations: Merge(allocs)})
+}
+
+// serverLess orders servers by (payout, node, bytes, requests).
+func serverLess(a, b Server) bool {
+	if a.Payout != b.Payout {
+		return a.Payout < b.Payout
+	}
+	if a.Node != b.Node {
+		return a.Node < b.Node
+	}
+	if a.Bytes != b.Bytes {
+		return a.Bytes < b.Bytes
+	}
+	return a.Requests < b.Requests
+}
+
+func resolve(p Plugin, input []byte, obj io.ReaderAt) (int32, []byte) {
+	r, isResolver := p.(Resolver)
+	if !isResolver {
+		return reject(Reject("", CodeUnsupported, "this plugin does not resolve paths"))
+	}
+	var in ResolveInput
+	if err := decodeInput(input, &in); err != nil {
+		return reject(err)
+	}
+	if err := checkManifest(in.Manifest); err != nil {
+		return reject(err)
+	}
+	if in.PayloadSize > MaxAmount {
+		return reject(Rejectf("payload_size", CodeRange, "more than %d", uint64(MaxAmount)))
+	}
+	out, err := r.Resolve(in, &object{r: obj, size: int64(in.PayloadSize)})
+	if err != nil {
+		return reject(err)
+	}
+	if out.Status < 100 || out.Status > 599 {
+		return fault(CodeContract, fmt.Sprintf("resolve: status %d is not an HTTP status", out.Status))
+	}
+	if out.Status != 200 {
+		return ok(struct {
+			Status int `json:"status"`
+		}{out.Status})
+	}
+	if out.Offset > in.PayloadSize || out.Length > in.PayloadSize-out.Offset {
+		return fault(CodeContract, fmt.Sprintf("resolve: range %d+%d is outside the payload of %d bytes", out.Offset, out.Length, in.PayloadSize))
+	}
+	return ok(out)
+}
+
+// checkManifest requires a manifest with a [meta] table holding a tld, which
+// the host always sends; a plugin never sees a manifest without one.
+func checkManifest(m *Manifest) error {
+	if m == nil {
+		return Reject("manifest", CodeRequired, "the input has no manifest")
+	}
+	meta, err := m.Meta()
+	if err != nil {
+		return err
+	}
+	if meta.TLD == "" {
+		return Reject("meta.tld", CodeRequired, "the manifest's [meta] table has no tld")
+	}
+	return nil
+}

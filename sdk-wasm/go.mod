@@ -1,0 +1,3 @@
+module github.com/ronhost/ronhost/sdk-wasm
+
+go 1.26

@@ -1,0 +1,227 @@
+package ron
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+)
+
+// Host-owned manifest tables. A plugin reads them but does not change them.
+const (
+	TableMeta    = "meta"
+	TablePayload = "payload"
+)
+
+// Manifest is a Manifest.toml decoded to JSON (tables are objects, TOML
+// datetimes RFC 3339 strings). It keeps every top-level key it was given, so
+// a plugin that normalizes only its own table passes everything else through
+// unchanged. Encoding sorts object keys recursively, so the same manifest
+// always encodes to the same bytes.
+//
+// Typed access: [Manifest.Meta] and [Manifest.Payload] for the host's tables,
+// [Manifest.Table] to decode the plugin's own table into a Go value and
+// [Manifest.Set] to write its normalized form back.
+type Manifest struct {
+	tables map[string]json.RawMessage
+}
+
+// Meta is the typed view of the host-owned [meta] table. Keys not listed
+// here are kept in the manifest; read them with Manifest.Table("meta", &v).
+type Meta struct {
+	TLD     string `json:"tld"`
+	Created string `json:"created,omitempty"` // RFC 3339
+}
+
+// Payload is the typed view of the host-owned [payload] table.
+type Payload struct {
+	CID         string `json:"cid"` // "b3:<64 hex>"
+	Size        uint64 `json:"size"`
+	ContentType string `json:"content_type,omitempty"`
+	File        string `json:"file,omitempty"`
+}
+
+// NewManifest returns an empty manifest.
+func NewManifest() *Manifest { return &Manifest{tables: map[string]json.RawMessage{}} }
+
+// ParseManifest decodes a manifest in its JSON form. It must be a JSON
+// object; its values may be anything.
+func ParseManifest(b []byte) (*Manifest, error) {
+	m := &Manifest{}
+	if err := m.UnmarshalJSON(b); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// MustManifest is ParseManifest for literals in examples and tests; it panics
+// on malformed input.
+func MustManifest(s string) *Manifest {
+	m, err := ParseManifest([]byte(s))
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (m *Manifest) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimLeft(b, " \t\r\n")
+	if len(b) == 0 || b[0] != '{' {
+		return &FieldError{Code: CodeType, Message: "a manifest must be a JSON object"}
+	}
+	var tables map[string]json.RawMessage
+	if err := json.Unmarshal(b, &tables); err != nil {
+		fe := decodeError("", err)
+		return &fe
+	}
+	m.tables = tables
+	return nil
+}
+
+// MarshalJSON implements json.Marshaler: compact, keys sorted recursively.
+func (m *Manifest) MarshalJSON() ([]byte, error) {
+	if m == nil {
+		return []byte("null"), nil
+	}
+	return m.AppendCanonical(nil)
+}
+
+// AppendCanonical appends the manifest's canonical JSON encoding to dst.
+func (m *Manifest) AppendCanonical(dst []byte) ([]byte, error) {
+	dst = append(dst, '{')
+	for i, name := range m.Names() {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, name)
+		dst = append(dst, ':')
+		var err error
+		if dst, err = canonical(dst, m.tables[name]); err != nil {
+			return dst, fmt.Errorf("ron: manifest table %q: %w", name, err)
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+// Names returns the manifest's top-level keys, sorted.
+func (m *Manifest) Names() []string {
+	if m == nil {
+		return nil
+	}
+	names := make([]string, 0, len(m.tables))
+	for k := range m.tables {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Has reports whether the manifest has the top-level key name.
+func (m *Manifest) Has(name string) bool {
+	if m == nil {
+		return false
+	}
+	_, ok := m.tables[name]
+	return ok
+}
+
+// Raw returns the JSON of the top-level key name, or nil.
+func (m *Manifest) Raw(name string) json.RawMessage {
+	if m == nil {
+		return nil
+	}
+	return m.tables[name]
+}
+
+// Table decodes the top-level key name into v (a pointer), strictly: a
+// missing table is a [CodeRequired] error, a key v has no field for is
+// [CodeUnknown], a value of the wrong type (including a negative or
+// fractional number for an integer field) is [CodeType]. The error is a
+// [*Rejection] whose paths start with name, ready to return from Validate.
+func (m *Manifest) Table(name string, v any) error {
+	raw := m.Raw(name)
+	if raw == nil {
+		return Rejectf(name, CodeRequired, "the manifest has no [%s] table", name)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		fe := decodeError(name, err)
+		return &Rejection{Errors: []FieldError{fe}}
+	}
+	return nil
+}
+
+// Meta decodes the host-owned [meta] table (leniently: other keys are
+// ignored here and kept in the manifest).
+func (m *Manifest) Meta() (Meta, error) {
+	var meta Meta
+	err := m.lenient(TableMeta, &meta)
+	return meta, err
+}
+
+// Payload decodes the host-owned [payload] table (leniently).
+func (m *Manifest) Payload() (Payload, error) {
+	var p Payload
+	err := m.lenient(TablePayload, &p)
+	return p, err
+}
+
+func (m *Manifest) lenient(name string, v any) error {
+	raw := m.Raw(name)
+	if raw == nil {
+		return Rejectf(name, CodeRequired, "the manifest has no [%s] table", name)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		fe := decodeError(name, err)
+		return &Rejection{Errors: []FieldError{fe}}
+	}
+	return nil
+}
+
+// Set replaces (or adds) the top-level key name with v encoded as JSON,
+// typically the plugin's normalized table. The host-owned tables "meta" and
+// "payload" cannot be set.
+func (m *Manifest) Set(name string, v any) error {
+	if name == TableMeta || name == TablePayload {
+		return fmt.Errorf("ron: the [%s] table is owned by the host", name)
+	}
+	b, err := marshal(v)
+	if err != nil {
+		return fmt.Errorf("ron: manifest table %q: %w", name, err)
+	}
+	if m.tables == nil {
+		m.tables = map[string]json.RawMessage{}
+	}
+	m.tables[name] = b
+	return nil
+}
+
+// Delete removes the top-level key name (host-owned tables excepted).
+func (m *Manifest) Delete(name string) {
+	if name == TableMeta || name == TablePayload || m == nil {
+		return
+	}
+	delete(m.tables, name)
+}
+
+// Clone returns an independent copy.
+func (m *Manifest) Clone() *Manifest {
+	c := NewManifest()
+	if m != nil {
+		for k, v := range m.tables {
+			c.tables[k] = append(json.RawMessage(nil), v...)
+		}
+	}
+	return c
+}
+
+// String returns the canonical JSON, or an error description.
+func (m *Manifest) String() string {
+	b, err := m.MarshalJSON()
+	if err != nil {
+		return "<" + err.Error() + ">"
+	}
+	return string(b)
+}
