@@ -1,0 +1,98 @@
+package ron
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestManifestTable(t *testing.T) {
+	m := MustManifest(`{"meta":{"tld":"map","created":"2026-01-01T00:00:00Z","extra":true},"payload":{"cid":"b3:00","size":9},"map":{"zoom":3,"name":"x"}}`)
+	meta, err := m.Meta()
+	if err != nil || meta.TLD != "map" || meta.Created != "2026-01-01T00:00:00Z" {
+		t.Fatalf("meta %+v %v", meta, err)
+	}
+	pl, err := m.Payload()
+	if err != nil || pl.Size != 9 || pl.CID != "b3:00" {
+		t.Fatalf("payload %+v %v", pl, err)
+	}
+	type mapTable struct {
+		Zoom uint8  `json:"zoom"`
+		Name string `json:"name"`
+	}
+	var v mapTable
+	if err := m.Table("map", &v); err != nil || v.Zoom != 3 {
+		t.Fatalf("%+v %v", v, err)
+	}
+	cases := map[string]FieldError{
+		`{"map":{"zoom":3,"nmae":"x"}}`: {Path: "map.nmae", Code: CodeUnknown},
+		`{"map":{"zoom":-1}}`:           {Path: "map.zoom", Code: CodeType},
+		`{"map":{"zoom":1.5}}`:          {Path: "map.zoom", Code: CodeType},
+		`{"map":{"zoom":300}}`:          {Path: "map.zoom", Code: CodeType},
+		`{"map":"x"}`:                   {Path: "map", Code: CodeType},
+		`{"other":{}}`:                  {Path: "map", Code: CodeRequired},
+	}
+	for in, want := range cases {
+		err := MustManifest(in).Table("map", &mapTable{})
+		r, ok := AsRejection(err)
+		if !ok || len(r.Errors) != 1 || r.Errors[0].Path != want.Path || r.Errors[0].Code != want.Code {
+			t.Errorf("%s: got %v, want %s %s", in, err, want.Path, want.Code)
+		}
+	}
+}
+
+func TestManifestSetAndCanonical(t *testing.T) {
+	m := MustManifest(`{"z":{"b":1,"a":[{"y":"\u2028","x":"é<>&\u0001"}]},"meta":{"tld":"t"},"n":12345678901234567890}`)
+	if err := m.Set("meta", 1); err == nil {
+		t.Fatal("setting meta must fail")
+	}
+	if err := m.Set("t", struct {
+		B int      `json:"b"`
+		A []string `json:"a"`
+	}{2, []string{"<"}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"meta":{"tld":"t"},"n":12345678901234567890,"t":{"a":["<"],"b":2},"z":{"a":[{"x":"é<>&\u0001","y":"\u2028"}],"b":1}}`
+	if string(got) != want {
+		t.Fatalf("\n got %s\nwant %s", got, want)
+	}
+	// Canonical form is a fixed point.
+	again, _ := MustManifest(string(got)).MarshalJSON()
+	if !bytes.Equal(got, again) {
+		t.Fatalf("not a fixed point:\n%s\n%s", got, again)
+	}
+	c := m.Clone()
+	c.Delete("z")
+	c.Delete("meta")
+	if !m.Has("z") || c.Has("z") || !c.Has("meta") {
+		t.Fatal("Clone/Delete")
+	}
+	if strings.Join(c.Names(), ",") != "meta,n,t" {
+		t.Fatalf("names %v", c.Names())
+	}
+	if _, err := ParseManifest([]byte(`[1]`)); err == nil {
+		t.Fatal("an array is not a manifest")
+	}
+}
+
+// TestAppendStringMatchesEncodingJSON compares the canonical string encoder
+// with encoding/json (HTML escaping off) on awkward strings.
+func TestAppendStringMatchesEncodingJSON(t *testing.T) {
+	var all strings.Builder
+	for r := rune(0); r < 0x300; r++ {
+		all.WriteRune(r)
+	}
+	for _, s := range []string{"", "plain", "\"\\/\b\f\n\r\t", "\u2028\u2029", "\xff\xfe", "a\x00b", "日本語", "\U0001F980", all.String()} {
+		want, err := marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendString(nil, s); !bytes.Equal(got, want) {
+			t.Errorf("%q:\n got %s\nwant %s", s, got, want)
+		}
+	}
+}
