@@ -71,8 +71,8 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		`{"meta":{"tld":"notes"},"notes":{"title":"x","autors":[]}}`: "notes.autors",
 		`{"meta":{"tld":"notes"},"notes":{"title":"x","price":-5}}`:  "notes.price",
 		`{"meta":{"tld":"notes"},"notes":{"title":"x","price":1.5}}`: "notes.price",
-		`{"meta":{"tld":"notes"}}`:                                  "notes",
-		`{"meta":{"tld":"map"},"notes":{}}`:                         "meta.tld",
+		`{"meta":{"tld":"notes"}}`:                                   "notes",
+		`{"meta":{"tld":"map"},"notes":{}}`:                          "meta.tld",
 	} {
 		_, err := h.Validate(ctx, ron.MustManifest(in), ron.Context{TLD: "notes"})
 		if r, ok := ron.AsRejection(err); !ok || r.Errors[0].Path != path {
