@@ -1,0 +1,58 @@
+// Package store is the node's verified content store: payload bytes in files,
+// the index in Pebble, and a BLAKE3/Bao outboard tree per object so that any
+// byte range can be proven against the object's CID.
+//
+// # Layout of a store directory
+//
+//	LOCK                    held (fcntl) while a Store is open; a second Open fails with ErrLocked
+//	index/                  the Pebble database (object index, outboards, pins, references)
+//	objects/<hh>/<64 hex>   payload files, named by their CID (hh = first two hex digits)
+//	tmp/                    puts in progress; emptied at Open
+//
+// # Chunk groups
+//
+// The outboard tree is Bao's (lukechampine.com/blake3/bao) with group = 6:
+// its leaves are chunk groups of 64 KiB (1 KiB BLAKE3 chunks << 6), the
+// "64 KiB chunks" of DESIGN.md. The outboard costs 64 bytes per 64 KiB group,
+// 1/1024 of the payload (1 MiB for 1 GiB), and is stored as one Pebble value;
+// the root of the tree is the plain BLAKE3 hash, so the CID equals `b3sum`.
+// 64 KiB groups let the hasher use all 16 SIMD lanes and keep outboards small
+// while a range read only ever hashes at most 64 KiB it did not ask for at
+// each end. Every read verifies the groups it touches against the outboard and
+// the CID before returning a byte (ErrCorrupt otherwise). Slice writes Bao
+// slice encodings (bao.VerifySlice checks them against the CID alone).
+//
+// # Small objects
+//
+// Objects of at most Options.InlineMax bytes (default 4096, one page) are kept
+// inline in Pebble and verified by hashing them whole on every read; larger
+// objects live in files.
+//
+// # Crash safety
+//
+// A put streams into tmp/ while hashing and building the outboard, fsyncs the
+// file, and then, holding the store's commit lock: records an intent key
+// (synced), renames the file into objects/, fsyncs the directory, and commits
+// the object record, outboard, pins and references, usage counter, and the
+// removal of the intent in one synced Pebble batch. Only then is the put
+// acknowledged. A crash at any point leaves either no trace of the put in the
+// index, or all of it; Open removes everything in tmp/ and, for every intent
+// left without an object record, the file it names, so an interrupted put
+// leaks no space. GC uses the same intents for the files it removes.
+//
+// # Pins, references and GC
+//
+// A pin makes an object a GC root. A put may record references from the new
+// object to others (a manifest references its payload), so pinning a manifest
+// keeps its payload. GC deletes every object not reachable from a pin.
+//
+// # Quota
+//
+// Options.QuotaBytes bounds payload plus outboard bytes. A put reserves its
+// size up front when the size is known (and as it streams otherwise) and fails
+// with ErrQuotaExceeded, leaving nothing behind, when it would not fit.
+// Deduplicated puts cost nothing.
+//
+// This package imports core/cid and no other ronhost package. It knows
+// nothing of manifests beyond the references its callers record.
+package store
