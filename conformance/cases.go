@@ -1,0 +1,206 @@
+package conformance
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ronhost/ronhost/plugins"
+)
+
+// caseFile is one NAME.json in Options.CasesDir.
+type caseFile struct {
+	Manifest    json.RawMessage `json:"manifest"`
+	PayloadSize *uint64         `json:"payload_size,omitempty"`
+	Expect      *caseExpect     `json:"expect,omitempty"`
+}
+
+type caseExpect struct {
+	Manifest json.RawMessage `json:"manifest,omitempty"`
+	Index    json.RawMessage `json:"index,omitempty"`
+	Errors   []caseError     `json:"errors,omitempty"`
+}
+
+type caseError struct {
+	Path string `json:"path"`
+	Code string `json:"code"`
+}
+
+func (e caseError) String() string { return fmt.Sprintf("%s:%s", e.Path, e.Code) }
+
+// loadCase reads and checks one case file.
+func loadCase(path string) (*caseFile, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadCases, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var c caseFile
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v (a case is {\"manifest\":{...},\"payload_size\":N,\"expect\":{\"manifest\":{...}} or {\"errors\":[{\"path\",\"code\"}]}})", ErrBadCases, path, err)
+	}
+	if !isJSONObject(c.Manifest) {
+		return nil, fmt.Errorf("%w: %s: \"manifest\" must be a JSON object", ErrBadCases, path)
+	}
+	if c.Expect != nil {
+		if (c.Expect.Manifest != nil) == (c.Expect.Errors != nil) {
+			return nil, fmt.Errorf("%w: %s: \"expect\" must hold either \"manifest\" (the input is accepted) or \"errors\" (it is rejected)", ErrBadCases, path)
+		}
+		if c.Expect.Index != nil && c.Expect.Manifest == nil {
+			return nil, fmt.Errorf("%w: %s: \"expect\".\"index\" goes with \"manifest\"", ErrBadCases, path)
+		}
+	}
+	return &c, nil
+}
+
+// caseNames lists the NAME.json files of dir, sorted.
+func caseNames(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadCases, err)
+	}
+	var names []string
+	for _, e := range ents {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".json") {
+			names = append(names, strings.TrimSuffix(e.Name(), ".json"))
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+func (s *suite) runCases(ctx context.Context) error {
+	if s.opts.CasesDir == "" {
+		return nil
+	}
+	names, err := caseNames(s.opts.CasesDir)
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("%w: no NAME.json files in %s", ErrBadCases, s.opts.CasesDir)
+	}
+	for _, name := range names {
+		start := time.Now()
+		path := filepath.Join(s.opts.CasesDir, name+".json")
+		c, err := loadCase(path)
+		if err != nil {
+			return err
+		}
+		o, err := s.runCase(ctx, path, c)
+		if err != nil {
+			return err
+		}
+		s.record("cases."+name, start, o)
+	}
+	return nil
+}
+
+func (s *suite) runCase(ctx context.Context, path string, c *caseFile) (outcome, error) {
+	size := s.opts.PayloadSize
+	if c.PayloadSize != nil {
+		size = *c.PayloadSize
+	}
+	in, err := s.validateInput(c.Manifest, size)
+	if err != nil {
+		return outcome{}, fmt.Errorf("%w: %s: %v", ErrBadCases, path, err)
+	}
+	pr := probe{entry: plugins.EntryValidate, label: filepath.Base(path), input: in}
+	res, err := s.call(ctx, pr, false)
+	if ctx.Err() != nil {
+		return outcome{}, ctx.Err()
+	}
+	if err != nil {
+		return failf("ron_validate failed: %s%s", faultText(err), inOnly(pr)), nil
+	}
+	var got caseExpect
+	switch res.Status {
+	case 0:
+		m, err := decodeObject(res.Output)
+		if _, verr := checkValidated(res.Output); err != nil || verr != nil {
+			return failf("ron_validate's output breaks ABI v1: %v%s", errors.Join(err, verr), inOut(pr, res)), nil
+		}
+		got.Manifest, got.Index = m["manifest"], m["index"]
+	case 1:
+		if err := checkRejection(res.Output); err != nil {
+			return failf("%v%s", err, inOut(pr, res)), nil
+		}
+		var doc struct{ Errors []caseError }
+		_ = json.Unmarshal(res.Output, &doc)
+		got.Errors = doc.Errors
+	}
+
+	if s.opts.Update {
+		exp := &caseExpect{Manifest: got.Manifest, Errors: got.Errors}
+		if c.Expect != nil && c.Expect.Index != nil {
+			exp.Index = got.Index
+		}
+		c.Expect = exp
+		if err := writeCase(path, c); err != nil {
+			return outcome{}, err
+		}
+		return passf("updated %s", path), nil
+	}
+	if c.Expect == nil {
+		return failf("the case has no \"expect\"; run with Update (ronhost plugin test --update, or Options.Update) to record what the plugin answers:%s", inOut(pr, res)), nil
+	}
+	want := c.Expect
+	switch {
+	case want.Manifest != nil && res.Status != 0:
+		return failf("expected the manifest to be accepted, but ron_validate rejected it: %s", show(res.Output)), nil
+	case want.Manifest != nil && !jsonEqual(want.Manifest, got.Manifest):
+		return failf("the normalized manifest differs from the expected one\n  want: %s\n  got:  %s", show(compact(want.Manifest)), show(got.Manifest)), nil
+	case want.Index != nil && !jsonEqual(want.Index, got.Index):
+		return failf("the index differs from the expected one\n  want: %s\n  got:  %s", show(compact(want.Index)), show(got.Index)), nil
+	case want.Errors != nil && res.Status != 1:
+		return failf("expected a rejection with %s, but ron_validate accepted the manifest: %s", errList(want.Errors), show(res.Output)), nil
+	case want.Errors != nil && !slices.Equal(errList(want.Errors), errList(got.Errors)):
+		return failf("the rejection's errors differ (path:code)\n  want: %s\n  got:  %s\n  output: %s", strings.Join(errList(want.Errors), ", "), strings.Join(errList(got.Errors), ", "), show(res.Output)), nil
+	}
+	return passed(), nil
+}
+
+// errList renders path:code pairs sorted, as a multiset.
+func errList(es []caseError) []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.String()
+	}
+	sort.Strings(out)
+	return out
+}
+
+func compact(b []byte) []byte {
+	var buf bytes.Buffer
+	if json.Compact(&buf, b) != nil {
+		return b
+	}
+	return buf.Bytes()
+}
+
+// writeCase rewrites a case file, indented, through a temporary file.
+func writeCase(path string, c *caseFile) error {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return fmt.Errorf("conformance: encoding %s: %w", path, err)
+	}
+	b = append(b, '\n')
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("conformance: updating %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("conformance: updating %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,350 @@
+package conformance
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/ronhost/ronhost/plugins"
+)
+
+// Options configures a run of the suite. The zero value runs every check
+// under the ABI's limits with the default seed.
+type Options struct {
+	// CasesDir holds the plugin's data-driven cases (NAME.json files, see the
+	// package documentation); "" runs none.
+	CasesDir string
+	// Update rewrites the expectation of every case in CasesDir with what the
+	// plugin answers now, instead of checking it.
+	Update bool
+	// Seed drives the pseudo-random inputs (amounts, servers, garbage bytes,
+	// call orders). 0 means DefaultSeed, so two runs of the same plugin make
+	// the same calls; the report records the seed to replay a failure.
+	Seed uint64
+	// Limits overrides the host's limits; nil runs under the ABI's
+	// (plugins.DefaultLimits). The limits.* checks measure against these.
+	Limits *plugins.Limits
+	// PayloadSize is the payload_size in the validate context of describe's
+	// examples; 0 means DefaultPayloadSize.
+	PayloadSize uint64
+	// CacheDir is passed to the host as its compilation cache; "" keeps it in memory.
+	CacheDir string
+	// Logger receives the plugin's log lines and the host's events; nil discards them.
+	Logger *slog.Logger
+}
+
+// DefaultSeed is the seed of a run whose Options.Seed is 0.
+const DefaultSeed = 1
+
+// DefaultPayloadSize is the payload_size the examples are validated with.
+const DefaultPayloadSize = 1 << 20
+
+// Status is the outcome of one check.
+type Status int
+
+// The outcomes of a check.
+const (
+	Pass Status = iota
+	Fail
+	Skip
+)
+
+func (s Status) String() string {
+	switch s {
+	case Pass:
+		return "PASS"
+	case Fail:
+		return "FAIL"
+	default:
+		return "SKIP"
+	}
+}
+
+// CheckResult is the outcome of one check.
+type CheckResult struct {
+	ID      string        // stable, e.g. "split.conserve" or "cases.maxzoom"
+	Status  Status        //
+	Message string        // for a failure, what is wrong and on which input; for a skip, why
+	Elapsed time.Duration // wall time of the check
+}
+
+// EntryStats sums up the calls the suite made to one entry point.
+type EntryStats struct {
+	Entry      plugins.Entry
+	Calls      int
+	Faults     int
+	MaxElapsed time.Duration // slowest call that answered
+	Total      time.Duration
+	Deadline   time.Duration // the limit the calls ran under
+	PeakMemory uint32        // largest linear memory seen after a call
+	MaxOutput  int           // largest output in bytes
+}
+
+// Report is what a run found.
+type Report struct {
+	Plugin  string // "b3:<hex>" of the module
+	TLD     string // from describe, when the module loaded
+	Name    string
+	Version string
+	Seed    uint64
+	Checks  []CheckResult
+	Entries []EntryStats // per entry point, in ABI order, for those called
+	Elapsed time.Duration
+}
+
+// Failed returns the number of checks that failed.
+func (r *Report) Failed() int { return r.count(Fail) }
+
+// Passed returns the number of checks that passed.
+func (r *Report) Passed() int { return r.count(Pass) }
+
+// Skipped returns the number of checks that did not run.
+func (r *Report) Skipped() int { return r.count(Skip) }
+
+func (r *Report) count(s Status) int {
+	n := 0
+	for _, c := range r.Checks {
+		if c.Status == s {
+			n++
+		}
+	}
+	return n
+}
+
+// Check returns the result of the check with the given id.
+func (r *Report) Check(id string) (CheckResult, bool) {
+	for _, c := range r.Checks {
+		if c.ID == id {
+			return c, true
+		}
+	}
+	return CheckResult{}, false
+}
+
+// ErrBadCases reports a cases directory the suite cannot read or a case file
+// it cannot parse.
+var ErrBadCases = errors.New("conformance: bad cases")
+
+// Run loads wasm in a host of its own (memoization off, one pooled
+// instance, so determinism is tested for real) and runs every check on it.
+// A plugin that breaks the ABI gives a Report with failed checks, not an
+// error; the error is for the suite itself: a cancelled ctx, an unreadable
+// cases directory, or a failure to rewrite a case in Update mode.
+func Run(ctx context.Context, wasm []byte, opts Options) (*Report, error) {
+	start := time.Now()
+	s := newSuite(wasm, opts)
+	err := s.run(ctx)
+	s.report.Elapsed = time.Since(start)
+	s.report.Entries = s.entryStats()
+	return s.report, err
+}
+
+// suite is one run.
+type suite struct {
+	wasm   []byte
+	opts   Options
+	limits plugins.Limits // effective
+	rng    *rand.Rand
+	report *Report
+	log    *slog.Logger
+
+	mod *wasmModule // nil when the module does not parse
+
+	host *plugins.Host
+	p    *plugins.Plugin
+
+	desc        describeDoc
+	descInput   []byte
+	examples    []example // describe's examples, with what validate made of them
+	normalized  []json.RawMessage
+	calls       []callRecord
+	splitRuns   []splitRun
+	splitDone   bool
+	refs        []ref
+}
+
+type example struct {
+	manifest   json.RawMessage
+	input      []byte // the validate input
+	normalized json.RawMessage
+}
+
+func newSuite(wasm []byte, opts Options) *suite {
+	if opts.Seed == 0 {
+		opts.Seed = DefaultSeed
+	}
+	if opts.PayloadSize == 0 {
+		opts.PayloadSize = DefaultPayloadSize
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	lim := plugins.DefaultLimits()
+	if opts.Limits != nil {
+		o := *opts.Limits
+		if o.ModuleBytes > 0 {
+			lim.ModuleBytes = o.ModuleBytes
+		}
+		if o.MemoryBytes > 0 {
+			lim.MemoryBytes = o.MemoryBytes
+		}
+		if o.InputBytes > 0 {
+			lim.InputBytes = o.InputBytes
+		}
+		if o.OutputBytes > 0 {
+			lim.OutputBytes = o.OutputBytes
+		}
+		for _, d := range []struct{ dst, src *time.Duration }{
+			{&lim.Describe, &o.Describe}, {&lim.Validate, &o.Validate}, {&lim.Split, &o.Split}, {&lim.Resolve, &o.Resolve},
+		} {
+			if *d.src > 0 {
+				*d.dst = *d.src
+			}
+		}
+	}
+	return &suite{
+		wasm:   wasm,
+		opts:   opts,
+		limits: lim,
+		rng:    rand.New(rand.NewPCG(opts.Seed, 0x726f6e686f7374)),
+		report: &Report{Plugin: plugins.HashBytes(wasm), Seed: opts.Seed},
+		log:    log,
+	}
+}
+
+// check is one named check; it returns its outcome.
+type check struct {
+	id  string
+	run func(ctx context.Context) outcome
+}
+
+type outcome struct {
+	status Status
+	msg    string
+}
+
+func passed() outcome { return outcome{status: Pass} }
+
+func passf(format string, args ...any) outcome {
+	return outcome{status: Pass, msg: fmt.Sprintf(format, args...)}
+}
+
+func failf(format string, args ...any) outcome {
+	return outcome{status: Fail, msg: fmt.Sprintf(format, args...)}
+}
+
+func skipf(format string, args ...any) outcome {
+	return outcome{status: Skip, msg: fmt.Sprintf(format, args...)}
+}
+
+func (s *suite) record(id string, start time.Time, o outcome) {
+	s.report.Checks = append(s.report.Checks, CheckResult{ID: id, Status: o.status, Message: o.msg, Elapsed: time.Since(start)})
+	s.log.Debug("conformance check", "id", id, "status", o.status.String())
+}
+
+func (s *suite) runChecks(ctx context.Context, cs []check) error {
+	for _, c := range cs {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("conformance: %w", err)
+		}
+		start := time.Now()
+		o := c.run(ctx)
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("conformance: %s: %w", c.id, err)
+		}
+		s.record(c.id, start, o)
+	}
+	return nil
+}
+
+func (s *suite) skipAll(ids []string, format string, args ...any) {
+	for _, id := range ids {
+		s.record(id, time.Now(), skipf(format, args...))
+	}
+}
+
+// The check ids after loading, in the order they run.
+var runtimeChecks = []string{
+	"describe.shape", "describe.examples",
+	"validate.idempotent", "validate.garbage", "validate.truncated", "validate.nested",
+	"validate.huge", "validate.utf8", "validate.types",
+	"split.status", "split.conserve", "split.nonnegative", "split.roles", "split.payees", "split.order",
+	"determinism.fresh", "determinism.reused", "determinism.order",
+}
+
+var limitChecks = []string{"limits.time", "limits.memory", "limits.output"}
+
+func (s *suite) run(ctx context.Context) error {
+	static := []check{
+		{"abi.marker", s.checkMarker},
+		{"abi.exports", s.checkExports},
+		{"abi.imports", s.checkImports},
+	}
+	if err := s.runChecks(ctx, static); err != nil {
+		return err
+	}
+	s.host = plugins.New(plugins.Config{
+		Limits:          s.limits,
+		PoolSize:        1,
+		CacheDir:        s.opts.CacheDir,
+		MemoEntries:     -1,
+		QuarantineAfter: 1 << 30,
+		Logger:          s.log,
+		HostVersion:     "conformance",
+	})
+	defer func() { _ = s.host.Close(context.WithoutCancel(ctx)) }()
+
+	start := time.Now()
+	p, err := s.host.Load(ctx, s.wasm)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("conformance: loading: %w", ctx.Err())
+		}
+		s.record("abi.load", start, failf("the host refused the module: %v", err))
+		s.skipAll(runtimeChecks, "the plugin did not load (see abi.load)")
+		s.skipAll(limitChecks, "the plugin did not load (see abi.load)")
+		return nil
+	}
+	s.p = p
+	defer func() { _ = p.Close(context.WithoutCancel(ctx)) }()
+	info := p.Info()
+	s.report.TLD, s.report.Name, s.report.Version = info.TLD, info.Name, info.Version
+	s.record("abi.load", start, passed())
+
+	checks := []check{
+		{"describe.shape", s.checkDescribeShape},
+		{"describe.examples", s.checkDescribeExamples},
+		{"validate.idempotent", s.checkIdempotent},
+		{"validate.garbage", s.checkGarbage},
+		{"validate.truncated", s.checkTruncated},
+		{"validate.nested", s.checkNested},
+		{"validate.huge", s.checkHuge},
+		{"validate.utf8", s.checkUTF8},
+		{"validate.types", s.checkTypes},
+		{"split.status", s.checkSplitStatus},
+		{"split.conserve", s.checkSplitConserve},
+		{"split.nonnegative", s.checkSplitNonNegative},
+		{"split.roles", s.checkSplitRoles},
+		{"split.payees", s.checkSplitPayees},
+		{"split.order", s.checkSplitOrder},
+		{"determinism.fresh", s.checkFresh},
+		{"determinism.reused", s.checkReused},
+		{"determinism.order", s.checkOrder},
+	}
+	if err := s.runChecks(ctx, checks); err != nil {
+		return err
+	}
+	if err := s.runCases(ctx); err != nil {
+		return err
+	}
+	return s.runChecks(ctx, []check{
+		{"limits.time", s.checkTime},
+		{"limits.memory", s.checkMemory},
+		{"limits.output", s.checkOutput},
+	})
+}

@@ -1,0 +1,51 @@
+package conformance_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ronhost/ronhost/conformance"
+	"github.com/ronhost/ronhost/plugins"
+)
+
+// Each hostile plugin breaks one rule; the suite must fail the check that
+// names the rule, with a message that tells the author what is wrong.
+func TestHostilePluginsAreCaught(t *testing.T) {
+	for _, tc := range []struct {
+		dir   string
+		check string
+		want  []string // substrings of the check's message
+	}{
+		{"hostile/loop", "limits.time", []string{"ron_split did not answer within its deadline"}},
+		{"hostile/membomb", "limits.memory", []string{"ron_split ran out of memory"}},
+		{"hostile/trap", "validate.garbage", []string{"never a fault", "fault in ron_validate"}},
+		{"hostile/evilimport", "abi.imports", []string{"env.evil", "forbidden import"}},
+		{"hostile/nondet", "determinism.reused", []string{"answered differently in a reused instance", `"calls":`}},
+		{"hostile/losesmoney", "split.conserve", []string{"minor units lost", "not to the amount"}},
+		{"hostile/badrole", "split.roles", []string{`pays role "tips"`, "creator, server"}},
+		{"hostile/bigoutput", "limits.output", []string{"ron_split produced an output over the limit"}},
+		{"hostile/nomarker", "abi.marker", []string{"does not export the ABI marker ron_abi_v1"}},
+	} {
+		t.Run(tc.dir, func(t *testing.T) {
+			wasm := goPlugin(t, tc.dir)
+			rep, err := conformance.Run(t.Context(), wasm, conformance.Options{Limits: &plugins.Limits{Split: 200 * time.Millisecond}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, ok := rep.Check(tc.check)
+			if !ok || c.Status != conformance.Fail {
+				t.Fatalf("check %s did not fail:\n%s", tc.check, text(rep))
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(c.Message, w) {
+					t.Errorf("%s's message lacks %q:\n%s", tc.check, w, c.Message)
+				}
+			}
+			t.Logf("%s: %s", tc.check, c.Message)
+			if rep.Failed() == 0 || !strings.HasSuffix(text(rep), "\n") {
+				t.Fatal("report inconsistent")
+			}
+		})
+	}
+}
