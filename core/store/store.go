@@ -117,9 +117,18 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 			s.lock.Close()
 		}
 	}()
-	for _, d := range []string{"objects", "tmp"} {
+	for _, d := range []string{"objects", "tmp", "index"} {
 		if err := fs.MkdirAll(fs.PathJoin(dir, d), 0o755); err != nil {
 			return nil, fmt.Errorf("store: creating %s: %w", d, err)
+		}
+	}
+	// Make the directories themselves durable before anything relies on them.
+	if err := s.syncDir(dir); err != nil {
+		return nil, err
+	}
+	if parent := fs.PathDir(dir); parent != dir {
+		if err := s.syncDir(parent); err != nil {
+			return nil, err
 		}
 	}
 	db, err := pebble.Open(fs.PathJoin(dir, "index"), &pebble.Options{FS: fs, Logger: pebbleLogger{s.log}})
