@@ -106,17 +106,18 @@ func (s *Store) putSized(ctx context.Context, in *inputReader, size int64, o Put
 			s.fs.Remove(tmp)
 		}
 	}()
-	bw := bufio.NewWriterSize(f, 1<<20)
+	// Hash on this goroutine while another writes the file (two cores).
+	tee := newTeeWriter(in, f)
 	ob := make([]byte, bao.EncodedSize(int(size), Group, true))
-	root, err := bao.Encode(&bufferAt{ob}, io.TeeReader(in, bw), size, Group, true)
+	root, err := bao.Encode(&bufferAt{ob}, tee, size, Group, true)
+	if werr := tee.finish(); err == nil && werr != nil {
+		return PutResult{}, werr
+	}
 	if err != nil {
 		return PutResult{}, s.inputErr(err, size)
 	}
 	if err := checkEOF(in); err != nil {
 		return PutResult{}, err
-	}
-	if err := bw.Flush(); err != nil {
-		return PutResult{}, fmt.Errorf("store: writing: %w", err)
 	}
 	if err := f.Sync(); err != nil {
 		return PutResult{}, fmt.Errorf("store: syncing: %w", err)
@@ -449,3 +450,83 @@ func (r *sliceReader) Read(p []byte) (int, error) {
 }
 
 func bytesReader(b []byte) io.Reader { return &sliceReader{b} }
+
+// teeWriter is an io.Reader over in that hands everything it yields to a
+// goroutine writing it to f, in blocks, starting write-back as it goes so the
+// final fsync has little left to do.
+type teeWriter struct {
+	in   io.Reader
+	cur  []byte
+	off  int
+	free chan []byte
+	full chan []byte
+	done chan error
+}
+
+const (
+	teeBlock  = 1 << 20
+	teeBlocks = 8
+	teeSyncTo = 16 << 20
+)
+
+func newTeeWriter(in io.Reader, f vfs.File) *teeWriter {
+	t := &teeWriter{in: in, free: make(chan []byte, teeBlocks), full: make(chan []byte, teeBlocks), done: make(chan error, 1)}
+	for i := 0; i < teeBlocks; i++ {
+		t.free <- make([]byte, teeBlock)
+	}
+	go func() {
+		var err error
+		var written, synced int64
+		for blk := range t.full {
+			if err == nil {
+				_, err = f.Write(blk)
+				written += int64(len(blk))
+				if err == nil && written-synced >= teeSyncTo {
+					_, err = f.SyncTo(written)
+					synced = written
+				}
+			}
+			t.free <- blk[:cap(blk)]
+		}
+		if err != nil {
+			err = fmt.Errorf("store: writing: %w", err)
+		}
+		t.done <- err
+	}()
+	return t
+}
+
+func (t *teeWriter) Read(p []byte) (int, error) {
+	if t.cur != nil && t.off < len(t.cur) {
+		n := copy(p, t.cur[t.off:])
+		t.off += n
+		return n, nil
+	}
+	if t.cur != nil {
+		t.full <- t.cur
+		t.cur = nil
+	}
+	blk := <-t.free
+	n, err := io.ReadFull(t.in, blk)
+	if n == 0 {
+		t.free <- blk
+		if err == io.ErrUnexpectedEOF {
+			err = io.EOF
+		}
+		return 0, err
+	}
+	t.cur, t.off = blk[:n], 0
+	k := copy(p, t.cur)
+	t.off = k
+	return k, nil
+}
+
+// finish hands the last block to the writer and waits for it.
+func (t *teeWriter) finish() error {
+	if t.cur != nil {
+		t.full <- t.cur
+		t.cur = nil
+	}
+	close(t.full)
+	return <-t.done
+}

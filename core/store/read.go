@@ -112,20 +112,37 @@ func lengthHeader(size int64) []byte {
 	return binary.LittleEndian.AppendUint64(nil, uint64(size))
 }
 
-// readBatch is how much a rangeReader reads and verifies at a time.
-const readBatch = 16 * GroupSize
+// readBatch is how much a rangeReader reads and verifies in one step;
+// readAhead steps run at once, on as many cores.
+const (
+	readBatch = 16 * GroupSize
+	readAhead = 3
+)
 
+type batchResult struct {
+	buf  []byte // the whole buffer, to recycle
+	data []byte // the verified span
+	err  error
+}
+
+// rangeReader returns verified bytes of [pos, end). It verifies up to
+// readAhead batches in parallel, delivered in order.
 type rangeReader struct {
-	ctx     context.Context
-	f       vfs.File
-	ob      []byte
-	cid     cid.CID
-	size    int64
-	pos     int64 // next byte to verify
-	end     int64
-	buf     []byte
-	pending []byte
-	err     error
+	ctx  context.Context
+	f    vfs.File
+	ob   []byte
+	cid  cid.CID
+	size int64
+	pos  int64 // next byte to deliver
+	end  int64
+	next int64 // start of the next batch to schedule (group-aligned)
+
+	inflight []chan batchResult
+	wg       sync.WaitGroup
+	free     [][]byte
+	curBuf   []byte
+	pending  []byte
+	err      error
 }
 
 func (r *rangeReader) Read(p []byte) (int, error) {
@@ -146,23 +163,51 @@ func (r *rangeReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// fill reads and verifies the groups holding the next bytes of the range.
+// fill schedules batches up to readAhead and returns the next one's bytes
+// within the range.
 func (r *rangeReader) fill() ([]byte, error) {
+	if r.curBuf != nil {
+		r.free = append(r.free, r.curBuf)
+		r.curBuf = nil
+	}
+	if len(r.inflight) == 0 {
+		r.next = r.pos &^ (GroupSize - 1)
+	}
+	limit := min((r.end+GroupSize-1)&^(GroupSize-1), r.size)
+	for len(r.inflight) < readAhead && r.next < limit {
+		gstart, gend := r.next, min(r.next+readBatch, limit)
+		r.next = gend
+		var buf []byte
+		if n := len(r.free); n > 0 {
+			buf, r.free = r.free[n-1], r.free[:n-1]
+		} else {
+			buf = make([]byte, readBatch)
+		}
+		ch := make(chan batchResult, 1)
+		r.inflight = append(r.inflight, ch)
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			span, err := verifiedSpan(r.f, r.ob, r.cid, buf, gstart, gend)
+			ch <- batchResult{buf, span, err}
+		}()
+	}
+	res := <-r.inflight[0]
+	r.inflight = r.inflight[1:]
+	r.curBuf = res.buf
+	if res.err != nil {
+		return nil, res.err
+	}
 	gstart := r.pos &^ (GroupSize - 1)
-	gend := min(gstart+readBatch, r.size)
-	if want := (r.end + GroupSize - 1) &^ (GroupSize - 1); gend > want {
-		gend = want
-	}
-	if r.buf == nil {
-		r.buf = make([]byte, readBatch)
-	}
-	span, err := verifiedSpan(r.f, r.ob, r.cid, r.buf, gstart, gend)
-	if err != nil {
-		return nil, err
-	}
+	gend := gstart + int64(len(res.data))
 	from, to := r.pos-gstart, min(r.end, gend)-gstart
 	r.pos = min(r.end, gend)
-	return span[from:to], nil
+	return res.data[from:to], nil
+}
+
+func (r *rangeReader) Close() error {
+	r.wg.Wait()
+	return r.f.Close()
 }
 
 // verifiedSpan reads the groups [gstart, gend) of a file object into buf and
@@ -177,8 +222,6 @@ func verifiedSpan(f io.ReaderAt, ob []byte, c cid.CID, buf []byte, gstart, gend 
 	}
 	return span, nil
 }
-
-func (r *rangeReader) Close() error { return r.f.Close() }
 
 // MaxSlice is the longest range Slice proves in one call.
 const MaxSlice = 64 << 20
