@@ -6,68 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strconv"
 	"unicode/utf8"
 )
 
-// checkDocument enforces what every input document must satisfy before it is
-// decoded: size, UTF-8, nesting depth, and being a JSON object.
-func checkDocument(b []byte) *FieldError {
-	if len(b) > MaxInputBytes {
-		return &FieldError{Code: CodeTooLarge, Message: fmt.Sprintf("input is %d bytes, the limit is %d", len(b), MaxInputBytes)}
-	}
-	if !utf8.Valid(b) {
-		return &FieldError{Code: CodeSyntax, Message: "input is not valid UTF-8"}
-	}
-	if fe := checkDepth(b); fe != nil {
-		return fe
-	}
-	i := 0
-	for i < len(b) && isSpace(b[i]) {
-		i++
-	}
-	if i == len(b) {
-		return &FieldError{Code: CodeSyntax, Message: "input is empty"}
-	}
-	if b[i] != '{' {
-		return &FieldError{Code: CodeSyntax, Message: "input is not a JSON object"}
-	}
-	return nil
-}
-
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
-
-// checkDepth scans b once and fails when objects and arrays nest deeper than
-// MaxDepth. It does not validate the JSON; the decoder does that afterwards.
-func checkDepth(b []byte) *FieldError {
-	depth, inString, escaped := 0, false, false
-	for _, c := range b {
-		if inString {
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inString = true
-		case '{', '[':
-			depth++
-			if depth > MaxDepth {
-				return &FieldError{Code: CodeTooLarge, Message: fmt.Sprintf("input nests deeper than %d levels", MaxDepth)}
-			}
-		case '}', ']':
-			depth--
-		}
-	}
-	return nil
-}
 
 // decodeError turns an encoding/json error into a field error.
 func decodeError(prefix string, err error) FieldError {
@@ -109,66 +52,6 @@ func decodeError(prefix string, err error) FieldError {
 
 // Error makes *FieldError usable as an error inside the SDK.
 func (e *FieldError) Error() string { return e.String() }
-
-// canonical returns raw re-encoded compactly with object keys sorted
-// recursively, numbers kept exactly as written, and no HTML escaping.
-func canonical(dst []byte, raw []byte) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return dst, err
-	}
-	return appendValue(dst, v)
-}
-
-func appendValue(dst []byte, v any) ([]byte, error) {
-	switch x := v.(type) {
-	case nil:
-		return append(dst, "null"...), nil
-	case bool:
-		if x {
-			return append(dst, "true"...), nil
-		}
-		return append(dst, "false"...), nil
-	case json.Number:
-		return append(dst, x...), nil
-	case string:
-		return appendString(dst, x), nil
-	case []any:
-		dst = append(dst, '[')
-		for i, e := range x {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			var err error
-			if dst, err = appendValue(dst, e); err != nil {
-				return dst, err
-			}
-		}
-		return append(dst, ']'), nil
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		dst = append(dst, '{')
-		for i, k := range keys {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendString(dst, k)
-			dst = append(dst, ':')
-			var err error
-			if dst, err = appendValue(dst, x[k]); err != nil {
-				return dst, err
-			}
-		}
-		return append(dst, '}'), nil
-	}
-	return dst, fmt.Errorf("ron: cannot encode %T", v)
-}
 
 const hexDigits = "0123456789abcdef"
 

@@ -39,13 +39,42 @@ func Dispatch(p Plugin, entry string, input []byte, obj io.ReaderAt) (status int
 	return fault(CodeContract, fmt.Sprintf("unknown entry point %q", entry))
 }
 
-// decodeInput checks and decodes an input document into v.
-func decodeInput(input []byte, v any) error {
-	if fe := checkDocument(input); fe != nil {
+// decodeInput checks the whole input document in one pass (syntax, UTF-8,
+// depth, duplicate keys, size), then decodes the members named in fields
+// into their targets: a **Manifest is split into tables without decoding
+// them, anything else is decoded with encoding/json. Other members are
+// ignored, so hosts may add fields.
+func decodeInput(input []byte, fields map[string]any) error {
+	if len(input) > MaxInputBytes {
+		return Rejectf("", CodeTooLarge, "input is %d bytes, the limit is %d", len(input), MaxInputBytes)
+	}
+	members, fe := parseObject(input, 0)
+	if fe != nil {
+		if fe.Code == CodeType {
+			fe.Message = "input is not a JSON object"
+		}
 		return &Rejection{Errors: []FieldError{*fe}}
 	}
-	if err := json.Unmarshal(input, v); err != nil {
-		return &Rejection{Errors: []FieldError{decodeError("", err)}}
+	for _, mb := range members {
+		target, ok := fields[mb.key]
+		if !ok {
+			continue
+		}
+		if mp, ok := target.(**Manifest); ok {
+			if string(mb.raw) == "null" {
+				continue
+			}
+			m := &Manifest{}
+			if fe := m.parse(mb.raw, 1); fe != nil {
+				fe.Path = mb.key
+				return &Rejection{Errors: []FieldError{*fe}}
+			}
+			*mp = m
+			continue
+		}
+		if err := json.Unmarshal(mb.raw, target); err != nil {
+			return &Rejection{Errors: []FieldError{decodeError(mb.key, err)}}
+		}
 	}
 	return nil
 }
@@ -147,7 +176,7 @@ func description(p Plugin, host HostInfo) (Description, error) {
 
 func describe(p Plugin, input []byte) (int32, []byte) {
 	var in DescribeInput
-	if err := decodeInput(input, &in); err != nil {
+	if err := decodeInput(input, map[string]any{"abi": &in.ABI, "host": &in.Host}); err != nil {
 		return reject(err)
 	}
 	if in.ABI != ABIVersion {
@@ -162,7 +191,7 @@ func describe(p Plugin, input []byte) (int32, []byte) {
 
 func validate(p Plugin, input []byte) (int32, []byte) {
 	var in ValidateInput
-	if err := decodeInput(input, &in); err != nil {
+	if err := decodeInput(input, map[string]any{"manifest": &in.Manifest, "context": &in.Context}); err != nil {
 		return reject(err)
 	}
 	if err := checkManifest(in.Manifest); err != nil {
@@ -186,7 +215,7 @@ func validate(p Plugin, input []byte) (int32, []byte) {
 
 func split(p Plugin, input []byte) (int32, []byte) {
 	var in SplitInput
-	if err := decodeInput(input, &in); err != nil {
+	if err := decodeInput(input, map[string]any{"manifest": &in.Manifest, "epoch": &in.Epoch, "amount": &in.Amount, "usage": &in.Usage}); err != nil {
 		return reject(err)
 	}
 	if err := checkManifest(in.Manifest); err != nil {
@@ -249,7 +278,7 @@ func resolve(p Plugin, input []byte, obj io.ReaderAt) (int32, []byte) {
 		return reject(Reject("", CodeUnsupported, "this plugin does not resolve paths"))
 	}
 	var in ResolveInput
-	if err := decodeInput(input, &in); err != nil {
+	if err := decodeInput(input, map[string]any{"manifest": &in.Manifest, "path": &in.Path, "payload_size": &in.PayloadSize}); err != nil {
 		return reject(err)
 	}
 	if err := checkManifest(in.Manifest); err != nil {

@@ -64,18 +64,28 @@ func MustManifest(s string) *Manifest {
 	return m
 }
 
-// UnmarshalJSON implements json.Unmarshaler.
+// UnmarshalJSON implements json.Unmarshaler. The manifest must be a JSON
+// object without duplicate keys, nested at most MaxDepth deep.
 func (m *Manifest) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimLeft(b, " \t\r\n")
-	if len(b) == 0 || b[0] != '{' {
-		return &FieldError{Code: CodeType, Message: "a manifest must be a JSON object"}
+	if fe := m.parse(append([]byte(nil), b...), 0); fe != nil {
+		return fe
 	}
-	var tables map[string]json.RawMessage
-	if err := json.Unmarshal(b, &tables); err != nil {
-		fe := decodeError("", err)
-		return &fe
+	return nil
+}
+
+// parse fills m from b (kept, not copied) sitting at nesting depth depth.
+func (m *Manifest) parse(b []byte, depth int) *FieldError {
+	members, fe := parseObject(b, depth)
+	if fe != nil {
+		if fe.Code == CodeType {
+			fe.Message = "a manifest must be a JSON object"
+		}
+		return fe
 	}
-	m.tables = tables
+	m.tables = make(map[string]json.RawMessage, len(members))
+	for _, mb := range members {
+		m.tables[mb.key] = mb.raw
+	}
 	return nil
 }
 
@@ -97,7 +107,7 @@ func (m *Manifest) AppendCanonical(dst []byte) ([]byte, error) {
 		dst = appendString(dst, name)
 		dst = append(dst, ':')
 		var err error
-		if dst, err = canonical(dst, m.tables[name]); err != nil {
+		if dst, err = appendCanonical(dst, m.tables[name]); err != nil {
 			return dst, fmt.Errorf("ron: manifest table %q: %w", name, err)
 		}
 	}

@@ -1,0 +1,451 @@
+package ron
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"unicode/utf8"
+)
+
+// The SDK validates every input document in one pass with the scanner below
+// (syntax, UTF-8, nesting depth, duplicate keys) and splits objects into
+// members without decoding them, so a large value the plugin never reads (a
+// 900 KiB string, say) costs one scan, not the several that decoding the
+// whole document with encoding/json takes. encoding/json then decodes only
+// the small pieces a handler asks for.
+
+// member is one key and its raw value inside an object.
+type member struct {
+	key string
+	raw []byte
+}
+
+type scanner struct {
+	b []byte
+}
+
+func (s *scanner) fail(i int, format string, args ...any) *FieldError {
+	return &FieldError{Code: CodeSyntax, Message: fmt.Sprintf("malformed JSON at byte %d: %s", i, fmt.Sprintf(format, args...))}
+}
+
+func (s *scanner) skipSpace(i int) int {
+	for i < len(s.b) && isSpace(s.b[i]) {
+		i++
+	}
+	return i
+}
+
+// value checks the JSON value starting at i (no leading space) and returns
+// the index just past it.
+func (s *scanner) value(i, depth int) (int, *FieldError) {
+	if i >= len(s.b) {
+		return i, s.fail(i, "unexpected end of input")
+	}
+	switch c := s.b[i]; {
+	case c == '{':
+		return s.object(i, depth+1, nil)
+	case c == '[':
+		return s.array(i, depth+1)
+	case c == '"':
+		end, _, fe := s.str(i)
+		return end, fe
+	case c == '-' || c >= '0' && c <= '9':
+		return s.number(i)
+	case c == 't':
+		return s.literal(i, "true")
+	case c == 'f':
+		return s.literal(i, "false")
+	case c == 'n':
+		return s.literal(i, "null")
+	default:
+		return i, s.fail(i, "unexpected %s", quoteByte(c))
+	}
+}
+
+func quoteByte(c byte) string {
+	if c >= 0x20 && c < 0x7f {
+		return fmt.Sprintf("%q", rune(c))
+	}
+	return fmt.Sprintf("byte 0x%02x", c)
+}
+
+func (s *scanner) literal(i int, lit string) (int, *FieldError) {
+	if !bytes.HasPrefix(s.b[i:], []byte(lit)) {
+		return i, s.fail(i, "invalid literal (want %s)", lit)
+	}
+	return i + len(lit), nil
+}
+
+func (s *scanner) number(i int) (int, *FieldError) {
+	start := i
+	if s.b[i] == '-' {
+		i++
+	}
+	digits := func() int {
+		n := 0
+		for i < len(s.b) && s.b[i] >= '0' && s.b[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	switch {
+	case i < len(s.b) && s.b[i] == '0':
+		i++
+	case digits() == 0:
+		return i, s.fail(start, "invalid number")
+	}
+	if i < len(s.b) && s.b[i] == '.' {
+		i++
+		if digits() == 0 {
+			return i, s.fail(start, "invalid number")
+		}
+	}
+	if i < len(s.b) && (s.b[i] == 'e' || s.b[i] == 'E') {
+		i++
+		if i < len(s.b) && (s.b[i] == '+' || s.b[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return i, s.fail(start, "invalid number")
+		}
+	}
+	return i, nil
+}
+
+// str checks the string starting at i (at its opening quote) and returns the
+// index past the closing quote and whether it holds escapes.
+func (s *scanner) str(i int) (int, bool, *FieldError) {
+	start := i
+	i++
+	escaped := false
+	for {
+		// Fast path: printable ASCII without quote or backslash.
+		for i < len(s.b) {
+			c := s.b[i]
+			if c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+				break
+			}
+			i++
+		}
+		if i >= len(s.b) {
+			return i, escaped, s.fail(start, "unterminated string")
+		}
+		switch c := s.b[i]; {
+		case c == '"':
+			return i + 1, escaped, nil
+		case c == '\\':
+			escaped = true
+			if i+1 >= len(s.b) {
+				return i, escaped, s.fail(i, "unterminated string")
+			}
+			switch s.b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if i+6 > len(s.b) {
+					return i, escaped, s.fail(i, "truncated \\u escape")
+				}
+				for _, h := range s.b[i+2 : i+6] {
+					if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
+						return i, escaped, s.fail(i, "invalid \\u escape")
+					}
+				}
+				i += 6
+			default:
+				return i, escaped, s.fail(i, "invalid escape %s", quoteByte(s.b[i+1]))
+			}
+		case c < 0x20:
+			return i, escaped, s.fail(i, "control character %s in a string", quoteByte(c))
+		default:
+			r, size := utf8.DecodeRune(s.b[i:])
+			if r == utf8.RuneError && size <= 1 {
+				return i, escaped, &FieldError{Code: CodeSyntax, Message: fmt.Sprintf("invalid UTF-8 at byte %d", i)}
+			}
+			if r == '\u2028' || r == '\u2029' {
+				escaped = true // re-encoded as \u2028, like encoding/json
+			}
+			i += size
+		}
+	}
+}
+
+// key decodes the string at [i, end) whose escapes flag is given.
+func (s *scanner) key(i, end int, escaped bool) (string, *FieldError) {
+	if !escaped {
+		return string(s.b[i+1 : end-1]), nil
+	}
+	var k string
+	if err := json.Unmarshal(s.b[i:end], &k); err != nil {
+		return "", s.fail(i, "%v", err)
+	}
+	return k, nil
+}
+
+// object checks the object at i. With members non-nil it appends the
+// object's members to *members (only for the outermost object asked for).
+func (s *scanner) object(i, depth int, members *[]member) (int, *FieldError) {
+	if depth > MaxDepth {
+		return i, &FieldError{Code: CodeTooLarge, Message: fmt.Sprintf("input nests deeper than %d levels", MaxDepth)}
+	}
+	start := i
+	i = s.skipSpace(i + 1)
+	if i < len(s.b) && s.b[i] == '}' {
+		return i + 1, nil
+	}
+	var keys []string
+	for {
+		if i >= len(s.b) || s.b[i] != '"' {
+			if i >= len(s.b) {
+				return i, s.fail(i, "unexpected end of input in an object")
+			}
+			return i, s.fail(i, "want a member name, got %s", quoteByte(s.b[i]))
+		}
+		kStart := i
+		end, escaped, fe := s.str(i)
+		if fe != nil {
+			return end, fe
+		}
+		k, fe := s.key(kStart, end, escaped)
+		if fe != nil {
+			return end, fe
+		}
+		for _, prev := range keys {
+			if prev == k {
+				return end, &FieldError{Code: CodeDuplicate, Message: fmt.Sprintf("duplicate key %q in the object at byte %d", k, start)}
+			}
+		}
+		keys = append(keys, k)
+		i = s.skipSpace(end)
+		if i >= len(s.b) || s.b[i] != ':' {
+			return i, s.fail(i, "want ':' after a member name")
+		}
+		i = s.skipSpace(i + 1)
+		vStart := i
+		if i, fe = s.value(i, depth); fe != nil {
+			return i, fe
+		}
+		if members != nil {
+			*members = append(*members, member{key: k, raw: s.b[vStart:i]})
+		}
+		i = s.skipSpace(i)
+		if i >= len(s.b) {
+			return i, s.fail(i, "unexpected end of input in an object")
+		}
+		switch s.b[i] {
+		case ',':
+			i = s.skipSpace(i + 1)
+		case '}':
+			return i + 1, nil
+		default:
+			return i, s.fail(i, "want ',' or '}' in an object, got %s", quoteByte(s.b[i]))
+		}
+	}
+}
+
+func (s *scanner) array(i, depth int) (int, *FieldError) {
+	if depth > MaxDepth {
+		return i, &FieldError{Code: CodeTooLarge, Message: fmt.Sprintf("input nests deeper than %d levels", MaxDepth)}
+	}
+	i = s.skipSpace(i + 1)
+	if i < len(s.b) && s.b[i] == ']' {
+		return i + 1, nil
+	}
+	for {
+		var fe *FieldError
+		if i, fe = s.value(i, depth); fe != nil {
+			return i, fe
+		}
+		i = s.skipSpace(i)
+		if i >= len(s.b) {
+			return i, s.fail(i, "unexpected end of input in an array")
+		}
+		switch s.b[i] {
+		case ',':
+			i = s.skipSpace(i + 1)
+		case ']':
+			return i + 1, nil
+		default:
+			return i, s.fail(i, "want ',' or ']' in an array, got %s", quoteByte(s.b[i]))
+		}
+	}
+}
+
+// parseObject checks that b is exactly one JSON object (with optional
+// surrounding space) and returns its members in input order. depth is the
+// nesting depth b sits at.
+func parseObject(b []byte, depth int) ([]member, *FieldError) {
+	s := &scanner{b: b}
+	i := s.skipSpace(0)
+	if i >= len(b) {
+		return nil, &FieldError{Code: CodeSyntax, Message: "empty input"}
+	}
+	if b[i] != '{' {
+		return nil, &FieldError{Code: CodeType, Message: "want a JSON object"}
+	}
+	var members []member
+	end, fe := s.object(i, depth+1, &members)
+	if fe != nil {
+		return nil, fe
+	}
+	if end = s.skipSpace(end); end != len(b) {
+		return nil, s.fail(end, "data after the object")
+	}
+	return members, nil
+}
+
+// appendCanonical appends the JSON value raw re-encoded compactly with
+// object keys sorted, numbers and literals as written and strings escaped as
+// appendString does. It checks raw as it goes, in one pass.
+func appendCanonical(dst, raw []byte) ([]byte, error) {
+	s := &scanner{b: raw}
+	dst, end, fe := s.canon(dst, s.skipSpace(0), 0)
+	if fe != nil {
+		return dst, fe
+	}
+	if s.skipSpace(end) != len(raw) {
+		return dst, s.fail(end, "data after a JSON value")
+	}
+	return dst, nil
+}
+
+// maxCanonDepth bounds the recursion of canon on documents the scanner did
+// not check (tables a plugin set from Go values).
+const maxCanonDepth = 10000
+
+func (s *scanner) canon(dst []byte, i, depth int) ([]byte, int, *FieldError) {
+	if depth > maxCanonDepth {
+		return dst, i, &FieldError{Code: CodeTooLarge, Message: "value nests too deep"}
+	}
+	if i >= len(s.b) {
+		return dst, i, s.fail(i, "unexpected end of input")
+	}
+	switch s.b[i] {
+	case '{':
+		return s.canonObject(dst, i, depth)
+	case '[':
+		dst = append(dst, '[')
+		i = s.skipSpace(i + 1)
+		if i < len(s.b) && s.b[i] == ']' {
+			return append(dst, ']'), i + 1, nil
+		}
+		for n := 0; ; n++ {
+			if n > 0 {
+				dst = append(dst, ',')
+			}
+			var fe *FieldError
+			if dst, i, fe = s.canon(dst, i, depth+1); fe != nil {
+				return dst, i, fe
+			}
+			i = s.skipSpace(i)
+			if i >= len(s.b) {
+				return dst, i, s.fail(i, "unexpected end of input in an array")
+			}
+			switch s.b[i] {
+			case ']':
+				return append(dst, ']'), i + 1, nil
+			case ',':
+				i = s.skipSpace(i + 1)
+			default:
+				return dst, i, s.fail(i, "want ',' or ']' in an array")
+			}
+		}
+	case '"':
+		end, escaped, fe := s.str(i)
+		if fe != nil {
+			return dst, end, fe
+		}
+		if !escaped {
+			return append(dst, s.b[i:end]...), end, nil
+		}
+		k, fe := s.key(i, end, true)
+		if fe != nil {
+			return dst, end, fe
+		}
+		return appendString(dst, k), end, nil
+	default:
+		end, fe := s.value(i, 0)
+		if fe != nil {
+			return dst, end, fe
+		}
+		return append(dst, s.b[i:end]...), end, nil
+	}
+}
+
+// canonObject writes the members in input order, then reorders them by key
+// in place if they were not sorted already (canonical input never needs it).
+func (s *scanner) canonObject(dst []byte, i, depth int) ([]byte, int, *FieldError) {
+	type span struct {
+		key      string
+		from, to int // the member's "key":value in dst
+	}
+	objStart := len(dst)
+	dst = append(dst, '{')
+	i = s.skipSpace(i + 1)
+	if i < len(s.b) && s.b[i] == '}' {
+		return append(dst, '}'), i + 1, nil
+	}
+	var spans []span
+	sorted := true
+	for {
+		if i >= len(s.b) || s.b[i] != '"' {
+			return dst, i, s.fail(i, "want a member name")
+		}
+		end, escaped, fe := s.str(i)
+		if fe != nil {
+			return dst, end, fe
+		}
+		k, fe := s.key(i, end, escaped)
+		if fe != nil {
+			return dst, end, fe
+		}
+		for _, sp := range spans {
+			if sp.key == k {
+				return dst, end, &FieldError{Code: CodeDuplicate, Message: fmt.Sprintf("duplicate key %q", k)}
+			}
+		}
+		if n := len(spans); n > 0 && spans[n-1].key > k {
+			sorted = false
+		}
+		i = s.skipSpace(end)
+		if i >= len(s.b) || s.b[i] != ':' {
+			return dst, i, s.fail(i, "want ':' after a member name")
+		}
+		if len(spans) > 0 {
+			dst = append(dst, ',')
+		}
+		from := len(dst)
+		dst = appendString(dst, k)
+		dst = append(dst, ':')
+		if dst, i, fe = s.canon(dst, s.skipSpace(i+1), depth+1); fe != nil {
+			return dst, i, fe
+		}
+		spans = append(spans, span{key: k, from: from, to: len(dst)})
+		i = s.skipSpace(i)
+		if i >= len(s.b) {
+			return dst, i, s.fail(i, "unexpected end of input in an object")
+		}
+		if s.b[i] == '}' {
+			i++
+			break
+		}
+		if s.b[i] != ',' {
+			return dst, i, s.fail(i, "want ',' or '}' in an object")
+		}
+		i = s.skipSpace(i + 1)
+	}
+	if !sorted {
+		body := append([]byte(nil), dst[objStart+1:]...)
+		base := objStart + 1
+		sort.Slice(spans, func(a, b int) bool { return spans[a].key < spans[b].key })
+		dst = dst[:base]
+		for n, sp := range spans {
+			if n > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, body[sp.from-base:sp.to-base]...)
+		}
+	}
+	return append(dst, '}'), i, nil
+}

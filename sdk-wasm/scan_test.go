@@ -1,0 +1,92 @@
+package ron
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+var scanSeeds = []string{
+	`{}`, `{"a":1}`, ` { "a" : [ 1 , 2.5e-3 , -0 , true , false , null , "x" ] } `,
+	`{"a":"\u00e9\n\"\\\/\b\f\r\t\u2028"}`, `{"é":"日本","\u0041":1}`, `{"a":{"b":{"c":[]}}}`,
+	`{"a":01}`, `{"a":1.}`, `{"a":.5}`, `{"a":-}`, `{"a":1e}`, `{"a":+1}`, `{"a":tru}`, `{"a":nul}`,
+	`{"a":"\x"}`, `{"a":"\u12"}`, `{"a":"` + "\x01" + `"}`, "{\"a\":\"\xff\"}", "{\"\xc3\":1}",
+	`{"a":1,}`, `{"a" 1}`, `{,}`, `{"a":[1,]}`, `{"a":[,1]}`, `{"a":1}}`, `{"a":1} x`, `[1]`, `"s"`, ``,
+	`{"a":1,"a":2}`, `{"a":{"b":1,"b":2}}`, `{"a":"\ud800"}`, `{"b":2,"a":{"d":1,"c":[{"z":0,"y":1}]}}`,
+	`{"a":` + strings.Repeat("[", 70) + strings.Repeat("]", 70) + `}`,
+}
+
+// FuzzScanner checks the scanner against encoding/json: it accepts exactly
+// the valid JSON objects (apart from its own stricter rules: duplicate keys
+// and nesting depth), and canonical output decodes to the same value and is
+// a fixed point.
+func FuzzScanner(f *testing.F) {
+	for _, s := range scanSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		members, fe := parseObject(b, 0)
+		valid := json.Valid(b) && utf8.Valid(b) && bytes.HasPrefix(bytes.TrimLeft(b, " \t\r\n"), []byte("{"))
+		if fe != nil {
+			if valid && fe.Code != CodeDuplicate && fe.Code != CodeTooLarge {
+				t.Fatalf("rejected valid %q: %v", b, fe)
+			}
+			return
+		}
+		if !valid {
+			t.Fatalf("accepted invalid %q", b)
+		}
+		var want map[string]any
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		if err := dec.Decode(&want); err != nil {
+			t.Fatal(err)
+		}
+		if len(members) != len(want) {
+			t.Fatalf("%q: %d members, want %d", b, len(members), len(want))
+		}
+		c, err := appendCanonical(nil, b)
+		if err != nil {
+			t.Fatalf("canonical %q: %v", b, err)
+		}
+		var got map[string]any
+		dec = json.NewDecoder(bytes.NewReader(c))
+		dec.UseNumber()
+		if err := dec.Decode(&got); err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("canonical %q -> %q changes the value (%v)", b, c, err)
+		}
+		again, err := appendCanonical(nil, c)
+		if err != nil || !bytes.Equal(again, c) {
+			t.Fatalf("canonical is not a fixed point: %q -> %q", c, again)
+		}
+	})
+}
+
+func TestCanonicalSortsAndEscapes(t *testing.T) {
+	got, err := appendCanonical(nil, []byte(` {"b":2,"a":{"d":"\u00e9\/","c":[{"z":0,"y":"<\u2028>"}]}} `))
+	want := `{"a":{"c":[{"y":"<\u2028>","z":0}],"d":"é/"},"b":2}`
+	if err != nil || string(got) != want {
+		t.Fatalf("got %s %v\nwant %s", got, err, want)
+	}
+}
+
+func TestScannerMessages(t *testing.T) {
+	cases := map[string]string{
+		"{\"a\":\"\xff\"}":        "invalid UTF-8",
+		`{"a":1,"a":2}`:          `duplicate key "a"`,
+		`{"a":1`:                 "unexpected end of input",
+		`{"a":[` + "\x00":        "unexpected byte 0x00",
+		`{"a":` + deep(MaxDepth): "deeper than 64",
+	}
+	for in, want := range cases {
+		_, fe := parseObject([]byte(in), 0)
+		if fe == nil || !strings.Contains(fe.Message, want) {
+			t.Errorf("%q: got %v, want %q", in, fe, want)
+		}
+	}
+}
+
+func deep(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
