@@ -84,6 +84,10 @@ func ok(v any) (int32, []byte) {
 	if err != nil {
 		return fault(CodeContract, "encoding the result: "+err.Error())
 	}
+	return okBytes(out)
+}
+
+func okBytes(out []byte) (int32, []byte) {
 	if len(out) > MaxOutputBytes {
 		return fault(CodeContract, fmt.Sprintf("the result is %d bytes, the limit is %d", len(out), MaxOutputBytes))
 	}
@@ -210,7 +214,19 @@ func validate(p Plugin, input []byte) (int32, []byte) {
 	if out.Index.Tags == nil {
 		out.Index.Tags = []string{}
 	}
-	return ok(out)
+	// Written by hand so the manifest, which may be large, is encoded once
+	// (encoding/json would re-scan a Marshaler's output).
+	dst := append(make([]byte, 0, 256), `{"manifest":`...)
+	dst, err = out.Manifest.AppendCanonical(dst)
+	if err != nil {
+		return fault(CodeContract, "encoding the manifest: "+err.Error())
+	}
+	index, err := marshal(out.Index)
+	if err != nil {
+		return fault(CodeContract, "encoding the index: "+err.Error())
+	}
+	dst = append(append(append(dst, `,"index":`...), index...), '}')
+	return okBytes(dst)
 }
 
 func split(p Plugin, input []byte) (int32, []byte) {

@@ -207,6 +207,9 @@ func (s *scanner) object(i, depth int, members *[]member) (int, *FieldError) {
 		if fe != nil {
 			return end, fe
 		}
+		if end-kStart-2 > MaxKeyBytes {
+			return end, &FieldError{Code: CodeTooLarge, Message: fmt.Sprintf("a key of %d bytes at byte %d; keys are at most %d bytes", end-kStart-2, kStart, MaxKeyBytes)}
+		}
 		k, fe := s.key(kStart, end, escaped)
 		if fe != nil {
 			return end, fe

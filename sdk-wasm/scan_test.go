@@ -75,11 +75,12 @@ func TestCanonicalSortsAndEscapes(t *testing.T) {
 
 func TestScannerMessages(t *testing.T) {
 	cases := map[string]string{
-		"{\"a\":\"\xff\"}":        "invalid UTF-8",
+		"{\"a\":\"\xff\"}":       "invalid UTF-8",
 		`{"a":1,"a":2}`:          `duplicate key "a"`,
 		`{"a":1`:                 "unexpected end of input",
 		`{"a":[` + "\x00":        "unexpected byte 0x00",
 		`{"a":` + deep(MaxDepth): "deeper than 64",
+		`{"` + strings.Repeat("k", MaxKeyBytes+1) + `":1}`: "keys are at most 1024 bytes",
 	}
 	for in, want := range cases {
 		_, fe := parseObject([]byte(in), 0)

@@ -18,6 +18,10 @@ const (
 	// an input; deeper inputs are rejected before decoding.
 	MaxDepth = 64
 
+	// MaxKeyBytes is the longest object key accepted in an input (TOML
+	// keys are names, not data); longer keys are rejected.
+	MaxKeyBytes = 1024
+
 	// TotalBPS is the basis points in a whole (100%).
 	TotalBPS = 10000
 )
