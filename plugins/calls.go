@@ -1,0 +1,328 @@
+package plugins
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+)
+
+// MaxMoney is the largest amount of money in the ABI: 2^53-1 minor units.
+const MaxMoney = 1<<53 - 1
+
+// Description is a plugin's answer to ron_describe.
+type Description struct {
+	TLD      string            `json:"tld"`
+	Name     string            `json:"name"`
+	Version  string            `json:"version"`
+	Summary  string            `json:"summary"`
+	Roles    []string          `json:"roles"`
+	Features []string          `json:"features"`
+	Examples []json.RawMessage `json:"examples"`
+}
+
+// HasFeature reports whether describe declared feature f (e.g. "resolve").
+func (d Description) HasFeature(f string) bool { return slices.Contains(d.Features, f) }
+
+var tldPattern = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
+
+// ValidTLD reports whether s is a TLD name ABI v1 allows: [a-z0-9-]{1,32}.
+func ValidTLD(s string) bool { return tldPattern.MatchString(s) }
+
+func parseDescription(out []byte, hasResolve bool) (Description, error) {
+	var d Description
+	if err := decodeStrict(out, &d); err != nil {
+		return d, fmt.Errorf("%w: %v: %s", ErrBadDescribe, err, trim(out))
+	}
+	var problems []string
+	if !tldPattern.MatchString(d.TLD) {
+		problems = append(problems, fmt.Sprintf("tld %q is not lowercase [a-z0-9-]{1,32}", d.TLD))
+	}
+	if d.Name == "" {
+		problems = append(problems, "name is empty")
+	}
+	if d.Version == "" {
+		problems = append(problems, "version is empty")
+	}
+	if len(d.Roles) == 0 {
+		problems = append(problems, "roles is empty (list every role a split may pay)")
+	}
+	seen := map[string]bool{}
+	for _, r := range d.Roles {
+		if r == "" || seen[r] {
+			problems = append(problems, fmt.Sprintf("role %q is empty or repeated", r))
+		}
+		seen[r] = true
+	}
+	if len(d.Examples) == 0 {
+		problems = append(problems, "examples is empty (give at least one manifest validate accepts)")
+	}
+	for i, ex := range d.Examples {
+		if t := bytes.TrimSpace(ex); len(t) == 0 || t[0] != '{' {
+			problems = append(problems, fmt.Sprintf("examples[%d] is not a JSON object", i))
+		}
+	}
+	if d.HasFeature("resolve") && !hasResolve {
+		problems = append(problems, "features lists resolve but the module does not export ron_resolve")
+	}
+	if len(problems) > 0 {
+		return d, fmt.Errorf("%w: %s", ErrBadDescribe, joinProblems(problems))
+	}
+	return d, nil
+}
+
+func joinProblems(ps []string) string {
+	var b bytes.Buffer
+	for i, p := range ps {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+// decodeStrict decodes one JSON value and refuses trailing data.
+func decodeStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errors.New("trailing data after the JSON value")
+	}
+	return nil
+}
+
+// ValidateContext is the context of a validate call.
+type ValidateContext struct {
+	TLD         string `json:"tld"`
+	PayloadSize uint64 `json:"payload_size"`
+}
+
+// Validated is an accepted manifest, normalized, with its index entry.
+type Validated struct {
+	Manifest json.RawMessage `json:"manifest"`
+	Index    json.RawMessage `json:"index"`
+}
+
+// Validate asks the plugin to check and normalize a manifest (JSON form). A
+// rejection is a *RejectedError with the plugin's field errors.
+func (p *Plugin) Validate(ctx context.Context, manifest json.RawMessage, vc ValidateContext) (*Validated, error) {
+	in, err := json.Marshal(struct {
+		Manifest json.RawMessage `json:"manifest"`
+		Context  ValidateContext `json:"context"`
+	}{manifest, vc})
+	if err != nil {
+		return nil, fmt.Errorf("plugins: validate input: %w", err)
+	}
+	res, err := p.Call(ctx, EntryValidate, in)
+	if err != nil {
+		return nil, err
+	}
+	if res.Status == 1 {
+		return nil, p.rejection(EntryValidate, res.Output)
+	}
+	var v Validated
+	if err := decodeStrict(res.Output, &v); err != nil || !isObject(v.Manifest) {
+		return nil, p.badOutput(EntryValidate, "want {\"manifest\":{...},\"index\":{...}}, got %s", trim(res.Output))
+	}
+	return &v, nil
+}
+
+// rejection decodes a status-1 answer; a malformed one is a fault.
+func (p *Plugin) rejection(e Entry, out []byte) error {
+	var r struct {
+		Errors []FieldError `json:"errors"`
+	}
+	if err := decodeStrict(out, &r); err != nil || len(r.Errors) == 0 {
+		return p.badOutput(e, "a rejection must be {\"errors\":[{\"path\",\"code\",\"message\"},...]}, got %s", trim(out))
+	}
+	return &RejectedError{TLD: p.info.TLD, Errors: r.Errors}
+}
+
+func (p *Plugin) badOutput(e Entry, format string, args ...any) error {
+	fe := &FaultError{Plugin: p.hash, TLD: p.info.TLD, Entry: e, Kind: FaultBadOutput, Err: fmt.Errorf(format, args...)}
+	p.recordFault(fe)
+	return fe
+}
+
+func isObject(b json.RawMessage) bool {
+	t := bytes.TrimSpace(b)
+	return len(t) > 0 && t[0] == '{'
+}
+
+// Server is one node that served bytes in an epoch.
+type Server struct {
+	Node     string `json:"node"`
+	Payout   string `json:"payout"`
+	Requests uint64 `json:"requests"`
+	Bytes    uint64 `json:"bytes"`
+}
+
+// Usage is what was metered for one manifest in one epoch.
+type Usage struct {
+	Requests uint64   `json:"requests"`
+	Bytes    uint64   `json:"bytes"`
+	Servers  []Server `json:"servers"`
+}
+
+// SplitInput is the input of ron_split.
+type SplitInput struct {
+	Manifest json.RawMessage `json:"manifest"`
+	Epoch    string          `json:"epoch"`
+	Amount   uint64          `json:"amount"`
+	Usage    Usage           `json:"usage"`
+}
+
+// Allocation is money paid to one payee in one role.
+type Allocation struct {
+	Payee  string `json:"payee"`
+	Role   string `json:"role"`
+	Amount uint64 `json:"amount"`
+}
+
+// Split asks the plugin how to divide in.Amount. The host checks what the ABI
+// promises: amounts sum exactly to in.Amount, none is negative, every role was
+// declared by describe and every payee is non-empty; a plugin that breaks a
+// promise has faulted.
+func (p *Plugin) Split(ctx context.Context, in SplitInput) ([]Allocation, error) {
+	if in.Amount > MaxMoney {
+		return nil, fmt.Errorf("plugins: split amount %d is over 2^53-1", in.Amount)
+	}
+	if in.Usage.Servers == nil {
+		in.Usage.Servers = []Server{}
+	}
+	b, err := json.Marshal(in)
+	if err != nil {
+		return nil, fmt.Errorf("plugins: split input: %w", err)
+	}
+	res, err := p.Call(ctx, EntrySplit, b)
+	if err != nil {
+		return nil, err
+	}
+	if res.Status == 1 {
+		return nil, p.rejection(EntrySplit, res.Output)
+	}
+	allocs, err := CheckSplit(res.Output, in.Amount, p.info.Roles)
+	if err != nil {
+		return nil, p.badOutput(EntrySplit, "%v", err)
+	}
+	return allocs, nil
+}
+
+// CheckSplit decodes a split output and checks the ABI's money rules.
+func CheckSplit(out []byte, amount uint64, roles []string) ([]Allocation, error) {
+	var r struct {
+		Allocations []json.RawMessage `json:"allocations"`
+	}
+	if err := decodeStrict(out, &r); err != nil || r.Allocations == nil {
+		return nil, fmt.Errorf("want {\"allocations\":[...]}, got %s", trim(out))
+	}
+	allocs := make([]Allocation, 0, len(r.Allocations))
+	var sum uint64
+	for i, raw := range r.Allocations {
+		var a struct {
+			Payee  string      `json:"payee"`
+			Role   string      `json:"role"`
+			Amount json.Number `json:"amount"`
+		}
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&a); err != nil {
+			return nil, fmt.Errorf("allocations[%d]: %v", i, err)
+		}
+		amt, err := parseMoney(a.Amount)
+		if err != nil {
+			return nil, fmt.Errorf("allocations[%d].amount: %v", i, err)
+		}
+		if a.Payee == "" {
+			return nil, fmt.Errorf("allocations[%d]: empty payee", i)
+		}
+		if !slices.Contains(roles, a.Role) {
+			return nil, fmt.Errorf("allocations[%d]: role %q was not declared by describe (roles: %v)", i, a.Role, roles)
+		}
+		sum += amt
+		if sum > MaxMoney {
+			return nil, fmt.Errorf("allocations sum past 2^53-1")
+		}
+		allocs = append(allocs, Allocation{Payee: a.Payee, Role: a.Role, Amount: amt})
+	}
+	if sum != amount {
+		return nil, fmt.Errorf("allocations sum to %d, the amount is %d (money must be conserved exactly)", sum, amount)
+	}
+	return allocs, nil
+}
+
+func parseMoney(n json.Number) (uint64, error) {
+	s := n.String()
+	if s == "" {
+		return 0, errors.New("missing")
+	}
+	var v uint64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, fmt.Errorf("%s is not a non-negative integer", s)
+		}
+		v = v*10 + uint64(c-'0')
+		if v > MaxMoney {
+			return 0, fmt.Errorf("%s is over 2^53-1", s)
+		}
+	}
+	return v, nil
+}
+
+// ResolveInput is the input of ron_resolve.
+type ResolveInput struct {
+	Manifest    json.RawMessage `json:"manifest"`
+	Path        string          `json:"path"`
+	PayloadSize uint64          `json:"payload_size"`
+}
+
+// Resolved says which bytes of the payload serve a path.
+type Resolved struct {
+	Status      int    `json:"status"`
+	ContentType string `json:"content_type,omitempty"`
+	Offset      uint64 `json:"offset"`
+	Length      uint64 `json:"length"`
+}
+
+// Resolve asks the plugin which byte range of the payload serves in.Path;
+// the plugin may read the payload through obj. The range is checked to lie
+// inside the payload.
+func (p *Plugin) Resolve(ctx context.Context, in ResolveInput, obj io.ReaderAt) (*Resolved, error) {
+	if !p.hasResolve || !p.info.HasFeature("resolve") {
+		return nil, fmt.Errorf("%w: %s plugin does not resolve paths", ErrNotSupported, p.info.TLD)
+	}
+	b, err := json.Marshal(in)
+	if err != nil {
+		return nil, fmt.Errorf("plugins: resolve input: %w", err)
+	}
+	res, err := p.call(ctx, EntryResolve, b, obj, false)
+	if err != nil {
+		return nil, err
+	}
+	if res.Status == 1 {
+		return nil, p.rejection(EntryResolve, res.Output)
+	}
+	var r Resolved
+	if err := decodeStrict(res.Output, &r); err != nil {
+		return nil, p.badOutput(EntryResolve, "want {\"status\":200,...} or {\"status\":404}, got %s", trim(res.Output))
+	}
+	switch r.Status {
+	case 404:
+		return &Resolved{Status: 404}, nil
+	case 200:
+		if r.Offset > in.PayloadSize || r.Length > in.PayloadSize-r.Offset {
+			return nil, p.badOutput(EntryResolve, "range %d+%d is outside the %d-byte payload", r.Offset, r.Length, in.PayloadSize)
+		}
+		return &r, nil
+	default:
+		return nil, p.badOutput(EntryResolve, "status %d (want 200 or 404)", r.Status)
+	}
+}

@@ -1,0 +1,139 @@
+package plugins
+
+import (
+	"log/slog"
+	"runtime"
+	"time"
+)
+
+// Entry names an ABI entry point.
+type Entry string
+
+// The ABI v1 entry points.
+const (
+	EntryDescribe Entry = "ron_describe"
+	EntryValidate Entry = "ron_validate"
+	EntrySplit    Entry = "ron_split"
+	EntryResolve  Entry = "ron_resolve"
+)
+
+// Limits bound what a plugin may use. A node may set tighter ones than the ABI's.
+type Limits struct {
+	ModuleBytes int    // largest module accepted at load
+	MemoryBytes uint32 // linear memory cap per instance (rounded down to 64 KiB pages)
+	InputBytes  int    // largest input handed to a call
+	OutputBytes int    // largest output accepted from a call
+	Describe    time.Duration
+	Validate    time.Duration
+	Split       time.Duration
+	Resolve     time.Duration
+}
+
+// DefaultLimits returns the ABI v1 limits.
+func DefaultLimits() Limits {
+	return Limits{
+		ModuleBytes: 16 << 20,
+		MemoryBytes: 64 << 20,
+		InputBytes:  1 << 20,
+		OutputBytes: 1 << 20,
+		Describe:    time.Second,
+		Validate:    100 * time.Millisecond,
+		Split:       50 * time.Millisecond,
+		Resolve:     50 * time.Millisecond,
+	}
+}
+
+// Deadline returns the limit on one call of entry e.
+func (l Limits) Deadline(e Entry) time.Duration {
+	switch e {
+	case EntryDescribe:
+		return l.Describe
+	case EntryValidate:
+		return l.Validate
+	case EntrySplit:
+		return l.Split
+	default:
+		return l.Resolve
+	}
+}
+
+// Config configures a Host. The zero value gives the ABI's limits and defaults.
+type Config struct {
+	Limits Limits // zero fields take DefaultLimits' values
+
+	// PoolSize is the most instances a plugin keeps, and so the most calls
+	// it runs at once. 0 means GOMAXPROCS.
+	PoolSize int
+	// CacheDir holds wazero's compilation cache; "" keeps it in memory.
+	CacheDir string
+	// MemoEntries bounds the memo of describe, validate and split results.
+	// 0 means 4096; negative turns memoization off.
+	MemoEntries int
+	// QuarantineAfter is how many faults in a row quarantine a plugin. 0 means 5.
+	QuarantineAfter int
+	// RecycleBytes: an instance whose memory grew past this is replaced after
+	// its call. 0 means half of Limits.MemoryBytes.
+	RecycleBytes uint32
+	// Logger receives plugin logs and host events. nil discards them.
+	Logger *slog.Logger
+	// HostVersion is sent to describe.
+	HostVersion string
+	// LogLinesPerSecond rate-limits a plugin's log lines (stdout, stderr and
+	// ron.log together); 0 means 20, with a burst of 100.
+	LogLinesPerSecond int
+}
+
+// withDefaults fills zero fields.
+func (c Config) withDefaults() Config {
+	d := DefaultLimits()
+	l := &c.Limits
+	if l.ModuleBytes <= 0 {
+		l.ModuleBytes = d.ModuleBytes
+	}
+	if l.MemoryBytes == 0 {
+		l.MemoryBytes = d.MemoryBytes
+	}
+	if l.MemoryBytes < 1<<16 {
+		l.MemoryBytes = 1 << 16
+	}
+	if l.InputBytes <= 0 {
+		l.InputBytes = d.InputBytes
+	}
+	if l.OutputBytes <= 0 {
+		l.OutputBytes = d.OutputBytes
+	}
+	if l.Describe <= 0 {
+		l.Describe = d.Describe
+	}
+	if l.Validate <= 0 {
+		l.Validate = d.Validate
+	}
+	if l.Split <= 0 {
+		l.Split = d.Split
+	}
+	if l.Resolve <= 0 {
+		l.Resolve = d.Resolve
+	}
+	if c.PoolSize <= 0 {
+		c.PoolSize = runtime.GOMAXPROCS(0)
+	}
+	if c.MemoEntries == 0 {
+		c.MemoEntries = 4096
+	}
+	if c.QuarantineAfter <= 0 {
+		c.QuarantineAfter = 5
+	}
+	if c.RecycleBytes == 0 {
+		c.RecycleBytes = l.MemoryBytes / 2
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.HostVersion == "" {
+		c.HostVersion = "dev"
+	}
+	if c.LogLinesPerSecond <= 0 {
+		c.LogLinesPerSecond = 20
+	}
+	return c
+}

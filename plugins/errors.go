@@ -1,0 +1,113 @@
+package plugins
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Sentinel errors callers test with errors.Is.
+var (
+	ErrModuleTooLarge  = errors.New("plugins: module too large")
+	ErrInvalidModule   = errors.New("plugins: invalid WebAssembly module")
+	ErrForbiddenImport = errors.New("plugins: forbidden import")
+	ErrNoABI           = errors.New("plugins: no supported ABI marker")
+	ErrMissingExport   = errors.New("plugins: missing export")
+	ErrBadDescribe     = errors.New("plugins: bad describe output")
+	ErrFault           = errors.New("plugins: plugin fault")
+	ErrRejected        = errors.New("plugins: rejected by plugin")
+	ErrQuarantined     = errors.New("plugins: plugin quarantined")
+	ErrClosed          = errors.New("plugins: plugin closed")
+	ErrInputTooLarge   = errors.New("plugins: input too large")
+	ErrUnknownTLD      = errors.New("plugins: unknown TLD")
+	ErrTLDMismatch     = errors.New("plugins: TLD mismatch")
+	ErrNotSupported    = errors.New("plugins: entry point not supported by plugin")
+	ErrUnsigned        = errors.New("plugins: plugin is not signed")
+	ErrUntrusted       = errors.New("plugins: publisher not trusted")
+	ErrBadSignature    = errors.New("plugins: bad signature")
+)
+
+// SupportedABIs lists the ABI versions this host runs, by marker export.
+var supportedABIs = []string{"ron_abi_v1"}
+
+// ImportError names an import the host refuses.
+type ImportError struct {
+	Module, Name string
+	Reason       string
+}
+
+func (e *ImportError) Error() string {
+	return fmt.Sprintf("plugins: forbidden import %s.%s: %s", e.Module, e.Name, e.Reason)
+}
+
+func (e *ImportError) Unwrap() error { return ErrForbiddenImport }
+
+// FaultKind classifies a plugin fault.
+type FaultKind string
+
+// The kinds of plugin fault.
+const (
+	FaultTrap           FaultKind = "trap"             // a WebAssembly trap or a bad pointer
+	FaultTimeout        FaultKind = "timeout"          // the entry point's deadline passed
+	FaultMemory         FaultKind = "memory"           // the memory cap was reached
+	FaultExit           FaultKind = "exit"             // the module exited (e.g. a Go panic)
+	FaultStatus         FaultKind = "status"           // a status code other than 0 or 1
+	FaultOutputTooLarge FaultKind = "output-too-large" // output_set over the output cap
+	FaultBadOutput      FaultKind = "bad-output"       // output that breaks the ABI (shape, money)
+)
+
+// FaultError is a plugin fault: the instance was discarded (or the output
+// refused) and the call failed. Other calls and other plugins are unaffected.
+type FaultError struct {
+	Plugin string // the plugin's hash
+	TLD    string
+	Entry  Entry
+	Kind   FaultKind
+	Err    error
+}
+
+func (e *FaultError) Error() string {
+	return fmt.Sprintf("plugins: %s plugin %s: %s fault in %s: %v", e.TLD, shortHash(e.Plugin), e.Kind, e.Entry, e.Err)
+}
+
+// Unwrap lets errors.Is match ErrFault and the underlying cause.
+func (e *FaultError) Unwrap() []error { return []error{ErrFault, e.Err} }
+
+// FieldError is one reason a plugin rejected its input.
+type FieldError struct {
+	Path    string `json:"path"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// RejectedError carries the field errors of a status-1 answer.
+type RejectedError struct {
+	TLD    string
+	Errors []FieldError
+}
+
+func (e *RejectedError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "plugins: %s plugin rejected the input", e.TLD)
+	for i, fe := range e.Errors {
+		if i == 3 {
+			fmt.Fprintf(&b, "; and %d more", len(e.Errors)-3)
+			break
+		}
+		sep := ": "
+		if i > 0 {
+			sep = "; "
+		}
+		fmt.Fprintf(&b, "%s%s %s (%s)", sep, fe.Path, fe.Code, fe.Message)
+	}
+	return b.String()
+}
+
+func (e *RejectedError) Unwrap() error { return ErrRejected }
+
+func shortHash(h string) string {
+	if len(h) > 15 {
+		return h[:15]
+	}
+	return h
+}

@@ -1,0 +1,175 @@
+package plugins
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"lukechampine.com/blake3"
+)
+
+// Host runs plugins: one wazero runtime with its compilation cache, the ron
+// host module, a sandboxed WASI, and a memo of pure results. Plugins loaded
+// from the same bytes share one compiled module.
+type Host struct {
+	cfg  Config
+	memo *memo
+
+	mu       sync.Mutex
+	started  bool
+	closed   bool
+	runtime  wazero.Runtime
+	cache    wazero.CompilationCache
+	compiled map[string]*compiledRef // by plugin hash
+}
+
+type compiledRef struct {
+	mod  wazero.CompiledModule
+	refs int
+}
+
+// New returns a Host. It does no I/O: the runtime starts at the first Load.
+func New(cfg Config) *Host {
+	cfg = cfg.withDefaults()
+	h := &Host{cfg: cfg, compiled: map[string]*compiledRef{}}
+	if cfg.MemoEntries > 0 {
+		h.memo = newMemo(cfg.MemoEntries, 64<<20)
+	}
+	return h
+}
+
+// Config returns the host's effective configuration, defaults filled in.
+func (h *Host) Config() Config { return h.cfg }
+
+// start creates the runtime, the compilation cache and the host modules once.
+func (h *Host) start(ctx context.Context) error {
+	if h.closed {
+		return ErrClosed
+	}
+	if h.started {
+		return nil
+	}
+	rc := wazero.NewRuntimeConfig().
+		WithCloseOnContextDone(true).
+		WithMemoryLimitPages(h.cfg.Limits.MemoryBytes / 65536)
+	var cache wazero.CompilationCache
+	if h.cfg.CacheDir != "" {
+		c, err := wazero.NewCompilationCacheWithDir(h.cfg.CacheDir)
+		if err != nil {
+			return fmt.Errorf("plugins: compilation cache %s: %w", h.cfg.CacheDir, err)
+		}
+		cache = c
+	} else {
+		cache = wazero.NewCompilationCache()
+	}
+	rc = rc.WithCompilationCache(cache)
+	r := wazero.NewRuntimeWithConfig(ctx, rc)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r); err != nil {
+		_ = r.Close(ctx)
+		_ = cache.Close(ctx)
+		return fmt.Errorf("plugins: instantiating WASI: %w", err)
+	}
+	if err := instantiateRonModule(ctx, r); err != nil {
+		_ = r.Close(ctx)
+		_ = cache.Close(ctx)
+		return err
+	}
+	h.runtime, h.cache, h.started = r, cache, true
+	return nil
+}
+
+// HashBytes returns the plugin hash of a module: "b3:" and the BLAKE3 of its bytes in hex.
+func HashBytes(wasm []byte) string {
+	sum := blake3.Sum256(wasm)
+	return "b3:" + hex.EncodeToString(sum[:])
+}
+
+// Load checks and compiles a module, warms one instance, calls ron_describe
+// and checks its answer. A module that fails any check is refused with an
+// error that names what to fix.
+func (h *Host) Load(ctx context.Context, wasm []byte) (*Plugin, error) {
+	if len(wasm) > h.cfg.Limits.ModuleBytes {
+		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrModuleTooLarge, len(wasm), h.cfg.Limits.ModuleBytes)
+	}
+	hash := HashBytes(wasm)
+	cm, err := h.acquireCompiled(ctx, hash, wasm)
+	if err != nil {
+		return nil, err
+	}
+	p, err := newPlugin(h, hash, cm)
+	if err != nil {
+		h.releaseCompiled(ctx, hash)
+		return nil, err
+	}
+	if err := p.warm(ctx); err != nil {
+		_ = p.Close(ctx)
+		return nil, err
+	}
+	return p, nil
+}
+
+func (h *Host) acquireCompiled(ctx context.Context, hash string, wasm []byte) (wazero.CompiledModule, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.start(ctx); err != nil {
+		return nil, err
+	}
+	if ref, ok := h.compiled[hash]; ok {
+		ref.refs++
+		return ref.mod, nil
+	}
+	cm, err := h.runtime.CompileModule(ctx, wasm)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidModule, err)
+	}
+	if err := checkModule(cm); err != nil {
+		_ = cm.Close(ctx)
+		return nil, err
+	}
+	h.compiled[hash] = &compiledRef{mod: cm, refs: 1}
+	return cm, nil
+}
+
+func (h *Host) releaseCompiled(ctx context.Context, hash string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ref, ok := h.compiled[hash]
+	if !ok {
+		return
+	}
+	ref.refs--
+	if ref.refs == 0 {
+		delete(h.compiled, hash)
+		_ = ref.mod.Close(ctx)
+	}
+}
+
+// Close closes the runtime and every module in it. Close plugins first to
+// let their calls finish; calls still running when Close is called fail.
+func (h *Host) Close(ctx context.Context) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil
+	}
+	h.closed = true
+	if !h.started {
+		return nil
+	}
+	err := h.runtime.Close(ctx)
+	if cerr := h.cache.Close(ctx); err == nil {
+		err = cerr
+	}
+	h.compiled = nil
+	if err != nil {
+		return fmt.Errorf("plugins: closing host: %w", err)
+	}
+	return nil
+}
+
+// errHostClosed reports a call on a closed host.
+var errHostClosed = errors.New("plugins: host closed")

@@ -1,0 +1,448 @@
+package plugins
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
+	"golang.org/x/time/rate"
+)
+
+// fixedWalltime is the wall clock every plugin sees: 2024-01-01T00:00:00Z.
+// Plugins are pure functions of their input, so the clock never moves.
+const fixedWalltime = 1704067200
+
+// randSeed seeds each instance's WASI random source. Every instance sees the
+// same stream, so a plugin that uses randomness is caught as nondeterministic
+// by comparing a fresh instance with a reused one.
+var randSeed = [32]byte{'r', 'o', 'n', 'h', 'o', 's', 't', '-', 'a', 'b', 'i', '-', 'v', '1'}
+
+// Result is the raw answer of one call.
+type Result struct {
+	Status      int32         // 0 ok, 1 rejected
+	Output      []byte        // what the plugin handed to output_set; callers must not modify it
+	Elapsed     time.Duration // time in the entry point (0 when memoized)
+	MemoryBytes uint32        // the instance's linear memory after the call
+	Memoized    bool          // the result came from the memo, not from a call
+}
+
+// Stats counts a plugin's calls.
+type Stats struct {
+	Calls       uint64 // calls answered, memo hits included
+	MemoHits    uint64
+	Rejected    uint64 // status 1 answers
+	Faults      uint64
+	Instances   int64 // live instances
+	Quarantined bool
+	LastFault   string
+}
+
+// Plugin is a loaded plugin: its compiled module, its describe answer and a
+// pool of warm instances. It is safe for concurrent use; each instance serves
+// one call at a time.
+type Plugin struct {
+	host       *Host
+	hash       string
+	compiled   wazero.CompiledModule
+	hasResolve bool
+	info       Description
+	log        *slog.Logger
+	logLimit   *rate.Limiter
+
+	sem  chan struct{}  // one token per call in flight, PoolSize in all
+	idle chan *instance // warm instances
+
+	mu       sync.Mutex
+	closed   bool
+	inflight sync.WaitGroup
+
+	calls, memoHits, rejected, faults atomic.Uint64
+	instances                         atomic.Int64
+	faultsInRow                       atomic.Int32
+	quarantined                       atomic.Bool
+	lastFault                         atomic.Pointer[string]
+}
+
+type instance struct {
+	mod   api.Module
+	fns   map[Entry]api.Function
+	stack []uint64
+}
+
+func newPlugin(h *Host, hash string, cm wazero.CompiledModule) (*Plugin, error) {
+	_, hasResolve := cm.ExportedFunctions()[string(EntryResolve)]
+	n := h.cfg.PoolSize
+	p := &Plugin{
+		host:       h,
+		hash:       hash,
+		compiled:   cm,
+		hasResolve: hasResolve,
+		sem:        make(chan struct{}, n),
+		idle:       make(chan *instance, n),
+		logLimit:   rate.NewLimiter(rate.Limit(h.cfg.LogLinesPerSecond), 100),
+	}
+	p.log = h.cfg.Logger.With("plugin", shortHash(hash))
+	return p, nil
+}
+
+// warm runs describe on a fresh pooled instance and checks the answer.
+func (p *Plugin) warm(ctx context.Context) error {
+	in := fmt.Appendf(nil, `{"abi":1,"host":{"name":"ronhost","version":%q}}`, p.host.cfg.HostVersion)
+	res, err := p.call(ctx, EntryDescribe, in, nil, false)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadDescribe, err)
+	}
+	if res.Status != 0 {
+		return fmt.Errorf("%w: status %d: %s", ErrBadDescribe, res.Status, trim(res.Output))
+	}
+	d, err := parseDescription(res.Output, p.hasResolve)
+	if err != nil {
+		return err
+	}
+	p.info = d
+	p.log = p.host.cfg.Logger.With("tld", d.TLD, "plugin", shortHash(p.hash))
+	return nil
+}
+
+// Hash returns the plugin's identity: "b3:" and the BLAKE3 of its module in hex.
+func (p *Plugin) Hash() string { return p.hash }
+
+// Info returns the plugin's answer to ron_describe, checked at load.
+func (p *Plugin) Info() Description { return p.info }
+
+// Stats returns the plugin's counters.
+func (p *Plugin) Stats() Stats {
+	s := Stats{
+		Calls:       p.calls.Load(),
+		MemoHits:    p.memoHits.Load(),
+		Rejected:    p.rejected.Load(),
+		Faults:      p.faults.Load(),
+		Instances:   p.instances.Load(),
+		Quarantined: p.quarantined.Load(),
+	}
+	if lf := p.lastFault.Load(); lf != nil {
+		s.LastFault = *lf
+	}
+	return s
+}
+
+// Call runs entry point e on input in a pooled instance. Describe, validate
+// and split results are memoized by (plugin hash, entry, input). The error is
+// non-nil only for a fault (*FaultError), a quarantined or closed plugin, an
+// input over the limit, or the caller's context ending; a rejection (status 1)
+// is a Result, not an error.
+func (p *Plugin) Call(ctx context.Context, e Entry, input []byte) (Result, error) {
+	return p.call(ctx, e, input, nil, true)
+}
+
+// CallFresh runs e in a brand-new instance that is discarded afterwards, with
+// no memo. It is for diagnostics such as the conformance suite's determinism
+// checks; its faults do not count towards quarantine.
+func (p *Plugin) CallFresh(ctx context.Context, e Entry, input []byte) (Result, error) {
+	if err := p.enter(); err != nil {
+		return Result{}, err
+	}
+	defer p.inflight.Done()
+	if len(input) > p.host.cfg.Limits.InputBytes {
+		return Result{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrInputTooLarge, len(input), p.host.cfg.Limits.InputBytes)
+	}
+	inst, err := p.instantiate(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	res, err := p.run(ctx, inst, e, input, nil)
+	p.discard(ctx, inst)
+	return res, err
+}
+
+func (p *Plugin) enter() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return ErrClosed
+	}
+	p.inflight.Add(1)
+	return nil
+}
+
+func (p *Plugin) call(ctx context.Context, e Entry, input []byte, obj io.ReaderAt, memoize bool) (Result, error) {
+	if err := p.enter(); err != nil {
+		return Result{}, err
+	}
+	defer p.inflight.Done()
+	if p.quarantined.Load() {
+		return Result{}, fmt.Errorf("%w: %s plugin %s after %d faults in a row (last: %s); reinstall or reload it",
+			ErrQuarantined, p.info.TLD, shortHash(p.hash), p.faultsInRow.Load(), p.Stats().LastFault)
+	}
+	if len(input) > p.host.cfg.Limits.InputBytes {
+		return Result{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrInputTooLarge, len(input), p.host.cfg.Limits.InputBytes)
+	}
+	memo := p.host.memo
+	var key memoKey
+	if memoize && memo != nil && e != EntryResolve {
+		key = newMemoKey(p.hash, e, input)
+		if r, ok := memo.get(key); ok {
+			p.calls.Add(1)
+			p.memoHits.Add(1)
+			if r.Status == 1 {
+				p.rejected.Add(1)
+			}
+			return r, nil
+		}
+	}
+	inst, err := p.acquire(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	res, err := p.run(ctx, inst, e, input, obj)
+	if err != nil {
+		p.discard(ctx, inst)
+		<-p.sem
+		return res, p.noteFault(err)
+	}
+	if res.MemoryBytes > p.host.cfg.RecycleBytes {
+		p.discard(ctx, inst)
+	} else {
+		p.idle <- inst
+	}
+	<-p.sem
+	p.faultsInRow.Store(0)
+	p.calls.Add(1)
+	if res.Status == 1 {
+		p.rejected.Add(1)
+	}
+	if memoize && memo != nil && e != EntryResolve {
+		memo.put(key, Result{Status: res.Status, Output: res.Output})
+	}
+	return res, nil
+}
+
+// noteFault counts a fault and quarantines the plugin after too many in a row.
+func (p *Plugin) noteFault(err error) error {
+	var fe *FaultError
+	if !errors.As(err, &fe) {
+		return err // the caller's context ended: not the plugin's fault
+	}
+	p.recordFault(fe)
+	return err
+}
+
+func (p *Plugin) recordFault(fe *FaultError) {
+	p.faults.Add(1)
+	msg := fe.Error()
+	p.lastFault.Store(&msg)
+	n := p.faultsInRow.Add(1)
+	p.log.Warn("plugin fault", "entry", fe.Entry, "kind", fe.Kind, "err", fe.Err)
+	if int(n) >= p.host.cfg.QuarantineAfter && !p.quarantined.Swap(true) {
+		p.log.Error("plugin quarantined: calls fail fast until it is reloaded", "faults_in_row", n)
+	}
+}
+
+// acquire takes a call slot and a warm instance, instantiating one if none is idle.
+func (p *Plugin) acquire(ctx context.Context) (*instance, error) {
+	select {
+	case p.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case inst := <-p.idle:
+		return inst, nil
+	default:
+	}
+	inst, err := p.instantiate(ctx)
+	if err != nil {
+		<-p.sem
+		return nil, p.noteFault(err)
+	}
+	return inst, nil
+}
+
+// instantiate creates an instance in the sandbox and runs _initialize under
+// the describe deadline.
+func (p *Plugin) instantiate(ctx context.Context) (*instance, error) {
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	ictx, cancel := context.WithTimeout(ctx, p.host.cfg.Limits.Describe)
+	defer cancel()
+	seed := rand.NewChaCha8(randSeed)
+	cfg := wazero.NewModuleConfig().
+		WithName("").
+		WithStartFunctions("_initialize").
+		WithStdout(&lineLogger{p: p, stream: "stdout"}).
+		WithStderr(&lineLogger{p: p, stream: "stderr"}).
+		WithWalltime(func() (int64, int32) { return fixedWalltime, 0 }, sys.ClockResolution(1)).
+		WithRandSource(seed)
+	mod, err := p.host.runtime.InstantiateModule(ictx, p.compiled, cfg)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &FaultError{Plugin: p.hash, TLD: p.info.TLD, Entry: "_initialize", Kind: classify(err, nil, 0, p.host.cfg.Limits.MemoryBytes), Err: err}
+	}
+	inst := &instance{mod: mod, fns: map[Entry]api.Function{}, stack: make([]uint64, 1)}
+	for _, e := range []Entry{EntryDescribe, EntryValidate, EntrySplit, EntryResolve} {
+		if fn := mod.ExportedFunction(string(e)); fn != nil {
+			inst.fns[e] = fn
+		}
+	}
+	p.instances.Add(1)
+	return inst, nil
+}
+
+func (p *Plugin) discard(ctx context.Context, inst *instance) {
+	_ = inst.mod.Close(context.WithoutCancel(ctx))
+	p.instances.Add(-1)
+}
+
+// run calls one entry point on inst under its deadline and classifies failures.
+func (p *Plugin) run(ctx context.Context, inst *instance, e Entry, input []byte, obj io.ReaderAt) (Result, error) {
+	fn := inst.fns[e]
+	if fn == nil {
+		return Result{}, fmt.Errorf("%w: %s plugin has no %s", ErrNotSupported, p.info.TLD, e)
+	}
+	st := &callState{input: input, outMax: p.host.cfg.Limits.OutputBytes, object: obj, logf: p.logf}
+	cctx, cancel := context.WithTimeout(context.WithValue(ctx, callKey{}, st), p.host.cfg.Limits.Deadline(e))
+	start := time.Now()
+	err := fn.CallWithStack(cctx, inst.stack)
+	elapsed := time.Since(start)
+	cancel()
+	mem := inst.mod.Memory().Size()
+	res := Result{Output: st.output, Elapsed: elapsed, MemoryBytes: mem}
+	if err != nil {
+		if st.fault == nil && ctx.Err() != nil {
+			return res, fmt.Errorf("plugins: %s call abandoned: %w", e, ctx.Err())
+		}
+		kind := classify(err, st.fault, mem, p.host.cfg.Limits.MemoryBytes)
+		cause := err
+		if st.fault != nil {
+			cause = st.fault.err
+		} else if kind == FaultTimeout {
+			cause = fmt.Errorf("no answer within %s", p.host.cfg.Limits.Deadline(e))
+		}
+		return res, &FaultError{Plugin: p.hash, TLD: p.info.TLD, Entry: e, Kind: kind, Err: cause}
+	}
+	res.Status = int32(uint32(inst.stack[0]))
+	if res.Status != 0 && res.Status != 1 {
+		return res, &FaultError{Plugin: p.hash, TLD: p.info.TLD, Entry: e, Kind: FaultStatus, Err: fmt.Errorf("status %d (0 ok and 1 rejected are the only statuses)", res.Status)}
+	}
+	return res, nil
+}
+
+// classify names the kind of a failed call.
+func classify(err error, hf *hostFault, mem, limit uint32) FaultKind {
+	if hf != nil {
+		return hf.kind
+	}
+	var ee *sys.ExitError
+	if errors.As(err, &ee) {
+		switch ee.ExitCode() {
+		case sys.ExitCodeDeadlineExceeded, sys.ExitCodeContextCanceled:
+			return FaultTimeout
+		}
+		if nearLimit(mem, limit) {
+			return FaultMemory
+		}
+		return FaultExit
+	}
+	if nearLimit(mem, limit) {
+		return FaultMemory
+	}
+	return FaultTrap
+}
+
+// nearLimit: a runtime that failed to grow memory dies within a few MiB of the cap.
+func nearLimit(mem, limit uint32) bool {
+	margin := limit / 8
+	if margin > 8<<20 {
+		margin = 8 << 20
+	}
+	return mem+margin >= limit
+}
+
+func (p *Plugin) logf(level int32, msg []byte) {
+	if !p.logLimit.Allow() {
+		return
+	}
+	lvl := slog.LevelInfo
+	switch level {
+	case 0:
+		lvl = slog.LevelDebug
+	case 2:
+		lvl = slog.LevelWarn
+	case 3:
+		lvl = slog.LevelError
+	}
+	p.log.Log(context.Background(), lvl, string(bytes.ToValidUTF8(msg, []byte("?"))), "source", "ron.log")
+}
+
+// lineLogger turns a plugin's stdout or stderr into log lines.
+type lineLogger struct {
+	p      *Plugin
+	stream string
+	buf    []byte
+}
+
+func (w *lineLogger) Write(b []byte) (int, error) {
+	n := len(b)
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			room := logLineMax - len(w.buf)
+			if room > 0 {
+				w.buf = append(w.buf, b[:min(room, len(b))]...)
+			}
+			break
+		}
+		w.buf = append(w.buf, b[:min(i, max(0, logLineMax-len(w.buf)))]...)
+		if w.p.logLimit.Allow() {
+			w.p.log.Info(string(bytes.ToValidUTF8(w.buf, []byte("?"))), "source", w.stream)
+		}
+		w.buf = w.buf[:0]
+		b = b[i+1:]
+	}
+	return n, nil
+}
+
+// Close stops new calls, waits for the calls in flight and frees the
+// instances and, when no other plugin shares it, the compiled module.
+func (p *Plugin) Close(ctx context.Context) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	p.mu.Unlock()
+	p.inflight.Wait()
+	for {
+		select {
+		case inst := <-p.idle:
+			p.discard(ctx, inst)
+			continue
+		default:
+		}
+		break
+	}
+	p.host.releaseCompiled(ctx, p.hash)
+	return nil
+}
+
+func trim(b []byte) string {
+	const n = 200
+	if len(b) > n {
+		return string(bytes.ToValidUTF8(b[:n], []byte("?"))) + "…"
+	}
+	return string(bytes.ToValidUTF8(b, []byte("?")))
+}
