@@ -1,0 +1,560 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ronhost/ronhost/core/cid"
+	"github.com/ronhost/ronhost/core/manifest"
+	"github.com/ronhost/ronhost/core/store"
+)
+
+// contentCommands returns the content commands (put, get, pin, unpin, gc,
+// scrub, stat). They are owned by the content core; see core/.
+//
+// They open the store in DATA/store themselves. When a node is serving on
+// the data directory it holds the store's lock, and these commands say so;
+// going through the node's API instead comes with the node (issue 5).
+func contentCommands() []*command {
+	put := &command{name: "put", args: "FILE|- [--manifest Manifest.toml] [--no-pin]",
+		summary: "store a file, verified and deduplicated; print its CID (and, with a manifest, its address)"}
+	put.run = func(ctx context.Context, a *app, args []string) error { return runPut(ctx, a, put, args) }
+	get := &command{name: "get", args: "CID|ADDRESS [-o FILE] [--range A-B]",
+		summary: "write a stored object (or a byte range of it), verified, to stdout or a file"}
+	get.run = func(ctx context.Context, a *app, args []string) error { return runGet(ctx, a, get, args) }
+	pin := &command{name: "pin", args: "CID|ADDRESS", summary: "keep an object, and what it references, through gc"}
+	pin.run = func(ctx context.Context, a *app, args []string) error { return runPin(ctx, a, pin, args, true) }
+	unpin := &command{name: "unpin", args: "CID|ADDRESS", summary: "let gc delete an object nothing else keeps"}
+	unpin.run = func(ctx context.Context, a *app, args []string) error { return runPin(ctx, a, unpin, args, false) }
+	gc := &command{name: "gc", args: "", summary: "delete every stored object that no pin keeps"}
+	gc.run = func(ctx context.Context, a *app, args []string) error { return runGC(ctx, a, gc, args) }
+	scrub := &command{name: "scrub", args: "[--repair]", summary: "re-verify every stored byte against its CID and report damage"}
+	scrub.run = func(ctx context.Context, a *app, args []string) error { return runScrub(ctx, a, scrub, args) }
+	stat := &command{name: "stat", args: "[CID|ADDRESS]", summary: "show the store's disk usage, or one object"}
+	stat.run = func(ctx context.Context, a *app, args []string) error { return runStat(ctx, a, stat, args) }
+	return []*command{put, get, pin, unpin, gc, scrub, stat}
+}
+
+// openStore opens DATA/store with the quota from RON_STORE_QUOTA.
+func openStore(ctx context.Context, a *app) (*store.Store, error) {
+	dir, err := a.data()
+	if err != nil {
+		return nil, err
+	}
+	var opts store.Options
+	if q := a.getenv("RON_STORE_QUOTA"); q != "" {
+		n, err := parseSize(q)
+		if err != nil {
+			return nil, fmt.Errorf("RON_STORE_QUOTA=%q: %v", q, err)
+		}
+		opts.QuotaBytes = n
+	}
+	s, err := store.Open(ctx, filepath.Join(dir, "store"), opts)
+	if errors.Is(err, store.ErrLocked) {
+		return nil, fmt.Errorf("a node is serving the data directory %s and holds its store; "+
+			"stop it to use this command (going through the node's API comes with the node): %w", dir, err)
+	}
+	return s, err
+}
+
+// parseSize parses a byte count: 1024, 10MB, 1.5GiB, 2T.
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   float64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"T", 1 << 40}, {"B", 1}}
+	mult := 1.0
+	for _, u := range units {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
+			break
+		}
+	}
+	f, err := strconv.ParseFloat(t, 64)
+	if err != nil || f < 0 || f*mult > 1<<62 {
+		return 0, fmt.Errorf("not a size (e.g. 500MB, 10GiB)")
+	}
+	return int64(f * mult), nil
+}
+
+// resolveArg turns a CID or an address into the CID to act on. For an
+// address that is the payload its manifest names when payload is true, and
+// the manifest itself otherwise.
+func resolveArg(ctx context.Context, s *store.Store, arg string, payload bool) (cid.CID, *manifest.Manifest, error) {
+	if !cid.IsAddress(arg) {
+		c, err := cid.Parse(arg)
+		return c, nil, err
+	}
+	addr, err := cid.ParseAddress(arg)
+	if err != nil {
+		return cid.CID{}, nil, err
+	}
+	info, err := s.Info(ctx, addr.Hash)
+	if err != nil {
+		return cid.CID{}, nil, fmt.Errorf("%s: the manifest %s: %w", arg, addr.Hash, err)
+	}
+	if info.Size > manifest.MaxSize {
+		return cid.CID{}, nil, fmt.Errorf("%s: %s is too large to be a manifest", arg, addr.Hash)
+	}
+	rc, err := s.Get(ctx, addr.Hash)
+	if err != nil {
+		return cid.CID{}, nil, err
+	}
+	b, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		return cid.CID{}, nil, err
+	}
+	m, err := manifest.ParseJSON(b)
+	if err != nil {
+		return cid.CID{}, nil, fmt.Errorf("%s: %s is not a manifest: %w", arg, addr.Hash, err)
+	}
+	if m.Meta.TLD != addr.TLD {
+		return cid.CID{}, nil, fmt.Errorf("%s: the manifest is for .%s, not .%s", arg, m.Meta.TLD, addr.TLD)
+	}
+	if !payload {
+		return addr.Hash, m, nil
+	}
+	if addr.Path != "" && addr.Path != "/" {
+		// Resolving a sub-path is the TLD plugin's ron_resolve, run by the node.
+		return cid.CID{}, nil, fmt.Errorf("%s: resolving the path %s needs the .%s plugin, through a running node", arg, addr.Path, addr.TLD)
+	}
+	return m.Payload.CID, m, nil
+}
+
+func runPut(ctx context.Context, a *app, c *command, args []string) error {
+	fs := a.flags(c, "put")
+	manPath := fs.String("manifest", "", "a Manifest.toml to store with the file; prints the address")
+	noPin := fs.Bool("no-pin", false, "do not pin what is stored (gc may delete it)")
+	pos, err := parse(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	// Read and check the manifest before storing anything.
+	var doc map[string]any
+	if *manPath != "" {
+		b, err := os.ReadFile(*manPath)
+		if err != nil {
+			return err
+		}
+		if doc, err = manifest.DecodeTOML(b); err != nil {
+			return fmt.Errorf("%s: %w", *manPath, err)
+		}
+	}
+	var in io.Reader = a.stdin
+	var size int64 = -1
+	if pos[0] != "-" {
+		f, err := os.Open(pos[0])
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		if st.IsDir() {
+			return fmt.Errorf("%s is a directory", pos[0])
+		}
+		in = f
+		if st.Mode().IsRegular() {
+			size = st.Size()
+		}
+	}
+	s, err := openStore(ctx, a)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+
+	bar := newProgress(a.stderr, "put", size)
+	opts := store.PutOptions{Pin: !*noPin && doc == nil, Progress: bar.update}
+	if size > 0 {
+		opts.Size = size // 0: the store asks the reader (an empty file says 0)
+	}
+	res, err := s.Put(ctx, in, opts)
+	bar.done(err == nil)
+	if err != nil {
+		return err
+	}
+	out := putOutput{CID: res.CID.String(), Size: res.Size, Deduplicated: res.Deduplicated}
+	if doc != nil {
+		if err := manifest.SetPayload(doc, res.CID, res.Size, "", ""); err != nil {
+			return fmt.Errorf("%s: %w", *manPath, err)
+		}
+		m, err := manifest.Normalize(doc)
+		if err != nil {
+			return fmt.Errorf("%s: %w", *manPath, err)
+		}
+		// Hook: the TLD plugin's ron_validate belongs here (through the node's
+		// plugin router): it returns the normalized manifest M2, which is
+		// normalized again and stored instead of m.
+		mres, err := s.Put(ctx, strings.NewReader(string(m.Canonical())), store.PutOptions{Pin: !*noPin, Refs: []cid.CID{res.CID}})
+		if err != nil {
+			return err
+		}
+		out.Manifest = mres.CID.String()
+		out.Address = cid.Address{Hash: mres.CID, TLD: m.Meta.TLD}.String()
+	}
+	return a.emit(out, func(w io.Writer) {
+		fmt.Fprintln(w, out.CID)
+		if out.Address != "" {
+			fmt.Fprintln(w, out.Address)
+		}
+	})
+}
+
+type putOutput struct {
+	CID          string `json:"cid"`
+	Address      string `json:"address,omitempty"`
+	Size         int64  `json:"size"`
+	Manifest     string `json:"manifest,omitempty"`
+	Deduplicated bool   `json:"deduplicated"`
+}
+
+// parseRange parses "A-B" (bytes A to B inclusive) or "A-" (A to the end).
+func parseRange(s string, size int64) (off, n int64, err error) {
+	a, b, ok := strings.Cut(s, "-")
+	if !ok {
+		return 0, 0, usageError("--range %q: want A-B (inclusive) or A-", s)
+	}
+	off, err = strconv.ParseInt(a, 10, 64)
+	if err != nil || off < 0 {
+		return 0, 0, usageError("--range %q: bad start", s)
+	}
+	end := size - 1
+	if b != "" {
+		if end, err = strconv.ParseInt(b, 10, 64); err != nil || end < off {
+			return 0, 0, usageError("--range %q: bad end", s)
+		}
+	}
+	if off >= size || end >= size {
+		return 0, 0, fmt.Errorf("--range %s is outside the object's %d bytes: %w", s, size, store.ErrRange)
+	}
+	return off, end - off + 1, nil
+}
+
+func runGet(ctx context.Context, a *app, c *command, args []string) error {
+	fs := a.flags(c, "get")
+	outPath := fs.String("o", "", "write to this file (atomically) instead of stdout")
+	rng := fs.String("range", "", "only bytes A-B (inclusive; A- for the rest)")
+	pos, err := parse(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	if a.jsonOut && *outPath == "" {
+		return usageError("get --json needs -o FILE (the bytes go to the file, the JSON to stdout)")
+	}
+	s, err := openStore(ctx, a)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	target, _, err := resolveArg(ctx, s, pos[0], true)
+	if err != nil {
+		return err
+	}
+	info, err := s.Info(ctx, target)
+	if err != nil {
+		return err
+	}
+	off, n := int64(0), info.Size
+	if *rng != "" {
+		if off, n, err = parseRange(*rng, info.Size); err != nil {
+			return err
+		}
+	}
+	rc, err := s.ReadRange(ctx, target, off, n)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if *outPath == "" {
+		_, err := io.Copy(a.stdout, rc)
+		return err
+	}
+	dir := filepath.Dir(*outPath)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(*outPath)+".part-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	bar := newProgress(a.stderr, "get", n)
+	written, err := io.Copy(tmp, &progressReader{r: rc, fn: bar.update})
+	bar.done(err == nil)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), *outPath)
+	}
+	if err != nil {
+		return err
+	}
+	out := struct {
+		CID    string `json:"cid"`
+		File   string `json:"file"`
+		Offset int64  `json:"offset"`
+		Bytes  int64  `json:"bytes"`
+	}{target.String(), *outPath, off, written}
+	return a.emit(out, func(w io.Writer) {})
+}
+
+func runPin(ctx context.Context, a *app, c *command, args []string, on bool) error {
+	fs := a.flags(c, c.name)
+	pos, err := parse(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	s, err := openStore(ctx, a)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	// Pinning an address pins its manifest, which keeps its payload.
+	target, _, err := resolveArg(ctx, s, pos[0], false)
+	if err != nil {
+		return err
+	}
+	if on {
+		err = s.Pin(ctx, target)
+	} else {
+		err = s.Unpin(ctx, target)
+	}
+	if err != nil {
+		return err
+	}
+	out := struct {
+		CID    string `json:"cid"`
+		Pinned bool   `json:"pinned"`
+	}{target.String(), on}
+	return a.emit(out, func(w io.Writer) {
+		if on {
+			fmt.Fprintf(w, "pinned %s\n", target)
+		} else {
+			fmt.Fprintf(w, "unpinned %s\n", target)
+		}
+	})
+}
+
+func runGC(ctx context.Context, a *app, c *command, args []string) error {
+	if _, err := parse(a.flags(c, "gc"), args, 0, 0); err != nil {
+		return err
+	}
+	s, err := openStore(ctx, a)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	res, err := s.GC(ctx)
+	if err != nil {
+		return err
+	}
+	return a.emit(res, func(w io.Writer) {
+		fmt.Fprintf(w, "removed %d objects, %s\n", res.Objects, human(res.Bytes))
+	})
+}
+
+func runScrub(ctx context.Context, a *app, c *command, args []string) error {
+	fs := a.flags(c, "scrub")
+	repair := fs.Bool("repair", false, "rebuild damaged outboards from intact data, remove orphan files, fix counters")
+	if _, err := parse(fs, args, 0, 0); err != nil {
+		return err
+	}
+	s, err := openStore(ctx, a)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	rep, err := s.Scrub(ctx, store.ScrubOptions{Repair: *repair})
+	if err != nil {
+		return err
+	}
+	if rep.Damage == nil {
+		rep.Damage = []store.Damage{}
+	}
+	unrepaired := 0
+	for _, d := range rep.Damage {
+		if !d.Repaired {
+			unrepaired++
+		}
+	}
+	if err := a.emit(rep, func(w io.Writer) {
+		fmt.Fprintf(w, "verified %d objects, %s\n", rep.Objects, human(rep.Bytes))
+		for _, d := range rep.Damage {
+			mark := ""
+			if d.Repaired {
+				mark = " (repaired)"
+			}
+			fmt.Fprintf(w, "damage: %s%s\n", d, mark)
+		}
+	}); err != nil {
+		return err
+	}
+	if unrepaired > 0 {
+		fmt.Fprintf(a.stderr, "ronhost: scrub found %d problems\n", unrepaired)
+		return &exitError{code: 1}
+	}
+	return nil
+}
+
+func runStat(ctx context.Context, a *app, c *command, args []string) error {
+	pos, err := parse(a.flags(c, "stat"), args, 0, 1)
+	if err != nil {
+		return err
+	}
+	s, err := openStore(ctx, a)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if len(pos) == 0 {
+		u, err := s.Stat(ctx)
+		if err != nil {
+			return err
+		}
+		return a.emit(u, func(w io.Writer) {
+			fmt.Fprintf(w, "objects   %d (%d pinned)\n", u.Objects, u.Pinned)
+			fmt.Fprintf(w, "payload   %s\n", human(u.PayloadBytes))
+			fmt.Fprintf(w, "outboards %s\n", human(u.OutboardBytes))
+			fmt.Fprintf(w, "index     %s\n", human(int64(u.IndexBytes)))
+			if u.QuotaBytes > 0 {
+				fmt.Fprintf(w, "quota     %s (%.1f%% used)\n", human(u.QuotaBytes), 100*float64(u.PayloadBytes+u.OutboardBytes)/float64(u.QuotaBytes))
+			} else {
+				fmt.Fprintf(w, "quota     none\n")
+			}
+		})
+	}
+	target, m, err := resolveArg(ctx, s, pos[0], false)
+	if err != nil {
+		return err
+	}
+	info, err := s.Info(ctx, target)
+	if err != nil {
+		return err
+	}
+	refs, err := s.Refs(ctx, target)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		CID     string   `json:"cid"`
+		Size    int64    `json:"size"`
+		Inline  bool     `json:"inline"`
+		Pinned  bool     `json:"pinned"`
+		Refs    []string `json:"refs"`
+		TLD     string   `json:"tld,omitempty"`
+		Payload string   `json:"payload,omitempty"`
+	}{CID: target.String(), Size: info.Size, Inline: info.Inline, Pinned: info.Pinned, Refs: []string{}}
+	for _, r := range refs {
+		out.Refs = append(out.Refs, r.String())
+	}
+	if m != nil {
+		out.TLD, out.Payload = m.Meta.TLD, m.Payload.CID.String()
+	}
+	return a.emit(out, func(w io.Writer) {
+		fmt.Fprintf(w, "cid     %s\nsize    %d (%s)\npinned  %v\n", out.CID, out.Size, human(out.Size), out.Pinned)
+		if out.TLD != "" {
+			fmt.Fprintf(w, "tld     .%s\npayload %s\n", out.TLD, out.Payload)
+		}
+		for _, r := range out.Refs {
+			fmt.Fprintf(w, "ref     %s\n", r)
+		}
+	})
+}
+
+func human(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// progress draws a progress bar on a terminal; on anything else it does
+// nothing.
+type progress struct {
+	w     io.Writer
+	label string
+	total int64
+	start time.Time
+	last  time.Time
+	cur   int64
+}
+
+func newProgress(w io.Writer, label string, total int64) *progress {
+	f, ok := w.(*os.File)
+	if !ok {
+		return &progress{}
+	}
+	st, err := f.Stat()
+	if err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		return &progress{}
+	}
+	now := time.Now()
+	return &progress{w: w, label: label, total: total, start: now}
+}
+
+func (p *progress) update(n int64) {
+	if p.w == nil {
+		return
+	}
+	p.cur = n
+	if now := time.Now(); now.Sub(p.last) >= 100*time.Millisecond {
+		p.last = now
+		p.draw()
+	}
+}
+
+func (p *progress) draw() {
+	rate := float64(p.cur) / max(time.Since(p.start).Seconds(), 1e-3)
+	if p.total > 0 {
+		const width = 30
+		k := int(float64(width) * float64(p.cur) / float64(p.total))
+		k = min(max(k, 0), width)
+		fmt.Fprintf(p.w, "\r%s [%s%s] %3.0f%% %s / %s  %s/s ", p.label, strings.Repeat("#", k), strings.Repeat(" ", width-k),
+			100*float64(p.cur)/float64(p.total), human(p.cur), human(p.total), human(int64(rate)))
+	} else {
+		fmt.Fprintf(p.w, "\r%s %s  %s/s ", p.label, human(p.cur), human(int64(rate)))
+	}
+}
+
+func (p *progress) done(ok bool) {
+	if p.w == nil {
+		return
+	}
+	if ok {
+		p.draw()
+	}
+	fmt.Fprintln(p.w)
+}
+
+type progressReader struct {
+	r  io.Reader
+	n  int64
+	fn func(int64)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.n += int64(n)
+	p.fn(p.n)
+	return n, err
+}
