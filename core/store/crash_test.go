@@ -189,4 +189,3 @@ func TestPowerLoss(t *testing.T) {
 	}
 	t.Logf("%d simulated power cuts checked", len(crashes))
 }
-

@@ -254,7 +254,9 @@ func (s *Store) tempName() string {
 	return s.fs.PathJoin(s.dir, "tmp", "put-"+hex.EncodeToString(b[:]))
 }
 
-func isNotExist(err error) bool { return errors.Is(err, iofs.ErrNotExist) || errors.Is(err, syscall.ENOENT) }
+func isNotExist(err error) bool {
+	return errors.Is(err, iofs.ErrNotExist) || errors.Is(err, syscall.ENOENT)
+}
 
 // --- index encoding ---
 
