@@ -48,7 +48,22 @@ func decodeInput(input []byte, fields map[string]any) error {
 	if len(input) > MaxInputBytes {
 		return Rejectf("", CodeTooLarge, "input is %d bytes, the limit is %d", len(input), MaxInputBytes)
 	}
-	members, fe := parseObject(input, 0)
+	// A manifest that is not an object is rejected before the rest of the
+	// input is scanned.
+	early := func(key string, value []byte) *FieldError {
+		if _, isManifest := fields[key].(**Manifest); isManifest && len(value) > 0 && value[0] != '{' && value[0] != 'n' {
+			return &FieldError{Path: key, Code: CodeType, Message: "a manifest must be a JSON object"}
+		}
+		return nil
+	}
+	// Manifests are split into tables in the same pass.
+	nested := map[string]bool{}
+	for k, v := range fields {
+		if _, isManifest := v.(**Manifest); isManifest {
+			nested[k] = true
+		}
+	}
+	members, fe := parseObjectEarly(input, 0, early, nested)
 	if fe != nil {
 		if fe.Code == CodeType {
 			fe.Message = "input is not a JSON object"
@@ -61,14 +76,11 @@ func decodeInput(input []byte, fields map[string]any) error {
 			continue
 		}
 		if mp, ok := target.(**Manifest); ok {
-			if string(mb.raw) == "null" {
+			if mb.sub == nil { // null: early let nothing else through
 				continue
 			}
 			m := &Manifest{}
-			if fe := m.parse(mb.raw, 1); fe != nil {
-				fe.Path = mb.key
-				return &Rejection{Errors: []FieldError{*fe}}
-			}
+			m.setMembers(mb.sub)
 			*mp = m
 			continue
 		}

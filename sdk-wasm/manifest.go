@@ -23,26 +23,41 @@ const (
 // [Manifest.Table] to decode the plugin's own table into a Go value and
 // [Manifest.Set] to write its normalized form back.
 type Manifest struct {
-	tables map[string]json.RawMessage
+	tables map[string]table
 }
 
-// Meta is the typed view of the host-owned [meta] table. Keys not listed
-// here are kept in the manifest; read them with Manifest.Table("meta", &v).
+// table is one top-level value: its JSON, never modified in place (Set
+// replaces it), and whether that JSON is already canonical.
+type table struct {
+	raw   json.RawMessage
+	canon bool
+}
+
+// Meta is the typed view of the host-owned [meta] table, as the node
+// validates it (core/manifest): the plugin can rely on TLD; the rest is
+// optional. Keys not listed here are kept in the manifest; read them with
+// Manifest.Table("meta", &v).
 type Meta struct {
-	TLD     string `json:"tld"`
-	Created string `json:"created,omitempty"` // RFC 3339
+	TLD         string   `json:"tld"`
+	Title       string   `json:"title,omitempty"`
+	Description string   `json:"description,omitempty"`
+	Created     string   `json:"created,omitempty"` // RFC 3339
+	Updated     string   `json:"updated,omitempty"` // RFC 3339
+	License     string   `json:"license,omitempty"`
+	Tags        []string `json:"tags,omitempty"`
+	Authors     []string `json:"authors,omitempty"`
 }
 
 // Payload is the typed view of the host-owned [payload] table.
 type Payload struct {
-	CID         string `json:"cid"` // "b3:<64 hex>"
-	Size        uint64 `json:"size"`
-	ContentType string `json:"content_type,omitempty"`
-	File        string `json:"file,omitempty"`
+	CID       string `json:"cid"` // "b3:<64 hex>"
+	Size      uint64 `json:"size"`
+	MediaType string `json:"media_type,omitempty"` // "type/subtype", lowercase
+	Filename  string `json:"filename,omitempty"`
 }
 
 // NewManifest returns an empty manifest.
-func NewManifest() *Manifest { return &Manifest{tables: map[string]json.RawMessage{}} }
+func NewManifest() *Manifest { return &Manifest{tables: map[string]table{}} }
 
 // ParseManifest decodes a manifest in its JSON form. It must be a JSON
 // object; its values may be anything.
@@ -82,11 +97,15 @@ func (m *Manifest) parse(b []byte, depth int) *FieldError {
 		}
 		return fe
 	}
-	m.tables = make(map[string]json.RawMessage, len(members))
-	for _, mb := range members {
-		m.tables[mb.key] = mb.raw
-	}
+	m.setMembers(members)
 	return nil
+}
+
+func (m *Manifest) setMembers(members []member) {
+	m.tables = make(map[string]table, len(members))
+	for _, mb := range members {
+		m.tables[mb.key] = table{raw: mb.raw, canon: mb.canon}
+	}
 }
 
 // MarshalJSON implements json.Marshaler: compact, keys sorted recursively.
@@ -106,8 +125,13 @@ func (m *Manifest) AppendCanonical(dst []byte) ([]byte, error) {
 		}
 		dst = appendString(dst, name)
 		dst = append(dst, ':')
+		t := m.tables[name]
+		if t.canon {
+			dst = append(dst, t.raw...)
+			continue
+		}
 		var err error
-		if dst, err = appendCanonical(dst, m.tables[name]); err != nil {
+		if dst, err = appendCanonical(dst, t.raw); err != nil {
 			return dst, fmt.Errorf("ron: manifest table %q: %w", name, err)
 		}
 	}
@@ -141,7 +165,7 @@ func (m *Manifest) Raw(name string) json.RawMessage {
 	if m == nil {
 		return nil
 	}
-	return m.tables[name]
+	return m.tables[name].raw
 }
 
 // Table decodes the top-level key name into v (a pointer), strictly: a
@@ -202,9 +226,9 @@ func (m *Manifest) Set(name string, v any) error {
 		return fmt.Errorf("ron: manifest table %q: %w", name, err)
 	}
 	if m.tables == nil {
-		m.tables = map[string]json.RawMessage{}
+		m.tables = map[string]table{}
 	}
-	m.tables[name] = b
+	m.tables[name] = table{raw: b}
 	return nil
 }
 
@@ -216,12 +240,13 @@ func (m *Manifest) Delete(name string) {
 	delete(m.tables, name)
 }
 
-// Clone returns an independent copy.
+// Clone returns an independent copy (cheap: table contents are never
+// modified in place, so they are shared).
 func (m *Manifest) Clone() *Manifest {
 	c := NewManifest()
 	if m != nil {
 		for k, v := range m.tables {
-			c.tables[k] = append(json.RawMessage(nil), v...)
+			c.tables[k] = v
 		}
 	}
 	return c

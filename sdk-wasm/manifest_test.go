@@ -7,13 +7,13 @@ import (
 )
 
 func TestManifestTable(t *testing.T) {
-	m := MustManifest(`{"meta":{"tld":"map","created":"2026-01-01T00:00:00Z","extra":true},"payload":{"cid":"b3:00","size":9},"map":{"zoom":3,"name":"x"}}`)
+	m := MustManifest(`{"meta":{"tld":"map","created":"2026-01-01T00:00:00Z","extra":true},"payload":{"cid":"b3:00","size":9,"media_type":"text/plain"},"map":{"zoom":3,"name":"x"}}`)
 	meta, err := m.Meta()
 	if err != nil || meta.TLD != "map" || meta.Created != "2026-01-01T00:00:00Z" {
 		t.Fatalf("meta %+v %v", meta, err)
 	}
 	pl, err := m.Payload()
-	if err != nil || pl.Size != 9 || pl.CID != "b3:00" {
+	if err != nil || pl.Size != 9 || pl.CID != "b3:00" || pl.MediaType != "text/plain" {
 		t.Fatalf("payload %+v %v", pl, err)
 	}
 	type mapTable struct {

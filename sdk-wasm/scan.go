@@ -2,6 +2,7 @@ package ron
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -17,12 +18,24 @@ import (
 
 // member is one key and its raw value inside an object.
 type member struct {
-	key string
-	raw []byte
+	key   string
+	raw   []byte
+	canon bool     // raw is already in canonical form (see appendCanonical)
+	sub   []member // for a nested key (scanner.nested): the value's members
 }
 
 type scanner struct {
 	b []byte
+	// early, if set, is called before each member value of the outermost
+	// object (the one whose members are collected) is scanned, so a
+	// document can be rejected without scanning the rest of it.
+	early func(key string, value []byte) *FieldError
+	// nested names members of the outermost object whose object values are
+	// split into members in the same pass (member.sub).
+	nested map[string]bool
+	// canon is cleared when the value being scanned is not canonical:
+	// whitespace between tokens, keys out of order, escapes in strings.
+	isCanon bool
 }
 
 func (s *scanner) fail(i int, format string, args ...any) *FieldError {
@@ -30,8 +43,12 @@ func (s *scanner) fail(i int, format string, args ...any) *FieldError {
 }
 
 func (s *scanner) skipSpace(i int) int {
+	j := i
 	for i < len(s.b) && isSpace(s.b[i]) {
 		i++
+	}
+	if i != j {
+		s.isCanon = false
 	}
 	return i
 }
@@ -78,36 +95,44 @@ func (s *scanner) literal(i int, lit string) (int, *FieldError) {
 }
 
 func (s *scanner) number(i int) (int, *FieldError) {
+	// Written without helpers or closures: in wasm every call is costly, and
+	// arrays of numbers are where hostile inputs spend their time.
+	b := s.b
 	start := i
-	if s.b[i] == '-' {
+	if b[i] == '-' {
 		i++
 	}
-	digits := func() int {
-		n := 0
-		for i < len(s.b) && s.b[i] >= '0' && s.b[i] <= '9' {
+	if i < len(b) && b[i] == '0' {
+		i++
+	} else {
+		j := i
+		for i < len(b) && b[i]-'0' <= 9 {
 			i++
-			n++
 		}
-		return n
-	}
-	switch {
-	case i < len(s.b) && s.b[i] == '0':
-		i++
-	case digits() == 0:
-		return i, s.fail(start, "invalid number")
-	}
-	if i < len(s.b) && s.b[i] == '.' {
-		i++
-		if digits() == 0 {
+		if i == j {
 			return i, s.fail(start, "invalid number")
 		}
 	}
-	if i < len(s.b) && (s.b[i] == 'e' || s.b[i] == 'E') {
+	if i < len(b) && b[i] == '.' {
 		i++
-		if i < len(s.b) && (s.b[i] == '+' || s.b[i] == '-') {
+		j := i
+		for i < len(b) && b[i]-'0' <= 9 {
 			i++
 		}
-		if digits() == 0 {
+		if i == j {
+			return i, s.fail(start, "invalid number")
+		}
+	}
+	if i < len(b) && b[i]|0x20 == 'e' {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := i
+		for i < len(b) && b[i]-'0' <= 9 {
+			i++
+		}
+		if i == j {
 			return i, s.fail(start, "invalid number")
 		}
 	}
@@ -117,13 +142,29 @@ func (s *scanner) number(i int) (int, *FieldError) {
 // str checks the string starting at i (at its opening quote) and returns the
 // index past the closing quote and whether it holds escapes.
 func (s *scanner) str(i int) (int, bool, *FieldError) {
+	end, escaped, fe := s.strScan(i)
+	if escaped {
+		s.isCanon = false
+	}
+	return end, escaped, fe
+}
+
+func (s *scanner) strScan(i int) (int, bool, *FieldError) {
 	start := i
 	i++
 	escaped := false
+	b := s.b
 	for {
-		// Fast path: printable ASCII without quote or backslash.
-		for i < len(s.b) {
-			c := s.b[i]
+		// Fast path: printable ASCII without quote or backslash, eight
+		// bytes at a time where possible (one i64 load in wasm).
+		for i < len(b) {
+			if i+8 <= len(b) {
+				if x := binary.LittleEndian.Uint64(b[i:]); plainASCII(x) {
+					i += 8
+					continue
+				}
+			}
+			c := b[i]
 			if c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
 				break
 			}
@@ -171,6 +212,22 @@ func (s *scanner) str(i int) (int, bool, *FieldError) {
 	}
 }
 
+const (
+	lo8 = 0x0101010101010101
+	hi8 = 0x8080808080808080
+)
+
+// plainASCII reports whether none of x's eight bytes is a control
+// character, '"', '\\' or non-ASCII.
+func plainASCII(x uint64) bool {
+	q := x ^ (lo8 * '"')
+	bs := x ^ (lo8 * '\\')
+	ctl := (x - lo8*0x20) &^ x // a byte below 0x20 (exact when no byte is >= 0x80)
+	zq := (q - lo8) &^ q       // a byte equal to '"'
+	zb := (bs - lo8) &^ bs     // a byte equal to '\\'
+	return (ctl|zq|zb|x)&hi8 == 0
+}
+
 // key decodes the string at [i, end) whose escapes flag is given.
 func (s *scanner) key(i, end int, escaped bool) (string, *FieldError) {
 	if !escaped {
@@ -184,18 +241,24 @@ func (s *scanner) key(i, end int, escaped bool) (string, *FieldError) {
 }
 
 // object checks the object at i. With members non-nil it appends the
-// object's members to *members (only for the outermost object asked for).
+// object's members to *members, each with its canonical flag, and splits the
+// values of s.nested keys into members too (only at the outermost level).
 func (s *scanner) object(i, depth int, members *[]member) (int, *FieldError) {
 	if depth > MaxDepth {
 		return i, &FieldError{Code: CodeTooLarge, Message: fmt.Sprintf("input nests deeper than %d levels", MaxDepth)}
 	}
 	start := i
+	outer := members != nil
 	i = s.skipSpace(i + 1)
 	if i < len(s.b) && s.b[i] == '}' {
 		return i + 1, nil
 	}
+	// Keys in increasing order (canonical input) are checked for duplicates
+	// against the previous key; once out of order, against a set.
+	var prev string
+	var seen map[string]bool
 	var keys []string
-	for {
+	for n := 0; ; n++ {
 		if i >= len(s.b) || s.b[i] != '"' {
 			if i >= len(s.b) {
 				return i, s.fail(i, "unexpected end of input in an object")
@@ -214,23 +277,63 @@ func (s *scanner) object(i, depth int, members *[]member) (int, *FieldError) {
 		if fe != nil {
 			return end, fe
 		}
-		for _, prev := range keys {
-			if prev == k {
-				return end, &FieldError{Code: CodeDuplicate, Message: fmt.Sprintf("duplicate key %q in the object at byte %d", k, start)}
+		dup := false
+		switch {
+		case seen != nil:
+			dup = seen[k]
+			seen[k] = true
+		case n == 0 || k > prev:
+			keys = append(keys, k)
+		default:
+			s.isCanon = false
+			seen = make(map[string]bool, len(keys)+8)
+			for _, x := range keys {
+				seen[x] = true
 			}
+			dup = seen[k]
+			seen[k] = true
+			keys = nil
 		}
-		keys = append(keys, k)
+		if dup {
+			return end, &FieldError{Code: CodeDuplicate, Message: fmt.Sprintf("duplicate key %q in the object at byte %d", k, start)}
+		}
+		prev = k
 		i = s.skipSpace(end)
 		if i >= len(s.b) || s.b[i] != ':' {
 			return i, s.fail(i, "want ':' after a member name")
 		}
 		i = s.skipSpace(i + 1)
 		vStart := i
-		if i, fe = s.value(i, depth); fe != nil {
+		if outer {
+			if s.early != nil {
+				if fe := s.early(k, s.b[i:]); fe != nil {
+					return i, fe
+				}
+			}
+			m := member{key: k}
+			wasCanon := s.isCanon
+			s.isCanon = true
+			if s.nested[k] && i < len(s.b) && s.b[i] == '{' {
+				var sub []member
+				savedNested, savedEarly := s.nested, s.early
+				s.nested, s.early = nil, nil
+				i, fe = s.object(i, depth+1, &sub)
+				s.nested, s.early = savedNested, savedEarly
+				m.sub = sub
+				if m.sub == nil {
+					m.sub = []member{}
+				}
+			} else {
+				i, fe = s.value(i, depth)
+			}
+			if fe != nil {
+				return i, fe
+			}
+			m.raw, m.canon = s.b[vStart:i], s.isCanon
+			s.isCanon = wasCanon && s.isCanon
+			*members = append(*members, m)
+		} else if i, fe = s.value(i, depth); fe != nil {
 			return i, fe
-		}
-		if members != nil {
-			*members = append(*members, member{key: k, raw: s.b[vStart:i]})
 		}
 		i = s.skipSpace(i)
 		if i >= len(s.b) {
@@ -279,7 +382,13 @@ func (s *scanner) array(i, depth int) (int, *FieldError) {
 // surrounding space) and returns its members in input order. depth is the
 // nesting depth b sits at.
 func parseObject(b []byte, depth int) ([]member, *FieldError) {
-	s := &scanner{b: b}
+	return parseObjectEarly(b, depth, nil, nil)
+}
+
+// parseObjectEarly is parseObject with an early check (see scanner.early)
+// and nested keys (see scanner.nested).
+func parseObjectEarly(b []byte, depth int, early func(string, []byte) *FieldError, nested map[string]bool) ([]member, *FieldError) {
+	s := &scanner{b: b, early: early, nested: nested}
 	i := s.skipSpace(0)
 	if i >= len(b) {
 		return nil, &FieldError{Code: CodeSyntax, Message: "empty input"}

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"testing/quick"
 	"unicode/utf8"
 )
 
@@ -47,6 +48,23 @@ func FuzzScanner(f *testing.F) {
 		}
 		if len(members) != len(want) {
 			t.Fatalf("%q: %d members, want %d", b, len(members), len(want))
+		}
+		for _, m := range members {
+			if !m.canon {
+				continue
+			}
+			if c, err := appendCanonical(nil, m.raw); err != nil || !bytes.Equal(c, m.raw) {
+				t.Fatalf("member %q flagged canonical but is not: %q -> %q", m.key, m.raw, c)
+			}
+		}
+		// Split as a nested manifest in one pass, the members are the same.
+		wrapped := append(append([]byte(`{"manifest":`), b...), '}')
+		outer, fe := parseObjectEarly(wrapped, 0, nil, map[string]bool{"manifest": true})
+		if fe != nil && fe.Code != CodeTooLarge {
+			t.Fatalf("wrapped %q: %v", b, fe)
+		}
+		if fe == nil && !reflect.DeepEqual(outer[0].sub, members) && !(len(members) == 0 && len(outer[0].sub) == 0) {
+			t.Fatalf("nested members differ:\n%+v\n%+v", outer[0].sub, members)
 		}
 		c, err := appendCanonical(nil, b)
 		if err != nil {
@@ -91,3 +109,51 @@ func TestScannerMessages(t *testing.T) {
 }
 
 func deep(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
+
+func TestPlainASCII(t *testing.T) {
+	ref := func(w []byte) bool {
+		for _, c := range w {
+			if c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+				return false
+			}
+		}
+		return true
+	}
+	f := func(x uint64) bool {
+		var w [8]byte
+		for i := range w {
+			w[i] = byte(x >> (8 * i))
+		}
+		return plainASCII(x) == ref(w[:])
+	}
+	if err := quick.Check(f, &quick.Config{MaxCount: 200000}); err != nil {
+		t.Fatal(err)
+	}
+	// Every single special byte in every position of a plain word.
+	for pos := 0; pos < 8; pos++ {
+		for c := 0; c < 256; c++ {
+			w := []byte("abcdefgh")
+			w[pos] = byte(c)
+			x := uint64(0)
+			for i := 7; i >= 0; i-- {
+				x = x<<8 | uint64(w[i])
+			}
+			if plainASCII(x) != ref(w) {
+				t.Fatalf("byte 0x%02x at %d", c, pos)
+			}
+		}
+	}
+}
+
+func TestCanonicalFlag(t *testing.T) {
+	members, fe := parseObject([]byte(`{"a":{"x":1,"y":[1,"s"]},"b":{"y":1,"x":2},"c":"\u00e9","d":[1, 2],"e":"é"}`), 0)
+	if fe != nil {
+		t.Fatal(fe)
+	}
+	want := map[string]bool{"a": true, "b": false, "c": false, "d": false, "e": true}
+	for _, m := range members {
+		if m.canon != want[m.key] {
+			t.Errorf("%s: canon %v", m.key, m.canon)
+		}
+	}
+}

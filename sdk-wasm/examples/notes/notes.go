@@ -59,7 +59,7 @@ var _ ron.Resolver = Plugin{}
 // Example is the manifest describe offers to the conformance suite.
 const Example = `{
   "meta": {"tld": "notes", "created": "2026-01-02T03:04:05Z"},
-  "payload": {"cid": "b3:af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262", "size": 1234, "content_type": "text/markdown"},
+  "payload": {"cid": "b3:af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262", "size": 1234, "media_type": "text/markdown"},
   "notes": {
     "title": "  Field notes on WebAssembly ",
     "authors": [
@@ -105,8 +105,8 @@ func (Plugin) Validate(in ron.ValidateInput) (ron.ValidateOutput, error) {
 	if in.Manifest.Has(ron.TablePayload) {
 		p, err := in.Manifest.Payload()
 		errs.AddErr("payload", err)
-		if err == nil && p.ContentType != "" && !strings.HasPrefix(p.ContentType, "text/") {
-			errs.Addf("payload.content_type", ron.CodeInvalid, "a note is text, not %q", p.ContentType)
+		if err == nil && p.MediaType != "" && !strings.HasPrefix(p.MediaType, "text/") {
+			errs.Addf("payload.media_type", ron.CodeInvalid, "a note is text, not %q", p.MediaType)
 		}
 	}
 	var t Table
@@ -277,8 +277,8 @@ func (Plugin) Split(in ron.SplitInput) ([]ron.Allocation, error) {
 // first paragraph (at most ExcerptBytes, cut at a character boundary).
 func (Plugin) Resolve(in ron.ResolveInput, obj ron.Object) (ron.ResolveOutput, error) {
 	ct := "text/markdown; charset=utf-8"
-	if p, err := in.Manifest.Payload(); err == nil && p.ContentType != "" {
-		ct = p.ContentType
+	if p, err := in.Manifest.Payload(); err == nil && p.MediaType != "" {
+		ct = p.MediaType
 	}
 	switch in.Path {
 	case "", "/":

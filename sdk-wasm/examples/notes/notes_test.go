@@ -33,7 +33,7 @@ func TestValidateNormalizes(t *testing.T) {
 	want := `{"meta":{"created":"2026-01-02T03:04:05Z","tld":"notes"},` +
 		`"notes":{"authors":[{"name":"Ada","payout":"ron1ada","share":6000},{"name":"Grace","payout":"ron1grace","share":4000}],` +
 		`"language":"en","license":"CC-BY-4.0","operator_bps":2000,"price":1200,"tags":["go","wasm"],"title":"Field notes on WebAssembly"},` +
-		`"payload":{"cid":"b3:af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262","content_type":"text/markdown","size":1234}}`
+		`"payload":{"cid":"b3:af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262","media_type":"text/markdown","size":1234}}`
 	if string(got) != want {
 		t.Fatalf("\n got %s\nwant %s", got, want)
 	}
@@ -44,7 +44,7 @@ func TestValidateNormalizes(t *testing.T) {
 
 func TestValidateReportsEveryProblem(t *testing.T) {
 	h := rontest.New(notes.Plugin{})
-	m := ron.MustManifest(`{"meta":{"tld":"notes"},"payload":{"content_type":"image/png"},"notes":{
+	m := ron.MustManifest(`{"meta":{"tld":"notes"},"payload":{"cid":"b3:00","size":1,"media_type":"image/png"},"notes":{
 		"title":"  ","license":"wtfpl","tags":["ok","Not OK"],"language":"EN_us","operator_bps":9000,
 		"authors":[{"name":"A","payout":"ron1a","share":7000},{"name":"","payout":"ron1a","share":0},{"name":"C","payout":"X!","share":20000}]}}`)
 	_, err := h.Validate(ctx, m, ron.Context{TLD: "notes"})
@@ -61,7 +61,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		"notes.authors[1].name required", "notes.authors[1].payout duplicate", "notes.authors[1].share range",
 		"notes.authors[2].payout format", "notes.authors[2].share range",
 		"notes.language format", "notes.license invalid", "notes.operator_bps range",
-		"notes.tags[1] format", "notes.title required", "payload.content_type invalid",
+		"notes.tags[1] format", "notes.title required", "payload.media_type invalid",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
