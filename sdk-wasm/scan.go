@@ -1,7 +1,6 @@
 package ron
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -53,31 +52,240 @@ func (s *scanner) skipSpace(i int) int {
 	return i
 }
 
-// value checks the JSON value starting at i (no leading space) and returns
-// the index just past it.
+// value checks the JSON value starting at i (no leading space) inside
+// containers nested depth deep and returns the index just past it. It is one
+// loop over an explicit stack rather than recursive helpers: in wasm, and
+// more so under a host that checks deadlines at every call and loop, a call
+// costs far more than a byte comparison, so white space, punctuation,
+// numbers and literals are handled inline. Only strings are a call (their
+// bytes amortize it).
 func (s *scanner) value(i, depth int) (int, *FieldError) {
-	if i >= len(s.b) {
-		return i, s.fail(i, "unexpected end of input")
+	const (
+		stValue = iota // a value starts at i
+		stAfter        // a value ended at i
+		stKey          // a member name starts at i
+	)
+	type frame struct {
+		obj   bool
+		start int    // offset of '{' or '['
+		n     int    // members so far
+		prev  []byte // previous member name (objects)
+		seen  map[string]bool
 	}
-	switch c := s.b[i]; {
-	case c == '{':
-		return s.object(i, depth+1, nil)
-	case c == '[':
-		return s.array(i, depth+1)
-	case c == '"':
-		end, _, fe := s.str(i)
-		return end, fe
-	case c == '-' || c >= '0' && c <= '9':
-		return s.number(i)
-	case c == 't':
-		return s.literal(i, "true")
-	case c == 'f':
-		return s.literal(i, "false")
-	case c == 'n':
-		return s.literal(i, "null")
-	default:
-		return i, s.fail(i, "unexpected %s", quoteByte(c))
+	b := s.b
+	var stack []frame
+	state := stValue
+	for {
+		switch state {
+		case stValue:
+			if i >= len(b) {
+				return i, s.fail(i, "unexpected end of input")
+			}
+			c := b[i]
+			switch {
+			case c == '{' || c == '[':
+				if depth+len(stack)+1 > MaxDepth {
+					return i, &FieldError{Code: CodeTooLarge, Message: fmt.Sprintf("input nests deeper than %d levels", MaxDepth)}
+				}
+				stack = append(stack, frame{obj: c == '{', start: i})
+				i++
+				j := i
+				for i < len(b) && isSpace(b[i]) {
+					i++
+				}
+				if i != j {
+					s.isCanon = false
+				}
+				switch {
+				case i < len(b) && c == '{' && b[i] == '}', i < len(b) && c == '[' && b[i] == ']':
+					i++
+					stack = stack[:len(stack)-1]
+					state = stAfter
+				case c == '{':
+					state = stKey
+				}
+			case c == '"':
+				end, _, fe := s.str(i)
+				if fe != nil {
+					return end, fe
+				}
+				i = end
+				state = stAfter
+			case c == '-' || c-'0' <= 9:
+				start := i
+				if c == '-' {
+					i++
+				}
+				if i < len(b) && b[i] == '0' {
+					i++
+				} else {
+					j := i
+					for i < len(b) && b[i]-'0' <= 9 {
+						i++
+					}
+					if i == j {
+						return i, s.fail(start, "invalid number")
+					}
+				}
+				if i < len(b) && b[i] == '.' {
+					i++
+					j := i
+					for i < len(b) && b[i]-'0' <= 9 {
+						i++
+					}
+					if i == j {
+						return i, s.fail(start, "invalid number")
+					}
+				}
+				if i < len(b) && b[i]|0x20 == 'e' {
+					i++
+					if i < len(b) && (b[i] == '+' || b[i] == '-') {
+						i++
+					}
+					j := i
+					for i < len(b) && b[i]-'0' <= 9 {
+						i++
+					}
+					if i == j {
+						return i, s.fail(start, "invalid number")
+					}
+				}
+				state = stAfter
+			case c == 't' && i+4 <= len(b) && string(b[i:i+4]) == "true",
+				c == 'n' && i+4 <= len(b) && string(b[i:i+4]) == "null":
+				i += 4
+				state = stAfter
+			case c == 'f' && i+5 <= len(b) && string(b[i:i+5]) == "false":
+				i += 5
+				state = stAfter
+			case c == 't' || c == 'f' || c == 'n':
+				return i, s.fail(i, "invalid literal")
+			default:
+				return i, s.fail(i, "unexpected %s", quoteByte(c))
+			}
+
+		case stAfter:
+			if len(stack) == 0 {
+				return i, nil
+			}
+			j := i
+			for i < len(b) && isSpace(b[i]) {
+				i++
+			}
+			if i != j {
+				s.isCanon = false
+			}
+			if i >= len(b) {
+				return i, s.fail(i, "unexpected end of input")
+			}
+			top := &stack[len(stack)-1]
+			switch c := b[i]; {
+			case c == ',':
+				i++
+				j := i
+				for i < len(b) && isSpace(b[i]) {
+					i++
+				}
+				if i != j {
+					s.isCanon = false
+				}
+				if top.obj {
+					state = stKey
+				} else {
+					state = stValue
+				}
+			case c == '}' && top.obj, c == ']' && !top.obj:
+				i++
+				stack = stack[:len(stack)-1]
+			case top.obj:
+				return i, s.fail(i, "want ',' or '}' in an object, got %s", quoteByte(c))
+			default:
+				return i, s.fail(i, "want ',' or ']' in an array, got %s", quoteByte(c))
+			}
+
+		case stKey:
+			top := &stack[len(stack)-1]
+			if i >= len(b) || b[i] != '"' {
+				if i >= len(b) {
+					return i, s.fail(i, "unexpected end of input in an object")
+				}
+				return i, s.fail(i, "want a member name, got %s", quoteByte(b[i]))
+			}
+			kStart := i
+			end, escaped, fe := s.str(i)
+			if fe != nil {
+				return end, fe
+			}
+			if end-kStart-2 > MaxKeyBytes {
+				return end, &FieldError{Code: CodeTooLarge, Message: fmt.Sprintf("a key of %d bytes at byte %d; keys are at most %d bytes", end-kStart-2, kStart, MaxKeyBytes)}
+			}
+			k := b[kStart+1 : end-1]
+			if escaped {
+				ks, fe := s.key(kStart, end, true)
+				if fe != nil {
+					return end, fe
+				}
+				k = []byte(ks)
+			}
+			// Names in increasing order (canonical input) need only the
+			// previous one to rule out duplicates; otherwise a set.
+			dup := false
+			switch {
+			case top.seen != nil:
+				dup = top.seen[string(k)]
+				top.seen[string(k)] = true
+			case top.n > 0 && string(k) <= string(top.prev):
+				s.isCanon = false
+				top.seen = s.namesBetween(top.start, kStart)
+				dup = top.seen[string(k)]
+				top.seen[string(k)] = true
+			}
+			if dup {
+				return end, &FieldError{Code: CodeDuplicate, Message: fmt.Sprintf("duplicate key %q in the object at byte %d", k, top.start)}
+			}
+			top.prev = k
+			top.n++
+			i = end
+			j := i
+			for i < len(b) && isSpace(b[i]) {
+				i++
+			}
+			if i >= len(b) || b[i] != ':' {
+				return i, s.fail(i, "want ':' after a member name")
+			}
+			i++
+			for i < len(b) && isSpace(b[i]) {
+				i++
+			}
+			if i != j+1 {
+				s.isCanon = false
+			}
+			state = stValue
+		}
 	}
+}
+
+// namesBetween returns the member names of the object starting at start,
+// up to the member name at upto, for a duplicate check once names are out
+// of order. That part of the object was already checked.
+func (s *scanner) namesBetween(start, upto int) map[string]bool {
+	saved := s.isCanon
+	defer func() { s.isCanon = saved }()
+	seen := map[string]bool{}
+	b := s.b
+	i := s.skipSpace(start + 1)
+	for i < upto {
+		end, escaped, _ := s.str(i)
+		k, _ := s.key(i, end, escaped)
+		seen[k] = true
+		i = s.skipSpace(end) + 1 // ':'
+		i, _ = s.value(s.skipSpace(i), 0)
+		i = s.skipSpace(i)
+		if i < len(b) && b[i] == ',' {
+			i = s.skipSpace(i + 1)
+		}
+	}
+	return seen
 }
 
 func quoteByte(c byte) string {
@@ -85,58 +293,6 @@ func quoteByte(c byte) string {
 		return fmt.Sprintf("%q", rune(c))
 	}
 	return fmt.Sprintf("byte 0x%02x", c)
-}
-
-func (s *scanner) literal(i int, lit string) (int, *FieldError) {
-	if !bytes.HasPrefix(s.b[i:], []byte(lit)) {
-		return i, s.fail(i, "invalid literal (want %s)", lit)
-	}
-	return i + len(lit), nil
-}
-
-func (s *scanner) number(i int) (int, *FieldError) {
-	// Written without helpers or closures: in wasm every call is costly, and
-	// arrays of numbers are where hostile inputs spend their time.
-	b := s.b
-	start := i
-	if b[i] == '-' {
-		i++
-	}
-	if i < len(b) && b[i] == '0' {
-		i++
-	} else {
-		j := i
-		for i < len(b) && b[i]-'0' <= 9 {
-			i++
-		}
-		if i == j {
-			return i, s.fail(start, "invalid number")
-		}
-	}
-	if i < len(b) && b[i] == '.' {
-		i++
-		j := i
-		for i < len(b) && b[i]-'0' <= 9 {
-			i++
-		}
-		if i == j {
-			return i, s.fail(start, "invalid number")
-		}
-	}
-	if i < len(b) && b[i]|0x20 == 'e' {
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		j := i
-		for i < len(b) && b[i]-'0' <= 9 {
-			i++
-		}
-		if i == j {
-			return i, s.fail(start, "invalid number")
-		}
-	}
-	return i, nil
 }
 
 // str checks the string starting at i (at its opening quote) and returns the
@@ -346,34 +502,6 @@ func (s *scanner) object(i, depth int, members *[]member) (int, *FieldError) {
 			return i + 1, nil
 		default:
 			return i, s.fail(i, "want ',' or '}' in an object, got %s", quoteByte(s.b[i]))
-		}
-	}
-}
-
-func (s *scanner) array(i, depth int) (int, *FieldError) {
-	if depth > MaxDepth {
-		return i, &FieldError{Code: CodeTooLarge, Message: fmt.Sprintf("input nests deeper than %d levels", MaxDepth)}
-	}
-	i = s.skipSpace(i + 1)
-	if i < len(s.b) && s.b[i] == ']' {
-		return i + 1, nil
-	}
-	for {
-		var fe *FieldError
-		if i, fe = s.value(i, depth); fe != nil {
-			return i, fe
-		}
-		i = s.skipSpace(i)
-		if i >= len(s.b) {
-			return i, s.fail(i, "unexpected end of input in an array")
-		}
-		switch s.b[i] {
-		case ',':
-			i = s.skipSpace(i + 1)
-		case ']':
-			return i + 1, nil
-		default:
-			return i, s.fail(i, "want ',' or ']' in an array, got %s", quoteByte(s.b[i]))
 		}
 	}
 }

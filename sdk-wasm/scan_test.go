@@ -18,6 +18,8 @@ var scanSeeds = []string{
 	`{"a":1,}`, `{"a" 1}`, `{,}`, `{"a":[1,]}`, `{"a":[,1]}`, `{"a":1}}`, `{"a":1} x`, `[1]`, `"s"`, ``,
 	`{"a":1,"a":2}`, `{"a":{"b":1,"b":2}}`, `{"a":"\ud800"}`, `{"b":2,"a":{"d":1,"c":[{"z":0,"y":1}]}}`,
 	`{"a":` + strings.Repeat("[", 70) + strings.Repeat("]", 70) + `}`,
+	`{"t":{"b":1,"a":2,"b":3}}`, `{"t":{"b":1,"a":{"x":1,"x":2}}}`, `{"t":[{"c":1,"a":[1,{"q":0}],"b":2,"a":3}]}`,
+	`{"t":{"a":1,"b":2,"c":{"z":1,"y":2,"x":[true,false,null]}}}`, `{"t":{ "a" :1}}`, `{"t":{"\u0061":1,"a":2}}`,
 }
 
 // FuzzScanner checks the scanner against encoding/json: it accepts exactly
@@ -35,10 +37,16 @@ func FuzzScanner(f *testing.F) {
 			if valid && fe.Code != CodeDuplicate && fe.Code != CodeTooLarge {
 				t.Fatalf("rejected valid %q: %v", b, fe)
 			}
+			if valid && fe.Code == CodeDuplicate && !hasDuplicateKeys(b) {
+				t.Fatalf("%q has no duplicate keys: %v", b, fe)
+			}
 			return
 		}
 		if !valid {
 			t.Fatalf("accepted invalid %q", b)
+		}
+		if hasDuplicateKeys(b) {
+			t.Fatalf("accepted duplicate keys in %q", b)
 		}
 		var want map[string]any
 		dec := json.NewDecoder(bytes.NewReader(b))
@@ -154,6 +162,58 @@ func TestCanonicalFlag(t *testing.T) {
 	for _, m := range members {
 		if m.canon != want[m.key] {
 			t.Errorf("%s: canon %v", m.key, m.canon)
+		}
+	}
+}
+
+// hasDuplicateKeys walks valid JSON with encoding/json's tokenizer and
+// reports whether any object repeats a key.
+func hasDuplicateKeys(b []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	type level struct {
+		obj    bool
+		keys   map[string]bool
+		expect bool // the next string token in this object is a key
+	}
+	var stack []*level
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		var top *level
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		isKey := top != nil && top.obj && top.expect
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '{', '[':
+				if top != nil && top.obj {
+					top.expect = true
+				}
+				stack = append(stack, &level{obj: v == '{', keys: map[string]bool{}, expect: true})
+				continue
+			default:
+				stack = stack[:len(stack)-1]
+				if len(stack) > 0 && stack[len(stack)-1].obj {
+					stack[len(stack)-1].expect = true
+				}
+				continue
+			}
+		case string:
+			if isKey {
+				if top.keys[v] {
+					return true
+				}
+				top.keys[v] = true
+				top.expect = false
+				continue
+			}
+		}
+		if top != nil && top.obj {
+			top.expect = true
 		}
 	}
 }
