@@ -65,7 +65,7 @@ func TestKill9(t *testing.T) {
 	dir := t.TempDir()
 	acked := map[cid.CID][]byte{}
 	rng := rand.New(rand.NewPCG(42, 42))
-	const runs = 25
+	const runs = 20
 	midKills := 0
 	for run := 0; run < runs; run++ {
 		seed := uint64(run + 1)
@@ -143,7 +143,7 @@ func TestPowerLoss(t *testing.T) {
 		pct := rng.IntN(101)
 		crashes = append(crashes, crash{fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: pct, RNG: rand.New(rand.NewPCG(uint64(pct), 3))}), ack})
 	}
-	sizes := []int{0, 10, 999, 1001, GroupSize, 5*GroupSize + 3, 40 * GroupSize}
+	sizes := []int{0, 10, 999, 1001, GroupSize, 5*GroupSize + 3, 20 * GroupSize}
 	for i := 0; i < 40; i++ {
 		n := sizes[rng.IntN(len(sizes))]
 		data := gen(uint64(i), n)

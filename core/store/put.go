@@ -107,11 +107,16 @@ func (s *Store) putSized(ctx context.Context, in *inputReader, size int64, o Put
 		}
 	}()
 	// Hash on this goroutine while another writes the file (two cores).
-	tee := newTeeWriter(in, f)
+	// The tee reads ahead in blocks, so it must not read past size: what
+	// follows is checked below, and must not reach the file.
+	tee := newTeeWriter(io.LimitReader(in, size), f)
 	ob := make([]byte, bao.EncodedSize(int(size), Group, true))
 	root, err := bao.Encode(&bufferAt{ob}, tee, size, Group, true)
 	if werr := tee.finish(); err == nil && werr != nil {
 		return PutResult{}, werr
+	}
+	if err == nil && tee.n != size {
+		return PutResult{}, fmt.Errorf("%w: hashed %d bytes but wrote %d", ErrSizeMismatch, size, tee.n)
 	}
 	if err != nil {
 		return PutResult{}, s.inputErr(err, size)
@@ -461,6 +466,7 @@ type teeWriter struct {
 	free chan []byte
 	full chan []byte
 	done chan error
+	n    int64 // bytes handed to the writer
 }
 
 const (
@@ -503,6 +509,7 @@ func (t *teeWriter) Read(p []byte) (int, error) {
 		return n, nil
 	}
 	if t.cur != nil {
+		t.n += int64(len(t.cur))
 		t.full <- t.cur
 		t.cur = nil
 	}
@@ -524,6 +531,7 @@ func (t *teeWriter) Read(p []byte) (int, error) {
 // finish hands the last block to the writer and waits for it.
 func (t *teeWriter) finish() error {
 	if t.cur != nil {
+		t.n += int64(len(t.cur))
 		t.full <- t.cur
 		t.cur = nil
 	}

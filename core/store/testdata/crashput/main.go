@@ -41,7 +41,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	sizes := []int{100, 5000, 70000, 1 << 20, 3<<20 + 17}
+	sizes := []int{100, 5000, 70000, 600 << 10, 1<<20 + 17}
 	r := rand.New(rand.NewPCG(seed, 2))
 	for i := 0; ; i++ {
 		n := sizes[r.IntN(len(sizes))]
