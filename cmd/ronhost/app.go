@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// errUsage marks an error in how a command was called; it exits with status 2.
+var errUsage = errors.New("usage")
+
+// usageError wraps a message as a usage error.
+func usageError(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
+}
+
+// command is one CLI command. Commands with subcommands set sub instead of run.
+type command struct {
+	name    string
+	args    string // argument synopsis, e.g. "FILE [--manifest M]"
+	summary string
+	run     func(ctx context.Context, a *app, args []string) error
+	sub     []*command
+}
+
+// app holds what every command shares: streams, the environment, global flags.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+
+	dataDir  string
+	jsonOut  bool
+	commands []*command
+}
+
+func newApp(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) *app {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
+	a.commands = a.commandTable()
+	return a
+}
+
+// commandTable lists every top-level command. Keep it sorted by name.
+func (a *app) commandTable() []*command {
+	cmds := []*command{
+		pluginCommand(),
+		serveCommand(),
+		versionCommand(),
+	}
+	cmds = append(cmds, contentCommands()...)
+	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
+	return cmds
+}
+
+// run parses global flags, dispatches and maps errors to exit codes.
+func (a *app) run(ctx context.Context, argv []string) int {
+	fs := flag.NewFlagSet("ronhost", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	a.globalFlags(fs)
+	if err := fs.Parse(argv); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			a.printUsage(a.stdout, nil, nil)
+			return 0
+		}
+		fmt.Fprintf(a.stderr, "ronhost: %v\n", err)
+		a.printUsage(a.stderr, nil, nil)
+		return 2
+	}
+	rest := fs.Args()
+	if len(rest) == 0 {
+		a.printUsage(a.stderr, nil, nil)
+		return 2
+	}
+	if rest[0] == "help" {
+		rest = append(rest[1:], "--help")
+		if len(rest) == 1 {
+			a.printUsage(a.stdout, nil, nil)
+			return 0
+		}
+	}
+	err := a.dispatch(ctx, a.commands, nil, rest)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(a.stderr, "ronhost: %v\n", err)
+		return 2
+	default:
+		var ee *exitError
+		if errors.As(err, &ee) {
+			return ee.code
+		}
+		fmt.Fprintf(a.stderr, "ronhost: %v\n", err)
+		return 1
+	}
+}
+
+// exitError ends the process with a status code after its output was already written.
+type exitError struct{ code int }
+
+func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func (a *app) dispatch(ctx context.Context, cmds []*command, path []string, args []string) error {
+	if len(args) == 0 || args[0] == "--help" || args[0] == "-h" || args[0] == "-help" {
+		w := a.stdout
+		if len(args) == 0 {
+			w = a.stderr
+		}
+		a.printUsage(w, path, cmds)
+		if len(args) == 0 {
+			return usageError("%s needs a subcommand", strings.Join(path, " "))
+		}
+		return flag.ErrHelp
+	}
+	for _, c := range cmds {
+		if c.name != args[0] {
+			continue
+		}
+		p := append(append([]string{}, path...), c.name)
+		if c.sub != nil {
+			return a.dispatch(ctx, c.sub, p, args[1:])
+		}
+		return c.run(ctx, a, args[1:])
+	}
+	return usageError("unknown command %q (see 'ronhost %s--help')", args[0], joinPath(path))
+}
+
+func joinPath(path []string) string {
+	if len(path) == 0 {
+		return ""
+	}
+	return strings.Join(path, " ") + " "
+}
+
+func (a *app) printUsage(w io.Writer, path []string, cmds []*command) {
+	if cmds == nil {
+		cmds = a.commands
+	}
+	if len(path) == 0 {
+		fmt.Fprintln(w, "usage: ronhost [--data DIR] [--json] COMMAND [ARGS]")
+		fmt.Fprintln(w, "\nGlobal flags (also accepted after any command):")
+		fmt.Fprintln(w, "  --data DIR   data directory (env RON_DATA; default $XDG_DATA_HOME/ronhost)")
+		fmt.Fprintln(w, "  --json       print one JSON object on stdout")
+	} else {
+		fmt.Fprintf(w, "usage: ronhost %s SUBCOMMAND [ARGS]\n", strings.Join(path, " "))
+	}
+	fmt.Fprintln(w, "\nCommands:")
+	for _, c := range cmds {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "\nRun 'ronhost %sCOMMAND --help' for a command's flags.\n", joinPath(path))
+}
+
+// globalFlags registers --data and --json on fs, bound to the app.
+func (a *app) globalFlags(fs *flag.FlagSet) {
+	if fs.Lookup("data") == nil {
+		fs.StringVar(&a.dataDir, "data", a.dataDir, "data directory (env RON_DATA)")
+	}
+	if fs.Lookup("json") == nil {
+		fs.BoolVar(&a.jsonOut, "json", a.jsonOut, "print one JSON object on stdout")
+	}
+}
+
+// flags returns a FlagSet for a command that already knows the global flags
+// and prints the command's help on --help.
+func (a *app) flags(c *command, path string) *flag.FlagSet {
+	fs := flag.NewFlagSet(path, flag.ContinueOnError)
+	fs.SetOutput(a.stderr)
+	a.globalFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(a.stdout, "usage: ronhost %s %s\n\n%s\n\nFlags:\n", path, c.args, c.summary)
+		fs.SetOutput(a.stdout)
+		fs.PrintDefaults()
+		fs.SetOutput(a.stderr)
+	}
+	return fs
+}
+
+// parse parses args with fs, allowing flags after positional arguments, and
+// checks the number of positional arguments is within [min, max] (max < 0: no limit).
+func parse(fs *flag.FlagSet, args []string, min, max int) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: %s", errUsage, err.Error())
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		if args[0] == "--" {
+			pos = append(pos, args[1:]...)
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	if len(pos) < min || (max >= 0 && len(pos) > max) {
+		return nil, usageError("%s: wrong number of arguments (see --help)", fs.Name())
+	}
+	return pos, nil
+}
+
+// data returns the data directory: --data, then RON_DATA, then the XDG data home.
+func (a *app) data() (string, error) {
+	if a.dataDir != "" {
+		return filepath.Abs(a.dataDir)
+	}
+	if d := a.getenv("RON_DATA"); d != "" {
+		return filepath.Abs(d)
+	}
+	if x := a.getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "ronhost"), nil
+	}
+	home := a.getenv("HOME")
+	if home == "" {
+		h, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("no data directory: set --data or RON_DATA: %w", err)
+		}
+		home = h
+	}
+	return filepath.Join(home, ".local", "share", "ronhost"), nil
+}
+
+// emit prints v as one JSON object with --json, or calls human otherwise.
+func (a *app) emit(v any, human func(w io.Writer)) error {
+	if a.jsonOut {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	human(a.stdout)
+	return nil
+}

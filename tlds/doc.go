@@ -1,0 +1,11 @@
+// Package tlds holds the built-in TLD plugins and embeds their modules.
+//
+// Each built-in is a Go program under tlds/NAME (its logic in tlds/NAME/NAMEtld),
+// built with the SDK for GOOS=wasip1 into tlds/build/NAME.wasm by `make build`.
+// This package embeds whatever modules that build produced, so the ronhost
+// binary installs them by default with nothing on disk. A binary built without
+// `make build` embeds none and says so at start-up.
+//
+// It must not import the host (plugins/) or the node (core/): it only hands
+// out bytes.
+package tlds
