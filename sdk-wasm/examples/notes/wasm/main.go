@@ -1,6 +1,3 @@
-// Command wasm is the .notes plugin as a WebAssembly module for ronhost:
-//
-//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o notes.wasm .
 package main
 
 import (
