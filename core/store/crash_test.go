@@ -79,8 +79,10 @@ func TestKill9(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		// Kill at a random line: after some ACKs, at a BEGIN or at a MID.
+		// Kill at a random line (after some ACKs, at a BEGIN or at a MID), or,
+		// in two runs of three, at the first MID (half the input read) after it.
 		killAt := 1 + rng.IntN(12)
+		atMid := rng.IntN(3) > 0
 		sc := bufio.NewScanner(out)
 		lines := 0
 		for sc.Scan() {
@@ -95,7 +97,7 @@ func TestKill9(t *testing.T) {
 				fmt.Sscan(f[3], &n)
 				acked[c] = gen(seed*1_000_000+uint64(i), n)
 			}
-			if lines++; lines == killAt {
+			if lines++; lines >= killAt && (!atMid || f[0] == "MID") {
 				if f[0] == "MID" {
 					midKills++
 				}
@@ -104,7 +106,7 @@ func TestKill9(t *testing.T) {
 			}
 		}
 		cmd.Wait()
-		if lines < killAt {
+		if lines < killAt || cmd.ProcessState.Success() {
 			t.Fatalf("run %d: the helper stopped early: %s", run, stderr.String())
 		}
 		checkStore(t, dir, nil, acked)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -158,6 +159,9 @@ func (s *Store) countObjects(ctx context.Context) (int64, error) {
 func (s *Store) scrubFile(ctx context.Context, c cid.CID, size int64, repair bool) ([]Damage, error) {
 	f, err := s.fs.Open(s.objectPath(c))
 	if err != nil {
+		if _, rerr := s.record(c); errors.Is(rerr, ErrNotFound) {
+			return nil, nil // collected since the scrub began
+		}
 		return []Damage{{CID: c, Kind: DamageMissing, Length: size, Detail: err.Error()}}, nil
 	}
 	defer f.Close()
