@@ -16,6 +16,9 @@
 // "64 KiB chunks" of DESIGN.md. The outboard costs 64 bytes per 64 KiB group,
 // 1/1024 of the payload (1 MiB for 1 GiB), and is stored as one Pebble value;
 // the root of the tree is the plain BLAKE3 hash, so the CID equals `b3sum`.
+// (One value per object keeps reads simple; a put holds the outboard in
+// memory, 1 MiB per GiB, and a store of payloads past tens of GiB each would
+// want outboards split into pages.)
 // 64 KiB groups let the hasher use all 16 SIMD lanes and keep outboards small
 // while a range read only ever hashes at most 64 KiB it did not ask for at
 // each end. Every read verifies the groups it touches against the outboard and

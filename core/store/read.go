@@ -80,6 +80,9 @@ func (s *Store) ReadRange(ctx context.Context, c cid.CID, off, length int64) (io
 	}
 	f, err := s.fs.Open(s.objectPath(c))
 	if err != nil {
+		if _, rerr := s.record(c); errors.Is(rerr, ErrNotFound) {
+			return nil, rerr // collected meanwhile
+		}
 		return nil, fmt.Errorf("%w: object %s: its file is missing: %v", ErrCorrupt, c, err)
 	}
 	return &rangeReader{ctx: ctx, f: f, ob: ob, cid: c, size: r.size, pos: off, end: off + length}, nil
