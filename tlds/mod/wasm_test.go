@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/ronhost/ronhost/conformance"
+	"github.com/ronhost/ronhost/core/manifest"
+	"github.com/ronhost/ronhost/internal/wasmbuild"
+	"github.com/ronhost/ronhost/plugins"
+	"github.com/ronhost/ronhost/tlds/mod/modtld"
+)
+
+// cacheDir is the wazero compilation cache shared by every host in these
+// tests (and across packages when RON_TEST_WAZERO_CACHE is set).
+var cacheDir string
+
+func TestMain(m *testing.M) {
+	dir, cleanup, err := wasmbuild.TestCacheDir()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	cacheDir = dir
+	code := m.Run()
+	if cleanup != nil {
+		cleanup()
+	}
+	os.Exit(code)
+}
+
+// The module is built once per test binary.
+var (
+	buildOnce sync.Once
+	wasmBytes []byte
+	buildErr  error
+)
+
+func module(tb testing.TB) []byte {
+	tb.Helper()
+	buildOnce.Do(func() {
+		out := filepath.Join(cacheDir, "mod-test.wasm")
+		if buildErr = wasmbuild.Build(context.Background(), ".", out); buildErr == nil {
+			wasmBytes, buildErr = os.ReadFile(out)
+		}
+	})
+	if buildErr != nil {
+		tb.Fatal(buildErr)
+	}
+	return wasmBytes
+}
+
+// TestConformance runs the whole suite, generic checks and the cases in
+// testdata/cases, on the real .wasm through the real host.
+func TestConformance(t *testing.T) {
+	rep := conformance.Test(t, module(t), conformance.Options{CasesDir: "testdata/cases", CacheDir: cacheDir})
+	if rep.Failed() != 0 || rep.Passed() == 0 {
+		t.Fatalf("%d checks failed, %d passed", rep.Failed(), rep.Passed())
+	}
+	cases := 0
+	for _, c := range rep.Checks {
+		if len(c.ID) > 6 && c.ID[:6] == "cases." {
+			cases++
+		}
+	}
+	if cases < 14 {
+		t.Fatalf("only %d cases ran", cases)
+	}
+}
+
+// TestExamplesAreValidManifests: the examples describe offers pass the host's
+// own checks of [meta] and [payload] (core/manifest), not only the plugin's.
+func TestExamplesAreValidManifests(t *testing.T) {
+	for i, ex := range modtld.Examples() {
+		if _, err := manifest.ParseJSON([]byte(ex)); err != nil {
+			t.Errorf("examples[%d]: %v", i, err)
+		}
+	}
+	names, _ := filepath.Glob("testdata/cases/*.json")
+	for _, name := range names {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c struct {
+			Manifest json.RawMessage
+			Expect   struct{ Manifest json.RawMessage }
+		}
+		if err := json.Unmarshal(b, &c); err != nil {
+			t.Fatal(err)
+		}
+		if c.Expect.Manifest == nil {
+			continue // a rejected case may break the host's rules on purpose
+		}
+		for _, m := range []json.RawMessage{c.Manifest, c.Expect.Manifest} {
+			if _, err := manifest.ParseJSON(m); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		}
+	}
+}
+
+// TestHostSplit splits the normalized example verdict through the host,
+// which checks conservation and roles itself.
+func TestHostSplit(t *testing.T) {
+	p, stop := load(t)
+	defer stop()
+	v := validated(t, p, modtld.Examples()[1])
+	got, err := p.Split(t.Context(), plugins.SplitInput{Manifest: v.Manifest, Epoch: "2026-03", Amount: 10007})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// treasury floor(10007*1000/10000) = 1000; 9007 by weights 2:1 ->
+	// 6004.67 / 3002.33 -> 6005 (largest remainder) / 3002.
+	want := []plugins.Allocation{
+		{Payee: "ron1grace", Role: modtld.RoleModerator, Amount: 6005},
+		{Payee: "ron1lyonmod", Role: modtld.RoleModerator, Amount: 3002},
+		{Payee: modtld.TreasuryPayout, Role: modtld.RoleTreasury, Amount: 1000},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got  %v\nwant %v", got, want)
+	}
+}
+
+func load(tb testing.TB) (*plugins.Plugin, func()) {
+	tb.Helper()
+	h := plugins.New(plugins.Config{CacheDir: cacheDir, PoolSize: 1, MemoEntries: -1})
+	p, err := h.Load(context.Background(), module(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p, func() { _ = h.Close(context.Background()) }
+}
+
+func validated(tb testing.TB, p *plugins.Plugin, ex string) *plugins.Validated {
+	tb.Helper()
+	var meta struct {
+		Payload struct{ Size uint64 }
+	}
+	_ = json.Unmarshal([]byte(ex), &meta)
+	v, err := p.Validate(context.Background(), json.RawMessage(ex), plugins.ValidateContext{TLD: modtld.TLD, PayloadSize: meta.Payload.Size})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return v
+}
+
+// BenchmarkWasmValidate validates each example through the host (memo off,
+// so every call runs the module): the verdict's two signatures are verified
+// in wasm.
+func BenchmarkWasmValidate(b *testing.B) {
+	p, stop := load(b)
+	defer stop()
+	for i, name := range []string{"moderator", "verdict"} {
+		ex := json.RawMessage(modtld.Examples()[i])
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := p.Validate(context.Background(), ex, plugins.ValidateContext{TLD: modtld.TLD, PayloadSize: 2048}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkWasmSplit splits the normalized verdict through the host.
+func BenchmarkWasmSplit(b *testing.B) {
+	p, stop := load(b)
+	defer stop()
+	v := validated(b, p, modtld.Examples()[1])
+	in := plugins.SplitInput{Manifest: v.Manifest, Epoch: "2026-03", Amount: 1_000_003}
+	for b.Loop() {
+		if _, err := p.Split(context.Background(), in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
