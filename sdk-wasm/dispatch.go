@@ -1,11 +1,14 @@
 package ron
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"runtime/debug"
+	"slices"
 	"sort"
+	"strconv"
 )
 
 // Dispatch runs one ABI call: it checks and decodes input for entry, calls
@@ -233,11 +236,16 @@ func validate(p Plugin, input []byte) (int32, []byte) {
 	if err != nil {
 		return fault(CodeContract, "encoding the manifest: "+err.Error())
 	}
-	index, err := marshal(out.Index)
-	if err != nil {
-		return fault(CodeContract, "encoding the index: "+err.Error())
+	dst = append(dst, `,"index":{"title":`...)
+	dst = appendString(dst, out.Index.Title)
+	dst = append(dst, `,"tags":[`...)
+	for i, tag := range out.Index.Tags {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, tag)
 	}
-	dst = append(append(append(dst, `,"index":`...), index...), '}')
+	dst = append(dst, "]}}"...)
 	return okBytes(dst)
 }
 
@@ -267,7 +275,7 @@ func split(p Plugin, input []byte) (int32, []byte) {
 	}
 	// Hand the plugin the servers in one canonical order, so a plugin that
 	// iterates them cannot depend on the order the host listed them in.
-	sort.SliceStable(in.Usage.Servers, func(i, j int) bool { return serverLess(in.Usage.Servers[i], in.Usage.Servers[j]) })
+	slices.SortStableFunc(in.Usage.Servers, compareServers)
 	allocs, err := p.Split(in)
 	if err != nil {
 		return reject(err)
@@ -283,21 +291,27 @@ func split(p Plugin, input []byte) (int32, []byte) {
 	if overflow || sum != in.Amount {
 		return fault(CodeContract, fmt.Sprintf("split: allocations sum to %d (overflow %v), the amount is %d", sum, overflow, in.Amount))
 	}
-	return ok(SplitOutput{Allocations: Merge(allocs)})
+	// Written by hand: no reflection on the hot path.
+	dst := append(make([]byte, 0, 64+64*len(allocs)), `{"allocations":[`...)
+	for i, a := range Merge(allocs) {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"payee":`...)
+		dst = appendString(dst, a.Payee)
+		dst = append(dst, `,"role":`...)
+		dst = appendString(dst, a.Role)
+		dst = append(dst, `,"amount":`...)
+		dst = strconv.AppendUint(dst, a.Amount, 10)
+		dst = append(dst, '}')
+	}
+	return okBytes(append(dst, "]}"...))
 }
 
-// serverLess orders servers by (payout, node, bytes, requests).
-func serverLess(a, b Server) bool {
-	if a.Payout != b.Payout {
-		return a.Payout < b.Payout
-	}
-	if a.Node != b.Node {
-		return a.Node < b.Node
-	}
-	if a.Bytes != b.Bytes {
-		return a.Bytes < b.Bytes
-	}
-	return a.Requests < b.Requests
+// compareServers orders servers by (payout, node, bytes, requests).
+func compareServers(a, b Server) int {
+	return cmp.Or(cmp.Compare(a.Payout, b.Payout), cmp.Compare(a.Node, b.Node),
+		cmp.Compare(a.Bytes, b.Bytes), cmp.Compare(a.Requests, b.Requests))
 }
 
 func resolve(p Plugin, input []byte, obj io.ReaderAt) (int32, []byte) {
@@ -346,5 +360,6 @@ func checkManifest(m *Manifest) error {
 	if meta.TLD == "" {
 		return Reject("meta.tld", CodeRequired, "the manifest's [meta] table has no tld")
 	}
+	m.meta = &meta // the handler's Meta() calls reuse it
 	return nil
 }

@@ -24,6 +24,7 @@ const (
 // [Manifest.Set] to write its normalized form back.
 type Manifest struct {
 	tables map[string]table
+	meta   *Meta // decoded [meta], set by Dispatch before a handler runs (the table cannot be Set)
 }
 
 // table is one top-level value: its JSON, never modified in place (Set
@@ -102,6 +103,7 @@ func (m *Manifest) parse(b []byte, depth int) *FieldError {
 }
 
 func (m *Manifest) setMembers(members []member) {
+	m.meta = nil
 	m.tables = make(map[string]table, len(members))
 	for _, mb := range members {
 		m.tables[mb.key] = table{raw: mb.raw, canon: mb.canon}
@@ -190,6 +192,12 @@ func (m *Manifest) Table(name string, v any) error {
 // Meta decodes the host-owned [meta] table (leniently: other keys are
 // ignored here and kept in the manifest).
 func (m *Manifest) Meta() (Meta, error) {
+	if m != nil && m.meta != nil {
+		meta := *m.meta
+		meta.Tags = append([]string(nil), meta.Tags...)
+		meta.Authors = append([]string(nil), meta.Authors...)
+		return meta, nil
+	}
 	var meta Meta
 	err := m.lenient(TableMeta, &meta)
 	return meta, err
@@ -248,6 +256,7 @@ func (m *Manifest) Clone() *Manifest {
 		for k, v := range m.tables {
 			c.tables[k] = v
 		}
+		c.meta = m.meta
 	}
 	return c
 }

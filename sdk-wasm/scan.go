@@ -1,10 +1,11 @@
 package ron
 
 import (
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"slices"
 	"unicode/utf8"
 )
 
@@ -678,7 +679,7 @@ func (s *scanner) canonObject(dst []byte, i, depth int) ([]byte, int, *FieldErro
 	if !sorted {
 		body := append([]byte(nil), dst[objStart+1:]...)
 		base := objStart + 1
-		sort.Slice(spans, func(a, b int) bool { return spans[a].key < spans[b].key })
+		slices.SortFunc(spans, func(a, b span) int { return cmp.Compare(a.key, b.key) })
 		dst = dst[:base]
 		for n, sp := range spans {
 			if n > 0 {

@@ -1,10 +1,11 @@
 package ron
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math/bits"
-	"sort"
+	"slices"
 )
 
 // Errors of the split helpers, for errors.Is.
@@ -105,11 +106,8 @@ func SplitWeighted(amount uint64, weights []Weight) ([]Allocation, error) {
 	if total == 0 {
 		return nil, ErrNoWeight
 	}
-	sort.Slice(claims, func(i, j int) bool {
-		if claims[i].payee != claims[j].payee {
-			return claims[i].payee < claims[j].payee
-		}
-		return claims[i].role < claims[j].role
+	slices.SortFunc(claims, func(a, b claim) int {
+		return cmp.Or(cmp.Compare(a.payee, b.payee), cmp.Compare(a.role, b.role))
 	})
 	var paid uint64
 	for i := range claims {
@@ -122,7 +120,7 @@ func SplitWeighted(amount uint64, weights []Weight) ([]Allocation, error) {
 			order[i] = i
 		}
 		// Stable over the (payee, role) order above: ties keep key order.
-		sort.SliceStable(order, func(a, b int) bool { return claims[order[a]].rem > claims[order[b]].rem })
+		slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(claims[b].rem, claims[a].rem) })
 		for _, i := range order[:left] { // left < len(claims): each floor loses less than one unit
 			claims[i].amount++
 		}
@@ -165,11 +163,8 @@ func Merge(allocs []Allocation) []Allocation {
 		byKey[k] = len(out)
 		out = append(out, a)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Payee != out[j].Payee {
-			return out[i].Payee < out[j].Payee
-		}
-		return out[i].Role < out[j].Role
+	slices.SortFunc(out, func(a, b Allocation) int {
+		return cmp.Or(cmp.Compare(a.Payee, b.Payee), cmp.Compare(a.Role, b.Role))
 	})
 	return out
 }
