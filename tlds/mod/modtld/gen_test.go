@@ -273,6 +273,8 @@ func cases(t testing.TB) []genCase {
 		}), errors: []string{"mod.moderator.charter:required", "mod.moderator.labels[1]:vocabulary", "mod.moderator.score:range", "mod.moderator.stake:range"}},
 		{name: "unknown-key", manifest: mutV(func(m, v map[string]any) { v["severity"] = json.Number("3") }),
 			errors: []string{"mod.verdict.severity:unknown"}},
+		{name: "unknown-table", manifest: mutV(func(m, v map[string]any) { m["mdo"] = map[string]any{"label": "spam"} }),
+			errors: []string{"mdo:unknown"}},
 		{name: "empty-verdict", manifest: mutV(func(m, v map[string]any) {
 			v["reason"] = " \n "
 			v["moderators"] = []any{}

@@ -163,6 +163,13 @@ func (Plugin) Validate(in ron.ValidateInput) (ron.ValidateOutput, error) {
 		_, err := in.Manifest.Payload() // the host's table, type-checked here too
 		errs.AddErr(ron.TablePayload, err)
 	}
+	// The host owns [meta] and [payload], the plugin everything else: a .mod
+	// manifest has no other table, so a misspelt one is caught.
+	for _, name := range in.Manifest.Names() {
+		if name != ron.TableMeta && name != ron.TablePayload && name != TLD {
+			errs.Addf(name, ron.CodeUnknown, "a .mod manifest has [meta], [payload] and [mod] only, not %q", name)
+		}
+	}
 	t, ok := parse(in.Manifest, &errs)
 	if ok && errs.Len() == 0 {
 		verify(t, &errs)
@@ -175,6 +182,22 @@ func (Plugin) Validate(in ron.ValidateInput) (ron.ValidateOutput, error) {
 		return ron.ValidateOutput{}, err
 	}
 	return ron.ValidateOutput{Manifest: out, Index: index(meta, t)}, nil
+}
+
+var _ ron.Resolver = Plugin{}
+
+// Resolve implements ron.Resolver: the address itself ("/" or "") serves the
+// whole payload (a registry entry's charter, a verdict's explanation) with
+// the payload's media type; every other path is 404.
+func (Plugin) Resolve(in ron.ResolveInput, _ ron.Object) (ron.ResolveOutput, error) {
+	if in.Path != "" && in.Path != "/" {
+		return ron.NotFound(), nil
+	}
+	ct := "application/octet-stream"
+	if p, err := in.Manifest.Payload(); err == nil && p.MediaType != "" {
+		ct = p.MediaType
+	}
+	return ron.Serve(ct, 0, in.PayloadSize), nil
 }
 
 // index is what the node indexes: the title (meta's, else a generated one)

@@ -297,3 +297,18 @@ func BenchmarkSplit(b *testing.B) {
 		}
 	}
 }
+
+func TestResolve(t *testing.T) {
+	h := rontest.New(modtld.New())
+	m := normalized(t, 1)
+	for path, want := range map[string]ron.ResolveOutput{
+		"/":        ron.Serve("text/markdown", 0, 2048),
+		"":         ron.Serve("text/markdown", 0, 2048),
+		"/charter": ron.NotFound(),
+	} {
+		got, err := h.Resolve(ctx, ron.ResolveInput{Manifest: m, Path: path, PayloadSize: 2048}, strings.NewReader(strings.Repeat("x", 2048)))
+		if err != nil || got != want {
+			t.Errorf("%q: got %+v %v, want %+v", path, got, err, want)
+		}
+	}
+}
