@@ -19,6 +19,11 @@
 // The SDK owns the whole ABI: the `ron` imports and the ron_abi_v1,
 // ron_describe, ron_validate, ron_split and ron_resolve exports live in this
 // package's wasip1-only file, so a plugin never writes //go:wasmexport glue.
+// Go cannot export a function conditionally, so every module built with the
+// SDK exports ron_resolve; describe lists the feature "resolve" only when the
+// plugin implements [Resolver], and without one ron_resolve answers status 1
+// with code "unsupported".
+//
 // Every call goes through [Dispatch], the one function that turns an input
 // document into a status and an output document. The wasm exports call it, and
 // so does the native fake host in package rontest, so a plugin's native unit
