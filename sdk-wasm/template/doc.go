@@ -1,6 +1,6 @@
 // Package template holds the files `ronhost plugin new NAME` writes: a
 // ready-to-build Go plugin for the TLD NAME (go.mod, main.go with a small
-// real validate and split, plugin_test.go using rontest, README.md, a
+// real validate, split and resolve, plugin_test.go using rontest, README.md, a
 // .gitignore and .github/workflows/conformance.yml for CI).
 //
 // The files are embedded, so the ronhost binary needs nothing on disk. The

@@ -48,7 +48,7 @@ func TestGeneratedPluginBuildsAndPasses(t *testing.T) {
 	}
 	goTool(t, dir, nil, "vet", "./...")
 	out := goTool(t, dir, nil, "test", "-count=1", "-v", "./...")
-	for _, test := range []string{"TestConformance", "TestValidate", "TestSplit"} {
+	for _, test := range []string{"TestConformance", "TestValidate", "TestSplit", "TestResolve"} {
 		if !strings.Contains(out, "--- PASS: "+test) {
 			t.Errorf("%s did not pass:\n%s", test, out)
 		}
