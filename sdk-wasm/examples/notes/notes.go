@@ -151,7 +151,7 @@ func normalize(t Table, errs *ron.Errors) Table {
 			errs.Add(path+".name", ron.CodeRequired, "an author needs a name")
 		}
 		a.Payout = strings.TrimSpace(a.Payout)
-		if !validPayout(a.Payout) {
+		if !ron.ValidPayout(a.Payout) {
 			errs.Addf(path+".payout", ron.CodeFormat, "%q is not a payout address ([a-z0-9][a-z0-9:._-]{2,127})", a.Payout)
 		} else if j, dup := payouts[a.Payout]; dup {
 			errs.Addf(path+".payout", ron.CodeDuplicate, "author %d already has payout %q", j, a.Payout)
@@ -218,20 +218,6 @@ func normalize(t Table, errs *ron.Errors) Table {
 // cleanText trims s and collapses runs of white space to one space.
 func cleanText(s string) string {
 	return strings.Join(strings.FieldsFunc(s, unicode.IsSpace), " ")
-}
-
-func validPayout(s string) bool {
-	if len(s) < 3 || len(s) > 128 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		alnum := c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
-		if !alnum && (i == 0 || !strings.ContainsRune(":._-", rune(c))) {
-			return false
-		}
-	}
-	return true
 }
 
 // Split implements ron.Plugin: operator_bps of the amount to the servers by
