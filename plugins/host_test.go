@@ -124,8 +124,13 @@ func TestFaultsAreContained(t *testing.T) {
 		Logger:          slog.New(slog.NewTextHandler(logs, nil)),
 	}
 	cfg.Limits.MemoryBytes = 32 << 20
-	cfg.Limits.Validate = time.Second // room for the memory bomb on a loaded machine
+	// A generous deadline: every case but the loop ends long before it (the
+	// memory bomb takes a few hundred ms to fill 32 MiB on a loaded machine).
+	cfg.Limits.Validate = 20 * time.Second
 	p := load(t, newHost(t, cfg), v1)
+	short := cfg
+	short.Limits.Validate = 50 * time.Millisecond
+	pLoop := load(t, newHost(t, short), v1)
 	ctx := context.Background()
 	cases := []struct {
 		mode string
@@ -140,8 +145,13 @@ func TestFaultsAreContained(t *testing.T) {
 		{"exit", FaultExit},
 		{"badptr", FaultTrap},
 	}
-	for i, c := range cases {
+	for _, c := range cases {
 		t.Run(c.mode, func(t *testing.T) {
+			p := p
+			if c.mode == "loop" {
+				p = pLoop
+			}
+			before := p.Stats().Faults
 			_, err := p.Validate(ctx, mode(c.mode), ValidateContext{TLD: "chaos"})
 			var fe *FaultError
 			if !errors.As(err, &fe) || !errors.Is(err, ErrFault) {
@@ -153,7 +163,7 @@ func TestFaultsAreContained(t *testing.T) {
 			if _, err := p.Validate(ctx, mode("ok"), ValidateContext{TLD: "chaos"}); err != nil {
 				t.Fatalf("a good call after the fault failed: %v", err)
 			}
-			if s := p.Stats(); s.Faults != uint64(i+1) || s.Quarantined {
+			if s := p.Stats(); s.Faults != before+1 || s.Quarantined {
 				t.Fatalf("stats = %+v", s)
 			}
 		})

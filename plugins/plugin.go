@@ -74,9 +74,10 @@ type Plugin struct {
 }
 
 type instance struct {
-	mod   api.Module
-	fns   map[Entry]api.Function
-	stack []uint64
+	mod    api.Module
+	fns    map[Entry]api.Function
+	stack  []uint64
+	stderr *lineLogger
 }
 
 func newPlugin(h *Host, hash string, cm wazero.CompiledModule) (*Plugin, error) {
@@ -277,11 +278,12 @@ func (p *Plugin) instantiate(ctx context.Context) (*instance, error) {
 	ictx, cancel := context.WithTimeout(ctx, p.host.cfg.Limits.Describe)
 	defer cancel()
 	seed := rand.NewChaCha8(randSeed)
+	stderr := &lineLogger{p: p, stream: "stderr"}
 	cfg := wazero.NewModuleConfig().
 		WithName("").
 		WithStartFunctions("_initialize").
 		WithStdout(&lineLogger{p: p, stream: "stdout"}).
-		WithStderr(&lineLogger{p: p, stream: "stderr"}).
+		WithStderr(stderr).
 		WithWalltime(func() (int64, int32) { return fixedWalltime, 0 }, sys.ClockResolution(1)).
 		WithRandSource(seed)
 	mod, err := p.host.runtime.InstantiateModule(ictx, p.compiled, cfg)
@@ -289,9 +291,9 @@ func (p *Plugin) instantiate(ctx context.Context) (*instance, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, &FaultError{Plugin: p.hash, TLD: p.info.TLD, Entry: "_initialize", Kind: classify(err, nil, 0, p.host.cfg.Limits.MemoryBytes), Err: err}
+		return nil, &FaultError{Plugin: p.hash, TLD: p.info.TLD, Entry: "_initialize", Kind: classify(err, nil, 0, p.host.cfg.Limits.MemoryBytes, stderr.oom), Err: err}
 	}
-	inst := &instance{mod: mod, fns: map[Entry]api.Function{}, stack: make([]uint64, 1)}
+	inst := &instance{mod: mod, fns: map[Entry]api.Function{}, stack: make([]uint64, 1), stderr: stderr}
 	for _, e := range []Entry{EntryDescribe, EntryValidate, EntrySplit, EntryResolve} {
 		if fn := mod.ExportedFunction(string(e)); fn != nil {
 			inst.fns[e] = fn
@@ -313,6 +315,7 @@ func (p *Plugin) run(ctx context.Context, inst *instance, e Entry, input []byte,
 		return Result{}, fmt.Errorf("%w: %s plugin has no %s", ErrNotSupported, p.info.TLD, e)
 	}
 	st := &callState{input: input, outMax: p.host.cfg.Limits.OutputBytes, object: obj, logf: p.logf}
+	inst.stderr.oom = false
 	cctx, cancel := context.WithTimeout(context.WithValue(ctx, callKey{}, st), p.host.cfg.Limits.Deadline(e))
 	start := time.Now()
 	err := fn.CallWithStack(cctx, inst.stack)
@@ -324,7 +327,7 @@ func (p *Plugin) run(ctx context.Context, inst *instance, e Entry, input []byte,
 		if st.fault == nil && ctx.Err() != nil {
 			return res, fmt.Errorf("plugins: %s call abandoned: %w", e, ctx.Err())
 		}
-		kind := classify(err, st.fault, mem, p.host.cfg.Limits.MemoryBytes)
+		kind := classify(err, st.fault, mem, p.host.cfg.Limits.MemoryBytes, inst.stderr.oom)
 		cause := err
 		if st.fault != nil {
 			cause = st.fault.err
@@ -340,10 +343,16 @@ func (p *Plugin) run(ctx context.Context, inst *instance, e Entry, input []byte,
 	return res, nil
 }
 
-// classify names the kind of a failed call.
-func classify(err error, hf *hostFault, mem, limit uint32) FaultKind {
+// classify names the kind of a failed call. A memory fault is recognized by
+// the instance's memory being near the cap, or by the guest's runtime saying
+// so on stderr (a Go runtime that cannot grow its heap by a large block dies
+// well below the cap, with "out of memory").
+func classify(err error, hf *hostFault, mem, limit uint32, oomSaid bool) FaultKind {
 	if hf != nil {
 		return hf.kind
+	}
+	if oomSaid {
+		return FaultMemory
 	}
 	var ee *sys.ExitError
 	if errors.As(err, &ee) {
@@ -387,11 +396,20 @@ func (p *Plugin) logf(level int32, msg []byte) {
 	p.log.Log(context.Background(), lvl, string(bytes.ToValidUTF8(msg, []byte("?"))), "source", "ron.log")
 }
 
-// lineLogger turns a plugin's stdout or stderr into log lines.
+// lineLogger turns a plugin's stdout or stderr into log lines, and notes
+// when the guest's runtime reports running out of memory.
 type lineLogger struct {
 	p      *Plugin
 	stream string
 	buf    []byte
+	oom    bool
+}
+
+// oomMessages are what language runtimes print when an allocation fails.
+var oomMessages = [][]byte{
+	[]byte("out of memory"),         // Go, C (many libcs)
+	[]byte("memory allocation of"),  // Rust's alloc error handler
+	[]byte("Cannot enlarge memory"), // Emscripten
 }
 
 func (w *lineLogger) Write(b []byte) (int, error) {
@@ -406,6 +424,9 @@ func (w *lineLogger) Write(b []byte) (int, error) {
 			break
 		}
 		w.buf = append(w.buf, b[:min(i, max(0, logLineMax-len(w.buf)))]...)
+		for _, m := range oomMessages {
+			w.oom = w.oom || bytes.Contains(w.buf, m)
+		}
 		if w.p.logLimit.Allow() {
 			w.p.log.Info(string(bytes.ToValidUTF8(w.buf, []byte("?"))), "source", w.stream)
 		}
