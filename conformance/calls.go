@@ -222,12 +222,34 @@ func (s *suite) validateInput(manifest json.RawMessage, payloadSize uint64) ([]b
 	}{s.p.Info().TLD, payloadSize}})
 }
 
+// payloadSize is the payload_size to validate manifest with: its
+// [payload] size when it has one (as the host does), else the default.
+func (s *suite) payloadSize(manifest []byte) uint64 {
+	var m struct {
+		Payload struct {
+			Size *uint64 `json:"size"`
+		} `json:"payload"`
+	}
+	if json.Unmarshal(manifest, &m) == nil && m.Payload.Size != nil {
+		return *m.Payload.Size
+	}
+	return s.opts.PayloadSize
+}
+
+// baseSize is the payload_size of baseManifest.
+func (s *suite) baseSize() uint64 {
+	if len(s.examples) > 0 {
+		return s.examples[0].size
+	}
+	return s.payloadSize(s.baseManifest())
+}
+
 // validateRaw builds a validate input around manifest bytes spliced in as
 // they are (for garbage that json.Marshal would refuse).
 func (s *suite) validateRaw(manifest []byte) []byte {
 	var b bytes.Buffer
 	b.WriteString(`{"manifest":`)
 	b.Write(manifest)
-	fmt.Fprintf(&b, `,"context":{"tld":%q,"payload_size":%d}}`, s.p.Info().TLD, s.opts.PayloadSize)
+	fmt.Fprintf(&b, `,"context":{"tld":%q,"payload_size":%d}}`, s.p.Info().TLD, s.baseSize())
 	return b.Bytes()
 }

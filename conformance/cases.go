@@ -78,7 +78,14 @@ func caseNames(dir string) ([]string, error) {
 	return names, nil
 }
 
-func (s *suite) runCases(ctx context.Context) error {
+type namedCase struct {
+	name, path string
+	c          *caseFile
+}
+
+// loadCases reads every case before the run starts, so a typo in a case
+// file stops the run at once.
+func (s *suite) loadCases() error {
 	if s.opts.CasesDir == "" {
 		return nil
 	}
@@ -90,23 +97,30 @@ func (s *suite) runCases(ctx context.Context) error {
 		return fmt.Errorf("%w: no NAME.json files in %s", ErrBadCases, s.opts.CasesDir)
 	}
 	for _, name := range names {
-		start := time.Now()
 		path := filepath.Join(s.opts.CasesDir, name+".json")
 		c, err := loadCase(path)
 		if err != nil {
 			return err
 		}
-		o, err := s.runCase(ctx, path, c)
+		s.cases = append(s.cases, namedCase{name, path, c})
+	}
+	return nil
+}
+
+func (s *suite) runCases(ctx context.Context) error {
+	for _, nc := range s.cases {
+		start := time.Now()
+		o, err := s.runCase(ctx, nc.path, nc.c)
 		if err != nil {
 			return err
 		}
-		s.record("cases."+name, start, o)
+		s.record("cases."+nc.name, start, o)
 	}
 	return nil
 }
 
 func (s *suite) runCase(ctx context.Context, path string, c *caseFile) (outcome, error) {
-	size := s.opts.PayloadSize
+	size := s.payloadSize(c.Manifest)
 	if c.PayloadSize != nil {
 		size = *c.PayloadSize
 	}
@@ -203,4 +217,10 @@ func writeCase(path string, c *caseFile) error {
 		return fmt.Errorf("conformance: updating %s: %w", path, err)
 	}
 	return nil
+}
+
+func (s *suite) skipCases(why string) {
+	for _, nc := range s.cases {
+		s.record("cases."+nc.name, time.Now(), skipf("%s", why))
+	}
 }

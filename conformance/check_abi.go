@@ -292,7 +292,8 @@ func (s *suite) checkDescribeExamples(ctx context.Context) outcome {
 	}
 	var fails []string
 	for i, ex := range exs {
-		in, err := s.validateInput(ex, s.opts.PayloadSize)
+		size := s.payloadSize(ex)
+		in, err := s.validateInput(ex, size)
 		if err != nil {
 			fails = append(fails, fmt.Sprintf("examples[%d] is not valid JSON: %v", i, err))
 			continue
@@ -304,7 +305,7 @@ func (s *suite) checkDescribeExamples(ctx context.Context) outcome {
 			continue
 		}
 		if res.Status != 0 {
-			fails = append(fails, fmt.Sprintf("ron_validate rejected examples[%d] (status %d); every example must be accepted with payload_size %d%s", i, res.Status, s.opts.PayloadSize, inOut(pr, res)))
+			fails = append(fails, fmt.Sprintf("ron_validate rejected examples[%d] (status %d); every example must be accepted (payload_size %d)%s", i, res.Status, size, inOut(pr, res)))
 			continue
 		}
 		norm, err := checkValidated(res.Output)
@@ -312,7 +313,7 @@ func (s *suite) checkDescribeExamples(ctx context.Context) outcome {
 			fails = append(fails, fmt.Sprintf("ron_validate's output for examples[%d] breaks ABI v1: %v%s", i, err, inOut(pr, res)))
 			continue
 		}
-		s.examples = append(s.examples, example{manifest: ex, input: in, normalized: norm})
+		s.examples = append(s.examples, example{manifest: ex, size: size, input: in, normalized: norm})
 		s.normalized = append(s.normalized, norm)
 	}
 	if len(fails) > 0 {

@@ -32,7 +32,7 @@ func (s *suite) determinismProbes() []probe {
 			break
 		}
 		ps = append(ps, probe{entry: plugins.EntryValidate, label: fmt.Sprintf("examples[%d]", i), input: ex.input})
-		if in, err := s.validateInput(ex.normalized, s.opts.PayloadSize); err == nil {
+		if in, err := s.validateInput(ex.normalized, ex.size); err == nil {
 			ps = append(ps, probe{entry: plugins.EntryValidate, label: fmt.Sprintf("the normalized examples[%d]", i), input: in})
 		}
 	}

@@ -39,10 +39,7 @@ func (c splitCall) input() []byte {
 		Bytes    uint64        `json:"bytes"`
 		Servers  []splitServer `json:"servers"`
 	}
-	u := usage{Servers: c.servers}
-	if u.Servers == nil {
-		u.Servers = []splitServer{}
-	}
+	u := usage{Servers: c.servers} // nil goes as null, as Go hosts send it
 	for _, sv := range c.servers {
 		u.Requests += sv.Requests
 		u.Bytes += sv.Bytes
@@ -172,12 +169,12 @@ func (s *suite) ensureSplits(ctx context.Context) error {
 		mans = mans[:maxSplitManifests]
 	}
 	amounts := s.amounts()
-	lists := [][]splitServer{nil, s.servers(1), s.servers(2), s.servers(3), s.servers(7)}
+	lists := [][]splitServer{nil, {}, s.servers(1), s.servers(2), s.servers(3), s.servers(7)}
 	for mi, m := range mans {
 		for _, a := range amounts {
 			for _, sv := range lists {
 				c := splitCall{manifest: m, amount: a, servers: sv}
-				pr := probe{entry: plugins.EntrySplit, label: fmt.Sprintf("normalized examples[%d], amount %d, %d servers", mi, a, len(sv)), input: c.input()}
+				pr := probe{entry: plugins.EntrySplit, label: fmt.Sprintf("normalized examples[%d], amount %d, %s", mi, a, serversLabel(sv)), input: c.input()}
 				r := splitRun{call: c, pr: pr}
 				r.res, r.err = s.call(ctx, pr, false)
 				if ctx.Err() != nil {
@@ -374,4 +371,14 @@ func (s *suite) checkSplitOrder(ctx context.Context) outcome {
 		return failf("no split with two servers or more answered with allocations (see split.status)")
 	}
 	return passf("%d reordered splits", n)
+}
+
+func serversLabel(sv []splitServer) string {
+	switch {
+	case sv == nil:
+		return "servers null"
+	case len(sv) == 1:
+		return "1 server"
+	}
+	return fmt.Sprintf("%d servers", len(sv))
 }

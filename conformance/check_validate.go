@@ -19,7 +19,7 @@ func (s *suite) checkIdempotent(ctx context.Context) outcome {
 		return failf("no example was accepted (see describe.examples), so idempotence cannot be checked")
 	}
 	for i, ex := range s.examples {
-		in, err := s.validateInput(ex.normalized, s.opts.PayloadSize)
+		in, err := s.validateInput(ex.normalized, ex.size)
 		if err != nil {
 			return failf("the normalized manifest of examples[%d] is not valid JSON: %v", i, err)
 		}

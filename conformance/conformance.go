@@ -28,8 +28,9 @@ type Options struct {
 	// Limits overrides the host's limits; nil runs under the ABI's
 	// (plugins.DefaultLimits). The limits.* checks measure against these.
 	Limits *plugins.Limits
-	// PayloadSize is the payload_size in the validate context of describe's
-	// examples; 0 means DefaultPayloadSize.
+	// PayloadSize is the payload_size in the validate context of a manifest
+	// that has no [payload] size of its own; 0 means DefaultPayloadSize.
+	// A manifest with a [payload] table is validated with its size.
 	PayloadSize uint64
 	// CacheDir is passed to the host as its compilation cache; "" keeps it in memory.
 	CacheDir string
@@ -40,7 +41,7 @@ type Options struct {
 // DefaultSeed is the seed of a run whose Options.Seed is 0.
 const DefaultSeed = 1
 
-// DefaultPayloadSize is the payload_size the examples are validated with.
+// DefaultPayloadSize is the payload_size of a manifest without a [payload] size.
 const DefaultPayloadSize = 1 << 20
 
 // Status is the outcome of one check.
@@ -165,10 +166,12 @@ type suite struct {
 	splitRuns   []splitRun
 	splitDone   bool
 	refs        []ref
+	cases       []namedCase
 }
 
 type example struct {
 	manifest   json.RawMessage
+	size       uint64 // the payload_size it is validated with
 	input      []byte // the validate input
 	normalized json.RawMessage
 }
@@ -279,16 +282,11 @@ var runtimeChecks = []string{
 
 var limitChecks = []string{"limits.time", "limits.memory", "limits.output"}
 
-func (s *suite) run(ctx context.Context) error {
-	static := []check{
-		{"abi.marker", s.checkMarker},
-		{"abi.exports", s.checkExports},
-		{"abi.imports", s.checkImports},
-	}
-	if err := s.runChecks(ctx, static); err != nil {
-		return err
-	}
-	s.host = plugins.New(plugins.Config{
+// newHost makes the host a run loads the plugin in: no memo, so every call
+// reaches the module; one instance, so reuse is real; no quarantine, so a
+// faulty plugin stays under test.
+func (s *suite) newHost() *plugins.Host {
+	return plugins.New(plugins.Config{
 		Limits:          s.limits,
 		PoolSize:        1,
 		CacheDir:        s.opts.CacheDir,
@@ -297,6 +295,30 @@ func (s *suite) run(ctx context.Context) error {
 		Logger:          s.log,
 		HostVersion:     "conformance",
 	})
+}
+
+func (s *suite) run(ctx context.Context) error {
+	if err := s.loadCases(); err != nil {
+		return err
+	}
+	static := []check{
+		{"abi.marker", s.checkMarker},
+		{"abi.exports", s.checkExports},
+		{"abi.imports", s.checkImports},
+	}
+	if err := s.runChecks(ctx, static); err != nil {
+		return err
+	}
+	if s.report.Failed() > 0 {
+		// The host refuses such a module; compiling it to hear that is the
+		// slowest step of a run, so the suite stops here.
+		s.record("abi.load", time.Now(), skipf("not loaded: the module breaks the ABI v1 module shape (see the abi.* failures)"))
+		s.skipAll(runtimeChecks, "the plugin was not loaded (see abi.*)")
+		s.skipAll(limitChecks, "the plugin was not loaded (see abi.*)")
+		s.skipCases("the plugin was not loaded (see abi.*)")
+		return nil
+	}
+	s.host = s.newHost()
 	defer func() { _ = s.host.Close(context.WithoutCancel(ctx)) }()
 
 	start := time.Now()
@@ -308,6 +330,7 @@ func (s *suite) run(ctx context.Context) error {
 		s.record("abi.load", start, failf("the host refused the module: %v", err))
 		s.skipAll(runtimeChecks, "the plugin did not load (see abi.load)")
 		s.skipAll(limitChecks, "the plugin did not load (see abi.load)")
+		s.skipCases("the plugin did not load (see abi.load)")
 		return nil
 	}
 	s.p = p

@@ -17,6 +17,12 @@ import (
 
 var buildDir string
 
+// wazeroCache is the hosts' compilation cache, kept across test runs like
+// GOCACHE: wazero compiles a Go module in about a second, but in some 10 to
+// 20 seconds when the race detector instruments its compiler, and the
+// modules the tests build are the same from run to run.
+var wazeroCache string
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "conformance-test-")
 	if err != nil {
@@ -24,6 +30,10 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	buildDir = dir
+	wazeroCache = filepath.Join(dir, "wazero")
+	if c, err := os.UserCacheDir(); err == nil {
+		wazeroCache = filepath.Join(c, "ronhost-conformance-test", "wazero")
+	}
 	code := m.Run()
 	_ = os.RemoveAll(dir)
 	os.Exit(code)

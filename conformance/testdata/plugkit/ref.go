@@ -102,8 +102,14 @@ func RefDescribe(in []byte) (int32, []byte) {
 			Version string `json:"version"`
 		} `json:"host"`
 	}
+	if t := bytes.TrimSpace(in); len(t) == 0 || t[0] != '{' {
+		return Reject(fe("", "type", "the input is a JSON object"))
+	}
 	if err := decode(in, &req); err != nil {
 		return Reject(fe("", "syntax", err.Error()))
+	}
+	if req.ABI != 1 {
+		return Reject(fe("abi", "unsupported", "this plugin speaks ABI version 1"))
 	}
 	exs := make([]json.RawMessage, len(Examples))
 	for i, e := range Examples {

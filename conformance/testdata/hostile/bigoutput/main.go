@@ -5,21 +5,20 @@ package main
 
 import (
 	"bytes"
-	"github.com/ronhost/ronhost/conformance/testdata/plugkit"
+	"github.com/ronhost/ronhost/conformance/testdata/tinykit"
 )
 
 //go:wasmexport ron_abi_v1
 func abiV1() {}
 
 func init() {
-	plugkit.Split = func(in []byte) (int32, []byte) {
-		status, out := plugkit.RefSplit(in)
+	tinykit.Split = func(in []byte) (int32, []byte) {
+		status, out := tinykit.RefSplit(in)
 		if status != 0 {
 			return status, out
 		}
-		pad := bytes.Repeat([]byte("x"), 2<<20)
 		out = append(out[:len(out)-1], `,"debug":"`...)
-		out = append(out, pad...)
+		out = append(out, bytes.Repeat([]byte("x"), 2<<20)...)
 		return status, append(out, `"}`...)
 	}
 }

@@ -4,7 +4,7 @@
 package main
 
 import (
-	"github.com/ronhost/ronhost/conformance/testdata/plugkit"
+	"github.com/ronhost/ronhost/conformance/testdata/tinykit"
 )
 
 //go:wasmexport ron_abi_v1
@@ -14,11 +14,11 @@ func abiV1() {}
 func evil() int32
 
 func init() {
-	plugkit.Describe = func(in []byte) (int32, []byte) {
+	tinykit.Describe = func(in []byte) (int32, []byte) {
 		if len(in) == 0 {
 			return evil(), nil
 		}
-		return plugkit.RefDescribe(in)
+		return tinykit.RefDescribe(in)
 	}
 }
 

@@ -4,14 +4,14 @@
 package main
 
 import (
-	"github.com/ronhost/ronhost/conformance/testdata/plugkit"
+	"github.com/ronhost/ronhost/conformance/testdata/tinykit"
 )
 
 //go:wasmexport ron_abi_v1
 func abiV1() {}
 
 func init() {
-	plugkit.Split = func(in []byte) (int32, []byte) {
+	tinykit.Split = func(in []byte) (int32, []byte) {
 		for {
 			spins++
 		}

@@ -4,7 +4,7 @@
 package main
 
 import (
-	"github.com/ronhost/ronhost/conformance/testdata/plugkit"
+	"github.com/ronhost/ronhost/conformance/testdata/tinykit"
 )
 
 //go:wasmexport ron_abi_v1
@@ -13,7 +13,7 @@ func abiV1() {}
 var hoard [][]byte
 
 func init() {
-	plugkit.Split = func(in []byte) (int32, []byte) {
+	tinykit.Split = func(in []byte) (int32, []byte) {
 		for {
 			b := make([]byte, 16<<20)
 			b[len(b)-1] = 1

@@ -4,7 +4,7 @@
 package main
 
 import (
-	_ "github.com/ronhost/ronhost/conformance/testdata/plugkit"
+	_ "github.com/ronhost/ronhost/conformance/testdata/tinykit"
 )
 
 func main() {}

@@ -5,7 +5,7 @@ package main
 
 import (
 	"bytes"
-	"github.com/ronhost/ronhost/conformance/testdata/plugkit"
+	"github.com/ronhost/ronhost/conformance/testdata/tinykit"
 	"strconv"
 )
 
@@ -15,9 +15,9 @@ func abiV1() {}
 var calls int
 
 func init() {
-	plugkit.Validate = func(in []byte) (int32, []byte) {
+	tinykit.Validate = func(in []byte) (int32, []byte) {
 		calls++
-		status, out := plugkit.RefValidate(in)
+		status, out := tinykit.RefValidate(in)
 		if status == 0 {
 			out = bytes.Replace(out, []byte(`"index":{`), []byte(`"index":{"calls":`+strconv.Itoa(calls)+`,`), 1)
 		}
