@@ -81,6 +81,11 @@ type Config struct {
 	// LogLinesPerSecond rate-limits a plugin's log lines (stdout, stderr and
 	// ron.log together); 0 means 20, with a burst of 100.
 	LogLinesPerSecond int
+
+	// noDeadlines compiles without wazero's termination checks, so calls
+	// cannot be interrupted. Only benchmarks set it, to measure what the
+	// deadline enforcement costs; a node never runs this way.
+	noDeadlines bool
 }
 
 // withDefaults fills zero fields.

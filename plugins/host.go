@@ -54,7 +54,7 @@ func (h *Host) start(ctx context.Context) error {
 		return nil
 	}
 	rc := wazero.NewRuntimeConfig().
-		WithCloseOnContextDone(true).
+		WithCloseOnContextDone(!h.cfg.noDeadlines).
 		WithMemoryLimitPages(h.cfg.Limits.MemoryBytes / 65536)
 	var cache wazero.CompilationCache
 	if h.cfg.CacheDir != "" {
