@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -13,6 +14,8 @@ import (
 	"github.com/ronhost/ronhost/core/manifest"
 	"github.com/ronhost/ronhost/internal/wasmbuild"
 	"github.com/ronhost/ronhost/plugins"
+	ron "github.com/ronhost/ronhost/sdk-wasm"
+	"github.com/ronhost/ronhost/sdk-wasm/rontest"
 	"github.com/ronhost/ronhost/tlds/mod/modtld"
 )
 
@@ -101,6 +104,35 @@ func TestExamplesAreValidManifests(t *testing.T) {
 			if _, err := manifest.ParseJSON(m); err != nil {
 				t.Errorf("%s: %v", name, err)
 			}
+		}
+	}
+}
+
+// TestReadmeExamples parses every TOML block of README.md with the node's
+// manifest parser and validates it with the plugin: the documented examples
+// are real, signatures included.
+func TestReadmeExamples(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(b), "```toml\n")[1:]
+	if len(blocks) == 0 {
+		t.Fatal("README.md has no TOML example")
+	}
+	h := rontest.New(modtld.New())
+	for i, blk := range blocks {
+		src, _, _ := strings.Cut(blk, "```")
+		m, err := manifest.ParseTOML([]byte(src))
+		if err != nil {
+			t.Fatalf("block %d: %v", i, err)
+		}
+		out, err := h.Validate(t.Context(), ron.MustManifest(string(m.Canonical())), ron.Context{TLD: "mod", PayloadSize: uint64(m.Payload.Size)})
+		if err != nil {
+			t.Fatalf("block %d: %v", i, err)
+		}
+		if _, err := manifest.ParseJSON([]byte(out.Manifest.String())); err != nil {
+			t.Fatalf("block %d normalized: %v", i, err)
 		}
 	}
 }

@@ -224,12 +224,12 @@ func index(meta ron.Meta, t Table) ron.Index {
 // Split implements ron.Plugin: treasury_bps of the amount (rounded down) to
 // the treasury, the rest to the moderators by weight with the SDK's
 // remainder rule (a registry entry has one moderator, who gets all of it).
-// Usage is not used: .mod pays no operators. Split re-checks the table's
-// structure but not the signatures, which validate verified at publication.
+// Usage is not used: .mod pays no operators. The host splits only manifests
+// validate accepted, so Split reads just what it pays with and re-checks
+// that (payouts, weights, treasury_bps), not the signatures or the rest.
 func (Plugin) Split(in ron.SplitInput) ([]ron.Allocation, error) {
-	var errs ron.Errors
-	t, ok := parse(in.Manifest, &errs)
-	if err := errs.Err(); err != nil || !ok {
+	t, err := splitTable(in.Manifest)
+	if err != nil {
 		return nil, err
 	}
 	var ws []ron.Weight
@@ -246,6 +246,57 @@ func (Plugin) Split(in ron.SplitInput) ([]ron.Allocation, error) {
 		return nil, ron.Reject("mod", ron.CodeInvalid, err.Error())
 	}
 	return append(out, ron.Allocation{Payee: TreasuryPayout, Role: RoleTreasury, Amount: treasury}), nil
+}
+
+// splitView is what Split reads of a normalized [mod] table.
+type splitView struct {
+	Moderator *struct {
+		Payout string `json:"payout"`
+	} `json:"moderator"`
+	Verdict *struct {
+		Moderators []struct {
+			Payout string `json:"payout"`
+			Weight uint64 `json:"weight"`
+		} `json:"moderators"`
+	} `json:"verdict"`
+	TreasuryBPS uint64 `json:"treasury_bps"`
+}
+
+// splitTable decodes the split view of [mod] and checks what Split relies on.
+func splitTable(m *ron.Manifest) (splitView, error) {
+	t := splitView{TreasuryBPS: DefaultTreasuryBPS}
+	raw := m.Raw(TLD)
+	if raw == nil {
+		return t, ron.Reject(TLD, ron.CodeRequired, "the manifest has no [mod] table")
+	}
+	if err := json.Unmarshal(raw, &t); err != nil {
+		return t, ron.Reject(TLD, ron.CodeType, "[mod] does not decode: "+err.Error())
+	}
+	var errs ron.Errors
+	if t.TreasuryBPS < MinTreasuryBPS || t.TreasuryBPS > MaxTreasuryBPS {
+		errs.Addf("mod.treasury_bps", ron.CodeRange, "%d basis points, want %d..%d", t.TreasuryBPS, MinTreasuryBPS, MaxTreasuryBPS)
+	}
+	switch {
+	case (t.Moderator == nil) == (t.Verdict == nil):
+		errs.Add("mod", ron.CodeInvalid, "[mod] must hold exactly one of a moderator entry and a verdict")
+	case t.Moderator != nil:
+		if !ron.ValidPayout(t.Moderator.Payout) {
+			errs.Addf("mod.moderator.payout", ron.CodeFormat, "%q is not a payout address", t.Moderator.Payout)
+		}
+	default:
+		if len(t.Verdict.Moderators) == 0 {
+			errs.Add("mod.verdict.moderators", ron.CodeRequired, "a verdict needs at least one moderator")
+		}
+		for i, s := range t.Verdict.Moderators {
+			if !ron.ValidPayout(s.Payout) {
+				errs.Addf(fmt.Sprintf("mod.verdict.moderators[%d].payout", i), ron.CodeFormat, "%q is not a payout address", s.Payout)
+			}
+			if s.Weight == 0 || s.Weight > MaxWeight {
+				errs.Addf(fmt.Sprintf("mod.verdict.moderators[%d].weight", i), ron.CodeRange, "weight %d is not 1..%d", s.Weight, MaxWeight)
+			}
+		}
+	}
+	return t, errs.Err()
 }
 
 // parse decodes [mod] strictly and normalizes it, recording every problem
