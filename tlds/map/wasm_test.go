@@ -7,14 +7,17 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ronhost/ronhost/conformance"
+	"github.com/ronhost/ronhost/core/manifest"
 	"github.com/ronhost/ronhost/internal/wasmbuild"
 	"github.com/ronhost/ronhost/plugins"
 	ron "github.com/ronhost/ronhost/sdk-wasm"
@@ -84,6 +87,37 @@ func TestConformance(t *testing.T) {
 	}
 	if cases < 20 {
 		t.Fatalf("%d cases ran, want at least 20", cases)
+	}
+}
+
+// TestReadmeExample takes the Manifest.toml of README.md through the host's
+// parser (core/manifest) and the module's validate, as a node would.
+func TestReadmeExample(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(readme)
+	start := strings.Index(text, "```toml\n")
+	end := strings.Index(text[start+8:], "```")
+	if start < 0 || end < 0 {
+		t.Fatal("README.md has no toml block")
+	}
+	m, err := manifest.ParseTOML([]byte(text[start+8 : start+8+end]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := load(t)
+	v, err := p.Validate(context.Background(), m.Canonical(), plugins.ValidateContext{TLD: "map", PayloadSize: uint64(m.Payload.Size)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct{ Map maptld.Normalized }
+	if err := json.Unmarshal(v.Manifest, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Map.Split.CreatorsBPS != 6900 || doc.Map.Center != [3]float64{4.835, 45.7578, 12} || len(doc.Map.Creators) != 2 {
+		t.Fatalf("normalized %+v", doc.Map)
 	}
 }
 
@@ -195,38 +229,73 @@ func TestResolveThroughHost(t *testing.T) {
 	}
 }
 
-// durations runs f n times and reports the median and 99th percentile of
-// the host-measured time in the module.
-func reportPercentiles(b *testing.B, ds []time.Duration) {
-	slices.Sort(ds)
-	if len(ds) == 0 {
-		return
-	}
-	b.ReportMetric(float64(ds[len(ds)/2].Nanoseconds()), "p50-ns")
-	b.ReportMetric(float64(ds[len(ds)*99/100].Nanoseconds()), "p99-ns")
-}
-
-func benchCall(b *testing.B, e plugins.Entry, input []byte) {
+// bench times the same call natively (ron.Dispatch on maptld, the code the
+// module runs) and through the host on the module, in the same run, and
+// reports both, their ratio and the module's median and 99th percentile.
+func bench(b *testing.B, e plugins.Entry, input []byte, obj []byte) {
 	p := load(b)
 	ctx := context.Background()
-	var ds []time.Duration
-	for b.Loop() {
-		res, err := p.Call(ctx, e, input)
-		if err != nil || res.Status != 0 {
-			b.Fatalf("%v %d %s", err, res.Status, res.Output)
+	call := func() (int32, []byte, error) {
+		if e != plugins.EntryResolve {
+			res, err := p.Call(ctx, e, input)
+			return res.Status, res.Output, err
 		}
-		ds = append(ds, res.Elapsed)
+		var in plugins.ResolveInput
+		if err := json.Unmarshal(input, &in); err != nil {
+			return 0, nil, err
+		}
+		r, err := p.Resolve(ctx, in, bytes.NewReader(obj))
+		if err != nil {
+			return 0, nil, err
+		}
+		out, err := json.Marshal(r)
+		return 0, out, err
 	}
-	reportPercentiles(b, ds)
+	native := func() (int32, []byte) {
+		var r io.ReaderAt
+		if obj != nil {
+			r = bytes.NewReader(obj)
+		}
+		return ron.Dispatch(maptld.New(), string(e), input, r)
+	}
+	// Warm both sides and check they agree.
+	nst, nout := native()
+	wst, wout, err := call()
+	if err != nil || nst != 0 || wst != 0 || (e != plugins.EntryResolve && !bytes.Equal(nout, wout)) {
+		b.Fatalf("native (%d %s) and wasm (%d %s %v) disagree", nst, nout, wst, wout, err)
+	}
+	b.ResetTimer()
+	nstart := time.Now()
+	for range b.N {
+		native()
+	}
+	nativeNs := float64(time.Since(nstart).Nanoseconds()) / float64(b.N)
+	lat := make([]time.Duration, 0, b.N)
+	wstart := time.Now()
+	for range b.N {
+		t0 := time.Now()
+		if st, out, err := call(); err != nil || st != 0 {
+			b.Fatalf("%d %s %v", st, out, err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	wasmNs := float64(time.Since(wstart).Nanoseconds()) / float64(b.N)
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(nativeNs, "native-ns/op")
+	b.ReportMetric(wasmNs, "wasm-ns/op")
+	b.ReportMetric(wasmNs/nativeNs, "x-native")
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[(len(lat)-1)*99/100].Microseconds()), "p99-µs")
 }
 
-func BenchmarkWasmValidate(b *testing.B) {
-	benchCall(b, plugins.EntryValidate, []byte(`{"manifest":`+maptld.Example+`,"context":{"tld":"map","payload_size":5242880}}`))
+// go test -run '^$' -bench . -benchtime 2000x ./tlds/map/
+func BenchmarkValidate(b *testing.B) {
+	bench(b, plugins.EntryValidate, []byte(`{"manifest":`+maptld.Example+`,"context":{"tld":"map","payload_size":5242880}}`), nil)
 }
 
-func BenchmarkWasmSplit(b *testing.B) {
-	p := load(b)
-	m := normalizedExample(b, p, 5242880)
+func BenchmarkSplit(b *testing.B) {
+	m := normalizedExample(b, load(b), 5242880)
 	in, _ := json.Marshal(map[string]any{"manifest": m, "epoch": "e", "amount": 1000003, "usage": map[string]any{
 		"requests": 60, "bytes": 1 << 20, "servers": []map[string]any{
 			{"node": "node-a", "payout": "op-a", "requests": 10, "bytes": 1000},
@@ -234,20 +303,15 @@ func BenchmarkWasmSplit(b *testing.B) {
 			{"node": "node-c", "payout": "op-a", "requests": 5, "bytes": 3},
 			{"node": "node-d", "payout": "op-d", "requests": 15, "bytes": 270796},
 		}}})
-	benchCall(b, plugins.EntrySplit, in)
+	bench(b, plugins.EntrySplit, in, nil)
 }
 
-func BenchmarkWasmResolve(b *testing.B) {
-	p := load(b)
+// BenchmarkResolve looks a tile up in a 5461-tile archive (gzip
+// directories, a root and leaves of 256 entries): header, root and one leaf
+// read through object_read and decoded per call.
+func BenchmarkResolve(b *testing.B) {
 	arc, _ := testArchive(b)
-	m := normalizedExample(b, p, uint64(len(arc)))
-	ctx := context.Background()
-	in := plugins.ResolveInput{Manifest: m, Path: "/6/40/21", PayloadSize: uint64(len(arc))}
-	obj := bytes.NewReader(arc)
-	for b.Loop() {
-		r, err := p.Resolve(ctx, in, obj)
-		if err != nil || r.Status != 200 {
-			b.Fatalf("%+v %v", r, err)
-		}
-	}
+	m := normalizedExample(b, load(b), uint64(len(arc)))
+	in, _ := json.Marshal(plugins.ResolveInput{Manifest: m, Path: "/6/40/21", PayloadSize: uint64(len(arc))})
+	bench(b, plugins.EntryResolve, in, arc)
 }

@@ -54,6 +54,14 @@ func TestSplitExample(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("got  %v\nwant %v", got, want)
 	}
+	// Parts of 0 basis points pay nobody: 9000/0/1000/0 of 999.
+	zero := normalized(t, `{"meta":{"tld":"map"},"map":{"format":"png","license":"CC0-1.0","creators":[{"name":"A","payout":"ron1a"}],`+
+		`"split":{"creators_bps":9000,"operators_bps":0,"moderation_bps":1000,"royalty_bps":0}}}`)
+	got = rontest.CheckSplit(t, h, ron.SplitInput{Manifest: zero, Epoch: "e1", Amount: 999, Usage: usage})
+	want = []ron.Allocation{{Payee: "pool:moderation", Role: "moderation", Amount: 100}, {Payee: "ron1a", Role: "creator", Amount: 899}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got  %v\nwant %v", got, want)
+	}
 	// A manifest that is not valid is rejected, not split.
 	bad := ron.MustManifest(`{"meta":{"tld":"map"},"map":{"format":"png","license":"CC0-1.0","creators":[{"name":"A","payout":"ron1a","share":9000}]}}`)
 	if _, err := h.Split(ctx, ron.SplitInput{Manifest: bad, Amount: 5}); err == nil {
