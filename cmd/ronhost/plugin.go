@@ -320,8 +320,8 @@ func pluginTestCommand() *command {
 			return err
 		}
 		opts := conformance.Options{CasesDir: *cases, Update: *update, Seed: *seed}
-		if d, err := a.data(); err == nil {
-			opts.CacheDir = filepath.Join(d, "cache", "wazero")
+		if e, err := a.pluginEnv(); err == nil {
+			opts.CacheDir = node.HostConfig(e.cfg, e.dir, nil, version).CacheDir
 		}
 		rep, err := conformance.Run(ctx, wasm, opts)
 		if err != nil {

@@ -40,6 +40,7 @@ type Plugins struct {
 	ValidateMillis    int      `toml:"validate_ms" comment:"deadline of one validate call (ABI maximum 100)"`
 	SplitMillis       int      `toml:"split_ms" comment:"deadline of one split call (ABI maximum 50)"`
 	ResolveMillis     int      `toml:"resolve_ms" comment:"deadline of one resolve call (ABI maximum 50)"`
+	CacheDir          string   `toml:"cache_dir" comment:"wazero's compilation cache; empty means DATA/cache/wazero"`
 }
 
 // Default returns the configuration with every default written out.

@@ -85,6 +85,10 @@ func New(opts Options) *Node {
 // HostConfig translates the node configuration into the plugin host's.
 func HostConfig(c config.Config, dataDir string, log *slog.Logger, version string) plugins.Config {
 	p := c.Plugins
+	cache := p.CacheDir
+	if cache == "" {
+		cache = filepath.Join(dataDir, "cache", "wazero")
+	}
 	l := plugins.DefaultLimits()
 	l.MemoryBytes = uint32(p.MemoryMiB) << 20
 	l.Validate = time.Duration(p.ValidateMillis) * time.Millisecond
@@ -93,7 +97,7 @@ func HostConfig(c config.Config, dataDir string, log *slog.Logger, version strin
 	return plugins.Config{
 		Limits:          l,
 		PoolSize:        p.PoolSize,
-		CacheDir:        filepath.Join(dataDir, "cache", "wazero"),
+		CacheDir:        cache,
 		MemoEntries:     p.MemoEntries,
 		QuarantineAfter: p.QuarantineAfter,
 		Logger:          log,
