@@ -158,15 +158,15 @@ type suite struct {
 	host *plugins.Host
 	p    *plugins.Plugin
 
-	desc        describeDoc
-	descInput   []byte
-	examples    []example // describe's examples, with what validate made of them
-	normalized  []json.RawMessage
-	calls       []callRecord
-	splitRuns   []splitRun
-	splitDone   bool
-	refs        []ref
-	cases       []namedCase
+	desc       describeDoc
+	descInput  []byte
+	examples   []example // describe's examples, with what validate made of them
+	normalized []json.RawMessage
+	calls      []callRecord
+	splitRuns  []splitRun
+	splitDone  bool
+	refs       []ref
+	cases      []namedCase
 }
 
 type example struct {

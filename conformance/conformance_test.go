@@ -55,3 +55,11 @@ func TestCPluginPassesEverything(t *testing.T) {
 		t.Errorf("TLD %q, want c-demo", rep.TLD)
 	}
 }
+
+// conformance.Test turns every check into a subtest.
+func TestGoTestHelper(t *testing.T) {
+	rep := conformance.Test(t, goPlugin(t, "reference"), roomyOpts())
+	if rep.Failed() != 0 || len(rep.Checks) < 20 {
+		t.Fatalf("%d checks, %d failed", len(rep.Checks), rep.Failed())
+	}
+}

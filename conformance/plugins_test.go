@@ -17,10 +17,10 @@ import (
 
 var buildDir string
 
-// wazeroCache is the hosts' compilation cache, kept across test runs like
-// GOCACHE: wazero compiles a Go module in about a second, but in some 10 to
-// 20 seconds when the race detector instruments its compiler, and the
-// modules the tests build are the same from run to run.
+// wazeroCache is the hosts' compilation cache, shared by every Run in this
+// binary (and across packages when RON_TEST_WAZERO_CACHE is set): wazero
+// compiles a Go module in about a second, but in 10 to 20 seconds when the
+// race detector instruments its compiler.
 var wazeroCache string
 
 func TestMain(m *testing.M) {
@@ -30,12 +30,17 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	buildDir = dir
-	wazeroCache = filepath.Join(dir, "wazero")
-	if c, err := os.UserCacheDir(); err == nil {
-		wazeroCache = filepath.Join(c, "ronhost-conformance-test", "wazero")
+	cache, cleanup, err := wasmbuild.TestCacheDir()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
 	}
+	wazeroCache = cache
 	code := m.Run()
 	_ = os.RemoveAll(dir)
+	if cleanup != nil {
+		cleanup()
+	}
 	os.Exit(code)
 }
 

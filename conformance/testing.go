@@ -39,4 +39,3 @@ func Test(t *testing.T, wasm []byte, opts Options) *Report {
 	t.Log("\n" + b.String())
 	return rep
 }
-

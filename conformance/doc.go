@@ -1,0 +1,113 @@
+// Package conformance is the plugin conformance suite: it takes a TLD
+// plugin's .wasm file alone, loads it in the real host (package plugins) and
+// checks every rule of ABI v1 (docs/ABI.md) a plugin must keep. It is a
+// library; `ronhost plugin test PLUGIN.wasm [--cases DIR] [--junit FILE]` is a
+// thin command over [Run], and [Test] runs it from `go test`.
+//
+// It owns the checks, the data-driven case format, the text and JUnit
+// reports, and [PluginCaller], which adapts a loaded plugin to the Go SDK's
+// rontest.Caller. It must not import core/ or cmd/: it needs the host and
+// nothing of the node.
+//
+// # How a run works
+//
+// [Run] loads the module in a host of its own with memoization off, one
+// pooled instance and no quarantine, so every call reaches the module, reuse
+// of an instance is real, and a faulty plugin stays under test. The inputs
+// come from the plugin itself: describe's examples, normalized by validate,
+// are what every other check mutates and splits. Pseudo-random inputs come
+// from Options.Seed (the report records it), so a run is repeatable. Each
+// check stops at its first offence and says what to fix, showing the input
+// (trimmed, with a label) and the offending output.
+//
+// # The checks
+//
+//	abi.marker          the module exports the marker ron_abi_v1: () -> ()
+//	abi.exports         memory; ron_describe, ron_validate, ron_split (and
+//	                    ron_resolve if present) as () -> i32; _initialize as
+//	                    () -> (); the module size limit
+//	abi.imports         only ron.{input_len,input_read,output_set,log,
+//	                    object_read} with ABI signatures, and
+//	                    wasi_snapshot_preview1; no imported memory or tables
+//	abi.load            the host loads it (skipped when an abi check failed:
+//	                    the host would refuse it)
+//	describe.shape      describe's output: tld [a-z0-9-]{1,32}, name, version,
+//	                    summary, unique non-empty roles, known features
+//	                    ("resolve" iff ron_resolve is exported), examples
+//	describe.examples   validate accepts every example (status 0, with
+//	                    {"manifest":{...},"index":{...}}); a manifest's
+//	                    [payload] size is its payload_size, else
+//	                    Options.PayloadSize
+//	validate.idempotent validating a normalized manifest returns it
+//	validate.garbage    random bytes, empty input, broken syntax, trailing
+//	                    data: status 1 with {"errors":[{path,code,message}]}
+//	validate.truncated  an example's input cut at many points: status 1
+//	validate.nested     arrays and objects nested 100000 deep: status 1
+//	validate.huge       900 KiB strings, numbers, keys; 300000-element
+//	                    arrays: status 1 (an extra huge member: no fault)
+//	validate.utf8       invalid UTF-8 in values, keys and context: status 1
+//	validate.types      non-object inputs and manifests, a wrong-typed
+//	                    context, and each member of an example given a value
+//	                    of another type (status 1 when the normalized manifest
+//	                    keeps that member; else no fault)
+//	split.status        every split of a normalized example answers status 0
+//	                    with {"allocations":[{payee,role,amount}...]}; amounts
+//	                    0, 1, small primes, 10007, 2^32+15, 2^53-1 and seeded
+//	                    random ones; servers null, [] and 1, 2, 3, 7 entries
+//	                    (one served nothing, two share a payout)
+//	split.conserve      the allocations sum to exactly the amount
+//	split.nonnegative   amounts are JSON integers from 0 to 2^53-1
+//	split.roles         every role is one describe declares
+//	split.payees        every payee is non-empty
+//	split.order         reordered servers give the same multiset of allocations
+//	determinism.fresh   two fresh instances answer byte-identically
+//	determinism.reused  the pooled instance, called again and again, answers
+//	                    as a fresh one
+//	determinism.order   so does it in shuffled orders of calls, rejections
+//	                    mixed in
+//	cases.NAME          one per case file (below)
+//	limits.time         no call timed out or took longer than its deadline
+//	limits.memory       no call ran out of memory or left more than the cap
+//	limits.output       no output over the output limit
+//
+// The limits are the ABI's (plugins.DefaultLimits) unless Options.Limits
+// overrides them; the report records per entry point the calls made, the
+// faults, the slowest call, the peak linear memory and the largest output.
+//
+// # Data-driven cases
+//
+// A plugin ships cases in a directory (Options.CasesDir), one NAME.json per
+// case, checked as "cases.NAME":
+//
+//	{
+//	  "manifest": {"meta": {"tld": "map", ...}, ...},
+//	  "payload_size": 4096,
+//	  "expect": {"manifest": {...the normalized manifest...}, "index": {...}}
+//	}
+//
+//	{
+//	  "manifest": {...},
+//	  "expect": {"errors": [{"path": "map.maxzoom", "code": "range"}]}
+//	}
+//
+// The manifest is validated with context {"tld": describe's tld,
+// "payload_size": N}; payload_size is optional (the manifest's [payload]
+// size, else Options.PayloadSize). An accepted manifest must equal
+// expect.manifest as JSON (key order and spacing aside); expect.index is
+// optional and compared the same way. A rejection must list exactly the
+// expected (path, code) pairs, in any order; messages are free. Unknown
+// members in a case file are an error ([ErrBadCases]), so a typo cannot
+// silently disable a case.
+//
+// With Options.Update (`ronhost plugin test --update`), the suite rewrites
+// each case's expect with what the plugin answers now (path and code only
+// for errors; index only where the case had one) and passes; review the
+// diff and commit it, as with a golden file. A case without expect fails
+// until it is updated.
+//
+// # From go test
+//
+// [Test] runs the suite with each check as a subtest. [LoadCaller] gives a
+// rontest.Caller over the built module, so the checks an author wrote for
+// the SDK's native fake host run unchanged against the .wasm.
+package conformance
