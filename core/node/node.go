@@ -192,7 +192,8 @@ func (n *Node) catalogStamp() string {
 }
 
 // Reconcile makes the router serve exactly the built-ins (less those the
-// operator removed) and the installed plugins, hot-reloading what changed.
+// operator removed) and the installed plugins, hot-reloading what changed and
+// reloading what is quarantined.
 // A plugin that fails to load is reported and the others still install.
 func (n *Node) Reconcile(ctx context.Context) error {
 	n.reconcileMu.Lock()
@@ -223,7 +224,8 @@ func (n *Node) Reconcile(ctx context.Context) error {
 	}
 	var errs []error
 	for tld, w := range wants {
-		if p, err := n.router.Plugin(tld); err == nil && p.Hash() == w.hash {
+		// Unchanged plugins stay; a quarantined one is reloaded, which lifts the quarantine.
+		if p, err := n.router.Plugin(tld); err == nil && p.Hash() == w.hash && !p.Stats().Quarantined {
 			n.sources[tld] = w.source
 			continue
 		}
