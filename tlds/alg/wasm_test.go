@@ -1,14 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ronhost/ronhost/conformance"
 	"github.com/ronhost/ronhost/core/manifest"
@@ -182,20 +186,62 @@ func validated(tb testing.TB, p *plugins.Plugin, ex string) *plugins.Validated {
 	return v
 }
 
-// BenchmarkWasmValidate validates each example through the host (memo off,
-// so every call runs the module): the feed's two audit signatures are
-// verified in wasm.
+// quantiles runs f b.N times and reports the median and 99th percentile
+// of its wall time next to the mean (ns/op).
+func quantiles(b *testing.B, f func()) {
+	b.Helper()
+	var ds []time.Duration
+	for b.Loop() {
+		start := time.Now()
+		f()
+		ds = append(ds, time.Since(start))
+	}
+	slices.Sort(ds)
+	b.ReportMetric(float64(ds[len(ds)/2].Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(ds[len(ds)*99/100].Nanoseconds()), "p99-ns")
+}
+
+// bigFeed is the feed example with the most audits a manifest may list, all
+// of the current code: the slowest manifest to validate (MaxAudits
+// signature checks).
+func bigFeed(tb testing.TB) string {
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(algtld.Examples()[0]), &doc); err != nil {
+		tb.Fatal(err)
+	}
+	alg := doc["alg"].(map[string]any)
+	var audits []any
+	for i := range algtld.MaxAudits {
+		a := algtld.Audit{Auditor: fmt.Sprintf("Auditor %d", i), Payout: fmt.Sprintf("ron1a%d", i), Code: alg["code"].(string),
+			Version: "2.1.0", Date: "2026-02-10", Result: "pass"}
+		if err := algtld.Sign(&a, ed25519.NewKeyFromSeed(bytes.Repeat([]byte{byte(i + 1)}, ed25519.SeedSize))); err != nil {
+			tb.Fatal(err)
+		}
+		audits = append(audits, a)
+	}
+	alg["audits"] = audits
+	b, err := json.Marshal(doc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(b)
+}
+
+// BenchmarkWasmValidate validates through the host (memo off, so every call
+// runs the module): the examples (two and no audit signatures verified in
+// wasm) and a feed with the most audits (8 signatures).
 func BenchmarkWasmValidate(b *testing.B) {
 	p, stop := load(b)
 	defer stop()
-	for i, name := range []string{"feed", "ranking"} {
-		ex := json.RawMessage(algtld.Examples()[i])
+	exs := map[string]string{"feed": algtld.Examples()[0], "ranking": algtld.Examples()[1], "feed-max": bigFeed(b)}
+	for _, name := range []string{"feed", "ranking", "feed-max"} {
+		ex := json.RawMessage(exs[name])
 		b.Run(name, func(b *testing.B) {
-			for b.Loop() {
+			quantiles(b, func() {
 				if _, err := p.Validate(context.Background(), ex, plugins.ValidateContext{TLD: algtld.TLD, PayloadSize: 48213}); err != nil {
 					b.Fatal(err)
 				}
-			}
+			})
 		})
 	}
 }
@@ -206,9 +252,24 @@ func BenchmarkWasmSplit(b *testing.B) {
 	defer stop()
 	v := validated(b, p, algtld.Examples()[0])
 	in := plugins.SplitInput{Manifest: v.Manifest, Epoch: "2026-03", Amount: 1_000_003}
-	for b.Loop() {
+	quantiles(b, func() {
 		if _, err := p.Split(context.Background(), in); err != nil {
 			b.Fatal(err)
 		}
-	}
+	})
+	b.ReportMetric(float64(len(module(b))), "wasm-bytes")
+}
+
+// BenchmarkWasmResolve resolves "/" of the normalized feed through the host.
+func BenchmarkWasmResolve(b *testing.B) {
+	p, stop := load(b)
+	defer stop()
+	v := validated(b, p, algtld.Examples()[0])
+	obj := bytes.NewReader(make([]byte, 48213))
+	quantiles(b, func() {
+		r, err := p.Resolve(context.Background(), plugins.ResolveInput{Manifest: v.Manifest, Path: "/", PayloadSize: 48213}, obj)
+		if err != nil || r.Status != 200 {
+			b.Fatal(r, err)
+		}
+	})
 }

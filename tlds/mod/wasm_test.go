@@ -1,14 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ronhost/ronhost/conformance"
 	"github.com/ronhost/ronhost/core/manifest"
@@ -182,20 +186,59 @@ func validated(tb testing.TB, p *plugins.Plugin, ex string) *plugins.Validated {
 	return v
 }
 
-// BenchmarkWasmValidate validates each example through the host (memo off,
-// so every call runs the module): the verdict's two signatures are verified
-// in wasm.
+// quantiles runs f b.N times and reports the median and 99th percentile
+// of its wall time next to the mean (ns/op).
+func quantiles(b *testing.B, f func()) {
+	b.Helper()
+	var ds []time.Duration
+	for b.Loop() {
+		start := time.Now()
+		f()
+		ds = append(ds, time.Since(start))
+	}
+	slices.Sort(ds)
+	b.ReportMetric(float64(ds[len(ds)/2].Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(ds[len(ds)*99/100].Nanoseconds()), "p99-ns")
+}
+
+// bigVerdict is a verdict signed by the most moderators a verdict may have:
+// the slowest manifest to validate (MaxModerators signature checks).
+func bigVerdict(tb testing.TB) string {
+	tab := modtld.Table{TreasuryBPS: modtld.DefaultTreasuryBPS, Verdict: &modtld.Verdict{
+		Target: "b3:" + strings.Repeat("ab", 32), Label: "spam", Reason: "r", Time: "2026-03-01T12:30:00Z",
+	}}
+	var keys []ed25519.PrivateKey
+	for i := range modtld.MaxModerators {
+		k := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{byte(i + 1)}, ed25519.SeedSize))
+		keys = append(keys, k)
+		tab.Verdict.Moderators = append(tab.Verdict.Moderators, modtld.Signer{Key: modtld.PublicKey(k.Public().(ed25519.PublicKey)), Payout: fmt.Sprintf("ron1m%d", i), Weight: uint64(i + 1)})
+	}
+	slices.SortFunc(tab.Verdict.Moderators, func(a, b modtld.Signer) int { return strings.Compare(a.Key, b.Key) })
+	if err := modtld.Sign(&tab, keys...); err != nil {
+		tb.Fatal(err)
+	}
+	b, err := json.Marshal(map[string]any{"meta": map[string]any{"tld": "mod"}, "payload": map[string]any{"cid": "b3:" + strings.Repeat("cd", 32), "size": 2048}, "mod": tab})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(b)
+}
+
+// BenchmarkWasmValidate validates through the host (memo off, so every call
+// runs the module): the examples (one and two signatures verified in wasm)
+// and a verdict with the most moderators (8 signatures).
 func BenchmarkWasmValidate(b *testing.B) {
 	p, stop := load(b)
 	defer stop()
-	for i, name := range []string{"moderator", "verdict"} {
-		ex := json.RawMessage(modtld.Examples()[i])
+	exs := map[string]string{"moderator": modtld.Examples()[0], "verdict": modtld.Examples()[1], "verdict-max": bigVerdict(b)}
+	for _, name := range []string{"moderator", "verdict", "verdict-max"} {
+		ex := json.RawMessage(exs[name])
 		b.Run(name, func(b *testing.B) {
-			for b.Loop() {
+			quantiles(b, func() {
 				if _, err := p.Validate(context.Background(), ex, plugins.ValidateContext{TLD: modtld.TLD, PayloadSize: 2048}); err != nil {
 					b.Fatal(err)
 				}
-			}
+			})
 		})
 	}
 }
@@ -206,9 +249,24 @@ func BenchmarkWasmSplit(b *testing.B) {
 	defer stop()
 	v := validated(b, p, modtld.Examples()[1])
 	in := plugins.SplitInput{Manifest: v.Manifest, Epoch: "2026-03", Amount: 1_000_003}
-	for b.Loop() {
+	quantiles(b, func() {
 		if _, err := p.Split(context.Background(), in); err != nil {
 			b.Fatal(err)
 		}
-	}
+	})
+	b.ReportMetric(float64(len(module(b))), "wasm-bytes")
+}
+
+// BenchmarkWasmResolve resolves "/" of the normalized verdict through the host.
+func BenchmarkWasmResolve(b *testing.B) {
+	p, stop := load(b)
+	defer stop()
+	v := validated(b, p, modtld.Examples()[1])
+	obj := bytes.NewReader(make([]byte, 2048))
+	quantiles(b, func() {
+		r, err := p.Resolve(context.Background(), plugins.ResolveInput{Manifest: v.Manifest, Path: "/", PayloadSize: 2048}, obj)
+		if err != nil || r.Status != 200 {
+			b.Fatal(r, err)
+		}
+	})
 }

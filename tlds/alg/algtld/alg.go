@@ -34,7 +34,7 @@ const (
 	MaxAuthors        = 32
 	MaxInputs         = 64
 	MaxChangelog      = 64
-	MaxAudits         = 16
+	MaxAudits         = 8    // each is a signature check (~1 ms in wasm)
 	MaxName           = 100  // characters: name, author, auditor
 	MaxDescription    = 500  // an input's description
 	MaxNotes          = 2000 // a changelog entry's notes

@@ -36,7 +36,7 @@ const (
 	DefaultTreasuryBPS = 1000 // 10%
 	MinTreasuryBPS     = 500
 	MaxTreasuryBPS     = ron.TotalBPS
-	MaxModerators      = 16 // per verdict
+	MaxModerators      = 8 // per verdict: each is a signature check (~1 ms in wasm)
 	DefaultWeight      = 1
 	MaxWeight          = 1_000_000
 	MaxName            = 100 // characters
