@@ -3,6 +3,7 @@ package conformance_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/ronhost/ronhost/conformance"
@@ -56,5 +57,25 @@ func TestCallerReportsFaults(t *testing.T) {
 	status, _, err = c.Call(t.Context(), string(plugins.EntryDescribe), []byte(`{"abi":1,"host":{"name":"t","version":"0"}}`), nil)
 	if err != nil || status != 0 {
 		t.Fatalf("describe after a fault: %d %v", status, err)
+	}
+}
+
+// ron_resolve reads the payload through object_read: the object handed to
+// Call is the one the plugin sees.
+func TestCallerResolvesWithTheObject(t *testing.T) {
+	c, err := conformance.LoadCaller(t.Context(), goPlugin(t, "reference"), roomyOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	in := []byte(`{"manifest":{"meta":{"tld":"refdemo","title":"t"},"creator":"a"},"path":"/magic","payload_size":10}`)
+	for obj, want := range map[string]string{
+		"RON1abcdef": `{"status":200,"content_type":"application/octet-stream","offset":4,"length":6}`,
+		"XXXXabcdef": `{"status":404,"offset":0,"length":0}`,
+	} {
+		status, out, err := c.Call(t.Context(), string(plugins.EntryResolve), in, strings.NewReader(obj))
+		if err != nil || status != 0 || string(out) != want {
+			t.Errorf("resolve /magic on %q = %d %s %v, want 0 %s", obj, status, out, err, want)
+		}
 	}
 }

@@ -33,6 +33,7 @@ type callRecord struct {
 	res     plugins.Result
 	fault   *plugins.FaultError
 	elapsed time.Duration
+	wall    bool // elapsed is wall time around a typed host call, not the host's measure
 }
 
 // errSkipProbe marks a probe the host would not run (an input over a
@@ -207,6 +208,8 @@ func checkRejection(out []byte) error {
 	}
 	return nil
 }
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 
 // validateInput builds the input of ron_validate.
 func (s *suite) validateInput(manifest json.RawMessage, payloadSize uint64) ([]byte, error) {

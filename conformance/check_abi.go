@@ -151,9 +151,6 @@ func (s *suite) checkImports(context.Context) outcome {
 
 var tldPattern = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
 
-// knownFeatures are the features ABI v1 defines.
-var knownFeatures = []string{"resolve"}
-
 type describeDoc struct {
 	TLD      string            `json:"tld"`
 	Name     string            `json:"name"`
@@ -226,18 +223,10 @@ func (s *suite) checkDescribeShape(ctx context.Context) outcome {
 		}
 		seen[r] = true
 	}
-	for _, f := range d.Features {
-		if !slices.Contains(knownFeatures, f) {
-			problems = append(problems, fmt.Sprintf("feature %q is not one ABI v1 defines (known: %s)", f, strings.Join(knownFeatures, ", ")))
-		}
-	}
-	_, exportsResolve := s.mod.exportsFunc("ron_resolve")
-	if slices.Contains(d.Features, "resolve") != exportsResolve {
-		if exportsResolve {
-			problems = append(problems, `the module exports ron_resolve but "features" does not list "resolve"`)
-		} else {
-			problems = append(problems, `"features" lists "resolve" but the module does not export ron_resolve`)
-		}
+	// Unknown features are ignored (ABI v1 §3); a module may export
+	// ron_resolve without declaring it, and then it is never called.
+	if _, exportsResolve := s.mod.exportsFunc("ron_resolve"); slices.Contains(d.Features, "resolve") && !exportsResolve {
+		problems = append(problems, `"features" lists "resolve" but the module does not export ron_resolve`)
 	}
 	if raw, ok := m["examples"]; !ok {
 		problems = append(problems, `"examples" is missing: give at least one manifest that ron_validate accepts`)

@@ -359,6 +359,9 @@ func (s *suite) run(ctx context.Context) error {
 		{"determinism.reused", s.checkReused},
 		{"determinism.order", s.checkOrder},
 	}
+	if s.resolves() {
+		checks = append(checks, check{"resolve.paths", s.checkResolvePaths}, check{"resolve.garbage", s.checkResolveGarbage})
+	}
 	if err := s.runChecks(ctx, checks); err != nil {
 		return err
 	}

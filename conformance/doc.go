@@ -32,8 +32,8 @@
 //	abi.load            the host loads it (skipped when an abi check failed:
 //	                    the host would refuse it)
 //	describe.shape      describe's output: tld [a-z0-9-]{1,32}, name, version,
-//	                    summary, unique non-empty roles, known features
-//	                    ("resolve" iff ron_resolve is exported), examples
+//	                    summary, unique non-empty roles, examples; "resolve"
+//	                    in features only with a ron_resolve export
 //	describe.examples   validate accepts every example (status 0, with
 //	                    {"manifest":{...},"index":{...}}); a manifest's
 //	                    [payload] size is its payload_size, else
@@ -65,6 +65,11 @@
 //	                    as a fresh one
 //	determinism.order   so does it in shuffled orders of calls, rejections
 //	                    mixed in
+//	resolve.paths       (plugins declaring "resolve") many paths on each
+//	                    normalized example, over a synthetic payload: 200
+//	                    with a range inside the payload, 404 or status 1,
+//	                    never a fault
+//	resolve.garbage     garbage resolve inputs: status 1
 //	cases.NAME          one per case file (below)
 //	limits.time         no call timed out or took longer than its deadline
 //	limits.memory       no call ran out of memory or left more than the cap

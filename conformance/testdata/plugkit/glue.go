@@ -21,6 +21,18 @@ func inputRead(dst unsafe.Pointer)
 //go:wasmimport ron output_set
 func outputSet(ptr unsafe.Pointer, n int32)
 
+//go:wasmimport ron object_read
+func objectRead(off int64, dst unsafe.Pointer, n int32) int32
+
+// ReadObject reads the payload being resolved at off into b; it returns
+// the bytes read, or -1.
+func ReadObject(off int64, b []byte) int32 {
+	if len(b) == 0 {
+		return 0
+	}
+	return objectRead(off, unsafe.Pointer(&b[0]), int32(len(b)))
+}
+
 // Handler answers one call: a status and the output bytes.
 type Handler func(input []byte) (int32, []byte)
 
@@ -29,6 +41,7 @@ var (
 	Describe Handler = RefDescribe
 	Validate Handler = RefValidate
 	Split    Handler = RefSplit
+	Resolve  Handler = RefResolve
 )
 
 func input() []byte {
@@ -54,3 +67,6 @@ func ronValidate() int32 { return serve(Validate) }
 
 //go:wasmexport ron_split
 func ronSplit() int32 { return serve(Split) }
+
+//go:wasmexport ron_resolve
+func ronResolve() int32 { return serve(Resolve) }

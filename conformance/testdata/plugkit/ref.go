@@ -121,7 +121,7 @@ func RefDescribe(in []byte) (int32, []byte) {
 		"version":  "1.0.0",
 		"summary":  "the conformance suite's well-behaved plugin",
 		"roles":    []string{"creator", "server"},
-		"features": []string{},
+		"features": []string{"resolve"},
 		"examples": exs,
 	})
 	return 0, out
@@ -328,5 +328,43 @@ func RefSplit(in []byte) (int32, []byte) {
 	out, _ := json.Marshal(struct {
 		Allocations []Allocation `json:"allocations"`
 	}{allocs})
+	return 0, out
+}
+
+// RefResolve answers ron_resolve: "/" serves the whole payload, "/magic"
+// serves it only when it starts with "RON1" (read through object_read), and
+// every other path is 404.
+func RefResolve(in []byte) (int32, []byte) {
+	var req struct {
+		Manifest    *Manifest `json:"manifest"`
+		Path        *string   `json:"path"`
+		PayloadSize *uint64   `json:"payload_size"`
+	}
+	if err := decode(in, &req); err != nil {
+		return Reject(fe("", "syntax", err.Error()))
+	}
+	if req.Manifest == nil || req.Path == nil || req.PayloadSize == nil {
+		return Reject(fe("", "required", "manifest, path and payload_size are required"))
+	}
+	if _, errs := normalize(req.Manifest, TLD); len(errs) > 0 {
+		return Reject(errs...)
+	}
+	type resolved struct {
+		Status      int    `json:"status"`
+		ContentType string `json:"content_type,omitempty"`
+		Offset      uint64 `json:"offset,omitempty"`
+		Length      uint64 `json:"length,omitempty"`
+	}
+	r := resolved{Status: 404}
+	switch *req.Path {
+	case "/":
+		r = resolved{Status: 200, ContentType: "application/octet-stream", Length: *req.PayloadSize}
+	case "/magic":
+		head := make([]byte, 4)
+		if *req.PayloadSize >= 4 && ReadObject(0, head) == 4 && string(head) == "RON1" {
+			r = resolved{Status: 200, ContentType: "application/octet-stream", Offset: 4, Length: *req.PayloadSize - 4}
+		}
+	}
+	out, _ := json.Marshal(r)
 	return 0, out
 }
