@@ -263,10 +263,15 @@ func (s *suite) checkSplitConserve(ctx context.Context) outcome {
 		want := new(big.Int).SetUint64(r.call.amount)
 		if sum.Cmp(want) != 0 {
 			diff := new(big.Int).Sub(want, sum)
-			how := fmt.Sprintf("%s minor units lost", diff)
+			verb := "lost"
 			if diff.Sign() < 0 {
-				how = fmt.Sprintf("%s minor units created", new(big.Int).Neg(diff))
+				verb, diff = "created", diff.Neg(diff)
 			}
+			unit := "minor units"
+			if diff.IsInt64() && diff.Int64() == 1 {
+				unit = "minor unit"
+			}
+			how := fmt.Sprintf("%s %s %s", diff, unit, verb)
 			return fmt.Sprintf("the allocations sum to %s, not to the amount %d (%s); they must add up exactly: give the rounding remainder to someone",
 				sum, r.call.amount, how)
 		}

@@ -166,6 +166,7 @@ type suite struct {
 	splitRuns  []splitRun
 	splitDone  bool
 	refs       []ref
+	retried    []callRecord // calls that timed out once, then answered
 	cases      []namedCase
 }
 
