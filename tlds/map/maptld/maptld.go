@@ -111,11 +111,17 @@ type rawTable struct {
 // decodeTable decodes the [map] table strictly. Errors are a *ron.Rejection
 // with full paths ("map.creators[1].share", "map.split.royalty_bps").
 func decodeTable(m *ron.Manifest) (Table, error) {
+	// One strict pass decodes a well-formed table; only a table with a
+	// problem is decoded again piece by piece to locate it.
+	var t Table
+	if m.Table(TLD, &t) == nil {
+		return t, nil
+	}
 	var raw rawTable
 	if err := m.Table(TLD, &raw); err != nil {
 		return Table{}, err
 	}
-	t := Table{
+	t = Table{
 		Format: raw.Format, Bounds: raw.Bounds, Center: raw.Center, MinZoom: raw.MinZoom, MaxZoom: raw.MaxZoom,
 		Scheme: raw.Scheme, Attribution: raw.Attribution, License: raw.License,
 	}

@@ -1,0 +1,93 @@
+package aitld
+
+import (
+	"strings"
+
+	ron "github.com/ronhost/ronhost/sdk-wasm"
+)
+
+// licenses are the SPDX identifiers an .ai card may use, by lowercase
+// spelling: the software, Creative Commons and data licenses models and
+// datasets are published under. Others (model licenses outside SPDX's list)
+// are written LicenseRef-<name>.
+var licenses = map[string]string{
+	"apache-2.0":          "Apache-2.0",
+	"mit":                 "MIT",
+	"bsd-2-clause":        "BSD-2-Clause",
+	"bsd-3-clause":        "BSD-3-Clause",
+	"mpl-2.0":             "MPL-2.0",
+	"gpl-3.0-only":        "GPL-3.0-only",
+	"gpl-3.0-or-later":    "GPL-3.0-or-later",
+	"lgpl-3.0-only":       "LGPL-3.0-only",
+	"agpl-3.0-only":       "AGPL-3.0-only",
+	"cc0-1.0":             "CC0-1.0",
+	"cc-by-4.0":           "CC-BY-4.0",
+	"cc-by-sa-4.0":        "CC-BY-SA-4.0",
+	"cc-by-nc-4.0":        "CC-BY-NC-4.0",
+	"cc-by-nc-sa-4.0":     "CC-BY-NC-SA-4.0",
+	"cc-by-nd-4.0":        "CC-BY-ND-4.0",
+	"cc-by-nc-nd-4.0":     "CC-BY-NC-ND-4.0",
+	"cdla-permissive-1.0": "CDLA-Permissive-1.0",
+	"cdla-permissive-2.0": "CDLA-Permissive-2.0",
+	"cdla-sharing-1.0":    "CDLA-Sharing-1.0",
+	"odbl-1.0":            "ODbL-1.0",
+	"odc-by-1.0":          "ODC-By-1.0",
+	"pddl-1.0":            "PDDL-1.0",
+	"unlicense":           "Unlicense",
+}
+
+// normalizeLicense checks an SPDX license expression of the simple form
+// ID [(AND|OR) ID]... (no parentheses, no WITH): identifiers from the list
+// above in their canonical case, LicenseRef-[A-Za-z0-9.-]+, operators upper
+// case, single spaces.
+func normalizeLicense(s string) (string, *ron.FieldError) {
+	toks := strings.Fields(s)
+	switch {
+	case len(toks) == 0:
+		return "", &ron.FieldError{Code: ron.CodeRequired, Message: "a license is required (an SPDX identifier such as Apache-2.0, or LicenseRef-<name>)"}
+	case len(s) > MaxLicenseBytes:
+		return "", &ron.FieldError{Code: ron.CodeRange, Message: "the license expression is longer than 256 bytes"}
+	case len(toks)%2 == 0:
+		return "", &ron.FieldError{Code: ron.CodeFormat, Message: "an SPDX expression alternates identifiers and AND/OR: " + s}
+	}
+	for i, tok := range toks {
+		if i%2 == 1 {
+			op := strings.ToUpper(tok)
+			if op != "AND" && op != "OR" {
+				return "", &ron.FieldError{Code: ron.CodeFormat, Message: "expected AND or OR, got " + tok + " (parentheses and WITH are not supported)"}
+			}
+			toks[i] = op
+			continue
+		}
+		if id, ok := licenses[strings.ToLower(tok)]; ok {
+			toks[i] = id
+			continue
+		}
+		if ref, ok := licenseRef(tok); ok {
+			toks[i] = ref
+			continue
+		}
+		if strings.ContainsAny(tok, "()") {
+			return "", &ron.FieldError{Code: ron.CodeFormat, Message: "parentheses are not supported in a license expression"}
+		}
+		return "", &ron.FieldError{Code: CodeLicense, Message: tok + " is not an SPDX license identifier this TLD knows; write LicenseRef-<name> for another license"}
+	}
+	return strings.Join(toks, " "), nil
+}
+
+// licenseRef accepts LicenseRef-<idstring> (any case of the prefix) and
+// returns it with the canonical prefix.
+func licenseRef(tok string) (string, bool) {
+	const prefix = "licenseref-"
+	if len(tok) <= len(prefix) || strings.ToLower(tok[:len(prefix)]) != prefix {
+		return "", false
+	}
+	rest := tok[len(prefix):]
+	for i := 0; i < len(rest); i++ {
+		c := rest[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-') {
+			return "", false
+		}
+	}
+	return "LicenseRef-" + rest, true
+}
