@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/ronhost/ronhost/plugins"
@@ -65,36 +66,51 @@ func (s Status) String() string {
 	}
 }
 
-// CheckResult is the outcome of one check.
+// MarshalText encodes a status as "pass", "fail" or "skip" (in JSON reports).
+func (s Status) MarshalText() ([]byte, error) { return []byte(strings.ToLower(s.String())), nil }
+
+// CheckResult is the outcome of one check. In JSON, durations are nanoseconds.
 type CheckResult struct {
-	ID      string        // stable, e.g. "split.conserve" or "cases.maxzoom"
-	Status  Status        //
-	Message string        // for a failure, what is wrong and on which input; for a skip, why
-	Elapsed time.Duration // wall time of the check
+	ID      string        `json:"id"`      // stable, e.g. "split.conserve" or "cases.maxzoom"
+	Status  Status        `json:"status"`  //
+	Message string        `json:"message"` // for a failure, what is wrong and on which input; for a skip, why
+	Elapsed time.Duration `json:"elapsed"` // wall time of the check
 }
 
 // EntryStats sums up the calls the suite made to one entry point.
 type EntryStats struct {
-	Entry      plugins.Entry
-	Calls      int
-	Faults     int
-	MaxElapsed time.Duration // slowest call that answered
-	Total      time.Duration
-	Deadline   time.Duration // the limit the calls ran under
-	PeakMemory uint32        // largest linear memory seen after a call
-	MaxOutput  int           // largest output in bytes
+	Entry      plugins.Entry `json:"entry"`
+	Calls      int           `json:"calls"`
+	Faults     int           `json:"faults"`
+	MaxElapsed time.Duration `json:"max_elapsed"` // slowest call that answered
+	Total      time.Duration `json:"total"`
+	Deadline   time.Duration `json:"deadline"`    // the limit the calls ran under
+	PeakMemory uint32        `json:"peak_memory"` // largest linear memory seen after a call, bytes
+	MaxOutput  int           `json:"max_output"`  // largest output, bytes
 }
 
 // Report is what a run found.
 type Report struct {
-	Plugin  string // "b3:<hex>" of the module
-	TLD     string // from describe, when the module loaded
-	Name    string
-	Version string
-	Seed    uint64
-	Checks  []CheckResult
-	Entries []EntryStats // per entry point, in ABI order, for those called
-	Elapsed time.Duration
+	Plugin  string        `json:"plugin"` // "b3:<hex>" of the module
+	TLD     string        `json:"tld"`    // from describe, when the module loaded
+	Name    string        `json:"name"`
+	Version string        `json:"version"`
+	Seed    uint64        `json:"seed"`
+	Checks  []CheckResult `json:"checks"`
+	Entries []EntryStats  `json:"entries"` // per entry point, in ABI order, for those called
+	Elapsed time.Duration `json:"elapsed"`
+}
+
+// MarshalJSON encodes the report with its counts ("passed", "failed",
+// "skipped") beside the fields.
+func (r Report) MarshalJSON() ([]byte, error) {
+	type plain Report
+	return json.Marshal(struct {
+		plain
+		Passed  int `json:"passed"`
+		Failed  int `json:"failed"`
+		Skipped int `json:"skipped"`
+	}{plain(r), r.Passed(), r.Failed(), r.Skipped()})
 }
 
 // Failed returns the number of checks that failed.

@@ -2,6 +2,7 @@ package conformance_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"encoding/xml"
 	"regexp"
 	"strconv"
@@ -119,5 +120,32 @@ func TestReportFormats(t *testing.T) {
 	}
 	if bad.Failed() == 0 {
 		t.Fatal("losesmoney passed")
+	}
+}
+
+func TestReportJSON(t *testing.T) {
+	rep, err := conformance.Run(t.Context(), goPlugin(t, "hostile/badrole"), roomyOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Plugin, TLD    string
+		Passed, Failed int
+		Checks         []struct{ ID, Status, Message string }
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Plugin != rep.Plugin || doc.TLD != "hostile" || doc.Failed != rep.Failed() || doc.Passed != rep.Passed() || len(doc.Checks) != len(rep.Checks) {
+		t.Fatalf("JSON report: %s", b)
+	}
+	for _, c := range doc.Checks {
+		if c.ID == "split.roles" && c.Status != "fail" {
+			t.Fatalf("split.roles in JSON: %+v", c)
+		}
 	}
 }
