@@ -36,6 +36,17 @@ func (s *suite) determinismProbes() []probe {
 			ps = append(ps, probe{entry: plugins.EntryValidate, label: fmt.Sprintf("the normalized examples[%d]", i), input: in})
 		}
 	}
+	if s.resolves() {
+		for i, ex := range s.examples {
+			if i == maxSplitManifests {
+				break
+			}
+			// Through Plugin.Call no payload is attached: object_read answers -1.
+			if in, err := jsonMarshal(plugins.ResolveInput{Manifest: ex.normalized, Path: "/", PayloadSize: ex.size}); err == nil {
+				ps = append(ps, probe{entry: plugins.EntryResolve, label: fmt.Sprintf("resolve / on the normalized examples[%d], no payload", i), input: in})
+			}
+		}
+	}
 	base := s.baseManifest()
 	ps = append(ps,
 		probe{entry: plugins.EntryValidate, label: "manifest 42", input: s.validateRaw([]byte("42"))},

@@ -3,6 +3,7 @@ package conformance
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ronhost/ronhost/plugins"
@@ -16,6 +17,7 @@ func (s *suite) entryStats() []EntryStats {
 	var out []EntryStats
 	for _, e := range entries {
 		st := EntryStats{Entry: e, Deadline: s.limits.Deadline(e)}
+		var times []time.Duration
 		for _, c := range s.calls {
 			if c.entry != e {
 				continue
@@ -24,11 +26,17 @@ func (s *suite) entryStats() []EntryStats {
 			st.Total += c.elapsed
 			if c.fault != nil {
 				st.Faults++
-			} else if c.elapsed > st.MaxElapsed {
-				st.MaxElapsed = c.elapsed
+			} else {
+				st.MaxElapsed = max(st.MaxElapsed, c.elapsed)
+				times = append(times, c.elapsed)
 			}
 			st.PeakMemory = max(st.PeakMemory, c.res.MemoryBytes)
 			st.MaxOutput = max(st.MaxOutput, len(c.res.Output))
+		}
+		if len(times) > 0 {
+			slices.Sort(times)
+			st.P50 = times[len(times)/2]
+			st.P99 = times[min(len(times)-1, len(times)*99/100)]
 		}
 		if st.Calls > 0 {
 			out = append(out, st)

@@ -83,6 +83,8 @@ type EntryStats struct {
 	Calls      int           `json:"calls"`
 	Faults     int           `json:"faults"`
 	MaxElapsed time.Duration `json:"max_elapsed"` // slowest call that answered
+	P50        time.Duration `json:"p50"`         // median of the calls that answered
+	P99        time.Duration `json:"p99"`
 	Total      time.Duration `json:"total"`
 	Deadline   time.Duration `json:"deadline"`    // the limit the calls ran under
 	PeakMemory uint32        `json:"peak_memory"` // largest linear memory seen after a call, bytes

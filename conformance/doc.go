@@ -72,6 +72,8 @@
 //	resolve.garbage     garbage resolve inputs: status 1
 //	cases.NAME          one per case file (below)
 //	limits.time         no call timed out or took longer than its deadline
+//	                    (a call that times out is retried once, so a busy
+//	                    machine does not fail a plugin; the report says so)
 //	limits.memory       no call ran out of memory or left more than the cap
 //	limits.output       no output over the output limit
 //
