@@ -1,7 +1,3 @@
-// Command alg is the built-in .alg plugin (algorithm transparency) as a
-// WebAssembly module for ronhost; its logic is package algtld.
-//
-//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -o alg.wasm .
 package main
 
 import (

@@ -1,7 +1,3 @@
-// Command mod is the built-in .mod plugin (moderation) as a WebAssembly
-// module for ronhost; its logic is package modtld.
-//
-//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -o mod.wasm .
 package main
 
 import (
