@@ -176,8 +176,14 @@ func (s *suite) checkNested(ctx context.Context) outcome {
 // addMember returns the object obj with one more member key:val spliced in
 // as raw bytes (val may be anything, valid JSON or not).
 func addMember(obj []byte, key string, val []byte) []byte {
-	t := bytes.TrimSpace(obj)
 	k, _ := json.Marshal(key)
+	return addRawMember(obj, k, val)
+}
+
+// addRawMember is addMember with the member name given as raw JSON bytes
+// (quotes included), so a probe can plant bytes json.Marshal would escape.
+func addRawMember(obj []byte, k []byte, val []byte) []byte {
+	t := bytes.TrimSpace(obj)
 	var b bytes.Buffer
 	b.WriteString("{")
 	b.Write(k)
@@ -332,7 +338,7 @@ func (s *suite) checkUTF8(ctx context.Context) outcome {
 		ps = append(ps, s.vprobe(fmt.Sprintf("%s in %s", b.label, where), s.validateRaw(m)))
 	}
 	ps = append(ps,
-		s.vprobe("a lone 0xff byte in a member name", s.validateRaw(addMember(base, "k\xffk", []byte("1")))),
+		s.vprobe("a lone 0xff byte in a member name", s.validateRaw(addRawMember(base, []byte("\"k\xffk\""), []byte("1")))),
 		s.vprobe("a lone 0xfe byte in the context", bytes.Replace(s.validateRaw(base), []byte(`"tld":"`), []byte("\"tld\":\"\xfe"), 1)),
 	)
 	return s.expect(ctx, "invalid UTF-8", ps)
