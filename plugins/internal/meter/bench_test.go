@@ -1,0 +1,205 @@
+package meter
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ronhost/ronhost/sdk-wasm/examples/notes"
+	"github.com/ronhost/ronhost/sdk-wasm/rontest"
+)
+
+// The benchmarks run the SDK's notes example (the inputs of the plugins
+// package's benchmarks) in four configurations, each reported with its ratio
+// to the first:
+//
+//   - plain: no way to stop a call (the physical limit of this runtime)
+//   - close-on-done: wazero's CloseOnContextDone, a context deadline per call
+//   - fuel: the metered module, fuel set before each call
+//   - fuel+watchdog: fuel, and a timer per call that empties the tank at the deadline
+//
+// They also report the fuel one call uses and the fuel rate in units per ms.
+//
+//	go test -run '^$' -bench . -benchtime 300x ./plugins/internal/meter/
+
+func validateInput(t testing.TB) []byte {
+	in, err := json.Marshal(map[string]any{
+		"manifest": json.RawMessage(notes.Example),
+		"context":  map[string]any{"tld": "notes", "payload_size": 1234},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+func splitInput(t testing.TB) []byte {
+	_, out, err := rontest.New(notes.Plugin{}).Call(context.Background(), "ron_validate", validateInput(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct{ Manifest json.RawMessage }
+	if err := json.Unmarshal(out, &v); err != nil {
+		t.Fatal(err)
+	}
+	var servers []map[string]any
+	for i := range 8 {
+		servers = append(servers, map[string]any{"node": "node" + strconv.Itoa(i), "payout": "ron1op" + strconv.Itoa(i%5),
+			"requests": 10 + i, "bytes": 1000*i + 7})
+	}
+	in, err := json.Marshal(map[string]any{"manifest": v.Manifest, "epoch": "2026-11", "amount": 1_000_003,
+		"usage": map[string]any{"requests": 100, "bytes": 40000, "servers": servers}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+func notesModule(t testing.TB) []byte { return goModule(t, "../../../sdk-wasm/examples/notes/wasm") }
+
+// stopper empties an instance's tank from another goroutine when a call
+// outlives its deadline. It repeats the store every millisecond until the
+// call returns, because a check that loaded the fuel just before the store
+// writes its decremented value over it.
+type stopper struct {
+	timer  *time.Timer
+	done   atomic.Bool
+	stores atomic.Int64  // how many times it emptied the tank
+	gone   chan struct{} // closed when the timer's function returns
+}
+
+func watch(in *instance, d time.Duration) *stopper {
+	s := &stopper{gone: make(chan struct{})}
+	s.timer = time.AfterFunc(d, func() {
+		defer close(s.gone)
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for !s.done.Load() {
+			in.fuel.Set(0)
+			s.stores.Add(1)
+			<-tick.C
+		}
+	})
+	return s
+}
+
+// stop ends the watch. When the timer fired, it waits for its function to
+// return, so that the caller's next access to the global happens after the
+// function's last store (the race detector sees this edge).
+func (s *stopper) stop() (fired bool) {
+	if s.timer.Stop() {
+		return false
+	}
+	s.done.Store(true)
+	<-s.gone
+	return true
+}
+
+func benchEntry(b *testing.B, entry string, input []byte) {
+	wasm := notesModule(b)
+	metered, err := Instrument(wasm)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	type config struct {
+		name      string
+		closeDone bool
+		wasm      []byte
+		watchdog  bool
+	}
+	configs := []config{
+		{"plain", false, wasm, false},
+		{"close-on-done", true, wasm, false},
+		{"fuel", false, metered, false},
+		{"fuel+watchdog", false, metered, true},
+	}
+	var want []byte
+	var plainNs float64
+	for _, c := range configs {
+		r := newRuntime(b, c.closeDone)
+		in := instantiate(b, r, compile(b, r, c.wasm))
+		run := func() (uint64, error) {
+			switch {
+			case c.closeDone:
+				cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+				defer cancel()
+				_, _, _, err := in.call(cctx, entry, input, nil, 0)
+				return 0, err
+			case c.watchdog:
+				w := watch(in, 100*time.Millisecond)
+				_, _, used, err := in.call(ctx, entry, input, nil, ample)
+				w.stop()
+				return used, err
+			default:
+				_, _, used, err := in.call(ctx, entry, input, nil, ample)
+				return used, err
+			}
+		}
+		// Warm, and check every configuration answers the same.
+		st, out, _, err := in.call(ctx, entry, input, nil, ample)
+		if err != nil || st != 0 {
+			b.Fatalf("%s: status %d, %v: %s", c.name, st, err, out)
+		}
+		if want == nil {
+			want = out
+		} else if string(out) != string(want) {
+			b.Fatalf("%s answers differently:\n%s\n%s", c.name, out, want)
+		}
+		lat := make([]time.Duration, 0, b.N)
+		var fuel uint64
+		start := time.Now()
+		for range b.N {
+			t0 := time.Now()
+			used, err := run()
+			if err != nil {
+				b.Fatal(err)
+			}
+			lat = append(lat, time.Since(t0))
+			fuel += used
+		}
+		total := time.Since(start)
+		ns := float64(total.Nanoseconds()) / float64(b.N)
+		if plainNs == 0 {
+			plainNs = ns
+		}
+		slices.Sort(lat)
+		b.ReportMetric(ns, c.name+"-ns/op")
+		b.ReportMetric(ns/plainNs, c.name+"-x-plain")
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), c.name+"-p50-µs")
+		if fuel > 0 {
+			b.ReportMetric(float64(fuel)/float64(b.N), "fuel/op")
+			b.ReportMetric(float64(fuel)/(float64(total.Nanoseconds())/1e6), c.name+"-fuel/ms")
+		}
+	}
+}
+
+func BenchmarkValidate(b *testing.B) { benchEntry(b, "ron_validate", validateInput(b)) }
+func BenchmarkSplit(b *testing.B)    { benchEntry(b, "ron_split", splitInput(b)) }
+
+// BenchmarkLoopRate measures the fuel rate of the tightest loop there is
+// (chaos's counter++ forever): the fewest nanoseconds per unit.
+func BenchmarkLoopRate(b *testing.B) {
+	metered, err := Instrument(goModule(b, "../../testdata/chaos"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := newRuntime(b, false)
+	cm := compile(b, r, metered)
+	const budget = 200_000_000
+	var total time.Duration
+	for range b.N {
+		in := instantiate(b, r, cm)
+		t0 := time.Now()
+		_, _, _, err := in.call(context.Background(), "ron_validate", []byte(`{"manifest":{"mode":"loop"}}`), nil, budget)
+		total += time.Since(t0)
+		if err == nil || !in.exhausted() {
+			b.Fatalf("want out of fuel, got %v", err)
+		}
+	}
+	b.ReportMetric(float64(budget)*float64(b.N)/(float64(total.Nanoseconds())/1e6), "fuel/ms")
+}

@@ -1,0 +1,498 @@
+package meter
+
+import (
+	"fmt"
+	"math"
+)
+
+// kind classifies a decoded instruction for the rewriter.
+type kind uint8
+
+const (
+	kPlain kind = iota
+	kBlock      // block, if: opens a frame
+	kLoop       // opens a frame and a metered region
+	kElse
+	kEnd
+	kCall   // call, call_indirect, return_call, return_call_indirect
+	kGlobal // global.get, global.set: idx
+	kLocal  // local.get, local.set, local.tee: idx
+	kBulk   // a bulk operation whose length is on top of the stack: scale
+	kBranch // br, br_if, br_table
+)
+
+// scale says how a bulk operation's length converts to fuel.
+type scale uint8
+
+const (
+	perByte    scale = iota // memory.fill/copy/init: length >> bulkShift
+	perElement              // table.fill/copy/init/grow: length
+	perPage                 // memory.grow: pages << (16 - bulkShift)
+)
+
+type instr struct {
+	kind  kind
+	idx   uint32
+	scale scale
+}
+
+// simdHoles lists the 0xFD sub-opcodes from 0x5e up that do not exist
+// (SIMD's numbering has holes); everything else from 0x5e to 0xff takes no
+// immediate.
+var simdHoles = map[uint32]bool{
+	0x9a: true, 0xa2: true, 0xa5: true, 0xa6: true, 0xaf: true, 0xb0: true, 0xb2: true, 0xb3: true,
+	0xb4: true, 0xbb: true, 0xc2: true, 0xc5: true, 0xc6: true, 0xcf: true, 0xd0: true, 0xd2: true,
+	0xd3: true, 0xd4: true, 0xe2: true, 0xee: true,
+}
+
+// decode reads one instruction with all its immediates.
+func decode(r *reader) (instr, error) {
+	at := r.base + r.off
+	op, err := r.byte()
+	if err != nil {
+		return instr{}, err
+	}
+	unsupported := func(what string) (instr, error) {
+		return instr{}, fmt.Errorf("%w: %s (opcode 0x%02x at byte %d)", ErrUnsupported, what, op, at)
+	}
+	switch {
+	case op == 0x00, op == 0x01, op == 0x0f, op == 0x1a, op == 0x1b, op == 0xd1:
+		// unreachable, nop, return, drop, select, ref.is_null
+		return instr{}, nil
+	case op >= 0x45 && op <= 0xc4:
+		// numeric instructions of MVP and sign extension: no immediates
+		return instr{}, nil
+	case op >= 0x28 && op <= 0x3e:
+		return instr{}, memarg(r)
+	}
+	switch op {
+	case 0x02, 0x04:
+		return instr{kind: kBlock}, blocktype(r)
+	case 0x03:
+		return instr{kind: kLoop}, blocktype(r)
+	case 0x05:
+		return instr{kind: kElse}, nil
+	case 0x0b:
+		return instr{kind: kEnd}, nil
+	case 0x0c, 0x0d: // br, br_if
+		_, err := r.u32()
+		return instr{kind: kBranch}, err
+	case 0x0e: // br_table
+		n, err := r.u32()
+		if err != nil {
+			return instr{}, err
+		}
+		for i := uint64(0); i <= uint64(n); i++ {
+			if _, err := r.u32(); err != nil {
+				return instr{}, err
+			}
+		}
+		return instr{kind: kBranch}, nil
+	case 0x10, 0x12: // call, return_call
+		_, err := r.u32()
+		return instr{kind: kCall}, err
+	case 0x11, 0x13: // call_indirect, return_call_indirect
+		if _, err := r.u32(); err != nil {
+			return instr{}, err
+		}
+		_, err := r.u32()
+		return instr{kind: kCall}, err
+	case 0x1c: // select t*
+		n, err := r.u32()
+		if err != nil {
+			return instr{}, err
+		}
+		if n > uint32(len(r.b)) {
+			return instr{}, r.errorf("select with %d types", n)
+		}
+		for range n {
+			if err := valtype(r); err != nil {
+				return instr{}, err
+			}
+		}
+		return instr{}, nil
+	case 0x20, 0x21, 0x22:
+		idx, err := r.u32()
+		return instr{kind: kLocal, idx: idx}, err
+	case 0x23, 0x24:
+		idx, err := r.u32()
+		return instr{kind: kGlobal, idx: idx}, err
+	case 0x25, 0x26: // table.get, table.set
+		_, err := r.u32()
+		return instr{}, err
+	case 0x3f: // memory.size
+		_, err := r.u32()
+		return instr{}, err
+	case 0x40: // memory.grow
+		_, err := r.u32()
+		return instr{kind: kBulk, scale: perPage}, err
+	case 0x41:
+		_, err := r.sleb(32)
+		return instr{}, err
+	case 0x42:
+		_, err := r.sleb(64)
+		return instr{}, err
+	case 0x43:
+		_, err := r.bytes(4)
+		return instr{}, err
+	case 0x44:
+		_, err := r.bytes(8)
+		return instr{}, err
+	case 0xd0: // ref.null
+		t, err := r.byte()
+		if err != nil {
+			return instr{}, err
+		}
+		if t != 0x70 && t != 0x6f {
+			return unsupported(fmt.Sprintf("ref.null of heap type 0x%02x", t))
+		}
+		return instr{}, nil
+	case 0xd2: // ref.func
+		_, err := r.u32()
+		return instr{}, err
+	case 0xfc:
+		return decodeFC(r, unsupported)
+	case 0xfd:
+		return decodeSIMD(r, unsupported)
+	case 0x06, 0x07, 0x08, 0x09, 0x0a, 0x18, 0x19, 0x1f:
+		return unsupported("exception handling")
+	case 0x14, 0x15, 0xd3, 0xd4, 0xd5, 0xd6, 0xfb:
+		return unsupported("typed function references or GC")
+	case 0xfe:
+		return unsupported("threads (atomic.wait would block unmetered)")
+	}
+	return unsupported("unknown instruction")
+}
+
+func decodeFC(r *reader, unsupported func(string) (instr, error)) (instr, error) {
+	sub, err := r.u32()
+	if err != nil {
+		return instr{}, err
+	}
+	switch sub {
+	case 0, 1, 2, 3, 4, 5, 6, 7: // trunc_sat
+		return instr{}, nil
+	case 8: // memory.init data mem
+		if _, err := r.u32(); err != nil {
+			return instr{}, err
+		}
+		_, err := r.u32()
+		return instr{kind: kBulk, scale: perByte}, err
+	case 9: // data.drop
+		_, err := r.u32()
+		return instr{}, err
+	case 10: // memory.copy mem mem
+		if _, err := r.u32(); err != nil {
+			return instr{}, err
+		}
+		_, err := r.u32()
+		return instr{kind: kBulk, scale: perByte}, err
+	case 11: // memory.fill mem
+		_, err := r.u32()
+		return instr{kind: kBulk, scale: perByte}, err
+	case 12: // table.init elem table
+		if _, err := r.u32(); err != nil {
+			return instr{}, err
+		}
+		_, err := r.u32()
+		return instr{kind: kBulk, scale: perElement}, err
+	case 13: // elem.drop
+		_, err := r.u32()
+		return instr{}, err
+	case 14: // table.copy table table
+		if _, err := r.u32(); err != nil {
+			return instr{}, err
+		}
+		_, err := r.u32()
+		return instr{kind: kBulk, scale: perElement}, err
+	case 15: // table.grow
+		_, err := r.u32()
+		return instr{kind: kBulk, scale: perElement}, err
+	case 16: // table.size
+		_, err := r.u32()
+		return instr{}, err
+	case 17: // table.fill
+		_, err := r.u32()
+		return instr{kind: kBulk, scale: perElement}, err
+	}
+	return unsupported(fmt.Sprintf("0xfc sub-opcode %d", sub))
+}
+
+func decodeSIMD(r *reader, unsupported func(string) (instr, error)) (instr, error) {
+	sub, err := r.u32()
+	if err != nil {
+		return instr{}, err
+	}
+	switch {
+	case sub <= 0x0b, sub == 0x5c, sub == 0x5d: // loads, store, load_zero
+		return instr{}, memarg(r)
+	case sub == 0x0c, sub == 0x0d: // v128.const, i8x16.shuffle
+		_, err := r.bytes(16)
+		return instr{}, err
+	case sub >= 0x0e && sub <= 0x14: // swizzle, splats
+		return instr{}, nil
+	case sub >= 0x15 && sub <= 0x22: // extract_lane, replace_lane
+		_, err := r.byte()
+		return instr{}, err
+	case sub >= 0x23 && sub <= 0x53: // comparisons, bitwise, any_true
+		return instr{}, nil
+	case sub >= 0x54 && sub <= 0x5b: // load_lane, store_lane
+		if err := memarg(r); err != nil {
+			return instr{}, err
+		}
+		_, err := r.byte()
+		return instr{}, err
+	case sub >= 0x5e && sub <= 0xff && !simdHoles[sub]:
+		return instr{}, nil
+	}
+	return unsupported(fmt.Sprintf("SIMD sub-opcode 0x%x (relaxed SIMD is not supported)", sub))
+}
+
+// memarg skips a memory argument: alignment (bit 6 flags a memory index,
+// multi-memory) and offset.
+func memarg(r *reader) error {
+	align, err := r.u32()
+	if err != nil {
+		return err
+	}
+	if align&0x40 != 0 {
+		if _, err := r.u32(); err != nil {
+			return err
+		}
+	}
+	_, err = r.u32()
+	return err
+}
+
+// blocktype skips a block type: 0x40, a value type, or a type index (s33).
+func blocktype(r *reader) error {
+	if r.off >= len(r.b) {
+		return r.errorf("unexpected end")
+	}
+	switch c := r.b[r.off]; c {
+	case 0x40, 0x7f, 0x7e, 0x7d, 0x7c, 0x7b, 0x70, 0x6f:
+		r.off++
+		return nil
+	}
+	at := r.base + r.off
+	v, err := r.sleb(33)
+	if err != nil {
+		return err
+	}
+	if v < 0 {
+		return fmt.Errorf("%w: block type %d at byte %d (GC reference types)", ErrUnsupported, v, at)
+	}
+	return nil
+}
+
+// skipConstExpr skips a constant expression up to and including its end.
+func skipConstExpr(r *reader) error {
+	for {
+		in, err := decode(r)
+		if err != nil {
+			return err
+		}
+		switch in.kind {
+		case kEnd:
+			return nil
+		case kPlain, kGlobal:
+		default:
+			return r.errorf("instruction not allowed in a constant expression")
+		}
+	}
+}
+
+// insertion is a place in a body where metering code goes.
+type insertion struct {
+	at     int // offset in the body
+	kind   kind
+	region int   // kLoop: the loop's region
+	scale  scale // kBulk
+}
+
+// bodyRewriter rewrites function bodies; it is reused across bodies.
+type bodyRewriter struct {
+	m       *module
+	fuel    uint32 // index of the fuel global
+	globals uint32 // globals of the original module
+	ins     []insertion
+	costs   []uint64
+}
+
+type frame struct {
+	outer int  // the region current outside this frame
+	cond  bool // an if: its code may be skipped
+}
+
+// rewrite decodes one function body and returns it with its checks.
+func (b *bodyRewriter) rewrite(body []byte, base int, nparams uint32) ([]byte, error) {
+	r := &reader{b: body, base: base}
+	nent, err := r.u32()
+	if err != nil {
+		return nil, err
+	}
+	localsStart := r.off
+	nlocals := uint64(nparams)
+	for range nent {
+		n, err := r.u32()
+		if err != nil {
+			return nil, err
+		}
+		if err := valtype(r); err != nil {
+			return nil, err
+		}
+		nlocals += uint64(n)
+		if nlocals >= math.MaxUint32 {
+			return nil, r.errorf("too many locals")
+		}
+	}
+	codeStart := r.off
+
+	b.ins, b.costs = b.ins[:0], append(b.costs[:0], 0)
+	ctrl := []frame{{outer: 0}}
+	region := 0
+	// The entry check can be left out when every path from the entry either
+	// leaves the function or reaches a loop header with no call on the way:
+	// the code before the first loop has no call and no branch, and the loop
+	// is nested in plain blocks only (Go wraps each resumable function in
+	// block; loop). That loop's check then also pays for the code outside
+	// loops (an overcharge per iteration, never an undercharge).
+	straight := true
+	merged := -1
+	needTemp := false
+	for {
+		if r.done() {
+			return nil, r.errorf("function body ends without end")
+		}
+		start := r.off
+		in, err := decode(r)
+		if err != nil {
+			return nil, err
+		}
+		b.costs[region]++
+		switch in.kind {
+		case kBlock:
+			ctrl = append(ctrl, frame{outer: region, cond: body[start] == 0x04})
+		case kLoop:
+			if straight && merged < 0 {
+				for _, f := range ctrl[1:] {
+					straight = straight && !f.cond
+				}
+				if straight {
+					merged = len(b.costs)
+				}
+			}
+			straight = false
+			ctrl = append(ctrl, frame{outer: region})
+			region = len(b.costs)
+			b.costs = append(b.costs, 0)
+			b.ins = append(b.ins, insertion{at: r.off, kind: kLoop, region: region})
+		case kElse:
+			if len(ctrl) < 2 {
+				return nil, r.errorf("else outside if")
+			}
+		case kEnd:
+			region = ctrl[len(ctrl)-1].outer
+			ctrl = ctrl[:len(ctrl)-1]
+		case kCall, kBranch:
+			straight = false
+		case kGlobal:
+			if in.idx >= b.globals {
+				return nil, r.errorf("global index %d out of range (%d globals)", in.idx, b.globals)
+			}
+		case kLocal:
+			if uint64(in.idx) >= nlocals {
+				return nil, r.errorf("local index %d out of range (%d locals)", in.idx, nlocals)
+			}
+		case kBulk:
+			needTemp = true
+			b.ins = append(b.ins, insertion{at: start, kind: kBulk, scale: in.scale})
+		}
+		if len(ctrl) == 0 {
+			break
+		}
+	}
+	if !r.done() {
+		return nil, r.errorf("%d bytes after the function's end", len(body)-r.off)
+	}
+
+	out := make([]byte, 0, len(body)+24*(len(b.ins)+1)+8)
+	temp := uint32(nlocals)
+	if needTemp {
+		out = appendU32(out, nent+1)
+		out = append(out, body[localsStart:codeStart]...)
+		out = append(out, 0x01, 0x7f) // one i32: the length of a bulk operation
+	} else {
+		out = append(out, body[:codeStart]...)
+	}
+	if merged >= 0 {
+		b.costs[merged] += b.costs[0]
+		b.m.stats.MergedEntries++
+	} else {
+		out = b.appendCheck(out, b.costs[0])
+		b.m.stats.EntryChecks++
+	}
+	last := codeStart
+	for _, in := range b.ins {
+		out = append(out, body[last:in.at]...)
+		last = in.at
+		switch in.kind {
+		case kLoop:
+			out = b.appendCheck(out, b.costs[in.region])
+			b.m.stats.LoopChecks++
+		case kBulk:
+			out = b.appendBulk(out, temp, in.scale)
+			b.m.stats.BulkChecks++
+		}
+	}
+	return append(out, body[last:]...), nil
+}
+
+// appendCheck appends: if fuel < cost { fuel = Exhausted; unreachable }; fuel -= cost.
+func (b *bodyRewriter) appendCheck(out []byte, cost uint64) []byte {
+	c := int64(cost)
+	out = b.globalGet(out)
+	out = appendS64(append(out, 0x42), c) // i64.const cost
+	out = append(out, 0x54)               // i64.lt_u
+	out = b.trapIf(out)
+	out = b.globalGet(out)
+	out = appendS64(append(out, 0x42), c) // i64.const cost
+	out = append(out, 0x7d)               // i64.sub
+	return b.globalSet(out)
+}
+
+// appendBulk appends a charge for the length on top of the stack, which it
+// leaves in place: local.set t; <check cost(t)>; local.get t.
+func (b *bodyRewriter) appendBulk(out []byte, temp uint32, s scale) []byte {
+	cost := func(out []byte) []byte {
+		out = appendU32(append(out, 0x20), temp) // local.get t
+		out = append(out, 0xad)                  // i64.extend_i32_u
+		switch s {
+		case perByte:
+			out = append(out, 0x42, bulkShift, 0x88) // i64.const; i64.shr_u
+		case perPage:
+			out = append(out, 0x42, 16-bulkShift, 0x86) // i64.const; i64.shl
+		}
+		return out
+	}
+	out = appendU32(append(out, 0x21), temp) // local.set t
+	out = b.globalGet(out)
+	out = cost(out)
+	out = append(out, 0x54) // i64.lt_u
+	out = b.trapIf(out)
+	out = b.globalGet(out)
+	out = cost(out)
+	out = append(out, 0x7d) // i64.sub
+	out = b.globalSet(out)
+	return appendU32(append(out, 0x20), temp) // local.get t
+}
+
+// trapIf appends: if { global.set fuel Exhausted; unreachable } end.
+func (b *bodyRewriter) trapIf(out []byte) []byte {
+	out = append(out, 0x04, 0x40, 0x42, 0x7f) // if; i64.const -1
+	out = b.globalSet(out)
+	return append(out, 0x00, 0x0b) // unreachable; end
+}
+
+func (b *bodyRewriter) globalGet(out []byte) []byte { return appendU32(append(out, 0x23), b.fuel) }
+func (b *bodyRewriter) globalSet(out []byte) []byte { return appendU32(append(out, 0x24), b.fuel) }
