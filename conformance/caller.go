@@ -65,58 +65,23 @@ func (c *PluginCaller) Close(ctx context.Context) error {
 // nil for the other entry points.
 func (c *PluginCaller) Call(ctx context.Context, entry string, input []byte, obj io.ReaderAt) (int32, []byte, error) {
 	e := plugins.Entry(entry)
-	if e == plugins.EntryResolve {
-		return c.resolve(ctx, input, obj)
+	if e == plugins.EntryResolve && obj == nil {
+		obj = emptyObject{}
 	}
-	if obj != nil {
+	if e != plugins.EntryResolve && obj != nil {
 		return 0, nil, fmt.Errorf("conformance: %s takes no payload object", entry)
 	}
-	var res plugins.Result
-	var err error
-	if c.Fresh {
-		res, err = c.p.CallFresh(ctx, e, input)
-	} else {
-		res, err = c.p.Call(ctx, e, input)
+	res, err := c.p.Invoke(ctx, e, input, plugins.CallOptions{Object: obj, Fresh: c.Fresh})
+	if errors.Is(err, plugins.ErrNotSupported) {
+		// A module without ron_resolve: answer as the SDK's dispatcher does
+		// for a plugin that does not resolve.
+		out, _ := json.Marshal(map[string]any{"errors": []plugins.FieldError{{Path: "", Code: "unsupported", Message: "this plugin does not resolve paths"}}})
+		return 1, out, nil
 	}
 	if err != nil {
 		return 0, nil, err
 	}
 	return res.Status, res.Output, nil
-}
-
-// resolve goes through Plugin.Resolve, the host's one way to hand a plugin
-// its payload: the answer is re-encoded from the host's checked result, so
-// an output the host refuses is an error rather than the raw bytes.
-func (c *PluginCaller) resolve(ctx context.Context, input []byte, obj io.ReaderAt) (int32, []byte, error) {
-	var in plugins.ResolveInput
-	if err := json.Unmarshal(input, &in); err != nil {
-		// The host would never send this; answer as a plugin must.
-		out, _ := json.Marshal(map[string]any{"errors": []plugins.FieldError{{Path: "", Code: "syntax", Message: err.Error()}}})
-		return 1, out, nil
-	}
-	if obj == nil {
-		obj = emptyObject{}
-	}
-	r, err := c.p.Resolve(ctx, in, obj)
-	if errors.Is(err, plugins.ErrNotSupported) {
-		// A plugin without ron_resolve: answer as the SDK's dispatcher does
-		// for a plugin that does not resolve.
-		out, _ := json.Marshal(map[string]any{"errors": []plugins.FieldError{{Path: "", Code: "unsupported", Message: "this plugin does not resolve paths"}}})
-		return 1, out, nil
-	}
-	var rej *plugins.RejectedError
-	if errors.As(err, &rej) {
-		out, _ := json.Marshal(map[string]any{"errors": rej.Errors})
-		return 1, out, nil
-	}
-	if err != nil {
-		return 0, nil, err
-	}
-	out, err := json.Marshal(r)
-	if err != nil {
-		return 0, nil, fmt.Errorf("conformance: encoding the resolve answer: %w", err)
-	}
-	return 0, out, nil
 }
 
 type emptyObject struct{}

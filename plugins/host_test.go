@@ -321,7 +321,16 @@ func TestResolveReadsTheObject(t *testing.T) {
 	if err != nil || r.Status != 404 {
 		t.Fatalf("resolved = %+v, %v", r, err)
 	}
-	// object_read is refused outside ron_resolve: the resolve entry fails when called through Call.
+	// The raw call hands the plugin the payload too, pooled or fresh, and
+	// returns the plugin's own bytes.
+	in := []byte(`{"manifest":{"mode":"ok"},"path":"/2","payload_size":12}`)
+	for _, fresh := range []bool{false, true} {
+		res, err := p.Invoke(ctx, EntryResolve, in, CallOptions{Object: bytes.NewReader(payload), Fresh: fresh})
+		if err != nil || res.Status != 0 || !strings.Contains(string(res.Output), `"offset":9`) || res.Memoized {
+			t.Fatalf("fresh=%v: %+v %s %v", fresh, res, res.Output, err)
+		}
+	}
+	// object_read is refused without an object: the resolve entry fails when called through Call.
 	res, err := p.Call(ctx, EntryResolve, []byte(`{"path":"/0","payload_size":4}`))
 	if err != nil || res.Status != 1 {
 		t.Fatalf("resolve without an object: %+v %v", res, err)

@@ -150,6 +150,24 @@ func (p *Plugin) Call(ctx context.Context, e Entry, input []byte) (Result, error
 // no memo. It is for diagnostics such as the conformance suite's determinism
 // checks; its faults do not count towards quarantine.
 func (p *Plugin) CallFresh(ctx context.Context, e Entry, input []byte) (Result, error) {
+	return p.Invoke(ctx, e, input, CallOptions{Fresh: true})
+}
+
+// CallOptions refine a raw call.
+type CallOptions struct {
+	// Object is the payload object_read reads during ron_resolve; nil means none.
+	Object io.ReaderAt
+	// Fresh runs the call in a brand-new instance, discarded afterwards; its
+	// faults do not count towards quarantine.
+	Fresh bool
+}
+
+// Invoke is the general raw call: Call with a payload object, or in a fresh
+// instance. Calls with an object are never memoized.
+func (p *Plugin) Invoke(ctx context.Context, e Entry, input []byte, o CallOptions) (Result, error) {
+	if !o.Fresh {
+		return p.call(ctx, e, input, o.Object, o.Object == nil)
+	}
 	if err := p.enter(); err != nil {
 		return Result{}, err
 	}
@@ -161,7 +179,7 @@ func (p *Plugin) CallFresh(ctx context.Context, e Entry, input []byte) (Result, 
 	if err != nil {
 		return Result{}, err
 	}
-	res, err := p.run(ctx, inst, e, input, nil)
+	res, err := p.run(ctx, inst, e, input, o.Object)
 	p.discard(ctx, inst)
 	return res, err
 }
