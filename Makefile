@@ -51,8 +51,13 @@ conformance: build
 		RON_DATA=$(CURDIR)/bin/.cache/conformance-data ./bin/ronhost plugin test bin/tlds/$$t.wasm $$cases || exit 1; \
 	done
 
+# Each figure is reported as a ratio to a limit measured in the same run
+# (native Go for plugins, raw BLAKE3 and plain file I/O for the store).
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./plugins/ ./core/... ./tlds/...
+	$(GO) test -run '^$$' -bench . -benchtime 1000x -timeout 30m ./plugins/
+	RON_BENCH_CALLS=1000000 $(GO) test -run '^$$' -bench SteadyState -benchtime 1x -timeout 60m ./plugins/
+	RON_BENCH_BYTES=1073741824 $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./core/store/
+	$(GO) test -run '^$$' -bench . -benchtime 300x -timeout 30m ./tlds/...
 
 clean:
 	rm -rf bin tlds/build/*.wasm
