@@ -38,13 +38,13 @@ type Result struct {
 
 // Stats counts a plugin's calls.
 type Stats struct {
-	Calls       uint64 // calls answered, memo hits included
-	MemoHits    uint64
-	Rejected    uint64 // status 1 answers
-	Faults      uint64
-	Instances   int64 // live instances
-	Quarantined bool
-	LastFault   string
+	Calls       uint64 `json:"calls"` // calls answered, memo hits included
+	MemoHits    uint64 `json:"memo_hits"`
+	Rejected    uint64 `json:"rejected"` // status 1 answers
+	Faults      uint64 `json:"faults"`
+	Instances   int64  `json:"instances"` // live instances
+	Quarantined bool   `json:"quarantined"`
+	LastFault   string `json:"last_fault,omitempty"`
 }
 
 // Plugin is a loaded plugin: its compiled module, its describe answer and a
