@@ -1,9 +1,6 @@
 package meter
 
-import (
-	"fmt"
-	"math"
-)
+import "fmt"
 
 // kind classifies a decoded instruction for the rewriter.
 type kind uint8
@@ -342,8 +339,8 @@ func (b *bodyRewriter) rewrite(body []byte, base int, nparams uint32) ([]byte, e
 			return nil, err
 		}
 		nlocals += uint64(n)
-		if nlocals >= math.MaxUint32 {
-			return nil, r.errorf("too many locals")
+		if nlocals > MaxLocals {
+			return nil, fmt.Errorf("%w: a function with over %d locals", ErrLimit, MaxLocals)
 		}
 	}
 	codeStart := r.off

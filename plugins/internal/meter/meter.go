@@ -31,6 +31,12 @@ const BulkBytesPerUnit = 1 << bulkShift
 
 const bulkShift = 4
 
+// MaxLocals bounds the parameters and locals of one function, as web
+// browsers do. wazero allocates a byte per declared local when it compiles,
+// so a 30-byte module declaring 2^32-1 locals would make it allocate 4 GiB
+// (and spend minutes): the meter refuses it before wazero sees it.
+const MaxLocals = 50000
+
 var (
 	// ErrMalformed reports bytes that are not a well-formed WebAssembly
 	// module (or a construct that would change meaning once the fuel global
@@ -39,6 +45,8 @@ var (
 	// ErrUnsupported reports a well-formed module using a feature the meter
 	// does not know how to instrument (GC, exception handling, threads, ...).
 	ErrUnsupported = errors.New("meter: unsupported")
+	// ErrLimit reports a module over one of the meter's limits (MaxLocals).
+	ErrLimit = errors.New("meter: over a limit")
 	// ErrReserved reports a module that already exports GlobalName.
 	ErrReserved = errors.New("meter: reserved export name " + GlobalName)
 )
@@ -155,6 +163,11 @@ func parse(wasm []byte) (*module, error) {
 				return nil, err
 			}
 			s.drop = strings.HasPrefix(name, ".debug_")
+			if name == "name" {
+				if err := checkNames(cr); err != nil {
+					return nil, err
+				}
+			}
 			m.sections = append(m.sections, s)
 			continue
 		}
@@ -185,6 +198,26 @@ func parse(wasm []byte) (*module, error) {
 			err = m.parseExports(r)
 		case secCode:
 			m.code = s
+		case secTable:
+			err = vector(r, func() error {
+				if err := valtype(r); err != nil {
+					return err
+				}
+				return r.limits()
+			})
+		case secMemory:
+			err = vector(r, r.limits)
+		case secStart, secDataCnt:
+			_, err = r.u32()
+		case secElement:
+			err = vector(r, func() error { return elementSegment(r) })
+		case secData:
+			err = vector(r, func() error { return dataSegment(r) })
+		case secTag:
+			err = fmt.Errorf("%w: tag section (exception handling)", ErrUnsupported)
+		}
+		if err == nil && s.id != secCode && s.id != secCustom {
+			err = expectEnd(r)
 		}
 		if err != nil {
 			return nil, err
@@ -376,6 +409,133 @@ func (m *module) parseExports(r *reader) error {
 	return expectEnd(r)
 }
 
+// vector reads a vector whose elements item reads. Every element takes at
+// least a byte, so a count beyond the bytes left fails without a long loop.
+func vector(r *reader, item func() error) error {
+	n, err := r.u32()
+	if err != nil {
+		return err
+	}
+	if uint64(n) > uint64(len(r.b)-r.off) {
+		return r.errorf("a vector of %d elements in %d bytes", n, len(r.b)-r.off)
+	}
+	for range n {
+		if err := item(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// elementSegment reads one element segment (all eight forms).
+func elementSegment(r *reader) error {
+	flags, err := r.u32()
+	if err != nil {
+		return err
+	}
+	if flags > 7 {
+		return r.errorf("element segment flags %d", flags)
+	}
+	if flags&3 == 2 { // explicit table index
+		if _, err := r.u32(); err != nil {
+			return err
+		}
+	}
+	if flags&1 == 0 { // active: offset
+		if err := skipConstExpr(r); err != nil {
+			return err
+		}
+	}
+	if flags&3 != 0 { // elemkind or reftype
+		if _, err := r.byte(); err != nil {
+			return err
+		}
+	}
+	if flags&4 == 0 { // function indices
+		return vector(r, func() error { _, err := r.u32(); return err })
+	}
+	return vector(r, func() error { return skipConstExpr(r) })
+}
+
+// dataSegment reads one data segment.
+func dataSegment(r *reader) error {
+	flags, err := r.u32()
+	if err != nil {
+		return err
+	}
+	switch flags {
+	case 0:
+		err = skipConstExpr(r)
+	case 1:
+	case 2:
+		if _, err = r.u32(); err == nil {
+			err = skipConstExpr(r)
+		}
+	default:
+		return r.errorf("data segment flags %d", flags)
+	}
+	if err != nil {
+		return err
+	}
+	n, err := r.u32()
+	if err != nil {
+		return err
+	}
+	_, err = r.bytes(n)
+	return err
+}
+
+// checkNames checks the structure of the "name" custom section: wazero
+// decodes it and sizes its maps by the counts it declares, so a count far
+// beyond the section's bytes would make it allocate gigabytes.
+func checkNames(r *reader) error {
+	for !r.done() {
+		id, err := r.byte()
+		if err != nil {
+			return err
+		}
+		size, err := r.u32()
+		if err != nil {
+			return err
+		}
+		start := r.base + r.off
+		body, err := r.bytes(size)
+		if err != nil {
+			return err
+		}
+		sr := &reader{b: body, base: start}
+		name := func() error { _, err := sr.name(); return err }
+		assoc := func() error {
+			if _, err := sr.u32(); err != nil {
+				return err
+			}
+			return name()
+		}
+		switch id {
+		case 0: // module name
+			err = name()
+		case 1: // function names
+			err = vector(sr, assoc)
+		case 2: // local names
+			err = vector(sr, func() error {
+				if _, err := sr.u32(); err != nil {
+					return err
+				}
+				return vector(sr, assoc)
+			})
+		default:
+			continue
+		}
+		if err == nil {
+			err = expectEnd(sr)
+		}
+		if err != nil {
+			return fmt.Errorf("name section: %w", err)
+		}
+	}
+	return nil
+}
+
 func expectEnd(r *reader) error {
 	if !r.done() {
 		return r.errorf("%d trailing bytes in section", len(r.b)-r.off)
@@ -476,7 +636,7 @@ func (m *module) rewriteCode(s section) ([]byte, error) {
 			return nil, fmt.Errorf("function %d: %w", i, err)
 		}
 		if uint64(len(nb)) > math.MaxUint32 {
-			return nil, fmt.Errorf("%w: function %d too large once instrumented", ErrUnsupported, i)
+			return nil, fmt.Errorf("%w: function %d too large once instrumented", ErrLimit, i)
 		}
 		out = appendU32(out, uint32(len(nb)))
 		out = append(out, nb...)

@@ -333,7 +333,19 @@ func TestRefuses(t *testing.T) {
 		"long leb":              {fnMod(0x41, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00, 0x1a, 0x0b), ErrMalformed},
 		"s32 too large":         {fnMod(0x41, 0xff, 0xff, 0xff, 0xff, 0x4f, 0x1a, 0x0b), ErrMalformed},
 		"sections out of order": {cat(header, sect(3, vec()), sect(1, vec())), ErrMalformed},
-		"export of no global":   {mod{exports: [][]byte{cat(str("g"), []byte{3, 0})}}.encode(), ErrMalformed},
+		"tag section":           {cat(header, sect(13, vec())), ErrUnsupported},
+		// Counts far beyond the bytes: wazero would size a slice by them
+		// (a 15-byte import bomb makes it allocate 448 GiB and die).
+		"import count bomb":   {cat(header, sect(2, leb(1<<32-1))), ErrMalformed},
+		"table count bomb":    {cat(header, sect(4, leb(1<<32-1))), ErrMalformed},
+		"element count bomb":  {cat(header, sect(9, leb(1<<32-1))), ErrMalformed},
+		"element vector bomb": {cat(header, sect(9, cat(leb(1), []byte{0x01, 0x00}, leb(1<<32-1)))), ErrMalformed},
+		"data length bomb":    {cat(header, sect(11, cat(leb(1), []byte{0x01}, leb(1<<32-1)))), ErrMalformed},
+		"code size bomb":      {cat(header, sect(1, vec(functype(nil, nil))), sect(3, vec(leb(0))), sect(10, cat(leb(1), leb(1<<32-1)))), ErrMalformed},
+		"section size bomb":   {cat(header, []byte{0x00}, leb(1<<32-1), str(".debug_info")), ErrMalformed},
+		"name function bomb":  {cat(header, sect(0, cat(str("name"), []byte{0x01, 0x05}, leb(1<<32-1)))), ErrMalformed},
+		"name locals bomb":    {cat(header, sect(0, cat(str("name"), []byte{0x02, 0x07}, leb(1), leb(0), leb(1<<32-1)))), ErrMalformed},
+		"export of no global": {mod{exports: [][]byte{cat(str("g"), []byte{3, 0})}}.encode(), ErrMalformed},
 	} {
 		t.Run(name, func(t *testing.T) {
 			out, err := Instrument(c.wasm)
@@ -342,6 +354,21 @@ func TestRefuses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// localsModule has one function declaring n i32 locals.
+func localsModule(n uint32) []byte {
+	body := cat(leb(1), leb(n), []byte{i32, 0x0b})
+	return cat(header, sect(1, vec(functype(nil, nil))), sect(3, vec(leb(0))), sect(10, vec(cat(leb(uint32(len(body))), body))))
+}
+
+func TestLocalsLimit(t *testing.T) {
+	out, err := Instrument(localsModule(MaxLocals))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRuntime(t, false)
+	compile(t, r, out)
 }
 
 // The LEB128 readers accept exactly the encodings the format allows.
