@@ -30,17 +30,8 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	buildDir = dir
-	cache, cleanup, err := wasmbuild.TestCacheDir()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	wazeroCache = cache
-	code := m.Run()
+	code := wasmbuild.RunWithCache(m, &wazeroCache)
 	_ = os.RemoveAll(dir)
-	if cleanup != nil {
-		cleanup()
-	}
 	os.Exit(code)
 }
 

@@ -1,7 +1,6 @@
 package plugins
 
 import (
-	"fmt"
 	"os"
 	"testing"
 
@@ -13,16 +12,4 @@ import (
 // from the cache milliseconds.
 var cacheDir string
 
-func TestMain(m *testing.M) {
-	dir, cleanup, err := wasmbuild.TestCacheDir()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	cacheDir = dir
-	code := m.Run()
-	if cleanup != nil {
-		cleanup()
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(wasmbuild.RunWithCache(m, &cacheDir)) }

@@ -15,19 +15,7 @@ import (
 // in these tests (set through [plugins] cache_dir in each data directory).
 var testCache string
 
-func TestMain(m *testing.M) {
-	dir, cleanup, err := wasmbuild.TestCacheDir()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	testCache = dir
-	code := m.Run()
-	if cleanup != nil {
-		cleanup()
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(wasmbuild.RunWithCache(m, &testCache)) }
 
 // useTestCache writes a config that points the data directory's plugin host
 // at the shared compilation cache, plus any extra TOML lines.

@@ -96,3 +96,24 @@ func TestCacheDir() (dir string, cleanup func(), err error) {
 	}
 	return d, func() { os.RemoveAll(d) }, nil
 }
+
+// RunWithCache is the TestMain of a test binary whose hosts share the
+// compilation cache: it sets *dir to [TestCacheDir], runs the tests, removes
+// the directory when it was a temporary one and returns m.Run's exit code
+// (1 when no directory could be had):
+//
+//	var cacheDir string
+//
+//	func TestMain(m *testing.M) { os.Exit(wasmbuild.RunWithCache(m, &cacheDir)) }
+func RunWithCache(m *testing.M, dir *string) int {
+	d, cleanup, err := TestCacheDir()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if cleanup != nil {
+		defer cleanup()
+	}
+	*dir = d
+	return m.Run()
+}
