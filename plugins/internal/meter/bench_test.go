@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,44 +60,6 @@ func splitInput(t testing.TB) []byte {
 
 func notesModule(t testing.TB) []byte { return goModule(t, "../../../sdk-wasm/examples/notes/wasm") }
 
-// stopper empties an instance's tank from another goroutine when a call
-// outlives its deadline. It repeats the store every millisecond until the
-// call returns, because a check that loaded the fuel just before the store
-// writes its decremented value over it.
-type stopper struct {
-	timer  *time.Timer
-	done   atomic.Bool
-	stores atomic.Int64  // how many times it emptied the tank
-	gone   chan struct{} // closed when the timer's function returns
-}
-
-func watch(in *instance, d time.Duration) *stopper {
-	s := &stopper{gone: make(chan struct{})}
-	s.timer = time.AfterFunc(d, func() {
-		defer close(s.gone)
-		tick := time.NewTicker(time.Millisecond)
-		defer tick.Stop()
-		for !s.done.Load() {
-			in.fuel.Set(0)
-			s.stores.Add(1)
-			<-tick.C
-		}
-	})
-	return s
-}
-
-// stop ends the watch. When the timer fired, it waits for its function to
-// return, so that the caller's next access to the global happens after the
-// function's last store (the race detector sees this edge).
-func (s *stopper) stop() (fired bool) {
-	if s.timer.Stop() {
-		return false
-	}
-	s.done.Store(true)
-	<-s.gone
-	return true
-}
-
 func benchEntry(b *testing.B, entry string, input []byte) {
 	wasm := notesModule(b)
 	metered, err := Instrument(wasm)
@@ -131,9 +92,7 @@ func benchEntry(b *testing.B, entry string, input []byte) {
 				_, _, _, err := in.call(cctx, entry, input, nil, 0)
 				return 0, err
 			case c.watchdog:
-				w := watch(in, 100*time.Millisecond)
-				_, _, used, err := in.call(ctx, entry, input, nil, ample)
-				w.stop()
+				_, _, used, _, err := in.callWatched(ctx, entry, input, ample, 100*time.Millisecond)
 				return used, err
 			default:
 				_, _, used, err := in.call(ctx, entry, input, nil, ample)

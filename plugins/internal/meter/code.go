@@ -309,11 +309,11 @@ type insertion struct {
 
 // bodyRewriter rewrites function bodies; it is reused across bodies.
 type bodyRewriter struct {
-	m       *module
-	fuel    uint32 // index of the fuel global
-	globals uint32 // globals of the original module
-	ins     []insertion
-	costs   []uint64
+	m           *module
+	used, limit uint32 // indices of the Used and Limit globals
+	globals     uint32 // globals of the original module
+	ins         []insertion
+	costs       []uint64
 }
 
 type frame struct {
@@ -445,51 +445,39 @@ func (b *bodyRewriter) rewrite(body []byte, base int, nparams uint32) ([]byte, e
 	return append(out, body[last:]...), nil
 }
 
-// appendCheck appends: if fuel < cost { fuel = Exhausted; unreachable }; fuel -= cost.
+// appendCheck appends: used += cost; if used > limit { unreachable }.
 func (b *bodyRewriter) appendCheck(out []byte, cost uint64) []byte {
-	c := int64(cost)
-	out = b.globalGet(out)
-	out = appendS64(append(out, 0x42), c) // i64.const cost
-	out = append(out, 0x54)               // i64.lt_u
-	out = b.trapIf(out)
-	out = b.globalGet(out)
-	out = appendS64(append(out, 0x42), c) // i64.const cost
-	out = append(out, 0x7d)               // i64.sub
-	return b.globalSet(out)
+	out = appendU32(append(out, 0x23), b.used)      // global.get used
+	out = appendS64(append(out, 0x42), int64(cost)) // i64.const cost
+	out = append(out, 0x7c)                         // i64.add
+	return b.setAndCheck(out)
 }
 
 // appendBulk appends a charge for the length on top of the stack, which it
-// leaves in place: local.set t; <check cost(t)>; local.get t.
+// leaves in place: local.set t; used += cost(t); check; local.get t.
 func (b *bodyRewriter) appendBulk(out []byte, temp uint32, s scale) []byte {
-	cost := func(out []byte) []byte {
-		out = appendU32(append(out, 0x20), temp) // local.get t
-		out = append(out, 0xad)                  // i64.extend_i32_u
-		switch s {
-		case perByte:
-			out = append(out, 0x42, bulkShift, 0x88) // i64.const; i64.shr_u
-		case perPage:
-			out = append(out, 0x42, 16-bulkShift, 0x86) // i64.const; i64.shl
-		}
-		return out
-	}
 	out = appendU32(append(out, 0x21), temp) // local.set t
-	out = b.globalGet(out)
-	out = cost(out)
-	out = append(out, 0x54) // i64.lt_u
-	out = b.trapIf(out)
-	out = b.globalGet(out)
-	out = cost(out)
-	out = append(out, 0x7d) // i64.sub
-	out = b.globalSet(out)
+	out = appendU32(append(out, 0x23), b.used)
+	out = appendU32(append(out, 0x20), temp) // local.get t
+	out = append(out, 0xad)                  // i64.extend_i32_u
+	switch s {
+	case perByte:
+		out = append(out, 0x42, bulkShift, 0x88) // i64.const; i64.shr_u
+	case perPage:
+		out = append(out, 0x42, 16-bulkShift, 0x86) // i64.const; i64.shl
+	}
+	out = append(out, 0x7c) // i64.add
+	out = b.setAndCheck(out)
 	return appendU32(append(out, 0x20), temp) // local.get t
 }
 
-// trapIf appends: if { global.set fuel Exhausted; unreachable } end.
-func (b *bodyRewriter) trapIf(out []byte) []byte {
-	out = append(out, 0x04, 0x40, 0x42, 0x7f) // if; i64.const -1
-	out = b.globalSet(out)
-	return append(out, 0x00, 0x0b) // unreachable; end
+// setAndCheck appends: global.set used; if used > limit { unreachable }.
+// wazero reuses the value just stored for the second global.get used; it
+// loads limit from memory.
+func (b *bodyRewriter) setAndCheck(out []byte) []byte {
+	out = appendU32(append(out, 0x24), b.used)  // global.set used
+	out = appendU32(append(out, 0x23), b.used)  // global.get used
+	out = appendU32(append(out, 0x23), b.limit) // global.get limit
+	out = append(out, 0x56)                     // i64.gt_u
+	return append(out, 0x04, 0x40, 0x00, 0x0b)  // if unreachable end
 }
-
-func (b *bodyRewriter) globalGet(out []byte) []byte { return appendU32(append(out, 0x23), b.fuel) }
-func (b *bodyRewriter) globalSet(out []byte) []byte { return appendU32(append(out, 0x24), b.fuel) }

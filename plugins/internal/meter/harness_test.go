@@ -115,11 +115,24 @@ func newRuntime(t testing.TB, closeOnDone bool) wazero.Runtime {
 // ample is the fuel the tests give a call that must not run out.
 const ample = 1 << 40
 
-// instance is one instantiated plugin. fuel is nil for an uninstrumented module.
+// instance is one instantiated plugin. used and limit are nil for an
+// uninstrumented module.
 type instance struct {
-	mod  api.Module
-	fuel api.MutableGlobal
+	mod         api.Module
+	used, limit api.MutableGlobal
 }
+
+// setBudget readies the fuel for a call.
+func (in *instance) setBudget(budget uint64) {
+	in.used.Set(0)
+	in.limit.Set(budget)
+}
+
+// spent is the fuel the last call used (more than its budget when it ran out).
+func (in *instance) spent() uint64 { return in.used.Get() }
+
+// exhausted reports whether the last call ran out of fuel.
+func (in *instance) exhausted() bool { return in.used != nil && in.used.Get() > in.limit.Get() }
 
 func compile(t testing.TB, r wazero.Runtime, wasm []byte) wazero.CompiledModule {
 	t.Helper()
@@ -144,9 +157,10 @@ func instantiate(t testing.TB, r wazero.Runtime, cm wazero.CompiledModule) *inst
 	}
 	t.Cleanup(func() { _ = mod.Close(ctx) })
 	in := &instance{mod: mod}
-	if g := mod.ExportedGlobal(GlobalName); g != nil {
-		in.fuel = g.(api.MutableGlobal)
-		in.fuel.Set(ample)
+	if g := mod.ExportedGlobal(UsedGlobal); g != nil {
+		in.used = g.(api.MutableGlobal)
+		in.limit = mod.ExportedGlobal(LimitGlobal).(api.MutableGlobal)
+		in.setBudget(ample)
 	}
 	if f := mod.ExportedFunction("_initialize"); f != nil {
 		if _, err := f.Call(ctx); err != nil {
@@ -159,28 +173,29 @@ func instantiate(t testing.TB, r wazero.Runtime, cm wazero.CompiledModule) *inst
 // call runs entry with input; for an instrumented instance it sets the fuel
 // to budget first and returns what the call used.
 func (in *instance) call(ctx context.Context, entry string, input []byte, obj io.ReaderAt, budget uint64) (status int32, out []byte, used uint64, err error) {
-	fn := in.mod.ExportedFunction(entry)
-	if fn == nil { // as a host would: the plugin does not support entry
-		return 1, []byte(`{"errors":[{"path":"","code":"unsupported","message":"no ` + entry + `"}]}`), 0, nil
+	if in.used != nil {
+		in.setBudget(budget)
 	}
-	st := &callState{input: input, object: obj}
-	if in.fuel != nil {
-		in.fuel.Set(budget)
+	status, out, err = in.callNoFuel(ctx, entry, input, obj)
+	if in.used != nil {
+		used = in.spent()
 	}
-	res, err := fn.Call(context.WithValue(ctx, callKey{}, st))
-	if in.fuel != nil {
-		left := in.fuel.Get()
-		if left == Exhausted {
-			used = budget
-		} else {
-			used = budget - left
-		}
-	}
-	if err != nil {
-		return 0, nil, used, err
-	}
-	return int32(res[0]), st.output, used, nil
+	return status, out, used, err
 }
 
-// exhausted reports whether the last call ran out of fuel.
-func (in *instance) exhausted() bool { return in.fuel != nil && in.fuel.Get() == Exhausted }
+// callNoFuel calls entry with input, leaving the fuel as it is.
+func (in *instance) callNoFuel(ctx context.Context, entry string, input []byte, obj ...io.ReaderAt) (status int32, out []byte, err error) {
+	fn := in.mod.ExportedFunction(entry)
+	if fn == nil { // as a host would: the plugin does not support entry
+		return 1, []byte(`{"errors":[{"path":"","code":"unsupported","message":"no ` + entry + `"}]}`), nil
+	}
+	st := &callState{input: input}
+	if len(obj) > 0 {
+		st.object = obj[0]
+	}
+	res, err := fn.Call(context.WithValue(ctx, callKey{}, st))
+	if err != nil || len(res) == 0 {
+		return 0, nil, err
+	}
+	return int32(res[0]), st.output, nil
+}

@@ -8,20 +8,23 @@ import (
 	"strings"
 )
 
-// GlobalName is the export name of the fuel global. Instrument refuses a
-// module that already exports something under it.
-const GlobalName = "__ron_fuel"
-
-// Exhausted is what a check stores in the fuel global before it traps: the
-// host reads it after a trap to tell "out of fuel" (or stopped by the host,
-// see below) from the plugin's own traps. Fuel set by the host must stay
-// below it.
+// The metered module exports two mutable i64 globals. The guest adds what
+// it spends to Used and traps when Used exceeds Limit; it never writes
+// Limit. The host sets Used to 0 and Limit to the call's budget before the
+// call, and after a trap reads both: Used > Limit means out of fuel.
 //
-// A host that stores 0 in the global from another goroutine stops the call
-// at its next check (wazero reloads the global at every check). A check's
-// decrement may overwrite a store that lands between its load and its store,
-// so such a host repeats the store until the call returns.
-const Exhausted = math.MaxUint64
+// Because the guest only reads Limit, a host goroutine that stores 0 there
+// stops the call at its next check (wazero loads the global at every check):
+// a wall-clock deadline costs nothing in the guest. (A single counter the
+// guest decrements would not do: the guest's read-modify-write overwrites a
+// store from another thread that lands between its load and its store, and
+// in a tight loop that is nearly every time.)
+//
+// Instrument refuses a module that already exports either name.
+const (
+	UsedGlobal  = "__ron_fuel_used"
+	LimitGlobal = "__ron_fuel_limit"
+)
 
 // BulkBytesPerUnit is how many bytes of memory.fill, memory.copy and
 // memory.init one unit of fuel pays for; memory.grow pays for the bytes of
@@ -47,8 +50,8 @@ var (
 	ErrUnsupported = errors.New("meter: unsupported")
 	// ErrLimit reports a module over one of the meter's limits (MaxLocals).
 	ErrLimit = errors.New("meter: over a limit")
-	// ErrReserved reports a module that already exports GlobalName.
-	ErrReserved = errors.New("meter: reserved export name " + GlobalName)
+	// ErrReserved reports a module that already exports UsedGlobal or LimitGlobal.
+	ErrReserved = errors.New("meter: reserved export name " + UsedGlobal + " or " + LimitGlobal)
 )
 
 // Stats counts what Instrument inserted.
@@ -61,8 +64,8 @@ type Stats struct {
 	DroppedCustom int // custom sections dropped (.debug_*: their code offsets go stale)
 }
 
-// Instrument returns a copy of the module wasm that meters itself through an
-// exported mutable i64 global named GlobalName (see the package doc). It
+// Instrument returns a copy of the module wasm that meters itself through
+// the exported globals UsedGlobal and LimitGlobal (see the package doc). It
 // never returns a module it could not fully decode: unknown instructions and
 // sections fail with ErrUnsupported, broken bytes with ErrMalformed.
 func Instrument(wasm []byte) ([]byte, error) {
@@ -128,7 +131,8 @@ type module struct {
 	stats           Stats
 }
 
-func (m *module) fuelIndex() uint32 { return m.importedGlobals + m.definedGlobals }
+// usedIndex is the index of the Used global; Limit follows it.
+func (m *module) usedIndex() uint32 { return m.importedGlobals + m.definedGlobals }
 
 func parse(wasm []byte) (*module, error) {
 	if len(wasm) < 8 || !bytes.Equal(wasm[:4], header[:4]) {
@@ -223,7 +227,7 @@ func parse(wasm []byte) (*module, error) {
 			return nil, err
 		}
 	}
-	if uint64(m.importedGlobals)+uint64(m.definedGlobals) >= math.MaxUint32 {
+	if uint64(m.importedGlobals)+uint64(m.definedGlobals) >= math.MaxUint32-1 {
 		return nil, fmt.Errorf("%w: too many globals", ErrMalformed)
 	}
 	return m, nil
@@ -385,7 +389,7 @@ func (m *module) parseExports(r *reader) error {
 		if err != nil {
 			return err
 		}
-		if name == GlobalName {
+		if name == UsedGlobal || name == LimitGlobal {
 			return ErrReserved
 		}
 		kind, err := r.byte()
@@ -547,18 +551,21 @@ func expectEnd(r *reader) error {
 func (m *module) emit() ([]byte, Stats, error) {
 	out := make([]byte, 0, len(m.wasm)+len(m.wasm)/8+64)
 	out = append(out, header...)
-	fuel := m.fuelIndex()
+	used := m.usedIndex()
 
-	globalSec := appendU32(nil, m.definedGlobals+1)
+	globalSec := appendU32(nil, m.definedGlobals+2)
 	globalSec = append(globalSec, m.globalRest...)
-	globalSec = append(globalSec, 0x7e, 0x01, 0x42, 0x00, 0x0b) // mut i64 = i64.const 0
+	globalSec = append(globalSec, 0x7e, 0x01, 0x42, 0x00, 0x0b) // Used: mut i64 = 0
+	globalSec = append(globalSec, 0x7e, 0x01, 0x42, 0x00, 0x0b) // Limit: mut i64 = 0
 
-	exportSec := appendU32(nil, m.exportCount+1)
+	exportSec := appendU32(nil, m.exportCount+2)
 	exportSec = append(exportSec, m.exportRest...)
-	exportSec = appendU32(exportSec, uint32(len(GlobalName)))
-	exportSec = append(exportSec, GlobalName...)
-	exportSec = append(exportSec, 0x03)
-	exportSec = appendU32(exportSec, fuel)
+	for i, name := range []string{UsedGlobal, LimitGlobal} {
+		exportSec = appendU32(exportSec, uint32(len(name)))
+		exportSec = append(exportSec, name...)
+		exportSec = append(exportSec, 0x03)
+		exportSec = appendU32(exportSec, used+uint32(i))
+	}
 
 	wroteGlobal, wroteExport := false, false
 	for _, s := range m.sections {
@@ -620,7 +627,7 @@ func (m *module) rewriteCode(s section) ([]byte, error) {
 	}
 	out := make([]byte, 0, len(s.body)+len(s.body)/4+16)
 	out = appendU32(out, n)
-	b := bodyRewriter{m: m, fuel: m.fuelIndex(), globals: m.fuelIndex()}
+	b := bodyRewriter{m: m, used: m.usedIndex(), limit: m.usedIndex() + 1, globals: m.usedIndex()}
 	for i := range n {
 		size, err := r.u32()
 		if err != nil {

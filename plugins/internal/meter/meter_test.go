@@ -140,17 +140,13 @@ func handRuntime(t testing.TB) wazero.Runtime {
 
 func callFn(t *testing.T, in *instance, name string, arg uint64, budget uint64) (uint64, uint64, error) {
 	t.Helper()
-	if in.fuel != nil {
-		in.fuel.Set(budget)
+	if in.used != nil {
+		in.setBudget(budget)
 	}
 	res, err := in.mod.ExportedFunction(name).Call(context.Background(), arg)
 	var used uint64
-	if in.fuel != nil {
-		if left := in.fuel.Get(); left == Exhausted {
-			used = budget
-		} else {
-			used = budget - left
-		}
+	if in.used != nil {
+		used = in.spent()
 	}
 	if err != nil {
 		return 0, used, err
@@ -171,8 +167,8 @@ func TestHandModuleAnswersTheSame(t *testing.T) {
 	r := handRuntime(t)
 	orig := instantiate(t, r, compile(t, r, wasm))
 	inst := instantiate(t, r, compile(t, r, metered))
-	if inst.fuel == nil || orig.fuel != nil {
-		t.Fatal("the fuel global is not exported as " + GlobalName)
+	if inst.used == nil || orig.used != nil {
+		t.Fatal("the fuel globals are not exported")
 	}
 	for _, name := range []string{"nested", "multi", "simd", "misc", "bomb", "countdown", "fill", "grow", "skip", "cond"} {
 		for _, arg := range []uint64{0, 1, 2, 3, 7, 12} {
@@ -220,8 +216,8 @@ func TestChargesAreExact(t *testing.T) {
 			t.Errorf("%s(%d) used %d fuel (%v), want %d", c.name, c.arg, used, err, c.fuel)
 		}
 		// One unit short traps, and says so.
-		if _, _, err := callFn(t, inst, c.name, c.arg, c.fuel-1); err == nil || inst.fuel.Get() != Exhausted {
-			t.Errorf("%s(%d) with %d fuel: %v, fuel %d; want a trap and Exhausted", c.name, c.arg, c.fuel-1, err, inst.fuel.Get())
+		if _, _, err := callFn(t, inst, c.name, c.arg, c.fuel-1); err == nil || !inst.exhausted() {
+			t.Errorf("%s(%d) with %d fuel: %v, used %d; want a trap, out of fuel", c.name, c.arg, c.fuel-1, err, inst.spent())
 		}
 	}
 }
@@ -237,13 +233,13 @@ func TestRecursionBombRunsOutOfFuel(t *testing.T) {
 	inst := instantiate(t, r, compile(t, r, metered))
 	for _, name := range []string{"bomb", "skip", "cond"} {
 		_, used, err := callFn(t, inst, name, 60, 1_000_000) // 2^60 calls
-		if err == nil || inst.fuel.Get() != Exhausted || used != 1_000_000 {
-			t.Fatalf("%s(60): %v, fuel %d", name, err, inst.fuel.Get())
+		if err == nil || !inst.exhausted() || used <= 1_000_000 {
+			t.Fatalf("%s(60): %v, used %d", name, err, used)
 		}
 	}
 	// Endless recursion is charged on the way down, not only when calls return.
-	if _, _, err := callFn(t, inst, "deep", 0, 10_000); err == nil || inst.fuel.Get() != Exhausted {
-		t.Fatalf("deep: %v, fuel %d", err, inst.fuel.Get())
+	if _, _, err := callFn(t, inst, "deep", 0, 10_000); err == nil || !inst.exhausted() {
+		t.Fatalf("deep: %v, used %d", err, inst.spent())
 	}
 }
 
@@ -297,9 +293,11 @@ func TestSectionPlacement(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			g, ok := mod.ExportedGlobal(GlobalName).(api.MutableGlobal)
-			if !ok || g.Type() != api.ValueTypeI64 || g.Get() != 0 {
-				t.Fatalf("no mutable i64 global exported as %s", GlobalName)
+			for _, name := range []string{UsedGlobal, LimitGlobal} {
+				g, ok := mod.ExportedGlobal(name).(api.MutableGlobal)
+				if !ok || g.Type() != api.ValueTypeI64 || g.Get() != 0 {
+					t.Fatalf("no mutable i64 global exported as %s", name)
+				}
 			}
 		})
 	}
@@ -316,7 +314,8 @@ func TestRefuses(t *testing.T) {
 		"empty":                 {nil, ErrMalformed},
 		"bad magic":             {[]byte("\x00asn\x01\x00\x00\x00"), ErrMalformed},
 		"component":             {[]byte("\x00asm\x0d\x00\x01\x00"), ErrUnsupported},
-		"reserved name":         {mod{globals: [][]byte{cat([]byte{i64, 1}, []byte{0x42, 0, 0x0b})}, exports: [][]byte{cat(str(GlobalName), []byte{3, 0})}}.encode(), ErrReserved},
+		"reserved used":         {mod{globals: [][]byte{cat([]byte{i64, 1}, []byte{0x42, 0, 0x0b})}, exports: [][]byte{cat(str(UsedGlobal), []byte{3, 0})}}.encode(), ErrReserved},
+		"reserved limit":        {mod{types: [][]byte{functype(nil, nil)}, funcs: []fn{{code: []byte{0x0b}, export: LimitGlobal}}}.encode(), ErrReserved},
 		"threads":               {fnMod(0x41, 0, 0xfe, 0x10, 2, 0, 0x1a, 0x0b), ErrUnsupported},
 		"relaxed simd":          {fnMod(0xfd, 0x80, 0x02, 0x0b), ErrUnsupported},
 		"simd hole":             {fnMod(0xfd, 0x9a, 0x01, 0x0b), ErrUnsupported},
