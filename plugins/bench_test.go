@@ -192,7 +192,11 @@ func BenchmarkSteadyState(b *testing.B) {
 	wasm := notesWasm(b)
 	in := splitInput(b, rontest.New(notes.Plugin{}))
 	ctx := context.Background()
-	p := load(b, newHost(b, Config{PoolSize: 1, CacheDir: cacheDir}), wasm)
+	// Generous deadlines: this measures memory, and one call stalled by a
+	// busy machine must not end a million-call run.
+	cfg := Config{PoolSize: 1, CacheDir: cacheDir}
+	cfg.Limits.Split = 10 * time.Second
+	p := load(b, newHost(b, cfg), wasm)
 	heap := func() uint64 {
 		runtime.GC()
 		var ms runtime.MemStats
