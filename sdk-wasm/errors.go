@@ -21,6 +21,7 @@ const (
 	CodeSyntax      = "syntax"      // the input is not acceptable JSON
 	CodeTooLarge    = "too-large"   // the input exceeds a limit
 	CodeUnsupported = "unsupported" // the plugin does not support this call or version
+	CodeSum         = "sum"         // basis points that do not total 10000
 )
 
 // Codes Dispatch uses with [StatusFault].

@@ -41,6 +41,47 @@ func Portion(amount, bps uint64) uint64 {
 	return q
 }
 
+// PartitionBPS divides amount into len(bps) parts by basis points that
+// total exactly 10000: part i is for bps[i]. Use it to carve an amount into
+// the pools of a split (creators, operators, moderation...) before dividing
+// each pool among its payees. The remainder rule is [SplitWeighted]'s, the
+// parts in the place of payees: each part gets floor(amount * bps / 10000),
+// and the units left go one each to the largest fractional parts, ties to
+// the earlier part. The parts sum to exactly amount; a part of 0 bps is 0.
+// It fails with [ErrShares] when a part is over 10000 or they do not total
+// 10000.
+func PartitionBPS(amount uint64, bps []uint64) ([]uint64, error) {
+	var total uint64
+	for i, b := range bps {
+		if b > TotalBPS {
+			return nil, fmt.Errorf("%w: part %d has %d", ErrShares, i, b)
+		}
+		total += b // at most len*10000: no overflow for any slice that fits in memory
+	}
+	if total != TotalBPS {
+		return nil, fmt.Errorf("%w: they total %d", ErrShares, total)
+	}
+	parts := make([]uint64, len(bps))
+	rems := make([]uint64, len(bps))
+	var paid uint64
+	for i, b := range bps {
+		parts[i], rems[i] = mulDiv(amount, b, TotalBPS)
+		paid += parts[i] // sum of floors <= amount
+	}
+	if left := amount - paid; left > 0 {
+		order := make([]int, len(bps))
+		for i := range order {
+			order[i] = i
+		}
+		// Stable over the index order: ties go to the earlier part.
+		slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(rems[b], rems[a]) })
+		for _, i := range order[:left] { // left is fewer than the parts with a remainder
+			parts[i]++
+		}
+	}
+	return parts, nil
+}
+
 // SplitBPS divides amount among shares whose basis points total exactly
 // 10000. Shares to the same (payee, role) are merged first. See
 // [SplitWeighted] for the remainder rule; the result is merged and sorted

@@ -55,11 +55,11 @@ const (
 
 // Error codes beyond the SDK's (see the README's table).
 const (
-	CodeMismatch = "mismatch" // a value contradicts another (meta.tld)
-	CodeEnum     = "enum"     // a value outside a documented vocabulary
-	CodeKind     = "kind"     // a key that does not apply to this kind
-	CodeSum      = "sum"      // basis points that do not total 10000
-	CodeLicense  = "license"  // a license identifier that is not a known SPDX id
+	CodeMismatch = "mismatch"  // a value contradicts another (meta.tld)
+	CodeEnum     = "enum"      // a value outside a documented vocabulary
+	CodeKind     = "kind"      // a key that does not apply to this kind
+	CodeSum      = ron.CodeSum // basis points that do not total 10000
+	CodeLicense  = "license"   // a license identifier that is not a known SPDX id
 )
 
 // Table is the [ai] table as a manifest may write it.
@@ -375,7 +375,7 @@ func normalize(t Table, errs *ron.Errors) Normalized {
 		switch {
 		case kind != KindInference && kind != "":
 			errs.Addf("ai.model", CodeKind, "only an inference service names the model it runs, not a %s", kind)
-		case !validCID(m):
+		case !ron.ValidCID(m):
 			errs.Addf("ai.model", ron.CodeFormat, "%q is not a CID (b3:<64 lowercase hex>)", m)
 		default:
 			n.Model = &m
@@ -446,7 +446,7 @@ func normalizeCard(kind string, c *Card, errs *ron.Errors) *NormCard {
 	for i, cid := range c.TrainingData {
 		cid = strings.TrimSpace(cid)
 		path := fmt.Sprintf("ai.card.training_data[%d]", i)
-		if !validCID(cid) {
+		if !ron.ValidCID(cid) {
 			errs.Addf(path, ron.CodeFormat, "%q is not a CID (b3:<64 lowercase hex>)", cid)
 			continue
 		}
@@ -548,8 +548,11 @@ func normalizeCreators(cs []Creator, errs *ron.Errors) []NormCreator {
 	}
 	out := make([]NormCreator, len(cs))
 	payouts := map[string]int{}
-	var total uint64
-	sharesOK := true
+	declared := make([]*uint64, len(cs))
+	for i, c := range cs {
+		declared[i] = c.Share
+	}
+	shares := ron.CheckShares("ai.creators", "creators", declared, errs)
 	for i, c := range cs {
 		path := fmt.Sprintf("ai.creators[%d]", i)
 		nc := NormCreator{Name: cleanText(c.Name), Payout: strings.TrimSpace(c.Payout)}
@@ -560,24 +563,8 @@ func normalizeCreators(cs []Creator, errs *ron.Errors) []NormCreator {
 			}
 			payouts[nc.Payout] = i
 		}
-		switch {
-		case c.Share != nil:
-			nc.Share = *c.Share
-			if nc.Share == 0 || nc.Share > ron.TotalBPS {
-				errs.Addf(path+".share", ron.CodeRange, "share %d is not 1..10000 basis points", nc.Share)
-				sharesOK = false
-			}
-		case len(cs) == 1:
-			nc.Share = ron.TotalBPS
-		default:
-			errs.Add(path+".share", ron.CodeRequired, "with several creators each needs a share in basis points")
-			sharesOK = false
-		}
-		total += min(nc.Share, ron.TotalBPS)
+		nc.Share = shares[i]
 		out[i] = nc
-	}
-	if sharesOK && total != ron.TotalBPS {
-		errs.Addf("ai.creators", CodeSum, "the creators' shares total %d basis points, not 10000", total)
 	}
 	return out
 }
@@ -679,14 +666,6 @@ func checkPayout(path, p string, errs *ron.Errors) bool {
 		return true
 	}
 	return false
-}
-
-// validCID reports whether s is b3:<64 lowercase hex>.
-func validCID(s string) bool {
-	if len(s) != 67 || s[:3] != "b3:" {
-		return false
-	}
-	return strings.Trim(s[3:], "0123456789abcdef") == ""
 }
 
 // validNode reports whether s is a node id: [A-Za-z0-9._:-]{1,128}.

@@ -2,13 +2,12 @@ package aitld
 
 import (
 	"errors"
-	"strconv"
 
 	ron "github.com/ronhost/ronhost/sdk-wasm"
 )
 
 // Split implements ron.Plugin. The amount is first divided into four parts
-// by the basis points of [ai.split] with ron.SplitBPS: creators_bps,
+// by the basis points of [ai.split] with ron.PartitionBPS: creators_bps,
 // contributors_bps, compute_bps and moderation_bps (when no eligible compute
 // operator has usage in the epoch, the compute basis points go to the
 // creators). Then the creators' part is divided by their shares
@@ -71,7 +70,7 @@ func split(n Normalized, amount uint64, servers []ron.Server) ([]ron.Allocation,
 		partCompute      = 2
 		partModeration   = 3
 	)
-	parts, err := partition(amount, []uint64{creatorsBPS, sp.ContributorsBPS, computeBPS, sp.ModerationBPS})
+	parts, err := ron.PartitionBPS(amount, []uint64{creatorsBPS, sp.ContributorsBPS, computeBPS, sp.ModerationBPS})
 	if err != nil {
 		return nil, ron.Reject("ai.split", CodeSum, err.Error())
 	}
@@ -110,26 +109,6 @@ func split(n Normalized, amount uint64, servers []ron.Server) ([]ron.Allocation,
 	}
 	if a := parts[partModeration]; a > 0 {
 		out = append(out, ron.Allocation{Payee: ModerationPool, Role: RoleModeration, Amount: a})
-	}
-	return out, nil
-}
-
-// partition divides amount into len(bps) parts by basis points totalling
-// 10000, with ron.SplitBPS (each part a pseudo-payee named by its index, so
-// ties favour the earlier part).
-func partition(amount uint64, bps []uint64) ([]uint64, error) {
-	shares := make([]ron.Share, len(bps))
-	for i, b := range bps {
-		shares[i] = ron.Share{Payee: strconv.Itoa(i), Role: "part", BPS: b}
-	}
-	allocs, err := ron.SplitBPS(amount, shares)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]uint64, len(bps))
-	for _, a := range allocs {
-		i, _ := strconv.Atoi(a.Payee)
-		out[i] = a.Amount
 	}
 	return out, nil
 }

@@ -70,12 +70,12 @@ const (
 
 // Error codes beyond the SDK's (see the README's table).
 const (
-	CodeMismatch = "mismatch" // a value contradicts another one (meta.tld, payload.media_type)
-	CodeEnum     = "enum"     // a value outside a documented vocabulary
-	CodeOrder    = "order"    // a minimum above its maximum
-	CodeSum      = "sum"      // basis points that do not total 10000
-	CodeLicense  = "license"  // a license identifier that is not a known SPDX id
-	CodePMTiles  = "pmtiles"  // (resolve) the payload is not a readable PMTiles v3 archive
+	CodeMismatch = "mismatch"  // a value contradicts another one (meta.tld, payload.media_type)
+	CodeEnum     = "enum"      // a value outside a documented vocabulary
+	CodeOrder    = "order"     // a minimum above its maximum
+	CodeSum      = ron.CodeSum // basis points that do not total 10000
+	CodeLicense  = "license"   // a license identifier that is not a known SPDX id
+	CodePMTiles  = "pmtiles"   // (resolve) the payload is not a readable PMTiles v3 archive
 )
 
 // Table is the [map] table as a manifest may write it: optional keys are
@@ -517,8 +517,11 @@ func normalizeCreators(cs []Creator, errs *ron.Errors) []NormCreator {
 	}
 	out := make([]NormCreator, len(cs))
 	payouts := map[string]int{}
-	var total uint64
-	sharesOK := true
+	declared := make([]*uint64, len(cs))
+	for i, c := range cs {
+		declared[i] = c.Share
+	}
+	shares := ron.CheckShares("map.creators", "creators", declared, errs)
 	for i, c := range cs {
 		path := fmt.Sprintf("map.creators[%d]", i)
 		nc := NormCreator{Name: cleanText(c.Name), Payout: strings.TrimSpace(c.Payout)}
@@ -540,24 +543,8 @@ func normalizeCreators(cs []Creator, errs *ron.Errors) []NormCreator {
 		default:
 			payouts[nc.Payout] = i
 		}
-		switch {
-		case c.Share != nil:
-			nc.Share = *c.Share
-		case len(cs) == 1:
-			nc.Share = ron.TotalBPS
-		default:
-			errs.Add(path+".share", ron.CodeRequired, "with several creators each needs a share in basis points")
-			sharesOK = false
-		}
-		if c.Share != nil && (nc.Share == 0 || nc.Share > ron.TotalBPS) {
-			errs.Addf(path+".share", ron.CodeRange, "share %d is not 1..10000 basis points", nc.Share)
-			sharesOK = false
-		}
-		total += min(nc.Share, ron.TotalBPS)
+		nc.Share = shares[i]
 		out[i] = nc
-	}
-	if sharesOK && total != ron.TotalBPS {
-		errs.Addf("map.creators", CodeSum, "the creators' shares total %d basis points, not 10000", total)
 	}
 	return out
 }

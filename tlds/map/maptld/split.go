@@ -2,13 +2,12 @@ package maptld
 
 import (
 	"errors"
-	"strconv"
 
 	ron "github.com/ronhost/ronhost/sdk-wasm"
 )
 
 // Split implements ron.Plugin. The amount is first divided into four parts
-// by the basis points of [map.split] with ron.SplitBPS: creators_bps,
+// by the basis points of [map.split] with ron.PartitionBPS: creators_bps,
 // operators_bps, moderation_bps and royalty_bps (when no server with a
 // valid payout address served bytes, the operators' basis points go to the
 // creators). Then the creators' part is divided by their shares
@@ -49,7 +48,7 @@ func split(n Normalized, amount uint64, servers []ron.Server) ([]ron.Allocation,
 		partModeration = 2
 		partRoyalty    = 3
 	)
-	parts, err := partition(amount, []uint64{creatorsBPS, operatorsBPS, sp.ModerationBPS, sp.RoyaltyBPS})
+	parts, err := ron.PartitionBPS(amount, []uint64{creatorsBPS, operatorsBPS, sp.ModerationBPS, sp.RoyaltyBPS})
 	if err != nil {
 		return nil, ron.Reject("map.split", CodeSum, err.Error())
 	}
@@ -80,25 +79,6 @@ func split(n Normalized, amount uint64, servers []ron.Server) ([]ron.Allocation,
 	}
 	if a := parts[partRoyalty]; a > 0 {
 		out = append(out, ron.Allocation{Payee: sp.RoyaltyPayout, Role: RoleRoyalty, Amount: a})
-	}
-	return out, nil
-}
-
-// partition divides amount into len(bps) parts by basis points totalling
-// 10000, with ron.SplitBPS (each part a pseudo-payee named by its index).
-func partition(amount uint64, bps []uint64) ([]uint64, error) {
-	shares := make([]ron.Share, len(bps))
-	for i, b := range bps {
-		shares[i] = ron.Share{Payee: strconv.Itoa(i), Role: "part", BPS: b}
-	}
-	allocs, err := ron.SplitBPS(amount, shares)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]uint64, len(bps))
-	for _, a := range allocs {
-		i, _ := strconv.Atoi(a.Payee)
-		out[i] = a.Amount
 	}
 	return out, nil
 }
