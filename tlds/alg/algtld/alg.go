@@ -2,7 +2,6 @@ package algtld
 
 import (
 	_ "embed"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -13,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	ron "github.com/ronhost/ronhost/sdk-wasm"
+	"github.com/ronhost/ronhost/sdk-wasm/ronsig"
 )
 
 // TLD is the namespace this plugin owns.
@@ -62,7 +62,7 @@ const (
 	CodeMismatch   = "mismatch"   // [meta] tld, the context, payload vs code, audit version vs code
 	CodeSignature  = "signature"  // a well-formed signature that does not verify
 	CodeVocabulary = "vocabulary" // a kind or result outside the documented words
-	CodeSum        = "sum"        // author shares not totalling 10000
+	CodeSum        = ron.CodeSum  // author shares not totalling 10000
 )
 
 // Table is the normalized [alg] table.
@@ -477,7 +477,7 @@ func normalizeAudits(in []Audit, t Table, okVersion bool, errs *ron.Errors) []Au
 		a.Auditor = cleanText(a.Auditor)
 		checkText(errs, p+".auditor", a.Auditor, MaxName)
 		a.Key = strings.TrimSpace(a.Key)
-		if _, ok := parseKey(a.Key); !ok {
+		if _, ok := ronsig.ParseKey(a.Key); !ok {
 			errs.Addf(p+".key", ron.CodeFormat, "%q is not an ed25519 public key (ed25519:<64 lowercase hex>)", a.Key)
 		}
 		a.Payout = strings.TrimSpace(a.Payout)
@@ -508,7 +508,7 @@ func normalizeAudits(in []Audit, t Table, okVersion bool, errs *ron.Errors) []Au
 		a.Signature = strings.TrimSpace(a.Signature)
 		if a.Signature == "" {
 			errs.Add(p+".signature", ron.CodeRequired, "an audit must be signed by its auditor (128 lowercase hex)")
-		} else if _, ok := lowerHex(a.Signature, 64); !ok {
+		} else if _, ok := ronsig.ParseSignature(a.Signature); !ok {
 			errs.Addf(p+".signature", ron.CodeFormat, "%q is not an ed25519 signature (128 lowercase hex)", a.Signature)
 		}
 		k := [2]string{a.Key, a.Code}
@@ -590,7 +590,7 @@ func checkCID(errs *ron.Errors, path, s string) {
 		errs.Add(path, ron.CodeRequired, "a CID is required (b3:<64 lowercase hex>)")
 		return
 	}
-	if h, ok := strings.CutPrefix(s, "b3:"); !ok || !isLowerHex(h, 32) {
+	if !ron.ValidCID(s) {
 		errs.Addf(path, ron.CodeFormat, "%q is not a CID (b3:<64 lowercase hex>)", s)
 	}
 }
@@ -610,36 +610,7 @@ func validInputName(s string) bool {
 }
 
 // KeyPrefix starts an ed25519 public key: "ed25519:<64 lowercase hex>".
-const KeyPrefix = "ed25519:"
-
-func parseKey(s string) ([]byte, bool) {
-	h, ok := strings.CutPrefix(s, KeyPrefix)
-	if !ok {
-		return nil, false
-	}
-	return lowerHex(h, 32)
-}
-
-// lowerHex decodes s if it is exactly n bytes in lowercase hex.
-func lowerHex(s string, n int) ([]byte, bool) {
-	if !isLowerHex(s, n) {
-		return nil, false
-	}
-	b, err := hex.DecodeString(s)
-	return b, err == nil
-}
-
-func isLowerHex(s string, n int) bool {
-	if len(s) != 2*n {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
+const KeyPrefix = ronsig.KeyPrefix
 
 // cleanText trims s and collapses runs of white space to one space.
 func cleanText(s string) string {

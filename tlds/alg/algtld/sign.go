@@ -2,11 +2,10 @@ package algtld
 
 import (
 	"crypto/ed25519"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 
 	ron "github.com/ronhost/ronhost/sdk-wasm"
+	"github.com/ronhost/ronhost/sdk-wasm/ronsig"
 )
 
 // DomainAudit is the first line of every signed audit message, so an audit
@@ -14,9 +13,9 @@ import (
 const DomainAudit = "ronhost .alg audit v1\n"
 
 // AuditMessage returns the bytes an auditor signs: DomainAudit, then the
-// SDK's canonical JSON (ron.Manifest.AppendCanonical: compact, object keys
-// sorted by bytes, strings escaped as encoding/json does without HTML
-// escaping, integers in decimal) of the normalized audit without its
+// SDK's canonical JSON (ronsig.Message: compact, object keys sorted by
+// bytes, strings escaped as encoding/json does without HTML escaping,
+// integers in decimal) of the normalized audit without its
 // "signature" member (and without "report" when it has none):
 //
 //	ronhost .alg audit v1
@@ -26,15 +25,11 @@ const DomainAudit = "ronhost .alg audit v1\n"
 // listing the audit, so later manifests can carry the audit unchanged.
 func AuditMessage(a Audit) ([]byte, error) {
 	a.Signature = ""
-	b, err := json.Marshal(a)
+	msg, err := ronsig.Message(DomainAudit, a)
 	if err != nil {
 		return nil, fmt.Errorf("algtld: %w", err)
 	}
-	doc, err := ron.ParseManifest(b)
-	if err != nil {
-		return nil, fmt.Errorf("algtld: %w", err)
-	}
-	return doc.AppendCanonical([]byte(DomainAudit))
+	return msg, nil
 }
 
 // verify checks the signature of every audit in the normalized table t.
@@ -45,16 +40,14 @@ func verify(t Table, errs *ron.Errors) {
 			errs.AddErr(fmt.Sprintf("alg.audits[%d]", a.at), err)
 			continue
 		}
-		pub, _ := parseKey(a.Key)
-		sig, _ := lowerHex(a.Signature, ed25519.SignatureSize)
-		if !ed25519.Verify(ed25519.PublicKey(pub), msg, sig) {
+		if !ronsig.Verify(a.Key, a.Signature, msg) {
 			errs.Addf(fmt.Sprintf("alg.audits[%d].signature", a.at), CodeSignature, "the signature does not verify with %s over the normalized audit", a.Key)
 		}
 	}
 }
 
 // PublicKey formats an ed25519 public key as a .alg key ("ed25519:<hex>").
-func PublicKey(pub ed25519.PublicKey) string { return KeyPrefix + hex.EncodeToString(pub) }
+func PublicKey(pub ed25519.PublicKey) string { return ronsig.FormatKey(pub) }
 
 // Sign sets a.Key to priv's public key and a.Signature to priv's signature
 // of AuditMessage(a). a must be normalized (see Validate). It is for tools
@@ -65,6 +58,6 @@ func Sign(a *Audit, priv ed25519.PrivateKey) error {
 	if err != nil {
 		return err
 	}
-	a.Signature = hex.EncodeToString(ed25519.Sign(priv, msg))
+	a.Signature = ronsig.Sign(priv, msg)
 	return nil
 }

@@ -2,7 +2,6 @@ package modtld
 
 import (
 	_ "embed"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -12,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	ron "github.com/ronhost/ronhost/sdk-wasm"
+	"github.com/ronhost/ronhost/sdk-wasm/ronsig"
 )
 
 // TLD is the namespace this plugin owns.
@@ -473,22 +473,14 @@ func checkText(errs *ron.Errors, path, s string, max int) {
 }
 
 // KeyPrefix starts an ed25519 public key: "ed25519:<64 lowercase hex>".
-const KeyPrefix = "ed25519:"
+const KeyPrefix = ronsig.KeyPrefix
 
 func checkKey(errs *ron.Errors, path, s string) bool {
-	if _, ok := parseKey(s); !ok {
+	if _, ok := ronsig.ParseKey(s); !ok {
 		errs.Addf(path, ron.CodeFormat, "%q is not an ed25519 public key (ed25519:<64 lowercase hex>)", s)
 		return false
 	}
 	return true
-}
-
-func parseKey(s string) ([]byte, bool) {
-	h, ok := strings.CutPrefix(s, KeyPrefix)
-	if !ok {
-		return nil, false
-	}
-	return lowerHex(h, 32)
 }
 
 func checkSignatureFormat(errs *ron.Errors, path, s string) {
@@ -496,7 +488,7 @@ func checkSignatureFormat(errs *ron.Errors, path, s string) {
 		errs.Add(path, ron.CodeRequired, "a signature is required (128 lowercase hex)")
 		return
 	}
-	if _, ok := lowerHex(s, 64); !ok {
+	if _, ok := ronsig.ParseSignature(s); !ok {
 		errs.Addf(path, ron.CodeFormat, "%q is not an ed25519 signature (128 lowercase hex)", s)
 	}
 }
@@ -506,7 +498,7 @@ func checkCID(errs *ron.Errors, path, s string) {
 		errs.Add(path, ron.CodeRequired, "a CID is required (b3:<64 lowercase hex>)")
 		return
 	}
-	if h, ok := strings.CutPrefix(s, "b3:"); !ok || !isLowerHex(h, 32) {
+	if !ron.ValidCID(s) {
 		errs.Addf(path, ron.CodeFormat, "%q is not a CID (b3:<64 lowercase hex>)", s)
 	}
 }
@@ -515,27 +507,6 @@ func checkPayout(errs *ron.Errors, path, s string) {
 	if !ron.ValidPayout(s) {
 		errs.Addf(path, ron.CodeFormat, "%q is not a payout address ([a-z0-9][a-z0-9:._-]{2,127})", s)
 	}
-}
-
-// lowerHex decodes s if it is exactly n bytes in lowercase hex.
-func lowerHex(s string, n int) ([]byte, bool) {
-	if !isLowerHex(s, n) {
-		return nil, false
-	}
-	b, err := hex.DecodeString(s)
-	return b, err == nil
-}
-
-func isLowerHex(s string, n int) bool {
-	if len(s) != 2*n {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // cleanText trims s and collapses runs of white space to one space.

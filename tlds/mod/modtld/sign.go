@@ -2,12 +2,11 @@ package modtld
 
 import (
 	"crypto/ed25519"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	ron "github.com/ronhost/ronhost/sdk-wasm"
+	"github.com/ronhost/ronhost/sdk-wasm/ronsig"
 )
 
 // Domain-separation lines: the first bytes of every signed message, so a
@@ -20,9 +19,9 @@ const (
 // SigningMessage returns the bytes every signature in t is over:
 //
 //	DomainModerator or DomainVerdict (by the kind of t), then
-//	the SDK's canonical JSON (ron.Manifest.AppendCanonical: compact, object
-//	keys sorted by bytes, strings escaped as encoding/json does without HTML
-//	escaping, integers in decimal) of the normalized [mod] table with every
+//	the SDK's canonical JSON (ronsig.Message: compact, object keys sorted
+//	by bytes, strings escaped as encoding/json does without HTML escaping,
+//	integers in decimal) of the normalized [mod] table with every
 //	"signature" member removed.
 //
 // t must be normalized (what Validate writes back): defaults written out,
@@ -49,15 +48,11 @@ func SigningMessage(t Table) ([]byte, error) {
 	default:
 		return nil, errors.New("modtld: an empty table")
 	}
-	b, err := json.Marshal(t)
+	msg, err := ronsig.Message(domain, t)
 	if err != nil {
 		return nil, fmt.Errorf("modtld: %w", err)
 	}
-	doc, err := ron.ParseManifest(b)
-	if err != nil {
-		return nil, fmt.Errorf("modtld: %w", err)
-	}
-	return doc.AppendCanonical([]byte(domain))
+	return msg, nil
 }
 
 // verify checks every signature in the normalized table t.
@@ -68,9 +63,7 @@ func verify(t Table, errs *ron.Errors) {
 		return
 	}
 	check := func(path, key, sig string) {
-		pub, _ := parseKey(key)
-		s, _ := lowerHex(sig, ed25519.SignatureSize)
-		if !ed25519.Verify(ed25519.PublicKey(pub), msg, s) {
+		if !ronsig.Verify(key, sig, msg) {
 			errs.Addf(path, CodeSignature, "the signature does not verify with %s over the normalized [mod] table", key)
 		}
 	}
@@ -84,7 +77,7 @@ func verify(t Table, errs *ron.Errors) {
 }
 
 // PublicKey formats an ed25519 public key as a .mod key ("ed25519:<hex>").
-func PublicKey(pub ed25519.PublicKey) string { return KeyPrefix + hex.EncodeToString(pub) }
+func PublicKey(pub ed25519.PublicKey) string { return ronsig.FormatKey(pub) }
 
 // Sign fills in the signatures of the normalized table t: the moderator
 // entry's with its key's private key, or each verdict moderator's with the
@@ -104,7 +97,7 @@ func Sign(t *Table, privs ...ed25519.PrivateKey) error {
 		if !ok {
 			return "", fmt.Errorf("modtld: no private key for %s", key)
 		}
-		return hex.EncodeToString(ed25519.Sign(p, msg)), nil
+		return ronsig.Sign(p, msg), nil
 	}
 	if t.Moderator != nil {
 		sig, err := sign(t.Moderator.Key)
