@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"pgregory.net/rapid"
 
 	ron "github.com/ronhost/ronhost/sdk-wasm"
 )
@@ -124,4 +127,36 @@ func TestCaseFilesAndCheckGenerated(t *testing.T) {
 		}
 	}
 	CheckGenerated(t, files, dir, false, "./x")
+}
+
+func TestValidateNative(t *testing.T) {
+	table, errs := ValidateNative(t, owner{}, "x", `{"meta":{"tld":"x"},"x":{"owner":"ada"}}`, 0)
+	if table != `{"owner":"ada"}` || errs != nil {
+		t.Fatalf("%s %v", table, errs)
+	}
+	table, errs = ValidateNative(t, owner{}, "x", `{"meta":{"tld":"x"},"x":{"owner":""}}`, 0)
+	if table != "" || !slices.Equal(errs, []string{"x.owner:required"}) {
+		t.Fatalf("%s %v", table, errs)
+	}
+}
+
+func TestDrawShares(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		n := rapid.IntRange(1, 50).Draw(rt, "n")
+		shares := DrawShares(rt, n)
+		var sum uint64
+		for _, s := range shares {
+			if s == 0 {
+				rt.Fatalf("a zero share: %v", shares)
+			}
+			sum += s
+		}
+		if len(shares) != n || sum != ron.TotalBPS {
+			rt.Fatalf("%d shares totalling %d: %v", len(shares), sum, shares)
+		}
+	})
+}
+
+func BenchmarkDispatch(b *testing.B) {
+	BenchDispatch(b, owner{}, ron.EntryValidate, []byte(`{"manifest":{"meta":{"tld":"x"},"x":{"owner":"ada"}},"context":{"tld":"x","payload_size":0}}`))
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ronhost/ronhost/internal/tldtest"
 	ron "github.com/ronhost/ronhost/sdk-wasm"
 	"github.com/ronhost/ronhost/sdk-wasm/rontest"
 	"github.com/ronhost/ronhost/tlds/ai/aitld"
@@ -21,19 +22,7 @@ func TestConformanceNative(t *testing.T) {
 // validate returns the normalized [ai] table, or the rejection as
 // "path:code" strings.
 func validate(t *testing.T, m string) (string, []string) {
-	t.Helper()
-	out, err := rontest.New(aitld.New()).Validate(ctx, ron.MustManifest(m), ron.Context{TLD: "ai", PayloadSize: 4096})
-	if r, ok := ron.AsRejection(err); ok {
-		var got []string
-		for _, e := range r.Errors {
-			got = append(got, e.Path+":"+e.Code)
-		}
-		return "", got
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(out.Manifest.Raw("ai")), nil
+	return tldtest.ValidateNative(t, aitld.New(), "ai", m, 4096)
 }
 
 func TestValidateNormalizes(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 
 	"pgregory.net/rapid"
 
+	"github.com/ronhost/ronhost/internal/tldtest"
 	ron "github.com/ronhost/ronhost/sdk-wasm"
 	"github.com/ronhost/ronhost/sdk-wasm/rontest"
 	"github.com/ronhost/ronhost/tlds/ai/aitld"
@@ -79,7 +80,7 @@ func TestSplitProperties(t *testing.T) {
 	p := aitld.New()
 	rapid.Check(t, func(t *rapid.T) {
 		kind := rapid.SampledFrom([]string{aitld.KindModel, aitld.KindDataset, aitld.KindInference}).Draw(t, "kind")
-		shares := drawShares(t, rapid.IntRange(1, aitld.MaxCreators).Draw(t, "creators"))
+		shares := tldtest.DrawShares(t, rapid.IntRange(1, aitld.MaxCreators).Draw(t, "creators"))
 		ai := map[string]any{"kind": kind}
 		var creators []map[string]any
 		payees := map[string]bool{aitld.ModerationPool: true}
@@ -98,9 +99,9 @@ func TestSplitProperties(t *testing.T) {
 		if contribs != nil {
 			ai["contributors"] = contribs
 		}
-		parts := drawShares(t, 4)
+		parts := tldtest.DrawShares(t, 4)
 		for parts[3] < aitld.MinModerationBPS {
-			parts = drawShares(t, 4)
+			parts = tldtest.DrawShares(t, 4)
 		}
 		if nContrib == 0 {
 			parts[0] += parts[1]
@@ -173,40 +174,13 @@ func TestSplitProperties(t *testing.T) {
 	})
 }
 
-// drawShares draws n basis-point shares, each at least 1, totalling 10000.
-func drawShares(t *rapid.T, n int) []uint64 {
-	cuts := []uint64{0, ron.TotalBPS}
-	for len(cuts) < n+1 {
-		c := rapid.Uint64Range(1, ron.TotalBPS-1).Draw(t, "cut")
-		if !slices.Contains(cuts, c) {
-			cuts = append(cuts, c)
-		}
-	}
-	slices.Sort(cuts)
-	out := make([]uint64, n)
-	for i := range out {
-		out[i] = cuts[i+1] - cuts[i]
-	}
-	return out
-}
-
 func BenchmarkSplitNative(b *testing.B) {
 	m := normalized(b, aitld.Example)
 	in, _ := json.Marshal(ron.SplitInput{Manifest: m, Epoch: "e", Amount: 1000003, Usage: rontest.SampleUsage()})
-	p := aitld.New()
-	for b.Loop() {
-		if status, out := ron.Dispatch(p, ron.EntrySplit, in, nil); status != 0 {
-			b.Fatalf("%d %s", status, out)
-		}
-	}
+	tldtest.BenchDispatch(b, aitld.New(), ron.EntrySplit, in)
 }
 
 func BenchmarkValidateNative(b *testing.B) {
 	in := []byte(`{"manifest":` + aitld.Example + `,"context":{"tld":"ai","payload_size":14483464192}}`)
-	p := aitld.New()
-	for b.Loop() {
-		if status, out := ron.Dispatch(p, ron.EntryValidate, in, nil); status != 0 {
-			b.Fatalf("%d %s", status, out)
-		}
-	}
+	tldtest.BenchDispatch(b, aitld.New(), ron.EntryValidate, in)
 }

@@ -12,6 +12,7 @@ import (
 
 	"pgregory.net/rapid"
 
+	"github.com/ronhost/ronhost/internal/tldtest"
 	ron "github.com/ronhost/ronhost/sdk-wasm"
 	"github.com/ronhost/ronhost/sdk-wasm/rontest"
 	"github.com/ronhost/ronhost/tlds/alg/algtld"
@@ -280,26 +281,14 @@ func TestSplitProperties(t *testing.T) {
 }
 
 func BenchmarkValidate(b *testing.B) {
-	h := rontest.New(algtld.New())
 	for i, name := range []string{"feed", "ranking"} {
 		in := []byte(`{"manifest":` + algtld.Examples()[i] + `,"context":{"tld":"alg","payload_size":48213}}`)
-		b.Run(name, func(b *testing.B) {
-			for b.Loop() {
-				if status, out, _ := h.Call(ctx, ron.EntryValidate, in, nil); status != 0 {
-					b.Fatal(string(out))
-				}
-			}
-		})
+		b.Run(name, func(b *testing.B) { tldtest.BenchDispatch(b, algtld.New(), ron.EntryValidate, in) })
 	}
 }
 
 func BenchmarkSplit(b *testing.B) {
-	h := rontest.New(algtld.New())
 	m, _ := normalized(b, 0).MarshalJSON()
 	in := []byte(`{"manifest":` + string(m) + `,"epoch":"2026-03","amount":1000003,"usage":{"requests":0,"bytes":0,"servers":[]}}`)
-	for b.Loop() {
-		if status, out, _ := h.Call(ctx, ron.EntrySplit, in, nil); status != 0 {
-			b.Fatal(string(out))
-		}
-	}
+	tldtest.BenchDispatch(b, algtld.New(), ron.EntrySplit, in)
 }

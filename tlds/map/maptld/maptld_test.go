@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ronhost/ronhost/internal/tldtest"
 	ron "github.com/ronhost/ronhost/sdk-wasm"
 	"github.com/ronhost/ronhost/sdk-wasm/rontest"
 	"github.com/ronhost/ronhost/tlds/map/maptld"
@@ -20,20 +21,7 @@ func TestConformanceNative(t *testing.T) {
 // validate runs m through the fake host and returns the normalized [map]
 // table as JSON, or the rejection as sorted "path:code" lines.
 func validate(t *testing.T, m string) (string, []string) {
-	t.Helper()
-	h := rontest.New(maptld.New())
-	out, err := h.Validate(ctx, ron.MustManifest(m), ron.Context{TLD: "map", PayloadSize: 4096})
-	if r, ok := ron.AsRejection(err); ok {
-		var got []string
-		for _, e := range r.Errors {
-			got = append(got, e.Path+":"+e.Code)
-		}
-		return "", got
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(out.Manifest.Raw("map")), nil
+	return tldtest.ValidateNative(t, maptld.New(), "map", m, 4096)
 }
 
 func TestValidateNormalizes(t *testing.T) {

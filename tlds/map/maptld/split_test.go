@@ -7,6 +7,7 @@ import (
 
 	"pgregory.net/rapid"
 
+	"github.com/ronhost/ronhost/internal/tldtest"
 	ron "github.com/ronhost/ronhost/sdk-wasm"
 	"github.com/ronhost/ronhost/sdk-wasm/rontest"
 	"github.com/ronhost/ronhost/tlds/map/maptld"
@@ -77,7 +78,7 @@ func TestSplitProperties(t *testing.T) {
 	p := maptld.New()
 	rapid.Check(t, func(t *rapid.T) {
 		nc := rapid.IntRange(1, maptld.MaxCreators).Draw(t, "creators")
-		shares := drawShares(t, nc)
+		shares := tldtest.DrawShares(t, nc)
 		var creators string
 		for i, s := range shares {
 			if i > 0 {
@@ -85,9 +86,9 @@ func TestSplitProperties(t *testing.T) {
 			}
 			creators += fmt.Sprintf(`{"name":"C%d","payout":"ron1c%d","share":%d}`, i, i, s)
 		}
-		parts := drawShares(t, 4)
+		parts := tldtest.DrawShares(t, 4)
 		for parts[2] < maptld.MinModerationBPS { // moderation: at least 1%
-			parts = drawShares(t, 4)
+			parts = tldtest.DrawShares(t, 4)
 		}
 		m := fmt.Sprintf(`{"meta":{"tld":"map"},"map":{"format":"pmtiles","license":"CC0-1.0","creators":[%s],`+
 			`"split":{"creators_bps":%d,"operators_bps":%d,"moderation_bps":%d,"royalty_bps":%d}}}`, creators, parts[0], parts[1], parts[2], parts[3])
@@ -140,40 +141,13 @@ func TestSplitProperties(t *testing.T) {
 	})
 }
 
-// drawShares draws n basis-point shares, each at least 1, totalling 10000.
-func drawShares(t *rapid.T, n int) []uint64 {
-	cuts := []uint64{0, ron.TotalBPS}
-	for len(cuts) < n+1 {
-		c := rapid.Uint64Range(1, ron.TotalBPS-1).Draw(t, "cut")
-		if !slices.Contains(cuts, c) {
-			cuts = append(cuts, c)
-		}
-	}
-	slices.Sort(cuts)
-	out := make([]uint64, n)
-	for i := range out {
-		out[i] = cuts[i+1] - cuts[i]
-	}
-	return out
-}
-
 func BenchmarkSplitNative(b *testing.B) {
 	m := normalized(b, maptld.Example)
 	in := mustJSON(b, ron.SplitInput{Manifest: m, Epoch: "e", Amount: 1000003, Usage: rontest.SampleUsage()})
-	p := maptld.New()
-	for b.Loop() {
-		if status, out := ron.Dispatch(p, ron.EntrySplit, in, nil); status != 0 {
-			b.Fatalf("%d %s", status, out)
-		}
-	}
+	tldtest.BenchDispatch(b, maptld.New(), ron.EntrySplit, in)
 }
 
 func BenchmarkValidateNative(b *testing.B) {
 	in := []byte(`{"manifest":` + maptld.Example + `,"context":{"tld":"map","payload_size":5242880}}`)
-	p := maptld.New()
-	for b.Loop() {
-		if status, out := ron.Dispatch(p, ron.EntryValidate, in, nil); status != 0 {
-			b.Fatalf("%d %s", status, out)
-		}
-	}
+	tldtest.BenchDispatch(b, maptld.New(), ron.EntryValidate, in)
 }

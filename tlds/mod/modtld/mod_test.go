@@ -12,6 +12,7 @@ import (
 
 	"pgregory.net/rapid"
 
+	"github.com/ronhost/ronhost/internal/tldtest"
 	ron "github.com/ronhost/ronhost/sdk-wasm"
 	"github.com/ronhost/ronhost/sdk-wasm/rontest"
 	"github.com/ronhost/ronhost/tlds/mod/modtld"
@@ -274,28 +275,16 @@ func TestSplitProperties(t *testing.T) {
 }
 
 func BenchmarkValidate(b *testing.B) {
-	h := rontest.New(modtld.New())
 	for i, name := range []string{"moderator", "verdict"} {
 		in := []byte(`{"manifest":` + modtld.Examples()[i] + `,"context":{"tld":"mod","payload_size":2048}}`)
-		b.Run(name, func(b *testing.B) {
-			for b.Loop() {
-				if status, out, _ := h.Call(ctx, ron.EntryValidate, in, nil); status != 0 {
-					b.Fatal(string(out))
-				}
-			}
-		})
+		b.Run(name, func(b *testing.B) { tldtest.BenchDispatch(b, modtld.New(), ron.EntryValidate, in) })
 	}
 }
 
 func BenchmarkSplit(b *testing.B) {
-	h := rontest.New(modtld.New())
 	m, _ := normalized(b, 1).MarshalJSON()
 	in := []byte(`{"manifest":` + string(m) + `,"epoch":"2026-03","amount":1000003,"usage":{"requests":0,"bytes":0,"servers":[]}}`)
-	for b.Loop() {
-		if status, out, _ := h.Call(ctx, ron.EntrySplit, in, nil); status != 0 {
-			b.Fatal(string(out))
-		}
-	}
+	tldtest.BenchDispatch(b, modtld.New(), ron.EntrySplit, in)
 }
 
 func TestResolve(t *testing.T) {
