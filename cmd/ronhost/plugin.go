@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -50,6 +52,20 @@ func (a *app) pluginEnv() (*pluginEnv, error) {
 		return nil, err
 	}
 	return &pluginEnv{dir: dir, cfg: cfg, catalog: plugins.NewCatalog(filepath.Join(dir, "plugins"))}, nil
+}
+
+// pluginArg parses the one argument of a plugin command (after its flags)
+// and opens the data directory's plugin environment.
+func (a *app) pluginArg(fs *flag.FlagSet, args []string) (string, *pluginEnv, error) {
+	pos, err := parse(fs, args, 1, 1)
+	if err != nil {
+		return "", nil, err
+	}
+	e, err := a.pluginEnv()
+	if err != nil {
+		return "", nil, err
+	}
+	return pos[0], e, nil
 }
 
 // load compiles and checks a module under the node's limits; the caller closes the host.
@@ -94,19 +110,15 @@ func pluginInstallCommand() *command {
 		tld := fs.String("tld", "", "the TLD to install it for (default: the one it describes)")
 		sigPath := fs.String("sig", "", "signature file (default: FILE.wasm.sig when present)")
 		allow := fs.Bool("allow-unsigned", false, "install even if unsigned or signed by an untrusted publisher")
-		pos, err := parse(fs, args, 1, 1)
+		arg, e, err := a.pluginArg(fs, args)
 		if err != nil {
 			return err
 		}
-		e, err := a.pluginEnv()
+		wasm, err := os.ReadFile(arg)
 		if err != nil {
 			return err
 		}
-		wasm, err := os.ReadFile(pos[0])
-		if err != nil {
-			return err
-		}
-		sig, err := readSignature(pos[0], *sigPath)
+		sig, err := readSignature(arg, *sigPath)
 		if err != nil {
 			return err
 		}
@@ -222,7 +234,7 @@ func (a *app) moduleFor(e *pluginEnv, arg string) ([]byte, string, error) {
 		b, err := e.catalog.Module(en.Plugin)
 		return b, "installed", err
 	}
-	if e.cfg.Plugins.Builtins && !slicesContains(removed, tld) {
+	if e.cfg.Plugins.Builtins && !slices.Contains(removed, tld) {
 		for _, b := range builtins() {
 			if b.TLD == tld {
 				return b.Wasm, "builtin", nil
@@ -232,28 +244,15 @@ func (a *app) moduleFor(e *pluginEnv, arg string) ([]byte, string, error) {
 	return nil, "", fmt.Errorf("%w: no plugin serves .%s here (give a .wasm file or an installed TLD)", plugins.ErrUnknownTLD, tld)
 }
 
-func slicesContains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
 func pluginInfoCommand() *command {
 	c := &command{name: "info", args: "TLD|FILE.wasm", summary: "describe a plugin: its TLD, roles, features, hash and size"}
 	c.run = func(ctx context.Context, a *app, args []string) error {
 		fs := a.flags(c, "plugin info")
-		pos, err := parse(fs, args, 1, 1)
+		arg, e, err := a.pluginArg(fs, args)
 		if err != nil {
 			return err
 		}
-		e, err := a.pluginEnv()
-		if err != nil {
-			return err
-		}
-		wasm, source, err := a.moduleFor(e, pos[0])
+		wasm, source, err := a.moduleFor(e, arg)
 		if err != nil {
 			return err
 		}
@@ -281,15 +280,11 @@ func pluginRemoveCommand() *command {
 	c := &command{name: "remove", args: "TLD", summary: "uninstall the plugin for a TLD (a built-in stays off until reinstalled)"}
 	c.run = func(ctx context.Context, a *app, args []string) error {
 		fs := a.flags(c, "plugin remove")
-		pos, err := parse(fs, args, 1, 1)
+		arg, e, err := a.pluginArg(fs, args)
 		if err != nil {
 			return err
 		}
-		e, err := a.pluginEnv()
-		if err != nil {
-			return err
-		}
-		tld := strings.TrimPrefix(pos[0], ".")
+		tld := strings.TrimPrefix(arg, ".")
 		builtin := false
 		for _, b := range builtins() {
 			builtin = builtin || b.TLD == tld

@@ -14,17 +14,8 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/ronhost/ronhost/core/cid"
+	"github.com/ronhost/ronhost/core/store/internal/crashdata"
 )
-
-// gen must match testdata/crashput.
-func gen(seed uint64, n int) []byte {
-	r := rand.New(rand.NewPCG(seed, 1))
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
-	return b
-}
 
 // checkStore opens dir and checks that every acknowledged object reads back
 // verified and equal, nothing is left in tmp/, and a scrub finds nothing
@@ -95,7 +86,7 @@ func TestKill9(t *testing.T) {
 				var i, n int
 				fmt.Sscan(f[1], &i)
 				fmt.Sscan(f[3], &n)
-				acked[c] = gen(seed*1_000_000+uint64(i), n)
+				acked[c] = crashdata.Object(seed*1_000_000+uint64(i), n)
 			}
 			if lines++; lines >= killAt && (!atMid || f[0] == "MID") {
 				if f[0] == "MID" {
@@ -148,7 +139,7 @@ func TestPowerLoss(t *testing.T) {
 	sizes := []int{0, 10, 999, 1001, GroupSize, 5*GroupSize + 3, 20 * GroupSize}
 	for i := 0; i < 40; i++ {
 		n := sizes[rng.IntN(len(sizes))]
-		data := gen(uint64(i), n)
+		data := crashdata.Object(uint64(i), n)
 		crashAt := int64(-1)
 		if rng.IntN(2) == 0 {
 			crashAt = rng.Int64N(int64(n) + 1)

@@ -5,10 +5,11 @@
 //	crashput DIR SEED
 //
 // Lines: "BEGIN i size", "MID i" (half the input read), "ACK i cid size".
-// Object i of a run is gen(SEED*1_000_000+i, size) (see store's crash test).
+// Object i of a run is crashdata.Object(SEED*1_000_000+i, size).
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -17,16 +18,8 @@ import (
 	"strconv"
 
 	"github.com/ronhost/ronhost/core/store"
+	"github.com/ronhost/ronhost/core/store/internal/crashdata"
 )
-
-func gen(seed uint64, n int) []byte {
-	r := rand.New(rand.NewPCG(seed, 1))
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
-	return b
-}
 
 type onlyReader struct{ r io.Reader }
 
@@ -45,10 +38,10 @@ func main() {
 	r := rand.New(rand.NewPCG(seed, 2))
 	for i := 0; ; i++ {
 		n := sizes[r.IntN(len(sizes))]
-		data := gen(seed*1_000_000+uint64(i), n)
+		data := crashdata.Object(seed*1_000_000+uint64(i), n)
 		fmt.Printf("BEGIN %d %d\n", i, n)
 		mid := false
-		var in io.Reader = &progressReader{r: newReader(data), fn: func(done int) {
+		var in io.Reader = &progressReader{r: bytes.NewReader(data), fn: func(done int) {
 			if !mid && done >= n/2 {
 				mid = true
 				fmt.Printf("MID %d\n", i)
@@ -64,19 +57,6 @@ func main() {
 		}
 		fmt.Printf("ACK %d %s %d\n", i, res.CID, n)
 	}
-}
-
-type sliceReader struct{ b []byte }
-
-func newReader(b []byte) *sliceReader { return &sliceReader{b} }
-
-func (r *sliceReader) Read(p []byte) (int, error) {
-	if len(r.b) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p, r.b)
-	r.b = r.b[n:]
-	return n, nil
 }
 
 type progressReader struct {
