@@ -19,7 +19,7 @@ import (
 //   - plain: no way to stop a call (the physical limit of this runtime)
 //   - close-on-done: wazero's CloseOnContextDone, a context deadline per call
 //   - fuel: the metered module, fuel set before each call
-//   - fuel+watchdog: fuel, and a timer per call that empties the tank at the deadline
+//   - fuel+watchdog: fuel, and a timer per call that stores 0 in Limit at the deadline
 //
 // They also report the fuel one call uses and the fuel rate in units per ms.
 //
@@ -140,25 +140,73 @@ func benchEntry(b *testing.B, entry string, input []byte) {
 func BenchmarkValidate(b *testing.B) { benchEntry(b, "ron_validate", validateInput(b)) }
 func BenchmarkSplit(b *testing.B)    { benchEntry(b, "ron_split", splitInput(b)) }
 
-// BenchmarkLoopRate measures the fuel rate of the tightest loop there is
-// (chaos's counter++ forever): the fewest nanoseconds per unit.
-func BenchmarkLoopRate(b *testing.B) {
-	metered, err := Instrument(goModule(b, "../../testdata/chaos"))
-	if err != nil {
-		b.Fatal(err)
-	}
+// BenchmarkRate measures the fuel rate (units per ms) of different shapes
+// of code, to derive budgets from deadlines: how fast a metered call burns
+// fuel depends on the code (Go's functions are one big loop, so Go pays for
+// the whole function at each jump back; a tight hand-written loop pays for
+// a few instructions; a bulk fill pays for its bytes).
+//
+//	go test -run '^$' -bench Rate -benchtime 20x ./plugins/internal/meter/
+func BenchmarkRate(b *testing.B) {
+	ctx := context.Background()
 	r := newRuntime(b, false)
-	cm := compile(b, r, metered)
-	const budget = 200_000_000
-	var total time.Duration
-	for range b.N {
-		in := instantiate(b, r, cm)
-		t0 := time.Now()
-		_, _, _, err := in.call(context.Background(), "ron_validate", []byte(`{"manifest":{"mode":"loop"}}`), nil, budget)
-		total += time.Since(t0)
-		if err == nil || !in.exhausted() {
-			b.Fatalf("want out of fuel, got %v", err)
-		}
+	fillLoop := mod{ // loop { memory.fill(0, 0, 65536) }
+		types:  [][]byte{functype(nil, nil)},
+		memory: true,
+		funcs: []fn{{export: "fill", code: cat([]byte{0x03, 0x40}, i32c(0), i32c(0), i32c(65536),
+			[]byte{0xfc, 11, 0, 0x0c, 0, 0x0b, 0x0b})}},
+	}.encode()
+	spin := mod{types: [][]byte{functype(nil, nil)}, funcs: []fn{{export: "spin", code: []byte{0x03, 0x40, 0x0c, 0x00, 0x0b, 0x0b}}}}.encode()
+	cases := []struct {
+		name, entry string
+		wasm        func(testing.TB) []byte
+		input       []byte
+		budget      uint64 // 0: runs to completion
+	}{
+		{"go-notes-validate", "ron_validate", notesModule, validateInput(b), 0},
+		{"go-notes-split", "ron_split", notesModule, splitInput(b), 0},
+		{"go-endless-loop", "ron_validate", func(t testing.TB) []byte { return goModule(t, "../../testdata/chaos") }, []byte(`{"manifest":{"mode":"loop"}}`), 2e9},
+		{"c-validate", "ron_validate", func(t testing.TB) []byte { return cModule(t, false) },
+			[]byte(`{"manifest":{"meta":{"tld":"c-demo","title":"  Hello from C "},"creator":"carol"},"context":{"tld":"c-demo","payload_size":0}}`), 0},
+		{"wasm-spin", "spin", func(testing.TB) []byte { return spin }, nil, 2e8},
+		{"memory.fill-64KiB", "fill", func(testing.TB) []byte { return fillLoop }, nil, 2e8},
 	}
-	b.ReportMetric(float64(budget)*float64(b.N)/(float64(total.Nanoseconds())/1e6), "fuel/ms")
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			metered, err := Instrument(c.wasm(b))
+			if err != nil {
+				b.Fatal(err)
+			}
+			cm := compile(b, r, metered)
+			in := instantiate(b, r, cm)
+			if c.budget == 0 { // warm: the first call of an instance does one-time work
+				if _, _, _, err := in.call(ctx, c.entry, c.input, nil, ample); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var total time.Duration
+			var fuel uint64
+			for range b.N {
+				if c.budget > 0 {
+					in = instantiate(b, r, cm)
+				}
+				budget := c.budget
+				if budget == 0 {
+					budget = ample
+				}
+				t0 := time.Now()
+				st, out, used, err := in.call(ctx, c.entry, c.input, nil, budget)
+				total += time.Since(t0)
+				if c.budget == 0 && (err != nil || st != 0) {
+					b.Fatalf("%d %v: %s", st, err, out)
+				}
+				if c.budget > 0 && !in.exhausted() {
+					b.Fatalf("did not run out of fuel: %v", err)
+				}
+				fuel += min(used, budget)
+			}
+			b.ReportMetric(float64(fuel)/float64(b.N), "fuel/op")
+			b.ReportMetric(float64(fuel)/(float64(total.Nanoseconds())/1e6), "fuel/ms")
+		})
+	}
 }

@@ -8,11 +8,17 @@ import (
 	"time"
 )
 
-// A wall-clock deadline on top of the fuel: another goroutine empties the
-// tank when the call outlives its deadline. wazevo loads a global from the
-// module's context memory at every global.get that starts a basic block
-// (a loop header always does), and keeps no copy across loop iterations or
-// calls, so the guest sees the store at its next check.
+// A wall-clock deadline on top of the fuel: another goroutine stores 0 in
+// Limit when the call outlives its deadline. wazevo (wazero 1.12) reuses a
+// global's value only along a chain of sealed single-predecessor blocks
+// (ssa.builder.FindValueInLinearPath); a loop header is unsealed when it is
+// lowered and a function entry has no predecessor, and every call reloads all
+// mutable globals (frontend reloadAfterCall). It has no pass that hoists or
+// merges loads (ssa/pass.go), so each check loads Limit from memory.
+//
+// The race detector does not see the guest's loads (machine code). It sees
+// the host's Set and Get, which write and read the module context with plain
+// Go code: the host must order them, as callWatched does.
 
 // stopper stops a call that outlives its deadline by storing 0 in the
 // Limit global from the timer's goroutine. One store is enough: the guest
