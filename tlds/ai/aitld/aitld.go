@@ -598,48 +598,22 @@ func normalizeSplit(st *SplitTable, haveContributors bool, errs *ron.Errors) Nor
 	if st == nil {
 		st = &SplitTable{}
 	}
-	n := NormSplitTable{ComputeBPS: DefaultComputeBPS, ModerationBPS: DefaultModeration}
+	contributors := uint64(0)
 	if haveContributors {
-		n.ContributorsBPS = DefaultContributor
+		contributors = DefaultContributor
 	}
-	ok := true
-	for _, f := range []struct {
-		path string
-		in   *uint64
-		out  *uint64
-	}{
-		{"ai.split.contributors_bps", st.ContributorsBPS, &n.ContributorsBPS},
-		{"ai.split.compute_bps", st.ComputeBPS, &n.ComputeBPS},
-		{"ai.split.moderation_bps", st.ModerationBPS, &n.ModerationBPS},
-		{"ai.split.creators_bps", st.CreatorsBPS, &n.CreatorsBPS},
-	} {
-		if f.in == nil {
-			continue
-		}
-		*f.out = *f.in
-		if *f.in > ron.TotalBPS {
-			errs.Addf(f.path, ron.CodeRange, "%d basis points, at most 10000", *f.in)
-			ok = false
-		}
-	}
+	bps := ron.CheckSplitParts("ai.split", []ron.SplitPart{
+		{Name: "creators", Path: "ai.split.creators_bps", Declared: st.CreatorsBPS},
+		{Name: "contributors", Path: "ai.split.contributors_bps", Declared: st.ContributorsBPS, Default: contributors},
+		{Name: "compute", Path: "ai.split.compute_bps", Declared: st.ComputeBPS, Default: DefaultComputeBPS},
+		{Name: "moderation", Path: "ai.split.moderation_bps", Declared: st.ModerationBPS, Default: DefaultModeration},
+	}, errs)
+	n := NormSplitTable{CreatorsBPS: bps[0], ContributorsBPS: bps[1], ComputeBPS: bps[2], ModerationBPS: bps[3]}
 	if n.ModerationBPS < MinModerationBPS {
 		errs.Addf("ai.split.moderation_bps", ron.CodeRange, "the moderation pool takes at least %d basis points, not %d", MinModerationBPS, n.ModerationBPS)
 	}
 	if n.ContributorsBPS > 0 && !haveContributors {
 		errs.Add("ai.contributors", ron.CodeRequired, "contributors_bps is more than 0 but no contributors are declared")
-	}
-	if !ok {
-		return n
-	}
-	others := n.ContributorsBPS + n.ComputeBPS + n.ModerationBPS
-	if st.CreatorsBPS == nil {
-		if others > ron.TotalBPS {
-			errs.Addf("ai.split", CodeSum, "contributors, compute and moderation take %d basis points, more than 10000", others)
-			return n
-		}
-		n.CreatorsBPS = ron.TotalBPS - others
-	} else if total := others + n.CreatorsBPS; total != ron.TotalBPS {
-		errs.Addf("ai.split", CodeSum, "creators, contributors, compute and moderation total %d basis points, not 10000", total)
 	}
 	return n
 }

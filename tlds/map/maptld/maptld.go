@@ -553,32 +553,13 @@ func normalizeSplit(st *SplitTable, errs *ron.Errors) NormSplitTable {
 	if st == nil {
 		st = &SplitTable{}
 	}
-	n := NormSplitTable{
-		OperatorsBPS:  DefaultOperatorBPS,
-		ModerationBPS: DefaultModeration,
-		RoyaltyBPS:    DefaultRoyaltyBPS,
-		RoyaltyPayout: DefaultRoyaltyPayout,
-	}
-	ok := true
-	for _, f := range []struct {
-		path string
-		in   *uint64
-		out  *uint64
-	}{
-		{"map.split.operators_bps", st.OperatorsBPS, &n.OperatorsBPS},
-		{"map.split.moderation_bps", st.ModerationBPS, &n.ModerationBPS},
-		{"map.split.royalty_bps", st.RoyaltyBPS, &n.RoyaltyBPS},
-		{"map.split.creators_bps", st.CreatorsBPS, &n.CreatorsBPS},
-	} {
-		if f.in == nil {
-			continue
-		}
-		*f.out = *f.in
-		if *f.in > ron.TotalBPS {
-			errs.Addf(f.path, ron.CodeRange, "%d basis points, at most 10000", *f.in)
-			ok = false
-		}
-	}
+	bps := ron.CheckSplitParts("map.split", []ron.SplitPart{
+		{Name: "creators", Path: "map.split.creators_bps", Declared: st.CreatorsBPS},
+		{Name: "operators", Path: "map.split.operators_bps", Declared: st.OperatorsBPS, Default: DefaultOperatorBPS},
+		{Name: "moderation", Path: "map.split.moderation_bps", Declared: st.ModerationBPS, Default: DefaultModeration},
+		{Name: "royalty", Path: "map.split.royalty_bps", Declared: st.RoyaltyBPS, Default: DefaultRoyaltyBPS},
+	}, errs)
+	n := NormSplitTable{CreatorsBPS: bps[0], OperatorsBPS: bps[1], ModerationBPS: bps[2], RoyaltyBPS: bps[3], RoyaltyPayout: DefaultRoyaltyPayout}
 	if n.ModerationBPS < MinModerationBPS {
 		errs.Addf("map.split.moderation_bps", ron.CodeRange, "the moderation pool takes at least %d basis points, not %d", MinModerationBPS, n.ModerationBPS)
 	}
@@ -587,19 +568,6 @@ func normalizeSplit(st *SplitTable, errs *ron.Errors) NormSplitTable {
 		if !ron.ValidPayout(n.RoyaltyPayout) {
 			errs.Addf("map.split.royalty_payout", ron.CodeFormat, "%q is not a payout address ([a-z0-9][a-z0-9:._-]{2,127})", n.RoyaltyPayout)
 		}
-	}
-	if !ok {
-		return n
-	}
-	others := n.OperatorsBPS + n.ModerationBPS + n.RoyaltyBPS
-	if st.CreatorsBPS == nil {
-		if others > ron.TotalBPS {
-			errs.Addf("map.split", CodeSum, "operators, moderation and royalty take %d basis points, more than 10000", others)
-			return n
-		}
-		n.CreatorsBPS = ron.TotalBPS - others
-	} else if total := others + n.CreatorsBPS; total != ron.TotalBPS {
-		errs.Addf("map.split", CodeSum, "creators, operators, moderation and royalty total %d basis points, not 10000", total)
 	}
 	return n
 }
