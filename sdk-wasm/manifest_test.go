@@ -96,3 +96,23 @@ func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestServePayload(t *testing.T) {
+	m := MustManifest(`{"meta":{"tld":"x"},"payload":{"cid":"b3:00","size":9,"media_type":"text/plain"}}`)
+	bare := MustManifest(`{"meta":{"tld":"x"}}`)
+	for _, c := range []struct {
+		m    *Manifest
+		path string
+		want ResolveOutput
+	}{
+		{m, "/", Serve("text/plain", 0, 9)},
+		{m, "", Serve("text/plain", 0, 9)},
+		{m, "/a", NotFound()},
+		{m, "//", NotFound()},
+		{bare, "/", Serve("application/octet-stream", 0, 9)},
+	} {
+		if got := ServePayload(ResolveInput{Manifest: c.m, Path: c.path, PayloadSize: 9}); got != c.want {
+			t.Errorf("%q: %+v, want %+v", c.path, got, c.want)
+		}
+	}
+}

@@ -153,6 +153,21 @@ func Serve(contentType string, offset, length uint64) ResolveOutput {
 	return ResolveOutput{Status: 200, ContentType: contentType, Offset: offset, Length: length}
 }
 
+// ServePayload resolves an address whose payload is one object: the address
+// itself (path "/" or "") is the whole payload, with the [payload]
+// media_type (application/octet-stream when there is none); every other
+// path is NotFound.
+func ServePayload(in ResolveInput) ResolveOutput {
+	if in.Path != "" && in.Path != "/" {
+		return NotFound()
+	}
+	ct := "application/octet-stream"
+	if p, err := in.Manifest.Payload(); err == nil && p.MediaType != "" {
+		ct = p.MediaType
+	}
+	return Serve(ct, 0, in.PayloadSize)
+}
+
 // Plugin is what a TLD plugin implements. Each method is a pure function of
 // its input: the host may memoize results and run calls in fresh or reused
 // instances in any order.

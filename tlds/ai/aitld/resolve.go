@@ -17,12 +17,5 @@ func (Plugin) Resolve(in ron.ResolveInput, _ ron.Object) (ron.ResolveOutput, err
 	if err := errs.Err(); err != nil {
 		return ron.ResolveOutput{}, err
 	}
-	if in.Path != "" && in.Path != "/" {
-		return ron.NotFound(), nil
-	}
-	ct := "application/octet-stream"
-	if p, err := in.Manifest.Payload(); err == nil && p.MediaType != "" {
-		ct = p.MediaType
-	}
-	return ron.Serve(ct, 0, in.PayloadSize), nil
+	return ron.ServePayload(in), nil
 }

@@ -190,14 +190,7 @@ var _ ron.Resolver = Plugin{}
 // whole payload (a registry entry's charter, a verdict's explanation) with
 // the payload's media type; every other path is 404.
 func (Plugin) Resolve(in ron.ResolveInput, _ ron.Object) (ron.ResolveOutput, error) {
-	if in.Path != "" && in.Path != "/" {
-		return ron.NotFound(), nil
-	}
-	ct := "application/octet-stream"
-	if p, err := in.Manifest.Payload(); err == nil && p.MediaType != "" {
-		ct = p.MediaType
-	}
-	return ron.Serve(ct, 0, in.PayloadSize), nil
+	return ron.ServePayload(in), nil
 }
 
 // index is what the node indexes: the title (meta's, else a generated one)
