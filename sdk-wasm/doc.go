@@ -55,9 +55,9 @@
 // Money is uint64 minor units. The ABI carries it as JSON integers from 0 to
 // 2^53-1 ([MaxAmount]); the split helpers ([SplitBPS], [SplitWeighted],
 // [PartitionBPS], [Portion]) use 128-bit intermediate arithmetic and are
-// exact for any uint64. [ValidPayout], [ValidCID], [CheckShares] and
-// [CheckSplitParts] check what a manifest declares about payees, content
-// and splits.
+// exact for any uint64. [ValidPayout], [ValidCID], [CheckShares],
+// [CheckSplitParts] and [NormalizeLicense] check what a manifest declares
+// about payees, content, splits and licenses.
 //
 // This package imports only the standard library. Everything except the
 // wasip1 glue builds for any GOOS, so plugins compile and test natively.

@@ -42,7 +42,7 @@ const (
 	MaxArchitecture    = 200
 	MaxIntendedUse     = 2000
 	MaxLimitations     = 4000
-	MaxLicenseBytes    = 256
+	MaxLicenseBytes    = ron.MaxLicenseBytes
 	MaxNodeBytes       = 128
 	DefaultComputeBPS  = 2000
 	DefaultModeration  = 500
@@ -55,11 +55,11 @@ const (
 
 // Error codes beyond the SDK's (see the README's table).
 const (
-	CodeMismatch = "mismatch"  // a value contradicts another (meta.tld)
-	CodeEnum     = "enum"      // a value outside a documented vocabulary
-	CodeKind     = "kind"      // a key that does not apply to this kind
-	CodeSum      = ron.CodeSum // basis points that do not total 10000
-	CodeLicense  = "license"   // a license identifier that is not a known SPDX id
+	CodeMismatch = "mismatch"      // a value contradicts another (meta.tld)
+	CodeEnum     = "enum"          // a value outside a documented vocabulary
+	CodeKind     = "kind"          // a key that does not apply to this kind
+	CodeSum      = ron.CodeSum     // basis points that do not total 10000
+	CodeLicense  = ron.CodeLicense // a license identifier that is not a known SPDX id
 )
 
 // Table is the [ai] table as a manifest may write it.

@@ -37,57 +37,15 @@ var licenses = map[string]string{
 }
 
 // normalizeLicense checks an SPDX license expression of the simple form
-// ID [(AND|OR) ID]... (no parentheses, no WITH): identifiers from the list
-// above in their canonical case, LicenseRef-[A-Za-z0-9.-]+, operators upper
-// case, single spaces.
+// ID [(AND|OR) ID]... (no parentheses, no WITH) with ron.NormalizeLicense:
+// identifiers from the list above in their canonical case,
+// LicenseRef-[A-Za-z0-9.-]+, operators upper case, single spaces.
 func normalizeLicense(s string) (string, *ron.FieldError) {
-	toks := strings.Fields(s)
-	switch {
-	case len(toks) == 0:
+	if strings.TrimSpace(s) == "" {
 		return "", &ron.FieldError{Code: ron.CodeRequired, Message: "a license is required (an SPDX identifier such as Apache-2.0, or LicenseRef-<name>)"}
-	case len(s) > MaxLicenseBytes:
-		return "", &ron.FieldError{Code: ron.CodeRange, Message: "the license expression is longer than 256 bytes"}
-	case len(toks)%2 == 0:
-		return "", &ron.FieldError{Code: ron.CodeFormat, Message: "an SPDX expression alternates identifiers and AND/OR: " + s}
 	}
-	for i, tok := range toks {
-		if i%2 == 1 {
-			op := strings.ToUpper(tok)
-			if op != "AND" && op != "OR" {
-				return "", &ron.FieldError{Code: ron.CodeFormat, Message: "expected AND or OR, got " + tok + " (parentheses and WITH are not supported)"}
-			}
-			toks[i] = op
-			continue
-		}
-		if id, ok := licenses[strings.ToLower(tok)]; ok {
-			toks[i] = id
-			continue
-		}
-		if ref, ok := licenseRef(tok); ok {
-			toks[i] = ref
-			continue
-		}
-		if strings.ContainsAny(tok, "()") {
-			return "", &ron.FieldError{Code: ron.CodeFormat, Message: "parentheses are not supported in a license expression"}
-		}
-		return "", &ron.FieldError{Code: CodeLicense, Message: tok + " is not an SPDX license identifier this TLD knows; write LicenseRef-<name> for another license"}
-	}
-	return strings.Join(toks, " "), nil
-}
-
-// licenseRef accepts LicenseRef-<idstring> (any case of the prefix) and
-// returns it with the canonical prefix.
-func licenseRef(tok string) (string, bool) {
-	const prefix = "licenseref-"
-	if len(tok) <= len(prefix) || strings.ToLower(tok[:len(prefix)]) != prefix {
-		return "", false
-	}
-	rest := tok[len(prefix):]
-	for i := 0; i < len(rest); i++ {
-		c := rest[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-') {
-			return "", false
-		}
-	}
-	return "LicenseRef-" + rest, true
+	return ron.NormalizeLicense(s, func(id string) (string, bool) {
+		canon, ok := licenses[strings.ToLower(id)]
+		return canon, ok
+	})
 }

@@ -41,60 +41,23 @@ var licenses = map[string]struct {
 }
 
 // normalizeLicense checks an SPDX license expression of the simple form
-// ID [(AND|OR) ID]... (no parentheses, no WITH): identifiers from the list
-// above in their canonical case, LicenseRef-[A-Za-z0-9.-]+ kept as written,
-// operators in upper case, single spaces. It reports whether any of the
-// licenses requires attribution.
+// ID [(AND|OR) ID]... (no parentheses, no WITH) with ron.NormalizeLicense:
+// identifiers from the list above in their canonical case,
+// LicenseRef-[A-Za-z0-9.-]+ kept as written, operators in upper case,
+// single spaces. It reports whether any of the licenses requires
+// attribution.
 func normalizeLicense(s string) (string, bool, *ron.FieldError) {
-	toks := strings.Fields(s)
-	switch {
-	case len(toks) == 0:
+	if strings.TrimSpace(s) == "" {
 		return "", false, &ron.FieldError{Code: ron.CodeRequired, Message: "a license is required (an SPDX identifier such as ODbL-1.0 or CC-BY-4.0)"}
-	case len(s) > MaxLicenseBytes:
-		return "", false, &ron.FieldError{Code: ron.CodeRange, Message: "the license expression is longer than 256 bytes"}
-	case len(toks)%2 == 0:
-		return "", false, &ron.FieldError{Code: ron.CodeFormat, Message: "an SPDX expression alternates identifiers and AND/OR: " + s}
 	}
 	attribution := false
-	for i, tok := range toks {
-		if i%2 == 1 {
-			op := strings.ToUpper(tok)
-			if op != "AND" && op != "OR" {
-				return "", false, &ron.FieldError{Code: ron.CodeFormat, Message: "expected AND or OR, got " + tok + " (parentheses and WITH are not supported)"}
-			}
-			toks[i] = op
-			continue
-		}
-		if l, ok := licenses[strings.ToLower(tok)]; ok {
-			toks[i] = l.id
-			attribution = attribution || l.attribution
-			continue
-		}
-		if ref, ok := licenseRef(tok); ok {
-			toks[i] = ref
-			continue
-		}
-		if strings.ContainsAny(tok, "()") {
-			return "", false, &ron.FieldError{Code: ron.CodeFormat, Message: "parentheses are not supported in a license expression"}
-		}
-		return "", false, &ron.FieldError{Code: CodeLicense, Message: tok + " is not an SPDX license identifier this TLD knows; write LicenseRef-<name> for another license"}
+	expr, fe := ron.NormalizeLicense(s, func(id string) (string, bool) {
+		l, ok := licenses[strings.ToLower(id)]
+		attribution = attribution || l.attribution
+		return l.id, ok
+	})
+	if fe != nil {
+		return "", false, fe
 	}
-	return strings.Join(toks, " "), attribution, nil
-}
-
-// licenseRef accepts LicenseRef-<idstring> (any case of the prefix) and
-// returns it with the canonical prefix.
-func licenseRef(tok string) (string, bool) {
-	const prefix = "licenseref-"
-	if len(tok) <= len(prefix) || strings.ToLower(tok[:len(prefix)]) != prefix {
-		return "", false
-	}
-	rest := tok[len(prefix):]
-	for i := 0; i < len(rest); i++ {
-		c := rest[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-') {
-			return "", false
-		}
-	}
-	return "LicenseRef-" + rest, true
+	return expr, attribution, nil
 }

@@ -49,7 +49,7 @@ const (
 	MaxCreators        = 32
 	MaxNameRunes       = 200
 	MaxAttribution     = 1000 // characters
-	MaxLicenseBytes    = 256
+	MaxLicenseBytes    = ron.MaxLicenseBytes
 	DefaultOperatorBPS = 2000
 	DefaultModeration  = 500
 	MinModerationBPS   = 100
@@ -70,12 +70,12 @@ const (
 
 // Error codes beyond the SDK's (see the README's table).
 const (
-	CodeMismatch = "mismatch"  // a value contradicts another one (meta.tld, payload.media_type)
-	CodeEnum     = "enum"      // a value outside a documented vocabulary
-	CodeOrder    = "order"     // a minimum above its maximum
-	CodeSum      = ron.CodeSum // basis points that do not total 10000
-	CodeLicense  = "license"   // a license identifier that is not a known SPDX id
-	CodePMTiles  = "pmtiles"   // (resolve) the payload is not a readable PMTiles v3 archive
+	CodeMismatch = "mismatch"      // a value contradicts another one (meta.tld, payload.media_type)
+	CodeEnum     = "enum"          // a value outside a documented vocabulary
+	CodeOrder    = "order"         // a minimum above its maximum
+	CodeSum      = ron.CodeSum     // basis points that do not total 10000
+	CodeLicense  = ron.CodeLicense // a license identifier that is not a known SPDX id
+	CodePMTiles  = "pmtiles"       // (resolve) the payload is not a readable PMTiles v3 archive
 )
 
 // Table is the [map] table as a manifest may write it: optional keys are
