@@ -18,10 +18,11 @@ import (
 //
 //   - plain: no way to stop a call (the physical limit of this runtime)
 //   - close-on-done: wazero's CloseOnContextDone, a context deadline per call
-//   - fuel: the metered module, fuel set before each call
-//   - fuel+watchdog: fuel, and a timer per call that stores 0 in Limit at the deadline
+//   - fuel: the metered module, under a budget with the deadline checked
+//     at each refill (see refill_test.go)
 //
-// They also report the fuel one call uses and the fuel rate in units per ms.
+// They also report the fuel one call uses, the refills it needed, and the
+// fuel rate in units per ms.
 //
 //	go test -run '^$' -bench . -benchtime 300x ./plugins/internal/meter/
 
@@ -71,33 +72,32 @@ func benchEntry(b *testing.B, entry string, input []byte) {
 		name      string
 		closeDone bool
 		wasm      []byte
-		watchdog  bool
 	}
 	configs := []config{
-		{"plain", false, wasm, false},
-		{"close-on-done", true, wasm, false},
-		{"fuel", false, metered, false},
-		{"fuel+watchdog", false, metered, true},
+		{"plain", false, wasm},
+		{"close-on-done", true, wasm},
+		{"fuel", false, metered},
 	}
 	var want []byte
 	var plainNs float64
 	for _, c := range configs {
 		r := newRuntime(b, c.closeDone)
 		in := instantiate(b, r, compile(b, r, c.wasm))
+		refills := 0
 		run := func() (uint64, error) {
-			switch {
-			case c.closeDone:
+			if c.closeDone {
 				cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 				defer cancel()
 				_, _, _, err := in.call(cctx, entry, input, nil, 0)
 				return 0, err
-			case c.watchdog:
-				_, _, used, _, err := in.callWatched(ctx, entry, input, ample, 100*time.Millisecond)
-				return used, err
-			default:
-				_, _, used, err := in.call(ctx, entry, input, nil, ample)
-				return used, err
 			}
+			bud := newBudget(ample, 100*time.Millisecond)
+			_, _, err := in.callBudget(ctx, entry, input, nil, bud)
+			refills += bud.refills
+			if in.used == nil {
+				return 0, err
+			}
+			return in.spent(), err
 		}
 		// Warm, and check every configuration answers the same.
 		st, out, _, err := in.call(ctx, entry, input, nil, ample)
@@ -132,6 +132,7 @@ func benchEntry(b *testing.B, entry string, input []byte) {
 		b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), c.name+"-p50-µs")
 		if fuel > 0 {
 			b.ReportMetric(float64(fuel)/float64(b.N), "fuel/op")
+			b.ReportMetric(float64(refills)/float64(b.N), "refills/op")
 			b.ReportMetric(float64(fuel)/(float64(total.Nanoseconds())/1e6), c.name+"-fuel/ms")
 		}
 	}

@@ -11,11 +11,12 @@ const (
 	kLoop       // opens a frame and a metered region
 	kElse
 	kEnd
-	kCall   // call, call_indirect, return_call, return_call_indirect
-	kGlobal // global.get, global.set: idx
-	kLocal  // local.get, local.set, local.tee: idx
-	kBulk   // a bulk operation whose length is on top of the stack: scale
-	kBranch // br, br_if, br_table
+	kCall    // call, call_indirect, return_call, return_call_indirect
+	kGlobal  // global.get, global.set: idx
+	kLocal   // local.get, local.set, local.tee: idx
+	kBulk    // a bulk operation whose length is on top of the stack: scale
+	kBranch  // br, br_if, br_table
+	kRefFunc // ref.func: idx
 )
 
 // scale says how a bulk operation's length converts to fuel.
@@ -28,9 +29,10 @@ const (
 )
 
 type instr struct {
-	kind  kind
-	idx   uint32
-	scale scale
+	kind   kind
+	idx    uint32
+	scale  scale
+	direct bool // kCall: call or return_call, to function idx
 }
 
 // simdHoles lists the 0xFD sub-opcodes from 0x5e up that do not exist
@@ -86,8 +88,8 @@ func decode(r *reader) (instr, error) {
 		}
 		return instr{kind: kBranch}, nil
 	case 0x10, 0x12: // call, return_call
-		_, err := r.u32()
-		return instr{kind: kCall}, err
+		idx, err := r.u32()
+		return instr{kind: kCall, idx: idx, direct: true}, err
 	case 0x11, 0x13: // call_indirect, return_call_indirect
 		if _, err := r.u32(); err != nil {
 			return instr{}, err
@@ -145,8 +147,8 @@ func decode(r *reader) (instr, error) {
 		}
 		return instr{}, nil
 	case 0xd2: // ref.func
-		_, err := r.u32()
-		return instr{}, err
+		idx, err := r.u32()
+		return instr{kind: kRefFunc, idx: idx}, err
 	case 0xfc:
 		return decodeFC(r, unsupported)
 	case 0xfd:
@@ -292,19 +294,21 @@ func skipConstExpr(r *reader) error {
 		switch in.kind {
 		case kEnd:
 			return nil
-		case kPlain, kGlobal:
+		case kPlain, kGlobal, kRefFunc:
 		default:
 			return r.errorf("instruction not allowed in a constant expression")
 		}
 	}
 }
 
-// insertion is a place in a body where metering code goes.
+// insertion is a place in a body where metering code goes (kLoop, kBulk),
+// or a function index to renumber (kCall, kRefFunc: the bytes at..end).
 type insertion struct {
-	at     int // offset in the body
-	kind   kind
-	region int   // kLoop: the loop's region
-	scale  scale // kBulk
+	at, end int // offsets in the body
+	kind    kind
+	region  int    // kLoop: the loop's region
+	scale   scale  // kBulk
+	idx     uint32 // kCall, kRefFunc
 }
 
 // bodyRewriter rewrites function bodies; it is reused across bodies.
@@ -312,6 +316,7 @@ type bodyRewriter struct {
 	m           *module
 	used, limit uint32 // indices of the Used and Limit globals
 	globals     uint32 // globals of the original module
+	refill      uint32 // index of the refill import
 	ins         []insertion
 	costs       []uint64
 }
@@ -391,7 +396,16 @@ func (b *bodyRewriter) rewrite(body []byte, base int, nparams uint32) ([]byte, e
 		case kEnd:
 			region = ctrl[len(ctrl)-1].outer
 			ctrl = ctrl[:len(ctrl)-1]
-		case kCall, kBranch:
+		case kCall:
+			straight = false
+			if in.direct && in.idx >= b.m.importedFuncs {
+				b.ins = append(b.ins, insertion{at: start + 1, end: r.off, kind: kCall, idx: in.idx})
+			}
+		case kRefFunc:
+			if in.idx >= b.m.importedFuncs {
+				b.ins = append(b.ins, insertion{at: start + 1, end: r.off, kind: kRefFunc, idx: in.idx})
+			}
+		case kBranch:
 			straight = false
 		case kGlobal:
 			if in.idx >= b.globals {
@@ -440,12 +454,15 @@ func (b *bodyRewriter) rewrite(body []byte, base int, nparams uint32) ([]byte, e
 		case kBulk:
 			out = b.appendBulk(out, temp, in.scale)
 			b.m.stats.BulkChecks++
+		case kCall, kRefFunc:
+			out = appendU32(out, b.m.fn(in.idx))
+			last = in.end
 		}
 	}
 	return append(out, body[last:]...), nil
 }
 
-// appendCheck appends: used += cost; if used > limit { unreachable }.
+// appendCheck appends: used += cost; then setAndCheck.
 func (b *bodyRewriter) appendCheck(out []byte, cost uint64) []byte {
 	out = appendU32(append(out, 0x23), b.used)      // global.get used
 	out = appendS64(append(out, 0x42), int64(cost)) // i64.const cost
@@ -471,13 +488,22 @@ func (b *bodyRewriter) appendBulk(out []byte, temp uint32, s scale) []byte {
 	return appendU32(append(out, 0x20), temp) // local.get t
 }
 
-// setAndCheck appends: global.set used; if used > limit { unreachable }.
-// wazero reuses the value just stored for the second global.get used; it
-// loads limit from memory.
+// setAndCheck appends: global.set used; if used > limit { refill(); if
+// used > limit { unreachable } }. wazero reuses the value just stored for
+// the second global.get used; it loads limit from memory (and both again
+// after the call).
 func (b *bodyRewriter) setAndCheck(out []byte) []byte {
-	out = appendU32(append(out, 0x24), b.used)  // global.set used
-	out = appendU32(append(out, 0x23), b.used)  // global.get used
-	out = appendU32(append(out, 0x23), b.limit) // global.get limit
-	out = append(out, 0x56)                     // i64.gt_u
-	return append(out, 0x04, 0x40, 0x00, 0x0b)  // if unreachable end
+	out = appendU32(append(out, 0x24), b.used) // global.set used
+	out = b.over(out)
+	out = append(out, 0x04, 0x40)                // if
+	out = appendU32(append(out, 0x10), b.refill) // call refill
+	out = b.over(out)
+	return append(out, 0x04, 0x40, 0x00, 0x0b, 0x0b) // if unreachable end end
+}
+
+// over appends: used > limit.
+func (b *bodyRewriter) over(out []byte) []byte {
+	out = appendU32(append(out, 0x23), b.used)
+	out = appendU32(append(out, 0x23), b.limit)
+	return append(out, 0x56) // i64.gt_u
 }

@@ -109,6 +109,9 @@ func newRuntime(t testing.TB, closeOnDone bool) wazero.Runtime {
 	if _, err := b.Instantiate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if err := instantiateRefill(ctx, r); err != nil {
+		t.Fatal(err)
+	}
 	return r
 }
 
@@ -120,19 +123,27 @@ const ample = 1 << 40
 type instance struct {
 	mod         api.Module
 	used, limit api.MutableGlobal
+	last        *budget // of the last call
 }
 
-// setBudget readies the fuel for a call.
-func (in *instance) setBudget(budget uint64) {
-	in.used.Set(0)
-	in.limit.Set(budget)
+// withBudget readies the fuel for a call under b and returns its context.
+func (in *instance) withBudget(ctx context.Context, b *budget) context.Context {
+	in.last = b
+	if in.used != nil {
+		b.used, b.limit = in.used, in.limit
+		in.used.Set(0)
+		in.limit.Set(b.firstLimit())
+	}
+	return context.WithValue(ctx, budgetKey{}, b)
 }
 
 // spent is the fuel the last call used (more than its budget when it ran out).
 func (in *instance) spent() uint64 { return in.used.Get() }
 
 // exhausted reports whether the last call ran out of fuel.
-func (in *instance) exhausted() bool { return in.used != nil && in.used.Get() > in.limit.Get() }
+func (in *instance) exhausted() bool {
+	return in.used != nil && in.used.Get() > in.last.fuel && errors.Is(in.last.ended, errOutOfFuel)
+}
 
 func compile(t testing.TB, r wazero.Runtime, wasm []byte) wazero.CompiledModule {
 	t.Helper()
@@ -160,10 +171,9 @@ func instantiate(t testing.TB, r wazero.Runtime, cm wazero.CompiledModule) *inst
 	if g := mod.ExportedGlobal(UsedGlobal); g != nil {
 		in.used = g.(api.MutableGlobal)
 		in.limit = mod.ExportedGlobal(LimitGlobal).(api.MutableGlobal)
-		in.setBudget(ample)
 	}
 	if f := mod.ExportedFunction("_initialize"); f != nil {
-		if _, err := f.Call(ctx); err != nil {
+		if _, err := f.Call(in.withBudget(ctx, newBudget(ample, 0))); err != nil {
 			t.Fatalf("_initialize: %v", err)
 		}
 	}
@@ -173,26 +183,21 @@ func instantiate(t testing.TB, r wazero.Runtime, cm wazero.CompiledModule) *inst
 // call runs entry with input; for an instrumented instance it sets the fuel
 // to budget first and returns what the call used.
 func (in *instance) call(ctx context.Context, entry string, input []byte, obj io.ReaderAt, budget uint64) (status int32, out []byte, used uint64, err error) {
-	if in.used != nil {
-		in.setBudget(budget)
-	}
-	status, out, err = in.callNoFuel(ctx, entry, input, obj)
+	status, out, err = in.callBudget(ctx, entry, input, obj, newBudget(budget, 0))
 	if in.used != nil {
 		used = in.spent()
 	}
 	return status, out, used, err
 }
 
-// callNoFuel calls entry with input, leaving the fuel as it is.
-func (in *instance) callNoFuel(ctx context.Context, entry string, input []byte, obj ...io.ReaderAt) (status int32, out []byte, err error) {
+// callBudget calls entry with input under b.
+func (in *instance) callBudget(ctx context.Context, entry string, input []byte, obj io.ReaderAt, b *budget) (status int32, out []byte, err error) {
+	ctx = in.withBudget(ctx, b)
 	fn := in.mod.ExportedFunction(entry)
 	if fn == nil { // as a host would: the plugin does not support entry
 		return 1, []byte(`{"errors":[{"path":"","code":"unsupported","message":"no ` + entry + `"}]}`), nil
 	}
-	st := &callState{input: input}
-	if len(obj) > 0 {
-		st.object = obj[0]
-	}
+	st := &callState{input: input, object: obj}
 	res, err := fn.Call(context.WithValue(ctx, callKey{}, st))
 	if err != nil || len(res) == 0 {
 		return 0, nil, err

@@ -8,22 +8,28 @@ import (
 	"strings"
 )
 
-// The metered module exports two mutable i64 globals. The guest adds what
-// it spends to Used and traps when Used exceeds Limit; it never writes
-// Limit. The host sets Used to 0 and Limit to the call's budget before the
-// call, and after a trap reads both: Used > Limit means out of fuel.
+// The metered module exports two mutable i64 globals and imports one
+// function. The guest adds what it spends to Used; when Used exceeds Limit
+// it calls the import RefillModule.RefillName, a host function of type
+// () -> (), and traps (unreachable) if Used still exceeds Limit when it
+// returns. The guest never writes Limit.
 //
-// Because the guest only reads Limit, a host goroutine that stores 0 there
-// stops the call at its next check (wazero loads the global at every check):
-// a wall-clock deadline costs nothing in the guest. (A single counter the
-// guest decrements would not do: the guest's read-modify-write overwrites a
-// store from another thread that lands between its load and its store, and
-// in a tight loop that is nearly every time.)
+// The host sets Used to 0 and Limit to a first slice of fuel before a call.
+// Its refill function decides: raise Limit by another slice and return, or
+// end the call (panic with an error, or return without raising Limit). It
+// runs on the calling goroutine, so it can check the budget, the deadline
+// and the caller's context without any other goroutine; and because it is
+// Go code, the Go runtime can stop the goroutine there (native wasm code
+// cannot be preempted: without such calls a garbage collection waits for
+// the wasm call to end, and every goroutine of the process with it).
 //
-// Instrument refuses a module that already exports either name.
+// Instrument refuses a module that already exports either global name or
+// imports anything from RefillModule.
 const (
-	UsedGlobal  = "__ron_fuel_used"
-	LimitGlobal = "__ron_fuel_limit"
+	UsedGlobal   = "__ron_fuel_used"
+	LimitGlobal  = "__ron_fuel_limit"
+	RefillModule = "ron_meter"
+	RefillName   = "refill"
 )
 
 // BulkBytesPerUnit is how many bytes of memory.fill, memory.copy and
@@ -50,8 +56,9 @@ var (
 	ErrUnsupported = errors.New("meter: unsupported")
 	// ErrLimit reports a module over one of the meter's limits (MaxLocals).
 	ErrLimit = errors.New("meter: over a limit")
-	// ErrReserved reports a module that already exports UsedGlobal or LimitGlobal.
-	ErrReserved = errors.New("meter: reserved export name " + UsedGlobal + " or " + LimitGlobal)
+	// ErrReserved reports a module that already exports UsedGlobal or
+	// LimitGlobal, or imports from RefillModule.
+	ErrReserved = errors.New("meter: reserved name (" + UsedGlobal + ", " + LimitGlobal + " or the module " + RefillModule + ")")
 )
 
 // Stats counts what Instrument inserted.
@@ -65,7 +72,8 @@ type Stats struct {
 }
 
 // Instrument returns a copy of the module wasm that meters itself through
-// the exported globals UsedGlobal and LimitGlobal (see the package doc). It
+// the exported globals UsedGlobal and LimitGlobal and the imported function
+// RefillModule.RefillName (see the package doc). It
 // never returns a module it could not fully decode: unknown instructions and
 // sections fail with ErrUnsupported, broken bytes with ErrMalformed.
 func Instrument(wasm []byte) ([]byte, error) {
@@ -110,6 +118,7 @@ var sectionRank = map[byte]int{
 
 type section struct {
 	id         byte
+	name       string // of a custom section
 	start, end int    // the whole section in the module, header included
 	body       []byte // the contents
 	bodyOff    int    // offset of body in the module
@@ -120,19 +129,29 @@ type module struct {
 	wasm     []byte
 	sections []section
 
-	typeParams      []uint32 // parameter count of each function type (-1: not a function type)
+	typeParams      []uint32 // parameter count of each function type
 	funcTypes       []uint32 // type index of each defined function
+	importedFuncs   uint32
 	importedGlobals uint32
 	definedGlobals  uint32
-	globalRest      []byte // the global section after its count
-	exportCount     uint32
-	exportRest      []byte // the export section after its count
 	code            *section
 	stats           Stats
 }
 
 // usedIndex is the index of the Used global; Limit follows it.
 func (m *module) usedIndex() uint32 { return m.importedGlobals + m.definedGlobals }
+
+// refillIndex is the function index of the refill import: after the
+// module's imported functions, so every defined function moves up by one.
+func (m *module) refillIndex() uint32 { return m.importedFuncs }
+
+// fn maps a function index of the original module to the instrumented one.
+func (m *module) fn(i uint32) uint32 {
+	if i >= m.importedFuncs {
+		return i + 1
+	}
+	return i
+}
 
 func parse(wasm []byte) (*module, error) {
 	if len(wasm) < 8 || !bytes.Equal(wasm[:4], header[:4]) {
@@ -166,6 +185,7 @@ func parse(wasm []byte) (*module, error) {
 			if err != nil {
 				return nil, err
 			}
+			s.name = name
 			s.drop = strings.HasPrefix(name, ".debug_")
 			if name == "name" {
 				if err := checkNames(cr); err != nil {
@@ -227,8 +247,9 @@ func parse(wasm []byte) (*module, error) {
 			return nil, err
 		}
 	}
-	if uint64(m.importedGlobals)+uint64(m.definedGlobals) >= math.MaxUint32-1 {
-		return nil, fmt.Errorf("%w: too many globals", ErrMalformed)
+	if uint64(m.importedGlobals)+uint64(m.definedGlobals) >= math.MaxUint32-1 ||
+		uint64(m.importedFuncs)+uint64(len(m.funcTypes)) >= math.MaxUint32 || len(m.typeParams) >= math.MaxUint32 {
+		return nil, fmt.Errorf("%w: too many globals, functions or types", ErrMalformed)
 	}
 	return m, nil
 }
@@ -291,8 +312,12 @@ func (m *module) parseImports(r *reader) error {
 		return err
 	}
 	for range n {
-		if _, err := r.name(); err != nil {
+		mod, err := r.name()
+		if err != nil {
 			return err
+		}
+		if mod == RefillModule {
+			return ErrReserved
 		}
 		if _, err := r.name(); err != nil {
 			return err
@@ -304,6 +329,7 @@ func (m *module) parseImports(r *reader) error {
 		switch kind {
 		case 0x00: // function
 			_, err = r.u32()
+			m.importedFuncs++
 		case 0x01: // table
 			if err = valtype(r); err == nil {
 				err = r.limits()
@@ -336,7 +362,6 @@ func (m *module) parseGlobals(r *reader) error {
 		return err
 	}
 	m.definedGlobals = n
-	m.globalRest = r.b[r.off:]
 	for range n {
 		if err := valtype(r); err != nil {
 			return err
@@ -382,8 +407,6 @@ func (m *module) parseExports(r *reader) error {
 	if err != nil {
 		return err
 	}
-	m.exportCount = n
-	m.exportRest = r.b[r.off:]
 	for range n {
 		name, err := r.name()
 		if err != nil {
@@ -547,68 +570,6 @@ func expectEnd(r *reader) error {
 	return nil
 }
 
-// emit assembles the instrumented module.
-func (m *module) emit() ([]byte, Stats, error) {
-	out := make([]byte, 0, len(m.wasm)+len(m.wasm)/8+64)
-	out = append(out, header...)
-	used := m.usedIndex()
-
-	globalSec := appendU32(nil, m.definedGlobals+2)
-	globalSec = append(globalSec, m.globalRest...)
-	globalSec = append(globalSec, 0x7e, 0x01, 0x42, 0x00, 0x0b) // Used: mut i64 = 0
-	globalSec = append(globalSec, 0x7e, 0x01, 0x42, 0x00, 0x0b) // Limit: mut i64 = 0
-
-	exportSec := appendU32(nil, m.exportCount+2)
-	exportSec = append(exportSec, m.exportRest...)
-	for i, name := range []string{UsedGlobal, LimitGlobal} {
-		exportSec = appendU32(exportSec, uint32(len(name)))
-		exportSec = append(exportSec, name...)
-		exportSec = append(exportSec, 0x03)
-		exportSec = appendU32(exportSec, used+uint32(i))
-	}
-
-	wroteGlobal, wroteExport := false, false
-	for _, s := range m.sections {
-		rank := sectionRank[s.id]
-		if s.id != secCustom && !wroteGlobal && rank > sectionRank[secGlobal] {
-			out = appendSection(out, secGlobal, globalSec)
-			wroteGlobal = true
-		}
-		if s.id != secCustom && !wroteExport && rank > sectionRank[secExport] {
-			out = appendSection(out, secExport, exportSec)
-			wroteExport = true
-		}
-		switch {
-		case s.drop:
-			m.stats.DroppedCustom++
-		case s.id == secGlobal:
-			out = appendSection(out, secGlobal, globalSec)
-			wroteGlobal = true
-		case s.id == secExport:
-			out = appendSection(out, secExport, exportSec)
-			wroteExport = true
-		case s.id == secCode:
-			code, err := m.rewriteCode(s)
-			if err != nil {
-				return nil, Stats{}, err
-			}
-			out = appendSection(out, secCode, code)
-		default:
-			out = append(out, m.wasm[s.start:s.end]...)
-		}
-	}
-	if !wroteGlobal {
-		out = appendSection(out, secGlobal, globalSec)
-	}
-	if !wroteExport {
-		out = appendSection(out, secExport, exportSec)
-	}
-	if m.code == nil && len(m.funcTypes) > 0 {
-		return nil, Stats{}, fmt.Errorf("%w: %d functions declared and no code section", ErrMalformed, len(m.funcTypes))
-	}
-	return out, m.stats, nil
-}
-
 func appendSection(out []byte, id byte, body []byte) []byte {
 	out = append(out, id)
 	out = appendU32(out, uint32(len(body)))
@@ -617,6 +578,9 @@ func appendSection(out []byte, id byte, body []byte) []byte {
 
 // rewriteCode rewrites every function body of the code section.
 func (m *module) rewriteCode(s section) ([]byte, error) {
+	if m.code == nil { // synthesized: cannot happen, the code section is never added
+		return nil, fmt.Errorf("%w: no code section", ErrMalformed)
+	}
 	r := &reader{b: s.body, base: s.bodyOff}
 	n, err := r.u32()
 	if err != nil {
@@ -627,7 +591,7 @@ func (m *module) rewriteCode(s section) ([]byte, error) {
 	}
 	out := make([]byte, 0, len(s.body)+len(s.body)/4+16)
 	out = appendU32(out, n)
-	b := bodyRewriter{m: m, used: m.usedIndex(), limit: m.usedIndex() + 1, globals: m.usedIndex()}
+	b := bodyRewriter{m: m, used: m.usedIndex(), limit: m.usedIndex() + 1, globals: m.usedIndex(), refill: m.refillIndex()}
 	for i := range n {
 		size, err := r.u32()
 		if err != nil {
