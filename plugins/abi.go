@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ronhost/ronhost/plugins/internal/meter"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 )
@@ -33,6 +34,7 @@ var ronImports = map[string]struct{ params, results []api.ValueType }{
 // callState is what the ron imports see of the call in progress. It travels
 // in the call's context, so one host module serves every instance.
 type callState struct {
+	fuel    *budget // nil when the module is not metered
 	input   []byte
 	output  []byte
 	outMax  int
@@ -160,6 +162,11 @@ func checkModule(cm wazero.CompiledModule) error {
 				return &ImportError{Module: mod, Name: name, Reason: fmt.Sprintf("signature %s, want %s", sigString(def.ParamTypes(), def.ResultTypes()), sigString(sig.params, sig.results))}
 			}
 		case wasiModule:
+		case meter.RefillModule:
+			// Added by the meter, which refuses modules that import from it themselves.
+			if name != meter.RefillName {
+				return &ImportError{Module: mod, Name: name, Reason: "reserved for the host's fuel meter"}
+			}
 		default:
 			return &ImportError{Module: mod, Name: name, Reason: "only the modules ron and wasi_snapshot_preview1 may be imported"}
 		}

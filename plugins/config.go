@@ -57,6 +57,17 @@ func (l Limits) Deadline(e Entry) time.Duration {
 	}
 }
 
+// fuelPerMillisecond converts a deadline into a fuel cap: about the fastest
+// rate measured for Go code (an endless loop, ~2·10^9 units per ms), so the
+// cap only stops code the deadline would have stopped anyway; the deadline is
+// what normally ends a slow call.
+const fuelPerMillisecond = 2_000_000_000
+
+// Fuel returns the most fuel one call of entry e may burn (see plugins/internal/meter).
+func (l Limits) Fuel(e Entry) uint64 {
+	return uint64(l.Deadline(e).Milliseconds()+1) * fuelPerMillisecond
+}
+
 // Config configures a Host. The zero value gives the ABI's limits and defaults.
 type Config struct {
 	Limits Limits // zero fields take DefaultLimits' values
@@ -82,9 +93,9 @@ type Config struct {
 	// ron.log together); 0 means 20, with a burst of 100.
 	LogLinesPerSecond int
 
-	// noDeadlines compiles without wazero's termination checks, so calls
+	// noDeadlines runs modules as they are, without the fuel meter, so calls
 	// cannot be interrupted. Only benchmarks set it, to measure what the
-	// deadline enforcement costs; a node never runs this way.
+	// metering costs; a node never runs this way.
 	noDeadlines bool
 }
 

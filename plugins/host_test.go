@@ -383,12 +383,18 @@ func TestModuleShapeChecks(t *testing.T) {
 		{"no split", wasmSpec{funcs: append(abiFuncs("")[:2], wasmFunc{name: "ron_abi_v1"}), memory: true}, ErrMissingExport, "ron_split"},
 		{"empty describe", wasmSpec{funcs: abiFuncs("ron_abi_v1"), memory: true}, ErrBadDescribe, "describe"},
 		{"not wasm", wasmSpec{}, ErrInvalidModule, ""},
+		// An import section claiming 2^32-1 entries in 15 bytes: unchecked,
+		// wazero would try to allocate hundreds of GB and kill the process.
+		{"count bomb", wasmSpec{}, ErrInvalidModule, "meter"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			b := c.spec.encode()
-			if c.name == "not wasm" {
+			switch c.name {
+			case "not wasm":
 				b = []byte("not a module")
+			case "count bomb":
+				b = []byte{0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x02, 0x05, 0xff, 0xff, 0xff, 0xff, 0x0f}
 			}
 			_, err := h.Load(ctx, b)
 			if !errors.Is(err, c.is) || !strings.Contains(err.Error(), c.msg) {
@@ -449,5 +455,48 @@ func TestCallerContextEndsTheWait(t *testing.T) {
 	}
 	if err := <-done; !errors.Is(err, ErrFault) {
 		t.Fatalf("the loop should time out, got %v", err)
+	}
+}
+
+// Fuel is counted by the module itself, so the same call on the same instance
+// history burns the same fuel whatever the machine is doing. (A reused
+// instance's runtime carries state, such as when its GC runs, so its calls
+// may burn a little more or less than a fresh one's.)
+func TestFuelIsDeterministic(t *testing.T) {
+	v1, _ := chaos(t)
+	p := load(t, newHost(t, Config{PoolSize: 1}), v1)
+	ctx := context.Background()
+	in := []byte(`{"manifest":{"mode":"ok","pad":"` + strings.Repeat("x", 4000) + `"},"context":{"tld":"chaos","payload_size":0}}`)
+	var fuel []uint64
+	for range 3 {
+		res, err := p.Invoke(ctx, EntryValidate, in, CallOptions{Fresh: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fuel = append(fuel, res.Fuel)
+	}
+	if fuel[0] == 0 || fuel[0] != fuel[1] || fuel[1] != fuel[2] {
+		t.Fatalf("fuel per fresh call = %v, want one non-zero value", fuel)
+	}
+}
+
+// A caller that gives up ends a running call within a refill, and that is
+// not the plugin's fault.
+func TestCallerGivingUpStopsARunningCall(t *testing.T) {
+	v1, _ := chaos(t)
+	cfg := Config{}
+	cfg.Limits.Validate = time.Minute
+	p := load(t, newHost(t, cfg), v1)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := p.Validate(ctx, mode("loop"), ValidateContext{})
+	if err == nil || errors.Is(err, ErrFault) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("want the caller's deadline, not a fault: %v", err)
+	}
+	if s := p.Stats(); s.Faults != 0 {
+		t.Fatalf("stats = %+v", s)
+	}
+	if _, err := p.Validate(context.Background(), mode("ok"), ValidateContext{}); err != nil {
+		t.Fatal(err)
 	}
 }

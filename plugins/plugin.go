@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ronhost/ronhost/plugins/internal/meter"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/sys"
@@ -34,6 +35,7 @@ type Result struct {
 	Elapsed     time.Duration // time in the entry point (0 when memoized)
 	MemoryBytes uint32        // the instance's linear memory after the call
 	Memoized    bool          // the result came from the memo, not from a call
+	Fuel        uint64        // fuel the call burnt (deterministic; 0 when memoized)
 }
 
 // Stats counts a plugin's calls.
@@ -74,10 +76,11 @@ type Plugin struct {
 }
 
 type instance struct {
-	mod    api.Module
-	fns    map[Entry]api.Function
-	stack  []uint64
-	stderr *lineLogger
+	mod         api.Module
+	fns         map[Entry]api.Function
+	stack       []uint64
+	stderr      *lineLogger
+	used, limit api.MutableGlobal // the fuel meter's globals; nil when unmetered
 }
 
 func newPlugin(h *Host, hash string, cm wazero.CompiledModule) (*Plugin, error) {
@@ -293,33 +296,45 @@ func (p *Plugin) instantiate(ctx context.Context) (*instance, error) {
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	ictx, cancel := context.WithTimeout(ctx, p.host.cfg.Limits.Describe)
-	defer cancel()
 	seed := rand.NewChaCha8(randSeed)
 	stderr := &lineLogger{p: p, stream: "stderr"}
 	cfg := wazero.NewModuleConfig().
 		WithName("").
-		WithStartFunctions("_initialize").
+		WithStartFunctions(). // _initialize runs below, with fuel
 		WithStdout(&lineLogger{p: p, stream: "stdout"}).
 		WithStderr(stderr).
 		WithWalltime(func() (int64, int32) { return fixedWalltime, 0 }, sys.ClockResolution(1)).
 		WithRandSource(seed)
-	mod, err := p.host.runtime.InstantiateModule(ictx, p.compiled, cfg)
+	mod, err := p.host.runtime.InstantiateModule(ctx, p.compiled, cfg)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, &FaultError{Plugin: p.hash, TLD: p.info.TLD, Entry: "_initialize", Kind: classify(err, nil, 0, p.host.cfg.Limits.MemoryBytes, stderr.oom), Err: err}
+		return nil, &FaultError{Plugin: p.hash, TLD: p.info.TLD, Entry: "instantiate", Kind: classify(err, nil, 0, p.host.cfg.Limits.MemoryBytes, stderr.oom), Err: err}
 	}
 	inst := &instance{mod: mod, fns: map[Entry]api.Function{}, stack: make([]uint64, 1), stderr: stderr}
-	for _, e := range []Entry{EntryDescribe, EntryValidate, EntrySplit, EntryResolve} {
+	for _, e := range []Entry{EntryDescribe, EntryValidate, EntrySplit, EntryResolve, entryInitialize} {
 		if fn := mod.ExportedFunction(string(e)); fn != nil {
 			inst.fns[e] = fn
 		}
 	}
+	if g, ok := mod.ExportedGlobal(meter.UsedGlobal).(api.MutableGlobal); ok {
+		inst.used = g
+		inst.limit, _ = mod.ExportedGlobal(meter.LimitGlobal).(api.MutableGlobal)
+	}
 	p.instances.Add(1)
+	if inst.fns[entryInitialize] != nil {
+		if _, err := p.run(ctx, inst, entryInitialize, nil, nil); err != nil {
+			p.discard(ctx, inst)
+			return nil, err
+		}
+	}
 	return inst, nil
 }
+
+// entryInitialize is the reactor's initializer, run once per instance under
+// the describe deadline; it returns nothing, so run's status is 0.
+const entryInitialize Entry = "_initialize"
 
 func (p *Plugin) discard(ctx context.Context, inst *instance) {
 	_ = inst.mod.Close(context.WithoutCancel(ctx))
@@ -334,13 +349,23 @@ func (p *Plugin) run(ctx context.Context, inst *instance, e Entry, input []byte,
 	}
 	st := &callState{input: input, outMax: p.host.cfg.Limits.OutputBytes, object: obj, logf: p.logf}
 	inst.stderr.oom = false
-	cctx, cancel := context.WithTimeout(context.WithValue(ctx, callKey{}, st), p.host.cfg.Limits.Deadline(e))
+	limits, le := p.host.cfg.Limits, e
+	if e == entryInitialize {
+		le = EntryDescribe // _initialize runs under describe's limits
+	}
+	if inst.used != nil {
+		st.fuel = &budget{cap: limits.Fuel(le), timeout: limits.Deadline(le), used: inst.used, limit: inst.limit, ctx: ctx}
+		st.fuel.start()
+	}
+	inst.stack[0] = 0
 	start := time.Now()
-	err := fn.CallWithStack(cctx, inst.stack)
+	err := fn.CallWithStack(context.WithValue(ctx, callKey{}, st), inst.stack)
 	elapsed := time.Since(start)
-	cancel()
 	mem := inst.mod.Memory().Size()
 	res := Result{Output: st.output, Elapsed: elapsed, MemoryBytes: mem}
+	if st.fuel != nil {
+		res.Fuel = st.fuel.burnt()
+	}
 	if err != nil {
 		if st.fault == nil && ctx.Err() != nil {
 			return res, fmt.Errorf("plugins: %s call abandoned: %w", e, ctx.Err())
@@ -349,8 +374,6 @@ func (p *Plugin) run(ctx context.Context, inst *instance, e Entry, input []byte,
 		cause := err
 		if st.fault != nil {
 			cause = st.fault.err
-		} else if kind == FaultTimeout {
-			cause = fmt.Errorf("no answer within %s", p.host.cfg.Limits.Deadline(e))
 		}
 		return res, &FaultError{Plugin: p.hash, TLD: p.info.TLD, Entry: e, Kind: kind, Err: cause}
 	}
