@@ -3,7 +3,6 @@ package plugins
 import (
 	"context"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -189,6 +188,3 @@ func (h *Host) Close(ctx context.Context) error {
 	}
 	return nil
 }
-
-// errHostClosed reports a call on a closed host.
-var errHostClosed = errors.New("plugins: host closed")
