@@ -18,7 +18,8 @@
 // validates it through ron_validate (this package only checks that it is
 // plain JSON). [meta]: tld (required, lowercase [a-z0-9-]{1,32}), title,
 // description, created and updated (RFC 3339 with an offset), license, tags,
-// authors. [payload]: cid (required, b3:<hex>), size (required, bytes),
+// authors, price (integer minor units per access, 0..2^53-1, default 0:
+// free; the node meters priced accesses for the payout ledger). [payload]: cid (required, b3:<hex>), size (required, bytes),
 // media_type (type/subtype, normalized to lowercase), filename (a base name).
 //
 // # Canonical encoding

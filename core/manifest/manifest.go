@@ -62,6 +62,10 @@ type Meta struct {
 	License     string
 	Tags        []string
 	Authors     []string
+	// Price is what one access to the payload costs, in integer minor units
+	// (0 to 2^53-1; 0, the default, is free). The node meters priced accesses
+	// and settles them per epoch through the TLD's ron_split.
+	Price uint64
 }
 
 // Payload is the validated [payload] table.
@@ -406,6 +410,9 @@ func (v *validator) unknown(t map[string]any, table string, known ...string) {
 	}
 }
 
+// MaxPrice is the largest [meta] price: money is integer minor units up to 2^53-1.
+const MaxPrice = 1<<53 - 1
+
 func (v *validator) meta(t map[string]any) Meta {
 	var m Meta
 	if s, ok := v.str(t, "meta", "tld", true, 64); ok {
@@ -437,7 +444,18 @@ func (v *validator) meta(t map[string]any) Meta {
 	}
 	m.Tags = v.strings(t, "meta", "tags", 32, 64)
 	m.Authors = v.strings(t, "meta", "authors", 32, 256)
-	v.unknown(t, "meta", "tld", "title", "description", "created", "updated", "license", "tags", "authors")
+	switch n := t["price"].(type) {
+	case nil:
+	case int64:
+		if n < 0 || n > MaxPrice {
+			v.add("meta.price", "range", "must be an integer from 0 to 2^53-1 (minor units per access)")
+		} else {
+			m.Price = uint64(n)
+		}
+	default:
+		v.add("meta.price", "type", "must be an integer number of minor units per access")
+	}
+	v.unknown(t, "meta", "tld", "title", "description", "created", "updated", "license", "tags", "authors", "price")
 	return m
 }
 

@@ -155,3 +155,33 @@ func FuzzParseJSON(f *testing.F) {
 		fuzzCheck(t, m)
 	})
 }
+
+func TestPrice(t *testing.T) {
+	const base = "[meta]\ntld = \"map\"\n%s\n[payload]\ncid = \"b3:af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262\"\nsize = 0\n"
+	for _, tc := range []struct {
+		line  string
+		price uint64
+		code  string
+	}{
+		{"", 0, ""},
+		{"price = 0", 0, ""},
+		{"price = 1200", 1200, ""},
+		{"price = 9007199254740991", 1<<53 - 1, ""},
+		{"price = 9007199254740992", 0, "range"},
+		{"price = -1", 0, "range"},
+		{"price = 1.5", 0, "type"},
+		{"price = \"10\"", 0, "type"},
+	} {
+		m, err := ParseTOML([]byte(strings.Replace(base, "%s", tc.line, 1)))
+		if tc.code == "" {
+			if err != nil || m.Meta.Price != tc.price {
+				t.Errorf("%q: price %v, err %v; want %d", tc.line, m, err, tc.price)
+			}
+			continue
+		}
+		var e *Error
+		if !errors.As(err, &e) || len(e.Errors) == 0 || e.Errors[0].Path != "meta.price" || e.Errors[0].Code != tc.code {
+			t.Errorf("%q: err %v, want meta.price %s", tc.line, err, tc.code)
+		}
+	}
+}
