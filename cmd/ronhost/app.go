@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/ronhost/ronhost/core/config"
 )
 
 // errUsage marks an error in how a command was called; it exits with status 2.
@@ -211,6 +213,12 @@ func parse(fs *flag.FlagSet, args []string, min, max int) ([]string, error) {
 		return nil, usageError("%s: wrong number of arguments (see --help)", fs.Name())
 	}
 	return pos, nil
+}
+
+// config returns the configuration of the data directory dir: its
+// config.toml over the defaults, with the RON_* variables applied.
+func (a *app) config(dir string) (config.Config, error) {
+	return config.Resolve(dir, a.getenv)
 }
 
 // data returns the data directory: --data, then RON_DATA, then the XDG data home.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ronhost/ronhost/core/cid"
 	"github.com/ronhost/ronhost/core/manifest"
+	"github.com/ronhost/ronhost/core/node"
 	"github.com/ronhost/ronhost/core/store"
 )
 
@@ -42,48 +43,22 @@ func contentCommands() []*command {
 	return []*command{put, get, pin, unpin, gc, scrub, stat}
 }
 
-// openStore opens DATA/store with the quota from RON_STORE_QUOTA.
+// openStore opens DATA/store with the [store] settings (and RON_STORE_*).
 func openStore(ctx context.Context, a *app) (*store.Store, error) {
 	dir, err := a.data()
 	if err != nil {
 		return nil, err
 	}
-	var opts store.Options
-	if q := a.getenv("RON_STORE_QUOTA"); q != "" {
-		n, err := parseSize(q)
-		if err != nil {
-			return nil, fmt.Errorf("RON_STORE_QUOTA=%q: %v", q, err)
-		}
-		opts.QuotaBytes = n
+	cfg, err := a.config(dir)
+	if err != nil {
+		return nil, err
 	}
-	s, err := store.Open(ctx, filepath.Join(dir, "store"), opts)
+	s, err := store.Open(ctx, filepath.Join(dir, "store"), node.StoreOptions(cfg, nil))
 	if errors.Is(err, store.ErrLocked) {
 		return nil, fmt.Errorf("a node is serving the data directory %s and holds its store; "+
 			"stop it to use this command (going through the node's API comes with the node): %w", dir, err)
 	}
 	return s, err
-}
-
-// parseSize parses a byte count: 1024, 10MB, 1.5GiB, 2T.
-func parseSize(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	units := []struct {
-		suffix string
-		mult   float64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
-		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"T", 1 << 40}, {"B", 1}}
-	mult := 1.0
-	for _, u := range units {
-		if strings.HasSuffix(t, u.suffix) {
-			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
-			break
-		}
-	}
-	f, err := strconv.ParseFloat(t, 64)
-	if err != nil || f < 0 || f*mult > 1<<62 {
-		return 0, fmt.Errorf("not a size (e.g. 500MB, 10GiB)")
-	}
-	return int64(f * mult), nil
 }
 
 // resolveArg turns a CID or an address into the CID to act on. For an

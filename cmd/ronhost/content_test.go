@@ -260,16 +260,3 @@ func TestQuotaAndLock(t *testing.T) {
 		t.Fatalf("locked: %d %q", code, errs)
 	}
 }
-
-func TestParseSize(t *testing.T) {
-	for in, want := range map[string]int64{"1024": 1024, "10KiB": 10240, "1.5GiB": 3 << 29, "2MB": 2e6, "3G": 3 << 30} {
-		if got, err := parseSize(in); err != nil || got != want {
-			t.Errorf("parseSize(%q) = %d, %v", in, got, err)
-		}
-	}
-	for _, in := range []string{"", "-1", "x", "1e30"} {
-		if _, err := parseSize(in); err == nil {
-			t.Errorf("parseSize(%q) accepted", in)
-		}
-	}
-}

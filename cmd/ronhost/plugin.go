@@ -47,7 +47,7 @@ func (a *app) pluginEnv() (*pluginEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := config.Load(dir)
+	cfg, err := a.config(dir)
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,6 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/ronhost/ronhost/core/config"
 	"github.com/ronhost/ronhost/core/node"
 	"github.com/ronhost/ronhost/tlds"
 )
@@ -52,7 +51,7 @@ func serveCommand() *command {
 		if err != nil {
 			return err
 		}
-		cfg, err := config.Load(dir)
+		cfg, err := a.config(dir)
 		if err != nil {
 			return err
 		}

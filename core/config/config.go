@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/pelletier/go-toml/v2"
 )
@@ -16,8 +17,12 @@ const FileName = "config.toml"
 
 // Config is the node's configuration.
 type Config struct {
-	Node    Node    `toml:"node"`
-	Plugins Plugins `toml:"plugins"`
+	Node    Node    `toml:"node" comment:"The node process."`
+	Gateway Gateway `toml:"gateway" comment:"The HTTP gateway (served on node.listen)."`
+	Bus     Bus     `toml:"bus" comment:"The NATS bus the node's roles talk over."`
+	Store   Store   `toml:"store" comment:"The content store under DATA/store."`
+	Payouts Payouts `toml:"payouts" comment:"The payout ledger under DATA/ledger."`
+	Plugins Plugins `toml:"plugins" comment:"The WebAssembly plugin host."`
 }
 
 // Node configures the node process.
@@ -27,6 +32,38 @@ type Node struct {
 	Listen string `toml:"listen" comment:"HTTP API address (loopback by default)"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `toml:"log_level" comment:"debug, info, warn or error"`
+	// Payout is the address this node is paid at for the bytes it serves
+	// (the operator's share of a split).
+	Payout string `toml:"payout" comment:"payout address for the bytes this node serves (the operator role); empty means the node id"`
+}
+
+// Gateway configures the HTTP gateway's protections.
+type Gateway struct {
+	MaxConcurrent  int      `toml:"max_concurrent" comment:"requests served at once; more get 429 with Retry-After"`
+	MaxBody        Size     `toml:"max_body" comment:"largest request body (a publish's payload); more gets 413"`
+	RequestTimeout Duration `toml:"request_timeout" comment:"deadline of a request's work before its response starts; past it, 504"`
+	WriteIdle      Duration `toml:"write_idle" comment:"a response stream stalled this long (a client not reading) is cut"`
+}
+
+// Bus configures the NATS bus.
+type Bus struct {
+	URL       string `toml:"url" comment:"connect to this existing NATS deployment (nats://host:port) instead of running an embedded server"`
+	Listen    string `toml:"listen" comment:"also serve the embedded NATS on this TCP address (e.g. 127.0.0.1:4222) for the nats CLI; empty means in-process only"`
+	User      string `toml:"user" comment:"user name on that listener, or for url"`
+	Password  string `toml:"password" comment:"password on that listener, or for url (required with listen)"`
+	CredsFile string `toml:"creds_file" comment:"a NATS credentials file for url"`
+}
+
+// Store configures the content store.
+type Store struct {
+	Quota     Size `toml:"quota" comment:"bound on payload plus outboard bytes; 0 means none"`
+	InlineMax Size `toml:"inline_max" comment:"objects up to this size live inline in the index"`
+}
+
+// Payouts configures metering and settlement.
+type Payouts struct {
+	Epoch      Duration `toml:"epoch" comment:"length of a payout epoch; at its end the node seals it and settles it through the TLD plugins"`
+	AutoSettle bool     `toml:"auto_settle" comment:"seal and settle every epoch automatically (otherwise only with ronhost payouts settle)"`
 }
 
 // Plugins configures the plugin host.
@@ -47,6 +84,15 @@ type Plugins struct {
 func Default() Config {
 	return Config{
 		Node: Node{Listen: "127.0.0.1:8470", LogLevel: "info"},
+		Gateway: Gateway{
+			MaxConcurrent:  256,
+			MaxBody:        1 << 30,
+			RequestTimeout: Duration(30 * time.Second),
+			WriteIdle:      Duration(60 * time.Second),
+		},
+		Bus:     Bus{User: "ronhost"},
+		Store:   Store{InlineMax: 4096},
+		Payouts: Payouts{Epoch: Duration(time.Hour), AutoSettle: true},
 		Plugins: Plugins{
 			TrustedPublishers: []string{},
 			Builtins:          true,
@@ -63,8 +109,17 @@ func Default() Config {
 // Path returns the configuration file's path in a data directory.
 func Path(dataDir string) string { return filepath.Join(dataDir, FileName) }
 
-// Load reads DATA/config.toml over the defaults; a missing file gives the defaults.
+// Load reads DATA/config.toml over the defaults and validates it; a missing
+// file gives the defaults. It ignores the environment; see Resolve.
 func Load(dataDir string) (Config, error) {
+	c, err := load(dataDir)
+	if err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+func load(dataDir string) (Config, error) {
 	c := Default()
 	b, err := os.ReadFile(Path(dataDir))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -82,7 +137,7 @@ func Load(dataDir string) (Config, error) {
 		}
 		return c, fmt.Errorf("config: %s: %w", Path(dataDir), err)
 	}
-	return c, c.Validate()
+	return c, nil
 }
 
 // Validate checks ranges: the ABI's limits are maxima a node may tighten.
@@ -100,6 +155,23 @@ func (c Config) Validate() error {
 	case p.PoolSize < 0:
 		return fmt.Errorf("config: plugins.pool_size %d is negative", p.PoolSize)
 	}
+	g := c.Gateway
+	switch {
+	case g.MaxConcurrent < 1:
+		return fmt.Errorf("config: gateway.max_concurrent %d must be at least 1", g.MaxConcurrent)
+	case g.MaxBody < 1:
+		return fmt.Errorf("config: gateway.max_body must be positive")
+	case g.RequestTimeout.D() <= 0 || g.WriteIdle.D() <= 0:
+		return fmt.Errorf("config: gateway.request_timeout and gateway.write_idle must be positive")
+	case c.Payouts.Epoch.D() < time.Second:
+		return fmt.Errorf("config: payouts.epoch %s is shorter than 1s", c.Payouts.Epoch.D())
+	case c.Store.Quota < 0 || c.Store.InlineMax < 0 || c.Store.InlineMax > 1<<20:
+		return fmt.Errorf("config: store.quota must be >= 0 and store.inline_max within 0..1MiB")
+	case c.Bus.Listen != "" && c.Bus.URL != "":
+		return fmt.Errorf("config: bus.listen and bus.url exclude each other (listen serves the embedded server, url replaces it)")
+	case c.Bus.Listen != "" && c.Bus.Password == "":
+		return fmt.Errorf("config: bus.listen needs bus.user and bus.password: the listener never runs without credentials")
+	}
 	switch c.Node.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -114,5 +186,8 @@ func (c Config) Marshal() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	return b, nil
+	head := "# ronhost configuration: every key with its default.\n" +
+		"# Each key can be overridden by RON_<SECTION>_<KEY> (e.g. RON_NODE_LISTEN)\n" +
+		"# and some by flags of ronhost serve; see ronhost config show.\n\n"
+	return append([]byte(head), b...), nil
 }

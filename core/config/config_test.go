@@ -2,8 +2,10 @@ package config
 
 import (
 	"os"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestMissingFileGivesDefaults(t *testing.T) {
@@ -54,6 +56,120 @@ func TestBadFilesAreRefusedClearly(t *testing.T) {
 		_, err := Load(dir)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: err = %v, want %q", c.body, err, c.want)
+		}
+	}
+}
+
+func TestDefaultsRoundTripThroughTheFile(t *testing.T) {
+	dir := t.TempDir()
+	b, err := Default().Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(Path(dir), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, Default()) {
+		t.Fatalf("init then load changed the defaults:\n got %+v\nwant %+v", got, Default())
+	}
+	// Every key is in the file, with a comment above it.
+	for _, k := range Keys() {
+		_, key, _ := strings.Cut(k, ".")
+		i := strings.Index(string(b), "\n"+key+" = ")
+		if i < 0 {
+			t.Errorf("key %s missing from the file", k)
+			continue
+		}
+		prev := string(b[:i])
+		if !strings.HasPrefix(prev[strings.LastIndex(prev, "\n")+1:], "#") {
+			t.Errorf("key %s has no comment", k)
+		}
+	}
+}
+
+func TestEnvOverrides(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(Path(dir), []byte("[node]\nlisten = \"127.0.0.1:9000\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"RON_NODE_LISTEN":                "127.0.0.1:9001",
+		"RON_GATEWAY_MAX_BODY":           "10MiB",
+		"RON_GATEWAY_REQUEST_TIMEOUT":    "2s",
+		"RON_PLUGINS_TRUSTED_PUBLISHERS": "ed25519:aa, ed25519:bb",
+		"RON_PAYOUTS_AUTO_SETTLE":        "false",
+		"RON_PLUGINS_POOL_SIZE":          "3",
+		"RON_DATA":                       "/ignored",
+	}
+	c, err := Resolve(dir, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Node.Listen != "127.0.0.1:9001" || c.Gateway.MaxBody != 10<<20 || c.Gateway.RequestTimeout.D() != 2*time.Second ||
+		!reflect.DeepEqual(c.Plugins.TrustedPublishers, []string{"ed25519:aa", "ed25519:bb"}) || c.Payouts.AutoSettle || c.Plugins.PoolSize != 3 {
+		t.Fatalf("resolved %+v", c)
+	}
+	for name, want := range map[string]string{
+		"RON_PLUGINS_POOL_SIZE":   "RON_PLUGINS_POOL_SIZE",
+		"RON_PAYOUTS_AUTO_SETTLE": "true or false",
+		"RON_GATEWAY_MAX_BODY":    "not a size",
+		"RON_PAYOUTS_EPOCH":       "not a duration",
+		"RON_PLUGINS_MEMORY_MIB":  "memory_mib 65",
+	} {
+		bad := map[string]string{name: "x"}
+		if name == "RON_PLUGINS_MEMORY_MIB" {
+			bad[name] = "65"
+		}
+		_, err := Resolve(dir, func(k string) string { return bad[k] })
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err = %v, want %q", name, err, want)
+		}
+	}
+}
+
+func TestSetAndSafety(t *testing.T) {
+	c := Default()
+	if err := c.Set("bus.listen", "127.0.0.1:4222"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "credentials") {
+		t.Fatalf("a bus listener without a password validated: %v", err)
+	}
+	if err := c.Set("bus.password", "s3cret"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Set("bus.url", "nats://127.0.0.1:4222"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err == nil {
+		t.Fatal("bus.listen with bus.url validated")
+	}
+	if err := c.Set("bus.nope", "1"); err == nil {
+		t.Fatal("an unknown key was set")
+	}
+}
+
+func TestSizes(t *testing.T) {
+	for in, want := range map[string]Size{"0": 0, "1024": 1024, "10MB": 10e6, "1.5GiB": 3 << 29, "2T": 2 << 40, "4KiB": 4096} {
+		got, err := ParseSize(in)
+		if err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+		back, err := ParseSize(got.String())
+		if err != nil || back != got {
+			t.Errorf("%q: String %q does not parse back", in, got.String())
+		}
+	}
+	for _, bad := range []string{"", "-1", "lots", "1e30"} {
+		if _, err := ParseSize(bad); err == nil {
+			t.Errorf("ParseSize(%q) succeeded", bad)
 		}
 	}
 }

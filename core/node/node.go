@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/ronhost/ronhost/core/config"
+	"github.com/ronhost/ronhost/core/store"
 	"github.com/ronhost/ronhost/plugins"
 )
 
@@ -277,4 +278,13 @@ func (n *Node) Close() error {
 		err = cerr
 	}
 	return err
+}
+
+// StoreOptions translates the [store] configuration into the store's options.
+func StoreOptions(c config.Config, log *slog.Logger) store.Options {
+	inline := int(c.Store.InlineMax)
+	if inline == 0 {
+		inline = -1 // the file says 0: keep only empty objects inline
+	}
+	return store.Options{QuotaBytes: int64(c.Store.Quota), InlineMax: inline, Logger: log}
 }
