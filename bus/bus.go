@@ -1,0 +1,453 @@
+package bus
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	neturl "net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Sentinel errors for callers to test with errors.Is.
+var (
+	ErrConfig     = errors.New("bus: bad options")
+	ErrNotStarted = errors.New("bus: not started")
+	ErrClosed     = errors.New("bus: closed")
+	ErrBadToken   = errors.New("bus: bad subject token")
+)
+
+// Defaults.
+const (
+	DefaultRequestTimeout = 5 * time.Second
+	DefaultConcurrency    = 64
+	// internalUser is the embedded server's user for the node's own
+	// in-process connection when the listener requires credentials.
+	internalUser = "_ron_internal"
+	// closeGrace is how long Close lets in-flight handlers finish before it
+	// cancels their contexts.
+	closeGrace = time.Second
+	// connectTimeout bounds Start when ctx has no deadline.
+	connectTimeout = 10 * time.Second
+)
+
+// Options configure a Bus.
+type Options struct {
+	// URL is "" to run an embedded nats-server in this process, or the
+	// address of an existing NATS deployment (nats://host:port, a comma
+	// separated list is fine).
+	URL string
+	// Listen is "" for no TCP listener (in-process connections only), or an
+	// address such as "127.0.0.1:4222" (port 0 picks a free one) on which
+	// the embedded server accepts clients such as the nats CLI. It requires
+	// User and Password, and cannot be combined with URL.
+	Listen string
+	// User and Password are the credentials required on Listen, and also
+	// those presented to URL. On Listen, Password may be a bcrypt hash.
+	User, Password string
+	// CredsFile is a NATS credentials file presented to URL.
+	CredsFile string
+	// Name is the node id: the client connection's name and the "node" of
+	// events and service metadata.
+	Name string
+	// Logger receives the bus's logs and the embedded server's warnings and
+	// errors. nil: slog.Default().
+	Logger *slog.Logger
+	// RequestTimeout bounds a request without a context deadline, and every
+	// handler. 0: DefaultRequestTimeout.
+	RequestTimeout time.Duration
+	// Concurrency is how many handlers of one verb run at once on this bus;
+	// further requests wait in the subscription. 0: DefaultConcurrency.
+	Concurrency int
+}
+
+// Bus is a node's connection to its NATS bus and, when embedded, the server.
+type Bus struct {
+	o       Options
+	log     *slog.Logger
+	timeout time.Duration
+
+	mu       sync.Mutex
+	started  bool
+	closed   bool
+	srv      *server.Server
+	srvLog   *serverLogger
+	conn     atomic.Pointer[nats.Conn] // set once Start has connected
+	connDone chan struct{}             // closed by the connection's closed handler
+	services map[string]micro.Service
+
+	// handler bookkeeping: hmu guards closing and inflight.
+	hmu      sync.Mutex
+	closing  bool
+	inflight int
+	idle     *sync.Cond
+	base     context.Context
+	cancel   context.CancelFunc
+}
+
+// New returns a Bus configured by o. It does no I/O.
+func New(o Options) *Bus {
+	b := &Bus{o: o, timeout: o.RequestTimeout, services: map[string]micro.Service{}}
+	if b.o.Logger == nil {
+		b.o.Logger = slog.Default()
+	}
+	b.log = b.o.Logger.With("component", "bus")
+	if b.timeout <= 0 {
+		b.timeout = DefaultRequestTimeout
+	}
+	if b.o.Concurrency <= 0 {
+		b.o.Concurrency = DefaultConcurrency
+	}
+	b.idle = sync.NewCond(&b.hmu)
+	b.base, b.cancel = context.WithCancel(context.Background())
+	return b
+}
+
+func (o *Options) check() error {
+	if o.URL != "" && o.Listen != "" {
+		return fmt.Errorf("%w: Listen is for the embedded server; with URL the listener is that deployment's", ErrConfig)
+	}
+	if o.CredsFile != "" && o.URL == "" {
+		return fmt.Errorf("%w: CredsFile is for connecting to URL", ErrConfig)
+	}
+	if o.CredsFile != "" && (o.User != "" || o.Password != "") {
+		return fmt.Errorf("%w: set either User and Password or CredsFile, not both", ErrConfig)
+	}
+	if (o.User == "") != (o.Password == "") {
+		return fmt.Errorf("%w: User and Password go together", ErrConfig)
+	}
+	if o.Listen != "" {
+		if o.User == "" {
+			return fmt.Errorf("%w: a NATS listener (%s) requires User and Password", ErrConfig, o.Listen)
+		}
+		if o.User == internalUser {
+			return fmt.Errorf("%w: the user name %q is reserved", ErrConfig, internalUser)
+		}
+		if _, _, err := splitListen(o.Listen); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func splitListen(listen string) (string, int, error) {
+	host, p, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", 0, fmt.Errorf("%w: Listen %q: %v", ErrConfig, listen, err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("%w: Listen %q: bad port", ErrConfig, listen)
+	}
+	if host == "" {
+		return "", 0, fmt.Errorf("%w: Listen %q: give a host, e.g. 127.0.0.1", ErrConfig, listen)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	return host, port, nil
+}
+
+// Start runs the embedded server (unless Options.URL is set) and connects.
+func (b *Bus) Start(ctx context.Context) error {
+	if err := b.o.check(); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	if b.started {
+		return errors.New("bus: already started")
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("bus: start: %w", err)
+	}
+	wait := connectTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		wait = time.Until(dl)
+	}
+
+	name := b.o.Name
+	if name == "" {
+		name = "ronhost"
+	}
+	b.connDone = make(chan struct{})
+	done := b.connDone
+	opts := []nats.Option{
+		nats.Name(name),
+		nats.Timeout(wait),
+		nats.MaxReconnects(-1),
+		nats.DrainTimeout(10 * time.Second),
+		nats.ClosedHandler(func(*nats.Conn) { close(done) }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				b.log.Warn("disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { b.log.Info("reconnected", "url", nc.ConnectedUrlRedacted()) }),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subj := ""
+			if sub != nil {
+				subj = sub.Subject
+			}
+			b.log.Warn("async error", "subject", subj, "err", err)
+		}),
+	}
+
+	var url string
+	if b.o.URL == "" {
+		srv, internalPw, err := b.startServer(wait)
+		if err != nil {
+			return err
+		}
+		b.srv = srv
+		opts = append(opts, nats.InProcessServer(srv))
+		if internalPw != "" {
+			opts = append(opts, nats.UserInfo(internalUser, internalPw))
+		}
+	} else {
+		url = b.o.URL
+		if b.o.User != "" {
+			opts = append(opts, nats.UserInfo(b.o.User, b.o.Password))
+		}
+		if b.o.CredsFile != "" {
+			opts = append(opts, nats.UserCredentials(b.o.CredsFile))
+		}
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		if b.srv != nil {
+			b.srv.Shutdown()
+			b.srv.WaitForShutdown()
+			b.srv = nil
+		}
+		where := "the embedded server"
+		if url != "" {
+			where = redactURLs(url)
+		}
+		return fmt.Errorf("bus: connecting to %s: %w", where, err)
+	}
+	b.conn.Store(nc)
+	b.started = true
+	if b.srv != nil {
+		if u := b.listenURL(); u != "" {
+			b.log.Info("embedded NATS server listening for operators", "url", u, "user", b.o.User)
+		} else {
+			b.log.Debug("embedded NATS server running, in-process connections only")
+		}
+	} else {
+		b.log.Info("connected to NATS", "url", nc.ConnectedUrlRedacted())
+	}
+	return nil
+}
+
+// startServer runs the embedded server; it returns the in-process user's
+// password when the server requires credentials.
+func (b *Bus) startServer(wait time.Duration) (*server.Server, string, error) {
+	so := &server.Options{
+		DontListen:      b.o.Listen == "",
+		NoSigs:          true,
+		NoSystemAccount: true,
+		// A port of 0 means 4222 to nats-server; we never want that by
+		// accident when there is no listener.
+		Port: server.RANDOM_PORT,
+	}
+	var internalPw string
+	if b.o.Listen != "" {
+		host, port, err := splitListen(b.o.Listen)
+		if err != nil {
+			return nil, "", err
+		}
+		so.Host, so.Port = host, port
+		var raw [32]byte
+		if _, err := rand.Read(raw[:]); err != nil {
+			return nil, "", fmt.Errorf("bus: generating the internal password: %w", err)
+		}
+		internalPw = hex.EncodeToString(raw[:])
+		// The server gets bcrypt hashes only, so it never holds a plain
+		// password. The hashes live in memory for this run only, so the
+		// minimum cost is enough; it keeps connecting cheap.
+		opHash, err := hashPassword(b.o.Password)
+		if err != nil {
+			return nil, "", err
+		}
+		inHash, err := hashPassword(internalPw)
+		if err != nil {
+			return nil, "", err
+		}
+		so.Users = []*server.User{
+			{Username: b.o.User, Password: opHash},
+			{Username: internalUser, Password: inHash},
+		}
+	}
+	srv, err := server.NewServer(so)
+	if err != nil {
+		return nil, "", fmt.Errorf("bus: embedded NATS server: %w", err)
+	}
+	b.srvLog = &serverLogger{l: b.o.Logger.With("component", "nats-server")}
+	srv.SetLoggerV2(b.srvLog, false, false, false)
+	srv.Start()
+	// Wait in slices, so that a listener the server cannot open (it reports
+	// that through Fatalf and keeps going) fails Start at once.
+	deadline := time.Now().Add(wait)
+	for !srv.ReadyForConnections(50 * time.Millisecond) {
+		fatal := b.srvLog.fatal.Load()
+		if fatal == nil && time.Now().Before(deadline) {
+			continue
+		}
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		msg := "not ready in time"
+		if fatal != nil {
+			msg = *fatal
+		}
+		return nil, "", fmt.Errorf("bus: embedded NATS server (listen %q): %s", b.o.Listen, msg)
+	}
+	return srv, internalPw, nil
+}
+
+func hashPassword(pw string) (string, error) {
+	if isBcrypt(pw) {
+		return pw, nil
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
+	if err != nil {
+		return "", fmt.Errorf("%w: Password: %v", ErrConfig, err)
+	}
+	return string(h), nil
+}
+
+func isBcrypt(pw string) bool {
+	_, err := bcrypt.Cost([]byte(pw))
+	return err == nil
+}
+
+// Conn is the bus's NATS connection (nil before Start).
+func (b *Bus) Conn() *nats.Conn { return b.conn.Load() }
+
+// Ready says whether the bus is connected.
+func (b *Bus) Ready() bool {
+	nc := b.Conn()
+	return nc != nil && nc.IsConnected()
+}
+
+// MaxPayload is the largest message, in bytes, the server accepts (0 before
+// Start).
+func (b *Bus) MaxPayload() int64 {
+	if nc := b.conn.Load(); nc != nil {
+		return nc.MaxPayload()
+	}
+	return 0
+}
+
+// redactURLs hides the passwords in a comma-separated list of URLs.
+func redactURLs(list string) string {
+	parts := strings.Split(list, ",")
+	for i, p := range parts {
+		if u, err := neturl.Parse(strings.TrimSpace(p)); err == nil {
+			parts[i] = u.Redacted()
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// ListenURL is the embedded server's client listener (nats://host:port), or
+// "" when there is none.
+func (b *Bus) ListenURL() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.listenURL()
+}
+
+func (b *Bus) listenURL() string {
+	if b.srv == nil || b.o.Listen == "" {
+		return ""
+	}
+	addr := b.srv.Addr()
+	if addr == nil {
+		return ""
+	}
+	return "nats://" + addr.String()
+}
+
+// Close stops the services, lets in-flight handlers finish (cancelling them
+// after a short grace), drains the connection and shuts the embedded server
+// down, waiting for all of it.
+func (b *Bus) Close() error {
+	// b.mu is not held while waiting: a handler may be making a request.
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	services, srv, nc, connDone := b.services, b.srv, b.conn.Load(), b.connDone
+	b.services = nil
+	b.mu.Unlock()
+
+	var errs []error
+	// Stop routing requests here first (a macronode's other instances take
+	// them), then refuse what is still queued and wait for what is running.
+	for role, s := range services {
+		if err := s.Stop(); err != nil {
+			errs = append(errs, fmt.Errorf("bus: stopping the %s service: %w", role, err))
+		}
+	}
+	b.hmu.Lock()
+	b.closing = true
+	if b.inflight > 0 {
+		t := time.AfterFunc(closeGrace, b.cancel)
+		for b.inflight > 0 {
+			b.idle.Wait()
+		}
+		t.Stop()
+	}
+	b.hmu.Unlock()
+	b.cancel()
+
+	if nc != nil {
+		if err := nc.Drain(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+			nc.Close()
+		}
+		<-connDone
+	}
+	if srv != nil {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	}
+	return errors.Join(errs...)
+}
+
+// serverLogger sends the embedded server's warnings and errors to slog.
+type serverLogger struct {
+	l     *slog.Logger
+	fatal atomic.Pointer[string]
+}
+
+func (s *serverLogger) Noticef(format string, v ...any) { s.l.Debug(fmt.Sprintf(format, v...)) }
+func (s *serverLogger) Warnf(format string, v ...any)   { s.l.Warn(fmt.Sprintf(format, v...)) }
+func (s *serverLogger) Errorf(format string, v ...any)  { s.l.Error(fmt.Sprintf(format, v...)) }
+
+// Fatalf does not exit: the server reports a fatal condition (such as a
+// listener it cannot open) and Start returns it.
+func (s *serverLogger) Fatalf(format string, v ...any) {
+	m := fmt.Sprintf(format, v...)
+	s.fatal.CompareAndSwap(nil, &m)
+	s.l.Error(m)
+}
+func (s *serverLogger) Debugf(string, ...any) {}
+func (s *serverLogger) Tracef(string, ...any) {}

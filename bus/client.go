@@ -1,0 +1,202 @@
+package bus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+)
+
+// Request calls role's verb: req is sent as JSON (nil: {}; a json.RawMessage
+// is sent as it is) and the reply is decoded into resp (nil: discarded).
+// Without a deadline on ctx the bus's RequestTimeout applies.
+//
+// Every error is an *Error: the handler's own, exactly as it returned it
+// (code, message, retryable, errors); CodeUnavailable when no instance of
+// the role answers or the bus is down; CodeTimeout when ctx ends first;
+// CodeTooLarge when the request is over the server's message cap (it is not
+// sent); CodeInvalid for a bad role, verb or request value.
+func (b *Bus) Request(ctx context.Context, role, verb string, req, resp any) error {
+	subj, err := Subject(role, verb)
+	if err != nil {
+		return &Error{Code: CodeInvalid, Message: err.Error()}
+	}
+	nc := b.conn.Load()
+	if nc == nil {
+		return Errorf(CodeUnavailable, "bus: %s: the bus is not started", subj)
+	}
+	data, err := encodeRequest(req)
+	if err != nil {
+		return Errorf(CodeInvalid, "bus: %s: encoding the request: %v", subj, err)
+	}
+	if max := nc.MaxPayload(); int64(len(data)) > max {
+		return Errorf(CodeTooLarge, "bus: %s: the request is %d bytes, over the bus's %d-byte message cap (bulk bytes do not travel on the bus)", subj, len(data), max)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, b.timeout)
+		defer cancel()
+	}
+	msg, err := nc.RequestWithContext(ctx, subj, data)
+	if err != nil {
+		return requestError(subj, err)
+	}
+	if msg.Header.Get(micro.ErrorCodeHeader) != "" {
+		return decodeError(msg)
+	}
+	if resp == nil {
+		return nil
+	}
+	if err := json.Unmarshal(msg.Data, resp); err != nil {
+		return Errorf(CodeInternal, "bus: %s: decoding the reply: %v", subj, err)
+	}
+	return nil
+}
+
+// Call is Request returning the reply as a Resp.
+func Call[Resp any](ctx context.Context, b *Bus, role, verb string, req any) (Resp, error) {
+	var r Resp
+	err := b.Request(ctx, role, verb, req, &r)
+	return r, err
+}
+
+func encodeRequest(req any) ([]byte, error) {
+	switch r := req.(type) {
+	case nil:
+		return []byte("{}"), nil
+	case json.RawMessage:
+		if len(r) == 0 {
+			return []byte("{}"), nil
+		}
+		if !json.Valid(r) {
+			return nil, errors.New("the json.RawMessage is not valid JSON")
+		}
+		return r, nil
+	}
+	return json.Marshal(req)
+}
+
+func requestError(subj string, err error) *Error {
+	switch {
+	case errors.Is(err, nats.ErrNoResponders):
+		return Errorf(CodeUnavailable, "bus: %s: no instance of the role is answering", subj)
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
+		return Errorf(CodeTimeout, "bus: %s: no reply before the deadline", subj)
+	case errors.Is(err, context.Canceled):
+		return Errorf(CodeTimeout, "bus: %s: the request was canceled", subj)
+	case errors.Is(err, nats.ErrMaxPayload):
+		return Errorf(CodeTooLarge, "bus: %s: %v", subj, err)
+	case errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrConnectionDraining),
+		errors.Is(err, nats.ErrConnectionReconnecting), errors.Is(err, nats.ErrDisconnected):
+		return Errorf(CodeUnavailable, "bus: %s: %v", subj, err)
+	}
+	return Errorf(CodeInternal, "bus: %s: %v", subj, err)
+}
+
+// decodeError turns a micro error reply back into the *Error its handler
+// returned. A reply from a service that is not a ronhost bus service (no
+// *Error body) keeps its description, with its code mapped when it is one
+// of ours or a familiar HTTP-like number.
+func decodeError(msg *nats.Msg) *Error {
+	var e Error
+	if err := json.Unmarshal(msg.Data, &e); err == nil && e.Code != "" {
+		return &e
+	}
+	code := Code(msg.Header.Get(micro.ErrorCodeHeader))
+	if !code.known() {
+		code = map[Code]Code{"400": CodeInvalid, "401": CodeUnauthorized, "403": CodeForbidden,
+			"404": CodeNotFound, "408": CodeTimeout, "409": CodeConflict, "413": CodeTooLarge,
+			"503": CodeUnavailable, "504": CodeTimeout}[code]
+		if code == "" {
+			code = CodeInternal
+		}
+	}
+	return &Error{Code: code, Message: msg.Header.Get(micro.ErrorHeader), Retryable: code.Retryable()}
+}
+
+func (c Code) known() bool {
+	switch c {
+	case CodeInvalid, CodeUnauthorized, CodeForbidden, CodeNotFound, CodeConflict, CodeTooLarge,
+		CodeRange, CodeRejected, CodeOverloaded, CodeInternal, CodePluginFault, CodeUnavailable,
+		CodeTimeout, CodeQuota:
+		return true
+	}
+	return false
+}
+
+// Emit publishes v as JSON on ron.evt.<kind>. The event types of this
+// package get their Time (now, UTC) and Node (Options.Name) filled in when
+// they are zero.
+func (b *Bus) Emit(kind string, v any) error {
+	subj, err := EventSubject(kind)
+	if err != nil {
+		return err
+	}
+	nc := b.conn.Load()
+	if nc == nil {
+		return ErrNotStarted
+	}
+	if s, ok := v.(stamper); ok {
+		v = s.stamped(b.o.Name, time.Now())
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("bus: event %s: %w", kind, err)
+	}
+	if max := nc.MaxPayload(); int64(len(data)) > max {
+		return fmt.Errorf("bus: event %s is %d bytes, over the bus's %d-byte message cap", kind, len(data), max)
+	}
+	if err := nc.Publish(subj, data); err != nil {
+		if errors.Is(err, nats.ErrConnectionClosed) {
+			err = ErrClosed
+		}
+		return fmt.Errorf("bus: event %s: %w", kind, err)
+	}
+	return nil
+}
+
+// flush waits for the server to have seen this connection's subscriptions,
+// so that a service or subscription is reachable from other connections
+// once AddService or Subscribe returns. While disconnected, the
+// subscriptions are sent on reconnecting.
+func (b *Bus) flush(what string) {
+	if err := b.conn.Load().FlushTimeout(b.timeout); err != nil {
+		b.log.Warn("the server has not confirmed a subscription yet", "what", what, "err", err)
+	}
+}
+
+// Subscribe calls fn with the subject and JSON body of each event of kind
+// ("object.stored"; wildcards allowed: "plugin.*", ">" for all). fn runs on
+// one goroutine per subscription, in order; a panic in it is logged. Events
+// published anywhere on the bus after Subscribe returns are delivered. The
+// returned func ends the subscription.
+func (b *Bus) Subscribe(kind string, fn func(subject string, data []byte)) (unsubscribe func(), err error) {
+	subj, err := eventFilter(kind)
+	if err != nil {
+		return nil, err
+	}
+	nc := b.conn.Load()
+	if nc == nil {
+		return nil, ErrNotStarted
+	}
+	sub, err := nc.Subscribe(subj, func(m *nats.Msg) {
+		defer func() {
+			if p := recover(); p != nil {
+				b.log.Error("event subscriber panicked", "subject", m.Subject, "panic", p)
+			}
+		}()
+		fn(m.Subject, m.Data)
+	})
+	if err != nil {
+		if errors.Is(err, nats.ErrConnectionClosed) {
+			err = ErrClosed
+		}
+		return nil, fmt.Errorf("bus: subscribing to %s: %w", subj, err)
+	}
+	b.flush("subscription " + subj)
+	return func() { _ = sub.Unsubscribe() }, nil
+}

@@ -1,0 +1,21 @@
+// Package bus owns the node's NATS bus: the embedded nats-server (or a
+// connection to an existing NATS deployment), the roles' services on it
+// (nats.go/micro, requests on ron.<role>.<verb>, queue group ron.<role>,
+// discoverable through $SRV), the events on ron.evt.<kind> and their JSON
+// shapes, and the one error shape (Error) that crosses role boundaries.
+//
+// A Bus is built with New (no I/O), started with Start and stopped with
+// Close, which waits for every handler and for the embedded server. The
+// package keeps no package-level state: several Bus values run in one
+// process without seeing each other unless they share a server.
+//
+// Bulk bytes never travel on the bus: a request or reply larger than the
+// server's max payload is refused with CodeTooLarge.
+//
+// The contract (subjects, verbs, request and reply shapes, events, codes) is
+// docs/BUS.md.
+//
+// bus imports the nats-io modules, golang.org/x/crypto/bcrypt and the
+// standard library only. It must not import any other ronhost package: the
+// roles (core/...) import bus, never the reverse.
+package bus

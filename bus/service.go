@@ -1,0 +1,258 @@
+package bus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+)
+
+// Handler serves one verb of a role. req is the request's JSON body (may be
+// empty); the reply is the JSON of the returned value (nil: {}), or the
+// error as an *Error (AsError; a context deadline becomes CodeTimeout). ctx
+// ends at the bus's RequestTimeout, or when the bus closes.
+type Handler func(ctx context.Context, req []byte) (any, error)
+
+// endpoint is one verb of a service on this bus.
+type endpoint struct {
+	b       *Bus
+	subject string
+	h       Handler
+	sem     chan struct{}
+
+	mu    sync.Mutex
+	stats endpointStats
+}
+
+// endpointStats are the bus's own figures for a verb, in the "data" of each
+// endpoint in $SRV.STATS replies: micro's num_requests is right, but its
+// processing_time and num_errors only see the hand-off to a handler
+// goroutine (handlers run concurrently; micro's run one at a time).
+type endpointStats struct {
+	Requests       uint64        `json:"requests"`
+	Errors         uint64        `json:"errors"`
+	LastError      string        `json:"last_error,omitempty"`
+	InFlight       int           `json:"in_flight"`
+	ProcessingTime time.Duration `json:"processing_time"`
+}
+
+// AddService puts role's verbs on the bus as the micro service "ron-<role>":
+// each verb on ron.<role>.<verb> in queue group ron.<role>, so the instances
+// of a role on several nodes share its requests. version is SemVer. One
+// service per role per Bus. The verbs are reachable from every connection
+// to the server once AddService returns.
+func (b *Bus) AddService(role, version, description string, endpoints map[string]Handler) error {
+	if err := checkToken("role", role); err != nil {
+		return err
+	}
+	if len(endpoints) == 0 {
+		return fmt.Errorf("bus: service %s has no verbs", role)
+	}
+	eps := make(map[string]*endpoint, len(endpoints))
+	for verb, h := range endpoints {
+		subj, err := Subject(role, verb)
+		if err != nil {
+			return err
+		}
+		if h == nil {
+			return fmt.Errorf("bus: %s has a nil handler", subj)
+		}
+		eps[verb] = &endpoint{b: b, subject: subj, h: h, sem: make(chan struct{}, b.o.Concurrency)}
+	}
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.closed:
+		return ErrClosed
+	case !b.started:
+		return ErrNotStarted
+	case b.services[role] != nil:
+		return fmt.Errorf("bus: the %s service is already on this bus", role)
+	}
+	meta := map[string]string{}
+	if b.o.Name != "" {
+		meta["node"] = b.o.Name
+	}
+	svc, err := micro.AddService(b.conn.Load(), micro.Config{
+		Name:        serviceName(role),
+		Version:     version,
+		Description: description,
+		Metadata:    meta,
+		QueueGroup:  queueGroup(role),
+		StatsHandler: func(e *micro.Endpoint) any {
+			if ep := eps[e.Name]; ep != nil {
+				ep.mu.Lock()
+				defer ep.mu.Unlock()
+				return ep.stats
+			}
+			return nil
+		},
+		ErrorHandler: func(_ micro.Service, err *micro.NATSError) {
+			b.log.Warn("service error", "role", role, "subject", err.Subject, "err", err.Description)
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("bus: service %s: %w", role, err)
+	}
+	for verb, ep := range eps {
+		if err := svc.AddEndpoint(verb, micro.HandlerFunc(ep.dispatch), micro.WithEndpointSubject(ep.subject)); err != nil {
+			_ = svc.Stop()
+			return fmt.Errorf("bus: service %s: %w", ep.subject, err)
+		}
+	}
+	b.services[role] = svc
+	b.flush("service " + role)
+	return nil
+}
+
+// dispatch runs on the endpoint's subscription goroutine: it hands the
+// request to a handler goroutine, waiting while Concurrency of them run.
+func (ep *endpoint) dispatch(req micro.Request) {
+	b := ep.b
+	reply := req.Reply()
+	if reply == "" {
+		b.log.Warn("dropped a request without a reply subject", "subject", ep.subject)
+		return
+	}
+	b.hmu.Lock()
+	if b.closing {
+		b.hmu.Unlock()
+		ep.respondError(reply, Errorf(CodeUnavailable, "bus: %s: the node is shutting down", ep.subject))
+		return
+	}
+	b.inflight++
+	b.hmu.Unlock()
+
+	ep.sem <- struct{}{}
+	ep.mu.Lock()
+	ep.stats.InFlight++
+	ep.mu.Unlock()
+	go func() {
+		defer func() {
+			<-ep.sem
+			b.hmu.Lock()
+			b.inflight--
+			if b.inflight == 0 {
+				b.idle.Broadcast()
+			}
+			b.hmu.Unlock()
+		}()
+		ep.serve(reply, req.Data())
+	}()
+}
+
+// serve runs the handler and replies.
+func (ep *endpoint) serve(reply string, data []byte) {
+	start := time.Now()
+	v, err := ep.call(data)
+	var body []byte
+	if err == nil {
+		body, err = ep.encode(v)
+	}
+	if err != nil {
+		ep.respondError(reply, ep.mapError(err))
+	} else if perr := ep.b.conn.Load().Publish(reply, body); perr != nil {
+		ep.b.log.Warn("reply failed", "subject", ep.subject, "err", perr)
+	}
+	ep.mu.Lock()
+	ep.stats.InFlight--
+	ep.stats.Requests++
+	ep.stats.ProcessingTime += time.Since(start)
+	if err != nil {
+		ep.stats.Errors++
+		ep.stats.LastError = err.Error()
+	}
+	ep.mu.Unlock()
+}
+
+// call runs the handler with its deadline, turning a panic into an error.
+func (ep *endpoint) call(data []byte) (v any, err error) {
+	ctx, cancel := context.WithTimeout(ep.b.base, ep.b.timeout)
+	defer cancel()
+	defer func() {
+		if p := recover(); p != nil {
+			ep.b.log.Error("handler panicked", "subject", ep.subject, "panic", p, "stack", string(debug.Stack()))
+			v, err = nil, Errorf(CodeInternal, "bus: %s: the handler panicked: %v", ep.subject, p)
+		}
+	}()
+	v, err = ep.h(ctx, data)
+	if err != nil && ctx.Err() != nil && !errors.As(err, new(*Error)) {
+		switch {
+		case errors.Is(err, context.DeadlineExceeded):
+			err = Errorf(CodeTimeout, "bus: %s ran past its %s deadline", ep.subject, ep.b.timeout)
+		case errors.Is(err, context.Canceled):
+			err = Errorf(CodeUnavailable, "bus: %s: the node is shutting down", ep.subject)
+		}
+	}
+	return v, err
+}
+
+func (ep *endpoint) encode(v any) ([]byte, error) {
+	if v == nil {
+		return []byte("{}"), nil
+	}
+	body, err := json.Marshal(v)
+	if err != nil {
+		return nil, Errorf(CodeInternal, "bus: %s: encoding the reply: %v", ep.subject, err)
+	}
+	if max := ep.b.MaxPayload(); int64(len(body)) > max {
+		return nil, Errorf(CodeTooLarge, "bus: %s: the reply is %d bytes, over the bus's %d-byte message cap", ep.subject, len(body), max)
+	}
+	return body, nil
+}
+
+func (ep *endpoint) mapError(err error) *Error {
+	e := AsError(err)
+	if e.Code == "" {
+		e = &Error{Code: CodeInternal, Message: e.Message, Errors: e.Errors}
+	}
+	return e
+}
+
+// respondError sends e as a micro error: the code and message in the
+// Nats-Service-Error-Code and Nats-Service-Error headers, the JSON of e as
+// the body.
+func (ep *endpoint) respondError(reply string, e *Error) {
+	max := ep.b.MaxPayload()
+	body, err := json.Marshal(e)
+	if err != nil || int64(len(body)) > max/2 {
+		// Errors is not valid JSON, or all is too big: keep what fits.
+		e = &Error{Code: e.Code, Message: truncate(e.Message, maxMessage), Retryable: e.Retryable}
+		body, _ = json.Marshal(e)
+	}
+	desc := strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' {
+			return ' '
+		}
+		return r
+	}, truncate(e.Message, maxMessage))
+	if desc == "" {
+		desc = string(e.Code)
+	}
+	msg := &nats.Msg{Subject: reply, Data: body, Header: nats.Header{
+		micro.ErrorHeader:     []string{desc},
+		micro.ErrorCodeHeader: []string{string(e.Code)},
+	}}
+	if err := ep.b.conn.Load().PublishMsg(msg); err != nil {
+		ep.b.log.Warn("error reply failed", "subject", ep.subject, "err", err)
+	}
+}
+
+// maxMessage caps an error message that had to be shortened, and the copy
+// of every message in the error header.
+const maxMessage = 4096
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "..."
+}
