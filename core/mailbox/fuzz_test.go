@@ -37,7 +37,9 @@ func FuzzParseEnvelope(f *testing.F) {
 			t.Fatal(err)
 		}
 		op, err := bob.Open(env)
-		if err == nil && (!bytes.Equal(b, gb) || string(op.Body) != "hello") {
+		// (Workers seal their own gb, with another ephemeral key: compare
+		// what the seal authenticates, not the bytes.)
+		if err == nil && (string(op.Body) != "hello" || env.ID != good.ID || env.From != good.From || env.Created != good.Created || env.Expires != good.Expires) {
 			t.Fatalf("opened a changed envelope %q", b)
 		}
 	})
