@@ -1,0 +1,277 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ronhost/ronhost/bus"
+	"github.com/ronhost/ronhost/core/cid"
+	"github.com/ronhost/ronhost/core/manifest"
+	"github.com/ronhost/ronhost/core/store"
+)
+
+// maxName bounds the name of GET /resolve/{name}.
+const maxName = 253
+
+// authorize checks the request's token (failing closed) and returns the cap
+// on its body: MaxBodyBytes, lowered by the token's max-bytes caveat.
+func (g *Gateway) authorize(r *http.Request) (int64, error) {
+	if g.auth == nil {
+		return 0, bus.Errorf(bus.CodeUnauthorized, "this gateway checks no capability tokens, so it accepts no writes")
+	}
+	max, err := g.auth.Authorize(r)
+	if err != nil {
+		var be *bus.Error
+		if !errors.As(err, &be) {
+			return 0, bus.Errorf(bus.CodeUnauthorized, "the capability token could not be checked: %v", err)
+		}
+		return 0, err
+	}
+	limit := g.cfg.MaxBodyBytes
+	if max >= 0 && max < limit {
+		limit = max
+	}
+	return limit, nil
+}
+
+// body returns the request body capped at limit bytes (an
+// *http.MaxBytesError past it, and the connection is closed after the
+// answer), with an idle read deadline of WriteIdle before each read so that
+// a client that stops sending is cut (408). A declared Content-Length over
+// the cap is refused before anything is read.
+func (g *Gateway) body(w http.ResponseWriter, r *http.Request, limit int64) (*idleReader, error) {
+	if r.ContentLength > limit {
+		return nil, bus.Errorf(bus.CodeTooLarge, "the request body of %d bytes is over its cap of %d bytes", r.ContentLength, limit)
+	}
+	base := w
+	for {
+		u, ok := base.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			break
+		}
+		base = u.Unwrap()
+	}
+	return &idleReader{r: http.MaxBytesReader(base, r.Body, limit), rc: http.NewResponseController(w), idle: g.cfg.WriteIdle}, nil
+}
+
+type idleReader struct {
+	r       io.Reader
+	rc      *http.ResponseController
+	idle    time.Duration
+	noDL    bool
+	stalled error // the deadline error, once a read timed out
+}
+
+func (b *idleReader) Read(p []byte) (int, error) {
+	if !b.noDL {
+		if err := b.rc.SetReadDeadline(time.Now().Add(b.idle)); errors.Is(err, http.ErrNotSupported) {
+			b.noDL = true
+		}
+	}
+	n, err := b.r.Read(p)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		b.stalled = err
+	}
+	return n, err
+}
+
+// cause returns the stall as the cause of err when the body timed out (the
+// server then also cancels the request's context, which a reader of the
+// body may report instead).
+func (b *idleReader) cause(err error) error {
+	if b.stalled != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		return b.stalled
+	}
+	return err
+}
+
+// POST /v1/publish: multipart/form-data with the part "manifest"
+// (Manifest.toml) first, then the part "payload" (a file). The payload is
+// streamed into the store unpinned (the index pins what it accepts), then
+// the backend validates and indexes the manifest: 201 with Published, or 422
+// with the plugin's errors.
+func (g *Gateway) servePublish(w http.ResponseWriter, r *http.Request) {
+	limit, err := g.authorize(r)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	body, err := g.body(w, r, limit)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	r.Body = io.NopCloser(body)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		WriteError(w, withStatus(http.StatusUnsupportedMediaType, bus.CodeInvalid,
+			"publish takes multipart/form-data with the parts manifest (Manifest.toml) and payload: %v", err))
+		return
+	}
+	part, err := mr.NextPart()
+	if err != nil || part.FormName() != "manifest" {
+		g.fail(w, r, partErr(body.cause(err), "the first part must be \"manifest\" (Manifest.toml)"))
+		return
+	}
+	text, err := io.ReadAll(io.LimitReader(part, manifest.MaxSize+1))
+	if err != nil {
+		g.fail(w, r, partErr(body.cause(err), "reading the manifest part"))
+		return
+	}
+	if len(text) > manifest.MaxSize {
+		WriteError(w, bus.Errorf(bus.CodeTooLarge, "the manifest is over %d bytes", manifest.MaxSize))
+		return
+	}
+	if _, err := manifest.DecodeTOML(text); err != nil { // fail before the payload streams in
+		WriteError(w, err)
+		return
+	}
+	part, err = mr.NextPart()
+	if err != nil || part.FormName() != "payload" {
+		g.fail(w, r, partErr(body.cause(err), "the second part must be \"payload\" (the file)"))
+		return
+	}
+	req := PublishRequest{Manifest: text, Filename: part.FileName()}
+	if mt, _, err := mime.ParseMediaType(part.Header.Get("Content-Type")); err == nil {
+		req.MediaType = mt
+	}
+	if req.Payload, err = g.objs.Put(r.Context(), part, store.PutOptions{}); err != nil {
+		g.fail(w, r, partErr(body.cause(err), "storing the payload"))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.RequestTimeout)
+	defer cancel()
+	p, err := g.be.Publish(ctx, req)
+	if err != nil {
+		g.fail(w, r, ctxErr(ctx, err))
+		return
+	}
+	if a, err := cid.ParseAddress(p.Address); err == nil {
+		w.Header().Set("Location", "/r/"+a.Hash.Hex()+"."+a.TLD)
+	}
+	writeJSON(w, http.StatusCreated, p)
+}
+
+// partErr says what went wrong with a multipart body: a cap or stall keeps
+// its own error (413, 408); a malformed body is 400.
+func partErr(err error, what string) error {
+	var mbe *http.MaxBytesError
+	switch {
+	case err == nil, errors.Is(err, io.EOF):
+		return bus.Errorf(bus.CodeInvalid, "publish: %s", what)
+	case errors.As(err, &mbe), errors.Is(err, store.ErrQuotaExceeded), errors.Is(err, context.Canceled):
+		return err
+	case strings.HasPrefix(err.Error(), "multipart:"), errors.Is(err, io.ErrUnexpectedEOF):
+		return bus.Errorf(bus.CodeInvalid, "publish: %s: malformed multipart body: %v", what, err)
+	}
+	return fmt.Errorf("publish: %s: %w", what, err)
+}
+
+// POST /v1/objects: the raw body, stored and pinned: 201 {cid, size}.
+func (g *Gateway) serveObjectPut(w http.ResponseWriter, r *http.Request) {
+	limit, err := g.authorize(r)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	body, err := g.body(w, r, limit)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	o := store.PutOptions{Pin: true}
+	if r.ContentLength > 0 {
+		o.Size = r.ContentLength
+	}
+	res, err := g.objs.Put(r.Context(), body, o)
+	if err != nil {
+		g.fail(w, r, body.cause(err))
+		return
+	}
+	w.Header().Set("Location", "/o/"+res.CID.String())
+	writeJSON(w, http.StatusCreated, map[string]any{"cid": res.CID, "size": res.Size})
+}
+
+// GET /resolve/{name}: the signed name record bound to name.
+func (g *Gateway) serveName(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimPrefix(r.URL.Path, "/resolve/")
+	if name == "" || len(name) > maxName || strings.Contains(name, "/") {
+		WriteError(w, bus.Errorf(bus.CodeInvalid, "a name is 1 to %d characters without \"/\"", maxName))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.RequestTimeout)
+	defer cancel()
+	rec, err := g.be.Name(ctx, name)
+	if err != nil {
+		g.fail(w, r, ctxErr(ctx, err))
+		return
+	}
+	writeJSON(w, http.StatusOK, rec)
+}
+
+// POST /v1/names: store a signed name record (JSON); 409 when stale.
+func (g *Gateway) serveSetName(w http.ResponseWriter, r *http.Request) {
+	limit, err := g.authorize(r)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	body, err := g.body(w, r, min(limit, maxJSONBody))
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	b, err := io.ReadAll(body)
+	if err != nil {
+		g.fail(w, r, body.cause(err))
+		return
+	}
+	if !json.Valid(b) {
+		WriteError(w, bus.Errorf(bus.CodeInvalid, "a name record is a JSON object"))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.RequestTimeout)
+	defer cancel()
+	out, err := g.be.SetName(ctx, b)
+	if err != nil {
+		g.fail(w, r, ctxErr(ctx, err))
+		return
+	}
+	if len(out) == 0 {
+		out = json.RawMessage(`{}`)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// GET /v1/payouts: balances and epochs (a token allowing GET).
+func (g *Gateway) servePayouts(w http.ResponseWriter, r *http.Request) {
+	g.tokenJSON(w, r, g.be.Payouts)
+}
+
+// POST /v1/payouts/settle: settle the sealed epochs now.
+func (g *Gateway) serveSettle(w http.ResponseWriter, r *http.Request) {
+	g.tokenJSON(w, r, g.be.Settle)
+}
+
+func (g *Gateway) tokenJSON(w http.ResponseWriter, r *http.Request, f func(context.Context) (any, error)) {
+	if _, err := g.authorize(r); err != nil {
+		WriteError(w, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.RequestTimeout)
+	defer cancel()
+	v, err := f(ctx)
+	if err != nil {
+		g.fail(w, r, ctxErr(ctx, err))
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}

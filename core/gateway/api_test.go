@@ -1,0 +1,430 @@
+package gateway
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ronhost/ronhost/bus"
+	"github.com/ronhost/ronhost/core/cid"
+	"github.com/ronhost/ronhost/core/manifest"
+	"github.com/ronhost/ronhost/core/store"
+)
+
+func (e *env) usage(t *testing.T) store.Usage {
+	t.Helper()
+	u, err := e.st.Stat(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func TestPublish(t *testing.T) {
+	e := newEnv(t, Config{MaxBodyBytes: 1 << 20})
+	payload := data(5000, 9)
+	post := func(auth string, toml string, payload []byte, extra map[string]string) (*http.Response, []byte) {
+		body, ct := publishForm(t, toml, "notes.txt", "text/plain; charset=utf-8", payload)
+		h := map[string]string{"Content-Type": ct}
+		if auth != "" {
+			h["Authorization"] = "Bearer " + auth
+		}
+		for k, v := range extra {
+			h[k] = v
+		}
+		return e.do(t, "POST", "/v1/publish", h, body)
+	}
+
+	// Fails closed: no token, a bad one, a read-only one, an unverifiable one.
+	for _, tc := range []struct {
+		auth   string
+		status int
+		code   bus.Code
+	}{{"", 401, bus.CodeUnauthorized}, {"forged", 401, bus.CodeUnauthorized}, {"readonly", 403, bus.CodeForbidden},
+		{"weird", 401, bus.CodeUnauthorized}} {
+		resp, body := post(tc.auth, mapManifest, payload, nil)
+		wantError(t, resp, body, tc.status, tc.code)
+	}
+	if u := e.usage(t); u.Objects != 0 {
+		t.Fatalf("an unauthorized publish stored %d objects", u.Objects)
+	}
+
+	// Accepted: 201, the payload's filename and type reach the manifest.
+	resp, body := post("good", mapManifest, payload, nil)
+	var p Published
+	if resp.StatusCode != 201 || json.Unmarshal(body, &p) != nil {
+		t.Fatalf("publish: %d %s", resp.StatusCode, body)
+	}
+	a, _ := cid.ParseAddress(p.Address)
+	if resp.Header.Get("Location") != "/r/"+a.Hash.Hex()+".map" || p.Payload != cid.Sum(payload) {
+		t.Fatalf("Location %q, %+v", resp.Header.Get("Location"), p)
+	}
+	ent, _ := e.be.Lookup(context.Background(), a.Hash)
+	m, err := manifest.ParseJSON(ent.Doc)
+	if err != nil || m.Payload.Filename != "notes.txt" || m.Payload.MediaType != "text/plain" {
+		t.Fatalf("manifest %+v (%v)", m, err)
+	}
+	info, _ := e.st.Info(context.Background(), p.Payload)
+	if info.Pinned {
+		t.Fatal("the gateway pinned the payload: the index pins what it accepts")
+	}
+
+	// Rejected by the plugin: 422 with its errors.
+	resp, body = post("good", "[meta]\ntld = \"bad\"\n", payload, nil)
+	er := wantError(t, resp, body, 422, bus.CodeRejected)
+	var fes []manifest.FieldError
+	if err := json.Unmarshal(er.Errors, &fes); err != nil || len(fes) != 1 || fes[0].Path != "bad.x" {
+		t.Fatalf("rejection errors %s (%v)", er.Errors, err)
+	}
+	// Invalid TOML: 400 with the field errors, before the payload is read.
+	before := e.usage(t).Objects
+	resp, body = post("good", "[meta\n", payload, nil)
+	er = wantError(t, resp, body, 400, bus.CodeInvalid)
+	if !bytes.Contains(er.Errors, []byte(`"code":"syntax"`)) || e.usage(t).Objects != before {
+		t.Fatalf("invalid TOML: errors %s, objects %d -> %d", er.Errors, before, e.usage(t).Objects)
+	}
+	// Unknown TLD: the backend's clear 404.
+	resp, body = post("good", "[meta]\ntld = \"nope\"\n", payload, nil)
+	if er := wantError(t, resp, body, 404, bus.CodeNotFound); !strings.Contains(er.Message, ".nope") {
+		t.Fatalf("unknown TLD: %q", er.Message)
+	}
+
+	// Over the body cap (config, then token): 413, nothing stored or pinned.
+	pinsBefore, _ := e.st.Pins(context.Background())
+	objsBefore := e.usage(t).Objects
+	for _, tc := range []struct {
+		auth string
+		n    int
+	}{{"good", 2 << 20}, {"small", 2000}} {
+		resp, body = post(tc.auth, mapManifest, data(tc.n, 10), nil)
+		wantError(t, resp, body, 413, bus.CodeTooLarge)
+		// Chunked, so the cap trips while streaming rather than on Content-Length.
+		b, ct := publishForm(t, mapManifest, "big", "", data(tc.n, 11))
+		req, _ := http.NewRequest("POST", e.srv.URL+"/v1/publish", io.MultiReader(b)) // no length: chunked
+		req.Header.Set("Content-Type", ct)
+		req.Header.Set("Authorization", "Bearer "+tc.auth)
+		r2, err := e.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b2, _ := io.ReadAll(r2.Body)
+		r2.Body.Close()
+		wantError(t, r2, b2, 413, bus.CodeTooLarge)
+	}
+	pinsAfter, _ := e.st.Pins(context.Background())
+	if len(pinsAfter) != len(pinsBefore) || e.usage(t).Objects != objsBefore {
+		t.Fatalf("over-cap publishes left pins %d -> %d, objects %d -> %d", len(pinsBefore), len(pinsAfter), objsBefore, e.usage(t).Objects)
+	}
+
+	// Not multipart: 415. Parts in the wrong order: 400. Compressed: 415.
+	resp, body = e.do(t, "POST", "/v1/publish", map[string]string{"Authorization": "Bearer good", "Content-Type": "application/json"}, strings.NewReader("{}"))
+	wantError(t, resp, body, 415, bus.CodeInvalid)
+	var buf bytes.Buffer
+	mw := newForm(&buf, "payload", "manifest")
+	resp, body = e.do(t, "POST", "/v1/publish", map[string]string{"Authorization": "Bearer good", "Content-Type": mw}, &buf)
+	wantError(t, resp, body, 400, bus.CodeInvalid)
+	resp, body = post("good", mapManifest, payload, map[string]string{"Content-Encoding": "gzip"})
+	wantError(t, resp, body, 415, bus.CodeInvalid)
+	resp, body = e.do(t, "GET", "/v1/publish", nil, nil)
+	wantError(t, resp, body, 405, bus.CodeInvalid)
+	if resp.Header.Get("Allow") != "POST" {
+		t.Fatalf("Allow %q", resp.Header.Get("Allow"))
+	}
+}
+
+// newForm writes a multipart form with empty parts named names; it returns
+// the Content-Type.
+func newForm(w io.Writer, names ...string) string {
+	var b strings.Builder
+	boundary := "xyzzy"
+	for _, n := range names {
+		fmt.Fprintf(&b, "--%s\r\nContent-Disposition: form-data; name=%q\r\n\r\nx\r\n", boundary, n)
+	}
+	fmt.Fprintf(&b, "--%s--\r\n", boundary)
+	io.WriteString(w, b.String())
+	return "multipart/form-data; boundary=" + boundary
+}
+
+// A client that stops sending its body is cut after WriteIdle with 408.
+func TestStalledUpload(t *testing.T) {
+	e := newEnv(t, Config{WriteIdle: 200 * time.Millisecond})
+	conn, err := net.Dial("tcp", e.srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /v1/objects HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer good\r\nContent-Length: 100000\r\n\r\n0123456789")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	wantError(t, resp, body, http.StatusRequestTimeout, bus.CodeTimeout)
+	if u := e.usage(t); u.Objects != 0 {
+		t.Fatalf("a stalled upload stored %d objects", u.Objects)
+	}
+}
+
+func TestObjectsPut(t *testing.T) {
+	e := newEnv(t, Config{MaxBodyBytes: 1 << 20})
+	b := data(70_000, 12)
+	resp, body := e.do(t, "POST", "/v1/objects", nil, bytes.NewReader(b))
+	wantError(t, resp, body, 401, bus.CodeUnauthorized)
+	resp, body = e.do(t, "POST", "/v1/objects", map[string]string{"Authorization": "Bearer good"}, bytes.NewReader(b))
+	var out struct {
+		CID  cid.CID `json:"cid"`
+		Size int64   `json:"size"`
+	}
+	if resp.StatusCode != 201 || json.Unmarshal(body, &out) != nil || out.CID != cid.Sum(b) || out.Size != int64(len(b)) {
+		t.Fatalf("POST /v1/objects: %d %s", resp.StatusCode, body)
+	}
+	if info, err := e.st.Info(context.Background(), out.CID); err != nil || !info.Pinned {
+		t.Fatalf("stored object %+v, %v: want pinned", info, err)
+	}
+	resp, body = e.do(t, "POST", "/v1/objects", map[string]string{"Authorization": "Bearer small"}, bytes.NewReader(b))
+	wantError(t, resp, body, 413, bus.CodeTooLarge)
+	resp, body = e.do(t, "POST", "/v1/objects", map[string]string{"Authorization": "Bearer good", "Content-Encoding": "gzip"}, bytes.NewReader(b))
+	wantError(t, resp, body, 415, bus.CodeInvalid)
+}
+
+func TestNamesAndPayouts(t *testing.T) {
+	e := newEnv(t, Config{})
+	rec := `{"name":"alice","address":"crab://` + strings.Repeat("a", 64) + `.map","seq":2,"sig":"x"}`
+	auth := map[string]string{"Authorization": "Bearer good"}
+	resp, body := e.do(t, "POST", "/v1/names", nil, strings.NewReader(rec))
+	wantError(t, resp, body, 401, bus.CodeUnauthorized)
+	resp, body = e.do(t, "POST", "/v1/names", auth, strings.NewReader(rec))
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"seq":2`) {
+		t.Fatalf("set name: %d %s", resp.StatusCode, body)
+	}
+	resp, body = e.do(t, "POST", "/v1/names", auth, strings.NewReader(rec))
+	wantError(t, resp, body, 409, bus.CodeConflict)
+	resp, body = e.do(t, "POST", "/v1/names", auth, strings.NewReader("{not json"))
+	wantError(t, resp, body, 400, bus.CodeInvalid)
+	resp, body = e.do(t, "POST", "/v1/names", auth, strings.NewReader(`{"pad":"`+strings.Repeat("x", maxJSONBody)+`"}`))
+	wantError(t, resp, body, 413, bus.CodeTooLarge)
+
+	resp, body = e.do(t, "GET", "/resolve/alice", nil, nil)
+	var got map[string]any
+	if resp.StatusCode != 200 || json.Unmarshal(body, &got) != nil || got["name"] != "alice" || got["seq"] != 2.0 ||
+		got["address"] == nil {
+		t.Fatalf("GET /resolve/alice: %d %s", resp.StatusCode, body)
+	}
+	resp, body = e.do(t, "GET", "/resolve/bob", nil, nil)
+	wantError(t, resp, body, 404, bus.CodeNotFound)
+	resp, body = e.do(t, "GET", "/resolve/", nil, nil)
+	wantError(t, resp, body, 400, bus.CodeInvalid)
+
+	resp, body = e.do(t, "GET", "/v1/payouts", nil, nil)
+	wantError(t, resp, body, 401, bus.CodeUnauthorized)
+	resp, body = e.do(t, "GET", "/v1/payouts", map[string]string{"Authorization": "Bearer readonly"}, nil)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"alice":3`) {
+		t.Fatalf("payouts: %d %s", resp.StatusCode, body)
+	}
+	resp, body = e.do(t, "POST", "/v1/payouts/settle", map[string]string{"Authorization": "Bearer readonly"}, nil)
+	wantError(t, resp, body, 403, bus.CodeForbidden)
+	resp, body = e.do(t, "POST", "/v1/payouts/settle", auth, nil)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"amount":7`) {
+		t.Fatalf("settle: %d %s", resp.StatusCode, body)
+	}
+}
+
+// Requests past MaxConcurrent get 429 at once; /healthz and /metrics still
+// answer; the held requests complete.
+func TestOverload(t *testing.T) {
+	e := newEnv(t, Config{MaxConcurrent: 3})
+	p := e.publish(t, mapManifest, data(100, 13))
+	a, _ := cid.ParseAddress(p.Address)
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	var once sync.Once
+	defer once.Do(func() { close(release) })
+	e.be.lookupHook = func(ctx context.Context) error {
+		entered <- struct{}{}
+		<-release
+		return nil
+	}
+	var wg sync.WaitGroup
+	statuses := make(chan int, 3)
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := e.c.Get(e.srv.URL + "/r/" + a.Hash.Hex() + ".map")
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		}()
+	}
+	for range 3 {
+		<-entered
+	}
+	// Every slot is held: more requests are refused at once.
+	for _, path := range []string{"/o/" + p.Payload.String(), "/r/" + a.Hash.Hex() + ".map", "/v1/payouts", "/version"} {
+		resp, body := e.do(t, "GET", path, nil, nil)
+		wantError(t, resp, body, 429, bus.CodeOverloaded)
+		if resp.Header.Get("Retry-After") != "1" {
+			t.Fatalf("Retry-After %q", resp.Header.Get("Retry-After"))
+		}
+	}
+	for _, path := range []string{"/healthz", "/metrics"} {
+		if resp, body := e.do(t, "GET", path, nil, nil); resp.StatusCode != 200 {
+			t.Fatalf("%s under overload: %d %s", path, resp.StatusCode, body)
+		}
+	}
+	if n := e.metric(t, "ron_gateway_overloaded_total", nil); n != 4 {
+		t.Fatalf("overloaded counter %v, want 4", n)
+	}
+	if n := e.metric(t, "ron_gateway_in_flight", nil); n != 3 {
+		t.Fatalf("in flight %v, want 3", n)
+	}
+	once.Do(func() { close(release) })
+	wg.Wait()
+	close(statuses)
+	for s := range statuses {
+		if s != 200 {
+			t.Fatalf("a held request ended with %d", s)
+		}
+	}
+	e.be.lookupHook = nil
+	if resp, _ := e.do(t, "GET", "/r/"+a.Hash.Hex()+".map", nil, nil); resp.StatusCode != 200 {
+		t.Fatalf("after the burst: %d", resp.StatusCode)
+	}
+}
+
+// Work that passes RequestTimeout before the response starts is 504.
+func TestRequestTimeout(t *testing.T) {
+	e := newEnv(t, Config{RequestTimeout: 50 * time.Millisecond})
+	e.be.lookupHook = func(ctx context.Context) error {
+		<-ctx.Done()
+		return bus.Errorf(bus.CodeUnavailable, "nats: timeout") // a transport's error, not ctx.Err()
+	}
+	resp, body := e.do(t, "GET", "/r/"+strings.Repeat("b", 64)+".map", nil, nil)
+	wantError(t, resp, body, 504, bus.CodeTimeout)
+	if resp.Header.Get("Retry-After") != "1" {
+		t.Fatal("a timeout is retryable: want Retry-After")
+	}
+}
+
+func TestLimitsAndOps(t *testing.T) {
+	e := newEnv(t, Config{MaxURLBytes: 200, MaxHeaderBytes: 1000})
+	resp, body := e.do(t, "GET", "/o/"+strings.Repeat("a", 300), nil, nil)
+	wantError(t, resp, body, 414, bus.CodeTooLarge)
+	resp, body = e.do(t, "GET", "/healthz", map[string]string{"X-Big": strings.Repeat("x", 2000)}, nil)
+	wantError(t, resp, body, 431, bus.CodeTooLarge)
+
+	// The ops handler's own errors come out in the one shape too.
+	resp, body = e.do(t, "POST", "/healthz", nil, nil)
+	wantError(t, resp, body, 405, bus.CodeInvalid)
+	if !strings.Contains(resp.Header.Get("Allow"), "GET") {
+		t.Fatalf("Allow %q", resp.Header.Get("Allow"))
+	}
+	resp, body = e.do(t, "GET", "/nowhere", nil, nil)
+	wantError(t, resp, body, 404, bus.CodeNotFound)
+	resp, body = e.do(t, "GET", "/healthz", nil, nil)
+	if resp.StatusCode != 200 || string(body) != "ok\n" {
+		t.Fatalf("healthz %d %q", resp.StatusCode, body)
+	}
+
+	// Metrics by route and class.
+	if n := e.metric(t, "ron_gateway_requests_total", map[string]string{"route": "rejected", "class": "4xx"}); n != 2 {
+		t.Fatalf("rejected requests %v", n)
+	}
+	if n := e.metric(t, "ron_gateway_request_duration_seconds", map[string]string{"route": "ops"}); n != 1 {
+		t.Fatalf("ops durations observed %v", n)
+	}
+	if n := e.metric(t, "ron_gateway_requests_total", map[string]string{"route": "ops_exempt"}); n != 2 {
+		t.Fatalf("healthz requests %v", n)
+	}
+
+	// Without an authorizer every write fails closed.
+	g := New(Config{}, e.st, e.be, nil, nil)
+	srv := httptest.NewServer(g.Handler())
+	defer srv.Close()
+	r, err := http.Post(srv.URL+"/v1/objects", "application/octet-stream", strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	wantError(t, r, b, 401, bus.CodeUnauthorized)
+}
+
+func TestWriteError(t *testing.T) {
+	merr := func() error { _, err := manifest.ParseTOML([]byte("[meta]\ntld = \"X\"\n")); return err }()
+	cases := []struct {
+		err    error
+		status int
+		code   bus.Code
+	}{
+		{bus.Errorf(bus.CodeInvalid, "x"), 400, bus.CodeInvalid},
+		{bus.Errorf(bus.CodeUnauthorized, "x"), 401, bus.CodeUnauthorized},
+		{bus.Errorf(bus.CodeForbidden, "x"), 403, bus.CodeForbidden},
+		{bus.Errorf(bus.CodeNotFound, "x"), 404, bus.CodeNotFound},
+		{bus.Errorf(bus.CodeConflict, "x"), 409, bus.CodeConflict},
+		{bus.Errorf(bus.CodeTooLarge, "x"), 413, bus.CodeTooLarge},
+		{bus.Errorf(bus.CodeRange, "x"), 416, bus.CodeRange},
+		{bus.Errorf(bus.CodeRejected, "x"), 422, bus.CodeRejected},
+		{bus.Errorf(bus.CodeOverloaded, "x"), 429, bus.CodeOverloaded},
+		{bus.Errorf(bus.CodeInternal, "x"), 500, bus.CodeInternal},
+		{bus.Errorf(bus.CodePluginFault, "x"), 502, bus.CodePluginFault},
+		{bus.Errorf(bus.CodeUnavailable, "x"), 503, bus.CodeUnavailable},
+		{bus.Errorf(bus.CodeTimeout, "x"), 504, bus.CodeTimeout},
+		{bus.Errorf(bus.CodeQuota, "x"), 507, bus.CodeQuota},
+		{fmt.Errorf("wrapped: %w", bus.Errorf(bus.CodeConflict, "x")), 409, bus.CodeConflict},
+		{fmt.Errorf("get: %w", store.ErrNotFound), 404, bus.CodeNotFound},
+		{store.ErrCorrupt, 500, bus.CodeInternal},
+		{store.ErrQuotaExceeded, 507, bus.CodeQuota},
+		{store.ErrRange, 416, bus.CodeRange},
+		{store.ErrClosed, 503, bus.CodeUnavailable},
+		{fmt.Errorf("x: %w", cid.ErrInvalidCID), 400, bus.CodeInvalid},
+		{fmt.Errorf("x: %w", cid.ErrInvalidAddress), 400, bus.CodeInvalid},
+		{merr, 400, bus.CodeInvalid},
+		{fmt.Errorf("lookup: %w", context.DeadlineExceeded), 504, bus.CodeTimeout},
+		{&http.MaxBytesError{Limit: 5}, 413, bus.CodeTooLarge},
+		{errors.New("open /var/lib/ronhost/store/objects/ab/abcdef: permission denied"), 500, bus.CodeInternal},
+		{bus.Errorf(bus.CodeInternal, "store: index: open C:\\data\\store\\x: denied"), 500, bus.CodeInternal},
+	}
+	for _, c := range cases {
+		w := httptest.NewRecorder()
+		w.Header().Set("ETag", `"x"`)
+		w.Header().Set("Content-Range", "bytes */5")
+		WriteError(w, c.err)
+		resp := w.Result()
+		resp.Request = httptest.NewRequest("GET", "/", nil)
+		body := w.Body.Bytes()
+		e := wantError(t, resp, body, c.status, c.code)
+		if resp.Header.Get("ETag") != "" || resp.Header.Get("Content-Range") != "bytes */5" {
+			t.Fatalf("%v: headers %v", c.err, resp.Header)
+		}
+		if strings.Contains(e.Message, "/var/lib") || strings.Contains(e.Message, `C:\data`) {
+			t.Fatalf("%v: the message leaks a path: %q", c.err, e.Message)
+		}
+		if c.err == merr && !bytes.Contains(e.Errors, []byte(`"path":"meta.tld"`)) {
+			t.Fatalf("manifest errors %s", e.Errors)
+		}
+	}
+	// Status covers every code of bus.
+	for _, c := range []bus.Code{bus.CodeInvalid, bus.CodeUnauthorized, bus.CodeForbidden, bus.CodeNotFound, bus.CodeConflict,
+		bus.CodeTooLarge, bus.CodeRange, bus.CodeRejected, bus.CodeOverloaded, bus.CodePluginFault, bus.CodeUnavailable,
+		bus.CodeTimeout, bus.CodeQuota} {
+		if Status(c) == 500 {
+			t.Fatalf("code %s maps to 500", c)
+		}
+	}
+}

@@ -1,0 +1,64 @@
+// Package gateway is the node's HTTP API (net/http). It owns HTTP: routing,
+// content serving (ranges, conditionals, caching), the protections, and the
+// mapping of errors to HTTP statuses, in one place (WriteError, Status).
+// It reaches the node's roles only through the interfaces it declares:
+// Objects (the local store: bulk bytes never cross the bus), Backend (index,
+// plugins, ledger over the bus) and Authorizer (capability tokens).
+//
+// # Routes
+//
+//	GET|HEAD /o/{cid}                    an object's bytes, application/octet-stream
+//	GET|HEAD /r/{hash}.{tld}[/path]      an address: the payload with the manifest's media type,
+//	                                     or (with a path) the byte range the TLD's plugin resolves it to
+//	POST     /v1/publish                 multipart: "manifest" (Manifest.toml) first, then "payload" -> 201 | 422
+//	POST     /v1/objects                 a raw body, stored and pinned -> 201 {cid, size}
+//	GET      /resolve/{name}             a signed name record
+//	POST     /v1/names                   store a name record (409 when stale)
+//	GET      /v1/payouts                 balances and epochs
+//	POST     /v1/payouts/settle          settle now
+//	anything else                        the node's ops handler (/healthz, /readyz, /version, /metrics, /v1/plugins)
+//
+// Writes (and payouts) need a capability token: without an Authorizer, or
+// without a token, they fail with 401.
+//
+// # Content
+//
+// /o and /r answer single ranges (206) and several (multipart/byteranges with
+// a random boundary); overlapping or nearly adjacent ranges are merged, more
+// than Config.MaxRanges range-specs, a malformed Range and one no range of
+// which is satisfiable get 416 with Content-Range "bytes */N"; a Range of
+// another unit, on HEAD, on empty content or under a stale If-Range is
+// ignored. The ETag is strong, "b3:<hex>" of the object (for a resolved path,
+// of the payload and the range); If-None-Match gives 304 and If-Match 412.
+// Objects and payloads are cached as immutable; resolved paths for five
+// minutes (a replaced plugin may resolve them differently). Bytes are read
+// through Objects.ReadRange, which verifies them: the status and headers go
+// out only with the first verified bytes, and a verification failure after
+// that aborts the response (http.ErrAbortHandler), so a client sees a broken
+// transfer, never a complete one. A GET of a priced entry is metered after
+// its body with the bytes written (also when the client stopped early); HEAD,
+// 304 and errors are not.
+//
+// # Protections
+//
+// At most Config.MaxConcurrent requests run at once; more get 429 with
+// Retry-After: 1 at once, never queued (/healthz and /metrics are exempt).
+// Bodies are capped by Config.MaxBodyBytes and the token's max bytes (413).
+// The work before a response starts runs under Config.RequestTimeout (504);
+// a streamed body, in or out, is cut after Config.WriteIdle without progress
+// (408 for a stalled upload). A request with a Content-Encoding other than
+// identity is refused with 415: the gateway never decompresses a body, so a
+// compression bomb has nothing to expand in. Request targets over
+// Config.MaxURLBytes get 414, header fields over Config.MaxHeaderBytes 431,
+// a method a route does not take 405 with Allow.
+//
+// Every error is the JSON of a *bus.Error, {"code","message","retryable"}
+// (+"errors" for 422 and for an invalid manifest), with the status of its
+// code; 405, 408, 412, 414, 415 and 431 refine the status of the codes
+// invalid, timeout, conflict and too_large. 5xx messages have file paths
+// removed.
+//
+// This package imports core/cid, core/store (types and sentinel errors),
+// core/manifest and bus (errors only). It must not import core/node, the
+// plugin host or NATS.
+package gateway
