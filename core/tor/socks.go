@@ -7,7 +7,10 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/cretz/bine/control"
 )
 
 // Dialer dials through tor's SOCKS5 port. Hostnames (".onion" included) are
@@ -98,6 +101,14 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 	}
 	if err := socksConnect(ctx, c, host, uint16(port)); err != nil {
 		c.Close()
+		if id, ok := strings.CutSuffix(strings.ToLower(host), ".onion"); ok && len(id) == 56 {
+			// A restarted service has new introduction points, but tor keeps
+			// using its cached descriptor for minutes: ask for a fresh one so
+			// the next attempt can succeed.
+			fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			inst.request(fctx, func(c *control.Conn) error { return c.GetHiddenServiceDescriptorAsync(id, "") })
+			cancel()
+		}
 		return nil, err
 	}
 	return c, nil
