@@ -57,6 +57,7 @@ func (a *app) commandTable() []*command {
 		versionCommand(),
 	}
 	cmds = append(cmds, contentCommands()...)
+	cmds = append(cmds, nodeCommands()...)
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
 	return cmds
 }

@@ -24,7 +24,8 @@ func useTestCache(t *testing.T, dataDir string, extra string) {
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	body := fmt.Sprintf("[plugins]\ncache_dir = %q\n%s", testCache, extra)
+	// No tor in these tests: the private plane has its own (core/node, core/tor).
+	body := fmt.Sprintf("[tor]\nmode = \"off\"\n[plugins]\ncache_dir = %q\n%s", testCache, extra)
 	if err := os.WriteFile(filepath.Join(dataDir, "config.toml"), []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}

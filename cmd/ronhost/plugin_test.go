@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,9 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/ronhost/ronhost/internal/wasmbuild"
 )
@@ -181,60 +177,11 @@ func TestPluginNewPassesConformance(t *testing.T) {
 // A real `ronhost serve` process picks up installs, upgrades and removals
 // made by the CLI while it runs, and stops cleanly on SIGTERM.
 func TestServeHotReloadsTheCatalog(t *testing.T) {
-	bin := ronhostBinary(t)
 	v1, v2 := chaosModules(t)
 	c := newCLI(t)
 	useTestCache(t, c.data, "")
-	cmd := exec.Command(bin, "--data", c.data, "--json", "serve", "--listen", "127.0.0.1:0")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs strings.Builder
-	var logMu sync.Mutex
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		b, _ := io.ReadAll(stderr)
-		logMu.Lock()
-		logs.Write(b)
-		logMu.Unlock()
-	}()
-	exited := make(chan error, 1)
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-	})
-	var started struct{ API string }
-	dec := json.NewDecoder(bufio.NewReader(stdout))
-	if err := dec.Decode(&started); err != nil || !strings.HasPrefix(started.API, "http://127.0.0.1:") {
-		t.Fatalf("serve printed %+v: %v", started, err)
-	}
-	go func() { exited <- cmd.Wait() }()
-	get := func(path string, v any) int {
-		resp, err := http.Get(started.API + path)
-		if err != nil {
-			return 0
-		}
-		defer resp.Body.Close()
-		if v != nil {
-			_ = json.NewDecoder(resp.Body).Decode(v)
-		}
-		return resp.StatusCode
-	}
-	waitFor := func(what string, ok func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(60 * time.Second)
-		for !ok() {
-			if time.Now().After(deadline) {
-				logMu.Lock()
-				defer logMu.Unlock()
-				t.Fatalf("timed out waiting for %s; node log:\n%s", what, logs.String())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	n := startServe(t, c)
+	get := n.get
 	versionOf := func(tld string) string {
 		var list struct {
 			Plugins []struct{ TLD, Version string }
@@ -247,12 +194,10 @@ func TestServeHotReloadsTheCatalog(t *testing.T) {
 		}
 		return ""
 	}
-	waitFor("readyz", func() bool { return get("/readyz", nil) == 200 })
-
 	c.ok("plugin", "install", "--allow-unsigned", v1)
-	waitFor("chaos v1 to be served", func() bool { return versionOf("chaos") == "1" })
+	n.waitFor("chaos v1 to be served", func() bool { return versionOf("chaos") == "1" })
 	c.ok("plugin", "install", "--allow-unsigned", v2)
-	waitFor("the upgrade to chaos v2", func() bool { return versionOf("chaos") == "2" })
+	n.waitFor("the upgrade to chaos v2", func() bool { return versionOf("chaos") == "2" })
 	var errBody struct {
 		Code      string
 		Message   string
@@ -261,7 +206,7 @@ func TestServeHotReloadsTheCatalog(t *testing.T) {
 	if code := get("/no/such/thing", &errBody); code != 404 || errBody.Code != "not_found" {
 		t.Fatalf("unknown endpoint: %d %+v", code, errBody)
 	}
-	resp, err := http.Get(started.API + "/metrics")
+	resp, err := http.Get(n.api + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,17 +216,6 @@ func TestServeHotReloadsTheCatalog(t *testing.T) {
 		t.Fatalf("metrics lack the plugin gauges:\n%s", metrics)
 	}
 	c.ok("plugin", "remove", "chaos")
-	waitFor("chaos to be removed", func() bool { return versionOf("chaos") == "" })
-
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("serve exited with %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop on SIGTERM")
-	}
+	n.waitFor("chaos to be removed", func() bool { return versionOf("chaos") == "" })
+	n.stop()
 }

@@ -40,10 +40,13 @@ func builtins() []node.Builtin {
 }
 
 func serveCommand() *command {
-	c := &command{name: "serve", args: "[--listen ADDR]", summary: "run a node: the plugin host with the built-in and installed plugins, and its HTTP API"}
+	c := &command{name: "serve", args: "[--listen ADDR] [--nats URL] [--bus-listen ADDR]",
+		summary: "run a node: the store, index, plugins and ledger roles on an embedded NATS bus, and the HTTP gateway"}
 	c.run = func(ctx context.Context, a *app, args []string) error {
 		fs := a.flags(c, "serve")
-		listen := fs.String("listen", "", "HTTP API address (default from config: 127.0.0.1:8470)")
+		listen := fs.String("listen", "", "HTTP gateway address (config node.listen; default 127.0.0.1:8470)")
+		natsURL := fs.String("nats", "", "use this existing NATS deployment instead of the embedded server (config bus.url)")
+		busListen := fs.String("bus-listen", "", "also serve the embedded NATS on this address for the nats CLI (config bus.listen; needs bus.password)")
 		if _, err := parse(fs, args, 0, 0); err != nil {
 			return err
 		}
@@ -55,8 +58,15 @@ func serveCommand() *command {
 		if err != nil {
 			return err
 		}
-		if *listen != "" {
-			cfg.Node.Listen = *listen
+		for key, v := range map[string]string{"node.listen": *listen, "bus.url": *natsURL, "bus.listen": *busListen} {
+			if v != "" {
+				if err := cfg.Set(key, v); err != nil {
+					return err
+				}
+			}
+		}
+		if err := cfg.Validate(); err != nil {
+			return err
 		}
 		var level slog.Level
 		_ = level.UnmarshalText([]byte(cfg.Node.LogLevel))

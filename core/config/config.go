@@ -22,6 +22,8 @@ type Config struct {
 	Bus     Bus     `toml:"bus" comment:"The NATS bus the node's roles talk over."`
 	Store   Store   `toml:"store" comment:"The content store under DATA/store."`
 	Payouts Payouts `toml:"payouts" comment:"The payout ledger under DATA/ledger."`
+	Tor     Tor     `toml:"tor" comment:"The private plane: the system tor, client only (never a relay)."`
+	Mailbox Mailbox `toml:"mailbox" comment:"The onion mailbox under DATA/mailbox."`
 	Plugins Plugins `toml:"plugins" comment:"The WebAssembly plugin host."`
 }
 
@@ -52,6 +54,24 @@ type Bus struct {
 	User      string `toml:"user" comment:"user name on that listener, or for url"`
 	Password  string `toml:"password" comment:"password on that listener, or for url (required with listen)"`
 	CredsFile string `toml:"creds_file" comment:"a NATS credentials file for url"`
+}
+
+// Tor configures how the node reaches the private plane.
+type Tor struct {
+	Mode       string   `toml:"mode" comment:"auto (managed when tor is installed, else off), managed (start and supervise the system tor), attach (use an operator's tor), off"`
+	Binary     string   `toml:"binary" comment:"the tor executable (managed mode)"`
+	Control    string   `toml:"control" comment:"attach mode: the operator's tor control port (127.0.0.1:9051 or unix:/run/tor/control)"`
+	Cookie     string   `toml:"cookie" comment:"attach mode: its control cookie file; empty asks tor"`
+	ExtraTorrc []string `toml:"extra_torrc" comment:"lines added to the generated torrc (e.g. a private network's DirAuthority lines); relay lines are refused"`
+}
+
+// Mailbox configures the onion mailbox.
+type Mailbox struct {
+	Listen    string   `toml:"listen" comment:"the local address the onion service forwards to (with tor off, peers dial it directly: loopback tests only)"`
+	Retention Duration `toml:"retention" comment:"how long an unacknowledged message stays in the inbox"`
+	TTL       Duration `toml:"ttl" comment:"how long a sent message is retried before it fails"`
+	MaxInbox  int      `toml:"max_inbox" comment:"messages the inbox holds; more are refused (the sender retries)"`
+	MaxBody   Size     `toml:"max_body" comment:"largest message body"`
 }
 
 // Store configures the content store.
@@ -93,6 +113,9 @@ func Default() Config {
 		Bus:     Bus{User: "ronhost"},
 		Store:   Store{InlineMax: 4096},
 		Payouts: Payouts{Epoch: Duration(time.Hour), AutoSettle: true},
+		Tor:     Tor{Mode: "auto", Binary: "tor", ExtraTorrc: []string{}},
+		Mailbox: Mailbox{Listen: "127.0.0.1:0", Retention: Duration(7 * 24 * time.Hour), TTL: Duration(7 * 24 * time.Hour),
+			MaxInbox: 10000, MaxBody: 64 << 10},
 		Plugins: Plugins{
 			TrustedPublishers: []string{},
 			Builtins:          true,
@@ -167,6 +190,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: payouts.epoch %s is shorter than 1s", c.Payouts.Epoch.D())
 	case c.Store.Quota < 0 || c.Store.InlineMax < 0 || c.Store.InlineMax > 1<<20:
 		return fmt.Errorf("config: store.quota must be >= 0 and store.inline_max within 0..1MiB")
+	case c.Tor.Mode != "auto" && c.Tor.Mode != "managed" && c.Tor.Mode != "attach" && c.Tor.Mode != "off":
+		return fmt.Errorf("config: tor.mode %q is not auto, managed, attach or off", c.Tor.Mode)
+	case c.Tor.Mode == "attach" && c.Tor.Control == "":
+		return fmt.Errorf("config: tor.mode attach needs tor.control (the operator's control port)")
+	case c.Mailbox.MaxInbox < 1 || c.Mailbox.MaxBody < 1 || c.Mailbox.Retention.D() <= 0 || c.Mailbox.TTL.D() <= 0:
+		return fmt.Errorf("config: mailbox.max_inbox, max_body, retention and ttl must be positive")
 	case c.Bus.Listen != "" && c.Bus.URL != "":
 		return fmt.Errorf("config: bus.listen and bus.url exclude each other (listen serves the embedded server, url replaces it)")
 	case c.Bus.Listen != "" && c.Bus.Password == "":

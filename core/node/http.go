@@ -1,19 +1,17 @@
 package node
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/ronhost/ronhost/bus"
+	"github.com/ronhost/ronhost/core/config"
+	"github.com/ronhost/ronhost/core/gateway"
 	"github.com/ronhost/ronhost/plugins"
 )
-
-// apiError is the one shape of every error the API returns.
-type apiError struct {
-	Code      string `json:"code"`
-	Message   string `json:"message"`
-	Retryable bool   `json:"retryable"`
-}
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -21,10 +19,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string, retryable bool) {
-	writeJSON(w, status, apiError{Code: code, Message: msg, Retryable: retryable})
 }
 
 // PluginInfo is one entry of GET /v1/plugins.
@@ -40,29 +34,101 @@ type PluginInfo struct {
 	Stats    plugins.Stats `json:"stats"`
 }
 
-func (n *Node) handler() http.Handler {
+func gatewayConfig(c config.Config) gateway.Config {
+	g := c.Gateway
+	return gateway.Config{
+		MaxConcurrent:  g.MaxConcurrent,
+		MaxBodyBytes:   int64(g.MaxBody),
+		RequestTimeout: g.RequestTimeout.D(),
+		WriteIdle:      g.WriteIdle.D(),
+	}
+}
+
+// opsHandler serves the node's own endpoints; the gateway mounts it beside
+// the content routes, under the same protections and error shape.
+func (n *Node) opsHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if !n.ready.Load() {
-			writeError(w, http.StatusServiceUnavailable, "not_ready", "the node is starting or stopping", true)
+		if err := n.Ready(r.Context()); err != nil {
+			gateway.WriteError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "tlds": n.router.TLDs()})
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "id": n.id, "tlds": n.router.TLDs()})
 	})
 	mux.HandleFunc("GET /version", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"name": "ronhost", "version": n.opts.Version, "abi": "1"})
+		writeJSON(w, http.StatusOK, map[string]string{"name": "ronhost", "version": n.opts.Version, "abi": "1", "id": n.id})
 	})
 	mux.HandleFunc("GET /v1/plugins", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"plugins": n.Plugins()})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics, promhttp.HandlerOpts{}))
+	// The mailbox, for the local operator's CLI: private, so every call needs a token.
+	mailboxCall := func(verb string, body func(r *http.Request) (any, error)) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if _, err := n.auth().Authorize(r); err != nil {
+				gateway.WriteError(w, err)
+				return
+			}
+			var in any = struct{}{}
+			if body != nil {
+				var err error
+				if in, err = body(r); err != nil {
+					gateway.WriteError(w, err)
+					return
+				}
+			}
+			var out json.RawMessage
+			if err := n.bus.Request(r.Context(), "mailbox", verb, in, &out); err != nil {
+				gateway.WriteError(w, err)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(out)
+		}
+	}
+	mux.HandleFunc("GET /v1/mailbox", mailboxCall("address", nil))
+	mux.HandleFunc("GET /v1/mailbox/inbox", mailboxCall("inbox", nil))
+	mux.HandleFunc("GET /v1/mailbox/outbox", mailboxCall("outbox", nil))
+	mux.HandleFunc("POST /v1/mailbox/ack/{id}", mailboxCall("ack", func(r *http.Request) (any, error) {
+		return map[string]string{"id": r.PathValue("id")}, nil
+	}))
+	mux.HandleFunc("POST /v1/mailbox/send", mailboxCall("send", func(r *http.Request) (any, error) {
+		var in json.RawMessage
+		if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20)).Decode(&in); err != nil {
+			return nil, bus.Errorf(bus.CodeInvalid, "bad JSON body: %v", err)
+		}
+		return in, nil
+	}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path, false)
+		gateway.WriteError(w, bus.Errorf(bus.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
 	return mux
+}
+
+// Ready says whether the node serves: started, its bus connected, and every
+// role answering on it. The error says what is not ready.
+func (n *Node) Ready(ctx context.Context) error {
+	if !n.ready.Load() {
+		return bus.Errorf(bus.CodeUnavailable, "the node is starting or stopping")
+	}
+	if !n.bus.Ready() {
+		return bus.Errorf(bus.CodeUnavailable, "the bus is not connected")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := n.bus.Request(ctx, "store", "stat", struct{}{}, nil); err != nil {
+		return bus.Errorf(bus.CodeUnavailable, "the store role does not answer: %v", err)
+	}
+	if err := n.torReady(); err != nil {
+		return bus.Errorf(bus.CodeUnavailable, "the private plane is degraded: %v", err)
+	}
+	if len(n.router.TLDs()) == 0 && n.opts.Config.Plugins.Builtins && len(n.opts.Builtins) > 0 {
+		return bus.Errorf(bus.CodeUnavailable, "no plugin is installed yet")
+	}
+	return nil
 }
 
 // Plugins lists the installed plugins in TLD order.
@@ -80,4 +146,16 @@ func (n *Node) Plugins() []PluginInfo {
 		})
 	}
 	return out
+}
+
+// busValidator is the index's Validator: the plugins role's validate verb.
+type busValidator struct{ n *Node }
+
+func (v busValidator) Validate(ctx context.Context, tld string, m json.RawMessage, size int64) (json.RawMessage, json.RawMessage, error) {
+	var out struct {
+		Manifest json.RawMessage `json:"manifest"`
+		Index    json.RawMessage `json:"index"`
+	}
+	err := v.n.bus.Request(ctx, "plugins", "validate", map[string]any{"tld": tld, "manifest": m, "payload_size": size}, &out)
+	return out.Manifest, out.Index, err
 }

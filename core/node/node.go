@@ -14,8 +14,15 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/ronhost/ronhost/bus"
 	"github.com/ronhost/ronhost/core/config"
+	"github.com/ronhost/ronhost/core/gateway"
+	"github.com/ronhost/ronhost/core/index"
+	"github.com/ronhost/ronhost/core/ledger"
+	"github.com/ronhost/ronhost/core/mailbox"
 	"github.com/ronhost/ronhost/core/store"
+	"github.com/ronhost/ronhost/core/token"
+	"github.com/ronhost/ronhost/core/tor"
 	"github.com/ronhost/ronhost/plugins"
 )
 
@@ -37,7 +44,8 @@ type Options struct {
 	ReconcileEvery time.Duration
 }
 
-// Node is one running ronhost node.
+// Node is one running ronhost node: every role of a micronode in one
+// process, wired explicitly.
 type Node struct {
 	opts    Options
 	log     *slog.Logger
@@ -46,16 +54,29 @@ type Node struct {
 	catalog *plugins.Catalog
 	metrics *prometheus.Registry
 
-	ln    net.Listener
-	srv   *http.Server
-	ready atomic.Bool
+	// Set by Start.
+	id       string // the node's id, from its key (DATA/keys/node.key)
+	payout   string
+	tokenKey token.Key
+	store    *store.Store
+	index    *index.Index
+	ledger   *ledger.Ledger
+	tor      *tor.Tor // nil when the private plane runs without tor
+	mailbox  *mailbox.Mailbox
+	bus      *bus.Bus
+	gw       *gateway.Gateway
+	ln       net.Listener
+	srv      *http.Server
+	ready    atomic.Bool
+	settleMu sync.Mutex
 
 	reconcileMu sync.Mutex
 	lastStamp   string
 	sources     map[string]string // TLD -> "builtin" or "installed"
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	closers []func() error // undone in reverse by Close (and by a failed Start)
 }
 
 // New returns a node for opts. It does no I/O.
@@ -117,33 +138,101 @@ func (n *Node) Addr() string {
 	return n.ln.Addr().String()
 }
 
-// Start creates the data directory, installs the plugins and serves the API.
-// On failure it undoes what it started.
+// Start brings the node up in order: keys, store, index, ledger, bus,
+// plugins, the roles' services, the settle loop, then the HTTP API. On
+// failure it undoes what it started.
 func (n *Node) Start(ctx context.Context) (err error) {
-	if err := os.MkdirAll(n.opts.DataDir, 0o755); err != nil {
-		return fmt.Errorf("node: data directory: %w", err)
-	}
-	ln, err := net.Listen("tcp", n.opts.Config.Node.Listen)
-	if err != nil {
-		return fmt.Errorf("node: listening on %s: %w", n.opts.Config.Node.Listen, err)
-	}
-	n.ln = ln
 	defer func() {
 		if err != nil {
-			_ = ln.Close()
-			n.ln = nil
+			n.undo()
 		}
 	}()
-	if len(n.opts.Builtins) == 0 && n.opts.Config.Plugins.Builtins {
+	dir, cfg := n.opts.DataDir, n.opts.Config
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("node: data directory: %w", err)
+	}
+	if err := n.keys(); err != nil {
+		return err
+	}
+	if n.store, err = store.Open(ctx, filepath.Join(dir, "store"), StoreOptions(cfg, n.log)); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	n.closers = append(n.closers, n.store.Close)
+	// The index validates through the plugins role on the bus, which is up
+	// before any request reaches the index.
+	if n.index, err = index.Open(ctx, filepath.Join(dir, "index"), index.Options{Logger: n.log}, objects{n.store, n}, busValidator{n}); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	n.closers = append(n.closers, n.index.Close)
+	if n.ledger, err = ledger.Open(ctx, filepath.Join(dir, "ledger"), ledger.Options{Logger: n.log}); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	n.closers = append(n.closers, n.ledger.Close)
+
+	bo := bus.Options{URL: cfg.Bus.URL, Listen: cfg.Bus.Listen, CredsFile: cfg.Bus.CredsFile, Name: n.id, Logger: n.log}
+	if cfg.Bus.Password != "" {
+		bo.User, bo.Password = cfg.Bus.User, cfg.Bus.Password
+	}
+	n.bus = bus.New(bo)
+	if err := n.bus.Start(ctx); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	n.closers = append(n.closers, n.bus.Close)
+
+	if err := n.startPrivatePlane(ctx); err != nil {
+		return err
+	}
+
+	if len(n.opts.Builtins) == 0 && cfg.Plugins.Builtins {
 		n.log.Warn("this binary embeds no built-in plugins; build it with `make build`")
 	}
 	if err := n.Reconcile(ctx); err != nil {
 		n.log.Error("some plugins could not be installed", "err", err)
 	}
+	n.closers = append(n.closers, func() error {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = n.router.Close(cctx)
+		return n.host.Close(cctx)
+	})
+	for _, s := range []struct {
+		role, desc string
+		eps        map[string]bus.Handler
+	}{
+		{"store", "the verified content store", n.storeService()},
+		{"index", "published manifests and name records", n.indexService()},
+		{"plugins", "the TLD plugins: validate, resolve, split", n.pluginsService()},
+		{"ledger", "metered accesses and payouts", n.ledgerService()},
+		{"mailbox", "the onion mailbox: send, inbox, ack", n.mailboxService()},
+	} {
+		if err := n.bus.AddService(s.role, BusAPIVersion, s.desc, s.eps); err != nil {
+			return fmt.Errorf("node: %s service: %w", s.role, err)
+		}
+	}
+
+	ln, err := net.Listen("tcp", cfg.Node.Listen)
+	if err != nil {
+		return fmt.Errorf("node: listening on %s: %w", cfg.Node.Listen, err)
+	}
+	n.ln = ln
+	n.closers = append(n.closers, func() error {
+		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			return err
+		}
+		return nil
+	})
+	n.gw = gateway.New(gatewayConfig(cfg), objects{n.store, n}, backend{n}, n.auth(), n.opsHandler())
+	for _, c := range n.gw.Collectors() {
+		n.metrics.MustRegister(c)
+	}
+	if err := n.writeRunFile(); err != nil {
+		return err
+	}
+
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	n.cancel = cancel
-	n.srv = &http.Server{Handler: n.handler(), ReadHeaderTimeout: 10 * time.Second}
-	n.wg.Add(2)
+	n.srv = &http.Server{Handler: n.gw.Handler(), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
+	n.wg.Add(3)
 	go func() {
 		defer n.wg.Done()
 		if err := n.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -154,9 +243,67 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		defer n.wg.Done()
 		n.watchCatalog(runCtx)
 	}()
+	go func() {
+		defer n.wg.Done()
+		n.settleLoop(runCtx)
+	}()
 	n.ready.Store(true)
-	n.log.Info("node started", "api", "http://"+ln.Addr().String(), "data", n.opts.DataDir, "tlds", n.router.TLDs())
+	n.log.Info("node started", "id", n.id, "api", "http://"+ln.Addr().String(), "data", dir, "tlds", n.router.TLDs())
 	return nil
+}
+
+// auth is the node's capability-token check.
+func (n *Node) auth() authorizer { return authorizer{key: n.tokenKey, now: time.Now} }
+
+// emit publishes an event on the bus; a failure is logged, never fatal.
+func (n *Node) emit(kind string, v any) {
+	if n.bus == nil {
+		return
+	}
+	if err := n.bus.Emit(kind, v); err != nil {
+		n.log.Warn("publishing an event", "kind", kind, "err", err)
+	}
+}
+
+// undo closes what Start opened, in reverse.
+func (n *Node) undo() error {
+	var errs []error
+	for i := len(n.closers) - 1; i >= 0; i-- {
+		if err := n.closers[i](); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	n.closers = nil
+	return errors.Join(errs...)
+}
+
+// settleLoop seals and settles each epoch as it ends, and at start settles
+// what a crash left sealed but unsettled.
+func (n *Node) settleLoop(ctx context.Context) {
+	if _, err := n.settleSealedLocked(ctx); err != nil {
+		n.log.Error("settling sealed epochs", "err", err)
+	}
+	if !n.opts.Config.Payouts.AutoSettle {
+		return
+	}
+	t := time.NewTicker(n.opts.Config.Payouts.Epoch.D())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := n.settle(ctx); err != nil {
+				n.log.Error("settling the epoch", "err", err)
+			}
+		}
+	}
+}
+
+func (n *Node) settleSealedLocked(ctx context.Context) ([]ledger.Settlement, error) {
+	n.settleMu.Lock()
+	defer n.settleMu.Unlock()
+	return n.settleSealed(ctx)
 }
 
 // watchCatalog reconciles whenever the catalog file changes.
@@ -240,12 +387,18 @@ func (n *Node) Reconcile(ctx context.Context) error {
 		}
 		n.sources[tld] = w.source
 		n.log.Info("plugin installed", "tld", tld, "plugin", w.hash, "source", w.source)
+		version := ""
+		if p, err := n.router.Plugin(tld); err == nil {
+			version = p.Info().Version
+		}
+		n.emit(bus.KindPluginInstalled, bus.PluginInstalled{TLD: tld, Plugin: w.hash, Version: version, Source: w.source})
 	}
 	for _, tld := range n.router.TLDs() {
 		if _, ok := wants[tld]; !ok {
 			_ = n.router.Remove(ctx, tld)
 			delete(n.sources, tld)
 			n.log.Info("plugin removed", "tld", tld)
+			n.emit(bus.KindPluginRemoved, bus.PluginRemoved{TLD: tld})
 		}
 	}
 	return errors.Join(errs...)
@@ -257,8 +410,9 @@ func (n *Node) source(tld string) string {
 	return n.sources[tld]
 }
 
-// Close stops the API and the catalog watcher, waits for them, drains every
-// plugin's calls in flight and closes the host.
+// Close stops the API, the loops and the roles, waits for every goroutine
+// the node started, drains the plugins' calls in flight and closes the
+// databases.
 func (n *Node) Close() error {
 	n.ready.Store(false)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -266,16 +420,14 @@ func (n *Node) Close() error {
 	var err error
 	if n.srv != nil {
 		err = n.srv.Shutdown(ctx)
-	} else if n.ln != nil {
-		err = n.ln.Close()
 	}
 	if n.cancel != nil {
 		n.cancel()
 	}
 	n.wg.Wait()
-	_ = n.router.Close(ctx)
-	if cerr := n.host.Close(ctx); err == nil {
-		err = cerr
+	_ = os.Remove(runFile(n.opts.DataDir))
+	if uerr := n.undo(); err == nil {
+		err = uerr
 	}
 	return err
 }

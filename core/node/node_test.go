@@ -1,0 +1,257 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ronhost/ronhost/bus"
+	"github.com/ronhost/ronhost/core/config"
+	"github.com/ronhost/ronhost/internal/wasmbuild"
+)
+
+var testCache string
+
+func TestMain(m *testing.M) { os.Exit(wasmbuild.RunWithCache(m, &testCache)) }
+
+var notesWasm = struct {
+	sync.Once
+	b []byte
+}{}
+
+// notesPlugin is the SDK's example plugin for .notes (it has a resolver).
+func notesPlugin(t *testing.T) []byte {
+	t.Helper()
+	notesWasm.Do(func() { notesWasm.b = wasmbuild.ForTest(t, "../../sdk-wasm/examples/notes/wasm") })
+	if notesWasm.b == nil {
+		t.Fatal("building the notes plugin failed")
+	}
+	return notesWasm.b
+}
+
+// startNode runs an in-process node with the .notes plugin on 127.0.0.1:0.
+func startNode(t *testing.T, edit func(*config.Config)) (*Node, string, string) {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Node.Listen = "127.0.0.1:0"
+	cfg.Plugins.CacheDir = testCache
+	cfg.Payouts.AutoSettle = false
+	cfg.Tor.Mode = "off"
+	if edit != nil {
+		edit(&cfg)
+	}
+	dir := t.TempDir()
+	n := New(Options{DataDir: dir, Config: cfg, Builtins: []Builtin{{TLD: "notes", Wasm: notesPlugin(t)}}})
+	if err := n.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := n.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	tok, err := os.ReadFile(filepath.Join(dir, OperatorToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n, "http://" + n.Addr(), strings.TrimSpace(string(tok))
+}
+
+const noteManifest = `[meta]
+tld = "notes"
+price = 3
+
+[payload]
+media_type = "text/markdown"
+
+[notes]
+title = "Load"
+license = "cc-by-4.0"
+[[notes.authors]]
+name = "Ada"
+payout = "ron1ada"
+share = 10000
+`
+
+func publish(t *testing.T, api, token, manifest string, payload []byte) string {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	w, _ := mw.CreateFormFile("manifest", "Manifest.toml")
+	w.Write([]byte(manifest))
+	w, _ = mw.CreateFormFile("payload", "note.md")
+	w.Write(payload)
+	mw.Close()
+	req, _ := http.NewRequest("POST", api+"/v1/publish", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct{ Address string }
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 201 || json.Unmarshal(b, &out) != nil {
+		t.Fatalf("publish: %d %s", resp.StatusCode, b)
+	}
+	return out.Address
+}
+
+func TestResolveThroughThePlugin(t *testing.T) {
+	n, api, tok := startNode(t, nil)
+	note := []byte("First paragraph.\n\nSecond paragraph, longer than the first.\n")
+	addr := publish(t, api, tok, noteManifest, note)
+	hash, _ := strings.CutSuffix(strings.TrimPrefix(addr, "crab://"), ".notes")
+	for path, want := range map[string]string{"": string(note), "/excerpt": "First paragraph."} {
+		resp, err := http.Get(api + "/r/" + hash + ".notes" + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(b) != want {
+			t.Fatalf("GET %s: %d %q, want %q", path, resp.StatusCode, b, want)
+		}
+	}
+	resp, err := http.Get(api + "/r/" + hash + ".notes/nothing-here")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Fatalf("unknown sub-path: %d", resp.StatusCode)
+	}
+	// Events: a subscriber on the bus sees a publication.
+	got := make(chan []byte, 1)
+	unsub, err := n.bus.Subscribe(bus.KindManifestPublished, func(_ string, data []byte) {
+		select {
+		case got <- data:
+		default:
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unsub()
+	addr2 := publish(t, api, tok, strings.Replace(noteManifest, "Load", "Other", 1), note)
+	select {
+	case data := <-got:
+		var ev bus.ManifestPublished
+		if err := json.Unmarshal(data, &ev); err != nil || ev.Address != addr2 || ev.TLD != "notes" || ev.Node != n.id {
+			t.Fatalf("event %s", data)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no manifest.published event")
+	}
+}
+
+// TestOverloadGives429Only holds the gateway's every slot with clients that
+// do not read, then runs a bounded burst: every answer is 200 or 429, every
+// 200 is metered, and the heap does not grow with the load.
+func TestOverloadGives429Only(t *testing.T) {
+	const slots = 4
+	n, api, tok := startNode(t, func(c *config.Config) { c.Gateway.MaxConcurrent = slots })
+	big := bytes.Repeat([]byte("0123456789abcdef"), 4<<20) // 64 MiB: more than the socket buffers
+	bigAddr := publish(t, api, tok, strings.Replace(noteManifest, "Load", "Big", 1), big)
+	small := []byte("small note\n")
+	smallAddr := publish(t, api, tok, noteManifest, small)
+	rpath := func(addr string) string {
+		h, _ := strings.CutSuffix(strings.TrimPrefix(addr, "crab://"), ".notes")
+		return api + "/r/" + h + ".notes"
+	}
+
+	// Fill every slot with a response nobody reads.
+	var stuck []*http.Response
+	for range slots {
+		tr := &http.Transport{DisableKeepAlives: true}
+		resp, err := (&http.Client{Transport: tr}).Get(rpath(bigAddr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stuck = append(stuck, resp)
+	}
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+
+	const clients, each = 16, 40
+	var mu sync.Mutex
+	counts := map[int]int{}
+	burst := func() {
+		var wg sync.WaitGroup
+		for range clients {
+			wg.Go(func() {
+				for range each {
+					resp, err := http.Get(rpath(smallAddr))
+					if err != nil {
+						mu.Lock()
+						counts[-1]++
+						mu.Unlock()
+						continue
+					}
+					b, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					mu.Lock()
+					counts[resp.StatusCode]++
+					if resp.StatusCode == 200 && !bytes.Equal(b, small) {
+						counts[-2]++
+					}
+					if resp.StatusCode == 429 && resp.Header.Get("Retry-After") == "" {
+						counts[-3]++
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+	}
+	burst() // every slot held: all 429
+	if counts[429] != clients*each {
+		t.Fatalf("with every slot held: %v, want %d 429s", counts, clients*each)
+	}
+	for _, r := range stuck {
+		r.Body.Close()
+	}
+	burst() // slots free again: 200s, and 429s whenever more than 4 are in flight
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	if counts[-1]+counts[-2]+counts[-3] != 0 || counts[200]+counts[429] != 2*clients*each || counts[200] == 0 {
+		t.Fatalf("statuses %v: want only 200 and 429 (with Retry-After), and some 200", counts)
+	}
+	growth := int64(after.HeapInuse) - int64(before.HeapInuse)
+	t.Logf("statuses %v; heap in use %d -> %d MiB", counts, before.HeapInuse>>20, after.HeapInuse>>20)
+	if growth > 64<<20 {
+		t.Fatalf("the heap grew by %d MiB over %d requests", growth>>20, 2*clients*each)
+	}
+	// Every 200 on the small note was metered: seal and look.
+	settled, err := n.settle(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	epochs, err := n.ledger.Epochs(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var requests uint64
+	for _, e := range epochs {
+		requests += e.Requests
+	}
+	// The stuck big reads were cut, but each wrote bytes: metered too.
+	if requests != uint64(counts[200]+slots) {
+		t.Fatalf("metered %d accesses, want %d (%d small + %d big); settlements %+v", requests, counts[200]+slots, counts[200], slots, settled)
+	}
+	fmt.Fprint(io.Discard, settled)
+}

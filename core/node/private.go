@@ -1,0 +1,194 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/ronhost/ronhost/bus"
+	"github.com/ronhost/ronhost/core/mailbox"
+	"github.com/ronhost/ronhost/core/tor"
+)
+
+// The private plane: the system tor (client only) and the onion mailbox.
+// With tor, the mailbox is an onion service (virtual port MailboxPort)
+// forwarding to a loopback listener, and it dials other mailboxes through
+// tor's SOCKS port. With tor off, the mailbox is reached directly at its
+// loopback listener: for tests and single-machine setups only.
+
+// MailboxPort is the onion service's virtual port for the mailbox.
+const MailboxPort = 80
+
+func (n *Node) startPrivatePlane(ctx context.Context) error {
+	cfg, dir := n.opts.Config, n.opts.DataDir
+	mode := cfg.Tor.Mode
+	if mode == "auto" {
+		mode = "off"
+		if _, err := exec.LookPath(cfg.Tor.Binary); err == nil {
+			mode = "managed"
+		} else {
+			n.log.Warn("tor is not installed: the mailbox is reachable only on loopback (install Debian's tor package for the private plane)")
+		}
+	}
+	ln, err := net.Listen("tcp", cfg.Mailbox.Listen)
+	if err != nil {
+		return fmt.Errorf("node: mailbox listener: %w", err)
+	}
+	n.closers = append(n.closers, func() error {
+		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			return err
+		}
+		return nil
+	})
+	var dialer mailbox.Dialer = &net.Dialer{Timeout: 30 * time.Second}
+	host := ln.Addr().String()
+	if mode != "off" {
+		n.tor = tor.New(tor.Options{Binary: cfg.Tor.Binary, DataDir: filepath.Join(dir, "tor"), ControlAddr: cfg.Tor.Control,
+			CookieFile: cfg.Tor.Cookie, ExtraTorrc: cfg.Tor.ExtraTorrc, Logger: n.log.With("component", "tor")})
+		if err := n.tor.Start(ctx); err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
+		n.closers = append(n.closers, n.tor.Close)
+		key, err := tor.LoadOrCreateOnionKey(filepath.Join(dir, "keys", "onion.key"))
+		if err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
+		onion, err := n.tor.Publish(ctx, key, MailboxPort, ln.Addr().String())
+		if err != nil {
+			return fmt.Errorf("node: publishing the mailbox's onion service: %w", err)
+		}
+		host = fmt.Sprintf("%s.onion:%d", onion, MailboxPort)
+		dialer = n.tor.Dialer()
+	}
+	id, err := mailbox.LoadOrCreateIdentity(filepath.Join(dir, "keys", "mailbox.key"))
+	if err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	mc := cfg.Mailbox
+	n.mailbox, err = mailbox.Open(ctx, filepath.Join(dir, "mailbox"), mailbox.Options{
+		Identity: id, Host: host, Dialer: dialer, Retention: mc.Retention.D(), TTL: mc.TTL.D(),
+		MaxInbox: mc.MaxInbox, MaxBody: int(mc.MaxBody), Logger: n.log.With("component", "mailbox"),
+		OnEvent: func(kind string, v any) { n.emit(kind, v) },
+	})
+	if err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	n.closers = append(n.closers, n.mailbox.Close)
+	if err := n.mailbox.Start(ctx); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	srv := &http.Server{Handler: n.mailbox.Handler(), ReadHeaderTimeout: 30 * time.Second, MaxHeaderBytes: 16 << 10}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+			n.log.Error("mailbox server stopped", "err", err)
+		}
+	}()
+	n.closers = append(n.closers, func() error {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err := srv.Shutdown(sctx)
+		<-served
+		return err
+	})
+	n.log.Info("mailbox ready", "address", n.mailbox.Address().String(), "tor", mode)
+	return nil
+}
+
+// torReady is nil without tor, else tor's readiness (bootstrapped, not
+// restarting).
+func (n *Node) torReady() error {
+	if n.tor == nil {
+		return nil
+	}
+	return n.tor.Ready()
+}
+
+func (n *Node) mailboxService() map[string]bus.Handler {
+	return map[string]bus.Handler{
+		"address": func(ctx context.Context, req []byte) (any, error) {
+			return map[string]any{"address": n.mailbox.Address().String(), "tor": n.torStatus()}, nil
+		},
+		"send": func(ctx context.Context, req []byte) (any, error) {
+			var r struct {
+				To          string `json:"to"`
+				Body        []byte `json:"body"`
+				ContentType string `json:"content_type,omitempty"`
+			}
+			if err := decode(req, &r); err != nil {
+				return nil, err
+			}
+			to, err := mailbox.ParseAddress(r.To)
+			if err != nil {
+				return nil, bus.Errorf(bus.CodeInvalid, "%v", err)
+			}
+			if r.ContentType == "" {
+				r.ContentType = "text/plain; charset=utf-8"
+			}
+			id, err := n.mailbox.Send(ctx, to, r.Body, r.ContentType)
+			if err != nil {
+				return nil, mailboxError(err)
+			}
+			return map[string]string{"id": id}, nil
+		},
+		"inbox": func(ctx context.Context, req []byte) (any, error) {
+			msgs, err := n.mailbox.Inbox(ctx)
+			if err != nil {
+				return nil, mailboxError(err)
+			}
+			return map[string]any{"messages": msgs}, nil
+		},
+		"outbox": func(ctx context.Context, req []byte) (any, error) {
+			out, err := n.mailbox.Outbox(ctx)
+			if err != nil {
+				return nil, mailboxError(err)
+			}
+			return map[string]any{"outbox": out}, nil
+		},
+		"ack": func(ctx context.Context, req []byte) (any, error) {
+			var r struct {
+				ID string `json:"id"`
+			}
+			if err := decode(req, &r); err != nil {
+				return nil, err
+			}
+			return struct{}{}, mailboxError(n.mailbox.Ack(ctx, r.ID))
+		},
+	}
+}
+
+func (n *Node) torStatus() map[string]any {
+	if n.tor == nil {
+		return map[string]any{"mode": "off"}
+	}
+	st := n.tor.Status()
+	out := map[string]any{"bootstrap": st.Bootstrap, "restarts": st.Restarts, "ready": st.Err == nil}
+	if st.Err != nil {
+		out["error"] = st.Err.Error()
+	}
+	return out
+}
+
+func mailboxError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, mailbox.ErrNotFound):
+		return bus.Errorf(bus.CodeNotFound, "%v", err)
+	case errors.Is(err, mailbox.ErrTooLarge):
+		return bus.Errorf(bus.CodeTooLarge, "%v", err)
+	case errors.Is(err, mailbox.ErrBadAddress), errors.Is(err, mailbox.ErrBadEnvelope):
+		return bus.Errorf(bus.CodeInvalid, "%v", err)
+	case errors.Is(err, mailbox.ErrInboxFull):
+		return bus.Errorf(bus.CodeQuota, "%v", err)
+	case errors.Is(err, mailbox.ErrClosed):
+		return bus.Errorf(bus.CodeUnavailable, "%v", err)
+	}
+	return roleError(err)
+}

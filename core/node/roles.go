@@ -1,0 +1,465 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/ronhost/ronhost/bus"
+	"github.com/ronhost/ronhost/core/cid"
+	"github.com/ronhost/ronhost/core/index"
+	"github.com/ronhost/ronhost/core/ledger"
+	"github.com/ronhost/ronhost/core/manifest"
+	"github.com/ronhost/ronhost/core/names"
+	"github.com/ronhost/ronhost/core/store"
+	"github.com/ronhost/ronhost/plugins"
+)
+
+// The roles' services on the bus. Each handler decodes its request, calls
+// the role's package and maps that package's errors to the bus's codes
+// (roleError); docs/BUS.md is the contract.
+
+// decode parses a request body into v, refusing unknown fields.
+func decode(req []byte, v any) error {
+	if len(req) == 0 {
+		req = []byte("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(req))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return bus.Errorf(bus.CodeInvalid, "bad request: %v", err)
+	}
+	return nil
+}
+
+type cidReq struct {
+	CID cid.CID `json:"cid"`
+}
+
+func (n *Node) storeService() map[string]bus.Handler {
+	return map[string]bus.Handler{
+		"info": func(ctx context.Context, req []byte) (any, error) {
+			var r cidReq
+			if err := decode(req, &r); err != nil {
+				return nil, err
+			}
+			o, err := n.store.Info(ctx, r.CID)
+			if err != nil {
+				return nil, roleError(err)
+			}
+			return objectInfo{CID: o.CID, Size: o.Size, Inline: o.Inline, Pinned: o.Pinned}, nil
+		},
+		"stat": func(ctx context.Context, req []byte) (any, error) {
+			u, err := n.store.Stat(ctx)
+			return u, roleError(err)
+		},
+		"pin": func(ctx context.Context, req []byte) (any, error) {
+			var r cidReq
+			if err := decode(req, &r); err != nil {
+				return nil, err
+			}
+			return struct{}{}, roleError(n.store.Pin(ctx, r.CID))
+		},
+		"unpin": func(ctx context.Context, req []byte) (any, error) {
+			var r cidReq
+			if err := decode(req, &r); err != nil {
+				return nil, err
+			}
+			return struct{}{}, roleError(n.store.Unpin(ctx, r.CID))
+		},
+		"gc": func(ctx context.Context, req []byte) (any, error) {
+			res, err := n.store.GC(ctx)
+			return res, roleError(err)
+		},
+	}
+}
+
+type objectInfo struct {
+	CID    cid.CID `json:"cid"`
+	Size   int64   `json:"size"`
+	Inline bool    `json:"inline"`
+	Pinned bool    `json:"pinned"`
+}
+
+// publishReq is the index's publish request on the bus.
+type publishReq struct {
+	Manifest string `json:"manifest"`
+	Payload  struct {
+		CID  cid.CID `json:"cid"`
+		Size int64   `json:"size"`
+	} `json:"payload"`
+	Filename  string `json:"filename,omitempty"`
+	MediaType string `json:"media_type,omitempty"`
+}
+
+// published is the answer to a publish.
+type published struct {
+	Address  string  `json:"address"`
+	Manifest cid.CID `json:"manifest"`
+	TLD      string  `json:"tld"`
+	Payload  cid.CID `json:"payload"`
+	Size     int64   `json:"size"`
+}
+
+func (n *Node) indexService() map[string]bus.Handler {
+	return map[string]bus.Handler{
+		"publish": func(ctx context.Context, req []byte) (any, error) {
+			var r publishReq
+			if err := decode(req, &r); err != nil {
+				return nil, err
+			}
+			e, err := n.index.Publish(ctx, index.Request{Manifest: []byte(r.Manifest), Payload: r.Payload.CID,
+				Size: r.Payload.Size, Filename: r.Filename, MediaType: r.MediaType})
+			if err != nil {
+				return nil, roleError(err)
+			}
+			p := published{Address: e.Address, Manifest: e.Manifest, TLD: e.TLD, Payload: e.Payload, Size: e.Size}
+			n.emit(bus.KindManifestPublished, bus.ManifestPublished{Address: p.Address, Manifest: p.Manifest.String(),
+				TLD: p.TLD, Payload: p.Payload.String(), Size: p.Size})
+			return p, nil
+		},
+		"lookup": func(ctx context.Context, req []byte) (any, error) {
+			var r struct {
+				Hash cid.CID `json:"hash"`
+			}
+			if err := decode(req, &r); err != nil {
+				return nil, err
+			}
+			e, err := n.index.Lookup(ctx, r.Hash)
+			return e, roleError(err)
+		},
+		"list": func(ctx context.Context, req []byte) (any, error) {
+			var r struct {
+				TLD   string `json:"tld,omitempty"`
+				Limit int    `json:"limit,omitempty"`
+			}
+			if err := decode(req, &r); err != nil {
+				return nil, err
+			}
+			es, err := n.index.List(ctx, r.TLD, r.Limit)
+			return map[string]any{"entries": es}, roleError(err)
+		},
+		"name_set": func(ctx context.Context, req []byte) (any, error) {
+			var r struct {
+				Record json.RawMessage `json:"record"`
+			}
+			if err := decode(req, &r); err != nil {
+				return nil, err
+			}
+			rec, err := names.ParseRecord(r.Record)
+			if err != nil {
+				return nil, roleError(err)
+			}
+			if err := n.index.Names().Put(ctx, rec, time.Now()); err != nil {
+				return nil, roleError(err)
+			}
+			n.emit(bus.KindNameUpdated, bus.NameUpdated{Name: rec.Name, Address: rec.Address, Seq: rec.Seq})
+			return map[string]any{"name": rec.Name, "seq": rec.Seq}, nil
+		},
+		"name_get": func(ctx context.Context, req []byte) (any, error) {
+			var r struct {
+				Name string `json:"name"`
+			}
+			if err := decode(req, &r); err != nil {
+				return nil, err
+			}
+			rec, err := n.index.Names().Get(ctx, r.Name)
+			return rec, roleError(err)
+		},
+	}
+}
+
+// manifestOf reads a stored canonical manifest.
+func (n *Node) manifestOf(ctx context.Context, c cid.CID) (*manifest.Manifest, error) {
+	info, err := n.store.Info(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if info.Size > manifest.MaxSize {
+		return nil, bus.Errorf(bus.CodeInvalid, "%s is not a manifest", c)
+	}
+	rc, err := n.store.Get(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, err
+	}
+	return manifest.ParseJSON(b)
+}
+
+func (n *Node) pluginsService() map[string]bus.Handler {
+	return map[string]bus.Handler{
+		"list": func(ctx context.Context, req []byte) (any, error) {
+			return map[string]any{"plugins": n.Plugins()}, nil
+		},
+		"validate": func(ctx context.Context, req []byte) (any, error) {
+			var r struct {
+				TLD         string          `json:"tld"`
+				Manifest    json.RawMessage `json:"manifest"`
+				PayloadSize int64           `json:"payload_size"`
+			}
+			if err := decode(req, &r); err != nil {
+				return nil, err
+			}
+			if r.PayloadSize < 0 {
+				return nil, bus.Errorf(bus.CodeInvalid, "payload_size is negative")
+			}
+			v, err := n.router.Validate(ctx, r.TLD, r.Manifest, uint64(r.PayloadSize))
+			if err != nil {
+				return nil, n.pluginError(r.TLD, err)
+			}
+			return v, nil
+		},
+		"resolve": func(ctx context.Context, req []byte) (any, error) {
+			var r struct {
+				Manifest cid.CID `json:"manifest"`
+				Path     string  `json:"path"`
+			}
+			if err := decode(req, &r); err != nil {
+				return nil, err
+			}
+			m, err := n.manifestOf(ctx, r.Manifest)
+			if err != nil {
+				return nil, roleError(err)
+			}
+			obj := &objectReader{ctx: ctx, s: n.store, c: m.Payload.CID, size: m.Payload.Size}
+			res, err := n.router.Resolve(ctx, m.Meta.TLD, plugins.ResolveInput{Manifest: m.Canonical(),
+				Path: r.Path, PayloadSize: uint64(m.Payload.Size)}, obj)
+			if err != nil {
+				return nil, n.pluginError(m.Meta.TLD, err)
+			}
+			return res, nil
+		},
+		"split": func(ctx context.Context, req []byte) (any, error) {
+			var r struct {
+				Manifest cid.CID       `json:"manifest"`
+				Epoch    string        `json:"epoch"`
+				Amount   uint64        `json:"amount"`
+				Usage    plugins.Usage `json:"usage"`
+			}
+			if err := decode(req, &r); err != nil {
+				return nil, err
+			}
+			m, err := n.manifestOf(ctx, r.Manifest)
+			if err != nil {
+				return nil, roleError(err)
+			}
+			allocs, err := n.router.Split(ctx, m.Meta.TLD, plugins.SplitInput{Manifest: m.Canonical(),
+				Epoch: r.Epoch, Amount: r.Amount, Usage: r.Usage})
+			if err != nil {
+				return nil, n.pluginError(m.Meta.TLD, err)
+			}
+			return map[string]any{"allocations": allocs}, nil
+		},
+	}
+}
+
+// objectReader gives a plugin's ron_resolve random access to a payload,
+// verified by the store.
+type objectReader struct {
+	ctx  context.Context
+	s    *store.Store
+	c    cid.CID
+	size int64
+}
+
+func (o *objectReader) ReadAt(p []byte, off int64) (int, error) {
+	if off >= o.size {
+		return 0, io.EOF
+	}
+	n := int64(len(p))
+	if off+n > o.size {
+		n = o.size - off
+	}
+	rc, err := o.s.ReadRange(o.ctx, o.c, off, n)
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	got, err := io.ReadFull(rc, p[:n])
+	if err == nil && got < len(p) {
+		err = io.EOF
+	}
+	return got, err
+}
+
+func (n *Node) ledgerService() map[string]bus.Handler {
+	return map[string]bus.Handler{
+		"meter": func(ctx context.Context, req []byte) (any, error) {
+			var r meterReq
+			if err := decode(req, &r); err != nil {
+				return nil, err
+			}
+			epoch, err := n.ledger.Meter(ctx, ledger.Access{Manifest: r.Manifest, TLD: r.TLD, Price: r.Price,
+				Node: r.Node, Payout: r.Payout, Bytes: r.Bytes})
+			if err != nil {
+				return nil, roleError(err)
+			}
+			return map[string]uint64{"epoch": epoch}, nil
+		},
+		"settle": func(ctx context.Context, req []byte) (any, error) {
+			s, err := n.settle(ctx)
+			return map[string]any{"settlements": s}, roleError(err)
+		},
+		"balances": func(ctx context.Context, req []byte) (any, error) {
+			b, err := n.ledger.Balances(ctx)
+			return map[string]any{"balances": b}, roleError(err)
+		},
+		"epochs": func(ctx context.Context, req []byte) (any, error) {
+			e, err := n.ledger.Epochs(ctx)
+			return map[string]any{"epochs": e}, roleError(err)
+		},
+	}
+}
+
+type meterReq struct {
+	Manifest cid.CID `json:"manifest"`
+	TLD      string  `json:"tld"`
+	Price    uint64  `json:"price"`
+	Node     string  `json:"node"`
+	Payout   string  `json:"payout"`
+	Bytes    uint64  `json:"bytes"`
+}
+
+// settle seals the open epoch and settles every sealed epoch not yet fully
+// settled, each manifest through its TLD's plugin.
+func (n *Node) settle(ctx context.Context) ([]ledger.Settlement, error) {
+	n.settleMu.Lock()
+	defer n.settleMu.Unlock()
+	if _, err := n.ledger.Seal(ctx); err != nil {
+		return nil, err
+	}
+	return n.settleSealed(ctx)
+}
+
+func (n *Node) settleSealed(ctx context.Context) ([]ledger.Settlement, error) {
+	epochs, err := n.ledger.Epochs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []ledger.Settlement{}
+	for _, e := range epochs {
+		if !e.Sealed || e.Settled == e.Manifests {
+			continue
+		}
+		s, err := n.ledger.Settle(ctx, e.Epoch, busSplitter{n.bus})
+		if err != nil {
+			return out, err
+		}
+		out = append(out, s)
+		failed := make([]string, 0, len(s.Failed))
+		for _, f := range s.Failed {
+			failed = append(failed, f.Manifest.String())
+		}
+		n.emit(bus.KindEpochSettled, bus.EpochSettled{Epoch: s.Epoch, Manifests: s.Manifests, Amount: s.Amount, Failed: failed})
+		if len(s.Failed) > 0 {
+			n.log.Warn("some manifests could not be settled; they will be retried", "epoch", s.Epoch, "failed", len(s.Failed))
+		}
+	}
+	return out, nil
+}
+
+// busSplitter is the ledger's Splitter: the plugins role's split verb.
+type busSplitter struct{ b *bus.Bus }
+
+func (s busSplitter) Split(ctx context.Context, m cid.CID, tld, epoch string, amount uint64, u ledger.Usage) ([]ledger.Allocation, error) {
+	var resp struct {
+		Allocations []ledger.Allocation `json:"allocations"`
+	}
+	err := s.b.Request(ctx, "plugins", "split", map[string]any{"manifest": m, "epoch": epoch, "amount": amount, "usage": u}, &resp)
+	return resp.Allocations, err
+}
+
+// pluginError maps the plugin host's errors, and reports faults on the bus.
+func (n *Node) pluginError(tld string, err error) error {
+	var rej *plugins.RejectedError
+	var fault *plugins.FaultError
+	switch {
+	case errors.As(err, &rej):
+		b, _ := json.Marshal(rej.Errors)
+		e := bus.Errorf(bus.CodeRejected, "the .%s plugin rejected the manifest", tld)
+		e.Errors = b
+		return e
+	case errors.As(err, &fault):
+		n.emit(bus.KindPluginFaulted, bus.PluginFaulted{TLD: tld, Plugin: fault.Plugin, Entry: string(fault.Entry),
+			Kind: string(fault.Kind), Message: fault.Error()})
+		return bus.Errorf(bus.CodePluginFault, "%v", err)
+	case errors.Is(err, plugins.ErrUnknownTLD):
+		return bus.Errorf(bus.CodeNotFound, "no plugin owns .%s on this node", tld)
+	case errors.Is(err, plugins.ErrNotSupported):
+		return bus.Errorf(bus.CodeNotFound, "the .%s plugin serves no sub-paths", tld)
+	case errors.Is(err, plugins.ErrQuarantined), errors.Is(err, plugins.ErrClosed):
+		return bus.Errorf(bus.CodeUnavailable, "%v", err)
+	case errors.Is(err, plugins.ErrInputTooLarge):
+		return bus.Errorf(bus.CodeTooLarge, "%v", err)
+	}
+	return roleError(err)
+}
+
+// roleError maps the roles' package errors to the bus's codes.
+func roleError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var be *bus.Error
+	if errors.As(err, &be) {
+		return be
+	}
+	var me *manifest.Error
+	if errors.As(err, &me) {
+		b, _ := json.Marshal(me.Errors)
+		return &bus.Error{Code: bus.CodeRejected, Message: err.Error(), Errors: b}
+	}
+	code := bus.CodeInternal
+	switch {
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, names.ErrNotFound), errors.Is(err, names.ErrExpired):
+		code = bus.CodeNotFound
+	case errors.Is(err, store.ErrNotPinned):
+		code = bus.CodeNotFound
+	case errors.Is(err, store.ErrQuotaExceeded):
+		code = bus.CodeQuota
+	case errors.Is(err, store.ErrRange):
+		code = bus.CodeRange
+	case errors.Is(err, names.ErrStale):
+		code = bus.CodeConflict
+	case errors.Is(err, names.ErrMalformed), errors.Is(err, names.ErrBadSignature), errors.Is(err, cid.ErrInvalidCID),
+		errors.Is(err, cid.ErrInvalidAddress):
+		code = bus.CodeInvalid
+	case errors.Is(err, ledger.ErrOverflow), errors.Is(err, ledger.ErrOpenEpoch):
+		code = bus.CodeConflict
+	case errors.Is(err, ledger.ErrInvalid):
+		code = bus.CodeInvalid
+	case errors.Is(err, ledger.ErrNoEpoch), errors.Is(err, ledger.ErrNotSettled):
+		code = bus.CodeNotFound
+	case errors.Is(err, store.ErrClosed), errors.Is(err, ledger.ErrClosed), errors.Is(err, index.ErrClosed):
+		code = bus.CodeUnavailable
+	case errors.Is(err, context.DeadlineExceeded):
+		code = bus.CodeTimeout
+	}
+	return bus.Errorf(code, "%v", err)
+}
+
+// objects is the store as the gateway and the index use it: every commit
+// of a new object is reported on the bus.
+type objects struct {
+	*store.Store
+	n *Node
+}
+
+func (o objects) Put(ctx context.Context, r io.Reader, opts store.PutOptions) (store.PutResult, error) {
+	res, err := o.Store.Put(ctx, r, opts)
+	if err == nil && !res.Deduplicated {
+		o.n.emit(bus.KindObjectStored, bus.ObjectStored{CID: res.CID.String(), Size: res.Size, Inline: res.Inline})
+	}
+	return res, err
+}
+
+// BusAPIVersion is the version of the roles' contract on the bus
+// (docs/BUS.md), announced by every service through $SRV.
+const BusAPIVersion = "1.0.0"
