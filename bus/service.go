@@ -157,11 +157,8 @@ func (ep *endpoint) serve(reply string, data []byte) {
 	if err == nil {
 		body, err = ep.encode(v)
 	}
-	if err != nil {
-		ep.respondError(reply, ep.mapError(err))
-	} else if perr := ep.b.conn.Load().Publish(reply, body); perr != nil {
-		ep.b.log.Warn("reply failed", "subject", ep.subject, "err", perr)
-	}
+	// The figures are counted before the reply goes out, so a caller that
+	// has its answer sees them in $SRV.STATS.
 	ep.mu.Lock()
 	ep.stats.InFlight--
 	ep.stats.Requests++
@@ -171,6 +168,11 @@ func (ep *endpoint) serve(reply string, data []byte) {
 		ep.stats.LastError = err.Error()
 	}
 	ep.mu.Unlock()
+	if err != nil {
+		ep.respondError(reply, ep.mapError(err))
+	} else if perr := ep.b.conn.Load().Publish(reply, body); perr != nil {
+		ep.b.log.Warn("reply failed", "subject", ep.subject, "err", perr)
+	}
 }
 
 // call runs the handler with its deadline, turning a panic into an error.

@@ -72,6 +72,8 @@ type Mailbox struct {
 	TTL       Duration `toml:"ttl" comment:"how long a sent message is retried before it fails"`
 	MaxInbox  int      `toml:"max_inbox" comment:"messages the inbox holds; more are refused (the sender retries)"`
 	MaxBody   Size     `toml:"max_body" comment:"largest message body"`
+	RetryMin  Duration `toml:"retry_min" comment:"first wait before a failed delivery is retried (it doubles up to retry_max, with jitter)"`
+	RetryMax  Duration `toml:"retry_max" comment:"longest wait between delivery attempts"`
 }
 
 // Store configures the content store.
@@ -115,7 +117,7 @@ func Default() Config {
 		Payouts: Payouts{Epoch: Duration(time.Hour), AutoSettle: true},
 		Tor:     Tor{Mode: "auto", Binary: "tor", ExtraTorrc: []string{}},
 		Mailbox: Mailbox{Listen: "127.0.0.1:0", Retention: Duration(7 * 24 * time.Hour), TTL: Duration(7 * 24 * time.Hour),
-			MaxInbox: 10000, MaxBody: 64 << 10},
+			MaxInbox: 10000, MaxBody: 64 << 10, RetryMin: Duration(5 * time.Second), RetryMax: Duration(15 * time.Minute)},
 		Plugins: Plugins{
 			TrustedPublishers: []string{},
 			Builtins:          true,
@@ -194,8 +196,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: tor.mode %q is not auto, managed, attach or off", c.Tor.Mode)
 	case c.Tor.Mode == "attach" && c.Tor.Control == "":
 		return fmt.Errorf("config: tor.mode attach needs tor.control (the operator's control port)")
-	case c.Mailbox.MaxInbox < 1 || c.Mailbox.MaxBody < 1 || c.Mailbox.Retention.D() <= 0 || c.Mailbox.TTL.D() <= 0:
-		return fmt.Errorf("config: mailbox.max_inbox, max_body, retention and ttl must be positive")
+	case c.Mailbox.MaxInbox < 1 || c.Mailbox.MaxBody < 1 || c.Mailbox.Retention.D() <= 0 || c.Mailbox.TTL.D() <= 0 ||
+		c.Mailbox.RetryMin.D() <= 0 || c.Mailbox.RetryMax < c.Mailbox.RetryMin:
+		return fmt.Errorf("config: mailbox.max_inbox, max_body, retention, ttl and retry_min must be positive, retry_max at least retry_min")
 	case c.Bus.Listen != "" && c.Bus.URL != "":
 		return fmt.Errorf("config: bus.listen and bus.url exclude each other (listen serves the embedded server, url replaces it)")
 	case c.Bus.Listen != "" && c.Bus.Password == "":

@@ -169,7 +169,10 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	n.closers = append(n.closers, n.ledger.Close)
 
-	bo := bus.Options{URL: cfg.Bus.URL, Listen: cfg.Bus.Listen, CredsFile: cfg.Bus.CredsFile, Name: n.id, Logger: n.log}
+	// A role's request gets the gateway's request deadline (settling many
+	// manifests is the longest).
+	bo := bus.Options{URL: cfg.Bus.URL, Listen: cfg.Bus.Listen, CredsFile: cfg.Bus.CredsFile, Name: n.id, Logger: n.log,
+		RequestTimeout: cfg.Gateway.RequestTimeout.D()}
 	if cfg.Bus.Password != "" {
 		bo.User, bo.Password = cfg.Bus.User, cfg.Bus.Password
 	}
