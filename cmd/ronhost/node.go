@@ -26,7 +26,7 @@ import (
 
 // Commands that configure a node or talk to a running one.
 func nodeCommands() []*command {
-	return []*command{configCommand(), tokenCommand(), nameCommand(), payoutsCommand(), publishCommand()}
+	return []*command{configCommand(), tokenCommand(), nameCommand(), payoutsCommand(), publishCommand(), mailboxCommand()}
 }
 
 func configCommand() *command {

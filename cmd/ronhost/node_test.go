@@ -241,3 +241,50 @@ func TestNodeEndToEnd(t *testing.T) {
 		t.Fatalf("node.json left behind: %v", err)
 	}
 }
+
+// TestMailboxCLI sends a message between two `ronhost serve` processes with
+// the CLI (tor off: the mailboxes reach each other on loopback; the onion
+// path is core/node's TestMailboxOverPrivateTor).
+func TestMailboxCLI(t *testing.T) {
+	a, b := newCLI(t), newCLI(t)
+	for _, c := range []*cli{a, b} {
+		useTestCache(t, c.data, "")
+	}
+	na, nb := startServe(t, a), startServe(t, b)
+	var addr struct{ Address string }
+	b.json(&addr, "mailbox", "address")
+	if !strings.HasPrefix(addr.Address, "rmb1.") {
+		t.Fatalf("address %q", addr.Address)
+	}
+	var sent struct{ ID string }
+	a.json(&sent, "mailbox", "send", addr.Address, "hello from A")
+	if errs, code := a.fail("mailbox", "send", "rmb1.nonsense@127.0.0.1:1", "x"); code != 1 || !strings.Contains(errs, "invalid") {
+		t.Fatalf("bad address: %d %s", code, errs)
+	}
+	type inbox struct {
+		Messages []struct {
+			ID, From string
+			Body     []byte
+		}
+	}
+	var in inbox
+	nb.waitFor("the message in B's inbox", func() bool {
+		b.json(&in, "mailbox", "inbox")
+		return len(in.Messages) == 1
+	})
+	var aAddr struct{ Address string }
+	a.json(&aAddr, "mailbox", "address")
+	if m := in.Messages[0]; m.ID != sent.ID || string(m.Body) != "hello from A" || m.From != aAddr.Address {
+		t.Fatalf("inbox %+v", in)
+	}
+	b.ok("mailbox", "ack", sent.ID)
+	b.json(&in, "mailbox", "inbox")
+	if len(in.Messages) != 0 {
+		t.Fatalf("after ack: %+v", in)
+	}
+	if errs, _ := b.fail("mailbox", "ack", sent.ID); !strings.Contains(errs, "not_found") {
+		t.Fatalf("second ack: %s", errs)
+	}
+	na.stop()
+	nb.stop()
+}
