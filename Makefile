@@ -58,6 +58,11 @@ bench: build
 	RON_BENCH_CALLS=1000000 $(GO) test -run '^$$' -bench SteadyState -benchtime 1x -timeout 60m ./plugins/
 	RON_BENCH_BYTES=1073741824 $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./core/store/
 	$(GO) test -run '^$$' -bench . -benchtime 300x -timeout 30m ./tlds/...
+	$(GO) test -run '^$$' -bench RequestReply -benchtime 20000x -count 3 ./bus/
+	$(GO) test -run '^$$' -bench GetLarge -benchtime 5x -timeout 30m ./core/gateway/
+	$(GO) test -run '^$$' -bench GetSmall -benchtime 5000x ./core/gateway/
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./core/ledger/
+	$(GO) test -run '^$$' -bench SealOpen -benchtime 2000x -count 3 ./core/mailbox/
 
 clean:
 	rm -rf bin tlds/build/*.wasm
