@@ -49,7 +49,7 @@ func (n *Node) startPrivatePlane(ctx context.Context) error {
 	host := ln.Addr().String()
 	if mode != "off" {
 		n.tor = tor.New(tor.Options{Binary: cfg.Tor.Binary, DataDir: filepath.Join(dir, "tor"), ControlAddr: cfg.Tor.Control,
-			CookieFile: cfg.Tor.Cookie, ExtraTorrc: cfg.Tor.ExtraTorrc, Logger: n.log.With("component", "tor")})
+			CookieFile: cfg.Tor.Cookie, ExtraTorrc: cfg.Tor.ExtraTorrc, Logger: n.log})
 		if err := n.tor.Start(ctx); err != nil {
 			return fmt.Errorf("node: %w", err)
 		}
