@@ -91,6 +91,7 @@
 // Database keys: i<id> inbox entry (received unix ns, envelope JSON);
 // r<id> receipt record; o<id> outbox entry (JSON); e<id> outgoing envelope.
 //
-// This package imports no other ronhost package (not core/tor: the node
-// gives it a Dialer and serves its Handler).
+// This package imports no other ronhost package but internal/secretfile (the
+// identity file); not core/tor: the node gives it a Dialer and serves its
+// Handler.
 package mailbox

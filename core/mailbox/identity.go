@@ -5,15 +5,12 @@ import (
 	"crypto/rand"
 	"crypto/sha512"
 	"encoding/base32"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"net"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/ronhost/ronhost/internal/secretfile"
 
 	"golang.org/x/crypto/curve25519"
 )
@@ -216,85 +213,15 @@ func (id *Identity) Seed() []byte { return id.sign.Seed() }
 // that identity is read) and the directory fsynced. The directory must
 // exist.
 func LoadOrCreateIdentity(path string) (*Identity, error) {
-	seed := make([]byte, ed25519.SeedSize)
-	err := readSeed(path, seed)
-	if err == nil {
-		return NewIdentity(seed)
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
-	}
-	id, err := GenerateIdentity()
-	if err != nil {
-		return nil, err
-	}
-	err = createSeedFile(path, id.Seed())
-	if errors.Is(err, fs.ErrExist) {
-		if err = readSeed(path, seed); err == nil {
-			return NewIdentity(seed)
+	seed, err := secretfile.LoadOrCreate(path, ed25519.SeedSize, func() ([]byte, error) {
+		id, err := GenerateIdentity()
+		if err != nil {
+			return nil, err
 		}
-	}
+		return id.Seed(), nil
+	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("mailbox: identity file: %w", err)
 	}
-	return id, nil
-}
-
-func readSeed(path string, seed []byte) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("mailbox: identity file: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("mailbox: identity file: %w", err)
-	}
-	switch {
-	case !fi.Mode().IsRegular():
-		return fmt.Errorf("mailbox: identity file %s is not a regular file", path)
-	case fi.Mode().Perm()&0o077 != 0:
-		return fmt.Errorf("mailbox: identity file %s has mode %04o; it must be private to its owner (chmod 600 %s)", path, fi.Mode().Perm(), path)
-	case fi.Size() != int64(len(seed)):
-		return fmt.Errorf("mailbox: identity file %s is %d bytes; it holds exactly %d (a seed)", path, fi.Size(), len(seed))
-	}
-	if _, err := io.ReadFull(f, seed); err != nil {
-		return fmt.Errorf("mailbox: identity file %s: %w", path, err)
-	}
-	return nil
-}
-
-func createSeedFile(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("mailbox: identity file: %w", err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	err = f.Chmod(0o600)
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Link(tmp, path)
-	}
-	if err != nil {
-		return fmt.Errorf("mailbox: identity file: %w", err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("mailbox: identity file: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("mailbox: identity file: sync %s: %w", dir, err)
-	}
-	return nil
+	return NewIdentity(seed)
 }

@@ -44,5 +44,5 @@
 // ErrStale, ErrNotFound and ErrCorrupt (a stored value that no longer
 // decodes or verifies).
 //
-// This package imports core/cid and no other ronhost package.
+// This package imports core/cid and internal/secretfile (key files), no other ronhost package.
 package names

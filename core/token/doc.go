@@ -51,5 +51,5 @@
 // Errors wrap the sentinels ErrMalformed, ErrBadSignature, ErrExpired,
 // ErrDenied and ErrMissing; the gateway maps them to HTTP statuses.
 //
-// This package must not import any other ronhost package.
+// This package imports no other ronhost package but internal/secretfile (its key file).
 package token

@@ -16,5 +16,5 @@
 // net/listeners/or) is checked after every connection.
 //
 // The control protocol is spoken through github.com/cretz/bine/control (v0.2.0).
-// This package imports no other ronhost package.
+// This package imports no other ronhost package but internal/secretfile (the onion key file).
 package tor

@@ -7,12 +7,12 @@ import (
 	"crypto/sha512"
 	"encoding/base32"
 	"encoding/base64"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/ronhost/ronhost/internal/secretfile"
 
 	"github.com/cretz/bine/control"
 )
@@ -79,48 +79,19 @@ func (k onionKey) Blob() string {
 }
 
 // LoadOrCreateOnionKey reads the ed25519 seed (32 raw bytes) kept at path, or
-// creates one (mode 0600, written to a temporary file, synced, then renamed)
-// when the file does not exist, so the onion address stays stable.
+// creates one (see internal/secretfile: mode 0600, atomic creation; the
+// directory is created 0700 if missing), so the onion address stays stable.
 func LoadOrCreateOnionKey(path string) (ed25519.PrivateKey, error) {
-	b, err := os.ReadFile(path)
-	switch {
-	case err == nil:
-		if len(b) != ed25519.SeedSize {
-			return nil, fmt.Errorf("tor: onion key %s: %d bytes, want a %d-byte ed25519 seed", path, len(b), ed25519.SeedSize)
-		}
-		return ed25519.NewKeyFromSeed(b), nil
-	case !errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("tor: onion key: %w", err)
-	}
-	seed := make([]byte, ed25519.SeedSize)
-	if _, err := rand.Read(seed); err != nil {
-		return nil, fmt.Errorf("tor: onion key: %w", err)
-	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("tor: onion key: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".onion-key-*")
+	seed, err := secretfile.LoadOrCreate(path, ed25519.SeedSize, func() ([]byte, error) {
+		seed := make([]byte, ed25519.SeedSize)
+		_, err := rand.Read(seed)
+		return seed, err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("tor: onion key: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err == nil {
-		if _, err = tmp.Write(seed); err == nil {
-			err = tmp.Sync()
-		}
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("tor: onion key: %w", err)
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return ed25519.NewKeyFromSeed(seed), nil
 }
