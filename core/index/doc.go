@@ -20,5 +20,5 @@
 // for an unknown address, payload or TLD.
 //
 // This package imports core/cid, core/manifest, core/names, core/store (types)
-// and bus (errors). It must not import the plugin host, the gateway or nats.
+// bus (errors) and internal/pebbledb. It must not import the plugin host, the gateway or nats.
 package index

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ronhost/ronhost/internal/pebbledb"
+
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/ronhost/ronhost/bus"
@@ -95,8 +97,7 @@ func Open(ctx context.Context, dir string, o Options, objs Objects, v Validator)
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	po := &pebble.Options{FS: o.FS, Logger: pebbleLogger{o.Logger}}
-	db, err := pebble.Open(dir, po)
+	db, err := pebbledb.Open(o.FS, dir, o.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("index: open %s: %w", dir, err)
 	}
@@ -336,14 +337,4 @@ func rejected(err error) error {
 	e := bus.Errorf(bus.CodeRejected, "the manifest is invalid: %v", err)
 	e.Errors = b
 	return e
-}
-
-// pebbleLogger sends Pebble's log lines to slog.
-type pebbleLogger struct{ l *slog.Logger }
-
-func (p pebbleLogger) Infof(format string, args ...any)  { p.l.Debug(fmt.Sprintf(format, args...)) }
-func (p pebbleLogger) Errorf(format string, args ...any) { p.l.Error(fmt.Sprintf(format, args...)) }
-func (p pebbleLogger) Fatalf(format string, args ...any) {
-	p.l.Error(fmt.Sprintf(format, args...))
-	panic(fmt.Sprintf("index: pebble: "+format, args...))
 }

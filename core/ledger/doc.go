@@ -56,7 +56,7 @@
 // (usage), e<epoch> (sealed epoch summary), a<epoch><manifest>
 // (allocations, the settled marker), b<payee> (balance).
 //
-// This package imports core/cid and no other ronhost package. In
+// This package imports core/cid and internal/pebbledb, no other ronhost package. In
 // particular it does not import plugins: the node adapts the plugin router
 // to Splitter.
 package ledger

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ronhost/ronhost/internal/pebbledb"
+
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
@@ -191,10 +193,7 @@ func Open(ctx context.Context, dir string, o Options) (*Ledger, error) {
 	if l.now == nil {
 		l.now = time.Now
 	}
-	if err := makeDir(fs, dir); err != nil {
-		return nil, err
-	}
-	db, err := pebble.Open(dir, &pebble.Options{FS: fs, Logger: pebbleLogger{l.log}})
+	db, err := pebbledb.Open(fs, dir, l.log)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: opening the database in %s: %w", dir, err)
 	}
@@ -214,43 +213,6 @@ func Open(ctx context.Context, dir string, o Options) (*Ledger, error) {
 		close(l.stopped)
 	}
 	return l, nil
-}
-
-// makeDir creates dir and the missing directories above it, durably: it
-// syncs each directory whose entries it changed, so a power cut cannot take
-// the ledger's directory away once Open has returned.
-func makeDir(fs vfs.FS, dir string) error {
-	var created []string
-	for d := dir; ; {
-		if _, err := fs.Stat(d); err == nil {
-			break
-		}
-		created = append(created, d)
-		parent := fs.PathDir(d)
-		if parent == d {
-			break
-		}
-		d = parent
-	}
-	if err := fs.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("ledger: creating %s: %w", dir, err)
-	}
-	for _, d := range created {
-		parent := fs.PathDir(d)
-		if parent == d {
-			continue
-		}
-		f, err := fs.OpenDir(parent)
-		if err != nil {
-			return fmt.Errorf("ledger: opening %s: %w", parent, err)
-		}
-		err = f.Sync()
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("ledger: syncing %s: %w", parent, err)
-		}
-	}
-	return nil
 }
 
 // syncLoop syncs the log when accesses were metered since the last sync,
@@ -386,18 +348,4 @@ func scan(ctx context.Context, r pebble.Reader, prefix []byte, fn func(k, v []by
 		return fmt.Errorf("ledger: database: %w", err)
 	}
 	return nil
-}
-
-// pebbleLogger sends Pebble's log lines to slog.
-type pebbleLogger struct{ l *slog.Logger }
-
-func (p pebbleLogger) Infof(format string, args ...any) {
-	p.l.Debug("pebble: " + fmt.Sprintf(format, args...))
-}
-func (p pebbleLogger) Errorf(format string, args ...any) {
-	p.l.Error("pebble: " + fmt.Sprintf(format, args...))
-}
-func (p pebbleLogger) Fatalf(format string, args ...any) {
-	p.l.Error("pebble: fatal: " + fmt.Sprintf(format, args...))
-	panic(fmt.Sprintf("pebble: "+format, args...))
 }

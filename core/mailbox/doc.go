@@ -92,6 +92,6 @@
 // r<id> receipt record; o<id> outbox entry (JSON); e<id> outgoing envelope.
 //
 // This package imports no other ronhost package but internal/secretfile (the
-// identity file); not core/tor: the node gives it a Dialer and serves its
+// identity file) and internal/pebbledb; not core/tor: the node gives it a Dialer and serves its
 // Handler.
 package mailbox

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ronhost/ronhost/internal/pebbledb"
+
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
@@ -181,10 +183,7 @@ func Open(ctx context.Context, dir string, o Options) (*Mailbox, error) {
 		o: o, id: o.Identity, log: o.Logger, now: o.Now, maxEnv: maxEnvelope(o.MaxBody),
 		wake: make(chan struct{}, 1), stop: make(chan struct{}),
 	}
-	if err := makeDir(o.FS, dir); err != nil {
-		return nil, err
-	}
-	db, err := pebble.Open(dir, &pebble.Options{FS: o.FS, Logger: pebbleLogger{o.Logger}})
+	db, err := pebbledb.Open(o.FS, dir, o.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("mailbox: opening the database in %s: %w", dir, err)
 	}
@@ -207,42 +206,6 @@ func Open(ctx context.Context, dir string, o Options) (*Mailbox, error) {
 		}
 	}
 	return m, nil
-}
-
-// makeDir creates dir and the missing directories above it, durably: it
-// syncs each directory whose entries it changed.
-func makeDir(fs vfs.FS, dir string) error {
-	var created []string
-	for d := dir; ; {
-		if _, err := fs.Stat(d); err == nil {
-			break
-		}
-		created = append(created, d)
-		parent := fs.PathDir(d)
-		if parent == d {
-			break
-		}
-		d = parent
-	}
-	if err := fs.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("mailbox: creating %s: %w", dir, err)
-	}
-	for _, d := range created {
-		parent := fs.PathDir(d)
-		if parent == d {
-			continue
-		}
-		f, err := fs.OpenDir(parent)
-		if err != nil {
-			return fmt.Errorf("mailbox: opening %s: %w", parent, err)
-		}
-		err = f.Sync()
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("mailbox: syncing %s: %w", parent, err)
-		}
-	}
-	return nil
 }
 
 func setDefault[T comparable](p *T, d T) {
@@ -599,18 +562,4 @@ func (m *Mailbox) sweepLocked(ctx context.Context, now, cutoff time.Time, expire
 	}
 	m.inboxN -= inboxDropped
 	return len(drop), inboxDropped, nil
-}
-
-// pebbleLogger sends Pebble's log lines to slog.
-type pebbleLogger struct{ l *slog.Logger }
-
-func (p pebbleLogger) Infof(format string, args ...any) {
-	p.l.Debug("pebble: " + fmt.Sprintf(format, args...))
-}
-func (p pebbleLogger) Errorf(format string, args ...any) {
-	p.l.Error("pebble: " + fmt.Sprintf(format, args...))
-}
-func (p pebbleLogger) Fatalf(format string, args ...any) {
-	p.l.Error("pebble: fatal: " + fmt.Sprintf(format, args...))
-	panic(fmt.Sprintf("pebble: "+format, args...))
 }

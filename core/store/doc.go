@@ -56,6 +56,6 @@
 // with ErrQuotaExceeded, leaving nothing behind, when it would not fit.
 // Deduplicated puts cost nothing.
 //
-// This package imports core/cid and no other ronhost package. It knows
+// This package imports core/cid and internal/pebbledb, no other ronhost package. It knows
 // nothing of manifests beyond the references its callers record.
 package store
