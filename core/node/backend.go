@@ -67,21 +67,16 @@ func (b backend) Meter(ctx context.Context, a gateway.Access) error {
 }
 
 func (b backend) Payouts(ctx context.Context) (any, error) {
-	var bal, ep json.RawMessage
-	if err := b.req(ctx, "ledger", "balances", struct{}{}, &bal); err != nil {
-		return nil, err
-	}
-	if err := b.req(ctx, "ledger", "epochs", struct{}{}, &ep); err != nil {
-		return nil, err
-	}
 	var out struct {
 		Balances json.RawMessage `json:"balances"`
 		Epochs   json.RawMessage `json:"epochs"`
 	}
-	var x, y map[string]json.RawMessage
-	_ = json.Unmarshal(bal, &x)
-	_ = json.Unmarshal(ep, &y)
-	out.Balances, out.Epochs = x["balances"], y["epochs"]
+	if err := b.req(ctx, "ledger", "balances", struct{}{}, &out); err != nil {
+		return nil, err
+	}
+	if err := b.req(ctx, "ledger", "epochs", struct{}{}, &out); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 

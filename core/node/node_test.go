@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -253,5 +252,4 @@ func TestOverloadGives429Only(t *testing.T) {
 	if requests != uint64(counts[200]+slots) {
 		t.Fatalf("metered %d accesses, want %d (%d small + %d big); settlements %+v", requests, counts[200]+slots, counts[200], slots, settled)
 	}
-	fmt.Fprint(io.Discard, settled)
 }
