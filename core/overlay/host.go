@@ -1,0 +1,117 @@
+package overlay
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	noise "github.com/libp2p/go-libp2p/p2p/security/noise"
+	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
+	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+
+	"github.com/ronhost/ronhost/internal/secretfile"
+)
+
+// SeedSize is the size of the identity file: an ed25519 seed.
+const SeedSize = ed25519.SeedSize
+
+// loadKey returns cfg.Key, or the key whose seed is kept in cfg.KeyFile
+// (created on first use).
+func loadKey(cfg Config) (crypto.PrivKey, error) {
+	if cfg.Key != nil {
+		return cfg.Key, nil
+	}
+	if cfg.KeyFile == "" {
+		return nil, ErrNoIdentity
+	}
+	seed, err := secretfile.LoadOrCreate(cfg.KeyFile, SeedSize, func() ([]byte, error) {
+		b := make([]byte, SeedSize)
+		_, err := rand.Read(b)
+		return b, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("overlay: identity: %w", err)
+	}
+	return KeyFromSeed(seed)
+}
+
+// KeyFromSeed returns the libp2p ed25519 key of a 32-byte seed (the content
+// of Config.KeyFile).
+func KeyFromSeed(seed []byte) (crypto.PrivKey, error) {
+	if len(seed) != SeedSize {
+		return nil, fmt.Errorf("overlay: identity seed is %d bytes, want %d", len(seed), SeedSize)
+	}
+	k, err := crypto.UnmarshalEd25519PrivateKey(ed25519.NewKeyFromSeed(seed))
+	if err != nil {
+		return nil, fmt.Errorf("overlay: identity: %w", err)
+	}
+	return k, nil
+}
+
+// limits returns the resource manager's limits for cfg: libp2p's default
+// scaling limits (with its bundled services' limits) scaled to
+// cfg.MaxMemory and 4*ConnHigh file descriptors, the system scope's memory
+// capped at MaxMemory and its connection limits raised to ConnHigh when the
+// scaled ones are lower (so the connection manager can reach its high
+// watermark). Every limit is finite.
+func limits(cfg Config) rcmgr.ConcreteLimitConfig {
+	scaling := rcmgr.DefaultLimits // a copy; its maps are nil, so the Adds below do not share state
+	libp2p.SetDefaultServiceLimits(&scaling)
+	scaled := scaling.Scale(cfg.MaxMemory, 4*cfg.ConnHigh)
+	sys := scaled.ToPartialLimitConfig().System
+	over := rcmgr.PartialLimitConfig{System: rcmgr.ResourceLimits{Memory: rcmgr.LimitVal64(cfg.MaxMemory)}}
+	if int(sys.Conns) < cfg.ConnHigh {
+		over.System.Conns = rcmgr.LimitVal(cfg.ConnHigh)
+	}
+	if int(sys.ConnsInbound) < cfg.ConnHigh {
+		over.System.ConnsInbound = rcmgr.LimitVal(cfg.ConnHigh)
+	}
+	if int(sys.ConnsOutbound) < cfg.ConnHigh {
+		over.System.ConnsOutbound = rcmgr.LimitVal(cfg.ConnHigh)
+	}
+	if int(sys.FD) < cfg.ConnHigh {
+		over.System.FD = rcmgr.LimitVal(cfg.ConnHigh)
+	}
+	return over.Build(scaled)
+}
+
+// buildHost makes the libp2p host: TCP and QUIC, Noise and TLS, the
+// connection manager and the resource manager, no metrics on the global
+// Prometheus registry (two nodes may run in one process).
+func buildHost(key crypto.PrivKey, cfg Config) (host.Host, error) {
+	cm, err := connmgr.NewConnManager(cfg.ConnLow, cfg.ConnHigh)
+	if err != nil {
+		return nil, fmt.Errorf("overlay: connection manager: %w", err)
+	}
+	var rm network.ResourceManager
+	rm, err = rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits(cfg)))
+	if err != nil {
+		cm.Close()
+		return nil, fmt.Errorf("overlay: resource manager: %w", err)
+	}
+	h, err := libp2p.New(
+		libp2p.Identity(key),
+		libp2p.ListenAddrStrings(cfg.Listen...),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Transport(quic.NewTransport),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Security(libp2ptls.ID, libp2ptls.New),
+		libp2p.ConnectionManager(cm),
+		libp2p.ResourceManager(rm),
+		libp2p.DisableMetrics(),
+		libp2p.UserAgent("ronhost"),
+	)
+	if err != nil {
+		rm.Close()
+		cm.Close()
+		return nil, fmt.Errorf("overlay: starting the libp2p host: %w", err)
+	}
+	return h, nil
+}

@@ -1,0 +1,367 @@
+package overlay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	dht "github.com/libp2p/go-libp2p-kad-dht"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/ronhost/ronhost/core/cid"
+)
+
+// ProtocolPrefix is the prefix of the DHT's protocol: ronhost nodes speak
+// /ronhost/kad/1.0.0 and never join the IPFS DHT.
+const ProtocolPrefix = "/ronhost"
+
+// Sentinel errors.
+var (
+	// ErrNotStarted: the method needs a started Overlay.
+	ErrNotStarted = errors.New("overlay: not started")
+	// ErrClosed: Close was called.
+	ErrClosed = errors.New("overlay: closed")
+	// ErrNotReady: the routing table is empty (no peer reached yet).
+	ErrNotReady = errors.New("overlay: not ready: no DHT peer yet")
+	// ErrInvalidAddr: a multiaddr does not parse or lacks /p2p/<id>.
+	ErrInvalidAddr = errors.New("overlay: invalid multiaddr")
+	// ErrNoIdentity: neither Config.KeyFile nor Config.Key nor Config.Host is set.
+	ErrNoIdentity = errors.New("overlay: no identity (set KeyFile or Key)")
+)
+
+// Defaults applied to zero Config fields.
+const (
+	DefaultConnLow   = 64
+	DefaultConnHigh  = 128
+	DefaultReprovide = 12 * time.Hour
+	// DefaultMaxMemory is the resource manager's memory budget when
+	// Config.MaxMemory is 0.
+	DefaultMaxMemory = 256 << 20
+	// retryAfter bounds how long a root whose announcement failed waits
+	// before it is tried again (Reprovide if that is shorter).
+	retryAfter = time.Minute
+	// provideTimeout bounds one announcement by the reprovider.
+	provideTimeout = 2 * time.Minute
+	// reprovideWorkers announce roots concurrently.
+	reprovideWorkers = 4
+	// dialTimeout bounds one bootstrap dial in Start.
+	dialTimeout = 10 * time.Second
+	// defaultMaxProviders is FindProviders' max when it is given <= 0.
+	defaultMaxProviders = 20
+)
+
+// Config configures an Overlay. The zero value with a KeyFile is a node
+// listening on loopback that joins nobody.
+type Config struct {
+	// KeyFile holds the node's ed25519 seed (32 bytes, mode 0600), created on
+	// first start (internal/secretfile); the peer ID derives from it. Its
+	// directory must exist.
+	KeyFile string
+	// Key is used instead of KeyFile (tests).
+	Key crypto.PrivKey
+	// Listen are the multiaddrs to listen on; nil: /ip4/127.0.0.1/tcp/0 and
+	// /ip4/127.0.0.1/udp/0/quic-v1.
+	Listen []string
+	// Bootstrap are peers to join through: multiaddrs ending in /p2p/<id>.
+	Bootstrap []string
+	// Host is a prebuilt host (tests: mocknet). Key, KeyFile, Listen,
+	// ConnLow, ConnHigh and MaxMemory are then ignored, and Close leaves it open.
+	Host host.Host
+	// ConnLow and ConnHigh are the connection manager's watermarks; 0: 64, 128.
+	ConnLow, ConnHigh int
+	// MaxMemory is the resource manager's memory budget in bytes (its limits
+	// are scaled from it and the system scope's memory is capped at it);
+	// 0: DefaultMaxMemory. The limits are never unlimited.
+	MaxMemory int64
+	// Reprovide is how often every root is announced again; 0: 12h (kad-dht
+	// provider records expire after 48h).
+	Reprovide time.Duration
+	// Logger receives the overlay's log lines; nil discards them.
+	Logger *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.ConnLow <= 0 {
+		c.ConnLow = DefaultConnLow
+	}
+	if c.ConnHigh <= 0 {
+		c.ConnHigh = DefaultConnHigh
+	}
+	if c.ConnHigh < c.ConnLow {
+		c.ConnHigh = c.ConnLow
+	}
+	if c.MaxMemory <= 0 {
+		c.MaxMemory = DefaultMaxMemory
+	}
+	if c.Reprovide <= 0 {
+		c.Reprovide = DefaultReprovide
+	}
+	if c.Listen == nil {
+		c.Listen = []string{"/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+type state int
+
+const (
+	stateNew state = iota
+	stateStarted
+	stateClosed
+)
+
+// Overlay is a node's libp2p host and DHT. Its methods are safe for
+// concurrent use.
+type Overlay struct {
+	cfg Config
+	log *slog.Logger
+
+	mu      sync.Mutex // guards the fields below; held through Start
+	state   state
+	host    host.Host
+	ownHost bool
+	dht     *dht.IpfsDHT
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup // the reprovider
+
+	rootsMu sync.Mutex
+	roots   map[cid.CID]*root
+
+	// onAnnounce, if set before Start, is called after every announcement
+	// (tests).
+	onAnnounce func(c cid.CID, err error)
+}
+
+// root is a remembered CID to announce again.
+type root struct {
+	tried time.Time // last announcement attempt
+	done  time.Time // last successful announcement; zero if none
+}
+
+// New returns an Overlay configured by cfg. It does no I/O.
+func New(cfg Config) *Overlay {
+	cfg.defaults()
+	return &Overlay{cfg: cfg, log: cfg.Logger, roots: make(map[cid.CID]*root)}
+}
+
+// Start builds the host (unless Config.Host is set), starts the DHT in
+// server mode under ProtocolPrefix without any IPFS bootstrap peer, dials
+// the bootstrap peers (in parallel, each bounded by ctx and 10s; a peer that
+// cannot be reached is logged, not fatal: the DHT keeps retrying the
+// bootstrap peers while its routing table is empty), asks the DHT to refresh
+// its routing table and starts the reprovider. See Ready for when the node
+// can find anything.
+func (o *Overlay) Start(ctx context.Context) (err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	switch o.state {
+	case stateStarted:
+		return errors.New("overlay: already started")
+	case stateClosed:
+		return ErrClosed
+	}
+	boot, err := parseAddrs(o.cfg.Bootstrap)
+	if err != nil {
+		return err
+	}
+	h, own := o.cfg.Host, false
+	if h == nil {
+		key, err := loadKey(o.cfg)
+		if err != nil {
+			return err
+		}
+		if h, err = buildHost(key, o.cfg); err != nil {
+			return err
+		}
+		own = true
+	}
+	defer func() {
+		if err != nil && own {
+			h.Close()
+		}
+	}()
+	d, err := dht.New(h,
+		dht.Mode(dht.ModeServer),
+		dht.ProtocolPrefix(ProtocolPrefix),
+		dht.BootstrapPeers(boot...),
+	)
+	if err != nil {
+		return fmt.Errorf("overlay: starting the DHT: %w", err)
+	}
+	o.connectAll(ctx, h, boot)
+	if err := d.Bootstrap(ctx); err != nil {
+		d.Close()
+		return fmt.Errorf("overlay: bootstrapping the DHT: %w", err)
+	}
+	rctx, cancel := context.WithCancel(context.Background())
+	o.host, o.ownHost, o.dht, o.cancel = h, own, d, cancel
+	o.state = stateStarted
+	o.wg.Go(func() { o.reprovideLoop(rctx, d) })
+	o.log.Info("overlay started", "peer", h.ID(), "addrs", o.addrsLocked(), "bootstrap", len(boot))
+	return nil
+}
+
+// connectAll dials the bootstrap peers in parallel and waits for the dials.
+func (o *Overlay) connectAll(ctx context.Context, h host.Host, boot []peer.AddrInfo) {
+	var wg sync.WaitGroup
+	for _, ai := range boot {
+		if ai.ID == h.ID() {
+			continue
+		}
+		wg.Go(func() {
+			dctx, cancel := context.WithTimeout(ctx, dialTimeout)
+			defer cancel()
+			if err := h.Connect(dctx, ai); err != nil {
+				o.log.Warn("bootstrap peer unreachable", "peer", ai.ID, "err", err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// Close stops the reprovider, closes the DHT and, unless it was given in
+// Config.Host, the host. It waits for every goroutine the Overlay started.
+// Closing twice, or before Start, is fine.
+func (o *Overlay) Close() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.state != stateStarted {
+		o.state = stateClosed
+		return nil
+	}
+	o.state = stateClosed
+	o.cancel()
+	o.wg.Wait()
+	err := o.dht.Close()
+	if o.ownHost {
+		err = errors.Join(err, o.host.Close())
+	}
+	if err != nil {
+		return fmt.Errorf("overlay: closing: %w", err)
+	}
+	return nil
+}
+
+// running returns the host and the DHT of a started Overlay.
+func (o *Overlay) running() (host.Host, *dht.IpfsDHT, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	switch o.state {
+	case stateNew:
+		return nil, nil, ErrNotStarted
+	case stateClosed:
+		return nil, nil, ErrClosed
+	}
+	return o.host, o.dht, nil
+}
+
+// Host returns the libp2p host (nil before Start). core/blob serves on it.
+func (o *Overlay) Host() host.Host {
+	h, _, _ := o.running()
+	return h
+}
+
+// ID returns the node's peer ID ("" before Start).
+func (o *Overlay) ID() peer.ID {
+	h, _, _ := o.running()
+	if h == nil {
+		return ""
+	}
+	return h.ID()
+}
+
+// Addrs returns the node's listen addresses as full multiaddrs ending in
+// /p2p/<id>, for other nodes' Bootstrap or Connect (nil before Start).
+func (o *Overlay) Addrs() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.state != stateStarted {
+		return nil
+	}
+	return o.addrsLocked()
+}
+
+func (o *Overlay) addrsLocked() []string {
+	full, err := peer.AddrInfoToP2pAddrs(&peer.AddrInfo{ID: o.host.ID(), Addrs: o.host.Addrs()})
+	if err != nil {
+		return nil
+	}
+	out := make([]string, len(full))
+	for i, a := range full {
+		out[i] = a.String()
+	}
+	return out
+}
+
+// Connect dials the peer at addr (a multiaddr ending in /p2p/<id>); the DHT
+// adds it to its routing table once identify tells it the peer speaks the
+// ronhost DHT protocol.
+func (o *Overlay) Connect(ctx context.Context, addr string) error {
+	h, _, err := o.running()
+	if err != nil {
+		return err
+	}
+	ais, err := parseAddrs([]string{addr})
+	if err != nil {
+		return err
+	}
+	if err := h.Connect(ctx, ais[0]); err != nil {
+		return fmt.Errorf("overlay: connecting to %s: %w", addr, err)
+	}
+	return nil
+}
+
+// Ready returns nil once the DHT's routing table holds a peer, or at once
+// when no bootstrap peer is configured (the first node of a network);
+// ErrNotReady before that, ErrNotStarted or ErrClosed outside Start..Close.
+func (o *Overlay) Ready() error {
+	_, d, err := o.running()
+	if err != nil {
+		return err
+	}
+	if len(o.cfg.Bootstrap) == 0 || d.RoutingTable().Size() > 0 {
+		return nil
+	}
+	return ErrNotReady
+}
+
+// Peers returns how many peers the DHT's routing table holds.
+func (o *Overlay) Peers() int {
+	_, d, err := o.running()
+	if err != nil {
+		return 0
+	}
+	return d.RoutingTable().Size()
+}
+
+// parseAddrs parses multiaddrs ending in /p2p/<id>, merging the addresses
+// of a peer given several times.
+func parseAddrs(addrs []string) ([]peer.AddrInfo, error) {
+	var out []peer.AddrInfo
+	idx := make(map[peer.ID]int)
+	for _, s := range addrs {
+		m, err := ma.NewMultiaddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("%w %q: %v", ErrInvalidAddr, s, err)
+		}
+		ai, err := peer.AddrInfoFromP2pAddr(m)
+		if err != nil {
+			return nil, fmt.Errorf("%w %q (it must end in /p2p/<peer id>): %v", ErrInvalidAddr, s, err)
+		}
+		if i, ok := idx[ai.ID]; ok {
+			out[i].Addrs = append(out[i].Addrs, ai.Addrs...)
+			continue
+		}
+		idx[ai.ID] = len(out)
+		out = append(out, *ai)
+	}
+	return out, nil
+}

@@ -1,0 +1,207 @@
+package overlay
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	ipfscid "github.com/ipfs/go-cid"
+	dht "github.com/libp2p/go-libp2p-kad-dht"
+	kb "github.com/libp2p/go-libp2p-kbucket"
+	"github.com/libp2p/go-libp2p/core/peer"
+	mh "github.com/multiformats/go-multihash"
+
+	"github.com/ronhost/ronhost/core/cid"
+)
+
+// Multicodec and multihash codes of the DHT key.
+const (
+	codecRaw   = 0x55
+	hashBLAKE3 = 0x1e
+)
+
+// Key returns the IPFS CID under which c is provided in the DHT: CIDv1,
+// codec raw (0x55), multihash BLAKE3 (0x1e) of c's 32 bytes. The DHT's key
+// is its multihash.
+func Key(c cid.CID) ipfscid.Cid {
+	h, err := mh.Encode(c[:], hashBLAKE3)
+	if err != nil { // only for unknown codes or a wrong length: never for these
+		panic(fmt.Sprintf("overlay: encoding the multihash of %s: %v", c, err))
+	}
+	return ipfscid.NewCidV1(codecRaw, h)
+}
+
+// Provide announces now that this node provides c (puts a provider record
+// on the DHT peers closest to c's key) and remembers c as a root to
+// announce again every Config.Reprovide. The root is remembered even when
+// the announcement fails (no peer yet, ctx ended); the reprovider then
+// tries again within a minute.
+func (o *Overlay) Provide(ctx context.Context, c cid.CID) error {
+	_, d, err := o.running()
+	if err != nil {
+		return err
+	}
+	o.rootsMu.Lock()
+	if _, ok := o.roots[c]; !ok {
+		o.roots[c] = &root{}
+	}
+	o.rootsMu.Unlock()
+	return o.announce(ctx, d, c)
+}
+
+// Unprovide stops re-announcing c. Records already on other peers expire
+// on their own (48h); kad-dht has no way to withdraw them.
+func (o *Overlay) Unprovide(c cid.CID) {
+	o.rootsMu.Lock()
+	delete(o.roots, c)
+	o.rootsMu.Unlock()
+}
+
+// announce puts c's provider record and notes the outcome on its root.
+func (o *Overlay) announce(ctx context.Context, d *dht.IpfsDHT, c cid.CID) error {
+	start := time.Now()
+	err := d.Provide(ctx, Key(c), true)
+	o.rootsMu.Lock()
+	if r, ok := o.roots[c]; ok {
+		r.tried = start
+		if err == nil {
+			r.done = start
+		}
+	}
+	o.rootsMu.Unlock()
+	if o.onAnnounce != nil {
+		o.onAnnounce(c, err)
+	}
+	if err != nil {
+		return fmt.Errorf("overlay: providing %s: %w", c, err)
+	}
+	o.log.Debug("provided", "cid", c, "took", time.Since(start))
+	return nil
+}
+
+// reprovideLoop announces the roots that are due until ctx ends.
+func (o *Overlay) reprovideLoop(ctx context.Context, d *dht.IpfsDHT) {
+	tick := min(o.cfg.Reprovide, retryAfter)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		o.reprovide(ctx, d, tick)
+	}
+}
+
+// reprovide announces, reprovideWorkers at a time, every root whose last
+// success is about Reprovide old (within half a tick) and every root whose
+// last attempt failed a retry interval ago. Nothing is tried while the
+// routing table is empty.
+func (o *Overlay) reprovide(ctx context.Context, d *dht.IpfsDHT, tick time.Duration) {
+	if d.RoutingTable().Size() == 0 {
+		return
+	}
+	now := time.Now()
+	soon := now.Add(tick / 2)
+	var due []cid.CID
+	o.rootsMu.Lock()
+	for c, r := range o.roots {
+		ok := !r.done.IsZero() && r.done.Equal(r.tried)
+		if ok && !r.done.Add(o.cfg.Reprovide).After(soon) || !ok && !r.tried.Add(tick).After(soon) {
+			due = append(due, c)
+		}
+	}
+	o.rootsMu.Unlock()
+	if len(due) == 0 {
+		return
+	}
+	o.log.Debug("reproviding", "roots", len(due))
+	work := make(chan cid.CID)
+	var wg sync.WaitGroup
+	for range min(reprovideWorkers, len(due)) {
+		wg.Go(func() {
+			for c := range work {
+				pctx, cancel := context.WithTimeout(ctx, provideTimeout)
+				if err := o.announce(pctx, d, c); err != nil && ctx.Err() == nil {
+					o.log.Warn("reproviding", "cid", c, "err", err)
+				}
+				cancel()
+			}
+		})
+	}
+	for _, c := range due {
+		select {
+		case work <- c:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	close(work)
+	wg.Wait()
+}
+
+// FindProviders returns up to max providers of c found through the DHT
+// (max <= 0: 20), never this node, each with the addresses the DHT or the
+// peerstore knows. It returns when max providers are found or the lookup
+// ends; with none found and ctx ended, the error wraps ctx.Err(). No
+// provider is not an error: the slice is empty.
+func (o *Overlay) FindProviders(ctx context.Context, c cid.CID, max int) ([]peer.AddrInfo, error) {
+	h, d, err := o.running()
+	if err != nil {
+		return nil, err
+	}
+	if max <= 0 {
+		max = defaultMaxProviders
+	}
+	k := Key(c)
+	// The DHT lists this node among the providers it holds locally; ask
+	// for one more then, so that max others can still be found.
+	count := max
+	if local, err := d.ProviderStore().GetProviders(ctx, k.Hash()); err == nil &&
+		slices.ContainsFunc(local, func(ai peer.AddrInfo) bool { return ai.ID == h.ID() }) {
+		count++
+	}
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var out []peer.AddrInfo
+	for ai := range d.FindProvidersAsync(fctx, k, count) {
+		if ai.ID == h.ID() || len(out) == max || slices.ContainsFunc(out, func(x peer.AddrInfo) bool { return x.ID == ai.ID }) {
+			continue
+		}
+		if len(ai.Addrs) == 0 {
+			ai.Addrs = h.Peerstore().Addrs(ai.ID)
+		}
+		out = append(out, ai)
+		if len(out) == max {
+			cancel() // the channel closes soon; drain it
+		}
+	}
+	if len(out) == 0 && ctx.Err() != nil {
+		return nil, fmt.Errorf("overlay: finding providers of %s: %w", c, ctx.Err())
+	}
+	return out, nil
+}
+
+// ClosestPeers returns the peers closest to c's DHT key, nearest first, as
+// a DHT lookup finds them (up to the bucket size, 20), never this node; if
+// the lookup fails (ctx ended, no peers) it falls back to the nearest peers
+// of the routing table. These are the peers a provider lookup reaches first
+// (replication candidates).
+func (o *Overlay) ClosestPeers(ctx context.Context, c cid.CID) []peer.ID {
+	h, d, err := o.running()
+	if err != nil {
+		return nil
+	}
+	key := string(Key(c).Hash())
+	ps, err := d.GetClosestPeers(ctx, key)
+	if err != nil || len(ps) == 0 {
+		ps = d.RoutingTable().NearestPeers(kb.ConvertKey(key), d.BucketSize())
+	}
+	ps = slices.DeleteFunc(slices.Clone(ps), func(p peer.ID) bool { return p == h.ID() })
+	return kb.SortClosestPeers(ps, kb.ConvertKey(key))
+}
