@@ -40,6 +40,9 @@ var (
 	ErrRange         = errors.New("store: range outside the object")
 	ErrSizeMismatch  = errors.New("store: input size differs from the stated size")
 	ErrNotPinned     = errors.New("store: not pinned")
+	ErrExists        = errors.New("store: object already stored")
+	ErrAborted       = errors.New("store: ingest aborted")
+	ErrIncomplete    = errors.New("store: ingest incomplete")
 )
 
 // Options configure a Store. The zero value is a store on the real disk with
@@ -79,6 +82,10 @@ type Store struct {
 
 	cache *outboardCache
 
+	// ingests are the open Ingests, aborted by Close.
+	ingMu   sync.Mutex
+	ingests map[*Ingest]struct{}
+
 	closeMu sync.RWMutex
 	closed  bool
 }
@@ -91,7 +98,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if fs == nil {
 		fs = vfs.Default
 	}
-	s := &Store{fs: fs, dir: dir, opts: opts, log: opts.Logger, dirsMade: map[string]bool{}, cache: newOutboardCache(64 << 20)}
+	s := &Store{fs: fs, dir: dir, opts: opts, log: opts.Logger, dirsMade: map[string]bool{}, ingests: map[*Ingest]struct{}{}, cache: newOutboardCache(64 << 20)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -202,7 +209,9 @@ func (s *Store) recover(ctx context.Context) error {
 }
 
 // Close closes the index and releases the lock. Operations after Close fail
-// with ErrClosed; Close waits for operations in progress.
+// with ErrClosed; Close waits for operations in progress (a Commit among
+// them) and aborts every open Ingest (its readers and writers then fail
+// with ErrAborted).
 func (s *Store) Close() error {
 	s.closeMu.Lock()
 	defer s.closeMu.Unlock()
@@ -210,6 +219,15 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.ingMu.Lock()
+	open := make([]*Ingest, 0, len(s.ingests))
+	for in := range s.ingests {
+		open = append(open, in)
+	}
+	s.ingMu.Unlock()
+	for _, in := range open {
+		in.Abort()
+	}
 	err := s.db.Close()
 	if lerr := s.lock.Close(); err == nil {
 		err = lerr
