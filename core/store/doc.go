@@ -7,7 +7,7 @@
 //	LOCK                    held (fcntl) while a Store is open; a second Open fails with ErrLocked
 //	index/                  the Pebble database (object index, outboards, pins, references)
 //	objects/<hh>/<64 hex>   payload files, named by their CID (hh = first two hex digits)
-//	tmp/                    puts in progress; emptied at Open
+//	tmp/                    puts and ingests in progress; emptied at Open
 //
 // # Chunk groups
 //
@@ -33,8 +33,8 @@
 //
 // # Crash safety
 //
-// A put streams into tmp/ while hashing and building the outboard, fsyncs the
-// file, and then, holding the store's commit lock: records an intent key
+// A put streams into tmp/ while hashing and building the outboard (an ingest
+// fills it with verified groups), fsyncs the file, and then, holding the store's commit lock: records an intent key
 // (synced), renames the file into objects/, fsyncs the directory, and commits
 // the object record, outboard, pins and references, usage counter, and the
 // removal of the intent in one synced Pebble batch. Only then is the put
@@ -42,6 +42,32 @@
 // index, or all of it; Open removes everything in tmp/ and, for every intent
 // left without an object record, the file it names, so an interrupted put
 // leaks no space. GC uses the same intents for the files it removes.
+//
+// # Outboards out, verified ingest in
+//
+// Outboard hands out an object's full outboard (the 8-byte length header and
+// the parent nodes in pre-order) for a peer to fetch against. VerifyOutboard
+// checks one received from elsewhere before anything relies on it: exact
+// length for the stated size, the header, and every parent node hashing up
+// to the CID (guts.ParentNode; the root with the ROOT flag). Leaves, the
+// chunk groups' chaining values, need the bytes. The size itself is bound
+// only by the last group's bytes: an outboard may claim a size that keeps
+// the tree above the last leaf, and then no bytes ever verify against that
+// leaf, so nothing wrong is stored but such an ingest never completes.
+//
+// An Ingest (NewIngest) receives an object from peers: it verifies the
+// outboard, reserves the quota, and creates a file in tmp/ (objects up to
+// InlineMax are gathered in memory). WriteGroups takes whole groups at any
+// group-aligned offset, in any order, from several goroutines; it verifies
+// every group against the outboard and the CID (bao.VerifyChunk) before
+// writing a byte of it, so the file only ever holds verified bytes, and a
+// call with a bad group writes nothing. Missing and Done say what is left.
+// ReadRange on an Ingest blocks until each group it needs is there, so a
+// response streams while a fetch fills the object. Writers start write-back
+// of the written prefix as it grows, as Put's writer does. Commit, once every
+// group is present, syncs the file and goes through Put's commit step (above):
+// same guarantees. Abort, or Close of the Store, removes the file, gives the
+// quota back and fails waiting readers and writers with ErrAborted.
 //
 // # Pins, references and GC
 //

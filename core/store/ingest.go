@@ -54,7 +54,15 @@ type Ingest struct {
 	changed chan struct{} // closed (and replaced) on every change readers wait for
 	refs    int           // holders of f: the Ingest until it ends, readers, writes in progress
 	waiting int           // readers blocked on a group (for tests)
+	prefix  int64         // groups present from the start on
+	synced  int64         // bytes whose write-back was started (SyncTo)
+	syncing bool          // a writer is in SyncTo
 }
+
+// ingestSyncEvery is how far the written prefix runs ahead of the started
+// write-back before a writer starts more (as Put's writer does), so that
+// Commit's fsync has little left to do and dirty pages stay bounded.
+const ingestSyncEvery = teeSyncTo
 
 // NewIngest prepares to receive c, size bytes long, whose Bao outboard (with
 // its length header, group 6, as Outboard returns it) is ob. It checks ob
@@ -189,10 +197,31 @@ func (in *Ingest) WriteGroups(off int64, p []byte) error {
 					}
 				}
 			}
+			for in.prefix < int64(len(in.groups)) && in.groups[in.prefix] == groupPresent {
+				in.prefix++
+			}
+			syncTo := min(in.prefix*GroupSize, in.size)
+			doSync := werr == nil && in.f != nil && !in.syncing && in.state == ingestOpen && syncTo-in.synced >= ingestSyncEvery
+			if doSync {
+				in.syncing = true // keeps our reference on f until it is done
+			} else {
+				in.unrefLocked()
+			}
 			in.broadcastLocked()
-			in.unrefLocked()
 			aborted = in.state == ingestAborted
 			in.mu.Unlock()
+			if doSync {
+				// Start write-back of the written prefix; it may wait for
+				// the previous one, which paces writers to the disk.
+				_, serr := in.f.SyncTo(syncTo)
+				in.mu.Lock()
+				in.syncing = false
+				if serr == nil {
+					in.synced = syncTo
+				}
+				in.unrefLocked()
+				in.mu.Unlock()
+			}
 			if werr != nil {
 				return werr
 			}

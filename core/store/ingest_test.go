@@ -559,3 +559,57 @@ func TestCloseAbortsIngests(t *testing.T) {
 		t.Fatalf("NewIngest after Close: %v", err)
 	}
 }
+
+// TestIngestLarge receives an object past the write-back step from three
+// writers, so writers start write-back of the written prefix on the way.
+func TestIngestLarge(t *testing.T) {
+	ctx := context.Background()
+	s := openT(t, t.TempDir(), Options{})
+	n := 2*ingestSyncEvery + 12345
+	data := fastBytes(n)
+	in := newIngestT(t, s, data)
+	rng := rand.New(rand.NewPCG(6, 6))
+	work := units(rng, int64(n))
+	// Roughly in order, as a fetch delivers: swap neighbours only.
+	for i := 0; i+1 < len(work); i += 2 {
+		if rng.IntN(2) == 0 {
+			work[i], work[i+1] = work[i+1], work[i]
+		}
+	}
+	ch := make(chan [2]int64, len(work))
+	for _, u := range work {
+		ch <- u
+	}
+	close(ch)
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	for w := 0; w < 3; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for u := range ch {
+				if err := in.WriteGroups(u[0], data[u[0]:u[1]]); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	in.mu.Lock()
+	synced := in.synced
+	in.mu.Unlock()
+	if synced < ingestSyncEvery {
+		t.Fatalf("write-back started for %d bytes only", synced)
+	}
+	if _, err := in.Commit(ctx, PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, s, in.CID(), 0, -1); !bytes.Equal(got, data) {
+		t.Fatal("reads back wrong")
+	}
+}
