@@ -36,8 +36,8 @@ func Key(c cid.CID) ipfscid.Cid {
 // Provide announces now that this node provides c (puts a provider record
 // on the DHT peers closest to c's key) and remembers c as a root to
 // announce again every Config.Reprovide. The root is remembered even when
-// the announcement fails (no peer yet, ctx ended); the reprovider then
-// tries again within a minute.
+// the announcement fails (ErrNotReady: no peer yet; ctx ended; ...); the
+// reprovider then tries again within a minute (or Reprovide if shorter).
 func (o *Overlay) Provide(ctx context.Context, c cid.CID) error {
 	_, d, err := o.running()
 	if err != nil {
@@ -52,7 +52,8 @@ func (o *Overlay) Provide(ctx context.Context, c cid.CID) error {
 }
 
 // Unprovide stops re-announcing c. Records already on other peers expire
-// on their own (48h); kad-dht has no way to withdraw them.
+// on their own (48h), as does the one this node keeps for itself (so peers
+// that ask it may still be told it provides c); kad-dht cannot withdraw them.
 func (o *Overlay) Unprovide(c cid.CID) {
 	o.rootsMu.Lock()
 	delete(o.roots, c)
@@ -62,7 +63,12 @@ func (o *Overlay) Unprovide(c cid.CID) {
 // announce puts c's provider record and notes the outcome on its root.
 func (o *Overlay) announce(ctx context.Context, d *dht.IpfsDHT, c cid.CID) error {
 	start := time.Now()
-	err := d.Provide(ctx, Key(c), true)
+	var err error
+	if d.RoutingTable().Size() == 0 {
+		err = ErrNotReady // nobody to tell; kad-dht would say "failed to find any peer in table"
+	} else {
+		err = d.Provide(ctx, Key(c), true)
+	}
 	o.rootsMu.Lock()
 	if r, ok := o.roots[c]; ok {
 		r.tried = start

@@ -2,6 +2,7 @@ package overlay
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -76,8 +77,8 @@ func TestReprovider(t *testing.T) {
 	poll(t, 10*time.Second, "C ready", c.Ready)
 
 	obj := cid.Sum([]byte("announced later"))
-	if err := a.Provide(ctx, obj); err == nil {
-		t.Fatal("Provide with no peer succeeded")
+	if err := a.Provide(ctx, obj); !errors.Is(err, ErrNotReady) {
+		t.Fatalf("Provide with no peer = %v, want ErrNotReady", err)
 	}
 	if holds(b, obj, a.ID()) || holds(c, obj, a.ID()) {
 		t.Fatal("a record reached a peer A was not connected to")
