@@ -30,59 +30,18 @@ func BenchmarkIngestGroups(b *testing.B) {
 	data := fastBytes(n)
 	ob, root := bao.EncodeBuf(data, Group, true)
 	c := cid.CID(root)
-	ctx := context.Background()
 	workers := max(2, runtime.GOMAXPROCS(0))
-	const unit = 16 * GroupSize
 	for i := 0; i < b.N; i++ {
-		hash := best(benchReps, func() time.Duration {
+		// The three are measured in turn, benchReps times, and each keeps its
+		// best: on a shared machine the noise then hits them alike.
+		hash, simd, ingest := time.Duration(1<<63-1), time.Duration(1<<63-1), time.Duration(1<<63-1)
+		for r := 0; r < benchReps; r++ {
 			t := time.Now()
 			cid.Sum(data)
-			return time.Since(t)
-		})
-		simd := best(benchReps, func() time.Duration { return simdHash(data) })
-		ingest := best(benchReps, func() time.Duration {
-			dir := b.TempDir()
-			s, err := Open(ctx, dir, Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
-			t := time.Now()
-			in, err := s.NewIngest(ctx, c, int64(n), ob)
-			if err != nil {
-				b.Fatal(err)
-			}
-			var next atomic.Int64
-			var wg sync.WaitGroup
-			var failed atomic.Value
-			for w := 0; w < workers; w++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for {
-						off := next.Add(unit) - unit
-						if off >= int64(n) {
-							return
-						}
-						if err := in.WriteGroups(off, data[off:min(off+unit, int64(n))]); err != nil {
-							failed.Store(err)
-							return
-						}
-					}
-				}()
-			}
-			wg.Wait()
-			if err, _ := failed.Load().(error); err != nil {
-				b.Fatal(err)
-			}
-			if _, err := in.Commit(ctx, PutOptions{}); err != nil {
-				b.Fatal(err)
-			}
-			d := time.Since(t)
-			s.Close()
-			os.RemoveAll(dir)
-			return d
-		})
+			hash = min(hash, time.Since(t))
+			simd = min(simd, simdHash(data))
+			ingest = min(ingest, ingestOnce(b, data, c, ob, workers))
+		}
 		b.ReportMetric(mbps(n, ingest), "ingest-MB/s")
 		b.ReportMetric(mbps(n, hash), "blake3-MB/s")
 		b.ReportMetric(mbps(n, simd), "blake3-simd-MB/s")
@@ -90,4 +49,51 @@ func BenchmarkIngestGroups(b *testing.B) {
 		b.ReportMetric(simd.Seconds()/ingest.Seconds(), "x-blake3-simd")
 		b.ReportMetric(float64(workers), "writers")
 	}
+}
+
+// ingestOnce times NewIngest, WriteGroups of data in 1 MiB units by workers
+// goroutines, and Commit, into a fresh store on disk.
+func ingestOnce(b *testing.B, data []byte, c cid.CID, ob []byte, workers int) time.Duration {
+	const unit = 16 * GroupSize
+	ctx := context.Background()
+	n := int64(len(data))
+	dir := b.TempDir()
+	s, err := Open(ctx, dir, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	defer s.Close()
+	t := time.Now()
+	in, err := s.NewIngest(ctx, c, n, ob)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				off := next.Add(unit) - unit
+				if off >= n {
+					return
+				}
+				if err := in.WriteGroups(off, data[off:min(off+unit, n)]); err != nil {
+					failed.Store(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err, _ := failed.Load().(error); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := in.Commit(ctx, PutOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	return time.Since(t)
 }
