@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -65,10 +66,11 @@ type Config struct {
 	KeyFile string
 	// Key is used instead of KeyFile (tests).
 	Key crypto.PrivKey
-	// Listen are the multiaddrs to listen on; nil: /ip4/127.0.0.1/tcp/0 and
+	// Listen are the multiaddrs to listen on; empty: /ip4/127.0.0.1/tcp/0 and
 	// /ip4/127.0.0.1/udp/0/quic-v1.
 	Listen []string
-	// Bootstrap are peers to join through: multiaddrs ending in /p2p/<id>.
+	// Bootstrap are peers to join through: multiaddrs ending in /p2p/<id>
+	// (this node's own entry, if listed, is skipped).
 	Bootstrap []string
 	// Host is a prebuilt host (tests: mocknet). Key, KeyFile, Listen,
 	// ConnLow, ConnHigh and MaxMemory are then ignored, and Close leaves it open.
@@ -102,7 +104,7 @@ func (c *Config) defaults() {
 	if c.Reprovide <= 0 {
 		c.Reprovide = DefaultReprovide
 	}
-	if c.Listen == nil {
+	if len(c.Listen) == 0 {
 		c.Listen = []string{"/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"}
 	}
 	if c.Logger == nil {
@@ -129,6 +131,7 @@ type Overlay struct {
 	host    host.Host
 	ownHost bool
 	dht     *dht.IpfsDHT
+	nboot   int // bootstrap peers other than this node
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup // the reprovider
 
@@ -188,6 +191,7 @@ func (o *Overlay) Start(ctx context.Context) (err error) {
 			h.Close()
 		}
 	}()
+	boot = slices.DeleteFunc(boot, func(ai peer.AddrInfo) bool { return ai.ID == h.ID() })
 	d, err := dht.New(h,
 		dht.Mode(dht.ModeServer),
 		dht.ProtocolPrefix(ProtocolPrefix),
@@ -202,7 +206,7 @@ func (o *Overlay) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("overlay: bootstrapping the DHT: %w", err)
 	}
 	rctx, cancel := context.WithCancel(context.Background())
-	o.host, o.ownHost, o.dht, o.cancel = h, own, d, cancel
+	o.host, o.ownHost, o.dht, o.cancel, o.nboot = h, own, d, cancel, len(boot)
 	o.state = stateStarted
 	o.wg.Go(func() { o.reprovideLoop(rctx, d) })
 	o.log.Info("overlay started", "peer", h.ID(), "addrs", o.addrsLocked(), "bootstrap", len(boot))
@@ -213,9 +217,6 @@ func (o *Overlay) Start(ctx context.Context) (err error) {
 func (o *Overlay) connectAll(ctx context.Context, h host.Host, boot []peer.AddrInfo) {
 	var wg sync.WaitGroup
 	for _, ai := range boot {
-		if ai.ID == h.ID() {
-			continue
-		}
 		wg.Go(func() {
 			dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 			defer cancel()
@@ -320,14 +321,15 @@ func (o *Overlay) Connect(ctx context.Context, addr string) error {
 }
 
 // Ready returns nil once the DHT's routing table holds a peer, or at once
-// when no bootstrap peer is configured (the first node of a network);
+// when no bootstrap peer other than this node is configured (the first
+// node of a network);
 // ErrNotReady before that, ErrNotStarted or ErrClosed outside Start..Close.
 func (o *Overlay) Ready() error {
 	_, d, err := o.running()
 	if err != nil {
 		return err
 	}
-	if len(o.cfg.Bootstrap) == 0 || d.RoutingTable().Size() > 0 {
+	if o.nboot == 0 || d.RoutingTable().Size() > 0 {
 		return nil
 	}
 	return ErrNotReady
