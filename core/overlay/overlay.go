@@ -160,8 +160,9 @@ func New(cfg Config) *Overlay {
 // the bootstrap peers (in parallel, each bounded by ctx and 10s; a peer that
 // cannot be reached is logged, not fatal: the DHT keeps retrying the
 // bootstrap peers while its routing table is empty), asks the DHT to refresh
-// its routing table and starts the reprovider. See Ready for when the node
-// can find anything.
+// its routing table and starts the reprovider. If ctx ends meanwhile, all
+// is undone and the error wraps ctx.Err(). See Ready for when the node can
+// find anything.
 func (o *Overlay) Start(ctx context.Context) (err error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -201,6 +202,10 @@ func (o *Overlay) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("overlay: starting the DHT: %w", err)
 	}
 	o.connectAll(ctx, h, boot)
+	if err := ctx.Err(); err != nil {
+		d.Close()
+		return fmt.Errorf("overlay: starting: %w", err)
+	}
 	if err := d.Bootstrap(ctx); err != nil {
 		d.Close()
 		return fmt.Errorf("overlay: bootstrapping the DHT: %w", err)

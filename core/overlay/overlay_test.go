@@ -228,6 +228,11 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("Start after Close = %v, want ErrClosed", err)
 	}
 
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := New(Config{Key: mustKey(t)}).Start(done); !errors.Is(err, context.Canceled) {
+		t.Errorf("Start with an ended context = %v, want context.Canceled", err)
+	}
 	if err := New(Config{}).Start(ctx); !errors.Is(err, ErrNoIdentity) {
 		t.Errorf("Start without identity = %v, want ErrNoIdentity", err)
 	}
