@@ -54,6 +54,7 @@ func (a *app) commandTable() []*command {
 	cmds := []*command{
 		pluginCommand(),
 		serveCommand(),
+		superviseCommand(),
 		versionCommand(),
 	}
 	cmds = append(cmds, contentCommands()...)
