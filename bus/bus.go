@@ -3,6 +3,8 @@ package bus
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -41,6 +43,17 @@ const (
 	closeGrace = time.Second
 	// connectTimeout bounds Start when ctx has no deadline.
 	connectTimeout = 10 * time.Second
+	// DefaultRetries is Options.Retries' default.
+	DefaultRetries = 2
+	// dialTimeout bounds one attempt to connect to one server of URL.
+	dialTimeout = 2 * time.Second
+	// reconnectWait and its jitter space out the attempts to reconnect to
+	// the same server of URL (the others are tried at once).
+	reconnectWait      = 500 * time.Millisecond
+	reconnectJitter    = 500 * time.Millisecond
+	reconnectJitterTLS = time.Second
+	clientPingInterval = 10 * time.Second
+	clientMaxPingsOut  = 3
 )
 
 // Options configure a Bus.
@@ -71,6 +84,27 @@ type Options struct {
 	// Concurrency is how many handlers of one verb run at once on this bus;
 	// further requests wait in the subscription. 0: DefaultConcurrency.
 	Concurrency int
+
+	// Cluster joins the embedded server to a NATS cluster (Cluster.Name ""
+	// means none). Not with URL.
+	Cluster ClusterOptions
+	// TLS secures the embedded server's listener and routes, or the
+	// connection to URL. nil: no TLS.
+	TLS *TLSOptions
+
+	// Retries is how many more times Request sends a request that failed in
+	// a way another attempt may fix (see Request). 0: DefaultRetries; a
+	// negative number: none.
+	Retries int
+	// AttemptTimeout is how long Request waits for the reply to an
+	// idempotent request before it sends it again, to another instance if
+	// there is one, while still waiting for the first reply. 0: the
+	// request's deadline divided by its number of attempts (1+Retries); a
+	// negative duration: never send again a request that got no reply.
+	AttemptTimeout time.Duration
+	// Idempotent says whether a role's verb may run twice for one request
+	// (it is repeated after silence only if so). nil: DefaultIdempotent.
+	Idempotent func(role, verb string) bool
 }
 
 // Bus is a node's connection to its NATS bus and, when embedded, the server.
@@ -95,6 +129,17 @@ type Bus struct {
 	idle     *sync.Cond
 	base     context.Context
 	cancel   context.CancelFunc
+
+	retries    int
+	idempotent func(role, verb string) bool
+	// connEvent gets a token (never blocking) when the connection connects
+	// or fails an attempt to; Start waits on it.
+	connEvent chan struct{}
+	connErr   atomic.Pointer[error] // the last failed connection attempt's error
+	quitting  atomic.Bool           // the connection is being closed on purpose
+	stats     counters
+	// retryHook, when set (by tests), is called before each repeated send.
+	retryHook func(attempt int, cause *Error)
 }
 
 // New returns a Bus configured by o. It does no I/O.
@@ -110,6 +155,16 @@ func New(o Options) *Bus {
 	if b.o.Concurrency <= 0 {
 		b.o.Concurrency = DefaultConcurrency
 	}
+	b.retries = o.Retries
+	if b.retries == 0 {
+		b.retries = DefaultRetries
+	}
+	b.retries = max(b.retries, 0)
+	b.idempotent = o.Idempotent
+	if b.idempotent == nil {
+		b.idempotent = DefaultIdempotent
+	}
+	b.connEvent = make(chan struct{}, 1)
 	b.idle = sync.NewCond(&b.hmu)
 	b.base, b.cancel = context.WithCancel(context.Background())
 	return b
@@ -135,24 +190,29 @@ func (o *Options) check() error {
 		if o.User == internalUser {
 			return fmt.Errorf("%w: the user name %q is reserved", ErrConfig, internalUser)
 		}
-		if _, _, err := splitListen(o.Listen); err != nil {
+		if _, _, err := splitHostPort("Listen", o.Listen); err != nil {
 			return err
 		}
 	}
-	return nil
+	if err := o.checkCluster(); err != nil {
+		return err
+	}
+	return o.checkTLS()
 }
 
-func splitListen(listen string) (string, int, error) {
+// splitHostPort parses the listen address of field; port 0 becomes
+// nats-server's "any free port".
+func splitHostPort(field, listen string) (string, int, error) {
 	host, p, err := net.SplitHostPort(listen)
 	if err != nil {
-		return "", 0, fmt.Errorf("%w: Listen %q: %v", ErrConfig, listen, err)
+		return "", 0, fmt.Errorf("%w: %s %q: %v", ErrConfig, field, listen, err)
 	}
 	port, err := strconv.Atoi(p)
 	if err != nil || port < 0 || port > 65535 {
-		return "", 0, fmt.Errorf("%w: Listen %q: bad port", ErrConfig, listen)
+		return "", 0, fmt.Errorf("%w: %s %q: bad port", ErrConfig, field, listen)
 	}
 	if host == "" {
-		return "", 0, fmt.Errorf("%w: Listen %q: give a host, e.g. 127.0.0.1", ErrConfig, listen)
+		return "", 0, fmt.Errorf("%w: %s %q: give a host, e.g. 127.0.0.1", ErrConfig, field, listen)
 	}
 	if port == 0 {
 		port = server.RANDOM_PORT
@@ -161,6 +221,13 @@ func splitListen(listen string) (string, int, error) {
 }
 
 // Start runs the embedded server (unless Options.URL is set) and connects.
+//
+// With URL, Start waits until ctx ends (10 s without a deadline) for one of
+// the servers to accept the connection, trying them again and again, so a
+// process may start before its NATS cluster is up; a refused password or
+// certificate fails it at once. Once connected, the connection survives
+// the loss of its server by reconnecting to another one of URL (or one the
+// cluster announced), for ever; meanwhile Ready is false.
 func (b *Bus) Start(ctx context.Context) error {
 	if err := b.o.check(); err != nil {
 		return err
@@ -176,6 +243,7 @@ func (b *Bus) Start(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("bus: start: %w", err)
 	}
+	b.quitting.Store(false)
 	wait := connectTimeout
 	if dl, ok := ctx.Deadline(); ok {
 		wait = time.Until(dl)
@@ -189,16 +257,39 @@ func (b *Bus) Start(ctx context.Context) error {
 	done := b.connDone
 	opts := []nats.Option{
 		nats.Name(name),
-		nats.Timeout(wait),
+		nats.Timeout(min(wait, dialTimeout)),
 		nats.MaxReconnects(-1),
+		nats.ReconnectWait(reconnectWait),
+		nats.ReconnectJitter(reconnectJitter, reconnectJitterTLS),
+		nats.PingInterval(clientPingInterval),
+		nats.MaxPingsOutstanding(clientMaxPingsOut),
 		nats.DrainTimeout(10 * time.Second),
-		nats.ClosedHandler(func(*nats.Conn) { close(done) }),
+		nats.ClosedHandler(func(nc *nats.Conn) {
+			if !b.quitting.Load() {
+				// nats.go gives up only on a server that refuses the
+				// credentials twice in a row.
+				b.log.Error("the NATS connection is closed for good; restart the process", "err", nc.LastError())
+			}
+			close(done)
+		}),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				b.log.Warn("disconnected", "err", err)
 			}
 		}),
-		nats.ReconnectHandler(func(nc *nats.Conn) { b.log.Info("reconnected", "url", nc.ConnectedUrlRedacted()) }),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			b.stats.reconnects.Add(1)
+			b.log.Info("reconnected", "url", nc.ConnectedUrlRedacted())
+			b.signalConn()
+		}),
+		nats.ConnectHandler(func(*nats.Conn) { b.signalConn() }), // a first connection made in the background
+		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				b.connErr.Store(&err)
+				b.log.Debug("a connection attempt failed", "err", err)
+			}
+			b.signalConn()
+		}),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
 			subj := ""
 			if sub != nil {
@@ -227,17 +318,27 @@ func (b *Bus) Start(ctx context.Context) error {
 		if b.o.CredsFile != "" {
 			opts = append(opts, nats.UserCredentials(b.o.CredsFile))
 		}
+		opts = append(opts, clientTLS(b.o.TLS)...)
+		opts = append(opts, nats.RetryOnFailedConnect(true))
+	}
+	where := "the embedded server"
+	if url != "" {
+		where = redactURLs(url)
 	}
 	nc, err := nats.Connect(url, opts...)
+	if err == nil && url != "" {
+		err = b.awaitConnection(ctx, nc, wait)
+	}
 	if err != nil {
+		if nc != nil {
+			b.quitting.Store(true)
+			nc.Close()
+			<-done
+		}
 		if b.srv != nil {
 			b.srv.Shutdown()
 			b.srv.WaitForShutdown()
 			b.srv = nil
-		}
-		where := "the embedded server"
-		if url != "" {
-			where = redactURLs(url)
 		}
 		return fmt.Errorf("bus: connecting to %s: %w", where, err)
 	}
@@ -245,9 +346,13 @@ func (b *Bus) Start(ctx context.Context) error {
 	b.started = true
 	if b.srv != nil {
 		if u := b.listenURL(); u != "" {
-			b.log.Info("embedded NATS server listening for operators", "url", u, "user", b.o.User)
+			b.log.Info("embedded NATS server listening for operators", "url", u, "user", b.o.User, "tls", b.o.TLS != nil)
 		} else {
 			b.log.Debug("embedded NATS server running, in-process connections only")
+		}
+		if b.o.Cluster.enabled() {
+			b.log.Info("embedded NATS server in a cluster", "cluster", b.o.Cluster.Name,
+				"routes_listen", b.srv.ClusterAddr().String(), "routes", len(b.o.Cluster.Routes))
 		}
 	} else {
 		b.log.Info("connected to NATS", "url", nc.ConnectedUrlRedacted())
@@ -255,11 +360,92 @@ func (b *Bus) Start(ctx context.Context) error {
 	return nil
 }
 
+func (b *Bus) signalConn() {
+	select {
+	case b.connEvent <- struct{}{}:
+	default:
+	}
+}
+
+// awaitConnection waits for nc, which retries in the background, to
+// connect: until ctx ends or wait passes, or at once on an error that
+// another attempt will not fix (a refused password or certificate).
+func (b *Bus) awaitConnection(ctx context.Context, nc *nats.Conn, wait time.Duration) error {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	warned := false
+	for !nc.IsConnected() {
+		var last error
+		if p := b.connErr.Load(); p != nil {
+			last = *p
+			if permanent(last) {
+				return last
+			}
+			if !warned {
+				warned = true
+				b.log.Warn("NATS is not reachable yet; retrying", "url", redactURLs(b.o.URL), "err", last)
+			}
+		}
+		fail := func(why error) error {
+			if last != nil {
+				return fmt.Errorf("%w (last attempt: %w)", why, last)
+			}
+			return why
+		}
+		select {
+		case <-b.connEvent:
+		case <-ctx.Done():
+			return fail(ctx.Err())
+		case <-t.C:
+			return fail(fmt.Errorf("no server answered within %s", wait))
+		}
+	}
+	b.connErr.Store(nil)
+	return nil
+}
+
+// permanent says whether a failed connection attempt will fail again: the
+// servers refused the credentials, or TLS could not be agreed on.
+func permanent(err error) bool {
+	var (
+		verr  *tls.CertificateVerificationError
+		alert tls.AlertError
+		uerr  x509.UnknownAuthorityError
+		herr  x509.HostnameError
+		rerr  tls.RecordHeaderError
+		nerr  net.Error
+		oerr  *net.OpError
+	)
+	switch {
+	case errors.As(err, &oerr) && oerr.Op == "remote error":
+		// crypto/tls's form of a TLS alert from the server, e.g. "tls:
+		// certificate required".
+		return true
+	case errors.Is(err, nats.ErrAuthorization), errors.Is(err, nats.ErrAuthExpired),
+		errors.Is(err, nats.ErrAuthRevoked), errors.Is(err, nats.ErrAccountAuthExpired),
+		errors.Is(err, nats.ErrSecureConnRequired), errors.Is(err, nats.ErrSecureConnWanted),
+		errors.As(err, &verr), errors.As(err, &alert), errors.As(err, &uerr), errors.As(err, &herr),
+		errors.As(err, &rerr):
+		return true
+	case errors.Is(err, nats.ErrTLS):
+		// The handshake failed, or the server hung up right after it (it
+		// refused the client's certificate); a slow handshake is worth
+		// another attempt.
+		return !errors.As(err, &nerr) || !nerr.Timeout()
+	}
+	return false
+}
+
 // startServer runs the embedded server; it returns the in-process user's
 // password when the server requires credentials.
 func (b *Bus) startServer(wait time.Duration) (*server.Server, string, error) {
+	// nats-server starts its routes only once its client listener is open,
+	// so a cluster member without Listen gets one on loopback that only the
+	// node's own connection may use, and that the cluster does not
+	// advertise to clients.
+	hidden := b.o.Listen == "" && b.o.Cluster.enabled()
 	so := &server.Options{
-		DontListen:      b.o.Listen == "",
+		DontListen:      b.o.Listen == "" && !hidden,
 		NoSigs:          true,
 		NoSystemAccount: true,
 		// A port of 0 means 4222 to nats-server; we never want that by
@@ -267,12 +453,16 @@ func (b *Bus) startServer(wait time.Duration) (*server.Server, string, error) {
 		Port: server.RANDOM_PORT,
 	}
 	var internalPw string
-	if b.o.Listen != "" {
-		host, port, err := splitListen(b.o.Listen)
-		if err != nil {
-			return nil, "", err
+	if b.o.Listen != "" || hidden {
+		if hidden {
+			so.Host = "127.0.0.1"
+		} else {
+			host, port, err := splitHostPort("Listen", b.o.Listen)
+			if err != nil {
+				return nil, "", err
+			}
+			so.Host, so.Port = host, port
 		}
-		so.Host, so.Port = host, port
 		var raw [32]byte
 		if _, err := rand.Read(raw[:]); err != nil {
 			return nil, "", fmt.Errorf("bus: generating the internal password: %w", err)
@@ -281,18 +471,21 @@ func (b *Bus) startServer(wait time.Duration) (*server.Server, string, error) {
 		// The server gets bcrypt hashes only, so it never holds a plain
 		// password. The hashes live in memory for this run only, so the
 		// minimum cost is enough; it keeps connecting cheap.
-		opHash, err := hashPassword(b.o.Password)
-		if err != nil {
-			return nil, "", err
-		}
 		inHash, err := hashPassword(internalPw)
 		if err != nil {
 			return nil, "", err
 		}
-		so.Users = []*server.User{
-			{Username: b.o.User, Password: opHash},
-			{Username: internalUser, Password: inHash},
+		so.Users = []*server.User{{Username: internalUser, Password: inHash}}
+		if !hidden {
+			opHash, err := hashPassword(b.o.Password)
+			if err != nil {
+				return nil, "", err
+			}
+			so.Users = append(so.Users, &server.User{Username: b.o.User, Password: opHash})
 		}
+	}
+	if err := b.configureServer(so); err != nil {
+		return nil, "", err
 	}
 	srv, err := server.NewServer(so)
 	if err != nil {
@@ -315,7 +508,11 @@ func (b *Bus) startServer(wait time.Duration) (*server.Server, string, error) {
 		if fatal != nil {
 			msg = *fatal
 		}
-		return nil, "", fmt.Errorf("bus: embedded NATS server (listen %q): %s", b.o.Listen, msg)
+		where := fmt.Sprintf("listen %q", b.o.Listen)
+		if b.o.Cluster.enabled() {
+			where += fmt.Sprintf(", cluster listen %q", b.o.Cluster.Listen)
+		}
+		return nil, "", fmt.Errorf("bus: embedded NATS server (%s): %s", where, msg)
 	}
 	return srv, internalPw, nil
 }
@@ -395,6 +592,7 @@ func (b *Bus) Close() error {
 		return nil
 	}
 	b.closed = true
+	b.quitting.Store(true)
 	services, srv, nc, connDone := b.services, b.srv, b.conn.Load(), b.connDone
 	b.services = nil
 	b.mu.Unlock()

@@ -13,7 +13,24 @@ import (
 
 // Request calls role's verb: req is sent as JSON (nil: {}; a json.RawMessage
 // is sent as it is) and the reply is decoded into resp (nil: discarded).
-// Without a deadline on ctx the bus's RequestTimeout applies.
+// Without a deadline on ctx the bus's RequestTimeout applies. The queue
+// group ron.<role> hands each attempt to one live instance of the role.
+//
+// Request sends the request again, up to Options.Retries more times and
+// only while ctx lasts, when another attempt may succeed where this one
+// failed:
+//   - no instance answered (no responders), or the connection could not
+//     take the request: after a short backoff with jitter, for any verb;
+//   - the handler answered CodeUnavailable or CodeOverloaded with
+//     Retryable set (it did not do the work, e.g. its node is shutting
+//     down): after a backoff, for any verb;
+//   - no reply after Options.AttemptTimeout (the instance may have died
+//     with the request): at once, only for an idempotent verb
+//     (Options.Idempotent), and the earlier attempts go on waiting: the
+//     first reply wins.
+//
+// Any other handler error is the answer, as are ctx's end and a reply lost
+// with the connection for a verb that is not idempotent.
 //
 // Every error is an *Error: the handler's own, exactly as it returned it
 // (code, message, retryable, errors); CodeUnavailable when no instance of
@@ -41,12 +58,9 @@ func (b *Bus) Request(ctx context.Context, role, verb string, req, resp any) err
 		ctx, cancel = context.WithTimeout(ctx, b.timeout)
 		defer cancel()
 	}
-	msg, err := nc.RequestWithContext(ctx, subj, data)
-	if err != nil {
-		return requestError(subj, err)
-	}
-	if msg.Header.Get(micro.ErrorCodeHeader) != "" {
-		return decodeError(msg)
+	msg, e := b.exchange(ctx, nc, role, verb, subj, data)
+	if e != nil {
+		return e
 	}
 	if resp == nil {
 		return nil
@@ -164,7 +178,11 @@ func (b *Bus) Emit(kind string, v any) error {
 // once AddService or Subscribe returns. While disconnected, the
 // subscriptions are sent on reconnecting.
 func (b *Bus) flush(what string) {
-	if err := b.conn.Load().FlushTimeout(b.timeout); err != nil {
+	nc := b.conn.Load()
+	if !nc.IsConnected() {
+		return
+	}
+	if err := nc.FlushTimeout(b.timeout); err != nil {
 		b.log.Warn("the server has not confirmed a subscription yet", "what", what, "err", err)
 	}
 }

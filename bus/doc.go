@@ -9,6 +9,13 @@
 // package keeps no package-level state: several Bus values run in one
 // process without seeing each other unless they share a server.
 //
+// Across processes (a macronode), each embedded server may join a NATS
+// cluster (Options.Cluster, with TLS), or a process connects to an existing
+// NATS deployment (Options.URL) and survives the loss of one of its
+// servers. Requests are load-balanced over a role's instances by its queue
+// group, and sent again when another attempt may succeed (Request,
+// Options.Retries, Options.AttemptTimeout, Options.Idempotent).
+//
 // Bulk bytes never travel on the bus: a request or reply larger than the
 // server's max payload is refused with CodeTooLarge.
 //

@@ -125,7 +125,7 @@ func (ep *endpoint) dispatch(req micro.Request) {
 	b.hmu.Lock()
 	if b.closing {
 		b.hmu.Unlock()
-		ep.respondError(reply, Errorf(CodeUnavailable, "bus: %s: the node is shutting down", ep.subject))
+		ep.respondError(reply, Errorf(CodeUnavailable, "bus: %s: the node is shutting down", ep.subject), true)
 		return
 	}
 	b.inflight++
@@ -169,7 +169,7 @@ func (ep *endpoint) serve(reply string, data []byte) {
 	}
 	ep.mu.Unlock()
 	if err != nil {
-		ep.respondError(reply, ep.mapError(err))
+		ep.respondError(reply, ep.mapError(err), false)
 	} else if perr := ep.b.conn.Load().Publish(reply, body); perr != nil {
 		ep.b.log.Warn("reply failed", "subject", ep.subject, "err", perr)
 	}
@@ -219,10 +219,15 @@ func (ep *endpoint) mapError(err error) *Error {
 	return e
 }
 
+// notRunHeader marks an error reply sent without running the handler (the
+// bus refused the request), so that the caller may send it again whatever
+// the verb.
+const notRunHeader = "Ron-Not-Run"
+
 // respondError sends e as a micro error: the code and message in the
 // Nats-Service-Error-Code and Nats-Service-Error headers, the JSON of e as
-// the body.
-func (ep *endpoint) respondError(reply string, e *Error) {
+// the body; notRun says the handler did not run.
+func (ep *endpoint) respondError(reply string, e *Error, notRun bool) {
 	max := ep.b.MaxPayload()
 	body, err := json.Marshal(e)
 	if err != nil || int64(len(body)) > max/2 {
@@ -243,6 +248,9 @@ func (ep *endpoint) respondError(reply string, e *Error) {
 		micro.ErrorHeader:     []string{desc},
 		micro.ErrorCodeHeader: []string{string(e.Code)},
 	}}
+	if notRun {
+		msg.Header.Set(notRunHeader, "true")
+	}
 	if err := ep.b.conn.Load().PublishMsg(msg); err != nil {
 		ep.b.log.Warn("error reply failed", "subject", ep.subject, "err", err)
 	}
