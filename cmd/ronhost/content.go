@@ -30,7 +30,7 @@ func contentCommands() []*command {
 	get := &command{name: "get", args: "CID|ADDRESS [-o FILE] [--range A-B]",
 		summary: "write a stored object (or a byte range of it), verified, to stdout or a file"}
 	get.run = func(ctx context.Context, a *app, args []string) error { return runGet(ctx, a, get, args) }
-	pin := &command{name: "pin", args: "CID|ADDRESS", summary: "keep an object, and what it references, through gc"}
+	pin := &command{name: "pin", args: "CID|ADDRESS [--replicas N]", summary: "keep an object, and what it references, through gc; with --replicas, also on N peers of the overlay (through the running node)"}
 	pin.run = func(ctx context.Context, a *app, args []string) error { return runPin(ctx, a, pin, args, true) }
 	unpin := &command{name: "unpin", args: "CID|ADDRESS", summary: "let gc delete an object nothing else keeps"}
 	unpin.run = func(ctx context.Context, a *app, args []string) error { return runPin(ctx, a, unpin, args, false) }
@@ -38,7 +38,7 @@ func contentCommands() []*command {
 	gc.run = func(ctx context.Context, a *app, args []string) error { return runGC(ctx, a, gc, args) }
 	scrub := &command{name: "scrub", args: "[--repair]", summary: "re-verify every stored byte against its CID and report damage"}
 	scrub.run = func(ctx context.Context, a *app, args []string) error { return runScrub(ctx, a, scrub, args) }
-	stat := &command{name: "stat", args: "[CID|ADDRESS]", summary: "show the store's disk usage, or one object"}
+	stat := &command{name: "stat", args: "[CID|ADDRESS]", summary: "show the store's disk usage, or one object (with a running node: also which peers hold copies)"}
 	stat.run = func(ctx context.Context, a *app, args []string) error { return runStat(ctx, a, stat, args) }
 	return []*command{put, get, pin, unpin, gc, scrub, stat}
 }
@@ -289,9 +289,16 @@ func runGet(ctx context.Context, a *app, c *command, args []string) error {
 
 func runPin(ctx context.Context, a *app, c *command, args []string, on bool) error {
 	fs := a.flags(c, c.name)
+	replicas := 0
+	if on {
+		fs.IntVar(&replicas, "replicas", 0, "also ask N peers of the overlay to hold copies (needs the running node)")
+	}
 	pos, err := parse(fs, args, 1, 1)
 	if err != nil {
 		return err
+	}
+	if on && (replicas > 0 || nodeRunning(a)) {
+		return runPinOnNode(ctx, a, pos[0], replicas)
 	}
 	s, err := openStore(ctx, a)
 	if err != nil {
@@ -389,6 +396,9 @@ func runStat(ctx context.Context, a *app, c *command, args []string) error {
 	pos, err := parse(a.flags(c, "stat"), args, 0, 1)
 	if err != nil {
 		return err
+	}
+	if len(pos) == 1 && nodeRunning(a) {
+		return runStatOnNode(ctx, a, pos[0])
 	}
 	s, err := openStore(ctx, a)
 	if err != nil {

@@ -24,6 +24,7 @@ type Config struct {
 	Payouts Payouts `toml:"payouts" comment:"The payout ledger under DATA/ledger."`
 	Tor     Tor     `toml:"tor" comment:"The private plane: the system tor, client only (never a relay)."`
 	Mailbox Mailbox `toml:"mailbox" comment:"The onion mailbox under DATA/mailbox."`
+	Overlay Overlay `toml:"overlay" comment:"The libp2p overlay: peers, the DHT, fetching objects this node lacks."`
 	Plugins Plugins `toml:"plugins" comment:"The WebAssembly plugin host."`
 }
 
@@ -76,6 +77,21 @@ type Mailbox struct {
 	RetryMax  Duration `toml:"retry_max" comment:"longest wait between delivery attempts"`
 }
 
+// Overlay configures the libp2p overlay and the DHT.
+type Overlay struct {
+	Mode         string   `toml:"mode" comment:"on (join the overlay: provide pinned roots, fetch missing objects from peers) or off"`
+	Listen       []string `toml:"listen" comment:"libp2p listen multiaddrs, TCP and QUIC (loopback unless you change them)"`
+	Bootstrap    []string `toml:"bootstrap" comment:"peers to join through: multiaddrs ending in /p2p/<peer id> (ronhost stat shows a node's)"`
+	ConnLow      int      `toml:"conn_low" comment:"connection manager: trim connections down to this many"`
+	ConnHigh     int      `toml:"conn_high" comment:"connection manager: start trimming above this many connections"`
+	MaxMemory    Size     `toml:"max_memory" comment:"libp2p resource manager: memory for connections and streams (every other limit scales from it)"`
+	Reprovide    Duration `toml:"reprovide" comment:"re-announce every pinned root this often (provider records expire after 48h)"`
+	Fetch        bool     `toml:"fetch" comment:"fetch objects this node lacks from providers found through the DHT when they are requested"`
+	Providers    int      `toml:"providers" comment:"providers one fetch uses at once"`
+	ServeRate    Size     `toml:"serve_rate" comment:"cap on the bytes per second this node sends to peers (all of them together); 0 means none"`
+	FetchTimeout Duration `toml:"fetch_timeout" comment:"how long finding providers and starting a fetch may take before the request fails (504)"`
+}
+
 // Store configures the content store.
 type Store struct {
 	Quota     Size `toml:"quota" comment:"bound on payload plus outboard bytes; 0 means none"`
@@ -118,6 +134,9 @@ func Default() Config {
 		Tor:     Tor{Mode: "auto", Binary: "tor", ExtraTorrc: []string{}},
 		Mailbox: Mailbox{Listen: "127.0.0.1:0", Retention: Duration(7 * 24 * time.Hour), TTL: Duration(7 * 24 * time.Hour),
 			MaxInbox: 10000, MaxBody: 64 << 10, RetryMin: Duration(5 * time.Second), RetryMax: Duration(15 * time.Minute)},
+		Overlay: Overlay{Mode: "on", Listen: []string{"/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"},
+			Bootstrap: []string{}, ConnLow: 64, ConnHigh: 128, MaxMemory: 256 << 20, Reprovide: Duration(12 * time.Hour),
+			Fetch: true, Providers: 4, FetchTimeout: Duration(20 * time.Second)},
 		Plugins: Plugins{
 			TrustedPublishers: []string{},
 			Builtins:          true,
@@ -199,6 +218,16 @@ func (c Config) Validate() error {
 	case c.Mailbox.MaxInbox < 1 || c.Mailbox.MaxBody < 1 || c.Mailbox.Retention.D() <= 0 || c.Mailbox.TTL.D() <= 0 ||
 		c.Mailbox.RetryMin.D() <= 0 || c.Mailbox.RetryMax < c.Mailbox.RetryMin:
 		return fmt.Errorf("config: mailbox.max_inbox, max_body, retention, ttl and retry_min must be positive, retry_max at least retry_min")
+	case c.Overlay.Mode != "on" && c.Overlay.Mode != "off":
+		return fmt.Errorf("config: overlay.mode %q is not on or off", c.Overlay.Mode)
+	case c.Overlay.ConnLow < 1 || c.Overlay.ConnHigh < c.Overlay.ConnLow:
+		return fmt.Errorf("config: overlay.conn_low must be at least 1 and conn_high at least conn_low")
+	case c.Overlay.MaxMemory < 16<<20:
+		return fmt.Errorf("config: overlay.max_memory must be at least 16MiB")
+	case c.Overlay.Reprovide.D() < time.Minute || c.Overlay.Reprovide.D() > 24*time.Hour:
+		return fmt.Errorf("config: overlay.reprovide must be within 1m..24h (provider records expire after 48h)")
+	case c.Overlay.Providers < 1 || c.Overlay.FetchTimeout.D() <= 0 || c.Overlay.ServeRate < 0:
+		return fmt.Errorf("config: overlay.providers must be at least 1 and overlay.fetch_timeout positive")
 	case c.Bus.Listen != "" && c.Bus.URL != "":
 		return fmt.Errorf("config: bus.listen and bus.url exclude each other (listen serves the embedded server, url replaces it)")
 	case c.Bus.Listen != "" && c.Bus.Password == "":

@@ -102,6 +102,41 @@ func (n *Node) opsHandler() http.Handler {
 		}
 		return in, nil
 	}))
+	// The overlay: this node's peer, where copies of an object are, and
+	// pinning with replicas (which needs a token).
+	dhtCall := func(verb string, authed bool, body func(r *http.Request) (any, error)) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if authed {
+				if _, err := n.auth().Authorize(r); err != nil {
+					gateway.WriteError(w, err)
+					return
+				}
+			}
+			in, err := body(r)
+			if err != nil {
+				gateway.WriteError(w, err)
+				return
+			}
+			var out json.RawMessage
+			if err := n.bus.Request(r.Context(), "dht", verb, in, &out); err != nil {
+				gateway.WriteError(w, err)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(out)
+		}
+	}
+	mux.HandleFunc("GET /v1/overlay", dhtCall("peers", false, func(*http.Request) (any, error) { return struct{}{}, nil }))
+	mux.HandleFunc("GET /v1/stat/{cid}", dhtCall("stat", false, func(r *http.Request) (any, error) {
+		return map[string]string{"cid": r.PathValue("cid")}, nil
+	}))
+	mux.HandleFunc("POST /v1/pin", dhtCall("pin", true, func(r *http.Request) (any, error) {
+		var in json.RawMessage
+		if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 64<<10)).Decode(&in); err != nil {
+			return nil, bus.Errorf(bus.CodeInvalid, "bad JSON body: %v", err)
+		}
+		return in, nil
+	}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		gateway.WriteError(w, bus.Errorf(bus.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})

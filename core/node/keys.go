@@ -28,6 +28,9 @@ type RunInfo struct {
 	PID     int    `json:"pid"`
 	ID      string `json:"id"`
 	Version string `json:"version"`
+	// P2P are the node's overlay addresses (with /p2p/<peer id>), for
+	// another node's [overlay] bootstrap; empty with the overlay off.
+	P2P []string `json:"p2p,omitempty"`
 }
 
 func runFile(dir string) string { return filepath.Join(dir, RunFile) }
@@ -78,7 +81,11 @@ func NodeID(pub []byte) string {
 }
 
 func (n *Node) writeRunFile() error {
-	b, _ := json.MarshalIndent(RunInfo{API: "http://" + n.ln.Addr().String(), PID: os.Getpid(), ID: n.id, Version: n.opts.Version}, "", "  ")
+	ri := RunInfo{API: "http://" + n.ln.Addr().String(), PID: os.Getpid(), ID: n.id, Version: n.opts.Version}
+	if n.overlay != nil {
+		ri.P2P = n.overlay.Addrs()
+	}
+	b, _ := json.MarshalIndent(ri, "", "  ")
 	return writeFileAtomic(runFile(n.opts.DataDir), append(b, '\n'), 0o644)
 }
 

@@ -15,11 +15,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/ronhost/ronhost/bus"
+	"github.com/ronhost/ronhost/core/blob"
+	"github.com/ronhost/ronhost/core/cid"
 	"github.com/ronhost/ronhost/core/config"
 	"github.com/ronhost/ronhost/core/gateway"
 	"github.com/ronhost/ronhost/core/index"
 	"github.com/ronhost/ronhost/core/ledger"
 	"github.com/ronhost/ronhost/core/mailbox"
+	"github.com/ronhost/ronhost/core/overlay"
 	"github.com/ronhost/ronhost/core/store"
 	"github.com/ronhost/ronhost/core/token"
 	"github.com/ronhost/ronhost/core/tor"
@@ -65,6 +68,11 @@ type Node struct {
 	mailbox  *mailbox.Mailbox
 	bus      *bus.Bus
 	gw       *gateway.Gateway
+	overlay  *overlay.Overlay // nil with [overlay] mode = off
+	blob     *blob.Service
+	fetches  fetches
+	provide  providing
+	runCtx   context.Context // ends when Close begins
 	ln       net.Listener
 	srv      *http.Server
 	ready    atomic.Bool
@@ -99,6 +107,8 @@ func New(opts Options) *Node {
 		catalog: plugins.NewCatalog(filepath.Join(opts.DataDir, "plugins")),
 		metrics: prometheus.NewRegistry(),
 		sources: map[string]string{},
+		fetches: fetches{jobs: map[cid.CID]*fetchJob{}},
+		provide: providing{wake: make(chan struct{}, 1)},
 	}
 	n.metrics.MustRegister(newPluginCollector(n.router))
 	return n
@@ -186,6 +196,19 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return err
 	}
 
+	// Fetches and the provider loop run under runCtx, which Close (or a
+	// failed Start) cancels before the overlay and the store close.
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	n.runCtx, n.cancel = runCtx, cancel
+	if err := n.startOverlay(ctx); err != nil {
+		return err
+	}
+	n.closers = append(n.closers, func() error {
+		cancel()
+		n.fetches.wg.Wait()
+		return nil
+	})
+
 	if len(n.opts.Builtins) == 0 && cfg.Plugins.Builtins {
 		n.log.Warn("this binary embeds no built-in plugins; build it with `make build`")
 	}
@@ -207,6 +230,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		{"plugins", "the TLD plugins: validate, resolve, split", n.pluginsService()},
 		{"ledger", "metered accesses and payouts", n.ledgerService()},
 		{"mailbox", "the onion mailbox: send, inbox, ack", n.mailboxService()},
+		{"dht", "the overlay: peers, where copies are, pinning with replicas", n.dhtService()},
 	} {
 		if err := n.bus.AddService(s.role, BusAPIVersion, s.desc, s.eps); err != nil {
 			return fmt.Errorf("node: %s service: %w", s.role, err)
@@ -232,10 +256,8 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return err
 	}
 
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	n.cancel = cancel
 	n.srv = &http.Server{Handler: n.gw.Handler(), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
-	n.wg.Add(3)
+	n.wg.Add(4)
 	go func() {
 		defer n.wg.Done()
 		if err := n.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -249,6 +271,10 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	go func() {
 		defer n.wg.Done()
 		n.settleLoop(runCtx)
+	}()
+	go func() {
+		defer n.wg.Done()
+		n.provideLoop(runCtx)
 	}()
 	n.ready.Store(true)
 	n.log.Info("node started", "id", n.id, "api", "http://"+ln.Addr().String(), "data", dir, "tlds", n.router.TLDs())

@@ -61,7 +61,11 @@ func (n *Node) storeService() map[string]bus.Handler {
 			if err := decode(req, &r); err != nil {
 				return nil, err
 			}
-			return struct{}{}, roleError(n.store.Pin(ctx, r.CID))
+			if err := n.store.Pin(ctx, r.CID); err != nil {
+				return nil, roleError(err)
+			}
+			n.provideRoots(ctx, r.CID)
+			return struct{}{}, nil
 		},
 		"unpin": func(ctx context.Context, req []byte) (any, error) {
 			var r cidReq
@@ -452,12 +456,38 @@ type objects struct {
 	n *Node
 }
 
+// Put stores an object; a pinned one (a published manifest) is provided.
 func (o objects) Put(ctx context.Context, r io.Reader, opts store.PutOptions) (store.PutResult, error) {
 	res, err := o.Store.Put(ctx, r, opts)
 	if err == nil && !res.Deduplicated {
 		o.n.emit(bus.KindObjectStored, bus.ObjectStored{CID: res.CID.String(), Size: res.Size, Inline: res.Inline})
 	}
+	if err == nil && opts.Pin {
+		o.n.provideRoots(ctx, res.CID)
+	}
 	return res, err
+}
+
+// Info, ReadRange and Get fetch an object the store lacks from the overlay
+// (fetch.go) when the node is configured to.
+func (o objects) Info(ctx context.Context, c cid.CID) (store.Object, error) {
+	info, err := o.Store.Info(ctx, c)
+	if errors.Is(err, store.ErrNotFound) && o.n.fetchOn() {
+		return o.n.remoteInfo(ctx, c)
+	}
+	return info, err
+}
+
+func (o objects) ReadRange(ctx context.Context, c cid.CID, off, length int64) (io.ReadCloser, error) {
+	rc, err := o.Store.ReadRange(ctx, c, off, length)
+	if errors.Is(err, store.ErrNotFound) && o.n.fetchOn() {
+		return o.n.remoteRange(ctx, c, off, length)
+	}
+	return rc, err
+}
+
+func (o objects) Get(ctx context.Context, c cid.CID) (io.ReadCloser, error) {
+	return o.ReadRange(ctx, c, 0, -1)
 }
 
 // BusAPIVersion is the version of the roles' contract on the bus

@@ -1,0 +1,64 @@
+package node
+
+import (
+	"context"
+	"io"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+
+	"github.com/ronhost/ronhost/core/cid"
+	"github.com/ronhost/ronhost/core/store"
+)
+
+// servedSource is the store as the blob service serves it to peers: every
+// byte counted (ronhost_overlay_served_bytes_total) and, with [overlay]
+// serve_rate, paced by one token bucket shared by every peer.
+type servedSource struct {
+	st      *store.Store
+	limit   *rate.Limiter // nil: no cap
+	counter prometheus.Counter
+}
+
+func newServedSource(st *store.Store, bytesPerSec int64) *servedSource {
+	s := &servedSource{st: st, counter: prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "ronhost_overlay_served_bytes_total",
+		Help: "Payload bytes this node sent to peers over the blob protocol.",
+	})}
+	if bytesPerSec > 0 {
+		s.limit = rate.NewLimiter(rate.Limit(bytesPerSec), int(min(bytesPerSec, 1<<20)))
+	}
+	return s
+}
+
+func (s *servedSource) Outboard(ctx context.Context, c cid.CID) (int64, []byte, error) {
+	return s.st.Outboard(ctx, c)
+}
+
+func (s *servedSource) ReadRange(ctx context.Context, c cid.CID, off, length int64) (io.ReadCloser, error) {
+	rc, err := s.st.ReadRange(ctx, c, off, length)
+	if err != nil {
+		return nil, err
+	}
+	return &servedReader{ReadCloser: rc, ctx: ctx, s: s}, nil
+}
+
+type servedReader struct {
+	io.ReadCloser
+	ctx context.Context
+	s   *servedSource
+}
+
+func (r *servedReader) Read(p []byte) (int, error) {
+	if r.s.limit != nil {
+		if len(p) > r.s.limit.Burst() {
+			p = p[:r.s.limit.Burst()]
+		}
+		if err := r.s.limit.WaitN(r.ctx, len(p)); err != nil {
+			return 0, err
+		}
+	}
+	n, err := r.ReadCloser.Read(p)
+	r.s.counter.Add(float64(n))
+	return n, err
+}
