@@ -45,24 +45,26 @@ type Replicator interface {
 
 // Config tunes a Service. Zero values mean the defaults.
 type Config struct {
-	Span           int64            // bytes per request unit; 0: 4 MiB (rounded up to a multiple of store.GroupSize, at most MaxRead)
-	MaxProviders   int              // providers used at once by one Fetch; 0: 4
-	MaxInbound     int              // concurrent inbound streams served; 0: 64; over it: answer "busy" and close
-	RequestTimeout time.Duration    // no progress for this long on a request = dead peer; 0: 10s
-	IdleTimeout    time.Duration    // an inbound stream with no request for this long is closed; 0: 1m
-	BanFor         time.Duration    // a liar is skipped this long; 0: 1h
-	Logger         *slog.Logger     // nil: discard
-	Now            func() time.Time // the clock for bans; nil: time.Now
+	Span               int64            // bytes per request unit; 0: 4 MiB (rounded up to a multiple of store.GroupSize, at most MaxRead)
+	MaxProviders       int              // providers used at once by one Fetch; 0: 4
+	StreamsPerProvider int              // streams one Fetch opens to each provider; 0: 2
+	MaxInbound         int              // concurrent inbound streams served; 0: 64; over it: answer "busy" and close
+	RequestTimeout     time.Duration    // no progress for this long on a request = dead peer; 0: 10s
+	IdleTimeout        time.Duration    // an inbound stream with no request for this long is closed; 0: 1m
+	BanFor             time.Duration    // a liar is skipped this long; 0: 1h
+	Logger             *slog.Logger     // nil: discard
+	Now                func() time.Time // the clock for bans; nil: time.Now
 }
 
 // Defaults.
 const (
-	DefaultSpan           = 4 << 20
-	DefaultMaxProviders   = 4
-	DefaultMaxInbound     = 64
-	DefaultRequestTimeout = 10 * time.Second
-	DefaultIdleTimeout    = time.Minute
-	DefaultBanFor         = time.Hour
+	DefaultSpan               = 4 << 20
+	DefaultMaxProviders       = 4
+	DefaultStreamsPerProvider = 2
+	DefaultMaxInbound         = 64
+	DefaultRequestTimeout     = 10 * time.Second
+	DefaultIdleTimeout        = time.Minute
+	DefaultBanFor             = time.Hour
 )
 
 func (c Config) withDefaults() Config {
@@ -72,6 +74,9 @@ func (c Config) withDefaults() Config {
 	c.Span = min((c.Span+store.GroupSize-1)/store.GroupSize*store.GroupSize, MaxRead)
 	if c.MaxProviders <= 0 {
 		c.MaxProviders = DefaultMaxProviders
+	}
+	if c.StreamsPerProvider <= 0 {
+		c.StreamsPerProvider = DefaultStreamsPerProvider
 	}
 	if c.MaxInbound <= 0 {
 		c.MaxInbound = DefaultMaxInbound

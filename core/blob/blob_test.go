@@ -221,10 +221,11 @@ func TestProviderDiesMidTransfer(t *testing.T) {
 	for _, n := range []*node{dying, spare} {
 		c = n.put(t, data)
 	}
+	var once sync.Once
 	dying.src.set(func(m *testSource) {
 		m.afterBytes = 1 << 20
 		m.onBytes = func(context.Context) error {
-			go dying.h.Close()
+			once.Do(func() { go dying.h.Close() })
 			return errors.New("provider died")
 		}
 	})
@@ -421,9 +422,10 @@ func TestServerCloseWaitsForHandlers(t *testing.T) {
 	srv := newNode(t, Config{}, nil)
 	c := srv.put(t, data)
 	blocked := make(chan struct{})
+	var once sync.Once
 	srv.src.set(func(m *testSource) {
 		m.afterBytes = 256 << 10
-		m.onBytes = func(ctx context.Context) error { close(blocked); <-ctx.Done(); return ctx.Err() }
+		m.onBytes = func(ctx context.Context) error { once.Do(func() { close(blocked) }); <-ctx.Done(); return ctx.Err() }
 	})
 	client := newNode(t, Config{Span: testSpan}, nil)
 	done := make(chan error, 1)
@@ -454,9 +456,10 @@ func TestClientCloseEndsFetch(t *testing.T) {
 	srv := newNode(t, Config{}, nil)
 	c := srv.put(t, data)
 	blocked := make(chan struct{})
+	var once sync.Once
 	srv.src.set(func(m *testSource) {
 		m.afterBytes = 256 << 10
-		m.onBytes = func(ctx context.Context) error { close(blocked); <-ctx.Done(); return ctx.Err() }
+		m.onBytes = func(ctx context.Context) error { once.Do(func() { close(blocked) }); <-ctx.Done(); return ctx.Err() }
 	})
 	client := newNode(t, Config{Span: testSpan}, nil)
 	done := make(chan error, 1)
@@ -476,9 +479,10 @@ func TestFetchContextCancelled(t *testing.T) {
 	srv := newNode(t, Config{}, nil)
 	c := srv.put(t, data)
 	blocked := make(chan struct{})
+	var once sync.Once
 	srv.src.set(func(m *testSource) {
 		m.afterBytes = 256 << 10
-		m.onBytes = func(ctx context.Context) error { close(blocked); <-ctx.Done(); return ctx.Err() }
+		m.onBytes = func(ctx context.Context) error { once.Do(func() { close(blocked) }); <-ctx.Done(); return ctx.Err() }
 	})
 	client := newNode(t, Config{Span: testSpan}, nil)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -95,7 +96,7 @@ func (s *Service) Fetch(ctx context.Context, c cid.CID, sink Sink, providers []p
 			ai := order[next]
 			next++
 			active++
-			go func() { results <- outcome{ai.ID, f.work(ctx, ai)} }()
+			go func() { results <- outcome{ai.ID, f.provider(ctx, ai)} }()
 		}
 		if active == 0 {
 			break
@@ -165,6 +166,23 @@ func (f *fetch) take(wait bool) (span, bool) {
 	return sp, true
 }
 
+// untake puts a range taken but never asked for back.
+func (f *fetch) untake(sp span) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.inflight--
+	i := sort.Search(len(f.pending), func(i int) bool { return f.pending[i].off >= sp.off })
+	f.pending = slices.Insert(f.pending, i, sp)
+	f.cond.Broadcast()
+}
+
+// wake wakes the workers waiting in take.
+func (f *fetch) wake() {
+	f.mu.Lock()
+	f.cond.Broadcast()
+	f.mu.Unlock()
+}
+
 // giveBack ends taken ranges: what is left of each (if anything) goes back
 // to the queue.
 func (f *fetch) giveBack(sps ...span) {
@@ -200,11 +218,48 @@ func (f *fetch) fail(err error) {
 	f.mu.Unlock()
 }
 
+// provider runs StreamsPerProvider workers on ai and returns the first
+// error of theirs. Once one of them fails, the others finish the ranges
+// they have asked for and take no more: the provider is out of this fetch.
+func (f *fetch) provider(ctx context.Context, ai peer.AddrInfo) error {
+	n := f.s.cfg.StreamsPerProvider
+	errs := make(chan error, n)
+	var down atomic.Bool // a stream failed: the others take no more ranges
+	for range n {
+		go func() {
+			err := f.work(ctx, ai, &down)
+			if err != nil {
+				down.Store(true)
+				f.wake()
+			}
+			errs <- err
+		}()
+	}
+	var first error
+	for range n {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
 // work runs one provider's stream until the queue is done or the provider
 // fails; it returns why it stopped early (nil when the queue is done).
-func (f *fetch) work(ctx context.Context, ai peer.AddrInfo) (err error) {
+func (f *fetch) work(ctx context.Context, ai peer.AddrInfo, down *atomic.Bool) (err error) {
 	s := f.s
-	first, ok := f.take(true)
+	take := func(wait bool) (span, bool) {
+		if down.Load() {
+			return span{}, false
+		}
+		sp, ok := f.take(wait)
+		if ok && down.Load() {
+			f.untake(sp)
+			return span{}, false
+		}
+		return sp, ok
+	}
+	first, ok := take(true)
 	if !ok {
 		return nil
 	}
@@ -232,9 +287,14 @@ func (f *fetch) work(ctx context.Context, ai peer.AddrInfo) (err error) {
 		switch {
 		case errors.Is(err, ErrLied):
 			f.mu.Lock()
-			f.stats.Liars = append(f.stats.Liars, ai.ID)
+			first := !slices.Contains(f.stats.Liars, ai.ID)
+			if first {
+				f.stats.Liars = append(f.stats.Liars, ai.ID)
+			}
 			f.mu.Unlock()
-			s.punish(ai.ID, f.c, err)
+			if first {
+				s.punish(ai.ID, f.c, err)
+			}
 		case errors.As(err, &re), errors.Is(err, ErrClosed), ctx.Err() != nil:
 		default:
 			s.adjust(ai.ID, scoreFailed, false)
@@ -256,7 +316,7 @@ func (f *fetch) work(ctx context.Context, ai peer.AddrInfo) (err error) {
 		}
 		// Ask for the next range before receiving this one.
 		if len(queue) < pipeline {
-			if nx, ok := f.take(false); ok {
+			if nx, ok := take(false); ok {
 				queue = append(queue, nx)
 				if err := ask(nx); err != nil {
 					return failed(err)
@@ -286,7 +346,7 @@ func (f *fetch) work(ctx context.Context, ai peer.AddrInfo) (err error) {
 		f.giveBack(queue[0]) // empty: done
 		queue = queue[1:]
 		if len(queue) == 0 {
-			if nx, ok := f.take(true); ok {
+			if nx, ok := take(true); ok {
 				queue = append(queue, nx)
 				if err := ask(nx); err != nil {
 					return failed(err)

@@ -155,12 +155,11 @@ type testSource struct {
 	lie bool
 	// outboardHook may replace what Outboard returns.
 	outboardHook func(size int64, ob []byte) (int64, []byte)
-	// onBytes, when set, is called once readers have served afterBytes
-	// bytes in total; the reader then returns its error (nil: go on).
+	// onBytes, when set, is called by every Read once readers have served
+	// afterBytes bytes in total; the Read then returns its error (nil: go on).
 	afterBytes int64
 	onBytes    func(ctx context.Context) error
 	served     int64
-	fired      bool
 	// open counts readers not yet closed.
 	open int
 }
@@ -210,11 +209,8 @@ func (r *testReader) Read(p []byte) (int, error) {
 	m := r.m
 	m.mu.Lock()
 	hook := m.onBytes
-	fire := hook != nil && !m.fired && m.served >= m.afterBytes
-	if fire {
-		m.fired = true
-	}
-	if hook != nil && !m.fired {
+	fire := hook != nil && m.served >= m.afterBytes
+	if hook != nil && !fire {
 		p = p[:min(int64(len(p)), m.afterBytes-m.served)]
 	}
 	m.mu.Unlock()
