@@ -84,11 +84,7 @@ func (s *Service) Fetch(ctx context.Context, c cid.CID, sink Sink, providers []p
 	defer stop()
 
 	order := s.order(providers)
-	type outcome struct {
-		p   peer.ID
-		err error
-	}
-	results := make(chan outcome)
+	results := make(chan error)
 	var failures []error
 	next, active := 0, 0
 	for {
@@ -96,15 +92,15 @@ func (s *Service) Fetch(ctx context.Context, c cid.CID, sink Sink, providers []p
 			ai := order[next]
 			next++
 			active++
-			go func() { results <- outcome{ai.ID, f.provider(ctx, ai)} }()
+			go func() { results <- f.provider(ctx, ai) }()
 		}
 		if active == 0 {
 			break
 		}
-		o := <-results
+		err := <-results
 		active--
-		if o.err != nil {
-			failures = append(failures, o.err)
+		if err != nil {
+			failures = append(failures, err)
 		}
 	}
 	f.mu.Lock()

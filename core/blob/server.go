@@ -95,6 +95,7 @@ func (s *Service) handleBlob(st network.Stream) {
 	defer s.leaveInbound(st)
 	br := bufio.NewReaderSize(st, MaxHeader+16)
 	w := &deadlineWriter{st: st, timeout: s.cfg.RequestTimeout}
+	var buf []byte // the copy buffer, once the stream reads
 	var known struct { // the last object asked for on this stream
 		c    cid.CID
 		size int64
@@ -125,7 +126,10 @@ func (s *Service) handleBlob(st network.Stream) {
 				}
 				known.c, known.size, known.ok = req.c, size, true
 			}
-			err = s.serveRead(w, req, known.size)
+			if buf == nil {
+				buf = make([]byte, copyBuf)
+			}
+			err = s.serveRead(w, req, known.size, buf)
 		}
 		if err != nil {
 			st.Reset()
@@ -169,7 +173,7 @@ func (s *Service) serveOutboard(st network.Stream, w *deadlineWriter, req parsed
 	return err
 }
 
-func (s *Service) serveRead(w *deadlineWriter, req parsedRequest, size int64) error {
+func (s *Service) serveRead(w *deadlineWriter, req parsedRequest, size int64, buf []byte) error {
 	if we := checkRead(req, size); we != nil {
 		w.arm()
 		return s.answer(w.st, we)
@@ -185,7 +189,7 @@ func (s *Service) serveRead(w *deadlineWriter, req parsedRequest, size int64) er
 	}
 	// The header is out: a failure from here on (the source's bytes fail
 	// its verification, the client stops reading) can only reset the stream.
-	n, err := io.CopyBuffer(w, io.LimitReader(rc, req.len), make([]byte, copyBuf))
+	n, err := io.CopyBuffer(w, io.LimitReader(rc, req.len), buf)
 	if err == nil && n < req.len {
 		err = io.ErrUnexpectedEOF
 	}
