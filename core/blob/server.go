@@ -95,7 +95,7 @@ func (s *Service) handleBlob(st network.Stream) {
 	defer s.leaveInbound(st)
 	br := bufio.NewReaderSize(st, MaxHeader+16)
 	w := &deadlineWriter{st: st, timeout: s.cfg.RequestTimeout}
-	var buf []byte // the copy buffer, once the stream reads
+	var buf []byte     // the copy buffer, once the stream reads
 	var known struct { // the last object asked for on this stream
 		c    cid.CID
 		size int64
