@@ -160,6 +160,8 @@ var benchTransports = []struct {
 // "commit_s"), which is not in ns/op. The three copies are measured in turn
 // each iteration and the ratios and MB/s use the best of each, so that the
 // noise of a shared machine hits them alike: run it with -benchtime 3x or more.
+// RON_BLOB_BENCH_MIB sets the size, RON_BLOB_BENCH_STREAMS the fetch's
+// StreamsPerProvider.
 //
 //	go test -run XXX -bench Fetch1GiB -benchtime 1x ./core/blob
 func BenchmarkFetch1GiB(b *testing.B) {
