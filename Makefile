@@ -63,6 +63,8 @@ bench: build
 	$(GO) test -run '^$$' -bench GetSmall -benchtime 5000x ./core/gateway/
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./core/ledger/
 	$(GO) test -run '^$$' -bench SealOpen -benchtime 2000x -count 3 ./core/mailbox/
+	$(GO) test -run '^$$' -bench 'Fetch1GiB/tcp-tls' -benchtime 5x -timeout 30m ./core/blob/
+	$(GO) test -run '^$$' -bench FindProviders50 -benchtime 490x -timeout 30m ./core/overlay/
 
 clean:
 	rm -rf bin tlds/build/*.wasm

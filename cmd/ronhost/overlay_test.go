@@ -40,7 +40,7 @@ func runInfo(t *testing.T, c *cli) node.RunInfo {
 	return ri
 }
 
-// servedBytes reads ronhost_overlay_served_bytes_total from a node's metrics.
+// servedBytes reads ron_overlay_served_bytes_total from a node's metrics.
 func servedBytes(s *served) float64 {
 	resp, err := http.Get(s.api + "/metrics")
 	if err != nil {
@@ -49,7 +49,7 @@ func servedBytes(s *served) float64 {
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "ronhost_overlay_served_bytes_total "); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), "ron_overlay_served_bytes_total "); ok {
 			f, _ := strconv.ParseFloat(v, 64)
 			return f
 		}
