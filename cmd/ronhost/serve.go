@@ -40,12 +40,13 @@ func builtins() []node.Builtin {
 }
 
 func serveCommand() *command {
-	c := &command{name: "serve", args: "[--listen ADDR] [--nats URL] [--bus-listen ADDR]",
-		summary: "run a node: the store, index, plugins and ledger roles on an embedded NATS bus, and the HTTP gateway"}
+	c := &command{name: "serve", args: "[--roles R,..] [--listen ADDR] [--nats URL] [--bus-listen ADDR]",
+		summary: "run a node: every role on an embedded NATS bus (a micronode), or some roles of a macronode (--roles)"}
 	c.run = func(ctx context.Context, a *app, args []string) error {
 		fs := a.flags(c, "serve")
 		listen := fs.String("listen", "", "HTTP gateway address (config node.listen; default 127.0.0.1:8470)")
 		natsURL := fs.String("nats", "", "use this existing NATS deployment instead of the embedded server (config bus.url)")
+		roles := fs.String("roles", "", "the roles this process runs, comma-separated: gateway,store,index,plugins,ledger,dht,mailbox (config node.roles; default all)")
 		busListen := fs.String("bus-listen", "", "also serve the embedded NATS on this address for the nats CLI (config bus.listen; needs bus.password)")
 		if _, err := parse(fs, args, 0, 0); err != nil {
 			return err
@@ -58,7 +59,7 @@ func serveCommand() *command {
 		if err != nil {
 			return err
 		}
-		for key, v := range map[string]string{"node.listen": *listen, "bus.url": *natsURL, "bus.listen": *busListen} {
+		for key, v := range map[string]string{"node.listen": *listen, "bus.url": *natsURL, "bus.listen": *busListen, "node.roles": *roles} {
 			if v != "" {
 				if err := cfg.Set(key, v); err != nil {
 					return err
@@ -78,8 +79,8 @@ func serveCommand() *command {
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)
 		defer signal.Stop(hup)
-		if err := a.emit(map[string]any{"api": "http://" + n.Addr(), "data": dir, "tlds": n.Router().TLDs()}, func(w io.Writer) {
-			fmt.Fprintf(w, "ronhost %s serving on http://%s (data %s)\nTLDs: %v\n", version, n.Addr(), dir, n.Router().TLDs())
+		if err := a.emit(map[string]any{"api": "http://" + n.Addr(), "data": dir, "roles": cfg.Node.Roles, "tlds": n.Router().TLDs()}, func(w io.Writer) {
+			fmt.Fprintf(w, "ronhost %s serving on http://%s (data %s)\nroles: %v\nTLDs: %v\n", version, n.Addr(), dir, cfg.Node.Roles, n.Router().TLDs())
 		}); err != nil {
 			_ = n.Close()
 			return err

@@ -38,6 +38,8 @@ type Node struct {
 	// Payout is the address this node is paid at for the bytes it serves
 	// (the operator's share of a split).
 	Payout string `toml:"payout" comment:"payout address for the bytes this node serves (the operator role); empty means the node id"`
+	// Roles are the roles this process runs; all of them make a micronode.
+	Roles []string `toml:"roles" comment:"roles this process runs (gateway, store, index, plugins, ledger, dht, mailbox); a macronode spreads them over processes joined by one NATS cluster"`
 }
 
 // Gateway configures the HTTP gateway's protections.
@@ -55,6 +57,17 @@ type Bus struct {
 	User      string `toml:"user" comment:"user name on that listener, or for url"`
 	Password  string `toml:"password" comment:"password on that listener, or for url (required with listen)"`
 	CredsFile string `toml:"creds_file" comment:"a NATS credentials file for url"`
+
+	ClusterName     string   `toml:"cluster_name" comment:"join the embedded NATS server to this cluster (same name on every member); empty means no cluster"`
+	ClusterListen   string   `toml:"cluster_listen" comment:"the route listener of this member (e.g. 127.0.0.1:6222)"`
+	Routes          []string `toml:"routes" comment:"the other members' routes (nats-route://host:6222); a member may list itself"`
+	ClusterUser     string   `toml:"cluster_user" comment:"route authorization user (same on every member)"`
+	ClusterPassword string   `toml:"cluster_password" comment:"route authorization password (the plain secret; same on every member)"`
+	TLSCert         string   `toml:"tls_cert" comment:"PEM certificate of the listener and routes; with url, a client certificate"`
+	TLSKey          string   `toml:"tls_key" comment:"its PEM private key"`
+	TLSCA           string   `toml:"tls_ca" comment:"PEM CA that signs the other side (required for routes over TLS; with url, the CA to trust)"`
+	TLSVerify       bool     `toml:"tls_verify" comment:"the listener requires client certificates signed by tls_ca"`
+	Retries         int      `toml:"retries" comment:"how many more times a request is sent when no instance answered or one died (idempotent verbs only after silence); negative: never"`
 }
 
 // Tor configures how the node reaches the private plane.
@@ -121,14 +134,14 @@ type Plugins struct {
 // Default returns the configuration with every default written out.
 func Default() Config {
 	return Config{
-		Node: Node{Listen: "127.0.0.1:8470", LogLevel: "info"},
+		Node: Node{Listen: "127.0.0.1:8470", LogLevel: "info", Roles: AllRoles()},
 		Gateway: Gateway{
 			MaxConcurrent:  256,
 			MaxBody:        1 << 30,
 			RequestTimeout: Duration(30 * time.Second),
 			WriteIdle:      Duration(60 * time.Second),
 		},
-		Bus:     Bus{User: "ronhost"},
+		Bus:     Bus{User: "ronhost", Routes: []string{}},
 		Store:   Store{InlineMax: 4096},
 		Payouts: Payouts{Epoch: Duration(time.Hour), AutoSettle: true},
 		Tor:     Tor{Mode: "auto", Binary: "tor", ExtraTorrc: []string{}},
@@ -233,6 +246,15 @@ func (c Config) Validate() error {
 	case c.Bus.Listen != "" && c.Bus.Password == "":
 		return fmt.Errorf("config: bus.listen needs bus.user and bus.password: the listener never runs without credentials")
 	}
+	if err := CheckRoles(c.Node.Roles); err != nil {
+		return err
+	}
+	if c.Bus.ClusterName != "" && (c.Bus.URL != "" || c.Bus.ClusterListen == "") {
+		return fmt.Errorf("config: bus.cluster_name needs bus.cluster_listen, and excludes bus.url (a member embeds its server)")
+	}
+	if (c.Bus.TLSCert == "") != (c.Bus.TLSKey == "") {
+		return fmt.Errorf("config: bus.tls_cert and bus.tls_key go together")
+	}
 	switch c.Node.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -251,4 +273,34 @@ func (c Config) Marshal() ([]byte, error) {
 		"# Each key can be overridden by RON_<SECTION>_<KEY> (e.g. RON_NODE_LISTEN)\n" +
 		"# and some by flags of ronhost serve; see ronhost config show.\n\n"
 	return append([]byte(head), b...), nil
+}
+
+// AllRoles lists every role a process can run, in start order.
+func AllRoles() []string {
+	return []string{"store", "index", "plugins", "ledger", "dht", "mailbox", "gateway"}
+}
+
+// CheckRoles validates a roles list: known names, no repeats, at least one.
+func CheckRoles(roles []string) error {
+	if len(roles) == 0 {
+		return fmt.Errorf("config: node.roles is empty: name at least one of %v", AllRoles())
+	}
+	seen := map[string]bool{}
+	for _, r := range roles {
+		known := false
+		for _, k := range AllRoles() {
+			known = known || r == k
+		}
+		switch {
+		case !known:
+			return fmt.Errorf("config: node.roles: unknown role %q (roles: %v)", r, AllRoles())
+		case seen[r]:
+			return fmt.Errorf("config: node.roles: %q twice", r)
+		}
+		seen[r] = true
+	}
+	if seen["dht"] && !seen["store"] {
+		return fmt.Errorf("config: node.roles: dht provides what a store holds: run it with store")
+	}
+	return nil
 }

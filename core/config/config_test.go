@@ -173,3 +173,38 @@ func TestSizes(t *testing.T) {
 		}
 	}
 }
+
+func TestRoles(t *testing.T) {
+	c := Default()
+	if err := c.Validate(); err != nil || len(c.Node.Roles) != len(AllRoles()) {
+		t.Fatalf("default roles %v: %v", c.Node.Roles, err)
+	}
+	for _, tc := range []struct {
+		roles []string
+		bad   string
+	}{
+		{[]string{"gateway"}, ""},
+		{[]string{"store", "dht"}, ""},
+		{[]string{}, "empty"},
+		{[]string{"gateway", "gateway"}, "twice"},
+		{[]string{"relay"}, "unknown role"},
+		{[]string{"dht"}, "run it with store"},
+	} {
+		err := CheckRoles(tc.roles)
+		if (tc.bad == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.bad)) {
+			t.Errorf("CheckRoles(%v) = %v, want %q", tc.roles, err, tc.bad)
+		}
+	}
+	if _, err := c.ApplyEnv(func(k string) string {
+		if k == "RON_NODE_ROLES" {
+			return "index,plugins"
+		}
+		return ""
+	}); err != nil || !reflect.DeepEqual(c.Node.Roles, []string{"index", "plugins"}) {
+		t.Fatalf("RON_NODE_ROLES: %v %v", c.Node.Roles, err)
+	}
+	c.Bus.ClusterName = "ron"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "cluster_listen") {
+		t.Fatalf("a cluster without a route listener: %v", err)
+	}
+}

@@ -155,12 +155,15 @@ func (n *Node) runFetch(j *fetchJob, from []peer.AddrInfo) {
 	n.emit(bus.KindObjectStored, bus.ObjectStored{CID: res.CID.String(), Size: res.Size, Inline: res.Inline})
 }
 
-// providers returns from, or the providers the DHT knows for c.
+// providers returns from, or the store role's instance holding c (in a
+// process without that role) and the providers the DHT knows for c.
 func (n *Node) providers(ctx context.Context, c cid.CID, from []peer.AddrInfo) ([]peer.AddrInfo, error) {
 	if len(from) > 0 {
 		return from, nil
 	}
+	local := n.storeProviders(ctx, c)
 	provs, err := n.overlay.FindProviders(ctx, c, 16)
+	provs = append(local, provs...)
 	if err != nil && len(provs) == 0 {
 		return nil, fmt.Errorf("%w: %s: %v", errNoProviders, c, err)
 	}

@@ -143,8 +143,10 @@ func (n *Node) opsHandler() http.Handler {
 	return mux
 }
 
-// Ready says whether the node serves: started, its bus connected, and every
-// role answering on it. The error says what is not ready.
+// Ready says whether the node serves: started, its bus connected, and
+// each of its roles able to work (a gateway needs the store role to answer
+// on the bus, the plugins role its plugins, the mailbox role tor). The error
+// says what is not ready.
 func (n *Node) Ready(ctx context.Context) error {
 	if !n.ready.Load() {
 		return bus.Errorf(bus.CodeUnavailable, "the node is starting or stopping")
@@ -152,15 +154,19 @@ func (n *Node) Ready(ctx context.Context) error {
 	if !n.bus.Ready() {
 		return bus.Errorf(bus.CodeUnavailable, "the bus is not connected")
 	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	if err := n.bus.Request(ctx, "store", "stat", struct{}{}, nil); err != nil {
-		return bus.Errorf(bus.CodeUnavailable, "the store role does not answer: %v", err)
+	if n.has("gateway") || n.has("index") {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if err := n.bus.Request(ctx, "store", "stat", struct{}{}, nil); err != nil {
+			return bus.Errorf(bus.CodeUnavailable, "the store role does not answer: %v", err)
+		}
 	}
-	if err := n.torReady(); err != nil {
-		return bus.Errorf(bus.CodeUnavailable, "the private plane is degraded: %v", err)
+	if n.has("mailbox") {
+		if err := n.torReady(); err != nil {
+			return bus.Errorf(bus.CodeUnavailable, "the private plane is degraded: %v", err)
+		}
 	}
-	if len(n.router.TLDs()) == 0 && n.opts.Config.Plugins.Builtins && len(n.opts.Builtins) > 0 {
+	if n.has("plugins") && len(n.router.TLDs()) == 0 && n.opts.Config.Plugins.Builtins && len(n.opts.Builtins) > 0 {
 		return bus.Errorf(bus.CodeUnavailable, "no plugin is installed yet")
 	}
 	return nil

@@ -67,6 +67,8 @@ type Node struct {
 	tor      *tor.Tor // nil when the private plane runs without tor
 	mailbox  *mailbox.Mailbox
 	bus      *bus.Bus
+	roles    map[string]bool
+	objs     objectStore
 	gw       *gateway.Gateway
 	overlay  *overlay.Overlay // nil with [overlay] mode = off
 	blob     *blob.Service
@@ -148,9 +150,11 @@ func (n *Node) Addr() string {
 	return n.ln.Addr().String()
 }
 
-// Start brings the node up in order: keys, store, index, ledger, bus,
-// plugins, the roles' services, the settle loop, then the HTTP API. On
-// failure it undoes what it started.
+// Start brings the node's roles up in order: keys, the store (the store
+// role's, or a gateway's cache), index, ledger, bus, private plane, the
+// overlay, plugins, the roles' services, then the HTTP API (the gateway's
+// routes with the gateway role, the ops endpoints always). On failure it
+// undoes what it started.
 func (n *Node) Start(ctx context.Context) (err error) {
 	defer func() {
 		if err != nil {
@@ -158,50 +162,75 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		}
 	}()
 	dir, cfg := n.opts.DataDir, n.opts.Config
+	if err := config.CheckRoles(cfg.Node.Roles); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	n.roles = map[string]bool{}
+	for _, r := range cfg.Node.Roles {
+		n.roles[r] = true
+	}
+	if n.has("gateway") && !n.has("store") && cfg.Overlay.Mode == "off" {
+		return fmt.Errorf("node: a gateway without the store role reaches the store's bytes over the overlay: set [overlay] mode = \"on\"")
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("node: data directory: %w", err)
 	}
 	if err := n.keys(); err != nil {
 		return err
 	}
-	if n.store, err = store.Open(ctx, filepath.Join(dir, "store"), StoreOptions(cfg, n.log)); err != nil {
-		return fmt.Errorf("node: %w", err)
+	if n.has("store") || n.has("gateway") {
+		if n.store, err = store.Open(ctx, filepath.Join(dir, "store"), StoreOptions(cfg, n.log)); err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
+		n.closers = append(n.closers, n.store.Close)
 	}
-	n.closers = append(n.closers, n.store.Close)
-	// The index validates through the plugins role on the bus, which is up
-	// before any request reaches the index.
-	if n.index, err = index.Open(ctx, filepath.Join(dir, "index"), index.Options{Logger: n.log}, objects{n.store, n}, busValidator{n}); err != nil {
-		return fmt.Errorf("node: %w", err)
+	// The roles reach objects through the local store when this process runs
+	// the store role, else over the bus (small objects: manifests, a
+	// plugin's reads) and, for a gateway, a cache fed by the blob protocol.
+	switch {
+	case n.has("store"):
+		n.objs = objects{n.store, n}
+	case n.has("gateway"):
+		n.objs = cacheObjects{objects{n.store, n}}
+	default:
+		n.objs = busObjects{n}
 	}
-	n.closers = append(n.closers, n.index.Close)
-	if n.ledger, err = ledger.Open(ctx, filepath.Join(dir, "ledger"), ledger.Options{Logger: n.log}); err != nil {
-		return fmt.Errorf("node: %w", err)
+	if n.has("index") {
+		// The index validates through the plugins role on the bus, which is
+		// up before any request reaches the index.
+		if n.index, err = index.Open(ctx, filepath.Join(dir, "index"), index.Options{Logger: n.log}, n.objs, busValidator{n}); err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
+		n.closers = append(n.closers, n.index.Close)
 	}
-	n.closers = append(n.closers, n.ledger.Close)
+	if n.has("ledger") {
+		if n.ledger, err = ledger.Open(ctx, filepath.Join(dir, "ledger"), ledger.Options{Logger: n.log}); err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
+		n.closers = append(n.closers, n.ledger.Close)
+	}
 
-	// A role's request gets the gateway's request deadline (settling many
-	// manifests is the longest).
-	bo := bus.Options{URL: cfg.Bus.URL, Listen: cfg.Bus.Listen, CredsFile: cfg.Bus.CredsFile, Name: n.id, Logger: n.log,
-		RequestTimeout: cfg.Gateway.RequestTimeout.D()}
-	if cfg.Bus.Password != "" {
-		bo.User, bo.Password = cfg.Bus.User, cfg.Bus.Password
-	}
-	n.bus = bus.New(bo)
+	n.bus = bus.New(BusOptions(cfg, n.id, n.log))
 	if err := n.bus.Start(ctx); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
 	n.closers = append(n.closers, n.bus.Close)
+	n.metrics.MustRegister(busCollectors(n.bus)...)
 
-	if err := n.startPrivatePlane(ctx); err != nil {
-		return err
+	if n.has("mailbox") {
+		if err := n.startPrivatePlane(ctx); err != nil {
+			return err
+		}
 	}
 
 	// Fetches and the provider loop run under runCtx, which Close (or a
 	// failed Start) cancels before the overlay and the store close.
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	n.runCtx, n.cancel = runCtx, cancel
-	if err := n.startOverlay(ctx); err != nil {
-		return err
+	if n.has("store") || n.has("gateway") || n.has("dht") {
+		if err := n.startOverlay(ctx); err != nil {
+			return err
+		}
 	}
 	n.closers = append(n.closers, func() error {
 		cancel()
@@ -209,11 +238,13 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return nil
 	})
 
-	if len(n.opts.Builtins) == 0 && cfg.Plugins.Builtins {
-		n.log.Warn("this binary embeds no built-in plugins; build it with `make build`")
-	}
-	if err := n.Reconcile(ctx); err != nil {
-		n.log.Error("some plugins could not be installed", "err", err)
+	if n.has("plugins") {
+		if len(n.opts.Builtins) == 0 && cfg.Plugins.Builtins {
+			n.log.Warn("this binary embeds no built-in plugins; build it with `make build`")
+		}
+		if err := n.Reconcile(ctx); err != nil {
+			n.log.Error("some plugins could not be installed", "err", err)
+		}
 	}
 	n.closers = append(n.closers, func() error {
 		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -223,16 +254,19 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	})
 	for _, s := range []struct {
 		role, desc string
-		eps        map[string]bus.Handler
+		eps        func() map[string]bus.Handler
 	}{
-		{"store", "the verified content store", n.storeService()},
-		{"index", "published manifests and name records", n.indexService()},
-		{"plugins", "the TLD plugins: validate, resolve, split", n.pluginsService()},
-		{"ledger", "metered accesses and payouts", n.ledgerService()},
-		{"mailbox", "the onion mailbox: send, inbox, ack", n.mailboxService()},
-		{"dht", "the overlay: peers, where copies are, pinning with replicas", n.dhtService()},
+		{"store", "the verified content store", n.storeService},
+		{"index", "published manifests and name records", n.indexService},
+		{"plugins", "the TLD plugins: validate, resolve, split", n.pluginsService},
+		{"ledger", "metered accesses and payouts", n.ledgerService},
+		{"mailbox", "the onion mailbox: send, inbox, ack", n.mailboxService},
+		{"dht", "the overlay: peers, where copies are, pinning with replicas", n.dhtService},
 	} {
-		if err := n.bus.AddService(s.role, BusAPIVersion, s.desc, s.eps); err != nil {
+		if !n.has(s.role) {
+			continue
+		}
+		if err := n.bus.AddService(s.role, BusAPIVersion, s.desc, s.eps()); err != nil {
 			return fmt.Errorf("node: %s service: %w", s.role, err)
 		}
 	}
@@ -248,37 +282,81 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		}
 		return nil
 	})
-	n.gw = gateway.New(gatewayConfig(cfg), objects{n.store, n}, backend{n}, n.auth(), n.opsHandler())
-	for _, c := range n.gw.Collectors() {
-		n.metrics.MustRegister(c)
+	handler := n.opsHandler()
+	if n.has("gateway") {
+		n.gw = gateway.New(gatewayConfig(cfg), n.objs, backend{n}, n.auth(), handler)
+		for _, c := range n.gw.Collectors() {
+			n.metrics.MustRegister(c)
+		}
+		handler = n.gw.Handler()
 	}
 	if err := n.writeRunFile(); err != nil {
 		return err
 	}
 
-	n.srv = &http.Server{Handler: n.gw.Handler(), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
-	n.wg.Add(4)
+	n.srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
+	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
 		if err := n.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			n.log.Error("http server stopped", "err", err)
 		}
 	}()
-	go func() {
-		defer n.wg.Done()
-		n.watchCatalog(runCtx)
-	}()
-	go func() {
-		defer n.wg.Done()
-		n.settleLoop(runCtx)
-	}()
-	go func() {
-		defer n.wg.Done()
-		n.provideLoop(runCtx)
-	}()
+	for _, loop := range []struct {
+		role string
+		run  func(context.Context)
+	}{
+		{"plugins", n.watchCatalog},
+		{"ledger", n.settleLoop},
+		{"store", n.provideLoop},
+	} {
+		if n.has(loop.role) {
+			n.wg.Add(1)
+			go func() {
+				defer n.wg.Done()
+				loop.run(runCtx)
+			}()
+		}
+	}
 	n.ready.Store(true)
-	n.log.Info("node started", "id", n.id, "api", "http://"+ln.Addr().String(), "data", dir, "tlds", n.router.TLDs())
+	n.log.Info("node started", "id", n.id, "roles", cfg.Node.Roles, "api", "http://"+ln.Addr().String(), "data", dir, "tlds", n.router.TLDs())
 	return nil
+}
+
+// has says whether this process runs role.
+func (n *Node) has(role string) bool { return n.roles[role] }
+
+// BusOptions translates the [bus] configuration into the bus's options.
+func BusOptions(cfg config.Config, name string, log *slog.Logger) bus.Options {
+	b := cfg.Bus
+	// A role's request gets the gateway's request deadline (settling many
+	// manifests is the longest).
+	o := bus.Options{URL: b.URL, Listen: b.Listen, CredsFile: b.CredsFile, Name: name, Logger: log,
+		RequestTimeout: cfg.Gateway.RequestTimeout.D(), Retries: b.Retries, Idempotent: idempotent}
+	if b.Password != "" {
+		o.User, o.Password = b.User, b.Password
+	}
+	if b.ClusterName != "" {
+		o.Cluster = bus.ClusterOptions{Name: b.ClusterName, Listen: b.ClusterListen, Routes: b.Routes,
+			User: b.ClusterUser, Password: b.ClusterPassword}
+	}
+	if b.TLSCert != "" || b.TLSCA != "" {
+		o.TLS = &bus.TLSOptions{CertFile: b.TLSCert, KeyFile: b.TLSKey, CAFile: b.TLSCA, Verify: b.TLSVerify}
+	}
+	return o
+}
+
+// idempotent adds the verbs this package defines beyond the bus's list:
+// the store's object verbs are content-addressed, so a repeat does nothing
+// new.
+func idempotent(role, verb string) bool {
+	if role == "store" {
+		switch verb {
+		case "read", "put", "locate", "replicate":
+			return true
+		}
+	}
+	return bus.DefaultIdempotent(role, verb)
 }
 
 // auth is the node's capability-token check.

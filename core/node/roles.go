@@ -40,7 +40,7 @@ type cidReq struct {
 }
 
 func (n *Node) storeService() map[string]bus.Handler {
-	return map[string]bus.Handler{
+	eps := map[string]bus.Handler{
 		"info": func(ctx context.Context, req []byte) (any, error) {
 			var r cidReq
 			if err := decode(req, &r); err != nil {
@@ -79,6 +79,8 @@ func (n *Node) storeService() map[string]bus.Handler {
 			return res, roleError(err)
 		},
 	}
+	n.macroStoreVerbs(eps)
+	return eps
 }
 
 type objectInfo struct {
@@ -178,14 +180,14 @@ func (n *Node) indexService() map[string]bus.Handler {
 
 // manifestOf reads a stored canonical manifest.
 func (n *Node) manifestOf(ctx context.Context, c cid.CID) (*manifest.Manifest, error) {
-	info, err := n.store.Info(ctx, c)
+	info, err := n.objs.Info(ctx, c)
 	if err != nil {
 		return nil, err
 	}
 	if info.Size > manifest.MaxSize {
 		return nil, bus.Errorf(bus.CodeInvalid, "%s is not a manifest", c)
 	}
-	rc, err := n.store.Get(ctx, c)
+	rc, err := n.objs.Get(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +234,7 @@ func (n *Node) pluginsService() map[string]bus.Handler {
 			if err != nil {
 				return nil, roleError(err)
 			}
-			obj := &objectReader{ctx: ctx, s: n.store, c: m.Payload.CID, size: m.Payload.Size}
+			obj := &objectReader{ctx: ctx, s: n.objs, c: m.Payload.CID, size: m.Payload.Size}
 			res, err := n.router.Resolve(ctx, m.Meta.TLD, plugins.ResolveInput{Manifest: m.Canonical(),
 				Path: r.Path, PayloadSize: uint64(m.Payload.Size)}, obj)
 			if err != nil {
@@ -268,7 +270,7 @@ func (n *Node) pluginsService() map[string]bus.Handler {
 // verified by the store.
 type objectReader struct {
 	ctx  context.Context
-	s    *store.Store
+	s    objectStore
 	c    cid.CID
 	size int64
 }

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/ronhost/ronhost/core/cid"
+	"github.com/ronhost/ronhost/internal/wasmbuild"
+)
+
+// natsMember is one server of the test's NATS cluster, restartable on the
+// same ports.
+type natsMember struct {
+	t    *testing.T
+	opts *server.Options
+	srv  *server.Server
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// natsCluster starts n NATS servers on 127.0.0.1 joined by routes, with a
+// client user and password.
+func natsCluster(t *testing.T, n int) ([]*natsMember, string) {
+	t.Helper()
+	ports, routes := make([]int, n), make([]int, n)
+	var routeURLs, clientURLs []string
+	for i := range n {
+		ports[i], routes[i] = freePort(t), freePort(t)
+		routeURLs = append(routeURLs, fmt.Sprintf("nats-route://ron:routepw@127.0.0.1:%d", routes[i]))
+		clientURLs = append(clientURLs, fmt.Sprintf("nats://127.0.0.1:%d", ports[i]))
+	}
+	members := make([]*natsMember, n)
+	for i := range n {
+		opts := &server.Options{
+			ServerName: fmt.Sprintf("nats-%c", 'a'+i),
+			Host:       "127.0.0.1", Port: ports[i],
+			Username: "ronhost", Password: "buspw",
+			Cluster: server.ClusterOpts{Name: "ron", Host: "127.0.0.1", Port: routes[i],
+				Username: "ron", Password: "routepw"},
+			Routes: server.RoutesFromStr(strings.Join(routeURLs, ",")),
+			NoSigs: true, NoLog: true,
+		}
+		members[i] = &natsMember{t: t, opts: opts}
+		members[i].start()
+		t.Cleanup(members[i].stop)
+	}
+	for _, m := range members {
+		deadline := time.Now().Add(20 * time.Second)
+		for m.srv.NumRoutes() < n-1 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s has %d routes, want %d", m.opts.ServerName, m.srv.NumRoutes(), n-1)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return members, strings.Join(clientURLs, ",")
+}
+
+func (m *natsMember) start() {
+	m.t.Helper()
+	s, err := server.NewServer(m.opts)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		m.t.Fatalf("%s did not start", m.opts.ServerName)
+	}
+	m.srv = s
+}
+
+func (m *natsMember) stop() {
+	if m.srv != nil {
+		m.srv.Shutdown()
+		m.srv.WaitForShutdown()
+		m.srv = nil
+	}
+}
+
+// roleProcess starts `ronhost serve --roles roles` on the NATS cluster.
+func roleProcess(t *testing.T, c *cli, natsURLs, roles string) *served {
+	t.Helper()
+	extra := fmt.Sprintf("[bus]\nurl = %q\nuser = \"ronhost\"\npassword = \"buspw\"\n[gateway]\nrequest_timeout = \"8s\"\n", natsURLs)
+	useTestCache(t, c.data, extra)
+	return startServe(t, c, "--roles", roles)
+}
+
+// TestMacronode runs a macronode: a NATS cluster of 3 servers and the roles
+// as 5 `ronhost serve` processes (store+dht, index, plugins, ledger,
+// gateway). It publishes through the gateway, kills -9 the store process
+// and shuts one NATS server down, publishes meanwhile (each publish either
+// fails or is acknowledged), restarts both, publishes again, and then
+// fetches every acknowledged object, through the gateway and through a
+// second gateway that never saw them (its bytes come from the store role
+// over the blob protocol): nothing acknowledged is lost.
+func TestMacronode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a NATS cluster and six processes")
+	}
+	members, urls := natsCluster(t, 3)
+
+	storeCLI := newCLI(t)
+	store := roleProcess(t, storeCLI, urls, "store,dht")
+	plugins := newCLI(t)
+	mapWasm := writeFile(t, "map.wasm", wasmbuild.ForTest(t, "../../tlds/map"))
+	useTestCache(t, plugins.data, "")
+	plugins.ok("plugin", "install", "--allow-unsigned", mapWasm)
+	roleProcess(t, plugins, urls, "plugins")
+	roleProcess(t, newCLI(t), urls, "index")
+	roleProcess(t, newCLI(t), urls, "ledger")
+	gwCLI := newCLI(t)
+	gw := roleProcess(t, gwCLI, urls, "gateway")
+	tok, err := os.ReadFile(filepath.Join(gwCLI.data, "operator.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := strings.TrimSpace(string(tok))
+
+	type acked struct {
+		path    string
+		payload []byte
+	}
+	var ok []acked
+	seq := 0
+	publish := func() (int, []byte) {
+		seq++
+		payload := randData(200_000 + seq*7919)
+		manifest := strings.Replace(mapManifest, "Lyon cycle network", fmt.Sprintf("Lyon cycle network %d", seq), 1)
+		ct, body := publishBody(t, manifest, payload)
+		code, _, b := request(t, "POST", gw.api+"/v1/publish", token, ct, body, nil)
+		if code == http.StatusCreated {
+			var pub struct{ Address, Payload string }
+			if err := json.Unmarshal(b, &pub); err != nil || pub.Payload != cid.Sum(payload).String() {
+				t.Fatalf("publish answered %s", b)
+			}
+			addr, err := cid.ParseAddress(pub.Address)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ok = append(ok, acked{"/r/" + addr.Hash.Hex() + ".map", payload})
+		}
+		return code, b
+	}
+
+	for range 3 {
+		if code, b := publish(); code != http.StatusCreated {
+			t.Fatalf("publish on the healthy macronode: %d %s\n%s", code, b, gw.log())
+		}
+	}
+
+	// The store dies (kill -9) and one NATS server goes away.
+	if err := store.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-store.exited
+	members[1].stop()
+	failed := 0
+	for range 2 {
+		code, b := publish()
+		switch code {
+		case http.StatusCreated:
+		case http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			failed++
+		default:
+			t.Fatalf("publish while the store is down: %d %s", code, b)
+		}
+	}
+	t.Logf("while the store was down: %d publishes refused, %d acknowledged", failed, 2-failed)
+
+	// Both come back; the gateway is ready again once the store answers.
+	members[1].start()
+	startServe(t, storeCLI, "--roles", "store,dht")
+	gw.waitFor("the gateway ready again", func() bool { return gw.get("/readyz", nil) == 200 })
+	for range 2 {
+		var code int
+		var b []byte
+		gw.waitFor("a publish after the restarts", func() bool {
+			code, b = publish()
+			return code == http.StatusCreated
+		})
+		_ = b
+	}
+
+	// Every acknowledged object, from the gateway and from a fresh one.
+	gw2 := roleProcess(t, newCLI(t), urls, "gateway")
+	for _, g := range []*served{gw, gw2} {
+		for _, a := range ok {
+			code, _, got := request(t, "GET", g.api+a.path, "", "", nil, nil)
+			if code != 200 || !bytes.Equal(got, a.payload) {
+				t.Fatalf("GET %s on %s: %d, %d bytes (want %d)\n%s", a.path, g.api, code, len(got), len(a.payload), g.log())
+			}
+		}
+	}
+	t.Logf("%d acknowledged publishes, every one served by both gateways", len(ok))
+}

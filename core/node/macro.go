@@ -1,0 +1,252 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/ronhost/ronhost/bus"
+	"github.com/ronhost/ronhost/core/cid"
+	"github.com/ronhost/ronhost/core/store"
+)
+
+// A macronode runs the roles in separate processes. They reach each other
+// only through the bus, and bulk bytes only through the blob protocol:
+//
+//   - a process with the store role uses its store directly (objects);
+//   - a gateway without it keeps a store of its own as a cache (cacheObjects):
+//     a published payload is put there, then the store role is asked over the
+//     bus to replicate it (it fetches it from the gateway over the blob
+//     protocol, verifies and pins it) before the publish is acknowledged; a
+//     missing object is fetched from the store role's instances (located
+//     over the bus, then through the DHT);
+//   - the other roles (index, plugins) read and write small objects over the
+//     bus (busObjects): manifests, and a plugin's reads of a payload, each
+//     capped at maxBusObject.
+
+// objectStore is how the roles of this process reach objects.
+type objectStore interface {
+	Info(ctx context.Context, c cid.CID) (store.Object, error)
+	ReadRange(ctx context.Context, c cid.CID, off, length int64) (io.ReadCloser, error)
+	Get(ctx context.Context, c cid.CID) (io.ReadCloser, error)
+	Put(ctx context.Context, r io.Reader, o store.PutOptions) (store.PutResult, error)
+}
+
+// maxBusObject caps the bytes of one store.read or store.put on the bus.
+const maxBusObject = 256 << 10
+
+// busObjects reaches the store role over the bus, for small objects only.
+type busObjects struct{ n *Node }
+
+func (b busObjects) Info(ctx context.Context, c cid.CID) (store.Object, error) {
+	var o objectInfo
+	if err := b.n.bus.Request(ctx, "store", "info", cidReq{CID: c}, &o); err != nil {
+		return store.Object{}, storeErr(err)
+	}
+	return store.Object{CID: o.CID, Size: o.Size, Inline: o.Inline, Pinned: o.Pinned}, nil
+}
+
+func (b busObjects) ReadRange(ctx context.Context, c cid.CID, off, length int64) (io.ReadCloser, error) {
+	if length < 0 {
+		info, err := b.Info(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		length = info.Size - off
+	}
+	if length > maxBusObject {
+		return nil, bus.Errorf(bus.CodeTooLarge, "node: %d bytes of %s is over the bus's %d-byte object cap: bulk bytes go through the blob protocol", length, c, maxBusObject)
+	}
+	var out struct {
+		Data []byte `json:"data"`
+	}
+	if err := b.n.bus.Request(ctx, "store", "read", readReq{CID: c, Off: off, Len: length}, &out); err != nil {
+		return nil, storeErr(err)
+	}
+	return io.NopCloser(bytes.NewReader(out.Data)), nil
+}
+
+func (b busObjects) Get(ctx context.Context, c cid.CID) (io.ReadCloser, error) {
+	return b.ReadRange(ctx, c, 0, -1)
+}
+
+func (b busObjects) Put(ctx context.Context, r io.Reader, o store.PutOptions) (store.PutResult, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxBusObject+1))
+	if err != nil {
+		return store.PutResult{}, err
+	}
+	if len(data) > maxBusObject {
+		return store.PutResult{}, bus.Errorf(bus.CodeTooLarge, "node: an object over %d bytes cannot be put over the bus", maxBusObject)
+	}
+	var res putReply
+	if err := b.n.bus.Request(ctx, "store", "put", putReq{Data: data, Pin: o.Pin, Refs: o.Refs}, &res); err != nil {
+		return store.PutResult{}, storeErr(err)
+	}
+	return store.PutResult{CID: res.CID, Size: res.Size, Inline: res.Inline, Deduplicated: res.Deduplicated}, nil
+}
+
+// putReply is the store role's answer to a put.
+type putReply struct {
+	CID          cid.CID `json:"cid"`
+	Size         int64   `json:"size"`
+	Inline       bool    `json:"inline"`
+	Deduplicated bool    `json:"deduplicated"`
+}
+
+// storeErr turns the store role's not_found back into store.ErrNotFound, so
+// callers (the index's adoption, the gateway's 404) test it as for a local
+// store.
+func storeErr(err error) error {
+	if be := bus.AsError(err); be != nil && be.Code == bus.CodeNotFound {
+		return fmt.Errorf("%w: %s", store.ErrNotFound, be.Message)
+	}
+	return err
+}
+
+type readReq struct {
+	CID cid.CID `json:"cid"`
+	Off int64   `json:"off"`
+	Len int64   `json:"len"`
+}
+
+type putReq struct {
+	Data []byte    `json:"data"`
+	Pin  bool      `json:"pin,omitempty"`
+	Refs []cid.CID `json:"refs,omitempty"`
+}
+
+// peerReq names a peer of the overlay and where to dial it.
+type peerReq struct {
+	CID   cid.CID  `json:"cid"`
+	Peer  string   `json:"peer"`
+	Addrs []string `json:"addrs"`
+}
+
+// cacheObjects is a gateway's store without the store role: what it puts
+// is replicated to the store role before the put returns; what it lacks is
+// fetched (objects' miss path, with the store role's instances as
+// providers).
+type cacheObjects struct{ objects }
+
+func (o cacheObjects) Put(ctx context.Context, r io.Reader, opts store.PutOptions) (store.PutResult, error) {
+	res, err := o.Store.Put(ctx, r, opts)
+	if err != nil {
+		return res, err
+	}
+	n := o.n
+	req := peerReq{CID: res.CID, Peer: n.overlay.ID().String(), Addrs: n.overlay.Addrs()}
+	if err := n.bus.Request(ctx, "store", "replicate", req, nil); err != nil {
+		return store.PutResult{}, fmt.Errorf("node: the store role did not take %s: %w", res.CID, err)
+	}
+	return res, nil
+}
+
+// macroStoreVerbs are the store role's verbs for roles in other processes.
+func (n *Node) macroStoreVerbs(eps map[string]bus.Handler) {
+	eps["read"] = func(ctx context.Context, req []byte) (any, error) {
+		var r readReq
+		if err := decode(req, &r); err != nil {
+			return nil, err
+		}
+		if r.Len < 0 || r.Len > maxBusObject {
+			return nil, bus.Errorf(bus.CodeTooLarge, "read of %d bytes: at most %d over the bus", r.Len, maxBusObject)
+		}
+		rc, err := n.store.ReadRange(ctx, r.CID, r.Off, r.Len)
+		if err != nil {
+			return nil, roleError(err)
+		}
+		defer rc.Close()
+		data, err := io.ReadAll(rc)
+		if err != nil {
+			return nil, roleError(err)
+		}
+		return map[string][]byte{"data": data}, nil
+	}
+	eps["put"] = func(ctx context.Context, req []byte) (any, error) {
+		var r putReq
+		if err := decode(req, &r); err != nil {
+			return nil, err
+		}
+		res, err := objects{n.store, n}.Put(ctx, bytes.NewReader(r.Data), store.PutOptions{Size: int64(len(r.Data)), Pin: r.Pin, Refs: r.Refs})
+		if err != nil {
+			return nil, roleError(err)
+		}
+		return putReply{CID: res.CID, Size: res.Size, Inline: res.Inline, Deduplicated: res.Deduplicated}, nil
+	}
+	eps["locate"] = func(ctx context.Context, req []byte) (any, error) {
+		var r cidReq
+		if err := decode(req, &r); err != nil {
+			return nil, err
+		}
+		if _, err := n.store.Info(ctx, r.CID); err != nil {
+			return nil, roleError(err)
+		}
+		if n.overlay == nil {
+			return nil, bus.Errorf(bus.CodeUnavailable, "this store is not on the overlay")
+		}
+		return peerReq{CID: r.CID, Peer: n.overlay.ID().String(), Addrs: n.overlay.Addrs()}, nil
+	}
+	eps["replicate"] = func(ctx context.Context, req []byte) (any, error) {
+		var r peerReq
+		if err := decode(req, &r); err != nil {
+			return nil, err
+		}
+		if n.overlay == nil {
+			return nil, bus.Errorf(bus.CodeUnavailable, "this store is not on the overlay")
+		}
+		ai, err := addrInfo(r)
+		if err != nil {
+			return nil, bus.Errorf(bus.CodeInvalid, "%v", err)
+		}
+		n.overlay.Host().Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.TempAddrTTL)
+		if err := (replicator{n}).Replicate(ctx, r.CID, ai.ID); err != nil {
+			return nil, roleError(err)
+		}
+		return struct{}{}, nil
+	}
+}
+
+func addrInfo(r peerReq) (peer.AddrInfo, error) {
+	id, err := peer.Decode(r.Peer)
+	if err != nil {
+		return peer.AddrInfo{}, fmt.Errorf("bad peer %q: %v", r.Peer, err)
+	}
+	ai := peer.AddrInfo{ID: id}
+	for _, s := range r.Addrs {
+		a, err := ma.NewMultiaddr(s)
+		if err != nil {
+			return peer.AddrInfo{}, fmt.Errorf("bad address %q: %v", s, err)
+		}
+		if t, _ := peer.SplitAddr(a); t != nil {
+			a = t
+		}
+		ai.Addrs = append(ai.Addrs, a)
+	}
+	return ai, nil
+}
+
+// storeProviders asks the store role over the bus which instance holds c
+// (a process without the store role fetches from it).
+func (n *Node) storeProviders(ctx context.Context, c cid.CID) []peer.AddrInfo {
+	if n.has("store") || n.bus == nil {
+		return nil
+	}
+	var r peerReq
+	if err := n.bus.Request(ctx, "store", "locate", cidReq{CID: c}, &r); err != nil {
+		if !errors.Is(storeErr(err), store.ErrNotFound) {
+			n.log.Warn("locating a store instance", "cid", c, "err", err)
+		}
+		return nil
+	}
+	ai, err := addrInfo(r)
+	if err != nil || ai.ID == n.overlay.ID() {
+		return nil
+	}
+	return []peer.AddrInfo{ai}
+}
