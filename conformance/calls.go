@@ -44,10 +44,11 @@ var errSkipProbe = errors.New("conformance: input over the host's limit")
 // and records it. The error is a fault (*plugins.FaultError), errSkipProbe,
 // or the context's error.
 //
-// A call that times out is retried once: on a busy machine a call that
-// usually takes a few milliseconds can miss a 50 ms deadline, and an author
-// needs a verdict that does not depend on the neighbours. A plugin that is
-// really too slow (or loops) times out twice. limits.time reports retries.
+// A call that times out, or answers after its deadline, is retried once: on
+// a busy machine a call that usually takes a few milliseconds can miss a
+// 50 ms deadline, and an author needs a verdict that does not depend on the
+// neighbours. A plugin that is really too slow (or loops) misses it twice.
+// limits.time reports retries.
 func (s *suite) call(ctx context.Context, pr probe, fresh bool) (plugins.Result, error) {
 	do := func() (plugins.Result, error) {
 		if fresh {
@@ -57,7 +58,8 @@ func (s *suite) call(ctx context.Context, pr probe, fresh bool) (plugins.Result,
 	}
 	res, err := do()
 	var first *plugins.FaultError
-	if errors.As(err, &first) && first.Kind == plugins.FaultTimeout && ctx.Err() == nil {
+	late := err == nil && !fresh && res.Elapsed > s.limits.Deadline(pr.entry)
+	if (late || errors.As(err, &first) && first.Kind == plugins.FaultTimeout) && ctx.Err() == nil {
 		res, err = do()
 		if err == nil {
 			s.retried = append(s.retried, callRecord{entry: pr.entry, label: pr.label, input: pr.input, fresh: fresh, res: res, elapsed: res.Elapsed, fault: first})
