@@ -211,3 +211,88 @@ func TestMacronode(t *testing.T) {
 	}
 	t.Logf("%d acknowledged publishes, every one served by both gateways", len(ok))
 }
+
+// TestMacronodeEmbeddedCluster is the other layout: no NATS of its own,
+// each of three ronhost processes embeds a NATS server joined to the others
+// through routes in its config.toml. The gateway publishes and serves; the
+// index+plugins process (a cluster member too) is killed -9 and restarted,
+// and what was acknowledged is still served.
+func TestMacronodeEmbeddedCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three role processes")
+	}
+	const n = 3
+	clients, routes := make([]int, n), make([]int, n)
+	var routeURLs []string
+	for i := range n {
+		clients[i], routes[i] = freePort(t), freePort(t)
+		routeURLs = append(routeURLs, fmt.Sprintf("nats-route://127.0.0.1:%d", routes[i]))
+	}
+	rj, _ := json.Marshal(routeURLs)
+	member := func(i int) *cli {
+		c := newCLI(t)
+		useTestCache(t, c.data, fmt.Sprintf("[bus]\nlisten = \"127.0.0.1:%d\"\nuser = \"ronhost\"\npassword = \"buspw\"\n"+
+			"cluster_name = \"ron\"\ncluster_listen = \"127.0.0.1:%d\"\nroutes = %s\ncluster_user = \"route\"\ncluster_password = \"routepw\"\n"+
+			"[gateway]\nrequest_timeout = \"8s\"\n", clients[i], routes[i], rj))
+		return c
+	}
+	storeCLI := member(0)
+	startServe(t, storeCLI, "--roles", "store,dht")
+	rolesCLI := member(1)
+	mapWasm := writeFile(t, "map.wasm", wasmbuild.ForTest(t, "../../tlds/map"))
+	rolesCLI.ok("plugin", "install", "--allow-unsigned", mapWasm)
+	roles := startServe(t, rolesCLI, "--roles", "index,plugins")
+	gwCLI := member(2)
+	gw := startServe(t, gwCLI, "--roles", "ledger,gateway")
+	tok, err := os.ReadFile(filepath.Join(gwCLI.data, "operator.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := strings.TrimSpace(string(tok))
+
+	type acked struct {
+		path    string
+		payload []byte
+	}
+	var ok []acked
+	publish := func(i int) int {
+		payload := randData(150_000 + i*4099)
+		manifest := strings.Replace(mapManifest, "Lyon cycle network", fmt.Sprintf("Lyon %d", i), 1)
+		ct, body := publishBody(t, manifest, payload)
+		code, _, b := request(t, "POST", gw.api+"/v1/publish", token, ct, body, nil)
+		if code == http.StatusCreated {
+			var pub struct{ Address string }
+			if err := json.Unmarshal(b, &pub); err != nil {
+				t.Fatal(err)
+			}
+			addr, err := cid.ParseAddress(pub.Address)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ok = append(ok, acked{"/r/" + addr.Hash.Hex() + ".map", payload})
+		}
+		return code
+	}
+	for i := range 2 {
+		if code := publish(i); code != http.StatusCreated {
+			t.Fatalf("publish on the embedded cluster: %d\n%s", code, gw.log())
+		}
+	}
+	// The index+plugins process, and the NATS member it embeds, die.
+	if err := roles.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-roles.exited
+	// Meanwhile a publish fails (the index is gone) or, if it was
+	// acknowledged, it is checked with the others below.
+	t.Logf("publish with the index down: %d", publish(10))
+	startServe(t, rolesCLI, "--roles", "index,plugins")
+	gw.waitFor("a publish after the restart", func() bool { return publish(20) == http.StatusCreated })
+	for _, a := range ok {
+		code, _, got := request(t, "GET", gw.api+a.path, "", "", nil, nil)
+		if code != 200 || !bytes.Equal(got, a.payload) {
+			t.Fatalf("GET %s: %d, %d bytes (want %d)\n%s", a.path, code, len(got), len(a.payload), gw.log())
+		}
+	}
+	t.Logf("%d acknowledged publishes served after the member's restart", len(ok))
+}
