@@ -38,12 +38,18 @@ func objectArg(arg string) (cid.CID, error) {
 	return addr.Hash, nil
 }
 
-func runPinOnNode(ctx context.Context, a *app, arg string, replicas int) error {
+// onNode resolves arg and finds the node serving the data directory.
+func onNode(a *app, arg string) (cid.CID, *nodeClient, error) {
 	target, err := objectArg(arg)
 	if err != nil {
-		return err
+		return cid.CID{}, nil, err
 	}
 	cl, err := a.client("")
+	return target, cl, err
+}
+
+func runPinOnNode(ctx context.Context, a *app, arg string, replicas int) error {
+	target, cl, err := onNode(a, arg)
 	if err != nil {
 		return err
 	}
@@ -67,11 +73,7 @@ func runPinOnNode(ctx context.Context, a *app, arg string, replicas int) error {
 }
 
 func runStatOnNode(ctx context.Context, a *app, arg string) error {
-	target, err := objectArg(arg)
-	if err != nil {
-		return err
-	}
-	cl, err := a.client("")
+	target, cl, err := onNode(a, arg)
 	if err != nil {
 		return err
 	}

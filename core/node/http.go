@@ -65,82 +65,64 @@ func (n *Node) opsHandler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]any{"plugins": n.Plugins()})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics, promhttp.HandlerOpts{}))
-	// The mailbox, for the local operator's CLI: private, so every call needs a token.
-	mailboxCall := func(verb string, body func(r *http.Request) (any, error)) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			if _, err := n.auth().Authorize(r); err != nil {
-				gateway.WriteError(w, err)
-				return
-			}
-			var in any = struct{}{}
-			if body != nil {
-				var err error
-				if in, err = body(r); err != nil {
-					gateway.WriteError(w, err)
-					return
-				}
-			}
-			var out json.RawMessage
-			if err := n.bus.Request(r.Context(), "mailbox", verb, in, &out); err != nil {
-				gateway.WriteError(w, err)
-				return
-			}
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = w.Write(out)
-		}
-	}
-	mux.HandleFunc("GET /v1/mailbox", mailboxCall("address", nil))
-	mux.HandleFunc("GET /v1/mailbox/inbox", mailboxCall("inbox", nil))
-	mux.HandleFunc("GET /v1/mailbox/outbox", mailboxCall("outbox", nil))
-	mux.HandleFunc("POST /v1/mailbox/ack/{id}", mailboxCall("ack", func(r *http.Request) (any, error) {
+	// The mailbox, for the local operator's CLI: private, so every call needs
+	// a token. The overlay: this node's peer and where copies of an object
+	// are (public), pinning with replicas (a token).
+	mux.HandleFunc("GET /v1/mailbox", n.busCall("mailbox", "address", true, nil))
+	mux.HandleFunc("GET /v1/mailbox/inbox", n.busCall("mailbox", "inbox", true, nil))
+	mux.HandleFunc("GET /v1/mailbox/outbox", n.busCall("mailbox", "outbox", true, nil))
+	mux.HandleFunc("POST /v1/mailbox/ack/{id}", n.busCall("mailbox", "ack", true, func(r *http.Request) (any, error) {
 		return map[string]string{"id": r.PathValue("id")}, nil
 	}))
-	mux.HandleFunc("POST /v1/mailbox/send", mailboxCall("send", func(r *http.Request) (any, error) {
-		var in json.RawMessage
-		if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20)).Decode(&in); err != nil {
-			return nil, bus.Errorf(bus.CodeInvalid, "bad JSON body: %v", err)
-		}
-		return in, nil
-	}))
-	// The overlay: this node's peer, where copies of an object are, and
-	// pinning with replicas (which needs a token).
-	dhtCall := func(verb string, authed bool, body func(r *http.Request) (any, error)) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			if authed {
-				if _, err := n.auth().Authorize(r); err != nil {
-					gateway.WriteError(w, err)
-					return
-				}
-			}
-			in, err := body(r)
-			if err != nil {
-				gateway.WriteError(w, err)
-				return
-			}
-			var out json.RawMessage
-			if err := n.bus.Request(r.Context(), "dht", verb, in, &out); err != nil {
-				gateway.WriteError(w, err)
-				return
-			}
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = w.Write(out)
-		}
-	}
-	mux.HandleFunc("GET /v1/overlay", dhtCall("peers", false, func(*http.Request) (any, error) { return struct{}{}, nil }))
-	mux.HandleFunc("GET /v1/stat/{cid}", dhtCall("stat", false, func(r *http.Request) (any, error) {
+	mux.HandleFunc("POST /v1/mailbox/send", n.busCall("mailbox", "send", true, jsonBody(1<<20)))
+	mux.HandleFunc("GET /v1/overlay", n.busCall("dht", "peers", false, nil))
+	mux.HandleFunc("GET /v1/stat/{cid}", n.busCall("dht", "stat", false, func(r *http.Request) (any, error) {
 		return map[string]string{"cid": r.PathValue("cid")}, nil
 	}))
-	mux.HandleFunc("POST /v1/pin", dhtCall("pin", true, func(r *http.Request) (any, error) {
-		var in json.RawMessage
-		if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 64<<10)).Decode(&in); err != nil {
-			return nil, bus.Errorf(bus.CodeInvalid, "bad JSON body: %v", err)
-		}
-		return in, nil
-	}))
+	mux.HandleFunc("POST /v1/pin", n.busCall("dht", "pin", true, jsonBody(64<<10)))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		gateway.WriteError(w, bus.Errorf(bus.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
 	return mux
+}
+
+// busCall serves an endpoint by one role's verb: the request is body(r)
+// (nil: {}), the answer the verb's JSON reply. authed endpoints need a token.
+func (n *Node) busCall(role, verb string, authed bool, body func(r *http.Request) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if authed {
+			if _, err := n.auth().Authorize(r); err != nil {
+				gateway.WriteError(w, err)
+				return
+			}
+		}
+		var in any = struct{}{}
+		if body != nil {
+			var err error
+			if in, err = body(r); err != nil {
+				gateway.WriteError(w, err)
+				return
+			}
+		}
+		var out json.RawMessage
+		if err := n.bus.Request(r.Context(), role, verb, in, &out); err != nil {
+			gateway.WriteError(w, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(out)
+	}
+}
+
+// jsonBody passes a request's JSON body (at most max bytes) on as it is.
+func jsonBody(max int64) func(r *http.Request) (any, error) {
+	return func(r *http.Request) (any, error) {
+		var in json.RawMessage
+		if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, max)).Decode(&in); err != nil {
+			return nil, bus.Errorf(bus.CodeInvalid, "bad JSON body: %v", err)
+		}
+		return in, nil
+	}
 }
 
 // Ready says whether the node serves: started, its bus connected, and
