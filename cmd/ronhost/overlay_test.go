@@ -89,9 +89,10 @@ func TestFetchSurvivesProviderKill(t *testing.T) {
 	sa := startServe(t, a)
 	boot := runInfo(t, a).P2P
 
-	// B and C hold replicas and pace what they send; D reads one provider
-	// at a time.
-	paced := "serve_rate = \"6MiB\"\n"
+	// B and C hold replicas for A (the only peer they trust) and pace what
+	// they send; D reads one provider at a time.
+	_, aID, _ := strings.Cut(boot[0], "/p2p/")
+	paced := fmt.Sprintf("serve_rate = \"6MiB\"\ntrusted_peers = [%q]\n", aID)
 	b, sb := overlayNode(t, boot, paced)
 	c, sc := overlayNode(t, boot, paced)
 

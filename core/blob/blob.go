@@ -38,7 +38,9 @@ type Sink interface {
 }
 
 // Replicator is the node: it fetches c (from `from` first, then from the
-// providers it finds), pins it and provides it.
+// providers it finds), pins it and provides it. The Service asks it only for
+// peers that Config.Trusted accepts; it may still refuse (an error wrapping
+// ErrRefused, such as a quota), which the asker gets as CodeRefused.
 type Replicator interface {
 	Replicate(ctx context.Context, c cid.CID, from peer.ID) error
 }
@@ -54,6 +56,11 @@ type Config struct {
 	BanFor             time.Duration    // a liar is skipped this long; 0: 1h
 	Logger             *slog.Logger     // nil: discard
 	Now                func() time.Time // the clock for bans; nil: time.Now
+	// Trusted says whether a peer may ask this node to replicate (hold a
+	// copy). nil trusts nobody: every replicate request is refused before
+	// the Replicator sees it. The peer is the one the connection's security
+	// handshake authenticated, so it cannot be forged.
+	Trusted func(peer.ID) bool
 }
 
 // Defaults.

@@ -551,13 +551,20 @@ func TestReplicate(t *testing.T) {
 	data := randomBytes(13, 1<<20+5)
 	asker := newNode(t, Config{}, nil)
 	c := asker.put(t, data)
+	trustAsker := Config{Trusted: func(p peer.ID) bool { return p == asker.h.ID() }}
 	rep := &testReplicator{}
-	holder := newNode(t, Config{}, rep)
+	holder := newNode(t, trustAsker, rep)
 	rep.n = holder
-	refuser := newNode(t, Config{}, nil)
-	failing := newNode(t, Config{}, &testReplicator{fail: errors.New("disk full")})
+	refuser := newNode(t, trustAsker, nil)
+	failing := newNode(t, trustAsker, &testReplicator{fail: errors.New("disk full")})
+	// A node that would take copies, but not from the asker: its
+	// Replicator must never be asked (nothing fetched, nothing pinned).
+	strangerRep := &testReplicator{}
+	wary := newNode(t, Config{Trusted: func(peer.ID) bool { return false }}, strangerRep)
+	strangerRep.n = wary
+	noTrust := newNode(t, Config{}, strangerRep) // nil Trusted: nobody
 	ctx := context.Background()
-	for _, n := range []*node{holder, refuser, failing} {
+	for _, n := range []*node{holder, refuser, failing, wary, noTrust} {
 		if err := asker.h.Connect(ctx, n.info()); err != nil {
 			t.Fatal(err)
 		}
@@ -575,6 +582,17 @@ func TestReplicate(t *testing.T) {
 	var re *RemoteError
 	if err := asker.svc.AskReplicate(ctx, failing.h.ID(), c); !errors.As(err, &re) || re.Code != CodeFailed || re.Message != "disk full" {
 		t.Fatalf("AskReplicate of a failing node: %v", err)
+	}
+	for _, n := range []*node{wary, noTrust} {
+		if err := asker.svc.AskReplicate(ctx, n.h.ID(), c); !errors.Is(err, ErrRefused) {
+			t.Fatalf("AskReplicate of a node that does not trust the asker: %v", err)
+		}
+		if _, err := n.st.Info(ctx, c); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("a node that refused the copy holds it anyway: %v", err)
+		}
+	}
+	if len(strangerRep.from) != 0 {
+		t.Fatalf("the Replicator was asked for an untrusted peer: %v", strangerRep.from)
 	}
 }
 

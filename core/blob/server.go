@@ -219,8 +219,9 @@ func (w *deadlineWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// handleReplicate answers one replicate request: it asks the Replicator and
-// answers {"ok":true} once it has the copy, or the error.
+// handleReplicate answers one replicate request: a peer that Config.Trusted
+// does not accept is refused at once (nothing is fetched); otherwise it asks
+// the Replicator and answers {"ok":true} once it has the copy, or the error.
 func (s *Service) handleReplicate(st network.Stream) {
 	if !s.enterInbound(st) {
 		return
@@ -232,9 +233,13 @@ func (s *Service) handleReplicate(st network.Stream) {
 		return
 	}
 	var we *wireError
+	from := st.Conn().RemotePeer()
 	if s.rep == nil {
 		we = &wireError{CodeRefused, "this node does not take copies"}
-	} else if err := s.rep.Replicate(s.ctx, req.c, st.Conn().RemotePeer()); err != nil {
+	} else if s.cfg.Trusted == nil || !s.cfg.Trusted(from) {
+		s.cfg.Logger.Debug("blob: replicate refused: peer not trusted", "peer", from, "cid", req.c)
+		we = &wireError{CodeRefused, "this node takes copies only from peers its operator trusts"}
+	} else if err := s.rep.Replicate(s.ctx, req.c, from); err != nil {
 		if s.ctx.Err() != nil {
 			st.Reset()
 			return

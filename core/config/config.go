@@ -103,6 +103,11 @@ type Overlay struct {
 	Providers    int      `toml:"providers" comment:"providers one fetch uses at once"`
 	ServeRate    Size     `toml:"serve_rate" comment:"cap on the bytes per second this node sends to peers (all of them together); 0 means none"`
 	FetchTimeout Duration `toml:"fetch_timeout" comment:"how long finding providers and starting a fetch may take before the request fails (504)"`
+	// Replication is taken only from peers the operator names: any other
+	// peer's request to hold a copy is refused.
+	TrustedPeers   []string `toml:"trusted_peers" comment:"peer IDs (12D3Koo..., as ronhost stat or node.json show them) whose pin --replicas requests this node accepts: it fetches, pins and provides what they ask, within the quotas below; every other peer is refused"`
+	ReplicaBytes   Size     `toml:"replica_bytes" comment:"per trusted peer: bytes of replicas it may have this node hold (unpinning one frees its share)"`
+	ReplicaObjects int      `toml:"replica_objects" comment:"per trusted peer: objects it may have this node hold"`
 }
 
 // Store configures the content store.
@@ -149,7 +154,8 @@ func Default() Config {
 			MaxInbox: 10000, MaxBody: 64 << 10, RetryMin: Duration(5 * time.Second), RetryMax: Duration(15 * time.Minute)},
 		Overlay: Overlay{Mode: "on", Listen: []string{"/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"},
 			Bootstrap: []string{}, ConnLow: 64, ConnHigh: 128, MaxMemory: 256 << 20, Reprovide: Duration(12 * time.Hour),
-			Fetch: true, Providers: 4, FetchTimeout: Duration(20 * time.Second)},
+			Fetch: true, Providers: 4, FetchTimeout: Duration(20 * time.Second),
+			TrustedPeers: []string{}, ReplicaBytes: 10 << 30, ReplicaObjects: 10000},
 		Plugins: Plugins{
 			TrustedPublishers: []string{},
 			Builtins:          true,
@@ -241,6 +247,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: overlay.reprovide must be within 1m..24h (provider records expire after 48h)")
 	case c.Overlay.Providers < 1 || c.Overlay.FetchTimeout.D() <= 0 || c.Overlay.ServeRate < 0:
 		return fmt.Errorf("config: overlay.providers must be at least 1 and overlay.fetch_timeout positive")
+	case c.Overlay.ReplicaBytes < 0 || c.Overlay.ReplicaObjects < 0:
+		return fmt.Errorf("config: overlay.replica_bytes and overlay.replica_objects must not be negative")
 	case c.Bus.Listen != "" && c.Bus.URL != "":
 		return fmt.Errorf("config: bus.listen and bus.url exclude each other (listen serves the embedded server, url replaces it)")
 	case c.Bus.Listen != "" && c.Bus.Password == "":

@@ -205,7 +205,7 @@ func (n *Node) macroStoreVerbs(eps map[string]bus.Handler) {
 			return nil, bus.Errorf(bus.CodeInvalid, "%v", err)
 		}
 		n.overlay.Host().Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.TempAddrTTL)
-		if err := (replicator{n}).Replicate(ctx, r.CID, ai.ID); err != nil {
+		if err := n.replicate(ctx, r.CID, ai.ID); err != nil {
 			return nil, roleError(err)
 		}
 		return struct{}{}, nil

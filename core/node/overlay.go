@@ -75,8 +75,12 @@ func (n *Node) startOverlay(ctx context.Context) error {
 	n.closers = append(n.closers, n.overlay.Close)
 	src := newServedSource(n.store, int64(cfg.ServeRate))
 	n.metrics.MustRegister(src.counter)
-	n.blob = blob.New(n.overlay.Host(), src, replicator{n}, blob.Config{MaxProviders: cfg.Providers,
-		Logger: n.log.With("component", "blob")})
+	ledger, err := newReplicaLedger(replicasPath(n.opts.DataDir), cfg.TrustedPeers, int64(cfg.ReplicaBytes), cfg.ReplicaObjects, n.storePinned)
+	if err != nil {
+		return err
+	}
+	n.blob = blob.New(n.overlay.Host(), src, peerReplicator{n, ledger}, blob.Config{MaxProviders: cfg.Providers,
+		Trusted: ledger.Trusted, Logger: n.log.With("component", "blob")})
 	if err := n.blob.Start(ctx); err != nil {
 		n.blob = nil
 		return fmt.Errorf("node: %w", err)
@@ -125,14 +129,11 @@ func (n *Node) provideRoots(ctx context.Context, pins ...cid.CID) {
 	n.provide.add(roots...)
 }
 
-// replicator is the node as the blob service's Replicator: a peer asked it
-// to hold a copy.
-type replicator struct{ n *Node }
-
-// Replicate fetches c (from the asking peer first, then the DHT's
-// providers), pins it and provides it.
-func (r replicator) Replicate(ctx context.Context, c cid.CID, from peer.ID) error {
-	n := r.n
+// replicate fetches c (from the asking peer first, then the DHT's
+// providers), pins it and provides it. Callers decided that `from` may ask:
+// a trusted peer within its quota (peerReplicator), or this macronode's
+// gateway over the bus.
+func (n *Node) replicate(ctx context.Context, c cid.CID, from peer.ID) error {
 	if _, err := n.store.Info(ctx, c); errors.Is(err, store.ErrNotFound) {
 		j, err := n.fetch(ctx, c, []peer.AddrInfo{{ID: from, Addrs: n.overlay.Host().Peerstore().Addrs(from)}})
 		if err != nil && !errors.Is(err, store.ErrExists) {
