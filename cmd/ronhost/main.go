@@ -15,6 +15,11 @@ import (
 )
 
 func main() {
+	// Everything ronhost creates (the data directory's keys, databases,
+	// ledger, mailbox, config; fetched files) is private to its user:
+	// files 0600 and directories 0700 whatever mode the code or a library
+	// (Pebble, wazero) asks for.
+	syscall.Umask(0o077)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := newApp(os.Stdin, os.Stdout, os.Stderr, os.Getenv).run(ctx, os.Args[1:])
 	stop()

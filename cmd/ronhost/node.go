@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"github.com/ronhost/ronhost/bus"
 	"github.com/ronhost/ronhost/core/config"
 	"github.com/ronhost/ronhost/core/names"
+	"github.com/ronhost/ronhost/core/node"
 	"github.com/ronhost/ronhost/core/token"
 )
 
@@ -49,10 +51,10 @@ func configCommand() *command {
 		if err != nil {
 			return err
 		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return err
 		}
-		if err := os.WriteFile(path, b, 0o644); err != nil {
+		if err := os.WriteFile(path, b, 0o600); err != nil {
 			return err
 		}
 		return a.emit(map[string]string{"path": path}, func(w io.Writer) { fmt.Fprintf(w, "wrote %s\n", path) })
@@ -137,9 +139,42 @@ func tokenCommand() *command {
 				return err
 			}
 		}
-		return a.emit(map[string]string{"token": t.String()}, func(w io.Writer) { fmt.Fprintln(w, t.String()) })
+		return a.emit(map[string]string{"token": t.String(), "id": t.ID()}, func(w io.Writer) { fmt.Fprintln(w, t.String()) })
 	}
-	return &command{name: "token", summary: "capability tokens for the node's API", sub: []*command{mint}}
+	revoke := &command{name: "revoke", args: "TOKEN|ID",
+		summary: "revoke a token and every token attenuated from it (DATA/keys/revoked; a running node refuses it at its next request)"}
+	revoke.run = func(ctx context.Context, a *app, args []string) error {
+		fs := a.flags(revoke, "token revoke")
+		pos, err := parse(fs, args, 1, 1)
+		if err != nil {
+			return err
+		}
+		var id [16]byte
+		var until time.Time // a bare id: revoked for good
+		if strings.HasPrefix(pos[0], token.Prefix) {
+			t, err := token.Parse(pos[0])
+			if err != nil {
+				return usageError("%v", err)
+			}
+			id = t.IDBytes()
+			until, _ = t.Expiry() // past its expiry the token is refused anyway
+		} else if id, err = token.ParseID(pos[0]); err != nil {
+			return usageError("%q is neither a token (%s...) nor a token id (ronhost token mint --json prints it): %v", pos[0], token.Prefix, err)
+		}
+		dir, err := a.data()
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Join(dir, "keys"), 0o700); err != nil {
+			return err
+		}
+		if err := token.NewRevocations(filepath.Join(dir, node.RevokedFile)).Revoke(id, until); err != nil {
+			return err
+		}
+		hexID := hex.EncodeToString(id[:])
+		return a.emit(map[string]string{"revoked": hexID}, func(w io.Writer) { fmt.Fprintf(w, "revoked %s\n", hexID) })
+	}
+	return &command{name: "token", summary: "capability tokens for the node's API", sub: []*command{mint, revoke}}
 }
 
 func nameCommand() *command {

@@ -40,6 +40,9 @@ type Node struct {
 	Payout string `toml:"payout" comment:"payout address for the bytes this node serves (the operator role); empty means the node id"`
 	// Roles are the roles this process runs; all of them make a micronode.
 	Roles []string `toml:"roles" comment:"roles this process runs (gateway, store, index, plugins, ledger, dht, mailbox); a macronode spreads them over processes joined by one NATS cluster"`
+	// OperatorTokenTTL is how long DATA/operator.token is valid; the node
+	// rewrites it every half of that, and revokes the previous run's at start.
+	OperatorTokenTTL Duration `toml:"operator_token_ttl" comment:"how long the operator token the node writes to DATA/operator.token is valid (rotated every half of it; the previous run's is revoked at start)"`
 }
 
 // Gateway configures the HTTP gateway's protections.
@@ -139,7 +142,7 @@ type Plugins struct {
 // Default returns the configuration with every default written out.
 func Default() Config {
 	return Config{
-		Node: Node{Listen: "127.0.0.1:8470", LogLevel: "info", Roles: AllRoles()},
+		Node: Node{Listen: "127.0.0.1:8470", LogLevel: "info", Roles: AllRoles(), OperatorTokenTTL: Duration(24 * time.Hour)},
 		Gateway: Gateway{
 			MaxConcurrent:  256,
 			MaxBody:        1 << 30,
@@ -226,6 +229,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: gateway.max_body must be positive")
 	case g.RequestTimeout.D() <= 0 || g.WriteIdle.D() <= 0:
 		return fmt.Errorf("config: gateway.request_timeout and gateway.write_idle must be positive")
+	case c.Node.OperatorTokenTTL.D() < time.Minute:
+		return fmt.Errorf("config: node.operator_token_ttl %s is shorter than 1m", c.Node.OperatorTokenTTL.D())
 	case c.Payouts.Epoch.D() < time.Second:
 		return fmt.Errorf("config: payouts.epoch %s is shorter than 1s", c.Payouts.Epoch.D())
 	case c.Store.Quota < 0 || c.Store.InlineMax < 0 || c.Store.InlineMax > 1<<20:

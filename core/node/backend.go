@@ -91,8 +91,9 @@ func (b backend) Settle(ctx context.Context) (any, error) {
 
 // authorizer checks capability tokens against the node's root key.
 type authorizer struct {
-	key token.Key
-	now func() time.Time
+	key     token.Key
+	revoked *token.Revocations
+	now     func() time.Time
 }
 
 func (a authorizer) Authorize(r *http.Request) (int64, error) {
@@ -100,9 +101,15 @@ func (a authorizer) Authorize(r *http.Request) (int64, error) {
 	if err != nil {
 		return 0, bus.Errorf(bus.CodeUnauthorized, "a capability token is required (Authorization: Bearer <token>, from ronhost token mint): %v", err)
 	}
-	if err := a.key.Verify(t, token.Request{Method: r.Method, Path: r.URL.Path, Bytes: r.ContentLength, Now: a.now()}); err != nil {
+	now := a.now()
+	err = a.key.Verify(t, token.Request{Method: r.Method, Path: r.URL.Path, Bytes: r.ContentLength, Now: now})
+	if err == nil && a.revoked != nil {
+		err = a.revoked.Check(t, now)
+	}
+	if err != nil {
 		code := bus.CodeForbidden
-		if errors.Is(err, token.ErrMalformed) || errors.Is(err, token.ErrBadSignature) || errors.Is(err, token.ErrExpired) {
+		if errors.Is(err, token.ErrMalformed) || errors.Is(err, token.ErrBadSignature) || errors.Is(err, token.ErrExpired) ||
+			errors.Is(err, token.ErrRevoked) {
 			code = bus.CodeUnauthorized
 		}
 		return 0, bus.Errorf(code, "%v", err)

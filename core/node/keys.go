@@ -1,13 +1,16 @@
 package node
 
 import (
+	"context"
 	"crypto/ed25519"
 	"encoding/base32"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/ronhost/ronhost/core/names"
 	"github.com/ronhost/ronhost/core/token"
@@ -20,6 +23,9 @@ const (
 	tokenKeyFile  = "keys/token.key" // the root key of capability tokens
 	OperatorToken = "operator.token" // a token for the local operator's CLI, rewritten at each start
 	RunFile       = "node.json"      // where a running node serves, removed at Close
+	// RevokedFile is the revocation list of capability tokens (ronhost token
+	// revoke; the node adds each operator token it replaces at start).
+	RevokedFile = "keys/revoked"
 )
 
 // RunInfo is DATA/node.json: how the CLI finds a running node.
@@ -67,11 +73,86 @@ func (n *Node) keys() error {
 	if n.tokenKey, err = token.LoadOrCreateKey(filepath.Join(dir, tokenKeyFile)); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
-	t, err := token.Mint(n.tokenKey)
+	n.revoked = token.NewRevocations(filepath.Join(dir, RevokedFile))
+	// The operator token of the last run (or of an older version, without
+	// an expiry) is revoked at once; the ones it replaced while it ran were
+	// revoked when it replaced them.
+	return n.rotateOperatorToken(time.Now(), 0)
+}
+
+// operatorTokenTTL is how long an operator token is valid.
+func (n *Node) operatorTokenTTL() time.Duration {
+	if d := n.opts.Config.Node.OperatorTokenTTL.D(); d > 0 {
+		return d
+	}
+	return 24 * time.Hour
+}
+
+// operatorTokenGrace is how long a replaced operator token stays valid
+// while the node runs (a CLI may have read it just before).
+const operatorTokenGrace = 5 * time.Minute
+
+// rotateOperatorToken writes DATA/operator.token afresh: a full token that
+// expires operatorTokenTTL after now. The token it replaces is revoked,
+// grace after now (0: at once). The node rotates every half TTL, so the file
+// always holds a token valid for at least half of it.
+func (n *Node) rotateOperatorToken(now time.Time, grace time.Duration) error {
+	path := filepath.Join(n.opts.DataDir, OperatorToken)
+	if b, err := os.ReadFile(path); err == nil {
+		if old, err := token.Parse(strings.TrimSpace(string(b))); err == nil {
+			until, _ := old.Expiry()
+			if err := n.revoked.RevokeFrom(old.IDBytes(), now.Add(grace), until); err != nil {
+				return fmt.Errorf("node: %w", err)
+			}
+		}
+	}
+	t, err := token.Mint(n.tokenKey, token.Expires(now.Add(n.operatorTokenTTL())))
 	if err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
-	return writeFileAtomic(filepath.Join(dir, OperatorToken), []byte(t.String()+"\n"), 0o600)
+	return writeFileAtomic(path, []byte(t.String()+"\n"), 0o600)
+}
+
+// operatorTokenLoop rotates the operator token every half TTL until ctx ends.
+func (n *Node) operatorTokenLoop(ctx context.Context) {
+	tick := time.NewTicker(n.operatorTokenTTL() / 2)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			if err := n.rotateOperatorToken(now, operatorTokenGrace); err != nil {
+				n.log.Error("rotating the operator token", "err", err)
+			}
+		}
+	}
+}
+
+// private takes group and other permissions away from the data directory
+// and the config file (created by an operator or an older version with a
+// wider umask): the directory holds the node's keys, its ledger, its
+// mailbox. What the node creates under it is private already (0600 files,
+// 0700 directories: explicit modes, and `ronhost` runs under umask 077).
+func (n *Node) private(paths ...string) error {
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
+		if fi.Mode().Perm()&0o077 == 0 {
+			continue
+		}
+		want := fi.Mode().Perm() &^ 0o077
+		if err := os.Chmod(p, want); err != nil {
+			return fmt.Errorf("node: making %s private: %w", p, err)
+		}
+		n.log.Info("made private to its owner", "path", p, "was", fi.Mode().Perm(), "now", want)
+	}
+	return nil
 }
 
 // NodeID is the text form of a node's public key: "node-" and the key in
@@ -86,7 +167,7 @@ func (n *Node) writeRunFile() error {
 		ri.P2P = n.overlay.Addrs()
 	}
 	b, _ := json.MarshalIndent(ri, "", "  ")
-	return writeFileAtomic(runFile(n.opts.DataDir), append(b, '\n'), 0o644)
+	return writeFileAtomic(runFile(n.opts.DataDir), append(b, '\n'), 0o600)
 }
 
 func writeFileAtomic(path string, b []byte, mode os.FileMode) error {

@@ -61,6 +61,7 @@ type Node struct {
 	id       string // the node's id, from its key (DATA/keys/node.key)
 	payout   string
 	tokenKey token.Key
+	revoked  *token.Revocations // DATA/keys/revoked
 	store    *store.Store
 	index    *index.Index
 	ledger   *ledger.Ledger
@@ -172,8 +173,11 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if n.has("gateway") && !n.has("store") && cfg.Overlay.Mode == "off" {
 		return fmt.Errorf("node: a gateway without the store role reaches the store's bytes over the overlay: set [overlay] mode = \"on\"")
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("node: data directory: %w", err)
+	}
+	if err := n.private(dir, config.Path(dir)); err != nil {
+		return err
 	}
 	if err := n.keys(); err != nil {
 		return err
@@ -309,8 +313,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		{"plugins", n.watchCatalog},
 		{"ledger", n.settleLoop},
 		{"store", n.provideLoop},
+		{"", n.operatorTokenLoop},
 	} {
-		if n.has(loop.role) {
+		if loop.role == "" || n.has(loop.role) {
 			n.wg.Add(1)
 			go func() {
 				defer n.wg.Done()
@@ -360,7 +365,9 @@ func idempotent(role, verb string) bool {
 }
 
 // auth is the node's capability-token check.
-func (n *Node) auth() authorizer { return authorizer{key: n.tokenKey, now: time.Now} }
+func (n *Node) auth() authorizer {
+	return authorizer{key: n.tokenKey, revoked: n.revoked, now: time.Now}
+}
 
 // emit publishes an event on the bus; a failure is logged, never fatal.
 func (n *Node) emit(kind string, v any) {

@@ -42,6 +42,12 @@ func notesPlugin(t *testing.T) []byte {
 // startNode runs an in-process node with the .notes plugin on 127.0.0.1:0.
 func startNode(t *testing.T, edit func(*config.Config)) (*Node, string, string) {
 	t.Helper()
+	return startNodeAt(t, t.TempDir(), edit)
+}
+
+// startNodeAt is startNode on the data directory dir.
+func startNodeAt(t *testing.T, dir string, edit func(*config.Config)) (*Node, string, string) {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Node.Listen = "127.0.0.1:0"
 	cfg.Plugins.CacheDir = testCache
@@ -50,7 +56,6 @@ func startNode(t *testing.T, edit func(*config.Config)) (*Node, string, string) 
 	if edit != nil {
 		edit(&cfg)
 	}
-	dir := t.TempDir()
 	n := New(Options{DataDir: dir, Config: cfg, Builtins: []Builtin{{TLD: "notes", Wasm: notesPlugin(t)}}})
 	if err := n.Start(context.Background()); err != nil {
 		t.Fatal(err)

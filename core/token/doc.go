@@ -48,8 +48,16 @@
 // exactly 32 bytes, created atomically (temporary file, fsync, link into
 // place, fsync of the directory).
 //
+// # Revocation
+//
+// Revocations is a revocation list in an append-only file: a token whose
+// id is on it (in the entry's time span) is refused by Revocations.Check,
+// and so is every token attenuated from it (they share the id). Verify
+// does not consult it: the caller checks both.
+//
 // Errors wrap the sentinels ErrMalformed, ErrBadSignature, ErrExpired,
-// ErrDenied and ErrMissing; the gateway maps them to HTTP statuses.
+// ErrDenied, ErrRevoked and ErrMissing; the gateway maps them to HTTP
+// statuses.
 //
 // This package imports no other ronhost package but internal/secretfile (its key file).
 package token
