@@ -368,13 +368,12 @@ func writePublishBody(mw *multipart.Writer, manifest []byte, filename string, pa
 		return err
 	}
 	// The payload's media type, guessed from its name, is a hint the
-	// manifest's [payload] media_type overrides.
+	// manifest's [payload] media_type overrides; without one the node
+	// sniffs the payload's first bytes.
 	h := textproto.MIMEHeader{}
 	h.Set("Content-Disposition", mime.FormatMediaType("form-data", map[string]string{"name": "payload", "filename": filename}))
 	if ct := mime.TypeByExtension(filepath.Ext(filename)); ct != "" {
 		h.Set("Content-Type", ct)
-	} else {
-		h.Set("Content-Type", "application/octet-stream")
 	}
 	if w, err = mw.CreatePart(h); err != nil {
 		return err

@@ -13,6 +13,11 @@
 // printing and parsing round-trip exactly) and every error says what is wrong
 // and wraps ErrInvalidCID or ErrInvalidAddress.
 //
+// A CID also has a DNS label (Label, ParseLabel): the 52 lower-case base32
+// characters of its hash, which name an address's origin in a browser
+// (<label>.<tld>.<gateway domain>; a label holds at most 63 characters, so
+// the hex form does not fit). The crab:// form stays hex.
+//
 // This package owns only names and the hash function. It must not import any
 // other ronhost package; everything else imports it.
 package cid

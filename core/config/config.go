@@ -7,9 +7,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
+
+	"github.com/ronhost/ronhost/core/cid"
 )
 
 // FileName is the configuration file's name inside the data directory.
@@ -51,6 +54,8 @@ type Gateway struct {
 	MaxBody        Size     `toml:"max_body" comment:"largest request body (a publish's payload); more gets 413"`
 	RequestTimeout Duration `toml:"request_timeout" comment:"deadline of a request's work before its response starts; past it, 504"`
 	WriteIdle      Duration `toml:"write_idle" comment:"a response stream stalled this long (a client not reading) is cut"`
+	Domains        []string `toml:"domains" comment:"public gateway domains, each with wildcard DNS (*.DOMAIN) to this node: every address gets its own origin <label>.<tld>.DOMAIN, and /r/ and /o/ redirect there; localhost always works this way"`
+	PathHosts      []string `toml:"path_hosts" comment:"other host names of this node (no wildcard DNS): served as a path gateway whose active content is sandboxed; IP addresses always are; any other Host gets 421"`
 }
 
 // Bus configures the NATS bus.
@@ -148,6 +153,8 @@ func Default() Config {
 			MaxBody:        1 << 30,
 			RequestTimeout: Duration(30 * time.Second),
 			WriteIdle:      Duration(60 * time.Second),
+			Domains:        []string{},
+			PathHosts:      []string{},
 		},
 		Bus:     Bus{User: "ronhost", Routes: []string{}},
 		Store:   Store{InlineMax: 4096},
@@ -258,6 +265,11 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: bus.listen and bus.url exclude each other (listen serves the embedded server, url replaces it)")
 	case c.Bus.Listen != "" && c.Bus.Password == "":
 		return fmt.Errorf("config: bus.listen needs bus.user and bus.password: the listener never runs without credentials")
+	}
+	for _, d := range append(slices.Clone(g.Domains), g.PathHosts...) {
+		if _, err := cid.CheckDomain(d); err != nil {
+			return fmt.Errorf("config: gateway.domains and gateway.path_hosts: %w", err)
+		}
 	}
 	if err := CheckRoles(c.Node.Roles); err != nil {
 		return err

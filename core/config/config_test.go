@@ -208,3 +208,25 @@ func TestRoles(t *testing.T) {
 		t.Fatalf("a cluster without a route listener: %v", err)
 	}
 }
+
+func TestGatewayDomains(t *testing.T) {
+	c := Default()
+	if _, err := c.ApplyEnv(func(k string) string {
+		if k == "RON_GATEWAY_DOMAINS" {
+			return "gw.example.org,Example.NET."
+		}
+		return ""
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil || len(c.Gateway.Domains) != 2 {
+		t.Fatalf("domains %v: %v", c.Gateway.Domains, err)
+	}
+	for _, bad := range []string{"gw.example.org:8080", "https://gw.example.org", "10.0.0.1", "a..b", "-x.example"} {
+		c := Default()
+		c.Gateway.PathHosts = []string{bad}
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "gateway.domains") {
+			t.Errorf("path_hosts %q: %v", bad, err)
+		}
+	}
+}

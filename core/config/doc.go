@@ -3,6 +3,7 @@
 //
 // The file lives at DATA/config.toml; a missing file means every default.
 // Unknown keys are an error, so a typo never silently falls back to a
-// default. It must not import the subsystems it configures; the node
-// translates a Config into each subsystem's own options.
+// default. It must not import the subsystems it configures (only core/cid,
+// for the names it checks); the node translates a Config into each
+// subsystem's own options.
 package config

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -140,10 +141,9 @@ func (g *Gateway) servePublish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := PublishRequest{Manifest: text, Filename: part.FileName()}
-	if mt, _, err := mime.ParseMediaType(part.Header.Get("Content-Type")); err == nil {
-		req.MediaType = mt
-	}
-	if req.Payload, err = g.objs.Put(r.Context(), part, store.PutOptions{}); err != nil {
+	var payload io.Reader = part
+	req.MediaType, payload = payloadType(part.Header.Get("Content-Type"), part)
+	if req.Payload, err = g.objs.Put(r.Context(), payload, store.PutOptions{}); err != nil {
 		g.fail(w, r, partErr(body.cause(err), "storing the payload"))
 		return
 	}
@@ -158,6 +158,30 @@ func (g *Gateway) servePublish(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Location", "/r/"+a.Hash.Hex()+"."+a.TLD)
 	}
 	writeJSON(w, http.StatusCreated, p)
+}
+
+// payloadType is the media type a publish gives its payload, a hint the
+// manifest's [payload] media_type overrides: the part's Content-Type as
+// sent (parameters such as charset kept), or, when the part gives none or
+// only application/octet-stream (what a browser sends for a file it cannot
+// name), the type sniffed from the first 512 bytes (http.DetectContentType;
+// nothing when that says application/octet-stream too). It returns the
+// reader to store: the peeked bytes are not lost.
+func payloadType(contentType string, part io.Reader) (string, io.Reader) {
+	if mt, params, err := mime.ParseMediaType(contentType); err == nil && mt != "application/octet-stream" {
+		if s := mime.FormatMediaType(mt, params); s != "" {
+			return s, part
+		}
+	}
+	br := bufio.NewReaderSize(part, 512)
+	head, _ := br.Peek(512)
+	if len(head) == 0 {
+		return "", br
+	}
+	if t := http.DetectContentType(head); !strings.HasPrefix(t, "application/octet-stream") {
+		return t, br
+	}
+	return "", br
 }
 
 // partErr says what went wrong with a multipart body: a cap or stall keeps

@@ -36,15 +36,21 @@ type content struct {
 	meter     *Access // nil: free
 }
 
-// GET|HEAD /o/{cid}
-func (g *Gateway) serveObject(w http.ResponseWriter, r *http.Request) {
-	c, err := cid.Parse(strings.TrimPrefix(r.URL.Path, "/o/"))
+// GET|HEAD /o/{cid} (or / on the object's origin): its bytes, or with
+// ?format=bao or Accept: application/vnd.ronhost.bao its verifiable stream.
+func (g *Gateway) serveObjectCID(w http.ResponseWriter, r *http.Request, c cid.CID) {
+	bao, err := wantsBao(r)
 	if err != nil {
 		WriteError(w, err)
 		return
 	}
+	w.Header().Add("Vary", "Accept")
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.RequestTimeout)
 	defer cancel()
+	if bao {
+		g.serveBao(ctx, w, r, c)
+		return
+	}
 	info, err := g.objs.Info(ctx, c)
 	if err != nil {
 		g.fail(w, r, ctxErr(ctx, err))
@@ -54,13 +60,8 @@ func (g *Gateway) serveObject(w http.ResponseWriter, r *http.Request) {
 		etag: `"` + c.String() + `"`, cache: cacheImmutable})
 }
 
-// GET|HEAD /r/{hash}.{tld}[/path]
-func (g *Gateway) serveAddress(w http.ResponseWriter, r *http.Request) {
-	addr, err := cid.ParseAddress(cid.SchemeCrab + strings.TrimPrefix(r.URL.Path, "/r/"))
-	if err != nil {
-		WriteError(w, err)
-		return
-	}
+// GET|HEAD /r/{hash}.{tld}[/path] (or the path on the address's origin).
+func (g *Gateway) serveAddr(w http.ResponseWriter, r *http.Request, addr cid.Address) {
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.RequestTimeout)
 	defer cancel()
 	e, err := g.be.Lookup(ctx, addr.Hash)

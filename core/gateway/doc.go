@@ -7,9 +7,12 @@
 //
 // # Routes
 //
-//	GET|HEAD /o/{cid}                    an object's bytes, application/octet-stream
+//	GET|HEAD /o/{cid}                    an object's bytes, application/octet-stream; with ?format=bao
+//	                                     or Accept: application/vnd.ronhost.bao its verifiable stream
+//	                                     (?entity-bytes=FROM:TO for a range; docs/PROTOCOL.md)
 //	GET|HEAD /r/{hash}.{tld}[/path]      an address: the payload with the manifest's media type,
 //	                                     or (with a path) the byte range the TLD's plugin resolves it to
+//	OPTIONS  /o/…, /r/…                  CORS preflight: 204
 //	POST     /v1/publish                 multipart: "manifest" (Manifest.toml) first, then "payload" -> 201 | 422
 //	POST     /v1/objects                 a raw body, stored and pinned -> 201 {cid, size}
 //	GET      /resolve/{name}             a signed name record
@@ -20,6 +23,29 @@
 //
 // Writes (and payouts) need a capability token: without an Authorizer, or
 // without a token, they fail with 401.
+//
+// # Origins
+//
+// Before routing, the Host header says which origin a request is for
+// (Hosts.Classify, origin.go): the node's own origin (a gateway domain such
+// as localhost, an IP address, a path host), an address's origin
+// <label>.<tld>.<domain> or an object's <label>.<domain> (label: the CID in
+// base32, cid.Label), or none (421). An address's origin serves only that
+// address's paths (GET, HEAD, OPTIONS); the routes above are the node
+// origin's. There, /r/ and /o/ redirect (301) to their origin on a gateway
+// domain and are served with Content-Security-Policy: sandbox where no
+// origin per address exists; a request carrying Service-Worker is refused
+// (403), and the API and ops endpoints refuse requests a browser sent for a
+// page of another origin (Sec-Fetch-Site cross-site or same-site, a foreign
+// Origin: 403). Content answers carry Access-Control-Allow-Origin: * and
+// expose Content-Range, Content-Length, Accept-Ranges and ETag; the API
+// sends no CORS header. Every answer has X-Content-Type-Options: nosniff.
+// web.go says the whole policy.
+//
+// A publish's payload gets the media type of its multipart part
+// (parameters kept), or the one sniffed from its first 512 bytes when the
+// part gives none (or application/octet-stream); the manifest's [payload]
+// media_type overrides both.
 //
 // # Content
 //
@@ -55,8 +81,8 @@
 // Every error is the JSON of a *bus.Error, {"code","message","retryable"}
 // (+"errors" for 422 and for an invalid manifest), with the status of its
 // code; 405, 408, 412, 414, 415 and 431 refine the status of the codes
-// invalid, timeout, conflict and too_large. 5xx messages have file paths
-// removed.
+// invalid, timeout, conflict and too_large, and 421 that of not_found (a
+// host this node does not serve). 5xx messages have file paths removed.
 //
 // This package imports core/cid, core/store (types and sentinel errors),
 // core/manifest and bus (errors only). It must not import core/node, the

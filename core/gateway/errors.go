@@ -49,7 +49,7 @@ func Status(c bus.Code) int {
 }
 
 // statusError refines the status of a bus error where HTTP has a more
-// precise one than the code's (405, 408, 412, 414, 415, 431); the JSON code
+// precise one than the code's (405, 408, 412, 414, 415, 421, 431); the JSON code
 // stays one of bus's codes.
 type statusError struct {
 	status int
@@ -119,6 +119,8 @@ func classify(err error) (int, *bus.Error) {
 			e.Errors = b
 		}
 		return http.StatusBadRequest, e
+	case errors.Is(err, ErrMisdirected):
+		return http.StatusMisdirectedRequest, bus.Errorf(bus.CodeNotFound, "%v", err)
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		// An idle read deadline passed: the client stopped sending its body.
 		return http.StatusRequestTimeout, bus.Errorf(bus.CodeTimeout, "the request body stalled")
@@ -159,7 +161,8 @@ func scrubPaths(s string) string { return pathRE.ReplaceAllString(s, "<path>") }
 //
 // with the status of its code (see Status) or of the sentinel it wraps:
 // store.ErrNotFound 404, store.ErrRange 416, store.ErrQuotaExceeded 507,
-// store.ErrCorrupt 500, store.ErrClosed 503, cid.ErrInvalidCID,
+// store.ErrCorrupt 500, store.ErrClosed 503, ErrMisdirected 421 (code
+// not_found: a host this node does not serve), cid.ErrInvalidCID,
 // cid.ErrInvalidAddress and store.ErrSizeMismatch 400, manifest.ErrInvalid
 // 400 with its field errors, context.DeadlineExceeded 504, an
 // *http.MaxBytesError 413; anything else is 500. Messages of 5xx errors have

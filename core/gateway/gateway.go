@@ -23,6 +23,9 @@ type Objects interface {
 	// store.ErrCorrupt when stored bytes do not match their CID.
 	ReadRange(ctx context.Context, c cid.CID, off, length int64) (io.ReadCloser, error)
 	Put(ctx context.Context, r io.Reader, o store.PutOptions) (store.PutResult, error)
+	// Outboard returns an object's size and full Bao outboard, verified
+	// against its CID (store.Store.Outboard).
+	Outboard(ctx context.Context, c cid.CID) (size int64, ob []byte, err error)
 }
 
 // Backend is the node's roles as the gateway uses them (the node implements
@@ -124,6 +127,9 @@ type Config struct {
 	MaxURLBytes int
 	// Logger receives internal errors and failed metering; nil discards.
 	Logger *slog.Logger
+	// Hosts decides each request's origin from its Host (origin.go); nil
+	// knows localhost, its subdomains and IP addresses only.
+	Hosts *Hosts
 }
 
 // Defaults of Config.
@@ -241,8 +247,8 @@ func routeOf(p string) string {
 
 // allowed lists each route's methods (HEAD wherever GET is).
 var allowed = map[string][]string{
-	routeObject:  {http.MethodGet, http.MethodHead},
-	routeAddress: {http.MethodGet, http.MethodHead},
+	routeObject:  {http.MethodGet, http.MethodHead, http.MethodOptions},
+	routeAddress: {http.MethodGet, http.MethodHead, http.MethodOptions},
 	routeName:    {http.MethodGet, http.MethodHead},
 	routePublish: {http.MethodPost},
 	routeObjects: {http.MethodPost},
@@ -253,8 +259,16 @@ var allowed = map[string][]string{
 
 func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	route := routeOf(r.URL.Path)
 	rec := &recorder{ResponseWriter: w}
+	rec.Header().Set("X-Content-Type-Options", "nosniff")
+	origin, oerr := g.cfg.Hosts.Classify(r.Host)
+	route := routeOf(r.URL.Path)
+	if origin.Kind == OriginContent {
+		route = routeAddress
+		if origin.TLD == "" {
+			route = routeObject
+		}
+	}
 	g.metrics.inFlight.Inc()
 	defer func() {
 		g.metrics.inFlight.Dec()
@@ -269,6 +283,11 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		g.fail(rec, r, err)
 		return
 	}
+	if oerr != nil {
+		route = routeRejected
+		WriteError(rec, oerr)
+		return
+	}
 	if route != routeExempt {
 		select {
 		case g.sem <- struct{}{}:
@@ -280,6 +299,15 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if origin.Kind == OriginContent {
+		g.serveContentOrigin(rec, r, origin)
+		return
+	}
+	content := route == routeObject || route == routeAddress
+	if err := checkNodeRequest(r, !content); err != nil {
+		WriteError(rec, err)
+		return
+	}
 	if m, ok := allowed[route]; ok && !contains(m, r.Method) {
 		rec.Header().Set("Allow", strings.Join(m, ", "))
 		WriteError(rec, withStatus(http.StatusMethodNotAllowed, bus.CodeInvalid, "%s is not allowed on %s (allowed: %s)",
@@ -287,10 +315,8 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch route {
-	case routeObject:
-		g.serveObject(rec, r)
-	case routeAddress:
-		g.serveAddress(rec, r)
+	case routeObject, routeAddress:
+		g.serveNodeContent(rec, r, origin, route)
 	case routeName:
 		g.serveName(rec, r)
 	case routePublish:

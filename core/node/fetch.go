@@ -32,6 +32,7 @@ type fetchJob struct {
 	done  chan struct{} // closed when the fetch ended (err says how)
 	ing   *store.Ingest
 	size  int64
+	ob    []byte // the verified outboard the ingest was made with
 	err   error
 	from  []peer.ID
 }
@@ -115,7 +116,7 @@ func (n *Node) runFetch(j *fetchJob, from []peer.AddrInfo) {
 		fail(err)
 		return
 	}
-	j.ing, j.size = ing, size
+	j.ing, j.size, j.ob = ing, size, ob
 	readyOnce()
 	start := time.Now()
 
@@ -190,6 +191,19 @@ func (n *Node) remoteInfo(ctx context.Context, c cid.CID) (store.Object, error) 
 		return store.Object{}, err
 	}
 	return store.Object{CID: c, Size: j.size}, nil
+}
+
+// remoteOutboard is Outboard for an object the store lacks: the outboard
+// its fetch was started with (verified against the CID by the ingest).
+func (n *Node) remoteOutboard(ctx context.Context, c cid.CID) (int64, []byte, error) {
+	j, err := n.fetch(ctx, c, nil)
+	if errors.Is(err, store.ErrExists) {
+		return n.store.Outboard(ctx, c)
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	return j.size, append([]byte(nil), j.ob...), nil
 }
 
 // remoteRange reads from c's fetch in progress, or from the store once the

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -34,14 +35,19 @@ type PluginInfo struct {
 	Stats    plugins.Stats `json:"stats"`
 }
 
-func gatewayConfig(c config.Config) gateway.Config {
+func gatewayConfig(c config.Config) (gateway.Config, error) {
 	g := c.Gateway
+	hosts, err := gateway.NewHosts(g.Domains, g.PathHosts)
+	if err != nil {
+		return gateway.Config{}, fmt.Errorf("node: [gateway]: %w", err)
+	}
 	return gateway.Config{
 		MaxConcurrent:  g.MaxConcurrent,
 		MaxBodyBytes:   int64(g.MaxBody),
 		RequestTimeout: g.RequestTimeout.D(),
 		WriteIdle:      g.WriteIdle.D(),
-	}
+		Hosts:          hosts,
+	}, nil
 }
 
 // opsHandler serves the node's own endpoints; the gateway mounts it beside

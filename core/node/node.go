@@ -288,7 +288,15 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	})
 	handler := n.opsHandler()
 	if n.has("gateway") {
-		n.gw = gateway.New(gatewayConfig(cfg), n.objs, backend{n}, n.auth(), handler)
+		gcfg, err := gatewayConfig(cfg)
+		if err != nil {
+			return err
+		}
+		objs, ok := n.objs.(gateway.Objects)
+		if !ok {
+			return fmt.Errorf("node: the gateway needs a local store or cache")
+		}
+		n.gw = gateway.New(gcfg, objs, backend{n}, n.auth(), handler)
 		for _, c := range n.gw.Collectors() {
 			n.metrics.MustRegister(c)
 		}

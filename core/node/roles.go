@@ -488,6 +488,16 @@ func (o objects) ReadRange(ctx context.Context, c cid.CID, off, length int64) (i
 	return rc, err
 }
 
+// Outboard returns c's outboard, from the fetch that brings it when the
+// store lacks it.
+func (o objects) Outboard(ctx context.Context, c cid.CID) (int64, []byte, error) {
+	size, ob, err := o.Store.Outboard(ctx, c)
+	if errors.Is(err, store.ErrNotFound) && o.n.fetchOn() {
+		return o.n.remoteOutboard(ctx, c)
+	}
+	return size, ob, err
+}
+
 func (o objects) Get(ctx context.Context, c cid.CID) (io.ReadCloser, error) {
 	return o.ReadRange(ctx, c, 0, -1)
 }

@@ -69,6 +69,17 @@
 // same guarantees. Abort, or Close of the Store, removes the file, gives the
 // quota back and fails waiting readers and writers with ErrAborted.
 //
+// # Verifiable streams
+//
+// A slice (slice.go) is Bao's slice encoding with 64 KiB groups: the length
+// header, then only the parent nodes and groups that prove a byte range, in
+// pre-order (for the whole object, Bao's combined encoding). WriteSlice
+// streams one from an outboard and verified group bytes, SliceLen is its
+// length, and DecodeSlice checks one against the CID alone, writing a
+// group's bytes only once it verified and naming the group that did not
+// (*SliceError, an ErrCorrupt). The gateway serves them; `ronhost get
+// --gateway` reads them (docs/PROTOCOL.md).
+//
 // # Pins, references and GC
 //
 // A pin makes an object a GC root. A put may record references from the new
