@@ -3,8 +3,11 @@
 // Each built-in is a Go program under tlds/NAME (its logic in tlds/NAME/NAMEtld),
 // built with the SDK for GOOS=wasip1 into tlds/build/NAME.wasm by `make build`.
 // This package embeds whatever modules that build produced, so the ronhost
-// binary installs them by default with nothing on disk. A binary built without
-// `make build` embeds none and says so at start-up.
+// binary installs them by default with nothing on disk. The modules are not
+// committed (docs/RATIONALE.md), so a binary built without `make build` (go
+// install, go build) embeds none, and `ronhost serve` and `ronhost version`
+// say so at every start; release archives and the Debian package (`make
+// dist`) carry them.
 //
 // It must not import the host (plugins/) or the node (core/): it only hands
 // out bytes.

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/ronhost/ronhost/core/config"
+	"github.com/ronhost/ronhost/core/node"
 )
 
 // errUsage marks an error in how a command was called; it exits with status 2.
@@ -38,13 +39,17 @@ type app struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 
-	dataDir  string
-	jsonOut  bool
-	commands []*command
+	dataDir    string
+	configFile string
+	jsonOut    bool
+	commands   []*command
+
+	// builtins lists the plugins this binary embeds (tlds.Builtins by default).
+	builtins func() []node.Builtin
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) *app {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, builtins: embeddedBuiltins}
 	a.commands = a.commandTable()
 	return a
 }
@@ -150,10 +155,11 @@ func (a *app) printUsage(w io.Writer, path []string, cmds []*command) {
 		cmds = a.commands
 	}
 	if len(path) == 0 {
-		fmt.Fprintln(w, "usage: ronhost [--data DIR] [--json] COMMAND [ARGS]")
+		fmt.Fprintln(w, "usage: ronhost [--data DIR] [--config FILE] [--json] COMMAND [ARGS]")
 		fmt.Fprintln(w, "\nGlobal flags (also accepted after any command):")
-		fmt.Fprintln(w, "  --data DIR   data directory (env RON_DATA; default $XDG_DATA_HOME/ronhost)")
-		fmt.Fprintln(w, "  --json       print one JSON object on stdout")
+		fmt.Fprintln(w, "  --data DIR     data directory (env RON_DATA; default $XDG_DATA_HOME/ronhost)")
+		fmt.Fprintln(w, "  --config FILE  configuration file (env RON_CONFIG; default DATA/config.toml)")
+		fmt.Fprintln(w, "  --json         print one JSON object on stdout")
 	} else {
 		fmt.Fprintf(w, "usage: ronhost %s SUBCOMMAND [ARGS]\n", strings.Join(path, " "))
 	}
@@ -168,6 +174,9 @@ func (a *app) printUsage(w io.Writer, path []string, cmds []*command) {
 func (a *app) globalFlags(fs *flag.FlagSet) {
 	if fs.Lookup("data") == nil {
 		fs.StringVar(&a.dataDir, "data", a.dataDir, "data directory (env RON_DATA)")
+	}
+	if fs.Lookup("config") == nil {
+		fs.StringVar(&a.configFile, "config", a.configFile, "configuration file (env RON_CONFIG; default DATA/config.toml)")
 	}
 	if fs.Lookup("json") == nil {
 		fs.BoolVar(&a.jsonOut, "json", a.jsonOut, "print one JSON object on stdout")
@@ -218,9 +227,27 @@ func parse(fs *flag.FlagSet, args []string, min, max int) ([]string, error) {
 }
 
 // config returns the configuration of the data directory dir: its
-// config.toml over the defaults, with the RON_* variables applied.
+// configuration file (configPath) over the defaults, with the RON_*
+// variables applied.
 func (a *app) config(dir string) (config.Config, error) {
-	return config.Resolve(dir, a.getenv)
+	path, err := a.configPath(dir)
+	if err != nil {
+		return config.Config{}, err
+	}
+	return config.ResolveFile(path, a.getenv)
+}
+
+// configPath returns the configuration file: --config, then RON_CONFIG, then
+// DATA/config.toml.
+func (a *app) configPath(dir string) (string, error) {
+	p := a.configFile
+	if p == "" {
+		p = a.getenv("RON_CONFIG")
+	}
+	if p == "" {
+		return config.Path(dir), nil
+	}
+	return filepath.Abs(p)
 }
 
 // data returns the data directory: --data, then RON_DATA, then the XDG data home.

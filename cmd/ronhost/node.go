@@ -32,7 +32,7 @@ func nodeCommands() []*command {
 }
 
 func configCommand() *command {
-	initc := &command{name: "init", args: "[--force]", summary: "write DATA/config.toml with every default, commented"}
+	initc := &command{name: "init", args: "[--force]", summary: "write DATA/config.toml (or --config FILE) with every default, commented"}
 	initc.run = func(ctx context.Context, a *app, args []string) error {
 		fs := a.flags(initc, "config init")
 		force := fs.Bool("force", false, "overwrite an existing file")
@@ -43,7 +43,10 @@ func configCommand() *command {
 		if err != nil {
 			return err
 		}
-		path := config.Path(dir)
+		path, err := a.configPath(dir)
+		if err != nil {
+			return err
+		}
 		if _, err := os.Stat(path); err == nil && !*force {
 			return fmt.Errorf("%s exists; pass --force to overwrite it with the defaults", path)
 		}
@@ -51,7 +54,7 @@ func configCommand() *command {
 		if err != nil {
 			return err
 		}
-		if err := os.MkdirAll(dir, 0o700); err != nil {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return err
 		}
 		if err := os.WriteFile(path, b, 0o600); err != nil {

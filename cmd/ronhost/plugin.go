@@ -187,7 +187,7 @@ func pluginListCommand() *command {
 		}
 		rows := map[string]listed{}
 		if e.cfg.Plugins.Builtins {
-			for _, b := range builtins() {
+			for _, b := range a.builtins() {
 				rows[b.TLD] = listed{TLD: b.TLD, Plugin: plugins.HashBytes(b.Wasm), Source: "builtin"}
 			}
 		}
@@ -235,7 +235,7 @@ func (a *app) moduleFor(e *pluginEnv, arg string) ([]byte, string, error) {
 		return b, "installed", err
 	}
 	if e.cfg.Plugins.Builtins && !slices.Contains(removed, tld) {
-		for _, b := range builtins() {
+		for _, b := range a.builtins() {
 			if b.TLD == tld {
 				return b.Wasm, "builtin", nil
 			}
@@ -286,7 +286,7 @@ func pluginRemoveCommand() *command {
 		}
 		tld := strings.TrimPrefix(arg, ".")
 		builtin := false
-		for _, b := range builtins() {
+		for _, b := range a.builtins() {
 			builtin = builtin || b.TLD == tld
 		}
 		if err := e.catalog.Remove(tld, builtin); err != nil {

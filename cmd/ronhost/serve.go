@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/ronhost/ronhost/core/node"
@@ -16,22 +18,37 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
+// noBuiltins is what a binary without built-in plugins says at every start
+// and in `ronhost version` (docs/RATIONALE.md: why go install builds one).
+const noBuiltins = "this ronhost binary carries no built-in TLD plugins (it was built without `make build`, e.g. by `go install`), " +
+	"so the node serves no TLD until plugins are installed. Get them with a release archive or the Debian package (docs/OPERATING.md), " +
+	"by building from a checkout with `make build`, or install a plugin module with `ronhost plugin install FILE.wasm`"
+
 func versionCommand() *command {
-	c := &command{name: "version", summary: "print the version"}
+	c := &command{name: "version", summary: "print the version and the built-in plugins"}
 	c.run = func(ctx context.Context, a *app, args []string) error {
 		fs := a.flags(c, "version")
 		if _, err := parse(fs, args, 0, 0); err != nil {
 			return err
 		}
-		return a.emit(map[string]string{"name": "ronhost", "version": version, "abi": "1"}, func(w io.Writer) {
+		tlds := []string{}
+		for _, b := range a.builtins() {
+			tlds = append(tlds, b.TLD)
+		}
+		return a.emit(map[string]any{"name": "ronhost", "version": version, "abi": "1", "builtins": tlds}, func(w io.Writer) {
 			fmt.Fprintf(w, "ronhost %s (plugin ABI v1)\n", version)
+			if len(tlds) == 0 {
+				fmt.Fprintf(w, "built-in plugins: none: %s\n", noBuiltins)
+			} else {
+				fmt.Fprintf(w, "built-in plugins: %s\n", strings.Join(tlds, " "))
+			}
 		})
 	}
 	return c
 }
 
-// builtins converts the embedded plugins for the node.
-func builtins() []node.Builtin {
+// embeddedBuiltins converts the plugins embedded by package tlds for the node.
+func embeddedBuiltins() []node.Builtin {
 	var out []node.Builtin
 	for _, b := range tlds.Builtins() {
 		out = append(out, node.Builtin{TLD: b.TLD, Wasm: b.Wasm})
@@ -72,7 +89,11 @@ func serveCommand() *command {
 		var level slog.Level
 		_ = level.UnmarshalText([]byte(cfg.Node.LogLevel))
 		log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
-		n := node.New(node.Options{DataDir: dir, Config: cfg, Builtins: builtins(), Logger: log, Version: version})
+		builtins := a.builtins()
+		if len(builtins) == 0 && cfg.Plugins.Builtins && slices.Contains(cfg.Node.Roles, "plugins") {
+			fmt.Fprintf(a.stderr, "ronhost: %s.\n", noBuiltins)
+		}
+		n := node.New(node.Options{DataDir: dir, Config: cfg, Builtins: builtins, Logger: log, Version: version})
 		if err := n.Start(ctx); err != nil {
 			return err
 		}

@@ -185,16 +185,17 @@ func Path(dataDir string) string { return filepath.Join(dataDir, FileName) }
 // Load reads DATA/config.toml over the defaults and validates it; a missing
 // file gives the defaults. It ignores the environment; see Resolve.
 func Load(dataDir string) (Config, error) {
-	c, err := load(dataDir)
+	c, err := load(Path(dataDir))
 	if err != nil {
 		return c, err
 	}
 	return c, c.Validate()
 }
 
-func load(dataDir string) (Config, error) {
+// load reads the file at path over the defaults; a missing file gives the defaults.
+func load(path string) (Config, error) {
 	c := Default()
-	b, err := os.ReadFile(Path(dataDir))
+	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return c, nil
 	}
@@ -206,9 +207,9 @@ func load(dataDir string) (Config, error) {
 	if err := dec.Decode(&c); err != nil {
 		var sm *toml.StrictMissingError
 		if errors.As(err, &sm) {
-			return c, fmt.Errorf("config: %s: %s", Path(dataDir), sm.String())
+			return c, fmt.Errorf("config: %s: %s", path, sm.String())
 		}
-		return c, fmt.Errorf("config: %s: %w", Path(dataDir), err)
+		return c, fmt.Errorf("config: %s: %w", path, err)
 	}
 	return c, nil
 }

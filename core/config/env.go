@@ -65,7 +65,14 @@ func (c *Config) Set(key, value string) error {
 // Resolve reads DATA/config.toml over the defaults, applies the RON_*
 // variables and validates the result: the configuration a process runs with.
 func Resolve(dataDir string, getenv func(string) string) (Config, error) {
-	c, err := load(dataDir)
+	return ResolveFile(Path(dataDir), getenv)
+}
+
+// ResolveFile is Resolve for a configuration file kept elsewhere than in the
+// data directory (ronhost --config, RON_CONFIG: the Debian package keeps it
+// in /etc/ronhost/config.toml). A missing file means every default.
+func ResolveFile(path string, getenv func(string) string) (Config, error) {
+	c, err := load(path)
 	if err != nil {
 		return c, err
 	}
