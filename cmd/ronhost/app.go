@@ -59,7 +59,9 @@ func (a *app) commandTable() []*command {
 	cmds := []*command{
 		pluginCommand(),
 		serveCommand(),
+		signReleaseCommand(),
 		superviseCommand(),
+		verifyReleaseCommand(),
 		versionCommand(),
 	}
 	cmds = append(cmds, contentCommands()...)
@@ -164,8 +166,12 @@ func (a *app) printUsage(w io.Writer, path []string, cmds []*command) {
 		fmt.Fprintf(w, "usage: ronhost %s SUBCOMMAND [ARGS]\n", strings.Join(path, " "))
 	}
 	fmt.Fprintln(w, "\nCommands:")
+	width := 10
 	for _, c := range cmds {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		width = max(width, len(c.name))
+	}
+	for _, c := range cmds {
+		fmt.Fprintf(w, "  %-*s %s\n", width, c.name, c.summary)
 	}
 	fmt.Fprintf(w, "\nRun 'ronhost %sCOMMAND --help' for a command's flags.\n", joinPath(path))
 }
