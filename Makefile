@@ -1,11 +1,13 @@
 # ronhost: build, run and test.
 #   make build   bin/ronhost with the built-in plugins (bin/tlds/NAME.wasm) embedded
 #   make run     build, then run a node on 127.0.0.1 with the built-in plugins
-#   make test    go vet, every test with -race, the conformance suite on every built-in plugin
+#   make test    go vet, every test with -race, the conformance suite on every built-in plugin,
+#                the release tests (make dist-test: linux/amd64 only; make dist-check: all)
 #   make bench   the benchmarks (figures as ratios to this machine's limits)
+#   make dist    release archives, Debian packages and SHA256SUMS in dist/ (docs/OPERATING.md)
 
 GO      ?= go
-VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+VERSION ?= $(shell git describe --always --dirty --abbrev=12 2>/dev/null || echo dev)
 TLDS    := $(patsubst tlds/%/main.go,%,$(wildcard tlds/*/main.go))
 WASM    := $(TLDS:%=bin/tlds/%.wasm)
 
@@ -13,17 +15,20 @@ WASM    := $(TLDS:%=bin/tlds/%.wasm)
 # seconds under the race detector and loads from the cache in milliseconds.
 export RON_TEST_WAZERO_CACHE ?= $(CURDIR)/bin/.cache/wazero-test
 
-.PHONY: all build wasm run test vet unit conformance bench clean
+.PHONY: all build wasm run test vet unit conformance bench clean dist dist-test dist-check
 all: build
 
 build: bin/ronhost
 
 # go build is incremental, so these always run and are quick when nothing changed.
+# The flags are pinned (GOFLAGS cleared, no VCS stamp): the modules are
+# embedded in release binaries, which must not depend on the builder's
+# environment.
 wasm:
 	@mkdir -p bin/tlds tlds/build
 	@for t in $(TLDS); do \
 		echo "wasm  tlds/$$t -> bin/tlds/$$t.wasm"; \
-		GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -o bin/tlds/$$t.wasm ./tlds/$$t || exit 1; \
+		GOFLAGS= CGO_ENABLED=0 GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -buildvcs=false -o bin/tlds/$$t.wasm ./tlds/$$t || exit 1; \
 		cp bin/tlds/$$t.wasm tlds/build/$$t.wasm; \
 	done
 
@@ -33,7 +38,7 @@ bin/ronhost: wasm FORCE
 run: build
 	./bin/ronhost serve
 
-test: build vet unit conformance
+test: build vet unit conformance dist-test
 
 vet:
 	$(GO) vet ./...
@@ -72,7 +77,55 @@ bench: build
 	$(GO) test -run '^$$' -bench 'Fetch1GiB/tcp-tls' -benchtime 5x -timeout 30m ./core/blob/
 	$(GO) test -run '^$$' -bench FindProviders50 -benchtime 490x -timeout 30m ./core/overlay/
 
+# Releases (docs/OPERATING.md, "Releases"). For each platform: a binary
+# built with CGO off, -trimpath and pinned flags, with the built-in plugins
+# embedded; a tar.gz written by packaging/ (entries sorted, times from the
+# commit, owners 0); its module list (go version -m); for Linux, a Debian
+# package. Then SHA256SUMS, signed when RELEASE_KEY names a key file (made by
+# ronhost plugin keygen). Two runs from clean clones of one commit with one Go
+# version give the same bytes (make dist-check).
+DIST_PLATFORMS    ?= linux/amd64 linux/arm64 darwin/arm64
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+RELEASE_KEY       ?=
+DIST_ENV   = GOFLAGS= CGO_ENABLED=0 GOAMD64=v1 GOARM64=v8.0 GOEXPERIMENT=
+DIST_FLAGS = -trimpath -buildvcs=auto -ldflags "-s -w -X main.version=$(VERSION)"
+
+dist: build bin/ronhost-dist
+	@rm -rf dist bin/dist && mkdir -p dist bin/dist
+	@RON_DATA=$(CURDIR)/bin/dist/data ./bin/ronhost --config bin/dist/config.toml config init >/dev/null
+	@set -e; for p in $(DIST_PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; name=ronhost_$(VERSION)_$${os}_$$arch; out=bin/dist/$${os}_$$arch; \
+		echo "dist  $$p -> dist/$$name.tar.gz"; \
+		$(DIST_ENV) GOOS=$$os GOARCH=$$arch $(GO) build $(DIST_FLAGS) -o $$out/ronhost ./cmd/ronhost; \
+		(cd $$out && $(GO) version -m ronhost) > dist/$$name.modules.txt; \
+		./bin/ronhost-dist archive -epoch $(SOURCE_DATE_EPOCH) -root $$name -o dist/$$name.tar.gz \
+			$$out/ronhost README.md docs/OPERATING.md; \
+		if [ $$os = linux ]; then \
+			./bin/ronhost-dist deb -epoch $(SOURCE_DATE_EPOCH) -version $(VERSION) -arch $$arch \
+				-binary $$out/ronhost -conf bin/dist/config.toml -spec packaging/nfpm.yaml -o dist; \
+		fi; \
+	done
+	@./bin/ronhost-dist sums dist
+	@if [ -n "$(RELEASE_KEY)" ]; then ./bin/ronhost sign-release --key "$(RELEASE_KEY)" dist; \
+	else echo "dist: SHA256SUMS is not signed (make dist RELEASE_KEY=FILE, or ronhost sign-release --key FILE dist)"; fi
+	@ls -l dist
+
+bin/ronhost-dist: FORCE
+	cd packaging && $(GO) build -o ../bin/ronhost-dist .
+
+# The release tests (packaging/dist_test.go) on the release make dist just
+# wrote for linux/amd64: signed sums verify and a flipped byte is refused; the
+# package installs with dpkg (as root; skipped otherwise) and purges cleanly;
+# two clean clones of HEAD rebuild the same bytes. dist-check rebuilds every
+# platform twice (minutes of CPU: not part of make test).
+dist-test:
+	$(MAKE) dist DIST_PLATFORMS=linux/amd64
+	cd packaging && $(GO) vet ./... && RON_DIST_DIR=$(CURDIR)/dist RON_DIST_PLATFORMS=linux/amd64 $(GO) test -count=1 -timeout 20m ./...
+
+dist-check:
+	cd packaging && RON_DIST_PLATFORMS="$(DIST_PLATFORMS)" $(GO) test -count=1 -timeout 60m -run TestReproducible -v ./...
+
 clean:
-	rm -rf bin tlds/build/*.wasm
+	rm -rf bin dist tlds/build/*.wasm
 
 FORCE:
