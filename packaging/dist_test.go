@@ -216,6 +216,29 @@ func TestReleaseVerifies(t *testing.T) {
 	if sha, err := exec.LookPath("sha256sum"); err == nil {
 		sh(t, dir, nil, sha, "-c", "--strict", "SHA256SUMS")
 	}
+	// The documented check without a ronhost binary (verify-release.sh:
+	// openssl, sha256sum, xxd) agrees.
+	script, _ := filepath.Abs("verify-release.sh")
+	scriptOK := true
+	for _, tool := range []string{"openssl", "xxd", "sha256sum"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Logf("no %s: verify-release.sh not checked", tool)
+			scriptOK = false
+		}
+	}
+	if scriptOK {
+		sh(t, "", nil, "sh", script, kg.PublicKey, dir)
+		var other struct {
+			PublicKey string `json:"public_key"`
+		}
+		out := sh(t, "", nil, ronhost, "--json", "plugin", "keygen", "-o", filepath.Join(t.TempDir(), "other.key"))
+		if err := json.Unmarshal([]byte(out), &other); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("sh", script, other.PublicKey, dir).CombinedOutput(); err == nil || !strings.Contains(string(out), "Signature Verification Failure") {
+			t.Errorf("verify-release.sh accepted another key:\n%s", out)
+		}
+	}
 
 	var archives, debs []string
 	for name := range files(t, dir) {
@@ -242,6 +265,11 @@ func TestReleaseVerifies(t *testing.T) {
 		var ee *exec.ExitError
 		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), name+" is not the file released") {
 			t.Errorf("verify-release of %s with one flipped byte: %v\n%s", name, err, out)
+		}
+		if scriptOK {
+			if out, err := exec.Command("sh", script, kg.PublicKey, dir).CombinedOutput(); err == nil || !strings.Contains(string(out), name+": FAILED") {
+				t.Errorf("verify-release.sh with one flipped byte in %s: %v\n%s", name, err, out)
+			}
 		}
 		if err := os.WriteFile(path, orig, 0o644); err != nil {
 			t.Fatal(err)
