@@ -1,17 +1,23 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/ronhost/ronhost/bus"
 	"github.com/ronhost/ronhost/core/cid"
+	"github.com/ronhost/ronhost/core/gateway"
 	"github.com/ronhost/ronhost/core/manifest"
 	"github.com/ronhost/ronhost/core/node"
 	"github.com/ronhost/ronhost/core/store"
@@ -27,8 +33,8 @@ func contentCommands() []*command {
 	put := &command{name: "put", args: "FILE|- [--manifest Manifest.toml] [--no-pin]",
 		summary: "store a file, verified and deduplicated; print its CID (and, with a manifest, its address)"}
 	put.run = func(ctx context.Context, a *app, args []string) error { return runPut(ctx, a, put, args) }
-	get := &command{name: "get", args: "CID|ADDRESS [-o FILE] [--range A-B]",
-		summary: "write a stored object (or a byte range of it), verified, to stdout or a file"}
+	get := &command{name: "get", args: "CID|ADDRESS [-o FILE] [--range A-B] [--gateway URL]",
+		summary: "write a stored object (or a byte range of it), verified, to stdout or a file; with --gateway, from any gateway, checked against the CID alone"}
 	get.run = func(ctx context.Context, a *app, args []string) error { return runGet(ctx, a, get, args) }
 	pin := &command{name: "pin", args: "CID|ADDRESS [--replicas N]", summary: "keep an object, and what it references, through gc; with --replicas, also on N peers of the overlay (through the running node)"}
 	pin.run = func(ctx context.Context, a *app, args []string) error { return runPin(ctx, a, pin, args, true) }
@@ -222,12 +228,16 @@ func runGet(ctx context.Context, a *app, c *command, args []string) error {
 	fs := a.flags(c, "get")
 	outPath := fs.String("o", "", "write to this file (atomically) instead of stdout")
 	rng := fs.String("range", "", "only bytes A-B (inclusive; A- for the rest)")
+	gateway := fs.String("gateway", "", "fetch from this gateway (any node's http(s) URL) and verify every 64 KiB group against the CID")
 	pos, err := parse(fs, args, 1, 1)
 	if err != nil {
 		return err
 	}
 	if a.jsonOut && *outPath == "" {
 		return usageError("get --json needs -o FILE (the bytes go to the file, the JSON to stdout)")
+	}
+	if *gateway != "" {
+		return getFromGateway(ctx, a, *gateway, pos[0], *rng, *outPath)
 	}
 	s, err := openStore(ctx, a)
 	if err != nil {
@@ -253,18 +263,24 @@ func runGet(ctx context.Context, a *app, c *command, args []string) error {
 		return err
 	}
 	defer rc.Close()
-	if *outPath == "" {
-		_, err := io.Copy(a.stdout, rc)
+	return writeGot(a, target, off, n, *outPath, func(w io.Writer) (int64, error) { return io.Copy(w, rc) })
+}
+
+// writeGot writes what copyTo produces to stdout, or to outPath atomically
+// (a temporary file renamed once every byte is there), with progress.
+func writeGot(a *app, c cid.CID, off, n int64, outPath string, copyTo func(io.Writer) (int64, error)) error {
+	if outPath == "" {
+		_, err := copyTo(a.stdout)
 		return err
 	}
-	dir := filepath.Dir(*outPath)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(*outPath)+".part-*")
+	dir := filepath.Dir(outPath)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(outPath)+".part-*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
 	bar := newProgress(a.stderr, "get", n)
-	written, err := io.Copy(tmp, &progressReader{r: rc, fn: bar.update})
+	written, err := copyTo(&progressWriter{w: tmp, fn: bar.update})
 	bar.done(err == nil)
 	if err == nil {
 		err = tmp.Sync()
@@ -273,7 +289,7 @@ func runGet(ctx context.Context, a *app, c *command, args []string) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp.Name(), *outPath)
+		err = os.Rename(tmp.Name(), outPath)
 	}
 	if err != nil {
 		return err
@@ -283,8 +299,88 @@ func runGet(ctx context.Context, a *app, c *command, args []string) error {
 		File   string `json:"file"`
 		Offset int64  `json:"offset"`
 		Bytes  int64  `json:"bytes"`
-	}{target.String(), *outPath, off, written}
+	}{c.String(), outPath, off, written}
 	return a.emit(out, func(w io.Writer) {})
+}
+
+// getFromGateway fetches an object's verifiable stream (GET
+// /o/{cid}?format=bao, docs/PROTOCOL.md) from any gateway and checks it
+// against the CID alone: every 64 KiB group is verified before its bytes
+// are written, and a gateway that changed one is refused, naming the group.
+// With -o nothing is left behind then; on stdout the groups before it were
+// already written (they verified).
+func getFromGateway(ctx context.Context, a *app, gw, arg, rng, outPath string) error {
+	c, err := cid.Parse(arg)
+	if err != nil {
+		return fmt.Errorf("get --gateway takes a CID (an address's manifest and payload are CIDs too): %w", err)
+	}
+	u, err := url.Parse(gw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return usageError("--gateway %q: want an http:// or https:// URL", gw)
+	}
+	q := url.Values{"format": {"bao"}}
+	off, n := int64(0), int64(-1)
+	if rng != "" {
+		from, to, ok := strings.Cut(rng, "-")
+		f, ferr := strconv.ParseInt(from, 10, 64)
+		t, terr := strconv.ParseInt(to, 10, 64)
+		switch {
+		case !ok || ferr != nil || f < 0:
+			return usageError("--range %q: want A-B (inclusive) or A-", rng)
+		case to == "":
+			q.Set("entity-bytes", from+":*")
+		case terr != nil || t < f:
+			return usageError("--range %q: bad end", rng)
+		default:
+			q.Set("entity-bytes", from+":"+to)
+			n = t - f + 1
+		}
+		off = f
+	}
+	u = u.JoinPath("o", c.String())
+	u.RawQuery = q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", gateway.MediaTypeBao)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("get: the gateway does not answer: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		var e bus.Error
+		if json.Unmarshal(b, &e) == nil && e.Code != "" {
+			return fmt.Errorf("get: %s: %w", u.Redacted(), &e)
+		}
+		return fmt.Errorf("get: %s: %s: %s", u.Redacted(), resp.Status, bytes.TrimSpace(b))
+	}
+	total := n
+	if total < 0 {
+		total = resp.ContentLength // the stream's length: close enough for progress
+	}
+	return writeGot(a, c, off, total, outPath, func(w io.Writer) (int64, error) {
+		cw := &countingWriter{w: w}
+		_, err := store.DecodeSlice(cw, resp.Body, c, off, n)
+		var se *store.SliceError
+		if errors.As(err, &se) {
+			err = fmt.Errorf("the gateway %s sent bytes that do not match %s, refused: %w", u.Host, c, err)
+		}
+		return cw.n, err
+	})
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 func runPin(ctx context.Context, a *app, c *command, args []string, on bool) error {
@@ -539,6 +635,20 @@ type progressReader struct {
 
 func (p *progressReader) Read(b []byte) (int, error) {
 	n, err := p.r.Read(b)
+	p.n += int64(n)
+	p.fn(p.n)
+	return n, err
+}
+
+// progressWriter reports the bytes written so far to fn.
+type progressWriter struct {
+	w  io.Writer
+	n  int64
+	fn func(int64)
+}
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
 	p.n += int64(n)
 	p.fn(p.n)
 	return n, err
