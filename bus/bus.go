@@ -105,6 +105,23 @@ type Options struct {
 	// Idempotent says whether a role's verb may run twice for one request
 	// (it is repeated after silence only if so). nil: DefaultIdempotent.
 	Idempotent func(role, verb string) bool
+
+	// Contract is every role of the bus and what it may do, and Roles are
+	// the roles this process runs. With a Contract, the process may serve
+	// only its Roles' verbs, call only the verbs they call and emit only
+	// their events (Contract.Permissions): the Bus refuses anything else
+	// with ErrForbidden (CodeForbidden for Request), and the embedded
+	// server enforces the same on its own connection. nil: no limits.
+	Contract Contract
+	Roles    []string
+	// Secret is the operator's bus secret (SecretSize bytes): the embedded
+	// server's Listen then also admits the role keys derived from it
+	// (RoleKey), each with the permissions of its role set. Needs Contract.
+	Secret []byte
+	// RoleKey is this process's role key (RoleKey(secret, Roles), from
+	// `ronhost bus creds`), presented to URL instead of User and Password.
+	// Needs Contract and Roles.
+	RoleKey []byte
 }
 
 // Bus is a node's connection to its NATS bus and, when embedded, the server.
@@ -140,6 +157,14 @@ type Bus struct {
 	stats     counters
 	// retryHook, when set (by tests), is called before each repeated send.
 	retryHook func(attempt int, cause *Error)
+	// grants are this process's permissions (nil: no Contract); set by Start.
+	grants *grants
+	// watchDenied: the server refuses this connection's event subscriptions
+	// (it has its roles' permissions, which do not include watching).
+	watchDenied bool
+	// authNow, when set (by tests), is the clock of the limits on failed
+	// authentications.
+	authNow func() time.Time
 }
 
 // New returns a Bus configured by o. It does no I/O.
@@ -184,20 +209,71 @@ func (o *Options) check() error {
 		return fmt.Errorf("%w: User and Password go together", ErrConfig)
 	}
 	if o.Listen != "" {
-		if o.User == "" {
-			return fmt.Errorf("%w: a NATS listener (%s) requires User and Password", ErrConfig, o.Listen)
+		if o.User == "" && o.Secret == nil {
+			return fmt.Errorf("%w: a NATS listener (%s) requires User and Password (the operator), or Secret (role keys), or both", ErrConfig, o.Listen)
 		}
 		if o.User == internalUser {
 			return fmt.Errorf("%w: the user name %q is reserved", ErrConfig, internalUser)
 		}
-		if _, _, err := splitHostPort("Listen", o.Listen); err != nil {
+		if strings.Contains(o.User, ",") {
+			return fmt.Errorf("%w: the user name %q has a comma (role keys' user names do)", ErrConfig, o.User)
+		}
+		host, _, err := splitHostPort("Listen", o.Listen)
+		if err != nil {
 			return err
 		}
+		if o.Password != "" {
+			if err := CheckPassword("Password", o.User, o.Password); err != nil {
+				return err
+			}
+		}
+		if err := CheckExposure("Listen", host, o.TLS != nil && o.TLS.CertFile != ""); err != nil {
+			return err
+		}
+	}
+	if err := o.checkAccess(); err != nil {
+		return err
 	}
 	if err := o.checkCluster(); err != nil {
 		return err
 	}
 	return o.checkTLS()
+}
+
+// checkAccess checks Contract, Roles, Secret and RoleKey.
+func (o *Options) checkAccess() error {
+	if o.Contract == nil {
+		if len(o.Roles) > 0 || o.Secret != nil || o.RoleKey != nil {
+			return fmt.Errorf("%w: Roles, Secret and RoleKey need a Contract", ErrConfig)
+		}
+		return nil
+	}
+	if err := o.Contract.Check(); err != nil {
+		return fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	if _, err := newGrants(o.Contract, o.Roles); err != nil {
+		return fmt.Errorf("%w: Roles: %v", ErrConfig, err)
+	}
+	if o.Secret != nil {
+		if o.URL != "" || o.Listen == "" {
+			return fmt.Errorf("%w: Secret admits role keys on the embedded server's Listen: set Listen (not URL)", ErrConfig)
+		}
+		if len(o.Secret) != SecretSize {
+			return fmt.Errorf("%w: the bus secret must be %d bytes, not %d", ErrConfig, SecretSize, len(o.Secret))
+		}
+	}
+	if o.RoleKey != nil {
+		if o.URL == "" {
+			return fmt.Errorf("%w: RoleKey is presented to URL (an embedded server's own connection needs none)", ErrConfig)
+		}
+		if o.User != "" || o.CredsFile != "" {
+			return fmt.Errorf("%w: set either RoleKey, or User and Password, or CredsFile", ErrConfig)
+		}
+		if _, err := rolePair(o.RoleKey); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // splitHostPort parses the listen address of field; port 0 becomes
@@ -299,24 +375,48 @@ func (b *Bus) Start(ctx context.Context) error {
 		}),
 	}
 
+	b.grants, b.watchDenied = nil, false
+	if b.o.Contract != nil {
+		g, err := newGrants(b.o.Contract, b.o.Roles)
+		if err != nil {
+			return err
+		}
+		b.grants = g
+	}
+
 	var url string
 	if b.o.URL == "" {
-		srv, internalPw, err := b.startServer(wait)
+		srv, internal, err := b.startServer(wait)
 		if err != nil {
 			return err
 		}
 		b.srv = srv
 		opts = append(opts, nats.InProcessServer(srv))
-		if internalPw != "" {
-			opts = append(opts, nats.UserInfo(internalUser, internalPw))
+		if internal.password != "" {
+			opts = append(opts, nats.UserInfo(internalUser, internal.password))
+		}
+		if internal.inbox != "" {
+			opts = append(opts, nats.CustomInboxPrefix(internal.inbox))
+			b.watchDenied = true
 		}
 	} else {
 		url = b.o.URL
 		if b.o.User != "" {
 			opts = append(opts, nats.UserInfo(b.o.User, b.o.Password))
+			if err := CheckPassword("Password", b.o.User, b.o.Password); err != nil {
+				b.log.Warn("the password given for the NATS deployment is weak; prefer a role key (ronhost bus creds)", "err", err)
+			}
 		}
 		if b.o.CredsFile != "" {
 			opts = append(opts, nats.UserCredentials(b.o.CredsFile))
+		}
+		if b.o.RoleKey != nil {
+			ro, err := roleKeyOptions(b.o.RoleKey, b.o.Roles)
+			if err != nil {
+				return err
+			}
+			opts = append(opts, ro...)
+			b.watchDenied = true
 		}
 		opts = append(opts, clientTLS(b.o.TLS)...)
 		opts = append(opts, nats.RetryOnFailedConnect(true))
@@ -346,7 +446,7 @@ func (b *Bus) Start(ctx context.Context) error {
 	b.started = true
 	if b.srv != nil {
 		if u := b.listenURL(); u != "" {
-			b.log.Info("embedded NATS server listening for operators", "url", u, "user", b.o.User, "tls", b.o.TLS != nil)
+			b.log.Info("embedded NATS server listening", "url", u, "operator", b.o.User, "role_keys", b.o.Secret != nil, "tls", b.o.TLS != nil)
 		} else {
 			b.log.Debug("embedded NATS server running, in-process connections only")
 		}
@@ -436,9 +536,39 @@ func permanent(err error) bool {
 	return false
 }
 
-// startServer runs the embedded server; it returns the in-process user's
-// password when the server requires credentials.
-func (b *Bus) startServer(wait time.Duration) (*server.Server, string, error) {
+// roleKeyOptions are the nats.go options of a connection that presents a
+// role key: the role set as its user name, the key's nkey (signing the
+// server's nonce), and replies under the key's own inbox prefix.
+func roleKeyOptions(key []byte, roles []string) ([]nats.Option, error) {
+	set, err := RoleSet(roles)
+	if err != nil {
+		return nil, err
+	}
+	kp, err := rolePair(key)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := kp.PublicKey()
+	if err != nil {
+		return nil, fmt.Errorf("%w: role key: %v", ErrConfig, err)
+	}
+	return []nats.Option{
+		nats.UserInfo(set, ""),
+		nats.Nkey(pub, kp.Sign),
+		nats.CustomInboxPrefix(roleInbox(pub)),
+	}, nil
+}
+
+// internalConn is how the node's own connection reaches its embedded
+// server: its password ("" when the server requires none) and its inbox
+// prefix ("" for nats.go's default).
+type internalConn struct {
+	password, inbox string
+}
+
+// startServer runs the embedded server; it returns how the in-process
+// connection authenticates when the server requires credentials.
+func (b *Bus) startServer(wait time.Duration) (*server.Server, internalConn, error) {
 	// nats-server starts its routes only once its client listener is open,
 	// so a cluster member without Listen gets one on loopback that only the
 	// node's own connection may use, and that the cluster does not
@@ -452,46 +582,36 @@ func (b *Bus) startServer(wait time.Duration) (*server.Server, string, error) {
 		// accident when there is no listener.
 		Port: server.RANDOM_PORT,
 	}
-	var internalPw string
+	var in internalConn
 	if b.o.Listen != "" || hidden {
 		if hidden {
 			so.Host = "127.0.0.1"
 		} else {
 			host, port, err := splitHostPort("Listen", b.o.Listen)
 			if err != nil {
-				return nil, "", err
+				return nil, in, err
 			}
 			so.Host, so.Port = host, port
 		}
-		var raw [32]byte
-		if _, err := rand.Read(raw[:]); err != nil {
-			return nil, "", fmt.Errorf("bus: generating the internal password: %w", err)
-		}
-		internalPw = hex.EncodeToString(raw[:])
-		// The server gets bcrypt hashes only, so it never holds a plain
-		// password. The hashes live in memory for this run only, so the
-		// minimum cost is enough; it keeps connecting cheap.
-		inHash, err := hashPassword(internalPw)
+		auth, err := b.authenticator(&in, hidden)
 		if err != nil {
-			return nil, "", err
+			return nil, in, err
 		}
-		so.Users = []*server.User{{Username: internalUser, Password: inHash}}
-		if !hidden {
-			opHash, err := hashPassword(b.o.Password)
-			if err != nil {
-				return nil, "", err
-			}
-			so.Users = append(so.Users, &server.User{Username: b.o.User, Password: opHash})
-		}
+		so.CustomClientAuthentication = auth
+		so.AlwaysEnableNonce = true // role keys sign it
+		// Checking an operator's bcrypt hash of cost 10 can take longer
+		// than the 2 s after which the server would ping a new client,
+		// and nats.go fails a handshake that sees that PING first.
+		so.DisableShortFirstPing = true
 	}
 	if err := b.configureServer(so); err != nil {
-		return nil, "", err
+		return nil, in, err
 	}
 	srv, err := server.NewServer(so)
 	if err != nil {
-		return nil, "", fmt.Errorf("bus: embedded NATS server: %w", err)
+		return nil, in, fmt.Errorf("bus: embedded NATS server: %w", err)
 	}
-	b.srvLog = &serverLogger{l: b.o.Logger.With("component", "nats-server")}
+	b.srvLog = &serverLogger{l: b.o.Logger.With("component", "nats-server"), authQuiet: true}
 	srv.SetLoggerV2(b.srvLog, false, false, false)
 	srv.Start()
 	// Wait in slices, so that a listener the server cannot open (it reports
@@ -512,9 +632,51 @@ func (b *Bus) startServer(wait time.Duration) (*server.Server, string, error) {
 		if b.o.Cluster.enabled() {
 			where += fmt.Sprintf(", cluster listen %q", b.o.Cluster.Listen)
 		}
-		return nil, "", fmt.Errorf("bus: embedded NATS server (%s): %s", where, msg)
+		return nil, internalConn{}, fmt.Errorf("bus: embedded NATS server (%s): %s", where, msg)
 	}
-	return srv, internalPw, nil
+	return srv, in, nil
+}
+
+// authenticator sets up the embedded server's client authentication and
+// fills in how the in-process connection authenticates.
+func (b *Bus) authenticator(in *internalConn, hidden bool) (*authenticator, error) {
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return nil, fmt.Errorf("bus: generating the internal password: %w", err)
+	}
+	in.password = hex.EncodeToString(raw[:16])
+	// The server holds bcrypt hashes only, never a plain password. The
+	// internal one lives in memory for this run only, so the minimum cost
+	// is enough; it keeps connecting cheap.
+	inHash, err := hashPassword(in.password)
+	if err != nil {
+		return nil, err
+	}
+	a := &authenticator{
+		log:      b.log,
+		internal: credential{user: internalUser, hash: []byte(inHash)},
+		contract: b.o.Contract,
+		secret:   b.o.Secret,
+		limit:    newAuthLimiter(b.log, b.authNow),
+	}
+	if b.o.Contract != nil {
+		// The node's own connection may do what its roles may, like any
+		// other process's.
+		in.inbox = "_INBOX.i" + hex.EncodeToString(raw[16:24])
+		p, err := b.o.Contract.Permissions(b.o.Roles, in.inbox)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+		}
+		a.internal.perms = p.server()
+	}
+	if !hidden && b.o.User != "" {
+		opHash, err := hashPassword(b.o.Password)
+		if err != nil {
+			return nil, err
+		}
+		a.operator = &credential{user: b.o.User, hash: []byte(opHash)}
+	}
+	return a, nil
 }
 
 func hashPassword(pw string) (string, error) {
@@ -634,11 +796,22 @@ func (b *Bus) Close() error {
 type serverLogger struct {
 	l     *slog.Logger
 	fatal atomic.Pointer[string]
+	// authQuiet drops the server's line for each client that failed to
+	// authenticate (the bus's authLimiter reports them, summed up, so a
+	// guesser cannot flood the log).
+	authQuiet bool
 }
 
 func (s *serverLogger) Noticef(format string, v ...any) { s.l.Debug(fmt.Sprintf(format, v...)) }
 func (s *serverLogger) Warnf(format string, v ...any)   { s.l.Warn(fmt.Sprintf(format, v...)) }
-func (s *serverLogger) Errorf(format string, v ...any)  { s.l.Error(fmt.Sprintf(format, v...)) }
+func (s *serverLogger) Errorf(format string, v ...any) {
+	m := fmt.Sprintf(format, v...)
+	if s.authQuiet && strings.Contains(m, " - cid:") && strings.Contains(m, "authentication error") {
+		s.l.Debug(m)
+		return
+	}
+	s.l.Error(m)
+}
 
 // Fatalf does not exit: the server reports a fatal condition (such as a
 // listener it cannot open) and Start returns it.

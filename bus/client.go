@@ -46,6 +46,9 @@ func (b *Bus) Request(ctx context.Context, role, verb string, req, resp any) err
 	if nc == nil {
 		return Errorf(CodeUnavailable, "bus: %s: the bus is not started", subj)
 	}
+	if err := b.grants.mayCall(role, verb); err != nil {
+		return &Error{Code: CodeForbidden, Message: err.Error()}
+	}
 	data, err := encodeRequest(req)
 	if err != nil {
 		return Errorf(CodeInvalid, "bus: %s: encoding the request: %v", subj, err)
@@ -154,6 +157,9 @@ func (b *Bus) Emit(kind string, v any) error {
 	if nc == nil {
 		return ErrNotStarted
 	}
+	if err := b.grants.mayEmit(kind); err != nil {
+		return err
+	}
 	if s, ok := v.(stamper); ok {
 		v = s.stamped(b.o.Name, time.Now())
 	}
@@ -191,7 +197,9 @@ func (b *Bus) flush(what string) {
 // ("object.stored"; wildcards allowed: "plugin.*", ">" for all). fn runs on
 // one goroutine per subscription, in order; a panic in it is logged. Events
 // published anywhere on the bus after Subscribe returns are delivered. The
-// returned func ends the subscription.
+// returned func ends the subscription. A connection with its roles'
+// permissions (a role key, or the own connection of a listening server
+// with a Contract) may not watch events: ErrForbidden.
 func (b *Bus) Subscribe(kind string, fn func(subject string, data []byte)) (unsubscribe func(), err error) {
 	subj, err := eventFilter(kind)
 	if err != nil {
@@ -200,6 +208,9 @@ func (b *Bus) Subscribe(kind string, fn func(subject string, data []byte)) (unsu
 	nc := b.conn.Load()
 	if nc == nil {
 		return nil, ErrNotStarted
+	}
+	if b.watchDenied {
+		return nil, fmt.Errorf("%w: a connection with its roles' permissions cannot watch events (the operator's can)", ErrForbidden)
 	}
 	sub, err := nc.Subscribe(subj, func(m *nats.Msg) {
 		defer func() {

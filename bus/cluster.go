@@ -92,6 +92,15 @@ func (o *Options) checkCluster() error {
 	if c.Password != "" && isBcrypt(c.Password) {
 		return fmt.Errorf("%w: Cluster.Password must be the plain secret (it is presented to the other members), not a bcrypt hash", ErrConfig)
 	}
+	if c.Password != "" {
+		if err := CheckPassword("Cluster.Password", c.User, c.Password); err != nil {
+			return err
+		}
+	}
+	host, _, _ := splitHostPort("Cluster.Listen", c.Listen)
+	if err := CheckExposure("Cluster.Listen", host, o.TLS != nil && o.TLS.CertFile != ""); err != nil {
+		return err
+	}
 	if _, err := c.routeURLs(); err != nil {
 		return err
 	}

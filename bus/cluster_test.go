@@ -573,11 +573,11 @@ func TestStartWaitsForTheServer(t *testing.T) {
 func TestClusterRouteAuthorization(t *testing.T) {
 	logs := &syncBuffer{}
 	a := member(t, "a", Options{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Cluster: ClusterOptions{User: "route", Password: "right"}})
+		Cluster: ClusterOptions{User: "route", Password: "right-pw-42x9-hq7m"}})
 	if err := a.AddService("arole", "1.0.0", "", echoService("a")); err != nil {
 		t.Fatal(err)
 	}
-	bad := member(t, "bad", Options{Cluster: ClusterOptions{User: "route", Password: "wrong"}}, a)
+	bad := member(t, "bad", Options{Cluster: ClusterOptions{User: "route", Password: "wrong-pw-17q3-zk2p"}}, a)
 	eventually(t, "a to refuse the route", func() bool {
 		return strings.Contains(logs.String(), "authentication error")
 	})
@@ -588,7 +588,7 @@ func TestClusterRouteAuthorization(t *testing.T) {
 		t.Fatalf("across a refused route: %#v", e)
 	}
 	// The right password joins.
-	good := member(t, "good", Options{Cluster: ClusterOptions{User: "route", Password: "right"}}, a)
+	good := member(t, "good", Options{Cluster: ClusterOptions{User: "route", Password: "right-pw-42x9-hq7m"}}, a)
 	meshed(t, a, good)
 	serving(t, good, "arole", "a")
 	if bad.Stats().Members != 0 {

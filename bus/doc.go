@@ -16,13 +16,23 @@
 // group, and sent again when another attempt may succeed (Request,
 // Options.Retries, Options.AttemptTimeout, Options.Idempotent).
 //
+// The bus is least privilege (Options.Contract, Options.Roles): a process
+// may serve only its roles' verbs, call only the verbs they call and emit
+// only their events, as Contract.Permissions derives them from one list.
+// Processes of a macronode authenticate with role keys, nkeys derived from
+// one operator secret (RoleKey) that the embedded server admits
+// (Options.Secret) or an existing NATS is told about (NATSAuthorization).
+// The embedded server refuses weak passwords (CheckPassword) and
+// listeners off loopback without TLS (CheckExposure), and limits repeated
+// authentication failures per address.
+//
 // Bulk bytes never travel on the bus: a request or reply larger than the
 // server's max payload is refused with CodeTooLarge.
 //
 // The contract (subjects, verbs, request and reply shapes, events, codes) is
 // docs/BUS.md.
 //
-// bus imports the nats-io modules, golang.org/x/crypto/bcrypt and the
-// standard library only. It must not import any other ronhost package: the
+// bus imports the nats-io modules (server, nats.go, nkeys),
+// golang.org/x/crypto/bcrypt and the standard library only. It must not import any other ronhost package: the
 // roles (core/...) import bus, never the reverse.
 package bus

@@ -77,6 +77,11 @@ func (b *Bus) AddService(role, version, description string, endpoints map[string
 	case b.services[role] != nil:
 		return fmt.Errorf("bus: the %s service is already on this bus", role)
 	}
+	for verb := range eps {
+		if err := b.grants.mayServe(role, verb); err != nil {
+			return err
+		}
+	}
 	meta := map[string]string{}
 	if b.o.Name != "" {
 		meta["node"] = b.o.Name
