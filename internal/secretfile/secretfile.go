@@ -42,6 +42,17 @@ func LoadOrCreate(path string, size int, generate func() ([]byte, error)) ([]byt
 	return secret, nil
 }
 
+// Load returns the size-byte secret kept at path, which must exist (a
+// secret that others share, such as a bus role key, is never made up
+// here). The file is checked as LoadOrCreate checks it.
+func Load(path string, size int) ([]byte, error) {
+	b := make([]byte, size)
+	if err := read(path, b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
 // read fills b from the file at path.
 func read(path string, b []byte) error {
 	f, err := os.Open(path)

@@ -2,6 +2,8 @@ package secretfile
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,5 +67,28 @@ func TestConcurrentCreatorsAgree(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
 		t.Fatalf("left %d files behind", len(ents))
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "k")
+	if _, err := Load(p, 32); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a missing file: %v", err)
+	}
+	if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal("Load created the file")
+	}
+	if err := os.WriteFile(p, bytes.Repeat([]byte{5}, 32), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(p, 32); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("a group-readable file: %v", err)
+	}
+	if err := os.Chmod(p, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := Load(p, 32); err != nil || b[31] != 5 {
+		t.Fatal(b, err)
 	}
 }
