@@ -72,6 +72,7 @@ bench: build
 	$(GO) test -run '^$$' -bench RequestReply -benchtime 20000x -count 3 ./bus/
 	$(GO) test -run '^$$' -bench GetLarge -benchtime 5x -timeout 30m ./core/gateway/
 	$(GO) test -run '^$$' -bench GetSmall -benchtime 5000x ./core/gateway/
+	$(GO) test -run '^$$' -bench VerifyEntry -benchtime 2000x -count 3 ./core/gateway/
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./core/ledger/
 	$(GO) test -run '^$$' -bench SealOpen -benchtime 2000x -count 3 ./core/mailbox/
 	$(GO) test -run '^$$' -bench 'Fetch1GiB/tcp-tls' -benchtime 5x -timeout 30m ./core/blob/

@@ -11,9 +11,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/ronhost/ronhost/core/cid"
 	"github.com/ronhost/ronhost/core/store"
 )
 
@@ -216,5 +218,60 @@ func TestGenReaderIsReadSizeIndependent(t *testing.T) {
 	}
 	if string(a) != string(b) || len(a) != 1000 {
 		t.Fatalf("the stream depends on read sizes (%d, %d bytes)", len(a), len(b))
+	}
+}
+
+// BenchmarkVerifyEntry measures the check of an index entry against its
+// address on GET /r/, for a small manifest and one near manifest.MaxSize,
+// against raw BLAKE3 of the same bytes in the same run: verify_ratio is the
+// first check's time (hash and decode) over the hash's; remembered_ns is a
+// later check of the same address (a comparison of fields).
+func BenchmarkVerifyEntry(b *testing.B) {
+	e := newEnv(b, Config{})
+	for _, size := range []struct {
+		name  string
+		extra int
+	}{{"small", 0}, {"200KiB", 200 << 10}} {
+		b.Run(size.name, func(b *testing.B) {
+			text := mapManifest
+			if size.extra > 0 {
+				text += "\n[big]\nblob = \"" + strings.Repeat("x", size.extra) + "\"\n"
+			}
+			p := e.publish(b, text, data(1000, 7))
+			a, err := cid.ParseAddress(p.Address)
+			if err != nil {
+				b.Fatal(err)
+			}
+			e.be.mu.Lock()
+			ent := e.be.entries[a.Hash]
+			e.be.mu.Unlock()
+			var verify, hash, warm time.Duration
+			var v verifiedEntries
+			if err := v.check(a.Hash, ent); err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(ent.Doc)))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				if err := verifyEntry(a.Hash, ent); err != nil {
+					b.Fatal(err)
+				}
+				t1 := time.Now()
+				if cid.Sum(ent.Doc) != a.Hash {
+					b.Fatal("hash")
+				}
+				t2 := time.Now()
+				if err := v.check(a.Hash, ent); err != nil {
+					b.Fatal(err)
+				}
+				verify, hash, warm = verify+t1.Sub(t0), hash+t2.Sub(t1), warm+time.Since(t2)
+			}
+			b.ReportMetric(float64(len(ent.Doc)), "manifest_bytes")
+			b.ReportMetric(float64(verify.Nanoseconds())/float64(b.N), "verify_ns")
+			b.ReportMetric(float64(hash.Nanoseconds())/float64(b.N), "blake3_ns")
+			b.ReportMetric(float64(verify)/float64(hash), "verify_ratio")
+			b.ReportMetric(float64(warm.Nanoseconds())/float64(b.N), "remembered_ns")
+		})
 	}
 }

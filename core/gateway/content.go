@@ -65,6 +65,9 @@ func (g *Gateway) serveAddr(w http.ResponseWriter, r *http.Request, addr cid.Add
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.RequestTimeout)
 	defer cancel()
 	e, err := g.be.Lookup(ctx, addr.Hash)
+	if err == nil {
+		err = g.verified.check(addr.Hash, e)
+	}
 	if err == nil && e.TLD != addr.TLD {
 		err = bus.Errorf(bus.CodeNotFound, "no manifest is published at %s.%s (its hash names a .%s manifest)", addr.Hash.Hex(), addr.TLD, e.TLD)
 	}

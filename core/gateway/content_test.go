@@ -308,6 +308,70 @@ func TestAddress(t *testing.T) {
 	}
 }
 
+// TestForgedEntryIsRefused: an index answer (which crosses the bus) that
+// does not match the address is never served: whatever bytes it points
+// at, /r/ answers 502 and serves none of them.
+func TestForgedEntryIsRefused(t *testing.T) {
+	e := newEnv(t, Config{})
+	real := data(5_000, 21)
+	p := e.publish(t, mapManifest, real)
+	a, err := cid.ParseAddress(p.Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "/r/" + a.Hash.Hex() + ".map"
+	evil := []byte("the attacker's bytes, served under someone else's address")
+	evilCID := e.put(t, evil)
+	other := e.publish(t, mapManifest, evil)
+	otherAddr, _ := cid.ParseAddress(other.Address)
+
+	e.be.mu.Lock()
+	genuine := e.be.entries[a.Hash]
+	otherEntry := e.be.entries[otherAddr.Hash]
+	e.be.mu.Unlock()
+	tampers := map[string]func(x *Entry){
+		"another payload":                      func(x *Entry) { x.Payload, x.Size = evilCID, int64(len(evil)) },
+		"another manifest's entry":             func(x *Entry) { *x = otherEntry },
+		"another manifest's entry, our hash":   func(x *Entry) { *x = otherEntry; x.Manifest = a.Hash },
+		"a doc that is not the manifest":       func(x *Entry) { x.Doc = otherEntry.Doc; x.Payload = otherEntry.Payload },
+		"no doc":                               func(x *Entry) { x.Doc = nil },
+		"another price":                        func(x *Entry) { x.Price++ },
+		"a media type that sniffs as HTML":     func(x *Entry) { x.MediaType = "text/html" },
+		"the manifest re-encoded, not canonic": func(x *Entry) { x.Doc = append([]byte(" "), x.Doc...) },
+	}
+	set := func(x Entry) {
+		e.be.mu.Lock()
+		e.be.entries[a.Hash] = x
+		e.be.mu.Unlock()
+	}
+	// First with nothing remembered of the address, then once the genuine
+	// entry was checked (and its manifest's word remembered): a forged
+	// entry is refused, or at most (when it serves exactly what the
+	// manifest says) the genuine payload is served.
+	for _, warm := range []bool{false, true} {
+		for name, tamper := range tampers {
+			forged := genuine
+			tamper(&forged)
+			set(forged)
+			resp, body := e.do(t, "GET", path, nil, nil)
+			if bytes.Contains(body, evil) {
+				t.Fatalf("%s (warm %v): served the forged entry's bytes", name, warm)
+			}
+			if warm && servedOf(forged) == servedOf(genuine) && forged.Manifest == genuine.Manifest {
+				if resp.StatusCode != 200 || !bytes.Equal(body, real) {
+					t.Fatalf("%s (warm): %d", name, resp.StatusCode)
+				}
+				continue
+			}
+			wantError(t, resp, body, http.StatusBadGateway, bus.CodeInternal)
+		}
+		set(genuine)
+		if resp, body := e.do(t, "GET", path, nil, nil); resp.StatusCode != 200 || !bytes.Equal(body, real) {
+			t.Fatalf("the genuine entry: %d", resp.StatusCode)
+		}
+	}
+}
+
 func TestMetering(t *testing.T) {
 	e := newEnv(t, Config{})
 	b := data(32<<20, 5)

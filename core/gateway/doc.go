@@ -49,6 +49,11 @@
 //
 // # Content
 //
+// /r/ serves an address only from an index entry whose manifest hashes to
+// the address and whose payload, size, media type, TLD and price are that
+// manifest's (verify.go): entries cross the bus, and a forged one gets 502,
+// never its bytes.
+//
 // /o and /r answer single ranges (206) and several (multipart/byteranges with
 // a random boundary); overlapping or nearly adjacent ranges are merged, more
 // than Config.MaxRanges range-specs, a malformed Range and one no range of

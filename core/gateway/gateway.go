@@ -184,6 +184,8 @@ type Gateway struct {
 	sem     chan struct{}
 	metrics *metrics
 	bufs    sync.Pool // *[]byte of copyBuf bytes
+	// verified remembers what checked index entries say (verify.go).
+	verified verifiedEntries
 }
 
 // copyBuf is the buffer of a streamed body: large enough that a full GET
