@@ -57,6 +57,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) strin
 // commandTable lists every top-level command. Keep it sorted by name.
 func (a *app) commandTable() []*command {
 	cmds := []*command{
+		busCommand(),
 		pluginCommand(),
 		serveCommand(),
 		signReleaseCommand(),

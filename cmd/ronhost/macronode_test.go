@@ -36,9 +36,33 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// natsCluster starts n NATS servers on 127.0.0.1 joined by routes, with a
-// client user and password.
-func natsCluster(t *testing.T, n int) ([]*natsMember, string) {
+// busKeys are a macronode's role keys, made with `ronhost bus creds` from
+// one operator secret, and the nats-server authorization block that admits
+// them (`ronhost bus nats-conf`).
+type busKeys struct {
+	dir, secret, conf string
+}
+
+func newBusKeys(t *testing.T, sets ...string) busKeys {
+	t.Helper()
+	dir := t.TempDir()
+	k := busKeys{dir: dir, secret: filepath.Join(dir, "bus.secret"), conf: filepath.Join(dir, "auth.conf")}
+	admin := newCLI(t)
+	for _, set := range sets {
+		admin.ok("bus", "creds", "--secret", k.secret, "--roles", set, "--out", k.key(set))
+	}
+	admin.ok(append([]string{"bus", "nats-conf", "--secret", k.secret, "--out", k.conf, "--"}, sets...)...)
+	return k
+}
+
+// key is the role key file of a role set.
+func (k busKeys) key(set string) string {
+	return filepath.Join(k.dir, strings.ReplaceAll(set, ",", "+")+".key")
+}
+
+// natsCluster starts n NATS servers on 127.0.0.1 joined by routes, that
+// admit the role keys of keys (the authorization block from nats-conf).
+func natsCluster(t *testing.T, n int, keys busKeys) ([]*natsMember, string) {
 	t.Helper()
 	ports, routes := make([]int, n), make([]int, n)
 	var routeURLs, clientURLs []string
@@ -49,15 +73,15 @@ func natsCluster(t *testing.T, n int) ([]*natsMember, string) {
 	}
 	members := make([]*natsMember, n)
 	for i := range n {
-		opts := &server.Options{
-			ServerName: fmt.Sprintf("nats-%c", 'a'+i),
-			Host:       "127.0.0.1", Port: ports[i],
-			Username: "ronhost", Password: "buspw",
-			Cluster: server.ClusterOpts{Name: "ron", Host: "127.0.0.1", Port: routes[i],
-				Username: "ron", Password: "routepw"},
-			Routes: server.RoutesFromStr(strings.Join(routeURLs, ",")),
-			NoSigs: true, NoLog: true,
+		opts, err := server.ProcessConfigFile(keys.conf)
+		if err != nil {
+			t.Fatal(err)
 		}
+		opts.ServerName = fmt.Sprintf("nats-%c", 'a'+i)
+		opts.Host, opts.Port = "127.0.0.1", ports[i]
+		opts.Cluster = server.ClusterOpts{Name: "ron", Host: "127.0.0.1", Port: routes[i], Username: "ron", Password: "routepw"}
+		opts.Routes = server.RoutesFromStr(strings.Join(routeURLs, ","))
+		opts.NoSigs, opts.NoLog = true, true
 		members[i] = &natsMember{t: t, opts: opts}
 		members[i].start()
 		t.Cleanup(members[i].stop)
@@ -95,10 +119,11 @@ func (m *natsMember) stop() {
 	}
 }
 
-// roleProcess starts `ronhost serve --roles roles` on the NATS cluster.
-func roleProcess(t *testing.T, c *cli, natsURLs, roles string) *served {
+// roleProcess starts `ronhost serve --roles roles` on the NATS cluster,
+// with the role key of its roles.
+func roleProcess(t *testing.T, c *cli, natsURLs string, keys busKeys, roles string) *served {
 	t.Helper()
-	extra := fmt.Sprintf("[bus]\nurl = %q\nuser = \"ronhost\"\npassword = \"buspw\"\n[gateway]\nrequest_timeout = \"8s\"\n", natsURLs)
+	extra := fmt.Sprintf("[bus]\nurl = %q\nrole_key = %q\n[gateway]\nrequest_timeout = \"8s\"\n", natsURLs, keys.key(roles))
 	useTestCache(t, c.data, extra)
 	return startServe(t, c, "--roles", roles)
 }
@@ -115,19 +140,20 @@ func TestMacronode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a NATS cluster and six processes")
 	}
-	members, urls := natsCluster(t, 3)
+	keys := newBusKeys(t, "store,dht", "plugins", "index", "ledger", "gateway")
+	members, urls := natsCluster(t, 3, keys)
 
 	storeCLI := newCLI(t)
-	store := roleProcess(t, storeCLI, urls, "store,dht")
+	store := roleProcess(t, storeCLI, urls, keys, "store,dht")
 	plugins := newCLI(t)
 	mapWasm := writeFile(t, "map.wasm", wasmbuild.ForTest(t, "../../tlds/map"))
 	useTestCache(t, plugins.data, "")
 	plugins.ok("plugin", "install", "--allow-unsigned", mapWasm)
-	roleProcess(t, plugins, urls, "plugins")
-	roleProcess(t, newCLI(t), urls, "index")
-	roleProcess(t, newCLI(t), urls, "ledger")
+	roleProcess(t, plugins, urls, keys, "plugins")
+	roleProcess(t, newCLI(t), urls, keys, "index")
+	roleProcess(t, newCLI(t), urls, keys, "ledger")
 	gwCLI := newCLI(t)
-	gw := roleProcess(t, gwCLI, urls, "gateway")
+	gw := roleProcess(t, gwCLI, urls, keys, "gateway")
 	tok, err := os.ReadFile(filepath.Join(gwCLI.data, "operator.token"))
 	if err != nil {
 		t.Fatal(err)
@@ -200,7 +226,7 @@ func TestMacronode(t *testing.T) {
 	}
 
 	// Every acknowledged object, from the gateway and from a fresh one.
-	gw2 := roleProcess(t, newCLI(t), urls, "gateway")
+	gw2 := roleProcess(t, newCLI(t), urls, keys, "gateway")
 	for _, g := range []*served{gw, gw2} {
 		for _, a := range ok {
 			code, _, got := request(t, "GET", g.api+a.path, "", "", nil, nil)
@@ -210,6 +236,13 @@ func TestMacronode(t *testing.T) {
 		}
 	}
 	t.Logf("%d acknowledged publishes, every one served by both gateways", len(ok))
+	// Each process did all this with its role key alone: nothing it tried
+	// was outside its roles.
+	for _, g := range []*served{gw, gw2, store} {
+		if l := strings.ToLower(g.log()); strings.Contains(l, "not allowed to this process") || strings.Contains(l, "permissions violation") {
+			t.Fatalf("a process went outside its roles:\n%s", g.log())
+		}
+	}
 }
 
 // TestMacronodeEmbeddedCluster is the other layout: no NATS of its own,
@@ -231,8 +264,8 @@ func TestMacronodeEmbeddedCluster(t *testing.T) {
 	rj, _ := json.Marshal(routeURLs)
 	member := func(i int) *cli {
 		c := newCLI(t)
-		useTestCache(t, c.data, fmt.Sprintf("[bus]\nlisten = \"127.0.0.1:%d\"\nuser = \"ronhost\"\npassword = \"buspw\"\n"+
-			"cluster_name = \"ron\"\ncluster_listen = \"127.0.0.1:%d\"\nroutes = %s\ncluster_user = \"route\"\ncluster_password = \"routepw\"\n"+
+		useTestCache(t, c.data, fmt.Sprintf("[bus]\nlisten = \"127.0.0.1:%d\"\nuser = \"ronhost\"\npassword = \"operator-pw-4kQ9zT1x\"\n"+
+			"cluster_name = \"ron\"\ncluster_listen = \"127.0.0.1:%d\"\nroutes = %s\ncluster_user = \"route\"\ncluster_password = \"members-pw-8Jc3vY6n\"\n"+
 			"[gateway]\nrequest_timeout = \"8s\"\n", clients[i], routes[i], rj))
 		return c
 	}

@@ -64,7 +64,7 @@ func serveCommand() *command {
 		listen := fs.String("listen", "", "HTTP gateway address (config node.listen; default 127.0.0.1:8470)")
 		natsURL := fs.String("nats", "", "use this existing NATS deployment instead of the embedded server (config bus.url)")
 		roles := fs.String("roles", "", "the roles this process runs, comma-separated: gateway,store,index,plugins,ledger,dht,mailbox (config node.roles; default all)")
-		busListen := fs.String("bus-listen", "", "also serve the embedded NATS on this address for the nats CLI (config bus.listen; needs bus.password)")
+		busListen := fs.String("bus-listen", "", "also serve the embedded NATS on this address, for the nats CLI and role keys (config bus.listen; needs bus.password or bus.secret_file; off loopback, TLS)")
 		if _, err := parse(fs, args, 0, 0); err != nil {
 			return err
 		}

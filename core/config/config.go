@@ -60,11 +60,13 @@ type Gateway struct {
 
 // Bus configures the NATS bus.
 type Bus struct {
-	URL       string `toml:"url" comment:"connect to this existing NATS deployment (nats://host:port) instead of running an embedded server"`
-	Listen    string `toml:"listen" comment:"also serve the embedded NATS on this TCP address (e.g. 127.0.0.1:4222) for the nats CLI; empty means in-process only"`
-	User      string `toml:"user" comment:"user name on that listener, or for url"`
-	Password  string `toml:"password" comment:"password on that listener, or for url (required with listen)"`
-	CredsFile string `toml:"creds_file" comment:"a NATS credentials file for url"`
+	URL        string `toml:"url" comment:"connect to this existing NATS deployment (nats://host:port) instead of running an embedded server"`
+	Listen     string `toml:"listen" comment:"also serve the embedded NATS on this TCP address (e.g. 127.0.0.1:4222) for the nats CLI; empty means in-process only"`
+	User       string `toml:"user" comment:"user name on that listener, or for url"`
+	Password   string `toml:"password" comment:"password on that listener, or for url (required with listen)"`
+	CredsFile  string `toml:"creds_file" comment:"a NATS credentials file for url"`
+	SecretFile string `toml:"secret_file" comment:"the operator's bus secret (ronhost bus creds makes it): the listener then admits the role keys derived from it, each with its roles' permissions"`
+	RoleKey    string `toml:"role_key" comment:"this process's role key for url (ronhost bus creds --roles <node.roles>): it may serve, call and emit only what its roles do"`
 
 	ClusterName     string   `toml:"cluster_name" comment:"join the embedded NATS server to this cluster (same name on every member); empty means no cluster"`
 	ClusterListen   string   `toml:"cluster_listen" comment:"the route listener of this member (e.g. 127.0.0.1:6222)"`
@@ -264,8 +266,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: overlay.replica_bytes and overlay.replica_objects must not be negative")
 	case c.Bus.Listen != "" && c.Bus.URL != "":
 		return fmt.Errorf("config: bus.listen and bus.url exclude each other (listen serves the embedded server, url replaces it)")
-	case c.Bus.Listen != "" && c.Bus.Password == "":
-		return fmt.Errorf("config: bus.listen needs bus.user and bus.password: the listener never runs without credentials")
+	case c.Bus.Listen != "" && c.Bus.Password == "" && c.Bus.SecretFile == "":
+		return fmt.Errorf("config: bus.listen needs bus.password (the operator's, with bus.user) or bus.secret_file (role keys): the listener never runs without credentials")
+	case c.Bus.SecretFile != "" && c.Bus.Listen == "":
+		return fmt.Errorf("config: bus.secret_file admits role keys on bus.listen: set bus.listen")
+	case c.Bus.RoleKey != "" && c.Bus.URL == "":
+		return fmt.Errorf("config: bus.role_key is presented to bus.url (an embedded server's own connection needs none)")
+	case c.Bus.RoleKey != "" && (c.Bus.Password != "" || c.Bus.CredsFile != ""):
+		return fmt.Errorf("config: set one of bus.role_key, bus.password and bus.creds_file")
 	}
 	for _, d := range append(slices.Clone(g.Domains), g.PathHosts...) {
 		if _, err := cid.CheckDomain(d); err != nil {

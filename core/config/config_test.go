@@ -154,6 +154,37 @@ func TestSetAndSafety(t *testing.T) {
 	if err := c.Set("bus.nope", "1"); err == nil {
 		t.Fatal("an unknown key was set")
 	}
+	// Role credentials: the secret with a listener (no operator password
+	// needed), a role key with url only.
+	for name, set := range map[string]map[string]string{
+		"secret_file without listen": {"bus.secret_file": "/k"},
+		"role_key without url":       {"bus.role_key": "/k"},
+		"role_key and a password":    {"bus.url": "nats://127.0.0.1:4222", "bus.role_key": "/k", "bus.password": "p"},
+	} {
+		c := Default()
+		for k, v := range set {
+			if err := c.Set(k, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := c.Validate(); err == nil {
+			t.Errorf("%s validated", name)
+		}
+	}
+	for _, set := range []map[string]string{
+		{"bus.listen": "127.0.0.1:4222", "bus.secret_file": "/k"},
+		{"bus.url": "nats://127.0.0.1:4222", "bus.role_key": "/k"},
+	} {
+		c := Default()
+		for k, v := range set {
+			if err := c.Set(k, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := c.Validate(); err != nil {
+			t.Errorf("%v: %v", set, err)
+		}
+	}
 }
 
 func TestSizes(t *testing.T) {

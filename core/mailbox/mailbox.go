@@ -81,6 +81,14 @@ type Options struct {
 	OnEvent func(kind string, v any)
 }
 
+// The kinds of OnEvent's events.
+const (
+	EventReceived  = "mailbox.received"
+	EventDelivered = "mailbox.delivered"
+	EventAcked     = "mailbox.acked"
+	EventFailed    = "mailbox.failed"
+)
+
 // Event is the value of OnEvent's events.
 type Event struct {
 	ID       string  `json:"id"`
@@ -430,7 +438,7 @@ func (m *Mailbox) Ack(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("mailbox: ack: %w", err)
 	}
-	m.event("mailbox.acked", Event{ID: id})
+	m.event(EventAcked, Event{ID: id})
 	return nil
 }
 

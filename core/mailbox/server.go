@@ -152,7 +152,7 @@ func (m *Mailbox) Deliver(b []byte) (*Receipt, error) {
 		return nil, fmt.Errorf("mailbox: storing a message: %w", err)
 	}
 	m.log.Info("mailbox: received", "id", env.ID, "from", env.From, "bytes", len(op.Body))
-	m.event("mailbox.received", Event{ID: env.ID, From: env.from})
+	m.event(EventReceived, Event{ID: env.ID, From: env.from})
 	return rc, nil
 }
 

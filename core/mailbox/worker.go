@@ -239,9 +239,9 @@ func (m *Mailbox) finish(id, status, errText string, rc *Receipt) {
 	}
 	ev := Event{ID: id, To: e.To, Attempts: e.Attempts, Error: errText}
 	if status == StatusDelivered {
-		m.event("mailbox.delivered", ev)
+		m.event(EventDelivered, ev)
 	} else {
-		m.event("mailbox.failed", ev)
+		m.event(EventFailed, ev)
 	}
 }
 

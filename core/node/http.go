@@ -72,15 +72,12 @@ func (n *Node) opsHandler() http.Handler {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics, promhttp.HandlerOpts{}))
 	// The mailbox, for the local operator's CLI: private, so every call needs
-	// a token. The overlay: this node's peer and where copies of an object
-	// are (public), pinning with replicas (a token).
-	mux.HandleFunc("GET /v1/mailbox", n.busCall("mailbox", "address", true, nil))
-	mux.HandleFunc("GET /v1/mailbox/inbox", n.busCall("mailbox", "inbox", true, nil))
-	mux.HandleFunc("GET /v1/mailbox/outbox", n.busCall("mailbox", "outbox", true, nil))
-	mux.HandleFunc("POST /v1/mailbox/ack/{id}", n.busCall("mailbox", "ack", true, func(r *http.Request) (any, error) {
-		return map[string]string{"id": r.PathValue("id")}, nil
-	}))
-	mux.HandleFunc("POST /v1/mailbox/send", n.busCall("mailbox", "send", true, jsonBody(1<<20)))
+	// a token, and served only by the process that runs it (messages never
+	// cross the bus). The overlay: this node's peer and where copies of an
+	// object are (public), pinning with replicas (a token).
+	for pattern, op := range n.mailboxOps() {
+		mux.HandleFunc(pattern, n.mailboxCall(op))
+	}
 	mux.HandleFunc("GET /v1/overlay", n.busCall("dht", "peers", false, nil))
 	mux.HandleFunc("GET /v1/stat/{cid}", n.busCall("dht", "stat", false, func(r *http.Request) (any, error) {
 		return map[string]string{"cid": r.PathValue("cid")}, nil

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,7 @@ import (
 	"github.com/ronhost/ronhost/core/store"
 	"github.com/ronhost/ronhost/core/token"
 	"github.com/ronhost/ronhost/core/tor"
+	"github.com/ronhost/ronhost/internal/secretfile"
 	"github.com/ronhost/ronhost/plugins"
 )
 
@@ -214,7 +216,11 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		n.closers = append(n.closers, n.ledger.Close)
 	}
 
-	n.bus = bus.New(BusOptions(cfg, n.id, n.log))
+	bo := BusOptions(cfg, n.id, n.log)
+	if err := readBusKeys(cfg, &bo); err != nil {
+		return err
+	}
+	n.bus = bus.New(bo)
 	if err := n.bus.Start(ctx); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
@@ -345,7 +351,8 @@ func BusOptions(cfg config.Config, name string, log *slog.Logger) bus.Options {
 	// A role's request gets the gateway's request deadline (settling many
 	// manifests is the longest).
 	o := bus.Options{URL: b.URL, Listen: b.Listen, CredsFile: b.CredsFile, Name: name, Logger: log,
-		RequestTimeout: cfg.Gateway.RequestTimeout.D(), Retries: b.Retries, Idempotent: idempotent}
+		RequestTimeout: cfg.Gateway.RequestTimeout.D(), Retries: b.Retries, Idempotent: idempotent,
+		Contract: BusContract(), Roles: cfg.Node.Roles}
 	if b.Password != "" {
 		o.User, o.Password = b.User, b.Password
 	}
@@ -357,6 +364,46 @@ func BusOptions(cfg config.Config, name string, log *slog.Logger) bus.Options {
 		o.TLS = &bus.TLSOptions{CertFile: b.TLSCert, KeyFile: b.TLSKey, CAFile: b.TLSCA, Verify: b.TLSVerify}
 	}
 	return o
+}
+
+// readBusKeys checks the [bus] credentials and listeners (the bus checks
+// them too, in its own terms) and reads the files of secret_file and
+// role_key into o.
+func readBusKeys(cfg config.Config, o *bus.Options) error {
+	b := cfg.Bus
+	tls := b.TLSCert != ""
+	for _, l := range []struct{ key, addr string }{{"bus.listen", b.Listen}, {"bus.cluster_listen", b.ClusterListen}} {
+		if l.addr == "" || (l.key == "bus.cluster_listen" && b.ClusterName == "") {
+			continue
+		}
+		if host, _, err := net.SplitHostPort(l.addr); err == nil {
+			if err := bus.CheckExposure(l.key, host, tls); err != nil {
+				return fmt.Errorf("node: %w", err)
+			}
+		}
+	}
+	if b.Password != "" && b.URL == "" {
+		if err := bus.CheckPassword("bus.password", b.User, b.Password); err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
+	}
+	if b.ClusterPassword != "" && b.ClusterName != "" {
+		if err := bus.CheckPassword("bus.cluster_password", b.ClusterUser, b.ClusterPassword); err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
+	}
+	var err error
+	if f := cfg.Bus.SecretFile; f != "" {
+		if o.Secret, err = secretfile.Load(f, bus.SecretSize); err != nil {
+			return fmt.Errorf("node: bus.secret_file: %w (ronhost bus creds makes it)", err)
+		}
+	}
+	if f := cfg.Bus.RoleKey; f != "" {
+		if o.RoleKey, err = secretfile.Load(f, bus.SecretSize); err != nil {
+			return fmt.Errorf("node: bus.role_key: %w (ronhost bus creds --roles %s makes it)", err, strings.Join(cfg.Node.Roles, ","))
+		}
+	}
+	return nil
 }
 
 // idempotent adds the verbs this package defines beyond the bus's list:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ronhost/ronhost/bus"
+	"github.com/ronhost/ronhost/core/gateway"
 	"github.com/ronhost/ronhost/core/mailbox"
 	"github.com/ronhost/ronhost/core/tor"
 )
@@ -110,56 +112,99 @@ func (n *Node) torReady() error {
 	return n.tor.Ready()
 }
 
+// mailboxService is the mailbox role on the bus: only its public address.
+// Messages never cross the bus: the operator's CLI reads and sends them
+// through the ops endpoints of the process that runs the mailbox
+// (mailboxOps), so their plaintext stays in that process.
 func (n *Node) mailboxService() map[string]bus.Handler {
 	return map[string]bus.Handler{
 		"address": func(ctx context.Context, req []byte) (any, error) {
-			return map[string]any{"address": n.mailbox.Address().String(), "tor": n.torStatus()}, nil
+			return n.mailboxAddress(), nil
 		},
-		"send": func(ctx context.Context, req []byte) (any, error) {
-			var r struct {
+	}
+}
+
+func (n *Node) mailboxAddress() map[string]any {
+	return map[string]any{"address": n.mailbox.Address().String(), "tor": n.torStatus()}
+}
+
+// mailboxOp is one of the mailbox's operations for the local operator.
+type mailboxOp func(ctx context.Context, r *http.Request) (any, error)
+
+// mailboxOps serve /v1/mailbox/... from this process's mailbox.
+func (n *Node) mailboxOps() map[string]mailboxOp {
+	return map[string]mailboxOp{
+		"GET /v1/mailbox": func(ctx context.Context, r *http.Request) (any, error) {
+			return n.mailboxAddress(), nil
+		},
+		"POST /v1/mailbox/send": func(ctx context.Context, r *http.Request) (any, error) {
+			var in struct {
 				To          string `json:"to"`
 				Body        []byte `json:"body"`
 				ContentType string `json:"content_type,omitempty"`
 			}
-			if err := decode(req, &r); err != nil {
+			b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxSendBody))
+			if err != nil {
+				return nil, bus.Errorf(bus.CodeTooLarge, "the request body is over %d bytes", maxSendBody)
+			}
+			if err := decode(b, &in); err != nil {
 				return nil, err
 			}
-			to, err := mailbox.ParseAddress(r.To)
+			to, err := mailbox.ParseAddress(in.To)
 			if err != nil {
 				return nil, bus.Errorf(bus.CodeInvalid, "%v", err)
 			}
-			if r.ContentType == "" {
-				r.ContentType = "text/plain; charset=utf-8"
+			if in.ContentType == "" {
+				in.ContentType = "text/plain; charset=utf-8"
 			}
-			id, err := n.mailbox.Send(ctx, to, r.Body, r.ContentType)
+			id, err := n.mailbox.Send(ctx, to, in.Body, in.ContentType)
 			if err != nil {
 				return nil, mailboxError(err)
 			}
 			return map[string]string{"id": id}, nil
 		},
-		"inbox": func(ctx context.Context, req []byte) (any, error) {
+		"GET /v1/mailbox/inbox": func(ctx context.Context, r *http.Request) (any, error) {
 			msgs, err := n.mailbox.Inbox(ctx)
 			if err != nil {
 				return nil, mailboxError(err)
 			}
 			return map[string]any{"messages": msgs}, nil
 		},
-		"outbox": func(ctx context.Context, req []byte) (any, error) {
+		"GET /v1/mailbox/outbox": func(ctx context.Context, r *http.Request) (any, error) {
 			out, err := n.mailbox.Outbox(ctx)
 			if err != nil {
 				return nil, mailboxError(err)
 			}
 			return map[string]any{"outbox": out}, nil
 		},
-		"ack": func(ctx context.Context, req []byte) (any, error) {
-			var r struct {
-				ID string `json:"id"`
-			}
-			if err := decode(req, &r); err != nil {
-				return nil, err
-			}
-			return struct{}{}, mailboxError(n.mailbox.Ack(ctx, r.ID))
+		"POST /v1/mailbox/ack/{id}": func(ctx context.Context, r *http.Request) (any, error) {
+			return struct{}{}, mailboxError(n.mailbox.Ack(ctx, r.PathValue("id")))
 		},
+	}
+}
+
+// maxSendBody caps the JSON of a message to send (base64 body included).
+const maxSendBody = 1 << 20
+
+// mailboxCall serves one mailbox operation: a token is required, and the
+// mailbox must run in this process.
+func (n *Node) mailboxCall(op mailboxOp) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if _, err := n.auth().Authorize(r); err != nil {
+			gateway.WriteError(w, err)
+			return
+		}
+		if !n.has("mailbox") || n.mailbox == nil {
+			gateway.WriteError(w, bus.Errorf(bus.CodeNotFound, "the mailbox role does not run in this process, and messages never cross the bus: "+
+				"run the CLI with --data of the process that runs it"))
+			return
+		}
+		out, err := op(r.Context(), r)
+		if err != nil {
+			gateway.WriteError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, out)
 	}
 }
 

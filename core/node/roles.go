@@ -178,7 +178,7 @@ func (n *Node) indexService() map[string]bus.Handler {
 	}
 }
 
-// manifestOf reads a stored canonical manifest.
+// manifestOf reads a stored canonical manifest, checked against its CID.
 func (n *Node) manifestOf(ctx context.Context, c cid.CID) (*manifest.Manifest, error) {
 	info, err := n.objs.Info(ctx, c)
 	if err != nil {
@@ -192,9 +192,14 @@ func (n *Node) manifestOf(ctx context.Context, c cid.CID) (*manifest.Manifest, e
 		return nil, err
 	}
 	defer rc.Close()
-	b, err := io.ReadAll(rc)
+	b, err := io.ReadAll(io.LimitReader(rc, manifest.MaxSize+1))
 	if err != nil {
 		return nil, err
+	}
+	// Over the bus (store.read), the bytes are the store role's word:
+	// they must be the object c names.
+	if cid.Sum(b) != c {
+		return nil, bus.Errorf(bus.CodeInternal, "the store answered for the manifest %s bytes that do not hash to it", c)
 	}
 	return manifest.ParseJSON(b)
 }
