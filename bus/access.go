@@ -97,7 +97,8 @@ const responseWindow = 10 * time.Minute
 
 // Permissions returns the permissions of a connection running roles whose
 // replies come to subjects under inbox (nats.go's inbox prefix):
-//   - publish: ron.<role>.<verb> for every verb the roles call, and
+//   - publish: ron.<role>.<verb> for every verb the roles serve (another
+//     instance of a role is as trusted as this one) or call, and
 //     ron.evt.<kind> for every event they emit;
 //   - subscribe: ron.<role>.<verb> for every verb they serve, the service
 //     discovery subjects of their services ($SRV.PING|INFO|STATS, and those
@@ -126,6 +127,9 @@ func (c Contract) Permissions(roles []string, inbox string) (Permissions, error)
 		r, ok := c.find(name)
 		if !ok {
 			return Permissions{}, fmt.Errorf("bus: no role %q in the contract (roles: %s)", name, strings.Join(c.Roles(), ", "))
+		}
+		for _, v := range r.Serves {
+			add(&p.Publish, subjectPrefix+r.Role+"."+v)
 		}
 		for _, call := range r.Calls {
 			add(&p.Publish, subjectPrefix+call)
@@ -186,6 +190,7 @@ func newGrants(c Contract, roles []string) (*grants, error) {
 		}
 		for _, v := range r.Serves {
 			g.serves[r.Role+"."+v] = true
+			g.calls[r.Role+"."+v] = true
 		}
 		for _, call := range r.Calls {
 			g.calls[call] = true
@@ -208,7 +213,7 @@ func (g *grants) mayCall(role, verb string) error {
 	if g == nil || g.calls[role+"."+verb] {
 		return nil
 	}
-	return fmt.Errorf("%w: the roles %s do not call ron.%s.%s (docs/BUS.md, Permissions)", ErrForbidden, g.roles, role, verb)
+	return fmt.Errorf("%w: the roles %s neither serve nor call ron.%s.%s (docs/BUS.md, Permissions)", ErrForbidden, g.roles, role, verb)
 }
 
 func (g *grants) mayEmit(kind string) error {

@@ -58,7 +58,7 @@ func TestContractChecks(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Permissions{
-		Publish: []string{"ron.alpha.get", "ron.evt.beta.ok"},
+		Publish: []string{"ron.gamma.x", "ron.alpha.get", "ron.beta.put", "ron.evt.beta.ok"},
 		Subscribe: []string{"ron.gamma.x", "$SRV.*.ron-gamma", "$SRV.*.ron-gamma.*", "ron.beta.put", "$SRV.*.ron-beta",
 			"$SRV.*.ron-beta.*", "$SRV.PING", "$SRV.INFO", "$SRV.STATS", "_INBOX.me.>"},
 	}
