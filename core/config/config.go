@@ -56,6 +56,11 @@ type Gateway struct {
 	WriteIdle      Duration `toml:"write_idle" comment:"a response stream stalled this long (a client not reading) is cut"`
 	Domains        []string `toml:"domains" comment:"public gateway domains, each with wildcard DNS (*.DOMAIN) to this node: every address gets its own origin <label>.<tld>.DOMAIN, and /r/ and /o/ redirect there; localhost always works this way"`
 	PathHosts      []string `toml:"path_hosts" comment:"other host names of this node (no wildcard DNS): served as a path gateway whose active content is sandboxed; IP addresses always are; any other Host gets 421"`
+	MaxPerClient   int      `toml:"max_per_client" comment:"requests of one client address (IPv4, or IPv6 /64) served at once; 0 means max_concurrent/8; behind a reverse proxy set it to max_concurrent"`
+	MinReadRate    Size     `toml:"min_read_rate" comment:"a client reading a response slower than this many bytes per second over min_read_window is cut; 0 turns it off"`
+	MinReadWindow  Duration `toml:"min_read_window" comment:"the span over which min_read_rate is judged"`
+	IdleTimeout    Duration `toml:"idle_timeout" comment:"a keep-alive connection idle this long between requests is closed"`
+	ReadHeader     Duration `toml:"read_header_timeout" comment:"a client must send its request line and headers within this"`
 }
 
 // Bus configures the NATS bus.
@@ -157,6 +162,10 @@ func Default() Config {
 			WriteIdle:      Duration(60 * time.Second),
 			Domains:        []string{},
 			PathHosts:      []string{},
+			MinReadRate:    16 << 10,
+			MinReadWindow:  Duration(10 * time.Second),
+			IdleTimeout:    Duration(60 * time.Second),
+			ReadHeader:     Duration(10 * time.Second),
 		},
 		Bus:     Bus{User: "ronhost", Routes: []string{}},
 		Store:   Store{InlineMax: 4096},
@@ -239,6 +248,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: gateway.max_body must be positive")
 	case g.RequestTimeout.D() <= 0 || g.WriteIdle.D() <= 0:
 		return fmt.Errorf("config: gateway.request_timeout and gateway.write_idle must be positive")
+	case g.MaxPerClient < 0 || g.MinReadRate < 0 || g.MinReadWindow.D() <= 0 || g.IdleTimeout.D() <= 0 || g.ReadHeader.D() <= 0:
+		return fmt.Errorf("config: gateway.max_per_client and min_read_rate must not be negative; min_read_window, idle_timeout and read_header_timeout must be positive")
 	case c.Node.OperatorTokenTTL.D() < time.Minute:
 		return fmt.Errorf("config: node.operator_token_ttl %s is shorter than 1m", c.Node.OperatorTokenTTL.D())
 	case c.Payouts.Epoch.D() < time.Second:

@@ -243,7 +243,7 @@ func TestNamesAndPayouts(t *testing.T) {
 // Requests past MaxConcurrent get 429 at once; /healthz and /metrics still
 // answer; the held requests complete.
 func TestOverload(t *testing.T) {
-	e := newEnv(t, Config{MaxConcurrent: 3})
+	e := newEnv(t, Config{MaxConcurrent: 3, MaxPerClient: 3})
 	p := e.publish(t, mapManifest, data(100, 13))
 	a, _ := cid.ParseAddress(p.Address)
 	entered := make(chan struct{})

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,9 +9,9 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
+	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/ronhost/ronhost/bus"
 	"github.com/ronhost/ronhost/core/cid"
@@ -176,6 +177,9 @@ func (g *Gateway) serveContent(w http.ResponseWriter, r *http.Request, c content
 			return s.copyRange(c.off+rg.start, rg.length, nil)
 		})
 	default:
+		// Parts go out in ascending order, each chunk group read and
+		// verified once for the whole response (groups.go).
+		slices.SortFunc(ranges, func(a, b byteRange) int { return cmp.Compare(a.start, b.start) })
 		mw := multipart.NewWriter(io.Discard) // a random boundary
 		boundary := mw.Boundary()
 		partHeader := func(rg byteRange) textproto.MIMEHeader {
@@ -194,6 +198,11 @@ func (g *Gateway) serveContent(w http.ResponseWriter, r *http.Request, c content
 		h.Set("Content-Type", "multipart/byteranges; boundary="+boundary)
 		h.Set("Content-Length", strconv.FormatInt(cw.n+n, 10))
 		g.stream(w, r, c, http.StatusPartialContent, func(s *streamer) error {
+			info, err := g.objs.Info(s.ctx, c.obj)
+			if err != nil {
+				return err
+			}
+			s.groups = newGroupCache(info.Size)
 			mw := multipart.NewWriter(s)
 			_ = mw.SetBoundary(boundary)
 			for _, rg := range ranges {
@@ -255,7 +264,8 @@ func ifRange(r *http.Request, etag string) bool {
 // complete one. A priced access is metered with the bytes written, also
 // when the client stopped early.
 func (g *Gateway) stream(w http.ResponseWriter, r *http.Request, c content, status int, body func(*streamer) error) {
-	s := &streamer{g: g, ctx: r.Context(), w: w, rc: http.NewResponseController(w), status: status, obj: c.obj}
+	s := &streamer{g: g, ctx: r.Context(), w: w, rc: http.NewResponseController(w), status: status, obj: c.obj,
+		rate: newRateWindow(g.cfg.MinReadRate, g.cfg.MinReadWindow, g.cfg.WriteIdle, g.cfg.Now)}
 	bp := g.bufs.Get().(*[]byte)
 	s.buf = *bp
 	err := body(s)
@@ -293,9 +303,10 @@ func (g *Gateway) stream(w http.ResponseWriter, r *http.Request, c content, stat
 	panic(http.ErrAbortHandler)
 }
 
-// streamer writes a response body: the status on the first write, an idle
-// deadline before each write so a client that stops reading is cut after
-// WriteIdle, and a count of the content bytes written.
+// streamer writes a response body: the status on the first write, a
+// deadline before each write so that a client that reads slower than
+// MinReadRate over a MinReadWindow, or stops reading for WriteIdle, is cut
+// (rateWindow), and a count of the content bytes written.
 type streamer struct {
 	g       *Gateway
 	ctx     context.Context
@@ -307,6 +318,8 @@ type streamer struct {
 	started bool
 	noDL    bool  // the writer has no deadlines (not a network connection)
 	sent    int64 // content bytes written (framing excluded)
+	rate    *rateWindow
+	groups  *groupCache // a multipart response's verified group
 }
 
 func (s *streamer) Write(p []byte) (int, error) {
@@ -314,17 +327,30 @@ func (s *streamer) Write(p []byte) (int, error) {
 		s.started = true
 		s.w.WriteHeader(s.status)
 	}
-	if !s.noDL {
-		if err := s.rc.SetWriteDeadline(time.Now().Add(s.g.cfg.WriteIdle)); errors.Is(err, http.ErrNotSupported) {
-			s.noDL = true
+	done := 0
+	for done < len(p) {
+		n, dl := s.rate.next(len(p) - done)
+		if !s.noDL {
+			if err := s.rc.SetWriteDeadline(dl); errors.Is(err, http.ErrNotSupported) {
+				s.noDL = true
+			}
+		}
+		m, err := s.w.Write(p[done : done+n])
+		s.rate.wrote(m)
+		done += m
+		if err != nil {
+			return done, err
 		}
 	}
-	return s.w.Write(p)
+	return done, nil
 }
 
 // copyRange copies n verified bytes of the object from off; before is
 // called (if set) once the first of them are read, before they are written.
 func (s *streamer) copyRange(off, n int64, before func() error) error {
+	if s.groups != nil {
+		return s.copyGroups(off, n, before)
+	}
 	src, err := s.g.objs.ReadRange(s.ctx, s.obj, off, n)
 	if err != nil {
 		return err

@@ -55,7 +55,9 @@
 // never its bytes.
 //
 // /o and /r answer single ranges (206) and several (multipart/byteranges with
-// a random boundary); overlapping or nearly adjacent ranges are merged, more
+// a random boundary, the parts in ascending order, each chunk group read and
+// verified once for the whole response); overlapping or nearly adjacent
+// ranges are merged, more
 // than Config.MaxRanges range-specs, a malformed Range and one no range of
 // which is satisfiable get 416 with Content-Range "bytes */N"; a Range of
 // another unit, on HEAD, on empty content or under a stale If-Range is
@@ -72,8 +74,13 @@
 //
 // # Protections
 //
-// At most Config.MaxConcurrent requests run at once; more get 429 with
-// Retry-After: 1 at once, never queued (/healthz and /metrics are exempt).
+// At most Config.MaxConcurrent requests run at once, and at most
+// Config.MaxPerClient of one client address (an IPv4 address or an IPv6
+// /64: a fair share, so one address cannot hold every slot); more get 429
+// with Retry-After: 1 at once, never queued (/healthz and /metrics are
+// exempt). A response stream must move at least Config.MinReadRate bytes a
+// second over each Config.MinReadWindow, or it is cut (a slow reader holds
+// its slot for one window at most). The slot and rate logic is clients.go.
 // Bodies are capped by Config.MaxBodyBytes and the token's max bytes (413).
 // The work before a response starts runs under Config.RequestTimeout (504);
 // a streamed body, in or out, is cut after Config.WriteIdle without progress

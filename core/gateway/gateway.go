@@ -110,6 +110,18 @@ type Config struct {
 	// MaxConcurrent bounds the requests served at once (default 256); more
 	// get 429 with Retry-After at once. /healthz and /metrics are exempt.
 	MaxConcurrent int
+	// MaxPerClient bounds the requests of one client address (an IPv4
+	// address or an IPv6 /64) served at once (default MaxConcurrent/8, at
+	// least 1), so that one address cannot hold every slot; more get 429.
+	// Behind a reverse proxy every request has its address: set it to
+	// MaxConcurrent there.
+	MaxPerClient int
+	// MinReadRate is the slowest a client may read a response, in bytes per
+	// second, judged over each MinReadWindow (defaults 16 KiB/s and 10 s):
+	// a stream that moves less is cut. Negative turns it off (WriteIdle
+	// still applies).
+	MinReadRate   int64
+	MinReadWindow time.Duration
 	// MaxBodyBytes caps a request body (default 1 GiB); a token's max-bytes
 	// caveat may lower it. Over it: 413.
 	MaxBodyBytes int64
@@ -130,6 +142,8 @@ type Config struct {
 	// Hosts decides each request's origin from its Host (origin.go); nil
 	// knows localhost, its subdomains and IP addresses only.
 	Hosts *Hosts
+	// Now is the clock of the read-rate windows; nil: time.Now.
+	Now func() time.Time
 }
 
 // Defaults of Config.
@@ -141,6 +155,8 @@ const (
 	DefaultMaxRanges      = 64
 	DefaultMaxHeaderBytes = 64 << 10
 	DefaultMaxURLBytes    = 8 << 10
+	DefaultMinReadRate    = 16 << 10
+	DefaultMinReadWindow  = 10 * time.Second
 )
 
 // maxJSONBody caps the JSON bodies of /v1/names.
@@ -168,8 +184,22 @@ func (c Config) withDefaults() Config {
 	if c.MaxURLBytes <= 0 {
 		c.MaxURLBytes = DefaultMaxURLBytes
 	}
+	if c.MaxPerClient <= 0 {
+		c.MaxPerClient = max(1, c.MaxConcurrent/8)
+	}
+	c.MaxPerClient = min(c.MaxPerClient, c.MaxConcurrent)
+	if c.MinReadRate == 0 {
+		c.MinReadRate = DefaultMinReadRate
+	}
+	c.MinReadRate = max(c.MinReadRate, 0)
+	if c.MinReadWindow <= 0 {
+		c.MinReadWindow = DefaultMinReadWindow
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	return c
 }
@@ -181,7 +211,7 @@ type Gateway struct {
 	be      Backend
 	auth    Authorizer
 	ops     http.Handler
-	sem     chan struct{}
+	slots   *slots
 	metrics *metrics
 	bufs    sync.Pool // *[]byte of copyBuf bytes
 	// verified remembers what checked index entries say (verify.go).
@@ -200,7 +230,7 @@ const copyBuf = 256 << 10
 func New(cfg Config, objs Objects, be Backend, auth Authorizer, ops http.Handler) *Gateway {
 	cfg = cfg.withDefaults()
 	g := &Gateway{cfg: cfg, objs: objs, be: be, auth: auth, ops: ops,
-		sem: make(chan struct{}, cfg.MaxConcurrent), metrics: newMetrics()}
+		slots: newSlots(cfg.MaxConcurrent, cfg.MaxPerClient), metrics: newMetrics()}
 	g.bufs.New = func() any { b := make([]byte, copyBuf); return &b }
 	return g
 }
@@ -291,15 +321,12 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if route != routeExempt {
-		select {
-		case g.sem <- struct{}{}:
-			defer func() { <-g.sem }()
-		default:
-			g.metrics.overloaded.Inc()
-			rec.Header().Set("Retry-After", "1")
-			WriteError(rec, bus.Errorf(bus.CodeOverloaded, "too many requests in flight (%d); retry shortly", g.cfg.MaxConcurrent))
+		release, why := g.slots.acquire(r.RemoteAddr)
+		if release == nil {
+			g.overloaded(rec, why)
 			return
 		}
+		defer release()
 	}
 	if origin.Kind == OriginContent {
 		g.serveContentOrigin(rec, r, origin)

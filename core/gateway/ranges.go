@@ -28,7 +28,8 @@ const coalesceGap = 80
 // (RFC 9110 §14.1.2). It returns:
 //   - nil, nil when the header is to be ignored (another unit than bytes, or
 //     empty content, whose only representation is the whole);
-//   - the satisfiable ranges, in the order asked, with unsatisfiable ones
+//   - the satisfiable ranges, in the order asked (a multipart response
+//     then sends them in ascending order), with unsatisfiable ones
 //     dropped; if any overlap or lie within coalesceGap of each other, all are
 //     sorted and merged instead (so no byte is sent twice);
 //   - errRangeSyntax, errRangeTooMany (more than max range-specs, a

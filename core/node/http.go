@@ -43,11 +43,22 @@ func gatewayConfig(c config.Config) (gateway.Config, error) {
 	}
 	return gateway.Config{
 		MaxConcurrent:  g.MaxConcurrent,
+		MaxPerClient:   g.MaxPerClient,
 		MaxBodyBytes:   int64(g.MaxBody),
 		RequestTimeout: g.RequestTimeout.D(),
 		WriteIdle:      g.WriteIdle.D(),
+		MinReadRate:    minReadRate(int64(g.MinReadRate)),
+		MinReadWindow:  g.MinReadWindow.D(),
 		Hosts:          hosts,
 	}, nil
+}
+
+// minReadRate maps the config's 0 (off) to the gateway's negative (off).
+func minReadRate(r int64) int64 {
+	if r == 0 {
+		return -1
+	}
+	return r
 }
 
 // opsHandler serves the node's own endpoints; the gateway mounts it beside

@@ -312,7 +312,12 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return err
 	}
 
-	n.srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
+	// Slow or idle clients cannot keep connections: the request line and
+	// headers within read_header_timeout, a keep-alive connection closed
+	// after idle_timeout between requests (bodies and responses have the
+	// gateway's own idle and rate limits).
+	n.srv = &http.Server{Handler: handler, ReadHeaderTimeout: cfg.Gateway.ReadHeader.D(),
+		IdleTimeout: cfg.Gateway.IdleTimeout.D(), MaxHeaderBytes: 64 << 10}
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()

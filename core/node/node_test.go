@@ -1,11 +1,15 @@
 package node
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -166,7 +170,8 @@ func TestResolveThroughThePlugin(t *testing.T) {
 // 200 is metered, and the heap does not grow with the load.
 func TestOverloadGives429Only(t *testing.T) {
 	const slots = 4
-	n, api, tok := startNode(t, func(c *config.Config) { c.Gateway.MaxConcurrent = slots })
+	// Every request comes from 127.0.0.1: the per-client share is the whole.
+	n, api, tok := startNode(t, func(c *config.Config) { c.Gateway.MaxConcurrent, c.Gateway.MaxPerClient = slots, slots })
 	big := bytes.Repeat([]byte("0123456789abcdef"), 4<<20) // 64 MiB: more than the socket buffers
 	bigAddr := publish(t, api, tok, strings.Replace(noteManifest, "Load", "Big", 1), big)
 	small := []byte("small note\n")
@@ -256,5 +261,60 @@ func TestOverloadGives429Only(t *testing.T) {
 	// The stuck big reads were cut, but each wrote bytes: metered too.
 	if requests != uint64(counts[200]+slots) {
 		t.Fatalf("metered %d accesses, want %d (%d small + %d big); settlements %+v", requests, counts[200]+slots, counts[200], slots, settled)
+	}
+}
+
+// TestIdleConnectionsAreClosed: a keep-alive connection left idle after its
+// request, and one that never finishes its headers, are closed by the node
+// (before, idle connections stayed open for as long as the client liked).
+func TestIdleConnectionsAreClosed(t *testing.T) {
+	_, api, _ := startNode(t, func(c *config.Config) {
+		c.Gateway.IdleTimeout = config.Duration(200 * time.Millisecond)
+		c.Gateway.ReadHeader = config.Duration(200 * time.Millisecond)
+	})
+	addr := strings.TrimPrefix(api, "http://")
+	closed := func(c net.Conn, br *bufio.Reader) error {
+		c.SetReadDeadline(time.Now().Add(30 * time.Second)) // a bound, not a verdict on speed
+		_, err := br.ReadByte()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		return fmt.Errorf("the connection was not closed: %v", err)
+	}
+
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 200 || resp.Close {
+		t.Fatalf("a keep-alive request: %v %v", resp, err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err := closed(c, br); err != nil {
+		t.Fatalf("an idle keep-alive connection: %v", err)
+	}
+
+	c2, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	fmt.Fprintf(c2, "GET /healthz HTTP/1.1\r\nHost: x\r\n") // the headers never end
+	br2 := bufio.NewReader(c2)
+	// The server may answer 408 before it closes; what follows must be EOF.
+	c2.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if resp, err := http.ReadResponse(br2, nil); err == nil {
+		io.Copy(io.Discard, resp.Body)
+		if resp.StatusCode != http.StatusRequestTimeout {
+			t.Fatalf("unfinished headers answered %d", resp.StatusCode)
+		}
+	}
+	if err := closed(c2, br2); err != nil {
+		t.Fatalf("a connection whose headers never end: %v", err)
 	}
 }
