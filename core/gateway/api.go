@@ -131,7 +131,14 @@ func (g *Gateway) servePublish(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, bus.Errorf(bus.CodeTooLarge, "the manifest is over %d bytes", manifest.MaxSize))
 		return
 	}
-	if _, err := manifest.DecodeTOML(text); err != nil { // fail before the payload streams in
+	// The one TOML parse of the publish, before the payload streams in.
+	doc, err := manifest.DecodeTOML(text)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	tree, err := manifest.MarshalTree(doc)
+	if err != nil {
 		WriteError(w, err)
 		return
 	}
@@ -140,7 +147,7 @@ func (g *Gateway) servePublish(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, r, partErr(body.cause(err), "the second part must be \"payload\" (the file)"))
 		return
 	}
-	req := PublishRequest{Manifest: text, Filename: part.FileName()}
+	req := PublishRequest{Doc: tree, Filename: part.FileName()}
 	var payload io.Reader = part
 	req.MediaType, payload = payloadType(part.Header.Get("Content-Type"), part)
 	if req.Payload, err = g.objs.Put(r.Context(), payload, store.PutOptions{}); err != nil {

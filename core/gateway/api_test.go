@@ -428,3 +428,32 @@ func TestWriteError(t *testing.T) {
 		}
 	}
 }
+
+// TestPublishManifestLimits: a manifest over the key cap is refused with
+// 413 before its payload is stored; one of many keys under it publishes
+// (its TOML parsed once, at the gateway).
+func TestPublishManifestLimits(t *testing.T) {
+	e := newEnv(t, Config{})
+	var many strings.Builder
+	many.WriteString(mapManifest)
+	many.WriteString("\n[extra]\n")
+	for i := range manifest.MaxKeys {
+		fmt.Fprintf(&many, "k%d=1\n", i)
+	}
+	payload := data(5000, 77)
+	body, ct := publishForm(t, many.String(), "data.txt", "text/plain", payload)
+	resp, b := e.do(t, "POST", "/v1/publish", map[string]string{"Authorization": "Bearer good", "Content-Type": ct}, body)
+	wantError(t, resp, b, http.StatusRequestEntityTooLarge, bus.CodeTooLarge)
+	if _, err := e.st.Info(context.Background(), cid.Sum(payload)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the payload of a refused manifest was stored: %v", err)
+	}
+	var ok strings.Builder
+	ok.WriteString(mapManifest)
+	ok.WriteString("\n[extra]\n")
+	for i := range 10000 {
+		fmt.Fprintf(&ok, "k%d=1\n", i)
+	}
+	if p := e.publish(t, ok.String(), payload); p.Payload != cid.Sum(payload) {
+		t.Fatalf("published %+v", p)
+	}
+}

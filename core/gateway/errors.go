@@ -114,11 +114,15 @@ func classify(err error) (int, *bus.Error) {
 	case errors.As(err, &mbe):
 		return http.StatusRequestEntityTooLarge, bus.Errorf(bus.CodeTooLarge, "the request body is over its cap of %d bytes", mbe.Limit)
 	case errors.As(err, &me):
-		e := bus.Errorf(bus.CodeInvalid, "%v", err)
+		code, status := bus.CodeInvalid, http.StatusBadRequest
+		if errors.Is(err, manifest.ErrTooLarge) {
+			code, status = bus.CodeTooLarge, http.StatusRequestEntityTooLarge
+		}
+		e := bus.Errorf(code, "%v", err)
 		if b, jerr := json.Marshal(me.Errors); jerr == nil {
 			e.Errors = b
 		}
-		return http.StatusBadRequest, e
+		return status, e
 	case errors.Is(err, ErrMisdirected):
 		return http.StatusMisdirectedRequest, bus.Errorf(bus.CodeNotFound, "%v", err)
 	case errors.Is(err, os.ErrDeadlineExceeded):
@@ -164,7 +168,8 @@ func scrubPaths(s string) string { return pathRE.ReplaceAllString(s, "<path>") }
 // store.ErrCorrupt 500, store.ErrClosed 503, ErrMisdirected 421 (code
 // not_found: a host this node does not serve), cid.ErrInvalidCID,
 // cid.ErrInvalidAddress and store.ErrSizeMismatch 400, manifest.ErrInvalid
-// 400 with its field errors, context.DeadlineExceeded 504, an
+// 400 with its field errors (413 for manifest.ErrTooLarge: over the
+// manifest's bytes, keys or depth), context.DeadlineExceeded 504, an
 // *http.MaxBytesError 413; anything else is 500. Messages of 5xx errors have
 // file paths removed. Retryable errors (429, 503, 504) carry Retry-After: 1
 // unless the caller set one. Headers of a success already set on w (ETag,

@@ -71,9 +71,11 @@ type Entry struct {
 }
 
 // PublishRequest is a publish as the gateway received it: the Manifest.toml
-// text and the payload it stored (unpinned; the index pins what it accepts).
+// decoded once (Doc, manifest.MarshalTree's JSON: the index decodes that
+// rather than parse the TOML again) and the payload it stored (unpinned;
+// the index pins what it accepts).
 type PublishRequest struct {
-	Manifest  []byte          `json:"manifest"`
+	Doc       json.RawMessage `json:"doc"`
 	Payload   store.PutResult `json:"payload"`
 	Filename  string          `json:"filename,omitempty"`
 	MediaType string          `json:"media_type,omitempty"`

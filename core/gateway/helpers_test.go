@@ -64,7 +64,7 @@ func (b *testBackend) Lookup(ctx context.Context, hash cid.CID) (Entry, error) {
 }
 
 func (b *testBackend) Publish(ctx context.Context, req PublishRequest) (Published, error) {
-	doc, err := manifest.DecodeTOML(req.Manifest)
+	doc, err := manifest.DecodeJSON(req.Doc)
 	if err != nil {
 		return Published{}, err
 	}

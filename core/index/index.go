@@ -56,11 +56,12 @@ type Entry struct {
 
 // Request is one publication: a Manifest.toml for a payload already stored.
 type Request struct {
-	Manifest  []byte  `json:"manifest"` // Manifest.toml text
-	Payload   cid.CID `json:"payload"`
-	Size      int64   `json:"size"`
-	Filename  string  `json:"filename,omitempty"`
-	MediaType string  `json:"media_type,omitempty"`
+	Manifest  []byte          `json:"manifest"`      // Manifest.toml text, when Doc is absent
+	Doc       json.RawMessage `json:"doc,omitempty"` // the manifest already decoded from TOML (manifest.MarshalTree)
+	Payload   cid.CID         `json:"payload"`
+	Size      int64           `json:"size"`
+	Filename  string          `json:"filename,omitempty"`
+	MediaType string          `json:"media_type,omitempty"`
 }
 
 // Options configure an Index.
@@ -139,7 +140,15 @@ func (x *Index) Publish(ctx context.Context, req Request) (Entry, error) {
 	if len(req.Manifest) > manifest.MaxSize {
 		return Entry{}, bus.Errorf(bus.CodeTooLarge, "the manifest is larger than %d bytes", manifest.MaxSize)
 	}
-	doc, err := manifest.DecodeTOML(req.Manifest)
+	// The gateway parsed the TOML once and sends the tree; a caller that
+	// sends the text has it parsed here.
+	var doc map[string]any
+	var err error
+	if len(req.Doc) > 0 {
+		doc, err = manifest.DecodeJSON(req.Doc)
+	} else {
+		doc, err = manifest.DecodeTOML(req.Manifest)
+	}
 	if err != nil {
 		return Entry{}, rejected(err)
 	}
@@ -334,7 +343,11 @@ func rejected(err error) error {
 		return bus.Errorf(bus.CodeInvalid, "%v", err)
 	}
 	b, _ := json.Marshal(me.Errors)
-	e := bus.Errorf(bus.CodeRejected, "the manifest is invalid: %v", err)
+	code := bus.CodeRejected
+	if errors.Is(err, manifest.ErrTooLarge) {
+		code = bus.CodeTooLarge
+	}
+	e := bus.Errorf(code, "the manifest is invalid: %v", err)
 	e.Errors = b
 	return e
 }

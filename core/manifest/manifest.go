@@ -13,8 +13,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/pelletier/go-toml/v2"
-
 	"github.com/ronhost/ronhost/core/cid"
 )
 
@@ -27,6 +25,10 @@ const (
 // ErrInvalid is wrapped by every error about a manifest's content or syntax.
 var ErrInvalid = errors.New("manifest: invalid manifest")
 
+// ErrTooLarge is wrapped (besides ErrInvalid) by the errors of a manifest
+// over a limit: MaxSize bytes, MaxKeys keys, MaxDepth levels (HTTP 413).
+var ErrTooLarge = errors.New("manifest: too large")
+
 // FieldError is one problem with one field, in the ABI's error shape.
 type FieldError struct {
 	Path    string `json:"path"`
@@ -34,8 +36,12 @@ type FieldError struct {
 	Message string `json:"message"`
 }
 
-// Error lists every problem found in a manifest. errors.Is(err, ErrInvalid).
-type Error struct{ Errors []FieldError }
+// Error lists every problem found in a manifest. errors.Is(err, ErrInvalid);
+// errors.Is(err, ErrTooLarge) too when the manifest is over a limit.
+type Error struct {
+	Errors   []FieldError
+	tooLarge bool
+}
 
 func (e *Error) Error() string {
 	var b strings.Builder
@@ -49,8 +55,15 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Is makes errors.Is(err, ErrInvalid) true.
-func (e *Error) Is(target error) bool { return target == ErrInvalid }
+// Is makes errors.Is(err, ErrInvalid) true, and ErrTooLarge for a manifest
+// over a limit.
+func (e *Error) Is(target error) bool {
+	return target == ErrInvalid || target == ErrTooLarge && e.tooLarge
+}
+
+func tooLarge(path, msg string) error {
+	return &Error{Errors: []FieldError{{Path: path, Code: "too-large", Message: msg}}, tooLarge: true}
+}
 
 // Meta is the validated [meta] table.
 type Meta struct {
@@ -119,75 +132,21 @@ func syntaxError(format string, args ...any) error {
 	return &Error{Errors: []FieldError{{Path: "", Code: "syntax", Message: fmt.Sprintf(format, args...)}}}
 }
 
-// DecodeTOML decodes TOML into the ABI's JSON tree, without validating.
+// DecodeTOML decodes TOML into the ABI's JSON tree, without validating. Its
+// work is linear in the size of b (toml.go); a manifest over MaxSize bytes,
+// MaxKeys keys or MaxDepth levels is refused with ErrTooLarge.
 func DecodeTOML(b []byte) (map[string]any, error) {
 	if len(b) > MaxSize {
-		return nil, syntaxError("larger than %d bytes", MaxSize)
+		return nil, tooLarge("", fmt.Sprintf("larger than %d bytes", MaxSize))
 	}
-	var raw map[string]any
-	if err := toml.Unmarshal(b, &raw); err != nil {
-		var de *toml.DecodeError
-		if errors.As(err, &de) {
-			row, col := de.Position()
-			return nil, syntaxError("TOML line %d column %d: %s", row, col, de.Error())
-		}
-		return nil, syntaxError("TOML: %v", err)
-	}
-	v, err := fromTOML(raw, "", 0)
-	if err != nil {
-		return nil, err
-	}
-	return v.(map[string]any), nil
-}
-
-func fromTOML(v any, path string, depth int) (any, error) {
-	if depth > MaxDepth {
-		return nil, fieldErr(path, "range", fmt.Sprintf("nested deeper than %d levels", MaxDepth))
-	}
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			c, err := fromTOML(e, join(path, k), depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[k] = c
-		}
-		return out, nil
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			c, err := fromTOML(e, fmt.Sprintf("%s[%d]", path, i), depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = c
-		}
-		return out, nil
-	case string, bool, int64:
-		return x, nil
-	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return nil, fieldErr(path, "type", "NaN and infinities have no JSON form")
-		}
-		return x, nil
-	case time.Time:
-		return x.Format(time.RFC3339Nano), nil
-	case toml.LocalDate:
-		return x.String(), nil
-	case toml.LocalTime:
-		return x.String(), nil
-	case toml.LocalDateTime:
-		return x.String(), nil
-	}
-	return nil, fieldErr(path, "type", fmt.Sprintf("unsupported TOML value %T", v))
+	var d decoder
+	return d.decodeTOML(b)
 }
 
 // DecodeJSON decodes a JSON object into the tree Normalize takes.
 func DecodeJSON(b []byte) (map[string]any, error) {
 	if len(b) > MaxSize {
-		return nil, syntaxError("larger than %d bytes", MaxSize)
+		return nil, tooLarge("", fmt.Sprintf("larger than %d bytes", MaxSize))
 	}
 	if !utf8.Valid(b) {
 		return nil, syntaxError("not valid UTF-8")
@@ -205,21 +164,25 @@ func DecodeJSON(b []byte) (map[string]any, error) {
 	if !ok {
 		return nil, syntaxError("JSON: a manifest is an object")
 	}
-	v, err := fromJSON(m, "", 0)
+	keys := 0
+	v, err := fromJSON(m, "", 0, &keys)
 	if err != nil {
 		return nil, err
 	}
 	return v.(map[string]any), nil
 }
 
-func fromJSON(v any, path string, depth int) (any, error) {
+func fromJSON(v any, path string, depth int, keys *int) (any, error) {
 	if depth > MaxDepth {
-		return nil, fieldErr(path, "range", fmt.Sprintf("nested deeper than %d levels", MaxDepth))
+		return nil, tooLarge(path, fmt.Sprintf("nested deeper than %d levels", MaxDepth))
 	}
 	switch x := v.(type) {
 	case map[string]any:
+		if *keys += len(x); *keys > MaxKeys {
+			return nil, tooLarge(path, fmt.Sprintf("the manifest has more than %d keys", MaxKeys))
+		}
 		for k, e := range x {
-			c, err := fromJSON(e, join(path, k), depth+1)
+			c, err := fromJSON(e, join(path, k), depth+1, keys)
 			if err != nil {
 				return nil, err
 			}
@@ -228,7 +191,7 @@ func fromJSON(v any, path string, depth int) (any, error) {
 		return x, nil
 	case []any:
 		for i, e := range x {
-			c, err := fromJSON(e, fmt.Sprintf("%s[%d]", path, i), depth+1)
+			c, err := fromJSON(e, fmt.Sprintf("%s[%d]", path, i), depth+1, keys)
 			if err != nil {
 				return nil, err
 			}
@@ -317,7 +280,7 @@ func Normalize(doc map[string]any) (*Manifest, error) {
 		return nil, &Error{Errors: v.errs}
 	}
 	var buf bytes.Buffer
-	if err := encode(&buf, doc); err != nil {
+	if err := encode(&buf, doc, false); err != nil {
 		return nil, err
 	}
 	m.canon = buf.Bytes()
@@ -499,8 +462,22 @@ func (v *validator) payload(t map[string]any) Payload {
 	return p
 }
 
-// encode writes v canonically.
-func encode(b *bytes.Buffer, v any) error {
+// MarshalTree encodes a decoded (not yet normalized) tree as JSON that
+// DecodeJSON turns back into the same tree: as the canonical encoding, but a
+// float always has a fraction or an exponent (3.0 stays a float, not the
+// integer 3). The gateway hands the index its decoded manifest so, so that
+// the TOML is parsed once per publish.
+func MarshalTree(doc map[string]any) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := encode(&buf, doc, true); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// encode writes v canonically (with keepFloats, floats keep a fraction or
+// an exponent).
+func encode(b *bytes.Buffer, v any, keepFloats bool) error {
 	switch x := v.(type) {
 	case map[string]any:
 		keys := make([]string, 0, len(x))
@@ -515,7 +492,7 @@ func encode(b *bytes.Buffer, v any) error {
 			}
 			writeString(b, k)
 			b.WriteByte(':')
-			if err := encode(b, x[k]); err != nil {
+			if err := encode(b, x[k], keepFloats); err != nil {
 				return err
 			}
 		}
@@ -526,7 +503,7 @@ func encode(b *bytes.Buffer, v any) error {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			if err := encode(b, e); err != nil {
+			if err := encode(b, e, keepFloats); err != nil {
 				return err
 			}
 		}
@@ -546,6 +523,9 @@ func encode(b *bytes.Buffer, v any) error {
 			return fieldErr("", "type", err.Error())
 		}
 		b.Write(j)
+		if keepFloats && !bytes.ContainsAny(j, ".eE") {
+			b.WriteString(".0")
+		}
 	default:
 		return fieldErr("", "type", fmt.Sprintf("unsupported value %T", v))
 	}

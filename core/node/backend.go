@@ -30,7 +30,7 @@ func (b backend) Lookup(ctx context.Context, hash cid.CID) (gateway.Entry, error
 
 func (b backend) Publish(ctx context.Context, r gateway.PublishRequest) (gateway.Published, error) {
 	var req publishReq
-	req.Manifest = string(r.Manifest)
+	req.Doc = r.Doc
 	req.Payload.CID, req.Payload.Size = r.Payload.CID, r.Payload.Size
 	req.Filename, req.MediaType = r.Filename, r.MediaType
 	var p gateway.Published

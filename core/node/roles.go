@@ -92,7 +92,8 @@ type objectInfo struct {
 
 // publishReq is the index's publish request on the bus.
 type publishReq struct {
-	Manifest string `json:"manifest"`
+	Manifest string          `json:"manifest,omitempty"` // Manifest.toml text, when Doc is absent
+	Doc      json.RawMessage `json:"doc,omitempty"`      // the manifest decoded once by the gateway (manifest.MarshalTree)
 	Payload  struct {
 		CID  cid.CID `json:"cid"`
 		Size int64   `json:"size"`
@@ -117,7 +118,7 @@ func (n *Node) indexService() map[string]bus.Handler {
 			if err := decode(req, &r); err != nil {
 				return nil, err
 			}
-			e, err := n.index.Publish(ctx, index.Request{Manifest: []byte(r.Manifest), Payload: r.Payload.CID,
+			e, err := n.index.Publish(ctx, index.Request{Manifest: []byte(r.Manifest), Doc: r.Doc, Payload: r.Payload.CID,
 				Size: r.Payload.Size, Filename: r.Filename, MediaType: r.MediaType})
 			if err != nil {
 				return nil, roleError(err)
