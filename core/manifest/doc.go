@@ -7,8 +7,16 @@
 // TOML decodes to JSON as ABI v1 says: tables are objects, arrays are arrays,
 // offset datetimes are RFC 3339 strings, local dates, times and datetimes are
 // their TOML text ("2025-08-25", "12:34:56", "2025-08-25T12:34:56"); NaN and
-// infinities are refused. A manifest is at most MaxSize bytes and MaxDepth
-// levels deep.
+// infinities are refused. A manifest is at most MaxSize bytes, MaxKeys keys
+// (in all its tables together) and MaxDepth levels deep; over a limit, the
+// error wraps ErrTooLarge as well as ErrInvalid.
+//
+// DecodeTOML's work is linear in the size of its input: it builds the tree
+// from go-toml's parser with a map per table (toml.go), where go-toml's
+// Unmarshal checked every key against all the keys before it. Its rules are
+// go-toml's, which FuzzDecodeTOML checks on every input. MarshalTree
+// encodes a decoded tree for DecodeJSON to take back unchanged, so that a
+// publish parses its TOML once.
 //
 // # Who owns what
 //

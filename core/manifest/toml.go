@@ -70,7 +70,7 @@ func (d *decoder) decodeTOML(b []byte) (map[string]any, error) {
 		var err error
 		switch e.Kind {
 		case unstable.KeyValue:
-			err = d.keyValue(cur, e)
+			err = d.keyValue(cur, e, 0)
 		case unstable.Table:
 			cur, err = d.header(root, e, false)
 		case unstable.ArrayTable:
@@ -83,20 +83,11 @@ func (d *decoder) decodeTOML(b []byte) (map[string]any, error) {
 	if err := d.p.Error(); err != nil {
 		return nil, d.parseError(err)
 	}
-	out, err := d.finish(root, "", 0)
-	if err != nil {
-		return nil, err
+	out, terr := d.finish(root, 0)
+	if terr != nil {
+		return nil, terr.err()
 	}
 	return out.(map[string]any), nil
-}
-
-func (d *decoder) key(parts *[]string, it unstable.Iterator) []string {
-	*parts = (*parts)[:0]
-	for it.Next() {
-		d.work++
-		*parts = append(*parts, string(it.Node().Data))
-	}
-	return *parts
 }
 
 // countKey charges one new key.
@@ -112,13 +103,11 @@ var errTooManyKeys = fmt.Errorf("more than %d keys", MaxKeys)
 // header handles [a.b.c] (array false) and [[a.b.c]] (array true) and
 // returns the table that the key/values after it fill.
 func (d *decoder) header(root *table, e *unstable.Node, array bool) (*table, error) {
-	var buf []string
-	parts := d.key(&buf, e.Key())
 	t := root
-	for i, name := range parts {
+	for it := e.Key(); it.Next(); {
 		d.work++
-		v, ok := t.entries[name]
-		last := i == len(parts)-1
+		name, last := it.Node().Data, it.IsLast()
+		v, ok := t.entries[string(name)] // no allocation for a lookup
 		if !ok {
 			if err := d.countKey(); err != nil {
 				return nil, err
@@ -126,15 +115,15 @@ func (d *decoder) header(root *table, e *unstable.Node, array bool) (*table, err
 			switch {
 			case last && array:
 				nt := newTable(tExplicit)
-				t.entries[name] = &tableArray{elems: []*table{nt}}
+				t.entries[string(name)] = &tableArray{elems: []*table{nt}}
 				return nt, nil
 			case last:
 				nt := newTable(tExplicit)
-				t.entries[name] = nt
+				t.entries[string(name)] = nt
 				return nt, nil
 			}
 			nt := newTable(tImplicit)
-			t.entries[name] = nt
+			t.entries[string(name)] = nt
 			t = nt
 			continue
 		}
@@ -176,25 +165,25 @@ func (d *decoder) header(root *table, e *unstable.Node, array bool) (*table, err
 	return t, nil
 }
 
-// keyValue sets a (possibly dotted) key in t.
-func (d *decoder) keyValue(t *table, e *unstable.Node) error {
-	var buf []string
-	parts := d.key(&buf, e.Key())
-	for i, name := range parts {
+// keyValue sets a (possibly dotted) key in t; nest counts the arrays and
+// inline tables around t.
+func (d *decoder) keyValue(t *table, e *unstable.Node, nest int) error {
+	for it := e.Key(); it.Next(); {
 		d.work++
-		v, ok := t.entries[name]
-		if i == len(parts)-1 {
+		name := it.Node().Data
+		v, ok := t.entries[string(name)]
+		if it.IsLast() {
 			if ok {
 				return fmt.Errorf("key %s is already defined", name)
 			}
 			if err := d.countKey(); err != nil {
 				return err
 			}
-			val, err := d.value(e.Value(), 0)
+			val, err := d.value(e.Value(), nest)
 			if err != nil {
 				return err
 			}
-			t.entries[name] = val
+			t.entries[string(name)] = val
 			return nil
 		}
 		if !ok {
@@ -202,7 +191,7 @@ func (d *decoder) keyValue(t *table, e *unstable.Node) error {
 				return err
 			}
 			nt := newTable(tDotted)
-			t.entries[name] = nt
+			t.entries[string(name)] = nt
 			t = nt
 			continue
 		}
@@ -267,7 +256,7 @@ func (d *decoder) value(n *unstable.Node, nest int) (any, error) {
 		it := n.Children()
 		for it.Next() {
 			kv := it.Node()
-			if err := d.inlineKeyValue(t, kv, nest+1); err != nil {
+			if err := d.keyValue(t, kv, nest+1); err != nil {
 				return nil, err
 			}
 		}
@@ -277,59 +266,22 @@ func (d *decoder) value(n *unstable.Node, nest int) (any, error) {
 	return nil, fmt.Errorf("unexpected %s", n.Kind)
 }
 
-// inlineKeyValue is keyValue inside an inline table.
-func (d *decoder) inlineKeyValue(t *table, e *unstable.Node, nest int) error {
-	var buf []string
-	parts := d.key(&buf, e.Key())
-	for i, name := range parts {
-		d.work++
-		v, ok := t.entries[name]
-		if i == len(parts)-1 {
-			if ok {
-				return fmt.Errorf("key %s is already defined", name)
-			}
-			if err := d.countKey(); err != nil {
-				return err
-			}
-			val, err := d.value(e.Value(), nest)
-			if err != nil {
-				return err
-			}
-			t.entries[name] = val
-			return nil
-		}
-		if !ok {
-			if err := d.countKey(); err != nil {
-				return err
-			}
-			nt := newTable(tDotted)
-			t.entries[name] = nt
-			t = nt
-			continue
-		}
-		x, isTable := v.(*table)
-		if !isTable || x.kind != tDotted {
-			return fmt.Errorf("key %s is already defined", name)
-		}
-		t = x
-	}
-	return nil
-}
-
 var errTooDeep = fmt.Errorf("nested deeper than %d levels", MaxDepth)
 
-// finish turns the tables into the JSON tree, checking the depth.
-func (d *decoder) finish(v any, path string, depth int) (any, error) {
+// finish turns the tables into the JSON tree, checking the depth. The path
+// of an error is built as it unwinds, so that success builds no paths.
+func (d *decoder) finish(v any, depth int) (any, *treeError) {
 	d.work++
 	if depth > MaxDepth {
-		return nil, tooLarge(path, fmt.Sprintf("nested deeper than %d levels", MaxDepth))
+		return nil, &treeError{tooLarge: true, msg: fmt.Sprintf("nested deeper than %d levels", MaxDepth)}
 	}
 	switch x := v.(type) {
 	case *table:
 		out := make(map[string]any, len(x.entries))
 		for k, e := range x.entries {
-			c, err := d.finish(e, join(path, k), depth+1)
+			c, err := d.finish(e, depth+1)
 			if err != nil {
+				err.path = append(err.path, k)
 				return nil, err
 			}
 			out[k] = c
@@ -338,8 +290,9 @@ func (d *decoder) finish(v any, path string, depth int) (any, error) {
 	case *tableArray:
 		out := make([]any, len(x.elems))
 		for i, e := range x.elems {
-			c, err := d.finish(e, fmt.Sprintf("%s[%d]", path, i), depth+1)
+			c, err := d.finish(e, depth+1)
 			if err != nil {
+				err.path = append(err.path, fmt.Sprintf("[%d]", i))
 				return nil, err
 			}
 			out[i] = c
@@ -347,8 +300,9 @@ func (d *decoder) finish(v any, path string, depth int) (any, error) {
 		return out, nil
 	case []any:
 		for i, e := range x {
-			c, err := d.finish(e, fmt.Sprintf("%s[%d]", path, i), depth+1)
+			c, err := d.finish(e, depth+1)
 			if err != nil {
+				err.path = append(err.path, fmt.Sprintf("[%d]", i))
 				return nil, err
 			}
 			x[i] = c
@@ -356,10 +310,32 @@ func (d *decoder) finish(v any, path string, depth int) (any, error) {
 		return x, nil
 	case float64:
 		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return nil, fieldErr(path, "type", "NaN and infinities have no JSON form")
+			return nil, &treeError{msg: "NaN and infinities have no JSON form"}
 		}
 	}
 	return v, nil
+}
+
+// treeError is a problem finish found; path is innermost first.
+type treeError struct {
+	path     []string
+	msg      string
+	tooLarge bool
+}
+
+func (e *treeError) err() error {
+	var path string
+	for i := len(e.path) - 1; i >= 0; i-- {
+		if strings.HasPrefix(e.path[i], "[") {
+			path += e.path[i]
+		} else {
+			path = join(path, e.path[i])
+		}
+	}
+	if e.tooLarge {
+		return tooLarge(path, e.msg)
+	}
+	return fieldErr(path, "type", e.msg)
 }
 
 // errorAt places err at expression e.
@@ -408,7 +384,10 @@ func (d *decoder) position(r unstable.Range) (int, int) {
 // parseInteger parses a TOML integer the parser has checked the shape of:
 // decimal with an optional sign, or 0x, 0o, 0b; underscores between digits.
 func parseInteger(b []byte) (int64, error) {
-	s := strings.ReplaceAll(string(b), "_", "")
+	s := string(b)
+	if strings.IndexByte(s, '_') >= 0 {
+		s = strings.ReplaceAll(s, "_", "")
+	}
 	base := 10
 	if len(s) > 2 && s[0] == '0' {
 		switch s[1] {
