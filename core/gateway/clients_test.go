@@ -61,7 +61,7 @@ func TestSlowReadersDoNotStarveOthers(t *testing.T) {
 			t.Fatal(err)
 		}
 		conns = append(conns, c)
-		if _, err := fmt.Fprintf(c, "GET /o/%s HTTP/1.1\r\nHost: x\r\n\r\n", big); err != nil {
+		if _, err := fmt.Fprintf(c, "GET /o/%s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", big); err != nil {
 			t.Fatal(err)
 		}
 	}

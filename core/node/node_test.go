@@ -287,7 +287,7 @@ func TestIdleConnectionsAreClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+	fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
 	br := bufio.NewReader(c)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil || resp.StatusCode != 200 || resp.Close {
@@ -304,7 +304,7 @@ func TestIdleConnectionsAreClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c2.Close()
-	fmt.Fprintf(c2, "GET /healthz HTTP/1.1\r\nHost: x\r\n") // the headers never end
+	fmt.Fprintf(c2, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n") // the headers never end
 	br2 := bufio.NewReader(c2)
 	// The server may answer 408 before it closes; what follows must be EOF.
 	c2.SetReadDeadline(time.Now().Add(30 * time.Second))
