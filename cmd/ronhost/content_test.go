@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cockroachdb/pebble/v2"
+
 	"github.com/ronhost/ronhost/core/cid"
 	"github.com/ronhost/ronhost/core/store"
 )
@@ -258,5 +260,50 @@ func TestQuotaAndLock(t *testing.T) {
 	_, errs, code = c.run("", "stat")
 	if code != 1 || !strings.Contains(errs, "a node is serving the data directory") {
 		t.Fatalf("locked: %d %q", code, errs)
+	}
+}
+
+// TestScrubMissingReference: a pinned manifest whose payload is gone from
+// the index (as issue 14's GC race left stores: the payload collected
+// between its put and the manifest's reference) is damage: scrub names the
+// payload and the manifest, in text and in --json, and exits 1.
+func TestScrubMissingReference(t *testing.T) {
+	c := newCLI(t)
+	m := writeFile(t, "Manifest.toml", []byte("[meta]\ntld = \"map\"\n"))
+	var res putOutput
+	c.json(&res, "put", writeFile(t, "small.bin", randData(700)), "--manifest", m)
+	if out := c.ok("scrub"); !strings.Contains(out, "verified 2 objects") {
+		t.Fatalf("scrub of a sound store: %q", out)
+	}
+	// Remove the payload's object record behind the store's back.
+	db, err := pebble.Open(filepath.Join(c.data, "store", "index"), &pebble.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, _ := cid.Parse(res.CID)
+	if err := db.Delete(append([]byte{'o'}, payload[:]...), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := c.run("", "scrub")
+	want := res.CID + ": ref: referenced by " + res.Manifest + " (pinned), but not stored"
+	if code != 1 || !strings.Contains(out, want) || !strings.Contains(errs, "problems") {
+		t.Fatalf("scrub: exit %d, %q %q; want %q", code, out, errs, want)
+	}
+	out, _, code = c.run("", "--json", "scrub")
+	var rep store.ScrubReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 1 {
+		t.Fatalf("scrub --json: exit %d, %q (%v)", code, out, err)
+	}
+	found := false
+	for _, d := range rep.Damage {
+		if d.Kind == store.DamageRef && d.CID.String() == res.CID && d.ReferencedBy.String() == res.Manifest && !d.Repaired {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("scrub --json: %s", out)
 	}
 }

@@ -2,19 +2,27 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/ronhost/ronhost/bus"
 	"github.com/ronhost/ronhost/core/cid"
+	"github.com/ronhost/ronhost/core/node"
+	"github.com/ronhost/ronhost/internal/secretfile"
 	"github.com/ronhost/ronhost/internal/wasmbuild"
 )
 
@@ -224,6 +232,85 @@ func TestMacronode(t *testing.T) {
 		})
 		_ = b
 	}
+
+	// A GC loop on the store role during 4 concurrent publishers: each
+	// payload is held on the store role from its replication until the
+	// index has stored the manifest's pinned reference to it there, so
+	// every publish is acknowledged and nothing acknowledged goes.
+	// The loop calls store.gc with the store process's role key.
+	storeKey, err := secretfile.Load(keys.key("store,dht"), bus.SecretSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bc := bus.New(bus.Options{URL: urls, RoleKey: storeKey, Contract: node.BusContract(), Roles: []string{"store", "dht"},
+		Name: "gc-loop", Logger: slog.New(slog.DiscardHandler)})
+	if err := bc.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer bc.Close()
+	stop := make(chan struct{})
+	gcDone := make(chan error, 1)
+	gcs := 0
+	go func() {
+		for {
+			select {
+			case <-stop:
+				gcDone <- nil
+				return
+			default:
+			}
+			if err := bc.Request(context.Background(), "store", "gc", struct{}{}, nil); err != nil {
+				gcDone <- err
+				return
+			}
+			gcs++
+		}
+	}()
+	var mu sync.Mutex
+	var refused []string
+	var wg sync.WaitGroup
+	for p := range 4 {
+		wg.Go(func() {
+			for i := range 2 {
+				payload := randData(100_000 + p*7919 + i*131)
+				manifest := strings.Replace(mapManifest, "Lyon cycle network", fmt.Sprintf("GC loop %d-%d", p, i), 1)
+				var body bytes.Buffer
+				mw := multipart.NewWriter(&body)
+				if err := writePublishBody(mw, []byte(manifest), "tiles.png", bytes.NewReader(payload)); err != nil {
+					panic(err)
+				}
+				req, _ := http.NewRequest("POST", gw.api+"/v1/publish", &body)
+				req.Header.Set("Content-Type", mw.FormDataContentType())
+				req.Header.Set("Authorization", "Bearer "+token)
+				var pub struct{ Address string }
+				resp, err := http.DefaultClient.Do(req)
+				var b []byte
+				if err == nil {
+					b, _ = io.ReadAll(resp.Body)
+					resp.Body.Close()
+				}
+				mu.Lock()
+				if err != nil || resp.StatusCode != http.StatusCreated || json.Unmarshal(b, &pub) != nil {
+					refused = append(refused, fmt.Sprintf("%v %s", err, b))
+				} else if addr, err := cid.ParseAddress(pub.Address); err == nil {
+					ok = append(ok, acked{"/r/" + addr.Hash.Hex() + ".map", payload})
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	if err := <-gcDone; err != nil {
+		t.Fatalf("store.gc: %v", err)
+	}
+	if len(refused) > 0 || gcs == 0 {
+		t.Fatalf("publishes during %d GCs: refused %q\n%s", gcs, refused, gw.log())
+	}
+	if err := bc.Request(context.Background(), "store", "gc", struct{}{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("8 publishes acknowledged during %d GCs of the store role", gcs)
 
 	// Every acknowledged object, from the gateway and from a fresh one.
 	gw2 := roleProcess(t, newCLI(t), urls, keys, "gateway")

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"os"
 	"strings"
@@ -95,10 +96,14 @@ func (b *idleReader) cause(err error) error {
 }
 
 // POST /v1/publish: multipart/form-data with the part "manifest"
-// (Manifest.toml) first, then the part "payload" (a file). The payload is
-// streamed into the store unpinned (the index pins what it accepts), then
-// the backend validates and indexes the manifest: 201 with Published, or 422
-// with the plugin's errors.
+// (Manifest.toml) first, then the part "payload" (a file), and nothing
+// after it but the closing boundary. The payload is streamed into the store
+// unpinned but held (PutOptions.Hold) until the publish ends, so no GC can
+// take it before the index has committed the manifest's pinned reference
+// to it; then the backend validates and indexes the manifest: 201 with
+// Published, or 422 with the plugin's errors. A body that ends before its
+// closing boundary is refused (400) before the payload commits: a
+// truncated body is never a payload.
 func (g *Gateway) servePublish(w http.ResponseWriter, r *http.Request) {
 	limit, err := g.authorize(r)
 	if err != nil {
@@ -148,11 +153,14 @@ func (g *Gateway) servePublish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := PublishRequest{Doc: tree, Filename: part.FileName()}
-	var payload io.Reader = part
-	req.MediaType, payload = payloadType(part.Header.Get("Content-Type"), part)
-	if req.Payload, err = g.objs.Put(r.Context(), payload, store.PutOptions{}); err != nil {
+	var payload io.Reader
+	req.MediaType, payload = payloadType(part.Header.Get("Content-Type"), &payloadPart{part: part, mr: mr})
+	if req.Payload, err = g.objs.Put(r.Context(), payload, store.PutOptions{Hold: g.publishHold()}); err != nil {
 		g.fail(w, r, partErr(body.cause(err), "storing the payload"))
 		return
+	}
+	if req.Payload.Release != nil {
+		defer req.Payload.Release() // the index's reference, if any, is durable by then
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.RequestTimeout)
 	defer cancel()
@@ -189,6 +197,54 @@ func payloadType(contentType string, part io.Reader) (string, io.Reader) {
 		return t, br
 	}
 	return "", br
+}
+
+// publishHold bounds how long a publish holds its payload: the backend's
+// RequestTimeout, plus time for a store in another process to take it over
+// (a macronode); a hold is released as soon as the publish ends, so the
+// bound only matters when the process holding it died.
+func (g *Gateway) publishHold() time.Duration { return g.cfg.RequestTimeout + 10*time.Minute }
+
+// payloadPart reads the payload part and, at its end, checks that the body
+// ends there with its closing boundary: a body cut short (inside the part,
+// or after it without the closing boundary) and a body with more parts fail
+// the read, so the store never commits them. Its end, clean or not, is
+// sticky: every later Read says it again (a reader in between, such as
+// payloadType's bufio.Reader, may swallow one error).
+type payloadPart struct {
+	part *multipart.Part
+	mr   *multipart.Reader
+	err  error // io.EOF at the closing boundary, or why the body is refused
+}
+
+var errTruncated = bus.Errorf(bus.CodeInvalid, "publish: the multipart body ends before its closing boundary: a truncated body is not a payload")
+
+func (p *payloadPart) Read(b []byte) (int, error) {
+	if p.err != nil {
+		return 0, p.err
+	}
+	n, err := p.part.Read(b)
+	switch {
+	case err == io.EOF:
+		next, nerr := p.mr.NextPart()
+		var mbe *http.MaxBytesError
+		switch {
+		case nerr == io.EOF:
+			err = io.EOF
+		case nerr == nil:
+			err = bus.Errorf(bus.CodeInvalid, "publish: a part %q after the payload: a publish has exactly two parts", next.FormName())
+		case errors.As(nerr, &mbe), errors.Is(nerr, os.ErrDeadlineExceeded), errors.Is(nerr, context.Canceled):
+			err = nerr
+		case errors.Is(nerr, io.EOF), errors.Is(nerr, io.ErrUnexpectedEOF):
+			err = errTruncated
+		default:
+			err = bus.Errorf(bus.CodeInvalid, "publish: a malformed multipart body after the payload: %v", nerr)
+		}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		err = errTruncated
+	}
+	p.err = err
+	return n, err
 }
 
 // partErr says what went wrong with a multipart body: a cap or stall keeps

@@ -457,3 +457,98 @@ func TestPublishManifestLimits(t *testing.T) {
 		t.Fatalf("published %+v", p)
 	}
 }
+
+// TestPublishHoldsItsPayload runs a GC inside the backend's Publish, where
+// the node's plugin validates: the payload, stored but not yet referenced,
+// is held, so the publish succeeds and its payload stays; the hold ends
+// with the publish, accepted or refused.
+func TestPublishHoldsItsPayload(t *testing.T) {
+	e := newEnv(t, Config{MaxBodyBytes: 1 << 20})
+	ctx := context.Background()
+	gcs := 0
+	e.be.publishHook = func(ctx context.Context, req PublishRequest) {
+		if _, err := e.st.GC(ctx); err != nil {
+			t.Error(err)
+		}
+		gcs++
+	}
+	for i, n := range []int{300, 100_000} {
+		payload := data(n, uint64(20+i))
+		p := e.publish(t, strings.Replace(mapManifest, `"t"`, fmt.Sprintf(`"t%d"`, i), 1), payload)
+		if _, err := e.st.GC(ctx); err != nil {
+			t.Fatal(err)
+		}
+		a, _ := cid.ParseAddress(p.Address)
+		resp, body := e.do(t, "GET", "/r/"+a.Hash.Hex()+".map", nil, nil)
+		if resp.StatusCode != 200 || !bytes.Equal(body, payload) {
+			t.Fatalf("published %d bytes, GET: %d, %d bytes", n, resp.StatusCode, len(body))
+		}
+	}
+	// Refused by the plugin: the hold ends too, and GC takes the payload.
+	payload := data(5000, 30)
+	body, ct := publishForm(t, "[meta]\ntld = \"bad\"\n", "x", "", payload)
+	resp, b := e.do(t, "POST", "/v1/publish", map[string]string{"Authorization": "Bearer good", "Content-Type": ct}, body)
+	wantError(t, resp, b, 422, bus.CodeRejected)
+	if gcs != 3 || e.st.Held() != 0 {
+		t.Fatalf("%d GCs in Publish, %d holds left after the publishes", gcs, e.st.Held())
+	}
+	e.be.publishHook = nil
+	if _, err := e.st.GC(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.st.Info(ctx, cid.Sum(payload)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the refused payload: %v, want collected", err)
+	}
+}
+
+// TestPublishTruncatedBody: a publish body that ends before its closing
+// boundary (inside the payload, or right after it), small or large, with
+// a Content-Length or chunked, is refused with 400 and stores nothing; so
+// is one with a part after the payload.
+func TestPublishTruncatedBody(t *testing.T) {
+	e := newEnv(t, Config{MaxBodyBytes: 1 << 20})
+	ctx := context.Background()
+	for _, n := range []int{100, 4096, 200_000} {
+		payload := data(n, uint64(n))
+		full, ct := publishForm(t, mapManifest, "p.bin", "", payload)
+		raw, _ := io.ReadAll(full)
+		boundary := ct[strings.Index(ct, "boundary=")+len("boundary="):]
+		end := bytes.LastIndex(raw, []byte("\r\n--"+boundary+"--"))
+		if end < 0 {
+			t.Fatal("no closing boundary in the form")
+		}
+		extra := append(append([]byte(nil), raw[:end]...), []byte("\r\n--"+boundary+"\r\nContent-Disposition: form-data; name=\"more\"\r\n\r\nx\r\n--"+boundary+"--\r\n")...)
+		for _, tc := range []struct {
+			name string
+			body []byte
+			msg  string
+		}{
+			{"cut inside the payload", raw[:end-n/3], "closing boundary"},
+			{"cut right after the payload", raw[:end], "closing boundary"},
+			{"cut after the delimiter", raw[:end+len("\r\n--"+boundary)], "closing boundary"},
+			{"a third part", extra, "exactly two parts"},
+		} {
+			for _, chunked := range []bool{false, true} {
+				var r io.Reader = bytes.NewReader(tc.body)
+				if chunked {
+					r = io.MultiReader(r)
+				}
+				resp, b := e.do(t, "POST", "/v1/publish", map[string]string{"Authorization": "Bearer good", "Content-Type": ct}, r)
+				if resp.StatusCode != 400 {
+					t.Fatalf("%d bytes, %s (chunked %v): %d %s", n, tc.name, chunked, resp.StatusCode, b)
+				}
+				if er := wantError(t, resp, b, 400, bus.CodeInvalid); !strings.Contains(er.Message, tc.msg) {
+					t.Fatalf("%d bytes, %s: message %q", n, tc.name, er.Message)
+				}
+			}
+		}
+	}
+	// Nothing stored, pinned or indexed, and no hold left.
+	u := e.usage(t)
+	pins, _ := e.st.Pins(ctx)
+	if u.Objects != 0 || len(pins) != 0 || len(e.be.entries) != 0 || e.st.Held() != 0 {
+		t.Fatalf("truncated publishes left %d objects, %d pins, %d entries, %d holds", u.Objects, len(pins), len(e.be.entries), e.st.Held())
+	}
+	// The whole body still publishes.
+	e.publish(t, mapManifest, data(100, 1))
+}

@@ -14,6 +14,7 @@
 //	                                     or (with a path) the byte range the TLD's plugin resolves it to
 //	OPTIONS  /o/…, /r/…                  CORS preflight: 204
 //	POST     /v1/publish                 multipart: "manifest" (Manifest.toml) first, then "payload" -> 201 | 422
+//	                                     (400 for a body that ends before its closing boundary or has more parts)
 //	POST     /v1/objects                 a raw body, stored and pinned -> 201 {cid, size}
 //	GET      /resolve/{name}             a signed name record
 //	POST     /v1/names                   store a name record (409 when stale)
@@ -46,6 +47,15 @@
 // (parameters kept), or the one sniffed from its first 512 bytes when the
 // part gives none (or application/octet-stream); the manifest's [payload]
 // media_type overrides both.
+//
+// # Publishing
+//
+// A publish streams its payload into Objects unpinned but held
+// (store.PutOptions.Hold) until the backend's Publish has returned: the
+// index commits the manifest's pinned reference to the payload meanwhile, so
+// no GC can take the payload in between, and the hold of a refused publish
+// ends with it (the payload is then garbage). The payload only commits if the
+// body ends with its closing boundary right after it.
 //
 // # Content
 //

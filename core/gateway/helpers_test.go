@@ -38,6 +38,9 @@ type testBackend struct {
 
 	// lookupHook, if set, runs first in Lookup (to block it or fail it).
 	lookupHook func(ctx context.Context) error
+	// publishHook, if set, runs first in Publish (between the payload's
+	// store and the manifest's, where the node's plugin validates).
+	publishHook func(ctx context.Context, req PublishRequest)
 }
 
 func newTestBackend(objs Objects) *testBackend {
@@ -64,6 +67,9 @@ func (b *testBackend) Lookup(ctx context.Context, hash cid.CID) (Entry, error) {
 }
 
 func (b *testBackend) Publish(ctx context.Context, req PublishRequest) (Published, error) {
+	if b.publishHook != nil {
+		b.publishHook(ctx, req)
+	}
 	doc, err := manifest.DecodeJSON(req.Doc)
 	if err != nil {
 		return Published{}, err

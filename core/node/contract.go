@@ -19,7 +19,7 @@ import (
 func BusContract() bus.Contract {
 	return bus.Contract{
 		{Role: "store",
-			Serves: []string{"info", "stat", "pin", "unpin", "gc", "read", "put", "locate", "replicate"},
+			Serves: []string{"info", "stat", "pin", "unpin", "gc", "read", "put", "locate", "replicate", "release"},
 			Emits:  []string{bus.KindObjectStored}},
 		{Role: "index",
 			Serves: []string{"publish", "lookup", "list", "name_set", "name_get"},
@@ -46,9 +46,10 @@ func BusContract() bus.Contract {
 				"index.lookup", "index.publish", "index.name_get", "index.name_set",
 				"plugins.resolve",
 				"ledger.meter", "ledger.balances", "ledger.epochs", "ledger.settle",
-				// Readiness; handing a published payload to the store role;
-				// where the store role holds an object the cache lacks.
-				"store.stat", "store.replicate", "store.locate",
+				// Readiness; handing a published payload to the store role
+				// (held there until the publish ends); where the store role
+				// holds an object the cache lacks.
+				"store.stat", "store.replicate", "store.release", "store.locate",
 				"dht.peers", "dht.stat", "dht.pin",
 			},
 			// Objects committed to its cache store.

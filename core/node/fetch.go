@@ -19,7 +19,11 @@ import (
 // not hold finds providers through the DHT, starts one fetch per CID (every
 // request for it shares that fetch), and reads the bytes from the ingest as
 // they are verified. The fetched object is kept unpinned, as a cache that GC
-// may collect; the node does not provide it.
+// may collect; the node does not provide it. A caller that needs the object
+// to stay (a replication pins it) joins the fetch as a keeper
+// (holdOrFetch): the fetch commits the object held, and the hold lasts
+// until the fetch ended and every keeper took its own hold, so no GC runs
+// in between.
 
 // errNoProviders says no peer of the overlay has the object.
 // It wraps store.ErrNotFound, so the gateway answers 404.
@@ -35,7 +39,16 @@ type fetchJob struct {
 	ob    []byte // the verified outboard the ingest was made with
 	err   error
 	from  []peer.ID
+
+	// Guarded by fetches.mu.
+	keepers int    // callers that take their own hold of the object once done closes
+	ended   bool   // the job is out of jobs
+	release func() // ends the hold of the commit
 }
+
+// fetchHold bounds the hold of a fetch's commit (it is released as soon as
+// its keepers took theirs).
+const fetchHold = 10 * time.Minute
 
 // fetches tracks the fetches in progress, one per CID.
 type fetches struct {
@@ -50,11 +63,29 @@ func (n *Node) fetchOn() bool { return n.blob != nil && n.opts.Config.Overlay.Fe
 // fetch returns the fetch of c, starting it if none runs, once it has an
 // ingest to read from (or failed).
 func (n *Node) fetch(ctx context.Context, c cid.CID, from []peer.AddrInfo) (*fetchJob, error) {
+	j, err := n.startFetch(c, from, false)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-j.ready:
+		if j.ing == nil {
+			return nil, j.err
+		}
+		return j, nil
+	case <-ctx.Done():
+		return nil, bus.Errorf(bus.CodeTimeout, "node: fetching %s: %v", c, ctx.Err())
+	}
+}
+
+// startFetch returns the fetch of c, starting it if none runs. With keep,
+// the caller is one of its keepers and must call j.unkeep.
+func (n *Node) startFetch(c cid.CID, from []peer.AddrInfo, keep bool) (*fetchJob, error) {
 	n.fetches.mu.Lock()
+	defer n.fetches.mu.Unlock()
 	j := n.fetches.jobs[c]
 	if j == nil {
 		if n.runCtx == nil || n.runCtx.Err() != nil {
-			n.fetches.mu.Unlock()
 			return nil, bus.Errorf(bus.CodeUnavailable, "node: shutting down")
 		}
 		j = &fetchJob{c: c, ready: make(chan struct{}), done: make(chan struct{})}
@@ -65,16 +96,56 @@ func (n *Node) fetch(ctx context.Context, c cid.CID, from []peer.AddrInfo) (*fet
 			n.runFetch(j, from)
 		}()
 	}
-	n.fetches.mu.Unlock()
-	select {
-	case <-j.ready:
-		if j.ing == nil {
+	if keep {
+		j.keepers++
+	}
+	return j, nil
+}
+
+// unkeep ends a keeper's claim; the last one, once the job ended, releases
+// the commit's hold.
+func (n *Node) unkeep(j *fetchJob) {
+	n.fetches.mu.Lock()
+	defer n.fetches.mu.Unlock()
+	j.keepers--
+	if j.keepers == 0 && j.ended && j.release != nil {
+		j.release()
+		j.release = nil
+	}
+}
+
+// holdOrFetch holds c in the store for d, fetching it first (from from,
+// else from the DHT's providers) when the store lacks it. The object is
+// held from the instant the fetch commits it: no GC can take it before the
+// caller pins or references it. Call release when done.
+func (n *Node) holdOrFetch(ctx context.Context, c cid.CID, from []peer.AddrInfo, d time.Duration) (release func(), err error) {
+	for range 3 {
+		release, err := n.store.Hold(ctx, c, d)
+		if !errors.Is(err, store.ErrNotFound) {
+			return release, err
+		}
+		j, err := n.startFetch(c, from, true)
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case <-j.done:
+		case <-ctx.Done():
+			n.unkeep(j)
+			return nil, ctx.Err()
+		}
+		if j.err != nil {
+			n.unkeep(j)
+			if errors.Is(j.err, store.ErrExists) {
+				continue // stored meanwhile, by another: hold that
+			}
 			return nil, j.err
 		}
-		return j, nil
-	case <-ctx.Done():
-		return nil, bus.Errorf(bus.CodeTimeout, "node: fetching %s: %v", c, ctx.Err())
+		release, err = n.store.Hold(ctx, c, d) // the fetch's hold keeps it until unkeep
+		n.unkeep(j)
+		return release, err
 	}
+	return nil, fmt.Errorf("node: %s kept disappearing while it was being held: %w", c, store.ErrNotFound)
 }
 
 // runFetch finds providers, takes the outboard from one, and fills an
@@ -87,6 +158,11 @@ func (n *Node) runFetch(j *fetchJob, from []peer.AddrInfo) {
 		readyOnce()
 		n.fetches.mu.Lock()
 		delete(n.fetches.jobs, j.c)
+		j.ended = true
+		if j.keepers == 0 && j.release != nil {
+			j.release()
+			j.release = nil
+		}
 		n.fetches.mu.Unlock()
 		close(j.done)
 	}()
@@ -146,12 +222,15 @@ func (n *Node) runFetch(j *fetchJob, from []peer.AddrInfo) {
 		}
 		provs = more
 	}
-	res, err := ing.Commit(ctx, store.PutOptions{})
+	res, err := ing.Commit(ctx, store.PutOptions{Hold: fetchHold})
 	if err != nil {
 		ing.Abort()
 		fail(err)
 		return
 	}
+	n.fetches.mu.Lock()
+	j.release = res.Release
+	n.fetches.mu.Unlock()
 	n.log.Info("fetched", "cid", j.c, "bytes", res.Size, "from", len(j.from), "elapsed", time.Since(start).Round(time.Millisecond))
 	n.emit(bus.KindObjectStored, bus.ObjectStored{CID: res.CID.String(), Size: res.Size, Inline: res.Inline})
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
@@ -21,9 +22,10 @@ import (
 //
 //   - a process with the store role uses its store directly (objects);
 //   - a gateway without it keeps a store of its own as a cache (cacheObjects):
-//     a published payload is put there, then the store role is asked over the
-//     bus to replicate it (it fetches it from the gateway over the blob
-//     protocol, verifies and pins it) before the publish is acknowledged; a
+//     a published payload is put there (held), then the store role is asked
+//     over the bus to replicate it (it fetches it from the gateway over the
+//     blob protocol, verifies it and holds it for the publish, holds.go)
+//     before the index stores the manifest's pinned reference to it there; a
 //     missing object is fetched from the store role's instances (located
 //     over the bus, then through the DHT);
 //   - the other roles (index, plugins) read and write small objects over the
@@ -85,10 +87,11 @@ func (b busObjects) Put(ctx context.Context, r io.Reader, o store.PutOptions) (s
 		return store.PutResult{}, bus.Errorf(bus.CodeTooLarge, "node: an object over %d bytes cannot be put over the bus", maxBusObject)
 	}
 	var res putReply
-	if err := b.n.bus.Request(ctx, "store", "put", putReq{Data: data, Pin: o.Pin, Refs: o.Refs}, &res); err != nil {
+	if err := b.n.bus.Request(ctx, "store", "put", putReq{Data: data, Pin: o.Pin, Refs: o.Refs, Hold: holdSeconds(o.Hold)}, &res); err != nil {
 		return store.PutResult{}, storeErr(err)
 	}
-	return store.PutResult{CID: res.CID, Size: res.Size, Inline: res.Inline, Deduplicated: res.Deduplicated}, nil
+	return store.PutResult{CID: res.CID, Size: res.Size, Inline: res.Inline, Deduplicated: res.Deduplicated,
+		Release: b.n.remoteRelease(res.Lease)}, nil
 }
 
 // putReply is the store role's answer to a put.
@@ -97,6 +100,7 @@ type putReply struct {
 	Size         int64   `json:"size"`
 	Inline       bool    `json:"inline"`
 	Deduplicated bool    `json:"deduplicated"`
+	Lease        string  `json:"lease,omitempty"` // the hold asked for, for store.release
 }
 
 // storeErr turns the store role's not_found back into store.ErrNotFound, so
@@ -119,6 +123,7 @@ type putReq struct {
 	Data []byte    `json:"data"`
 	Pin  bool      `json:"pin,omitempty"`
 	Refs []cid.CID `json:"refs,omitempty"`
+	Hold int64     `json:"hold,omitempty"` // seconds: hold the object until store.release (or then)
 }
 
 // peerReq names a peer of the overlay and where to dial it.
@@ -128,22 +133,45 @@ type peerReq struct {
 	Addrs []string `json:"addrs"`
 }
 
+// replicateReq asks the store role to take an object from a peer: pinned,
+// or held for hold seconds (a payload whose publish is in flight), or both.
+type replicateReq struct {
+	peerReq
+	Pin  bool  `json:"pin,omitempty"`
+	Hold int64 `json:"hold,omitempty"`
+}
+
+type replicateReply struct {
+	Lease string `json:"lease,omitempty"`
+}
+
 // cacheObjects is a gateway's store without the store role: what it puts
-// is replicated to the store role before the put returns; what it lacks is
-// fetched (objects' miss path, with the store role's instances as
-// providers).
+// is replicated to the store role before the put returns (pinned there if
+// opts.Pin, held there for opts.Hold; the cache's copy is held as long, so
+// the store role can fetch it); what it lacks is fetched (objects' miss
+// path, with the store role's instances as providers). An object with
+// references (a manifest, from an index in this process) goes to the store
+// role whole over the bus, which records them.
 type cacheObjects struct{ objects }
 
 func (o cacheObjects) Put(ctx context.Context, r io.Reader, opts store.PutOptions) (store.PutResult, error) {
+	n := o.n
+	if len(opts.Refs) > 0 {
+		return busObjects{n}.Put(ctx, r, opts)
+	}
 	res, err := o.Store.Put(ctx, r, opts)
 	if err != nil {
 		return res, err
 	}
-	n := o.n
-	req := peerReq{CID: res.CID, Peer: n.overlay.ID().String(), Addrs: n.overlay.Addrs()}
-	if err := n.bus.Request(ctx, "store", "replicate", req, nil); err != nil {
+	req := replicateReq{peerReq: peerReq{CID: res.CID, Peer: n.overlay.ID().String(), Addrs: n.overlay.Addrs()},
+		Pin: opts.Pin, Hold: holdSeconds(opts.Hold)}
+	var rep replicateReply
+	if err := n.bus.Request(ctx, "store", "replicate", req, &rep); err != nil {
+		res.Release()
 		return store.PutResult{}, fmt.Errorf("node: the store role did not take %s: %w", res.CID, err)
 	}
+	local, remote := res.Release, n.remoteRelease(rep.Lease)
+	res.Release = func() { remote(); local() }
 	return res, nil
 }
 
@@ -173,11 +201,21 @@ func (n *Node) macroStoreVerbs(eps map[string]bus.Handler) {
 		if err := decode(req, &r); err != nil {
 			return nil, err
 		}
-		res, err := objects{n.store, n}.Put(ctx, bytes.NewReader(r.Data), store.PutOptions{Size: int64(len(r.Data)), Pin: r.Pin, Refs: r.Refs})
+		if r.Hold < 0 {
+			return nil, bus.Errorf(bus.CodeInvalid, "a hold of %d seconds", r.Hold)
+		}
+		hold := time.Duration(min(r.Hold, int64(maxRemoteHold/time.Second))) * time.Second
+		res, err := objects{n.store, n}.Put(ctx, bytes.NewReader(r.Data), store.PutOptions{Size: int64(len(r.Data)), Pin: r.Pin, Refs: r.Refs, Hold: hold})
 		if err != nil {
 			return nil, roleError(err)
 		}
-		return putReply{CID: res.CID, Size: res.Size, Inline: res.Inline, Deduplicated: res.Deduplicated}, nil
+		rep := putReply{CID: res.CID, Size: res.Size, Inline: res.Inline, Deduplicated: res.Deduplicated}
+		if hold > 0 {
+			if rep.Lease, err = n.keepRemote(res.Release, hold); err != nil {
+				return nil, err
+			}
+		}
+		return rep, nil
 	}
 	eps["locate"] = func(ctx context.Context, req []byte) (any, error) {
 		var r cidReq
@@ -193,21 +231,51 @@ func (n *Node) macroStoreVerbs(eps map[string]bus.Handler) {
 		return peerReq{CID: r.CID, Peer: n.overlay.ID().String(), Addrs: n.overlay.Addrs()}, nil
 	}
 	eps["replicate"] = func(ctx context.Context, req []byte) (any, error) {
-		var r peerReq
+		var r replicateReq
 		if err := decode(req, &r); err != nil {
 			return nil, err
+		}
+		if r.Hold < 0 {
+			return nil, bus.Errorf(bus.CodeInvalid, "a hold of %d seconds", r.Hold)
 		}
 		if n.overlay == nil {
 			return nil, bus.Errorf(bus.CodeUnavailable, "this store is not on the overlay")
 		}
-		ai, err := addrInfo(r)
+		ai, err := addrInfo(r.peerReq)
 		if err != nil {
 			return nil, bus.Errorf(bus.CodeInvalid, "%v", err)
 		}
 		n.overlay.Host().Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.TempAddrTTL)
-		if err := n.replicate(ctx, r.CID, ai.ID); err != nil {
+		// Held from the fetch's commit on: no GC before the pin, or before
+		// the publish that asked for the hold has referenced it.
+		hold := time.Duration(min(r.Hold, int64(maxRemoteHold/time.Second))) * time.Second
+		release, err := n.holdOrFetch(ctx, r.CID, []peer.AddrInfo{ai}, max(hold, time.Minute))
+		if err != nil {
 			return nil, roleError(err)
 		}
+		if r.Pin {
+			if err := n.store.Pin(ctx, r.CID); err != nil {
+				release()
+				return nil, roleError(err)
+			}
+			n.provideRoots(ctx, r.CID)
+		}
+		var rep replicateReply
+		if hold > 0 {
+			if rep.Lease, err = n.keepRemote(release, hold); err != nil {
+				return nil, err
+			}
+		} else {
+			release()
+		}
+		return rep, nil
+	}
+	eps["release"] = func(ctx context.Context, req []byte) (any, error) {
+		var r releaseReq
+		if err := decode(req, &r); err != nil {
+			return nil, err
+		}
+		n.remoteHolds.end(r.Lease)
 		return struct{}{}, nil
 	}
 }

@@ -76,12 +76,14 @@ type Node struct {
 	overlay  *overlay.Overlay // nil with [overlay] mode = off
 	blob     *blob.Service
 	fetches  fetches
-	provide  providing
-	runCtx   context.Context // ends when Close begins
-	ln       net.Listener
-	srv      *http.Server
-	ready    atomic.Bool
-	settleMu sync.Mutex
+	// remoteHolds are the store role's holds for other processes (holds.go).
+	remoteHolds remoteHolds
+	provide     providing
+	runCtx      context.Context // ends when Close begins
+	ln          net.Listener
+	srv         *http.Server
+	ready       atomic.Bool
+	settleMu    sync.Mutex
 
 	reconcileMu sync.Mutex
 	lastStamp   string

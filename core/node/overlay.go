@@ -134,24 +134,12 @@ func (n *Node) provideRoots(ctx context.Context, pins ...cid.CID) {
 // a trusted peer within its quota (peerReplicator), or this macronode's
 // gateway over the bus.
 func (n *Node) replicate(ctx context.Context, c cid.CID, from peer.ID) error {
-	if _, err := n.store.Info(ctx, c); errors.Is(err, store.ErrNotFound) {
-		j, err := n.fetch(ctx, c, []peer.AddrInfo{{ID: from, Addrs: n.overlay.Host().Peerstore().Addrs(from)}})
-		if err != nil && !errors.Is(err, store.ErrExists) {
-			return err
-		}
-		if j != nil {
-			select {
-			case <-j.done:
-				if j.err != nil {
-					return j.err
-				}
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-	} else if err != nil {
+	// Held from its fetch's commit to its pin: no GC in between.
+	release, err := n.holdOrFetch(ctx, c, []peer.AddrInfo{{ID: from, Addrs: n.overlay.Host().Peerstore().Addrs(from)}}, time.Minute)
+	if err != nil {
 		return err
 	}
+	defer release()
 	if err := n.store.Pin(ctx, c); err != nil && !errors.Is(err, store.ErrNotPinned) {
 		return err
 	}

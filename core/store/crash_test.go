@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
@@ -148,7 +149,17 @@ func TestPowerLoss(t *testing.T) {
 		if i%2 == 1 {
 			r = onlyReader{r}
 		}
-		res, err := s.Put(ctx, r, PutOptions{Pin: i%4 == 0, Progress: func(done int64) {
+		// Every third put references an earlier object, as a manifest its
+		// payload (scrub then checks every reference after each cut), and
+		// the put holds its object (in memory: a cut just ends the hold).
+		var refs []cid.CID
+		if i%3 == 2 {
+			for c := range acked {
+				refs = append(refs, c)
+				break
+			}
+		}
+		res, err := s.Put(ctx, r, PutOptions{Pin: i%4 == 0, Refs: refs, Hold: time.Minute, Progress: func(done int64) {
 			if crashAt >= 0 && done >= crashAt {
 				crashAt = -1
 				snapshot()
@@ -157,6 +168,7 @@ func TestPowerLoss(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		res.Release()
 		acked[res.CID] = data
 		if rng.IntN(3) == 0 {
 			snapshot()

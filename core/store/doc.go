@@ -84,7 +84,23 @@
 //
 // A pin makes an object a GC root. A put may record references from the new
 // object to others (a manifest references its payload), so pinning a manifest
-// keeps its payload. GC deletes every object not reachable from a pin.
+// keeps its payload. A reference is only committed to an object that is
+// stored at that instant (else ErrMissingRef, and nothing is stored), so a
+// committed reference never names an object that is gone.
+//
+// A hold is a GC root for an operation in flight: PutOptions.Hold holds the
+// new object from the instant of its commit (under the commit lock, so no GC
+// runs between them) and Store.Hold an object already stored, each until its
+// release or its expiry. A publish holds its payload from its store until the
+// manifest's pinned reference to it is committed; a fetch holds what it
+// commits until its waiters have pinned it. Holds live in memory only and
+// touch nothing on disk: a crash ends them with the operations they served,
+// which were never acknowledged, and their objects are garbage then. GC
+// deletes every object not reachable from a pin or a hold in force.
+//
+// Scrub checks every reference and every pin against the object records, in
+// one snapshot of the index: a reference or pin naming an object that is not
+// stored is damage (DamageRef, DamagePin).
 //
 // # Quota
 //

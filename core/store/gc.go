@@ -89,7 +89,8 @@ type GCResult struct {
 	Bytes   int64 `json:"bytes"` // payload plus outboard bytes freed
 }
 
-// GC removes every object not reachable from a pin through references.
+// GC removes every object not reachable through references from a pin or
+// from a hold in force (an operation in flight: a publish, a fetch).
 func (s *Store) GC(ctx context.Context) (GCResult, error) {
 	done, err := s.enter()
 	if err != nil {
@@ -110,6 +111,13 @@ func (s *Store) GC(ctx context.Context) (GCResult, error) {
 		return nil
 	}); err != nil {
 		return GCResult{}, err
+	}
+	// Objects held by operations in flight are roots too (hold.go).
+	for _, c := range s.heldLocked() {
+		if !live[c] {
+			live[c] = true
+			stack = append(stack, c)
+		}
 	}
 	for len(stack) > 0 {
 		c := stack[len(stack)-1]

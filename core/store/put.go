@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -25,8 +26,15 @@ type PutOptions struct {
 	// Pin pins the object in the same commit that stores it.
 	Pin bool
 	// Refs are objects the new one references (a manifest references its
-	// payload): GC keeps them while the new object is reachable.
+	// payload): GC keeps them while the new object is reachable. Each must
+	// be stored when the put commits (else ErrMissingRef, and nothing is
+	// stored): a reference never names an object that is gone.
 	Refs []cid.CID
+	// Hold, when > 0, holds the object against GC from the instant of its
+	// commit until PutResult.Release is called or Hold has passed: what a
+	// publish stores and then references (from another put) stays in
+	// between. Holds live in memory only (see Store.Hold).
+	Hold time.Duration
 	// Progress, if set, is called with the number of input bytes read so far.
 	Progress func(read int64)
 }
@@ -39,6 +47,9 @@ type PutResult struct {
 	// was written (pins and references were still recorded).
 	Deduplicated bool
 	Inline       bool
+	// Release ends the hold of PutOptions.Hold (idempotent). It is never nil
+	// on success (a no-op without a hold).
+	Release func() `json:"-"`
 }
 
 // Put stores everything r yields and returns its CID once it is durable.
@@ -141,8 +152,8 @@ func (s *Store) putSized(ctx context.Context, in *inputReader, size int64, o Put
 // input is written to a temporary file and then hashed from it.
 func (s *Store) putStream(ctx context.Context, in *inputReader, o PutOptions) (PutResult, error) {
 	head := make([]byte, s.inline+1)
-	n, err := io.ReadFull(in, head)
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
+	n, err := readHead(in, head)
+	if err == io.EOF {
 		return s.putSized(ctx, &inputReader{ctx: ctx, r: bytesReader(head[:n])}, int64(n), o)
 	}
 	if err != nil {
@@ -239,12 +250,15 @@ func (s *Store) putOverQuota(h *cid.Hasher, in *inputReader, size int64, o PutOp
 	if err != nil {
 		return PutResult{}, err
 	}
+	if err := s.checkRefsLocked(c, o.Refs); err != nil {
+		return PutResult{}, err
+	}
 	b := s.db.NewBatch()
 	defer b.Close()
 	if err := s.commitBatch(b, c, o, usage{}); err != nil {
 		return PutResult{}, err
 	}
-	return PutResult{CID: c, Size: r.size, Deduplicated: true, Inline: r.kind == kindInline}, nil
+	return PutResult{CID: c, Size: r.size, Deduplicated: true, Inline: r.kind == kindInline, Release: s.holdPut(c, o)}, nil
 }
 
 func (s *Store) commitInline(data []byte, o PutOptions) (PutResult, error) {
@@ -254,6 +268,9 @@ func (s *Store) commitInline(data []byte, o PutOptions) (PutResult, error) {
 	defer s.mu.Unlock()
 	exists, err := s.has(objectKey(c))
 	if err != nil {
+		return PutResult{}, err
+	}
+	if err := s.checkRefsLocked(c, o.Refs); err != nil {
 		return PutResult{}, err
 	}
 	b := s.db.NewBatch()
@@ -268,6 +285,7 @@ func (s *Store) commitInline(data []byte, o PutOptions) (PutResult, error) {
 	if err := s.commitBatch(b, c, o, add); err != nil {
 		return PutResult{}, err
 	}
+	res.Release = s.holdPut(c, o)
 	return res, nil
 }
 
@@ -276,6 +294,9 @@ func (s *Store) commitFile(tmp string, c cid.CID, size int64, ob []byte, o PutOp
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	exists, err := s.has(objectKey(c))
+	if err == nil {
+		err = s.checkRefsLocked(c, o.Refs)
+	}
 	if err != nil {
 		s.fs.Remove(tmp)
 		return PutResult{}, err
@@ -308,7 +329,17 @@ func (s *Store) commitFile(tmp string, c cid.CID, size int64, ob []byte, o PutOp
 	if err := s.commitBatch(b, c, o, add); err != nil {
 		return PutResult{}, err
 	}
+	res.Release = s.holdPut(c, o)
 	return res, nil
+}
+
+// holdPut takes the hold a put asked for, right after its commit and under
+// the same s.mu, so no GC runs between them; it returns the release.
+func (s *Store) holdPut(c cid.CID, o PutOptions) func() {
+	if o.Hold <= 0 {
+		return func() {}
+	}
+	return s.holdLocked(c, o.Hold)
 }
 
 // placeFile renames tmp to final and makes the rename durable.
@@ -380,7 +411,26 @@ func (s *Store) release(n int64) {
 	s.resMu.Unlock()
 }
 
+// readHead fills p from in; it returns io.EOF if, and only if, in ended
+// with io.EOF before p was full. Any other error of in (io.ErrUnexpectedEOF
+// from a body cut short among them) is returned as is: only a clean end
+// makes a short input.
+func readHead(in io.Reader, p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		k, err := in.Read(p[n:])
+		n += k
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
 func (s *Store) inputErr(err error, size int64) error {
+	if size < 0 {
+		return fmt.Errorf("store: reading the input: %w", err)
+	}
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return fmt.Errorf("%w: the input ended before its stated %d bytes", ErrSizeMismatch, size)
 	}

@@ -22,6 +22,8 @@ const (
 	DamageRecord     = "record"     // the index record cannot be decoded
 	DamageOrphan     = "orphan"     // a file under objects/ that the index does not name
 	DamageAccounting = "accounting" // the usage counters disagree with the objects
+	DamageRef        = "ref"        // an object references one that is not stored (CID: the missing one)
+	DamagePin        = "pin"        // a pin names an object that is not stored
 )
 
 // Damage is one problem a scrub found.
@@ -31,6 +33,8 @@ type Damage struct {
 	Offset int64   `json:"offset"`
 	Length int64   `json:"length"`
 	Detail string  `json:"detail"`
+	// ReferencedBy is the referencing object of a DamageRef.
+	ReferencedBy cid.CID `json:"referenced_by,omitzero"`
 	// Repaired says Scrub fixed it (with ScrubOptions.Repair).
 	Repaired bool `json:"repaired"`
 }
@@ -59,7 +63,8 @@ type ScrubReport struct {
 
 // Scrub re-verifies every stored byte against its CID and reports each
 // problem precisely: the object, what is wrong and, for payload damage, the
-// exact chunk-group byte ranges that fail.
+// exact chunk-group byte ranges that fail. It also checks every reference
+// and pin: each must name a stored object (DamageRef, DamagePin).
 func (s *Store) Scrub(ctx context.Context, o ScrubOptions) (ScrubReport, error) {
 	done, err := s.enter()
 	if err != nil {
@@ -125,6 +130,11 @@ func (s *Store) Scrub(ctx context.Context, o ScrubOptions) (ScrubReport, error) 
 		}
 		rep.Damage = append(rep.Damage, d)
 	}
+	refs, err := s.scrubRefs(ctx)
+	if err != nil {
+		return rep, err
+	}
+	rep.Damage = append(rep.Damage, refs...)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.resMu.Lock()
@@ -147,6 +157,78 @@ func (s *Store) Scrub(ctx context.Context, o ScrubOptions) (ScrubReport, error) 
 		rep.Damage = append(rep.Damage, d)
 	}
 	return rep, nil
+}
+
+// scrubRefs checks every reference and every pin, in one consistent view
+// of the index: each must name a stored object. Such damage cannot be
+// repaired here (the object must come back from a peer or a backup).
+func (s *Store) scrubRefs(ctx context.Context) ([]Damage, error) {
+	snap := s.db.NewSnapshot()
+	defer snap.Close()
+	stored := func(c cid.CID) (bool, error) {
+		_, closer, err := snap.Get(objectKey(c))
+		if errors.Is(err, pebble.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("store: index: %w", err)
+		}
+		closer.Close()
+		return true, nil
+	}
+	scan := func(prefix byte, fn func(k []byte) error) error {
+		it, err := snap.NewIter(&pebble.IterOptions{LowerBound: []byte{prefix}, UpperBound: []byte{prefix + 1}})
+		if err != nil {
+			return fmt.Errorf("store: index: %w", err)
+		}
+		defer it.Close()
+		n := 0
+		for it.First(); it.Valid(); it.Next() {
+			if n++; n%1024 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			if err := fn(it.Key()); err != nil {
+				return err
+			}
+		}
+		if err := it.Error(); err != nil {
+			return fmt.Errorf("store: index: %w", err)
+		}
+		return nil
+	}
+	var out []Damage
+	pinned := map[cid.CID]bool{}
+	if err := scan(kPin, func(k []byte) error {
+		c := cid.CID(k[1:])
+		pinned[c] = true
+		ok, err := stored(c)
+		if err == nil && !ok {
+			out = append(out, Damage{CID: c, Kind: DamagePin, Detail: "pinned, but not stored"})
+		}
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	err := scan(kRef, func(k []byte) error {
+		if len(k) != 1+2*cid.Size {
+			out = append(out, Damage{Kind: DamageRecord, Detail: fmt.Sprintf("a reference key of %d bytes", len(k))})
+			return nil
+		}
+		from, to := cid.CID(k[1:1+cid.Size]), cid.CID(k[1+cid.Size:])
+		ok, err := stored(to)
+		if err != nil || ok {
+			return err
+		}
+		what := "referenced by " + from.String()
+		if pinned[from] {
+			what += " (pinned)"
+		}
+		out = append(out, Damage{CID: to, Kind: DamageRef, ReferencedBy: from, Detail: what + ", but not stored"})
+		return nil
+	})
+	return out, err
 }
 
 func (s *Store) countObjects(ctx context.Context) (int64, error) {

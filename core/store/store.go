@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/ronhost/ronhost/internal/pebbledb"
 
@@ -43,6 +44,9 @@ var (
 	ErrExists        = errors.New("store: object already stored")
 	ErrAborted       = errors.New("store: ingest aborted")
 	ErrIncomplete    = errors.New("store: ingest incomplete")
+	// ErrMissingRef: a put names in Refs an object that is not stored (the
+	// error wraps ErrNotFound too).
+	ErrMissingRef = errors.New("store: a referenced object is not stored")
 )
 
 // Options configure a Store. The zero value is a store on the real disk with
@@ -58,6 +62,8 @@ type Options struct {
 	InlineMax int
 	// Logger receives Pebble's log and recovery notes; nil discards them.
 	Logger *slog.Logger
+	// Now is the clock holds expire by; nil means time.Now.
+	Now func() time.Time
 }
 
 // Store is an open content store. Its methods are safe for concurrent use.
@@ -81,6 +87,9 @@ type Store struct {
 	used     usage // committed counters (guarded by resMu, written under mu)
 
 	cache *outboardCache
+
+	// holds keep objects of operations in flight from GC (hold.go).
+	holds holds
 
 	// ingests are the open Ingests, aborted by Close.
 	ingMu   sync.Mutex

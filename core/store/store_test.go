@@ -411,3 +411,42 @@ func TestLockAndRecovery(t *testing.T) {
 		t.Fatal("object lost")
 	}
 }
+
+// failingReader yields data, then fails with err.
+type failingReader struct {
+	data []byte
+	err  error
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if len(f.data) == 0 {
+		return 0, f.err
+	}
+	n := copy(p, f.data)
+	f.data = f.data[n:]
+	return n, nil
+}
+
+// TestInputErrorIsNotAnEnd: an input that fails, with io.ErrUnexpectedEOF
+// above all (a body cut short), is never stored as a shorter object,
+// whatever its size and whether the size was stated.
+func TestInputErrorIsNotAnEnd(t *testing.T) {
+	ctx := context.Background()
+	s := openT(t, t.TempDir(), Options{})
+	for _, n := range []int{0, 10, DefaultInlineMax, DefaultInlineMax + 1, 3 * GroupSize} {
+		for _, ferr := range []error{io.ErrUnexpectedEOF, errors.New("connection reset")} {
+			_, err := s.Put(ctx, &failingReader{randBytes(uint64(n), n), ferr}, PutOptions{})
+			if !errors.Is(err, ferr) {
+				t.Fatalf("%d bytes then %v: Put said %v", n, ferr, err)
+			}
+			_, err = s.Put(ctx, &failingReader{randBytes(uint64(n), n), ferr}, PutOptions{Size: int64(n) + 5})
+			if err == nil {
+				t.Fatalf("%d bytes then %v, stated %d: stored", n, ferr, n+5)
+			}
+		}
+	}
+	if u, _ := s.Stat(ctx); u.Objects != 0 {
+		t.Fatalf("%d objects stored from failed inputs", u.Objects)
+	}
+	assertNoTemp(t, s)
+}
