@@ -42,7 +42,7 @@ func contentCommands() []*command {
 	unpin.run = func(ctx context.Context, a *app, args []string) error { return runPin(ctx, a, unpin, args, false) }
 	gc := &command{name: "gc", args: "", summary: "delete every stored object that no pin keeps"}
 	gc.run = func(ctx context.Context, a *app, args []string) error { return runGC(ctx, a, gc, args) }
-	scrub := &command{name: "scrub", args: "[--repair]", summary: "re-verify every stored byte against its CID and report damage"}
+	scrub := &command{name: "scrub", args: "[--repair]", summary: "re-verify every stored byte against its CID and every reference and pin, and report damage"}
 	scrub.run = func(ctx context.Context, a *app, args []string) error { return runScrub(ctx, a, scrub, args) }
 	stat := &command{name: "stat", args: "[CID|ADDRESS]", summary: "show the store's disk usage, or one object (with a running node: also which peers hold copies)"}
 	stat.run = func(ctx context.Context, a *app, args []string) error { return runStat(ctx, a, stat, args) }
