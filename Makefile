@@ -90,7 +90,10 @@ DIST_PLATFORMS    ?= linux/amd64 linux/arm64 darwin/arm64
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 RELEASE_KEY       ?=
 DIST_ENV   = GOFLAGS= CGO_ENABLED=0 GOAMD64=v1 GOARM64=v8.0 GOEXPERIMENT=
-DIST_FLAGS = -trimpath -buildvcs=auto -ldflags "-s -w -X main.version=$(VERSION)"
+# No VCS stamp: go stamps a clone but not a git worktree or a source tarball,
+# and the bytes must not depend on how the source was checked out; the
+# version string names the commit.
+DIST_FLAGS = -trimpath -buildvcs=false -ldflags "-s -w -X main.version=$(VERSION)"
 
 dist: build bin/ronhost-dist
 	@rm -rf dist bin/dist && mkdir -p dist bin/dist
