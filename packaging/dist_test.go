@@ -406,6 +406,15 @@ func TestDebInstall(t *testing.T) {
 			t.Skipf("no %s on this machine (.ci/run installs systemd for systemd-analyze; dpkg comes with Debian)", tool)
 		}
 	}
+	// Several checkouts on one machine may run this test at once: one at a time.
+	lock, err := os.OpenFile(filepath.Join(os.TempDir(), "ronhost-deb-install-test.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lock.Close() }) // registered first: released after the cleanup below
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
 	if out, err := exec.Command("dpkg-query", "-W", "-f=${db:Status-Status}", "ronhost").Output(); err == nil && len(out) > 0 && string(out) != "not-installed" {
 		t.Skipf("a ronhost package is already on this machine (%s): not touching it", out)
 	}
