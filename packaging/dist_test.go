@@ -159,8 +159,8 @@ func TestReproducible(t *testing.T) {
 	for _, name := range keys(a) {
 		if a[name] != b[name] {
 			t.Errorf("%s differs between the two runs (%x, %x)", name, a[name], b[name])
-		} else {
-			t.Logf("identical: %s", name)
+		} else if st, err := os.Stat(filepath.Join(dirs[0], name)); err == nil {
+			t.Logf("identical: %s (%d bytes)", name, st.Size())
 		}
 	}
 }
