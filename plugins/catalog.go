@@ -33,12 +33,20 @@ type CatalogEntry struct {
 	Plugin    string    `json:"plugin"`              // b3:<hex>
 	Publisher string    `json:"publisher,omitempty"` // ed25519:<hex> of a verified signature
 	Installed time.Time `json:"installed"`
+	// For the plugins registries provide (Catalog.Registry): the registry
+	// ("b3:<id>"), the version it names, and, for a module not served, why
+	// (Status "refused" or "revoked", Reason).
+	Origin  string `json:"origin,omitempty"`
+	Version string `json:"version,omitempty"`
+	Status  string `json:"status,omitempty"`
+	Reason  string `json:"reason,omitempty"`
 }
 
 type catalogFile struct {
 	Version         int                     `json:"version"`
 	TLDs            map[string]CatalogEntry `json:"tlds"`
 	RemovedBuiltins []string                `json:"removed_builtins,omitempty"`
+	Registry        []CatalogEntry          `json:"registry,omitempty"` // written by the node's registry follower
 }
 
 // NewCatalog returns the catalog kept in dir. It does no I/O.

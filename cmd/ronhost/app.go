@@ -59,6 +59,7 @@ func (a *app) commandTable() []*command {
 	cmds := []*command{
 		busCommand(),
 		pluginCommand(),
+		registryCommand(),
 		serveCommand(),
 		signReleaseCommand(),
 		superviseCommand(),

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,8 +17,10 @@ import (
 	"text/tabwriter"
 
 	"github.com/ronhost/ronhost/conformance"
+	"github.com/ronhost/ronhost/core/cid"
 	"github.com/ronhost/ronhost/core/config"
 	"github.com/ronhost/ronhost/core/node"
+	"github.com/ronhost/ronhost/core/registry"
 	"github.com/ronhost/ronhost/plugins"
 	"github.com/ronhost/ronhost/sdk-wasm/template"
 )
@@ -103,7 +106,7 @@ func readSignature(module, path string) (*plugins.Signature, error) {
 }
 
 func pluginInstallCommand() *command {
-	c := &command{name: "install", args: "FILE.wasm [--tld NAME] [--sig FILE.sig] [--allow-unsigned]",
+	c := &command{name: "install", args: "FILE.wasm|b3:HASH [--tld NAME] [--sig FILE.sig] [--allow-unsigned]",
 		summary: "install a plugin for its TLD (a running node hot-reloads it)"}
 	c.run = func(ctx context.Context, a *app, args []string) error {
 		fs := a.flags(c, "plugin install")
@@ -114,11 +117,22 @@ func pluginInstallCommand() *command {
 		if err != nil {
 			return err
 		}
-		wasm, err := os.ReadFile(arg)
-		if err != nil {
-			return err
+		var wasm []byte
+		var sig *plugins.Signature
+		if strings.HasPrefix(arg, cid.Prefix) {
+			// A module by hash: fetched through the node from its peers,
+			// verified against the hash.
+			if wasm, err = a.fetchModule(ctx, arg); err != nil {
+				return err
+			}
+			if *sigPath != "" {
+				sig, err = readSignature("", *sigPath)
+			}
+		} else {
+			if wasm, err = os.ReadFile(arg); err == nil {
+				sig, err = readSignature(arg, *sigPath)
+			}
 		}
-		sig, err := readSignature(arg, *sigPath)
 		if err != nil {
 			return err
 		}
@@ -166,8 +180,11 @@ func pluginInstallCommand() *command {
 type listed struct {
 	TLD       string `json:"tld"`
 	Plugin    string `json:"plugin"`
-	Source    string `json:"source"`
+	Source    string `json:"source"` // builtin, installed, or registry b3:<id>
 	Publisher string `json:"publisher,omitempty"`
+	Version   string `json:"version,omitempty"`
+	Status    string `json:"status"` // active, shadowed (a local plugin wins), refused or revoked
+	Reason    string `json:"reason,omitempty"`
 }
 
 func pluginListCommand() *command {
@@ -185,32 +202,51 @@ func pluginListCommand() *command {
 		if err != nil {
 			return err
 		}
+		regRows, err := e.catalog.Registry()
+		if err != nil {
+			return err
+		}
 		rows := map[string]listed{}
 		if e.cfg.Plugins.Builtins {
 			for _, b := range a.builtins() {
-				rows[b.TLD] = listed{TLD: b.TLD, Plugin: plugins.HashBytes(b.Wasm), Source: "builtin"}
+				rows[b.TLD] = listed{TLD: b.TLD, Plugin: plugins.HashBytes(b.Wasm), Source: "builtin", Status: "active"}
 			}
 		}
 		for _, t := range removed {
 			delete(rows, t)
 		}
 		for t, en := range entries {
-			rows[t] = listed{TLD: t, Plugin: en.Plugin, Source: "installed", Publisher: en.Publisher}
+			rows[t] = listed{TLD: t, Plugin: en.Plugin, Source: "installed", Publisher: en.Publisher, Status: "active"}
 		}
 		out := make([]listed, 0, len(rows))
 		for _, r := range rows {
 			out = append(out, r)
 		}
-		sort.Slice(out, func(i, j int) bool { return out[i].TLD < out[j].TLD })
+		// What registries provide: served unless a local plugin has the TLD.
+		for _, r := range regRows {
+			l := listed{TLD: r.TLD, Plugin: r.Plugin, Source: "registry " + r.Origin, Publisher: r.Publisher,
+				Version: r.Version, Status: r.Status, Reason: r.Reason}
+			if l.Status == plugins.StatusActive {
+				l.Status = "active"
+				if _, local := rows[r.TLD]; local {
+					l.Status = "shadowed"
+				}
+			}
+			out = append(out, l)
+		}
+		sort.SliceStable(out, func(i, j int) bool { return out[i].TLD < out[j].TLD })
 		return a.emit(map[string]any{"plugins": out}, func(w io.Writer) {
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "TLD\tSOURCE\tPLUGIN\tPUBLISHER")
+			fmt.Fprintln(tw, "TLD\tSTATUS\tSOURCE\tPLUGIN\tPUBLISHER")
 			for _, r := range out {
 				pub := r.Publisher
 				if pub == "" {
 					pub = "-"
 				}
-				fmt.Fprintf(tw, ".%s\t%s\t%s\t%s\n", r.TLD, r.Source, r.Plugin, pub)
+				fmt.Fprintf(tw, ".%s\t%s\t%s\t%s\t%s\n", r.TLD, r.Status, r.Source, r.Plugin, pub)
+				if r.Reason != "" {
+					fmt.Fprintf(tw, "\t  %s\t\t\t\n", r.Reason)
+				}
 			}
 			tw.Flush()
 		})
@@ -449,4 +485,39 @@ func pluginNewCommand() *command {
 		})
 	}
 	return c
+}
+
+// fetchModule fetches the module named by hash through the running node
+// (which finds it on its peers and verifies it as it fetches) and checks
+// the bytes against the hash again.
+func (a *app) fetchModule(ctx context.Context, hash string) ([]byte, error) {
+	c, err := cid.Parse(hash)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := a.client("")
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, cl.api+"/o/"+c.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := cl.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("the node at %s does not answer: %w", cl.api, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return nil, fmt.Errorf("fetching %s through the node: %s: %s", c, resp.Status, strings.TrimSpace(string(b)))
+	}
+	wasm, err := io.ReadAll(io.LimitReader(resp.Body, registry.MaxModule+1))
+	if err != nil {
+		return nil, err
+	}
+	if got := cid.Sum(wasm); got != c {
+		return nil, fmt.Errorf("the node answered bytes hashing to %s for %s: refused", got, c)
+	}
+	return wasm, nil
 }

@@ -149,6 +149,9 @@ type Plugins struct {
 	SplitMillis       int      `toml:"split_ms" comment:"deadline of one split call (ABI maximum 50)"`
 	ResolveMillis     int      `toml:"resolve_ms" comment:"deadline of one resolve call (ABI maximum 50)"`
 	CacheDir          string   `toml:"cache_dir" comment:"wazero's compilation cache; empty means DATA/cache/wazero"`
+	Registries        []string `toml:"registries" comment:"plugin registries this node follows (b3:<id>), in order of preference; ronhost registry follow adds more (DATA/registry/following); a TLD installed by hand or built in wins over any registry"`
+	RegistryPoll      Duration `toml:"registry_poll" comment:"how often the node asks peers for the registries' heads (heads also arrive by gossip at once)"`
+	RegistryHeartbeat Duration `toml:"registry_heartbeat" comment:"gossipsub heartbeat of the registries' topics"`
 }
 
 // Default returns the configuration with every default written out.
@@ -179,6 +182,9 @@ func Default() Config {
 			TrustedPeers: []string{}, ReplicaBytes: 10 << 30, ReplicaObjects: 10000},
 		Plugins: Plugins{
 			TrustedPublishers: []string{},
+			Registries:        []string{},
+			RegistryPoll:      Duration(time.Minute),
+			RegistryHeartbeat: Duration(time.Second),
 			Builtins:          true,
 			MemoEntries:       4096,
 			QuarantineAfter:   5,
@@ -239,6 +245,13 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: plugins.resolve_ms %d is outside 1..50", p.ResolveMillis)
 	case p.PoolSize < 0:
 		return fmt.Errorf("config: plugins.pool_size %d is negative", p.PoolSize)
+	case p.RegistryPoll.D() < 100*time.Millisecond || p.RegistryHeartbeat.D() < 10*time.Millisecond:
+		return fmt.Errorf("config: plugins.registry_poll must be at least 100ms and plugins.registry_heartbeat at least 10ms")
+	}
+	for _, id := range p.Registries {
+		if _, err := cid.Parse(id); err != nil {
+			return fmt.Errorf("config: plugins.registries: %q is not a registry ID (b3:<64 hex>)", id)
+		}
 	}
 	g := c.Gateway
 	switch {

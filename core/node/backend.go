@@ -25,6 +25,11 @@ func (b backend) req(ctx context.Context, role, verb string, in, out any) error 
 func (b backend) Lookup(ctx context.Context, hash cid.CID) (gateway.Entry, error) {
 	var e gateway.Entry
 	err := b.req(ctx, "index", "lookup", map[string]any{"hash": hash}, &e)
+	if err == nil {
+		if why := b.n.blockedTLD(e.TLD); why != "" {
+			return e, bus.Errorf(bus.CodeUnavailable, "%s", why)
+		}
+	}
 	return e, err
 }
 

@@ -94,6 +94,10 @@ func (n *Node) opsHandler() http.Handler {
 		return map[string]string{"cid": r.PathValue("cid")}, nil
 	}))
 	mux.HandleFunc("POST /v1/pin", n.busCall("dht", "pin", true, jsonBody(64<<10)))
+	mux.HandleFunc("POST /v1/registry/heads", n.offerHead)
+	mux.HandleFunc("GET /v1/registries", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"registries": n.Registries()})
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		gateway.WriteError(w, bus.Errorf(bus.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})

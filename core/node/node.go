@@ -24,6 +24,7 @@ import (
 	"github.com/ronhost/ronhost/core/ledger"
 	"github.com/ronhost/ronhost/core/mailbox"
 	"github.com/ronhost/ronhost/core/overlay"
+	"github.com/ronhost/ronhost/core/registry/follower"
 	"github.com/ronhost/ronhost/core/store"
 	"github.com/ronhost/ronhost/core/token"
 	"github.com/ronhost/ronhost/core/tor"
@@ -87,7 +88,9 @@ type Node struct {
 
 	reconcileMu sync.Mutex
 	lastStamp   string
-	sources     map[string]string // TLD -> "builtin" or "installed"
+	sources     map[string]string                 // TLD -> "builtin", "installed" or "registry b3:<id>"
+	blocked     atomic.Pointer[map[string]string] // TLD -> why a revocation leaves it without a plugin
+	follower    *follower.Follower
 
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -256,6 +259,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		}
 		if err := n.Reconcile(ctx); err != nil {
 			n.log.Error("some plugins could not be installed", "err", err)
+		}
+		if err := n.startFollower(ctx); err != nil {
+			return err
 		}
 	}
 	n.closers = append(n.closers, func() error {
@@ -533,6 +539,15 @@ func (n *Node) Reconcile(ctx context.Context) error {
 		wasm   func() ([]byte, error)
 	}
 	wants := map[string]want{}
+	// What registries provide comes first: a built-in or an installed
+	// plugin for the same TLD wins.
+	regs, blocked, err := n.registryRows()
+	if err != nil {
+		return err
+	}
+	for tld, e := range regs {
+		wants[tld] = want{e.Plugin, "registry " + e.Origin, func() ([]byte, error) { return n.catalog.Module(e.Plugin) }}
+	}
 	if n.opts.Config.Plugins.Builtins {
 		for _, b := range n.opts.Builtins {
 			wasm := b.Wasm
@@ -546,6 +561,10 @@ func (n *Node) Reconcile(ctx context.Context) error {
 		e := e
 		wants[tld] = want{e.Plugin, "installed", func() ([]byte, error) { return n.catalog.Module(e.Plugin) }}
 	}
+	for tld := range wants {
+		delete(blocked, tld)
+	}
+	n.blocked.Store(&blocked)
 	var errs []error
 	for tld, w := range wants {
 		// Unchanged plugins stay; a quarantined one is reloaded, which lifts the quarantine.

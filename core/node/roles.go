@@ -403,6 +403,9 @@ func (n *Node) pluginError(tld string, err error) error {
 			Kind: string(fault.Kind), Message: fault.Error()})
 		return bus.Errorf(bus.CodePluginFault, "%v", err)
 	case errors.Is(err, plugins.ErrUnknownTLD):
+		if why := n.blockedTLD(tld); why != "" {
+			return bus.Errorf(bus.CodeUnavailable, "%s", why)
+		}
 		return bus.Errorf(bus.CodeNotFound, "no plugin owns .%s on this node", tld)
 	case errors.Is(err, plugins.ErrNotSupported):
 		return bus.Errorf(bus.CodeNotFound, "the .%s plugin serves no sub-paths", tld)

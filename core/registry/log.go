@@ -289,3 +289,10 @@ func (l *Log) Extend(sh *SignedHead, raw []byte, objs []*Object, now time.Time) 
 	n.head, n.headRaw = sh, slices.Clone(raw)
 	return n, nil
 }
+
+// Restore returns the log with sh as its head, checked as Extend checks it
+// but not for expiry: a node restarting keeps the head it had accepted even
+// if it expired meanwhile (its registry is then frozen until a new head).
+func (l *Log) Restore(sh *SignedHead, raw []byte) (*Log, error) {
+	return l.Extend(sh, raw, nil, sh.Head.ExpiresAt().Add(-time.Nanosecond))
+}
