@@ -430,7 +430,7 @@ func (f *Follower) fetchChain(ctx context.Context, l *registry.Log, sh *registry
 	var known uint64
 	if l != nil {
 		known = l.Len()
-		if sh.Head.Entries == known {
+		if sh.Head.Entries == known && l.EntryID(known-1) == sh.Head.Entry {
 			return nil, nil // a new head for the same entries
 		}
 	}
@@ -564,7 +564,9 @@ func (f *Follower) poll(ctx context.Context, r *reg) {
 		if err != nil || len(raw) == 0 {
 			continue
 		}
-		if cur := r.headRaw(); cur != nil && string(cur) == string(raw) {
+		// A peer behind this node answers an older head: not an attack,
+		// and not counted as one.
+		if sh, err := registry.ParseHead(raw); err != nil || sh.Head.Seq <= r.headSeq() {
 			continue
 		}
 		if err := f.offer(ctx, r, raw, p); err == nil {

@@ -54,6 +54,15 @@ func (r *reg) entries() uint64 {
 	return 0
 }
 
+func (r *reg) headSeq() uint64 {
+	if l := r.current(); l != nil {
+		if sh, _ := l.Head(); sh != nil {
+			return sh.Head.Seq
+		}
+	}
+	return 0
+}
+
 func (r *reg) headRaw() []byte {
 	if l := r.current(); l != nil {
 		_, raw := l.Head()
