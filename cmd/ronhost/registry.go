@@ -537,9 +537,10 @@ func registryShowCommand() *command {
 }
 
 func registryFollowCommand() *command {
-	c := &command{name: "follow", args: "b3:ID", summary: "follow a registry (after those in [plugins] registries; a running node picks it up)"}
+	c := &command{name: "follow", args: "b3:ID [--reset]", summary: "follow a registry (after those in [plugins] registries; a running node picks it up)"}
 	c.run = func(ctx context.Context, a *app, args []string) error {
 		fs := a.flags(c, "registry follow")
+		reset := fs.Bool("reset", false, "forget what this node knew of the registry (a halt after a fork included); the node must be stopped")
 		pos, err := parse(fs, args, 1, 1)
 		if err != nil {
 			return err
@@ -551,6 +552,14 @@ func registryFollowCommand() *command {
 		dir, err := a.data()
 		if err != nil {
 			return err
+		}
+		if *reset {
+			if _, err := node.ReadRunInfo(dir); err == nil {
+				return fmt.Errorf("a node is serving %s: stop it before --reset", dir)
+			}
+			if err := os.RemoveAll(filepath.Join(dir, node.RegistryDir, strings.TrimPrefix(id.String(), cid.Prefix))); err != nil {
+				return err
+			}
 		}
 		path := node.FollowFile(dir)
 		b, err := os.ReadFile(path)
