@@ -48,7 +48,7 @@ func (o *objects) Keep(ctx context.Context, b []byte) error {
 // net is a host without a DHT (the peers are connected by the test).
 type net struct{ h host.Host }
 
-func (n net) Host() host.Host                             { return n.h }
+func (n net) Host() host.Host                              { return n.h }
 func (n net) Provide(ctx context.Context, c cid.CID) error { return nil }
 func (n net) FindProviders(ctx context.Context, c cid.CID, max int) ([]peer.AddrInfo, error) {
 	return nil, nil
