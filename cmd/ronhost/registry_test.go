@@ -290,6 +290,23 @@ func TestRegistryFiveNodes(t *testing.T) {
 			strings.Contains(string(body), "sends readers' data away") && pluginVersion(s, "blog") == ""
 	})
 
+	// C's operator installs v1 by hash, fetched from peers through the node:
+	// a TLD installed by hand wins over the registry (v1 is not revoked).
+	// A hash nobody holds fails cleanly.
+	c3 := clis[2]
+	if errs, _ := c3.fail("plugin", "install", "--allow-unsigned", "b3:"+strings.Repeat("0f", 32)); !strings.Contains(errs, "404") {
+		t.Fatalf("installing a module nobody holds: %s", errs)
+	}
+	c3.ok("plugin", "install", "--allow-unsigned", plugins.HashBytes(mustRead(t, v1)))
+	nodes[2].waitFor("C serving .blog v1 installed by hand", func() bool {
+		resp, err := http.Get(nodes[2].api + "/r/" + addr)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200 && pluginVersion(nodes[2], "blog") == "1.0.0"
+	})
+
 	// A fork: maintainers 2 and 3 sign another entry after the bind of
 	// .bad, where the revocation stands. Both are refused; the registry halts.
 	l, _ = w.load()

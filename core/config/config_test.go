@@ -48,6 +48,8 @@ func TestBadFilesAreRefusedClearly(t *testing.T) {
 		{"[plugins]\nvalidat_ms = 50\n", "validat_ms"},
 		{"[node]\nlog_level = \"loud\"\n", "log_level"},
 		{"[node\n", "config:"},
+		{"[plugins]\nregistries = [\"b3:xyz\"]\n", "is not a registry ID"},
+		{"[plugins]\nregistry_poll = \"1ms\"\n", "registry_poll must be at least 100ms"},
 	} {
 		dir := t.TempDir()
 		if err := os.WriteFile(Path(dir), []byte(c.body), 0o644); err != nil {
