@@ -8,18 +8,6 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
-// Open creates dir durably if needed and opens the Pebble database in it on
-// fs (nil: the real disk), logging to log (nil: discarded).
-func Open(fs vfs.FS, dir string, log *slog.Logger) (*pebble.DB, error) {
-	if fs == nil {
-		fs = vfs.Default
-	}
-	if err := MakeDir(fs, dir); err != nil {
-		return nil, err
-	}
-	return pebble.Open(dir, &pebble.Options{FS: fs, Logger: Logger(log)})
-}
-
 // MakeDir creates dir and the missing directories above it, syncing each
 // directory whose entries it changed.
 func MakeDir(fs vfs.FS, dir string) error {
@@ -34,6 +22,9 @@ func MakeDir(fs vfs.FS, dir string) error {
 			break
 		}
 		d = parent
+	}
+	if len(created) == 0 {
+		return nil
 	}
 	if err := fs.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", dir, err)
@@ -57,16 +48,30 @@ func MakeDir(fs vfs.FS, dir string) error {
 }
 
 // Logger sends Pebble's log lines to l (nil: discarded): its info at debug
-// level, its errors at error level; a fatal error is logged and panics, as
-// Pebble expects.
+// level, its errors at error level. Its Fatalf logs and panics: it is for
+// tools that open Pebble directly; a DB's instances use their own, which
+// never panics.
 func Logger(l *slog.Logger) pebble.Logger {
 	if l == nil {
 		l = slog.New(slog.DiscardHandler)
 	}
-	return logger{l}
+	return logger{l: l}
 }
 
-type logger struct{ l *slog.Logger }
+type logger struct {
+	l  *slog.Logger
+	in *instance // nil: Fatalf panics
+}
+
+// instanceLogger is the logger of one open instance: Fatalf marks the
+// instance failed and returns. Pebble calls Fatalf where it cannot go on
+// writing (a commit whose log write or sync failed, a MANIFEST write that
+// failed) and, where it has an error in hand, returns it after the call;
+// the DB refuses every write of a failed instance from then on, never
+// closes it, and serves reads from what it holds.
+func instanceLogger(l *slog.Logger, in *instance) pebble.Logger {
+	return logger{l: l, in: in}
+}
 
 func (p logger) Infof(format string, args ...any) {
 	p.l.Debug("pebble: " + fmt.Sprintf(format, args...))
@@ -77,6 +82,18 @@ func (p logger) Errorf(format string, args ...any) {
 }
 
 func (p logger) Fatalf(format string, args ...any) {
-	p.l.Error("pebble: fatal: " + fmt.Sprintf(format, args...))
-	panic(fmt.Sprintf("pebble: "+format, args...))
+	msg := fmt.Sprintf(format, args...)
+	if p.in == nil {
+		p.l.Error("pebble: fatal: " + msg)
+		panic("pebble: " + msg)
+	}
+	var err error = fmt.Errorf("pebble: %s", msg)
+	for _, a := range args {
+		if e, ok := a.(error); ok {
+			err = fmt.Errorf("pebble: %s: %w", msg, e)
+			break
+		}
+	}
+	p.in.fail(err)
+	p.l.Error("pebble: fatal write error: the database refuses writes until the node restarts", "err", msg)
 }
