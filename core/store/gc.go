@@ -202,7 +202,7 @@ func (s *Store) GC(ctx context.Context) (GCResult, error) {
 			return res, err
 		}
 	}
-	if err := settle.Commit(pebble.Sync); err != nil {
+	if err := settle.CommitFreeing(pebble.Sync); err != nil {
 		return res, fmt.Errorf("store: committing: %w", err)
 	}
 	return res, nil

@@ -11,6 +11,7 @@ import (
 	"lukechampine.com/blake3/bao"
 
 	"github.com/ronhost/ronhost/core/cid"
+	"github.com/ronhost/ronhost/internal/pebbledb"
 )
 
 // Group states of an Ingest.
@@ -91,6 +92,9 @@ func (s *Store) NewIngest(ctx context.Context, c cid.CID, size int64, ob []byte)
 		return nil, fmt.Errorf("%w: %s", ErrExists, c)
 	}
 	cost := size + outboardSize(size)
+	if err := s.space.Check(cost); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
 	if err := s.reserve(cost); err != nil {
 		return nil, err
 	}
@@ -107,9 +111,17 @@ func (s *Store) NewIngest(ctx context.Context, c cid.CID, size int64, ob []byte)
 		f, err := s.fs.OpenReadWrite(in.tmp, vfs.WriteCategoryUnspecified)
 		if err != nil {
 			s.release(cost)
-			return nil, fmt.Errorf("store: creating a temporary file: %w", err)
+			return nil, pebbledb.NoSpace(fmt.Errorf("store: creating a temporary file: %w", err))
 		}
-		f.Preallocate(0, size) // best effort: the space up front, fewer extents
+		// The space up front (fewer extents); a full disk fails here rather
+		// than halfway through the fetch. Other errors (no fallocate) are
+		// ignored: it is only an optimization.
+		if err := pebbledb.NoSpace(f.Preallocate(0, size)); errors.Is(err, ErrDiskFull) {
+			f.Close()
+			s.fs.Remove(in.tmp)
+			s.release(cost)
+			return nil, fmt.Errorf("store: reserving %d bytes for %s: %w", size, c, err)
+		}
 		in.f = f
 	}
 	s.ingMu.Lock()
@@ -243,7 +255,7 @@ func (in *Ingest) put(p []byte, off int64) error {
 		return nil
 	}
 	_, err := in.f.WriteAt(p, off)
-	return err
+	return pebbledb.NoSpace(err)
 }
 
 // corrupt names the first group of p (at off) that fails verification.
@@ -463,7 +475,7 @@ func (in *Ingest) Commit(ctx context.Context, o PutOptions) (PutResult, error) {
 		res, err = s.commitInline(in.buf, o)
 	} else if err = in.f.Sync(); err != nil {
 		s.fs.Remove(in.tmp)
-		err = fmt.Errorf("store: syncing: %w", err)
+		err = pebbledb.NoSpace(fmt.Errorf("store: syncing: %w", err))
 	} else {
 		ob := in.ob
 		if in.size <= GroupSize {

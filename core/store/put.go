@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -14,6 +15,7 @@ import (
 	"lukechampine.com/blake3/bao"
 
 	"github.com/ronhost/ronhost/core/cid"
+	"github.com/ronhost/ronhost/internal/pebbledb"
 )
 
 // PutOptions tune one Put.
@@ -91,6 +93,9 @@ func sizeOf(r io.Reader) int64 {
 
 func (s *Store) putSized(ctx context.Context, in *inputReader, size int64, o PutOptions) (PutResult, error) {
 	cost := size + outboardSize(size)
+	if err := s.space.Check(cost); err != nil {
+		return s.putOverQuota(cid.NewHasher(), in, size, o, fmt.Errorf("store: %w", err))
+	}
 	if err := s.reserve(cost); err != nil {
 		return s.putOverQuota(cid.NewHasher(), in, size, o, err)
 	}
@@ -108,7 +113,7 @@ func (s *Store) putSized(ctx context.Context, in *inputReader, size int64, o Put
 	tmp := s.tempName()
 	f, err := s.fs.Create(tmp, vfs.WriteCategoryUnspecified)
 	if err != nil {
-		return PutResult{}, fmt.Errorf("store: creating a temporary file: %w", err)
+		return PutResult{}, pebbledb.NoSpace(fmt.Errorf("store: creating a temporary file: %w", err))
 	}
 	committed := false
 	defer func() {
@@ -123,7 +128,7 @@ func (s *Store) putSized(ctx context.Context, in *inputReader, size int64, o Put
 	tee := newTeeWriter(io.LimitReader(in, size), f)
 	ob := make([]byte, bao.EncodedSize(int(size), Group, true))
 	root, err := bao.Encode(&bufferAt{ob}, tee, size, Group, true)
-	if werr := tee.finish(); err == nil && werr != nil {
+	if werr := tee.finish(); werr != nil { // the file's error first: the tee stops reading on it
 		return PutResult{}, werr
 	}
 	if err == nil && tee.n != size {
@@ -136,10 +141,10 @@ func (s *Store) putSized(ctx context.Context, in *inputReader, size int64, o Put
 		return PutResult{}, err
 	}
 	if err := f.Sync(); err != nil {
-		return PutResult{}, fmt.Errorf("store: syncing: %w", err)
+		return PutResult{}, pebbledb.NoSpace(fmt.Errorf("store: syncing: %w", err))
 	}
 	if err := f.Close(); err != nil {
-		return PutResult{}, fmt.Errorf("store: closing: %w", err)
+		return PutResult{}, pebbledb.NoSpace(fmt.Errorf("store: closing: %w", err))
 	}
 	committed = true // the file is now commitFile's to keep or remove
 	if size <= GroupSize {
@@ -159,13 +164,16 @@ func (s *Store) putStream(ctx context.Context, in *inputReader, o PutOptions) (P
 	if err != nil {
 		return PutResult{}, s.inputErr(err, -1)
 	}
+	if err := s.space.Check(int64(len(head))); err != nil {
+		return s.putOverQuota(hasherOf(head), in, -1, o, fmt.Errorf("store: %w", err))
+	}
 	tmp := s.tempName()
 	f, err := s.fs.Create(tmp, vfs.WriteCategoryUnspecified)
 	if err != nil {
-		return PutResult{}, fmt.Errorf("store: creating a temporary file: %w", err)
+		return PutResult{}, pebbledb.NoSpace(fmt.Errorf("store: creating a temporary file: %w", err))
 	}
 	committed := false
-	var reserved int64
+	var reserved, checked int64
 	defer func() {
 		s.release(reserved)
 		if !committed {
@@ -182,8 +190,14 @@ func (s *Store) putStream(ctx context.Context, in *inputReader, o PutOptions) (P
 		k, rerr := in.Read(buf)
 		if k > 0 {
 			size += int64(k)
-			for size+outboardSize(size) > reserved {
-				if err := s.reserve(step); err != nil {
+			for size+outboardSize(size) > max(reserved, checked) {
+				err := s.space.Check(step)
+				if err != nil {
+					err = fmt.Errorf("store: %w", err)
+				} else if s.opts.QuotaBytes > 0 {
+					err = s.reserve(step)
+				}
+				if err != nil {
 					// Hash what was written and the rest: a duplicate still succeeds.
 					h := cid.NewHasher()
 					if ferr := bw.Flush(); ferr != nil {
@@ -195,10 +209,13 @@ func (s *Store) putStream(ctx context.Context, in *inputReader, o PutOptions) (P
 					h.Write(buf[:k])
 					return s.putOverQuota(h, in, -1, o, err)
 				}
-				reserved += step
+				checked += step
+				if s.opts.QuotaBytes > 0 {
+					reserved += step
+				}
 			}
 			if _, err := bw.Write(buf[:k]); err != nil {
-				return PutResult{}, fmt.Errorf("store: writing: %w", err)
+				return PutResult{}, pebbledb.NoSpace(fmt.Errorf("store: writing: %w", err))
 			}
 		}
 		if rerr == io.EOF {
@@ -209,10 +226,10 @@ func (s *Store) putStream(ctx context.Context, in *inputReader, o PutOptions) (P
 		}
 	}
 	if err := bw.Flush(); err != nil {
-		return PutResult{}, fmt.Errorf("store: writing: %w", err)
+		return PutResult{}, pebbledb.NoSpace(fmt.Errorf("store: writing: %w", err))
 	}
 	if err := f.Sync(); err != nil {
-		return PutResult{}, fmt.Errorf("store: syncing: %w", err)
+		return PutResult{}, pebbledb.NoSpace(fmt.Errorf("store: syncing: %w", err))
 	}
 	ob := make([]byte, bao.EncodedSize(int(size), Group, true))
 	root, err := bao.Encode(&bufferAt{ob}, &ctxReader{ctx: ctx, r: io.NewSectionReader(f, 0, size)}, size, Group, true)
@@ -317,7 +334,8 @@ func (s *Store) commitFile(tmp string, c cid.CID, size int64, ob []byte, o PutOp
 		final := s.objectPath(c)
 		if err := s.placeFile(tmp, final); err != nil {
 			s.fs.Remove(tmp)
-			return PutResult{}, err
+			s.dropIntent(c)
+			return PutResult{}, pebbledb.NoSpace(err)
 		}
 		b.Set(objectKey(c), record{kind: kindFile, size: size}.encode(), nil)
 		if ob != nil {
@@ -327,6 +345,11 @@ func (s *Store) commitFile(tmp string, c cid.CID, size int64, ob []byte, o PutOp
 		add = usage{Objects: 1, Bytes: size, Outboard: int64(len(ob))}
 	}
 	if err := s.commitBatch(b, c, o, add); err != nil {
+		if !exists && errors.Is(err, ErrDiskFull) && !errors.Is(err, pebbledb.ErrFailed) {
+			// Refused before Pebble saw it: nothing names the file, give the space back now.
+			s.fs.Remove(s.objectPath(c))
+			s.dropIntent(c)
+		}
 		return PutResult{}, err
 	}
 	res.Release = s.holdPut(c, o)
@@ -340,6 +363,14 @@ func (s *Store) holdPut(c cid.CID, o PutOptions) func() {
 		return func() {}
 	}
 	return s.holdLocked(c, o.Hold)
+}
+
+// dropIntent removes the intent of a put that placed nothing, or whose
+// file is gone; if that fails the next Open settles it. s.mu is held.
+func (s *Store) dropIntent(c cid.CID) {
+	if err := s.db.Delete(intentKey(c), pebble.Sync); err != nil {
+		s.log.Warn("store: an intent is left for the next start", "cid", c.String(), "err", err)
+	}
 }
 
 // placeFile renames tmp to final and makes the rename durable.
@@ -362,7 +393,7 @@ func (s *Store) placeFile(tmp, final string) error {
 
 // commitBatch adds pins, references and the usage change to b and commits it
 // durably. s.mu is held.
-func (s *Store) commitBatch(b *pebble.Batch, c cid.CID, o PutOptions, add usage) error {
+func (s *Store) commitBatch(b *pebbledb.Batch, c cid.CID, o PutOptions, add usage) error {
 	if o.Pin {
 		b.Set(pinKey(c), nil, nil)
 	}
@@ -378,7 +409,11 @@ func (s *Store) commitBatch(b *pebble.Batch, c cid.CID, o PutOptions, add usage)
 	if add != (usage{}) {
 		b.Set([]byte{kUsage}, next.encode(), nil)
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	commit := b.Commit
+	if add.Objects < 0 { // GC: a batch that frees space
+		commit = b.CommitFreeing
+	}
+	if err := commit(pebble.Sync); err != nil {
 		return fmt.Errorf("store: committing: %w", err)
 	}
 	s.resMu.Lock()
@@ -506,10 +541,18 @@ func (r *sliceReader) Read(p []byte) (int, error) {
 
 func bytesReader(b []byte) io.Reader { return &sliceReader{b} }
 
+// hasherOf returns a hasher that has read b.
+func hasherOf(b []byte) *cid.Hasher {
+	h := cid.NewHasher()
+	h.Write(b)
+	return h
+}
+
 // teeWriter is an io.Reader over in that hands everything it yields to a
 // goroutine writing it to f, in blocks, starting write-back as it goes so the
 // final fsync has little left to do.
 type teeWriter struct {
+	werr atomic.Pointer[error] // the writer's error, once it failed
 	in   io.Reader
 	cur  []byte
 	off  int
@@ -541,11 +584,12 @@ func newTeeWriter(in io.Reader, f vfs.File) *teeWriter {
 					_, err = f.SyncTo(written)
 					synced = written
 				}
+				if err != nil {
+					err = pebbledb.NoSpace(fmt.Errorf("store: writing: %w", err))
+					t.werr.Store(&err)
+				}
 			}
 			t.free <- blk[:cap(blk)]
-		}
-		if err != nil {
-			err = fmt.Errorf("store: writing: %w", err)
 		}
 		t.done <- err
 	}()
@@ -564,6 +608,10 @@ func (t *teeWriter) Read(p []byte) (int, error) {
 		t.cur = nil
 	}
 	blk := <-t.free
+	if werr := t.werr.Load(); werr != nil {
+		t.free <- blk
+		return 0, *werr // no use reading the rest
+	}
 	n, err := io.ReadFull(t.in, blk)
 	if n == 0 {
 		t.free <- blk

@@ -163,7 +163,10 @@ func (s *Store) Scrub(ctx context.Context, o ScrubOptions) (ScrubReport, error) 
 // of the index: each must name a stored object. Such damage cannot be
 // repaired here (the object must come back from a peer or a backup).
 func (s *Store) scrubRefs(ctx context.Context) ([]Damage, error) {
-	snap := s.db.NewSnapshot()
+	snap, err := s.db.NewSnapshot()
+	if err != nil {
+		return nil, fmt.Errorf("store: index: %w", err)
+	}
 	defer snap.Close()
 	stored := func(c cid.CID) (bool, error) {
 		_, closer, err := snap.Get(objectKey(c))
@@ -211,7 +214,7 @@ func (s *Store) scrubRefs(ctx context.Context) ([]Damage, error) {
 	}); err != nil {
 		return nil, err
 	}
-	err := scan(kRef, func(k []byte) error {
+	err = scan(kRef, func(k []byte) error {
 		if len(k) != 1+2*cid.Size {
 			out = append(out, Damage{Kind: DamageRecord, Detail: fmt.Sprintf("a reference key of %d bytes", len(k))})
 			return nil

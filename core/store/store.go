@@ -47,6 +47,10 @@ var (
 	// ErrMissingRef: a put names in Refs an object that is not stored (the
 	// error wraps ErrNotFound too).
 	ErrMissingRef = errors.New("store: a referenced object is not stored")
+	// ErrDiskFull: the filesystem lacks the space for a write (with the
+	// reserve Options.MinFree kept free); reads still work. It is the same
+	// sentinel as the other roles' databases use.
+	ErrDiskFull = pebbledb.ErrDiskFull
 )
 
 // Options configure a Store. The zero value is a store on the real disk with
@@ -64,6 +68,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock holds expire by; nil means time.Now.
 	Now func() time.Time
+	// MinFree is the free space, in bytes, that puts leave on the store's
+	// filesystem: a put that would leave less fails with ErrDiskFull before
+	// writing (unless it is a duplicate). The index's own reserve is the
+	// same (see internal/pebbledb). 0 means no check.
+	MinFree int64
 }
 
 // Store is an open content store. Its methods are safe for concurrent use.
@@ -74,8 +83,9 @@ type Store struct {
 	inline int
 	log    *slog.Logger
 
-	db   *pebble.DB
-	lock io.Closer
+	db    *pebbledb.DB
+	space *pebbledb.Space
+	lock  io.Closer
 
 	// mu serializes commits (puts' renames and index batches), pins and GC,
 	// so GC never removes a file a put is about to index.
@@ -149,7 +159,8 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 			return nil, err
 		}
 	}
-	db, err := pebble.Open(fs.PathJoin(dir, "index"), &pebble.Options{FS: fs, Logger: pebbledb.Logger(s.log)})
+	s.space = pebbledb.NewSpace(fs, dir, opts.MinFree)
+	db, err := pebbledb.Open(fs.PathJoin(dir, "index"), pebbledb.Options{FS: fs, Logger: s.log, MinFree: opts.MinFree})
 	if err != nil {
 		return nil, fmt.Errorf("store: opening the index: %w", err)
 	}
@@ -211,10 +222,28 @@ func (s *Store) recover(ctx context.Context) error {
 		}
 		b.Delete(intentKey(c), nil)
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := b.CommitFreeing(pebble.Sync); errors.Is(err, ErrDiskFull) {
+		// A full disk: the intents stay for the next Open (their files are gone).
+		s.log.Warn("store: intents left for the next start", "err", err)
+	} else if err != nil {
 		return fmt.Errorf("store: settling intents: %w", err)
 	}
 	return nil
+}
+
+// Disk reports the index database's state on its filesystem: read-only on
+// a full disk, failed, free bytes.
+func (s *Store) Disk() pebbledb.State { return s.db.State() }
+
+// Recover makes the store writable again if it opened read-only on a full
+// disk and space has returned (see pebbledb.DB.Recover).
+func (s *Store) Recover() error {
+	done, err := s.enter()
+	if err != nil {
+		return err
+	}
+	defer done()
+	return s.db.Recover()
 }
 
 // Close closes the index and releases the lock. Operations after Close fail

@@ -279,6 +279,9 @@ func (d *DB) State() State {
 // moves again) does not hold its caller: it returns ErrFailed as soon as the
 // instance has failed.
 func (d *DB) apply(b *Batch, o *pebble.WriteOptions, floor bool) error {
+	if b.Empty() {
+		return nil // as Pebble: nothing to write
+	}
 	if err := d.writable(int64(b.Len()), floor); err != nil {
 		return err
 	}

@@ -35,6 +35,11 @@ func New() *Disk {
 		if !d.enospc.Load() || !grows(op.Kind) {
 			return nil
 		}
+		if op.Kind == errorfs.OpMkdirAll {
+			if _, err := d.mem.Stat(op.Path); err == nil {
+				return nil // nothing to create
+			}
+		}
 		d.writes.Add(1)
 		return syscall.ENOSPC
 	}))
@@ -50,8 +55,9 @@ func (d *Disk) SetFree(n int64) {
 	d.mem.TestingSetDiskUsage(vfs.DiskUsage{AvailBytes: uint64(n), TotalBytes: Plenty, UsedBytes: Plenty - uint64(n)})
 }
 
-// ENOSPC makes every operation that may need space fail with ENOSPC (on) or
-// succeed again (off). Removals and closes always work.
+// ENOSPC makes every operation that needs space (creating, writing,
+// renaming, preallocating) fail with ENOSPC (on) or succeed again (off).
+// Removals, closes and syncs always work, as on a local filesystem.
 func (d *Disk) ENOSPC(on bool) { d.enospc.Store(on) }
 
 // Refused returns how many operations were refused with ENOSPC.
@@ -60,8 +66,7 @@ func (d *Disk) Refused() int64 { return d.writes.Load() }
 func grows(k errorfs.OpKind) bool {
 	switch k {
 	case errorfs.OpCreate, errorfs.OpLink, errorfs.OpRename, errorfs.OpReuseForWrite, errorfs.OpMkdirAll,
-		errorfs.OpFilePreallocate, errorfs.OpFileWrite, errorfs.OpFileWriteAt, errorfs.OpFileSync,
-		errorfs.OpFileSyncData, errorfs.OpFileSyncTo, errorfs.OpFileFlush:
+		errorfs.OpFilePreallocate, errorfs.OpFileWrite, errorfs.OpFileWriteAt, errorfs.OpFileFlush:
 		return true
 	}
 	return false
