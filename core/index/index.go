@@ -26,6 +26,11 @@ import (
 // ErrClosed is returned after Close.
 var ErrClosed = errors.New("index: closed")
 
+// ErrDiskFull: a publish or name record did not fit the disk (with the
+// reserve Options.MinFree kept free); lookups still work. It is the same
+// sentinel as the store's.
+var ErrDiskFull = pebbledb.ErrDiskFull
+
 // Validator runs a TLD plugin's ron_validate. A rejection is a *bus.Error
 // with CodeRejected and the plugin's field errors; a TLD without a plugin is
 // CodeNotFound.
@@ -69,11 +74,14 @@ type Options struct {
 	FS     vfs.FS // nil: the real disk
 	Logger *slog.Logger
 	Now    func() time.Time
+	// MinFree is the free space, in bytes, that writes leave on the
+	// database's filesystem (see internal/pebbledb); 0 means no check.
+	MinFree int64
 }
 
 // Index is the open index.
 type Index struct {
-	db    *pebble.DB
+	db    *pebbledb.DB
 	objs  Objects
 	val   Validator
 	names *names.Registry
@@ -98,12 +106,25 @@ func Open(ctx context.Context, dir string, o Options, objs Objects, v Validator)
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	db, err := pebbledb.Open(o.FS, dir, o.Logger)
+	db, err := pebbledb.Open(dir, pebbledb.Options{FS: o.FS, Logger: o.Logger, MinFree: o.MinFree})
 	if err != nil {
 		return nil, fmt.Errorf("index: open %s: %w", dir, err)
 	}
 	return &Index{db: db, objs: objs, val: v, names: names.NewRegistry(db, []byte(prefixName)),
 		now: o.Now, log: o.Logger}, nil
+}
+
+// Disk reports the database's state on its filesystem.
+func (x *Index) Disk() pebbledb.State { return x.db.State() }
+
+// Recover makes the index writable again if it opened read-only on a full
+// disk and space has returned.
+func (x *Index) Recover() error {
+	if err := x.enter(); err != nil {
+		return err
+	}
+	defer x.mu.RUnlock()
+	return x.db.Recover()
 }
 
 // Names returns the registry of name records, kept in the index's database.
@@ -278,8 +299,16 @@ func (x *Index) adopt(ctx context.Context, hash cid.CID) (Entry, error) {
 		return Entry{}, bus.Errorf(bus.CodeRejected, "%s is not in the form its .%s plugin normalizes to (publish it again)", hash, m.Meta.TLD)
 	}
 	e := x.entry(m2, idx)
+	if err := x.put(e); errors.Is(err, ErrDiskFull) {
+		// A read must not fail for want of space to remember it: serve
+		// the entry, index it on a later lookup.
+		x.log.Warn("a manifest stored offline is served unindexed", "address", e.Address, "err", err)
+		return e, nil
+	} else if err != nil {
+		return Entry{}, err
+	}
 	x.log.Info("indexed a manifest stored offline", "address", e.Address)
-	return e, x.put(e)
+	return e, nil
 }
 
 // List returns the indexed entries, of one TLD when tld is not empty, in

@@ -35,7 +35,25 @@ var (
 	ErrInvalid      = errors.New("ledger: invalid access")
 	ErrNotSettled   = errors.New("ledger: manifest not settled in that epoch")
 	ErrCorrupt      = errors.New("ledger: corrupt record")
+	// ErrDiskFull: a write did not fit the disk (with the reserve
+	// Options.MinFree kept free); reads still work. The same sentinel as
+	// the store's.
+	ErrDiskFull = pebbledb.ErrDiskFull
 )
+
+// Disk reports the database's state on its filesystem.
+func (l *Ledger) Disk() pebbledb.State { return l.db.State() }
+
+// Recover makes the ledger writable again if it opened read-only on a full
+// disk and space has returned.
+func (l *Ledger) Recover() error {
+	done, err := l.enter()
+	if err != nil {
+		return err
+	}
+	defer done()
+	return l.db.Recover()
+}
 
 // Options configure a Ledger. The zero value is a ledger on the real disk.
 type Options struct {
@@ -52,6 +70,10 @@ type Options struct {
 	// DefaultSyncEvery; a negative value leaves syncing to Seal, Settle and
 	// Close.
 	SyncEvery time.Duration
+	// MinFree is the free space, in bytes, that writes leave on the
+	// database's filesystem; a write that would leave less fails with an
+	// error wrapping ErrDiskFull (see internal/pebbledb). 0 means no check.
+	MinFree int64
 }
 
 // DefaultSyncEvery is the default Options.SyncEvery.
@@ -156,7 +178,7 @@ type Ledger struct {
 	dir string
 	log *slog.Logger
 	now func() time.Time
-	db  *pebble.DB
+	db  *pebbledb.DB
 
 	// mu serializes metering and sealing; it guards cur and open.
 	mu   sync.Mutex
@@ -193,7 +215,7 @@ func Open(ctx context.Context, dir string, o Options) (*Ledger, error) {
 	if l.now == nil {
 		l.now = time.Now
 	}
-	db, err := pebbledb.Open(fs, dir, l.log)
+	db, err := pebbledb.Open(dir, pebbledb.Options{FS: fs, Logger: l.log, MinFree: o.MinFree})
 	if err != nil {
 		return nil, fmt.Errorf("ledger: opening the database in %s: %w", dir, err)
 	}
@@ -306,7 +328,7 @@ func (l *Ledger) get(key []byte) ([]byte, error) {
 	return getFrom(l.db, key)
 }
 
-func getFrom(r pebble.Reader, key []byte) ([]byte, error) {
+func getFrom(r pebbledb.Reader, key []byte) ([]byte, error) {
 	v, closer, err := r.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, err
@@ -319,7 +341,7 @@ func getFrom(r pebble.Reader, key []byte) ([]byte, error) {
 }
 
 // scan calls fn for every key with prefix, in key order.
-func scan(ctx context.Context, r pebble.Reader, prefix []byte, fn func(k, v []byte) error) error {
+func scan(ctx context.Context, r pebbledb.Reader, prefix []byte, fn func(k, v []byte) error) error {
 	upper := append([]byte(nil), prefix...)
 	for i := len(upper) - 1; ; i-- {
 		if upper[i] != 0xff {

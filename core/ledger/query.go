@@ -8,6 +8,7 @@ import (
 	"math/bits"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/ronhost/ronhost/internal/pebbledb"
 
 	"github.com/ronhost/ronhost/core/cid"
 )
@@ -131,7 +132,11 @@ func (l *Ledger) Audit(ctx context.Context) error {
 	}
 	defer done()
 	l.mu.Lock()
-	snap := l.db.NewSnapshot()
+	snap, err := l.db.NewSnapshot()
+	if err != nil {
+		l.mu.Unlock()
+		return fmt.Errorf("ledger: database: %w", err)
+	}
 	cur := l.cur
 	open := map[cid.CID]map[serverKey]usageRecord{}
 	for m, om := range l.open.manifests {
@@ -154,7 +159,7 @@ type manifestTotals struct {
 }
 
 type auditor struct {
-	snap     *pebble.Snapshot
+	snap     *pebbledb.Snapshot
 	cur      uint64
 	open     map[cid.CID]map[serverKey]usageRecord
 	credited map[string]uint64 // per payee, from the allocations

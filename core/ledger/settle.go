@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/ronhost/ronhost/internal/pebbledb"
 
 	"github.com/ronhost/ronhost/core/cid"
 )
@@ -202,7 +203,7 @@ func (l *Ledger) balance(payee string) (uint64, error) {
 	return x, nil
 }
 
-func readSummary(r pebble.Reader, epoch uint64) (summary, error) {
+func readSummary(r pebbledb.Reader, epoch uint64) (summary, error) {
 	v, err := getFrom(r, summaryKey(epoch))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return summary{}, fmt.Errorf("%w: epoch %d has usage but no summary", ErrCorrupt, epoch)
@@ -220,7 +221,7 @@ func readSummary(r pebble.Reader, epoch uint64) (summary, error) {
 // usageOf returns the usage of every manifest metered in epoch, in CID
 // order, each with its servers in (node, payout) order and whether it is
 // settled.
-func usageOf(ctx context.Context, r pebble.Reader, epoch uint64) ([]ManifestUsage, error) {
+func usageOf(ctx context.Context, r pebbledb.Reader, epoch uint64) ([]ManifestUsage, error) {
 	var ms []ManifestUsage
 	err := scanUsage(ctx, r, epoch, func(m cid.CID, sk serverKey, u usageRecord, _ []byte) error {
 		if len(ms) == 0 || ms[len(ms)-1].Manifest != m {
@@ -265,7 +266,7 @@ func usageOf(ctx context.Context, r pebble.Reader, epoch uint64) ([]ManifestUsag
 }
 
 // scanUsage calls fn for every usage record of epoch, in key order.
-func scanUsage(ctx context.Context, r pebble.Reader, epoch uint64, fn func(m cid.CID, sk serverKey, u usageRecord, key []byte) error) error {
+func scanUsage(ctx context.Context, r pebbledb.Reader, epoch uint64, fn func(m cid.CID, sk serverKey, u usageRecord, key []byte) error) error {
 	return scan(ctx, r, epochPrefix(kUsage, epoch), func(k, v []byte) error {
 		_, m, sk, err := parseUsageKey(k)
 		if err != nil {

@@ -31,7 +31,18 @@ var (
 	ErrBadReceipt  = errors.New("mailbox: bad receipt")
 	ErrClosed      = errors.New("mailbox: closed")
 	ErrCorrupt     = errors.New("mailbox: corrupt record")
+	// ErrDiskFull: a message did not fit the disk (with the reserve
+	// Options.MinFree kept free); reading the inbox still works. The same
+	// sentinel as the store's.
+	ErrDiskFull = pebbledb.ErrDiskFull
 )
+
+// Disk reports the database's state on its filesystem.
+func (m *Mailbox) Disk() pebbledb.State { return m.db.State() }
+
+// Recover makes the mailbox writable again if it opened read-only on a
+// full disk and space has returned.
+func (m *Mailbox) Recover() error { return m.db.Recover() }
 
 // Dialer is how a mailbox reaches other mailboxes: core/tor's SOCKS5
 // dialer in a node (addr "xxx.onion:port"), any net.Dialer in tests.
@@ -74,6 +85,10 @@ type Options struct {
 	Concurrency    int           // deliveries in flight
 	Logger         *slog.Logger
 	Now            func() time.Time
+	// MinFree is the free space, in bytes, that writes leave on the
+	// database's filesystem; a message that does not fit is refused with an
+	// error wrapping ErrDiskFull (the sender retries). 0 means no check.
+	MinFree int64
 	// OnEvent is called (synchronously, outside the mailbox's locks) with
 	// "mailbox.received" (Event), "mailbox.delivered" (Event),
 	// "mailbox.acked" (Event) and "mailbox.failed" (Event: expired or
@@ -138,7 +153,7 @@ type OutboxEntry struct {
 type Mailbox struct {
 	o      Options
 	id     *Identity
-	db     *pebble.DB
+	db     *pebbledb.DB
 	log    *slog.Logger
 	now    func() time.Time
 	maxEnv int
@@ -191,7 +206,7 @@ func Open(ctx context.Context, dir string, o Options) (*Mailbox, error) {
 		o: o, id: o.Identity, log: o.Logger, now: o.Now, maxEnv: maxEnvelope(o.MaxBody),
 		wake: make(chan struct{}, 1), stop: make(chan struct{}),
 	}
-	db, err := pebbledb.Open(o.FS, dir, o.Logger)
+	db, err := pebbledb.Open(dir, pebbledb.Options{FS: o.FS, Logger: o.Logger, MinFree: o.MinFree})
 	if err != nil {
 		return nil, fmt.Errorf("mailbox: opening the database in %s: %w", dir, err)
 	}

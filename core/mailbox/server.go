@@ -72,8 +72,8 @@ func deliverStatus(err error) int {
 	switch {
 	case errors.Is(err, ErrTooLarge):
 		return http.StatusRequestEntityTooLarge
-	case errors.Is(err, ErrInboxFull):
-		return http.StatusInsufficientStorage
+	case errors.Is(err, ErrInboxFull), errors.Is(err, ErrDiskFull):
+		return http.StatusInsufficientStorage // the sender retries
 	case errors.Is(err, ErrBadEnvelope), errors.Is(err, ErrNotForUs), errors.Is(err, ErrExpired):
 		return http.StatusBadRequest
 	case errors.Is(err, errConflict):

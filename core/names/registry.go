@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/ronhost/ronhost/internal/pebbledb"
 )
 
 // Registry keeps the newest record per name in a Pebble database, under a
@@ -16,13 +18,13 @@ import (
 // owns the database: it opens it before NewRegistry and closes it after
 // the last call.
 type Registry struct {
-	db     *pebble.DB
+	db     *pebbledb.DB
 	prefix []byte
 	mu     sync.Mutex // serializes Put's read-compare-write
 }
 
 // NewRegistry returns a registry over db under prefix. It does no I/O.
-func NewRegistry(db *pebble.DB, prefix []byte) *Registry {
+func NewRegistry(db *pebbledb.DB, prefix []byte) *Registry {
 	return &Registry{db: db, prefix: append([]byte(nil), prefix...)}
 }
 

@@ -11,23 +11,18 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/ronhost/ronhost/internal/pebbledb"
 )
 
-func openDB(t *testing.T, fs vfs.FS) *pebble.DB {
+func openDB(t *testing.T, fs vfs.FS) *pebbledb.DB {
 	t.Helper()
-	db, err := pebble.Open("db", &pebble.Options{FS: fs, Logger: quiet{t}})
+	db, err := pebbledb.Open("db", pebbledb.Options{FS: fs})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return db
 }
-
-// quiet drops Pebble's informational log lines; errors fail the test.
-type quiet struct{ t *testing.T }
-
-func (quiet) Infof(string, ...any)        {}
-func (q quiet) Errorf(f string, a ...any) { q.t.Errorf("pebble: "+f, a...) }
-func (q quiet) Fatalf(f string, a ...any) { q.t.Fatalf("pebble: "+f, a...) }
 
 func TestRegistry(t *testing.T) {
 	ctx := context.Background()

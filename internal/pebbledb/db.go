@@ -521,7 +521,7 @@ func (d *DB) Close() error {
 	in := d.cur
 	d.mu.Unlock()
 	if err := in.failure(); err != nil {
-		return fmt.Errorf("pebbledb: %s left open after its failure: %w", d.dir, err)
+		return fmt.Errorf("pebbledb: %s left open after its failure: %w", d.dir, d.failed(err))
 	}
 	err := in.db.Close()
 	if lerr := d.lock.Close(); err == nil {

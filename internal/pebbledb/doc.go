@@ -18,7 +18,9 @@
 //   - Pebble's Fatalf never panics: it marks the open instance failed.
 //     Every later write returns ErrFailed at once (a commit stuck behind the
 //     failure in Pebble's pipeline is left there, so no caller hangs), reads
-//     go on, and Close returns without waiting for Pebble. Only a restart
+//     go on (they may see the failed batch, which Pebble applied in memory
+//     before its log write failed, until the restart drops it), and Close
+//     returns without waiting for Pebble. Only a restart
 //     (which replays the log) makes such a database writable again; the
 //     reserve exists so that this needs something other than the node to
 //     fill the disk in the instant between the check and the write.
