@@ -27,6 +27,7 @@ const (
 	CodeUnavailable  Code = "unavailable"  // a role is not ready or not reachable (503)
 	CodeTimeout      Code = "timeout"      // the request ran past its deadline (504)
 	CodeQuota        Code = "quota"        // the store is full (507)
+	CodeDiskFull     Code = "disk_full"    // the node's disk is full: writes are refused until space is freed, reads work (507)
 )
 
 // Error is the one error shape of the node: on the bus, in the HTTP API and in

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"syscall"
 	"sync"
 	"testing"
 	"time"
@@ -390,6 +391,9 @@ func TestWriteError(t *testing.T) {
 		{fmt.Errorf("get: %w", store.ErrNotFound), 404, bus.CodeNotFound},
 		{store.ErrCorrupt, 500, bus.CodeInternal},
 		{store.ErrQuotaExceeded, 507, bus.CodeQuota},
+		{bus.Errorf(bus.CodeDiskFull, "x"), 507, bus.CodeDiskFull},
+		{fmt.Errorf("store: committing: %w", store.ErrDiskFull), 507, bus.CodeDiskFull},
+		{fmt.Errorf("index: %w", fmt.Errorf("%w: %w", store.ErrDiskFull, syscall.ENOSPC)), 507, bus.CodeDiskFull},
 		{store.ErrRange, 416, bus.CodeRange},
 		{store.ErrClosed, 503, bus.CodeUnavailable},
 		{fmt.Errorf("x: %w", cid.ErrInvalidCID), 400, bus.CodeInvalid},
@@ -422,7 +426,7 @@ func TestWriteError(t *testing.T) {
 	// Status covers every code of bus.
 	for _, c := range []bus.Code{bus.CodeInvalid, bus.CodeUnauthorized, bus.CodeForbidden, bus.CodeNotFound, bus.CodeConflict,
 		bus.CodeTooLarge, bus.CodeRange, bus.CodeRejected, bus.CodeOverloaded, bus.CodePluginFault, bus.CodeUnavailable,
-		bus.CodeTimeout, bus.CodeQuota} {
+		bus.CodeTimeout, bus.CodeQuota, bus.CodeDiskFull} {
 		if Status(c) == 500 {
 			t.Fatalf("code %s maps to 500", c)
 		}

@@ -42,7 +42,7 @@ func Status(c bus.Code) int {
 		return http.StatusServiceUnavailable
 	case bus.CodeTimeout:
 		return http.StatusGatewayTimeout
-	case bus.CodeQuota:
+	case bus.CodeQuota, bus.CodeDiskFull:
 		return http.StatusInsufficientStorage
 	}
 	return http.StatusInternalServerError
@@ -142,6 +142,8 @@ func classify(err error) (int, *bus.Error) {
 		c = bus.CodeNotFound
 	case errors.Is(err, store.ErrRange):
 		c = bus.CodeRange
+	case errors.Is(err, store.ErrDiskFull): // every role's database wraps this sentinel
+		c = bus.CodeDiskFull
 	case errors.Is(err, store.ErrQuotaExceeded):
 		c = bus.CodeQuota
 	case errors.Is(err, store.ErrClosed):
@@ -164,7 +166,8 @@ func scrubPaths(s string) string { return pathRE.ReplaceAllString(s, "<path>") }
 //	{"code": "...", "message": "...", "retryable": false, "errors": [...]}
 //
 // with the status of its code (see Status) or of the sentinel it wraps:
-// store.ErrNotFound 404, store.ErrRange 416, store.ErrQuotaExceeded 507,
+// store.ErrNotFound 404, store.ErrRange 416, store.ErrQuotaExceeded and
+// store.ErrDiskFull (a full disk, from any role's database) 507,
 // store.ErrCorrupt 500, store.ErrClosed 503, ErrMisdirected 421 (code
 // not_found: a host this node does not serve), cid.ErrInvalidCID,
 // cid.ErrInvalidAddress and store.ErrSizeMismatch 400, manifest.ErrInvalid

@@ -437,6 +437,8 @@ func roleError(err error) error {
 		code = bus.CodeNotFound
 	case errors.Is(err, store.ErrNotPinned):
 		code = bus.CodeNotFound
+	case errors.Is(err, store.ErrDiskFull): // the same sentinel in every role's database
+		code = bus.CodeDiskFull
 	case errors.Is(err, store.ErrQuotaExceeded):
 		code = bus.CodeQuota
 	case errors.Is(err, store.ErrRange):
