@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/ronhost/ronhost/core/node"
 	"github.com/ronhost/ronhost/tlds"
@@ -45,6 +46,21 @@ func versionCommand() *command {
 		})
 	}
 	return c
+}
+
+// closeWithin closes n, or gives up after d so that a stop always ends
+// the process (whatever is still closing ends with it).
+func closeWithin(n *node.Node, d time.Duration) error {
+	done := make(chan error, 1)
+	go func() { done <- n.Close() }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		return fmt.Errorf("serve: the node did not stop within node.stop_timeout (%s); exiting anyway", d)
+	}
 }
 
 // embeddedBuiltins converts the plugins embedded by package tlds for the node.
@@ -110,7 +126,7 @@ func serveCommand() *command {
 			select {
 			case <-ctx.Done():
 				log.Info("stopping")
-				return n.Close()
+				return closeWithin(n, cfg.Node.StopTimeout.D())
 			case <-hup:
 				if err := n.Reconcile(ctx); err != nil {
 					log.Error("reloading plugins", "err", err)

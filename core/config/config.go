@@ -46,6 +46,13 @@ type Node struct {
 	// OperatorTokenTTL is how long DATA/operator.token is valid; the node
 	// rewrites it every half of that, and revokes the previous run's at start.
 	OperatorTokenTTL Duration `toml:"operator_token_ttl" comment:"how long the operator token the node writes to DATA/operator.token is valid (rotated every half of it; the previous run's is revoked at start)"`
+	// MinFree is the free disk space writes leave on the data directory's
+	// filesystem: past it writes get 507 while reads go on, and they resume
+	// by themselves once space is freed.
+	MinFree Size `toml:"min_free" comment:"free disk space the node keeps: a write that would leave less gets 507 (reads go on; writes resume once space is freed); the databases need this room for their own log and compactions"`
+	// StopTimeout bounds a stop (SIGTERM): past it the process exits with
+	// work still in flight.
+	StopTimeout Duration `toml:"stop_timeout" comment:"how long stopping (SIGTERM) may take before the process exits anyway; keep it under a supervisor's stop_timeout"`
 }
 
 // Gateway configures the HTTP gateway's protections.
@@ -157,7 +164,8 @@ type Plugins struct {
 // Default returns the configuration with every default written out.
 func Default() Config {
 	return Config{
-		Node: Node{Listen: "127.0.0.1:8470", LogLevel: "info", Roles: AllRoles(), OperatorTokenTTL: Duration(24 * time.Hour)},
+		Node: Node{Listen: "127.0.0.1:8470", LogLevel: "info", Roles: AllRoles(), OperatorTokenTTL: Duration(24 * time.Hour),
+			MinFree: 256 << 20, StopTimeout: Duration(8 * time.Second)},
 		Gateway: Gateway{
 			MaxConcurrent:  256,
 			MaxBody:        1 << 30,
@@ -317,6 +325,12 @@ func (c Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return fmt.Errorf("config: node.log_level %q is not debug, info, warn or error", c.Node.LogLevel)
+	}
+	if c.Node.MinFree < 0 {
+		return fmt.Errorf("config: node.min_free %d is negative", c.Node.MinFree)
+	}
+	if c.Node.StopTimeout <= 0 {
+		return fmt.Errorf("config: node.stop_timeout must be positive")
 	}
 	return nil
 }

@@ -73,7 +73,9 @@ func (n *Node) opsHandler() http.Handler {
 			gateway.WriteError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "id": n.id, "tlds": n.router.TLDs()})
+		// A full disk leaves the node ready: it serves reads, and says
+		// that writes get 507 until space is freed.
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "id": n.id, "tlds": n.router.TLDs(), "disk": n.Disk()})
 	})
 	mux.HandleFunc("GET /version", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"name": "ronhost", "version": n.opts.Version, "abi": "1", "id": n.id})

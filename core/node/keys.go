@@ -14,6 +14,7 @@ import (
 
 	"github.com/ronhost/ronhost/core/names"
 	"github.com/ronhost/ronhost/core/token"
+	"github.com/ronhost/ronhost/internal/pebbledb"
 )
 
 // Files of the data directory the node owns (besides store/, index/,
@@ -77,7 +78,13 @@ func (n *Node) keys() error {
 	// The operator token of the last run (or of an older version, without
 	// an expiry) is revoked at once; the ones it replaced while it ran were
 	// revoked when it replaced them.
-	return n.rotateOperatorToken(time.Now(), 0)
+	err = n.rotateOperatorToken(time.Now(), 0)
+	if errors.Is(err, pebbledb.ErrDiskFull) {
+		// A full disk must not keep the node from serving reads.
+		n.log.Warn("disk full: the operator token was not rotated; the previous one stays valid", "err", err)
+		return nil
+	}
+	return err
 }
 
 // operatorTokenTTL is how long an operator token is valid.
@@ -98,19 +105,28 @@ const operatorTokenGrace = 5 * time.Minute
 // always holds a token valid for at least half of it.
 func (n *Node) rotateOperatorToken(now time.Time, grace time.Duration) error {
 	path := filepath.Join(n.opts.DataDir, OperatorToken)
+	var old *token.Token
 	if b, err := os.ReadFile(path); err == nil {
-		if old, err := token.Parse(strings.TrimSpace(string(b))); err == nil {
-			until, _ := old.Expiry()
-			if err := n.revoked.RevokeFrom(old.IDBytes(), now.Add(grace), until); err != nil {
-				return fmt.Errorf("node: %w", err)
-			}
+		if t, err := token.Parse(strings.TrimSpace(string(b))); err == nil {
+			old = &t
 		}
 	}
 	t, err := token.Mint(n.tokenKey, token.Expires(now.Add(n.operatorTokenTTL())))
 	if err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
-	return writeFileAtomic(path, []byte(t.String()+"\n"), 0o600)
+	// The new token first: on a full disk the old one stays in the file
+	// and valid (not revoked), so the operator's CLI keeps working.
+	if err := writeFileAtomic(path, []byte(t.String()+"\n"), 0o600); err != nil {
+		return err
+	}
+	if old != nil {
+		until, _ := old.Expiry()
+		if err := n.revoked.RevokeFrom(old.IDBytes(), now.Add(grace), until); err != nil {
+			return pebbledb.NoSpace(fmt.Errorf("node: %w", err))
+		}
+	}
+	return nil
 }
 
 // operatorTokenLoop rotates the operator token every half TTL until ctx ends.
@@ -167,7 +183,15 @@ func (n *Node) writeRunFile() error {
 		ri.P2P = n.overlay.Addrs()
 	}
 	b, _ := json.MarshalIndent(ri, "", "  ")
-	return writeFileAtomic(runFile(n.opts.DataDir), append(b, '\n'), 0o600)
+	err := writeFileAtomic(runFile(n.opts.DataDir), append(b, '\n'), 0o600)
+	if errors.Is(err, pebbledb.ErrDiskFull) && overwrite(runFile(n.opts.DataDir), append(b, '\n')) == nil {
+		return nil // in place, over a previous run's node.json
+	}
+	if errors.Is(err, pebbledb.ErrDiskFull) {
+		n.log.Warn("disk full: node.json could not be written (the CLI will not find this node; use its address)", "api", ri.API, "err", err)
+		return nil
+	}
+	return err
 }
 
 func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
@@ -188,7 +212,32 @@ func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
 	}
 	if err != nil {
 		_ = os.Remove(tmp)
-		return fmt.Errorf("node: writing %s: %w", path, err)
+		return pebbledb.NoSpace(fmt.Errorf("node: writing %s: %w", path, err))
 	}
 	return nil
+}
+
+// overwrite writes b over the existing file at path when b fits in it: in
+// its blocks, which a full disk still allows on filesystems that do not
+// copy on write (not atomic: a reader may see a mix; for node.json only).
+func overwrite(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	if fi, err := f.Stat(); err != nil || fi.Size() < int64(len(b)) {
+		f.Close()
+		return fmt.Errorf("node: %s is smaller than what replaces it", path)
+	}
+	_, err = f.WriteAt(b, 0)
+	if err == nil {
+		err = f.Truncate(int64(len(b)))
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

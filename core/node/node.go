@@ -120,7 +120,7 @@ func New(opts Options) *Node {
 		fetches: fetches{jobs: map[cid.CID]*fetchJob{}},
 		provide: providing{wake: make(chan struct{}, 1)},
 	}
-	n.metrics.MustRegister(newPluginCollector(n.router))
+	n.metrics.MustRegister(newPluginCollector(n.router), newDiskCollector(n))
 	return n
 }
 
@@ -209,13 +209,13 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if n.has("index") {
 		// The index validates through the plugins role on the bus, which is
 		// up before any request reaches the index.
-		if n.index, err = index.Open(ctx, filepath.Join(dir, "index"), index.Options{Logger: n.log}, n.objs, busValidator{n}); err != nil {
+		if n.index, err = index.Open(ctx, filepath.Join(dir, "index"), index.Options{Logger: n.log, MinFree: int64(cfg.Node.MinFree)}, n.objs, busValidator{n}); err != nil {
 			return fmt.Errorf("node: %w", err)
 		}
 		n.closers = append(n.closers, n.index.Close)
 	}
 	if n.has("ledger") {
-		if n.ledger, err = ledger.Open(ctx, filepath.Join(dir, "ledger"), ledger.Options{Logger: n.log}); err != nil {
+		if n.ledger, err = ledger.Open(ctx, filepath.Join(dir, "ledger"), ledger.Options{Logger: n.log, MinFree: int64(cfg.Node.MinFree)}); err != nil {
 			return fmt.Errorf("node: %w", err)
 		}
 		n.closers = append(n.closers, n.ledger.Close)
@@ -337,6 +337,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		role string
 		run  func(context.Context)
 	}{
+		{"", n.diskLoop},
 		{"plugins", n.watchCatalog},
 		{"ledger", n.settleLoop},
 		{"store", n.provideLoop},
@@ -610,7 +611,7 @@ func (n *Node) source(tld string) string {
 // databases.
 func (n *Node) Close() error {
 	n.ready.Store(false)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), n.stopTimeout()/2)
 	defer cancel()
 	var err error
 	if n.srv != nil {
@@ -633,5 +634,5 @@ func StoreOptions(c config.Config, log *slog.Logger) store.Options {
 	if inline == 0 {
 		inline = -1 // the file says 0: keep only empty objects inline
 	}
-	return store.Options{QuotaBytes: int64(c.Store.Quota), InlineMax: inline, Logger: log}
+	return store.Options{QuotaBytes: int64(c.Store.Quota), InlineMax: inline, Logger: log, MinFree: int64(c.Node.MinFree)}
 }

@@ -75,6 +75,7 @@ func (n *Node) startPrivatePlane(ctx context.Context) error {
 	n.mailbox, err = mailbox.Open(ctx, filepath.Join(dir, "mailbox"), mailbox.Options{
 		Identity: id, Host: host, Dialer: dialer, Retention: mc.Retention.D(), TTL: mc.TTL.D(),
 		MaxInbox: mc.MaxInbox, MaxBody: int(mc.MaxBody), RetryMin: mc.RetryMin.D(), RetryMax: mc.RetryMax.D(), Logger: n.log.With("component", "mailbox"),
+		MinFree: int64(n.opts.Config.Node.MinFree),
 		OnEvent: func(kind string, v any) { n.emit(kind, v) },
 	})
 	if err != nil {

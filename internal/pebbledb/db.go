@@ -524,6 +524,13 @@ func (d *DB) Close() error {
 		return fmt.Errorf("pebbledb: %s left open after its failure: %w", d.dir, d.failed(err))
 	}
 	err := in.db.Close()
+	if err != nil && isNoSpace(err) {
+		// Closing writes the log's last block and trailer; on a full disk
+		// that fails and the next open replays the log as after a crash
+		// (synced writes are all there; unsynced ones may not be).
+		d.log.Warn("closed on a full disk: the log was not finished; the next open replays it", "dir", d.dir, "err", err)
+		err = nil
+	}
 	if lerr := d.lock.Close(); err == nil {
 		err = lerr
 	}
