@@ -44,5 +44,6 @@
 // ErrStale, ErrNotFound and ErrCorrupt (a stored value that no longer
 // decodes or verifies).
 //
-// This package imports core/cid and internal/secretfile (key files), no other ronhost package.
+// This package imports core/cid, internal/secretfile (key files) and
+// internal/pebbledb (the registry's database), no other ronhost package.
 package names

@@ -109,6 +109,20 @@
 // with ErrQuotaExceeded, leaving nothing behind, when it would not fit.
 // Deduplicated puts cost nothing.
 //
+// # A full disk
+//
+// Options.MinFree is the free space puts leave on the filesystem: a put
+// (sized, streamed every 8 MiB, or an ingest) that would leave less fails
+// with ErrDiskFull before writing, and like an over-quota put still
+// succeeds when the object is already stored. ENOSPC from a payload file
+// is ErrDiskFull too (the put stops reading its input), and an ingest's
+// preallocation meeting it refuses the ingest up front. The index goes
+// through internal/pebbledb: its writes are checked the same way, GC and
+// unpin may use three quarters of the reserve, and a store opened on a full
+// disk is read-only (reads work) until space returns (Recover, or the next
+// put). A commit refused after its file was renamed into objects/ removes
+// the file and its intent.
+//
 // This package imports core/cid and internal/pebbledb, no other ronhost package. It knows
 // nothing of manifests beyond the references its callers record.
 package store
