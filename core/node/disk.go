@@ -154,4 +154,3 @@ func (c *diskCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.failed, prometheus.GaugeValue, b(db.Failed != ""), db.Name)
 	}
 }
-
