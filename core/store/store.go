@@ -267,6 +267,7 @@ func (s *Store) Close() error {
 		in.Abort()
 	}
 	err := s.db.Close()
+	s.space.Close()
 	if lerr := s.lock.Close(); err == nil {
 		err = lerr
 	}

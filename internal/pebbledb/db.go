@@ -181,26 +181,34 @@ func (r *releaser) done() { r.once.Do(r.d.release) }
 // a write that frees space), reopening a read-only database for writing
 // when space has returned.
 func (d *DB) writable(need int64, floor bool) error {
-	check := d.space.Check
+	_, err := d.writableFree(need, floor)
+	return err
+}
+
+// writableFree is writable, returning the free space it measured (-1:
+// none).
+func (d *DB) writableFree(need int64, floor bool) (int64, error) {
+	keep := d.space.MinFree()
 	if floor {
-		check = d.space.CheckFloor
+		keep /= 4
 	}
 	d.mu.Lock()
 	in, closed := d.cur, d.closed
 	d.mu.Unlock()
 	if closed {
-		return ErrClosed
+		return -1, ErrClosed
 	}
 	if err := in.failure(); err != nil {
-		return d.failed(err)
+		return -1, d.failed(err)
 	}
-	if err := check(need); err != nil {
-		return err
+	free, err := d.space.measure(need, keep)
+	if err != nil {
+		return free, err
 	}
 	if in.readOnly {
-		return d.reopen()
+		return free, d.reopen()
 	}
-	return nil
+	return free, nil
 }
 
 // Recover reopens a database opened read-only for writing if the disk has
@@ -282,17 +290,27 @@ func (d *DB) apply(b *Batch, o *pebble.WriteOptions, floor bool) error {
 	if b.Empty() {
 		return nil // as Pebble: nothing to write
 	}
-	if err := d.writable(int64(b.Len()), floor); err != nil {
+	free, err := d.writableFree(int64(b.Len()), floor)
+	if err != nil {
 		return err
 	}
 	in, err := d.acquire()
 	if err != nil {
 		return err
 	}
-	if free, ok := d.space.Free(); ok && free < 2*d.space.MinFree() {
-		d.serial.Lock()
-		defer d.serial.Unlock()
+	if free < 0 || free >= 2*d.space.MinFree() {
+		// Plenty of room (or no reserve): commit here, as Pebble would.
+		err = in.db.Apply(b.Batch, o)
+		d.release()
+		if ferr := in.failure(); ferr != nil {
+			return d.failed(ferr)
+		}
+		return NoSpace(err)
 	}
+	// Near the reserve: one commit at a time, each on a goroutine of its
+	// own that may be left behind.
+	d.serial.Lock()
+	defer d.serial.Unlock()
 	if ferr := in.failure(); ferr != nil { // failed meanwhile
 		d.release()
 		return d.failed(ferr)
@@ -520,6 +538,7 @@ func (d *DB) Close() error {
 	d.closed = true
 	in := d.cur
 	d.mu.Unlock()
+	d.space.Close()
 	if err := in.failure(); err != nil {
 		return fmt.Errorf("pebbledb: %s left open after its failure: %w", d.dir, d.failed(err))
 	}
