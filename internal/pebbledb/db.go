@@ -282,10 +282,11 @@ func (d *DB) State() State {
 	return st
 }
 
-// apply commits b through Pebble on a goroutine of its own, so that a
-// commit stuck behind another's fatal error (Pebble's pipeline then never
-// moves again) does not hold its caller: it returns ErrFailed as soon as the
-// instance has failed.
+// apply commits b through Pebble after the space check. Near the reserve it
+// commits one batch at a time, on a goroutine of its own, so that a commit
+// stuck behind a fatal error (Pebble's pipeline then never moves again)
+// does not hold its caller: it returns ErrFailed as soon as the instance
+// has failed.
 func (d *DB) apply(b *Batch, o *pebble.WriteOptions, floor bool) error {
 	if b.Empty() {
 		return nil // as Pebble: nothing to write

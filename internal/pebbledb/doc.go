@@ -24,12 +24,16 @@
 //     (which replays the log) makes such a database writable again; the
 //     reserve exists so that this needs something other than the node to
 //     fill the disk in the instant between the check and the write.
-//     Below twice the reserve, commits go into Pebble one at a time: a
+//     Below twice the reserve, commits go into Pebble one at a time, each
+//     on a goroutine of its own that is left behind if it never returns: a
 //     failed log write then fails one commit, and no other commit reaches
 //     the code where Pebble panics with its mutex released (a log rotation
-//     after a failed write), which no recover can contain. An unsynced
-//     write (pebble.NoSync) whose log write fails later, in Pebble's
-//     flusher, is not seen until the next synced one.
+//     after a failed write), which no recover can contain. Above it,
+//     commits run on the caller's goroutine, concurrently, as in Pebble
+//     (an fstatfs is their only cost; see BenchmarkSet): something would
+//     have to take more than the reserve between two writes for them to
+//     meet ENOSPC. An unsynced write (pebble.NoSync) whose log write fails
+//     later, in Pebble's flusher, is not seen until the next synced one.
 //
 // NoSpace marks the filesystem's ENOSPC as ErrDiskFull for the payload
 // files the store writes beside its database.
