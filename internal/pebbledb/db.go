@@ -389,11 +389,15 @@ func (d *DB) Delete(key []byte, o *pebble.WriteOptions) error {
 }
 
 // LogData writes data to the log only (with pebble.Sync and nil data: a
-// sync of what was written without sync).
+// sync of what was written without sync, which needs next to no space and
+// is accepted down to the floor, like a delete).
 func (d *DB) LogData(data []byte, o *pebble.WriteOptions) error {
 	b := d.NewBatch()
 	defer b.Close()
 	_ = b.LogData(data, nil)
+	if len(data) == 0 {
+		return b.CommitFreeing(o)
+	}
 	return b.Commit(o)
 }
 
