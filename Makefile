@@ -75,6 +75,7 @@ bench: build
 	$(GO) test -run '^$$' -bench VerifyEntry -benchtime 2000x -count 3 ./core/gateway/
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./core/ledger/
 	$(GO) test -run '^$$' -bench DecodeTOML -benchtime 1x ./core/manifest/
+	$(GO) test -run '^$$' -bench Set -benchtime 200000x -count 5 ./internal/pebbledb/
 	$(GO) test -run '^$$' -bench SealOpen -benchtime 2000x -count 3 ./core/mailbox/
 	$(GO) test -run '^$$' -bench 'Fetch1GiB/tcp-tls' -benchtime 5x -timeout 30m ./core/blob/
 	$(GO) test -run '^$$' -bench FindProviders50 -benchtime 490x -timeout 30m ./core/overlay/

@@ -291,7 +291,13 @@ func (d *DB) apply(b *Batch, o *pebble.WriteOptions, floor bool) error {
 	if b.Empty() {
 		return nil // as Pebble: nothing to write
 	}
-	free, err := d.writableFree(int64(b.Len()), floor)
+	return d.write(int64(b.Len()), floor, b, func(db *pebble.DB) error { return db.Apply(b.Batch, o) })
+}
+
+// write runs fn, a write of about need bytes, on the current instance
+// after the checks (b: the caller's batch fn commits, if any).
+func (d *DB) write(need int64, floor bool, b *Batch, fn func(*pebble.DB) error) error {
+	free, err := d.writableFree(need, floor)
 	if err != nil {
 		return err
 	}
@@ -301,7 +307,7 @@ func (d *DB) apply(b *Batch, o *pebble.WriteOptions, floor bool) error {
 	}
 	if free < 0 || free >= 2*d.space.MinFree() {
 		// Plenty of room (or no reserve): commit here, as Pebble would.
-		err = in.db.Apply(b.Batch, o)
+		err = fn(in.db)
 		d.release()
 		if ferr := in.failure(); ferr != nil {
 			return d.failed(ferr)
@@ -329,7 +335,7 @@ func (d *DB) apply(b *Batch, o *pebble.WriteOptions, floor bool) error {
 				done <- err
 			}
 		}()
-		done <- in.db.Apply(b.Batch, o)
+		done <- fn(in.db)
 	}()
 	select {
 	case err = <-done:
@@ -337,7 +343,9 @@ func (d *DB) apply(b *Batch, o *pebble.WriteOptions, floor bool) error {
 	case <-in.fatal:
 		// Our commit may never return: leave it (its batch and its
 		// reference) behind.
-		b.abandoned = true
+		if b != nil {
+			b.abandoned = true
+		}
 		return d.failed(in.err)
 	}
 	if ferr := in.failure(); ferr != nil {
@@ -372,20 +380,14 @@ func (b *Batch) Close() error {
 	return b.Batch.Close()
 }
 
-// Set writes one key.
+// Set writes one key (through Pebble's own pooled batch).
 func (d *DB) Set(key, value []byte, o *pebble.WriteOptions) error {
-	b := d.NewBatch()
-	defer b.Close()
-	_ = b.Set(key, value, nil)
-	return b.Commit(o)
+	return d.write(int64(len(key)+len(value)+32), false, nil, func(db *pebble.DB) error { return db.Set(key, value, o) })
 }
 
 // Delete removes one key (a write that frees space).
 func (d *DB) Delete(key []byte, o *pebble.WriteOptions) error {
-	b := d.NewBatch()
-	defer b.Close()
-	_ = b.Delete(key, nil)
-	return b.CommitFreeing(o)
+	return d.write(int64(len(key)+32), true, nil, func(db *pebble.DB) error { return db.Delete(key, o) })
 }
 
 // LogData writes data to the log only (with pebble.Sync and nil data: a
