@@ -627,19 +627,6 @@ func (p *progress) done(ok bool) {
 	fmt.Fprintln(p.w)
 }
 
-type progressReader struct {
-	r  io.Reader
-	n  int64
-	fn func(int64)
-}
-
-func (p *progressReader) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
-	p.n += int64(n)
-	p.fn(p.n)
-	return n, err
-}
-
 // progressWriter reports the bytes written so far to fn.
 type progressWriter struct {
 	w  io.Writer

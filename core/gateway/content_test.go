@@ -261,8 +261,10 @@ func TestAddress(t *testing.T) {
 		t.Fatalf("GET %s: %d %v", base, resp.StatusCode, resp.Header)
 	}
 	resp, body = e.do(t, "GET", base, map[string]string{"Range": "bytes=5-9,2000-2009"}, nil)
-	if resp.StatusCode != 206 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "multipart/byteranges") {
-		t.Fatalf("ranges of an address: %d", resp.StatusCode)
+	if resp.StatusCode != 206 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "multipart/byteranges") ||
+		!bytes.Contains(body, []byte("Content-Range: bytes 5-9/100000\r\nContent-Type: text/plain\r\n\r\n"+string(b[5:10]))) ||
+		!bytes.Contains(body, []byte("Content-Range: bytes 2000-2009/100000\r\nContent-Type: text/plain\r\n\r\n"+string(b[2000:2010]))) {
+		t.Fatalf("ranges of an address: %d %q", resp.StatusCode, body)
 	}
 	resp, _ = e.do(t, "GET", base, map[string]string{"If-None-Match": `"` + p.Payload.String() + `"`}, nil)
 	if resp.StatusCode != 304 {

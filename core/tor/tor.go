@@ -690,16 +690,19 @@ func (t *Tor) connectAttached(ctx context.Context, inst *instance) error {
 		if err != nil {
 			return fmt.Errorf("tor: socks listeners: %w", err)
 		}
+		// The first listener of the first line that has one.
 		for _, kv := range kvs {
-			for _, l := range strings.Fields(kv.Val) {
-				l = strings.Trim(l, "\"")
-				if p, ok := strings.CutPrefix(l, "unix:"); ok {
-					inst.socksNet, inst.socksAddr = "unix", p
-				} else {
-					inst.socksNet, inst.socksAddr = "tcp", l
-				}
-				return nil
+			f := strings.Fields(kv.Val)
+			if len(f) == 0 {
+				continue
 			}
+			l := strings.Trim(f[0], "\"")
+			if p, ok := strings.CutPrefix(l, "unix:"); ok {
+				inst.socksNet, inst.socksAddr = "unix", p
+			} else {
+				inst.socksNet, inst.socksAddr = "tcp", l
+			}
+			return nil
 		}
 		return errors.New("tor: the operator's tor has no SocksPort")
 	})

@@ -373,3 +373,39 @@ func TestManagedTorRestartsAfterKill(t *testing.T) {
 		t.Fatalf("Ready after Close = %v", tr.Ready())
 	}
 }
+
+// TestAttachFindsTheSOCKSListener attaches to a running tor (one this test
+// starts in managed mode) through its control socket and cookie: the
+// attached Tor dials through the listener tor reports, not one it guessed.
+func TestAttachFindsTheSOCKSListener(t *testing.T) {
+	needTor(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := filepath.Join(shortTempDir(t), "tor")
+	// tor opens no SOCKS listener with DisableNetwork, so the network is on
+	// but its only directory authority is a closed port on 127.0.0.1: tor
+	// dials nothing else.
+	fp := strings.Repeat("A", 40)
+	owner := New(Options{DataDir: dir, Logger: testLogger(t), ExtraTorrc: []string{
+		"TestingTorNetwork 1", "DirAuthority closed orport=1 no-v2 v3ident=" + fp + " 127.0.0.1:1 " + fp}})
+	if err := owner.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Close()
+
+	att := New(Options{ControlAddr: "unix:" + filepath.Join(dir, controlName), CookieFile: filepath.Join(dir, cookieName), Logger: testLogger(t)})
+	if err := att.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer att.Close()
+	if att.Status().Managed {
+		t.Fatal("an attached Tor says it is managed")
+	}
+	inst, err := att.current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, socksName); inst.socksNet != "unix" || inst.socksAddr != want {
+		t.Fatalf("attached SOCKS listener %s %q, want unix %q", inst.socksNet, inst.socksAddr, want)
+	}
+}

@@ -1,0 +1,2 @@
+// Package bad has a row whose rule cannot be read.
+package bad

@@ -1,0 +1,2 @@
+// Package ext is another module.
+package ext

@@ -1,0 +1,2 @@
+// Package sub is in another module.
+package sub

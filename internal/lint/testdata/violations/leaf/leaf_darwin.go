@@ -1,0 +1,3 @@
+package leaf
+
+import _ "example.com/violations/other/deep" // forbidden, and only seen on darwin

@@ -1,0 +1,2 @@
+// Package deep is under other's row.
+package deep

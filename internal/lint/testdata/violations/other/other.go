@@ -1,0 +1,2 @@
+// Package other may import anything.
+package other

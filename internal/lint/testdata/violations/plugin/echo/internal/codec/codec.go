@@ -1,0 +1,4 @@
+// Package codec is under echo's row: its own subtree.
+package codec
+
+import _ "example.com/violations/leaf"

@@ -1,0 +1,4 @@
+// Package wiring is imported by app only.
+package wiring
+
+import _ "example.com/violations/leaf"
