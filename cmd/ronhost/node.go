@@ -28,16 +28,29 @@ import (
 
 // Commands that configure a node or talk to a running one.
 func nodeCommands() []*command {
-	return []*command{configCommand(), tokenCommand(), nameCommand(), payoutsCommand(), publishCommand(), mailboxCommand()}
+	return []*command{configCommand(), tokenCommand(), nameCommand(), payoutsCommand(), publishCommand(), mailboxCommand(), overlayCommand()}
 }
 
 func configCommand() *command {
-	initc := &command{name: "init", args: "[--force]", summary: "write DATA/config.toml (or --config FILE) with every default, commented"}
+	initc := &command{name: "init", args: "[--force] [--public [--announce ADDR,..]]",
+		summary: "write DATA/config.toml (or --config FILE) with every default, commented; --public: a node on the internet (overlay on every interface, port 4470, relaying for nodes behind NATs)"}
 	initc.run = func(ctx context.Context, a *app, args []string) error {
 		fs := a.flags(initc, "config init")
 		force := fs.Bool("force", false, "overwrite an existing file")
+		public := fs.Bool("public", false, "the profile of a node on the internet: the overlay listens on every interface on port 4470 (TCP and QUIC) and relays; the API stays on loopback")
+		announce := fs.String("announce", "", "with --public: this node's public addresses (IP, DNS name or multiaddr, comma-separated) to announce")
 		if _, err := parse(fs, args, 0, 0); err != nil {
 			return err
+		}
+		if *announce != "" && !*public {
+			return usageError("--announce goes with --public")
+		}
+		conf := config.Default()
+		if *public {
+			var err error
+			if conf, err = config.Public(strings.Split(*announce, ",")); err != nil {
+				return err
+			}
 		}
 		dir, err := a.data()
 		if err != nil {
@@ -50,7 +63,7 @@ func configCommand() *command {
 		if _, err := os.Stat(path); err == nil && !*force {
 			return fmt.Errorf("%s exists; pass --force to overwrite it with the defaults", path)
 		}
-		b, err := config.Default().Marshal()
+		b, err := conf.Marshal()
 		if err != nil {
 			return err
 		}

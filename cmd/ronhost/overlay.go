@@ -14,6 +14,57 @@ import (
 // The overlay through the running node: `ronhost pin --replicas N` and
 // `ronhost stat CID` when a node serves the data directory.
 
+func overlayCommand() *command {
+	c := &command{name: "overlay", summary: "show this node on the overlay: reachability, announced addresses, relays, hole punches, connections (through the running node)"}
+	c.run = func(ctx context.Context, a *app, args []string) error {
+		fs := a.flags(c, "overlay")
+		if _, err := parse(fs, args, 0, 0); err != nil {
+			return err
+		}
+		cl, err := a.client("")
+		if err != nil {
+			return err
+		}
+		var info node.OverlayInfo
+		if err := cl.do(ctx, http.MethodGet, "/v1/overlay", "", nil, &info); err != nil {
+			return err
+		}
+		return a.emit(info, func(w io.Writer) {
+			if !info.On || info.Status == nil {
+				fmt.Fprintln(w, "overlay off ([overlay] mode = off)")
+				return
+			}
+			st := info.Status
+			fmt.Fprintf(w, "peer          %s\n", st.Peer)
+			fmt.Fprintf(w, "reachability  %s (configured: %s; network: %s)\n", st.Reachability, st.Configured, st.Network)
+			fmt.Fprintf(w, "dht           %s, %d peers in the routing table\n", st.DHT, info.Peers)
+			fmt.Fprintf(w, "relay service %v\n", st.RelayService)
+			for _, s := range st.Addrs {
+				fmt.Fprintf(w, "announced     %s\n", s)
+			}
+			for _, s := range st.Reachable {
+				fmt.Fprintf(w, "reachable     %s (AutoNAT v2)\n", s)
+			}
+			for _, s := range st.Unreachable {
+				fmt.Fprintf(w, "unreachable   %s (AutoNAT v2)\n", s)
+			}
+			for _, s := range st.Relays {
+				fmt.Fprintf(w, "relay         %s\n", s)
+			}
+			hp := st.HolePunches
+			fmt.Fprintf(w, "hole punches  %d started, %d succeeded, %d failed\n", hp.Started, hp.Succeeded, hp.Failed)
+			for _, c := range st.Conns {
+				kind := "direct"
+				if c.Relayed {
+					kind = "relayed"
+				}
+				fmt.Fprintf(w, "conn          %s %s %s %s\n", c.Peer, kind, c.Direction, c.Addr)
+			}
+		})
+	}
+	return c
+}
+
 // nodeRunning says whether a node serves the data directory (its
 // node.json exists), so object commands go through it.
 func nodeRunning(a *app) bool {

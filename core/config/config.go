@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
@@ -130,6 +132,17 @@ type Overlay struct {
 	TrustedPeers   []string `toml:"trusted_peers" comment:"peer IDs (12D3Koo..., as ronhost stat or node.json show them) whose pin --replicas requests this node accepts: it fetches, pins and provides what they ask, within the quotas below; every other peer is refused"`
 	ReplicaBytes   Size     `toml:"replica_bytes" comment:"per trusted peer: bytes of replicas it may have this node hold (unpinning one frees its share)"`
 	ReplicaObjects int      `toml:"replica_objects" comment:"per trusted peer: objects it may have this node hold"`
+
+	Reachability         string   `toml:"reachability" comment:"auto (AutoNAT v2 and this node's addresses decide whether peers can dial it), public or private (you say); a public node serves the DHT and, with relay_service, relays; any other reserves relay slots"`
+	Announce             []string `toml:"announce" comment:"addresses to announce besides those AutoNAT v2 confirms, without /p2p/: a forwarded port or a DNS name (/ip4/203.0.113.7/tcp/4470, /dns4/node.example.org/tcp/4470)"`
+	Relays               []string `toml:"relays" comment:"relays to reserve a slot on while this node is not public: multiaddrs ending in /p2p/<peer id> (connected peers that offer relaying are tried too)"`
+	RelayService         bool     `toml:"relay_service" comment:"relay connections for nodes behind NATs while this node is public, within the relay_* limits"`
+	RelayReservations    int      `toml:"relay_reservations" comment:"relay service: peers that may hold a slot at once"`
+	RelayCircuits        int      `toml:"relay_circuits" comment:"relay service: relayed connections one peer may have open"`
+	RelayCircuitBytes    Size     `toml:"relay_circuit_bytes" comment:"relay service: bytes one relayed connection may carry each way before it is reset"`
+	RelayCircuitDuration Duration `toml:"relay_circuit_duration" comment:"relay service: how long one relayed connection may last"`
+	RelayData            bool     `toml:"relay_data" comment:"fetch objects over a relayed connection when hole punching gives no direct one (otherwise such a provider fails and others are used)"`
+	HolePunching         bool     `toml:"hole_punching" comment:"upgrade relayed connections to direct ones by hole punching (DCUtR)"`
 }
 
 // Store configures the content store.
@@ -187,7 +200,10 @@ func Default() Config {
 		Overlay: Overlay{Mode: "on", Listen: []string{"/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"},
 			Bootstrap: []string{}, ConnLow: 64, ConnHigh: 128, MaxMemory: 256 << 20, Reprovide: Duration(12 * time.Hour),
 			Fetch: true, Providers: 4, FetchTimeout: Duration(20 * time.Second),
-			TrustedPeers: []string{}, ReplicaBytes: 10 << 30, ReplicaObjects: 10000},
+			TrustedPeers: []string{}, ReplicaBytes: 10 << 30, ReplicaObjects: 10000,
+			Reachability: "auto", Announce: []string{}, Relays: []string{},
+			RelayReservations: 128, RelayCircuits: 16, RelayCircuitBytes: 128 << 10, RelayCircuitDuration: Duration(2 * time.Minute),
+			HolePunching: true},
 		Plugins: Plugins{
 			TrustedPublishers: []string{},
 			Registries:        []string{},
@@ -296,6 +312,16 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: overlay.providers must be at least 1 and overlay.fetch_timeout positive")
 	case c.Overlay.ReplicaBytes < 0 || c.Overlay.ReplicaObjects < 0:
 		return fmt.Errorf("config: overlay.replica_bytes and overlay.replica_objects must not be negative")
+	case c.Overlay.Reachability != "auto" && c.Overlay.Reachability != "public" && c.Overlay.Reachability != "private":
+		return fmt.Errorf("config: overlay.reachability %q is not auto, public or private", c.Overlay.Reachability)
+	case c.Overlay.RelayReservations < 1 || c.Overlay.RelayReservations > 1<<16:
+		return fmt.Errorf("config: overlay.relay_reservations %d is outside 1..65536", c.Overlay.RelayReservations)
+	case c.Overlay.RelayCircuits < 1 || c.Overlay.RelayCircuits > 1024:
+		return fmt.Errorf("config: overlay.relay_circuits %d is outside 1..1024", c.Overlay.RelayCircuits)
+	case c.Overlay.RelayCircuitBytes < 1<<10 || c.Overlay.RelayCircuitBytes > 1<<40:
+		return fmt.Errorf("config: overlay.relay_circuit_bytes %s is outside 1KiB..1TiB (a relay never carries unbounded circuits)", c.Overlay.RelayCircuitBytes)
+	case c.Overlay.RelayCircuitDuration.D() < time.Second || c.Overlay.RelayCircuitDuration.D() > 24*time.Hour:
+		return fmt.Errorf("config: overlay.relay_circuit_duration %s is outside 1s..24h", c.Overlay.RelayCircuitDuration.D())
 	case c.Bus.Listen != "" && c.Bus.URL != "":
 		return fmt.Errorf("config: bus.listen and bus.url exclude each other (listen serves the embedded server, url replaces it)")
 	case c.Bus.Listen != "" && c.Bus.Password == "" && c.Bus.SecretFile == "":
@@ -314,6 +340,16 @@ func (c Config) Validate() error {
 	}
 	if err := CheckRoles(c.Node.Roles); err != nil {
 		return err
+	}
+	for _, a := range c.Overlay.Announce {
+		if !strings.HasPrefix(a, "/") || strings.Contains(a, "/p2p/") {
+			return fmt.Errorf("config: overlay.announce %q: want a multiaddr without /p2p/ (e.g. /ip4/203.0.113.7/tcp/4470)", a)
+		}
+	}
+	for _, a := range c.Overlay.Relays {
+		if !strings.HasPrefix(a, "/") || !strings.Contains(a, "/p2p/") {
+			return fmt.Errorf("config: overlay.relays %q: want a multiaddr ending in /p2p/<peer id>", a)
+		}
 	}
 	if c.Bus.ClusterName != "" && (c.Bus.URL != "" || c.Bus.ClusterListen == "") {
 		return fmt.Errorf("config: bus.cluster_name needs bus.cluster_listen, and excludes bus.url (a member embeds its server)")
@@ -375,4 +411,65 @@ func CheckRoles(roles []string) error {
 		return fmt.Errorf("config: node.roles: dht provides what a store holds: run it with store")
 	}
 	return nil
+}
+
+// PublicPort is the overlay's port (TCP, and UDP for QUIC) in the public
+// profile.
+const PublicPort = 4470
+
+// Public returns the profile of a node on the internet (`ronhost config
+// init --public`): every default, except that the overlay listens on every
+// interface (IPv4 and IPv6) on PublicPort over TCP and QUIC, announces the
+// given public addresses besides those AutoNAT v2 confirms, and relays for
+// nodes behind NATs within the relay_* limits. Reachability stays auto:
+// the node serves the DHT only once peers have confirmed it reachable. The
+// HTTP API stays on loopback. An address is an IP, a DNS name or a
+// multiaddr (used as it is).
+func Public(announce []string) (Config, error) {
+	c := Default()
+	p := PublicPort
+	c.Overlay.Listen = []string{
+		fmt.Sprintf("/ip4/0.0.0.0/tcp/%d", p), fmt.Sprintf("/ip4/0.0.0.0/udp/%d/quic-v1", p),
+		fmt.Sprintf("/ip6/::/tcp/%d", p), fmt.Sprintf("/ip6/::/udp/%d/quic-v1", p),
+	}
+	c.Overlay.RelayService = true
+	for _, a := range announce {
+		a = strings.TrimSpace(a)
+		var base string
+		switch ip := net.ParseIP(a); {
+		case a == "":
+			continue
+		case strings.HasPrefix(a, "/"):
+			c.Overlay.Announce = append(c.Overlay.Announce, a)
+			continue
+		case ip != nil && ip.To4() != nil:
+			base = "/ip4/" + ip.String()
+		case ip != nil:
+			base = "/ip6/" + ip.String()
+		case validHostname(a):
+			base = "/dns/" + a
+		default:
+			return c, fmt.Errorf("config: %q is not an IP address, a DNS name or a multiaddr", a)
+		}
+		c.Overlay.Announce = append(c.Overlay.Announce, fmt.Sprintf("%s/tcp/%d", base, p), fmt.Sprintf("%s/udp/%d/quic-v1", base, p))
+	}
+	return c, c.Validate()
+}
+
+// validHostname accepts letters, digits, hyphens and dots, labels of 1..63.
+func validHostname(s string) bool {
+	if len(s) == 0 || len(s) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(strings.TrimSuffix(s, "."), ".") {
+		if len(l) == 0 || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range l {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -263,3 +263,81 @@ func TestGatewayDomains(t *testing.T) {
 		}
 	}
 }
+
+func TestOverlayReachabilityKeys(t *testing.T) {
+	d := Default().Overlay
+	if d.Reachability != "auto" || d.RelayService || d.RelayData || !d.HolePunching ||
+		d.RelayReservations != 128 || d.RelayCircuits != 16 || d.RelayCircuitBytes != 128<<10 || d.RelayCircuitDuration.D() != 2*time.Minute {
+		t.Fatalf("overlay defaults = %+v", d)
+	}
+	for _, l := range d.Listen {
+		if !strings.HasPrefix(l, "/ip4/127.0.0.1/") {
+			t.Errorf("default listen %s is not loopback (make run must stay local)", l)
+		}
+	}
+	for _, c := range []struct{ body, want string }{
+		{"[overlay]\nreachability = \"maybe\"\n", "reachability \"maybe\""},
+		{"[overlay]\nrelay_circuit_bytes = \"100\"\n", "relay_circuit_bytes"},
+		{"[overlay]\nrelay_circuit_bytes = \"2TiB\"\n", "never carries unbounded"},
+		{"[overlay]\nrelay_circuit_duration = \"0s\"\n", "relay_circuit_duration"},
+		{"[overlay]\nrelay_reservations = 0\n", "relay_reservations 0"},
+		{"[overlay]\nrelay_circuits = 5000\n", "relay_circuits 5000"},
+		{"[overlay]\nrelays = [\"/ip4/1.2.3.4/tcp/4470\"]\n", "ending in /p2p/"},
+		{"[overlay]\nannounce = [\"1.2.3.4\"]\n", "overlay.announce \"1.2.3.4\""},
+		{"[overlay]\nannounce = [\"/ip4/1.2.3.4/tcp/1/p2p/12D3KooW\"]\n", "without /p2p/"},
+	} {
+		dir := t.TempDir()
+		if err := os.WriteFile(Path(dir), []byte(c.body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(dir)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: err = %v, want %q", c.body, err, c.want)
+		}
+	}
+}
+
+func TestPublicProfile(t *testing.T) {
+	c, err := Public([]string{"203.0.113.7", "2001:db8::7", "node.example.org", "/dns4/x.example.org/tcp/9999", ""})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := c.Overlay
+	want := []string{"/ip4/0.0.0.0/tcp/4470", "/ip4/0.0.0.0/udp/4470/quic-v1", "/ip6/::/tcp/4470", "/ip6/::/udp/4470/quic-v1"}
+	if !reflect.DeepEqual(o.Listen, want) {
+		t.Errorf("listen = %v, want %v", o.Listen, want)
+	}
+	wantAnn := []string{
+		"/ip4/203.0.113.7/tcp/4470", "/ip4/203.0.113.7/udp/4470/quic-v1",
+		"/ip6/2001:db8::7/tcp/4470", "/ip6/2001:db8::7/udp/4470/quic-v1",
+		"/dns/node.example.org/tcp/4470", "/dns/node.example.org/udp/4470/quic-v1",
+		"/dns4/x.example.org/tcp/9999",
+	}
+	if !reflect.DeepEqual(o.Announce, wantAnn) {
+		t.Errorf("announce = %v, want %v", o.Announce, wantAnn)
+	}
+	if !o.RelayService || o.RelayData || o.Reachability != "auto" {
+		t.Errorf("public profile: relay_service %v relay_data %v reachability %q; want true, false, auto", o.RelayService, o.RelayData, o.Reachability)
+	}
+	// The API and the relay limits keep their safe defaults.
+	if c.Node.Listen != Default().Node.Listen || o.RelayCircuitBytes != Default().Overlay.RelayCircuitBytes {
+		t.Errorf("public profile changed node.listen (%s) or the relay limits", c.Node.Listen)
+	}
+	// It survives the file.
+	dir := t.TempDir()
+	b, err := c.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(Path(dir), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := Load(dir); err != nil || !reflect.DeepEqual(got, c) {
+		t.Fatalf("reloaded public profile: %v\n got %+v\nwant %+v", err, got.Overlay, c.Overlay)
+	}
+	for _, bad := range []string{"not a host!", "-x.example.org", strings.Repeat("a", 64) + ".org"} {
+		if _, err := Public([]string{bad}); err == nil {
+			t.Errorf("Public(%q) accepted", bad)
+		}
+	}
+}

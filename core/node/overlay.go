@@ -67,6 +67,15 @@ func (n *Node) startOverlay(ctx context.Context) error {
 		MaxMemory: int64(cfg.MaxMemory),
 		Reprovide: cfg.Reprovide.D(),
 		Logger:    n.log.With("component", "overlay"),
+
+		Reachability: cfg.Reachability,
+		Announce:     cfg.Announce,
+		Relays:       cfg.Relays,
+		RelayService: cfg.RelayService,
+		RelayLimits: overlay.RelayLimits{Reservations: cfg.RelayReservations, Circuits: cfg.RelayCircuits,
+			CircuitBytes: int64(cfg.RelayCircuitBytes), CircuitDuration: cfg.RelayCircuitDuration.D()},
+		RelayData:      cfg.RelayData,
+		NoHolePunching: !cfg.HolePunching,
 	})
 	if err := n.overlay.Start(ctx); err != nil {
 		n.overlay = nil
@@ -79,7 +88,9 @@ func (n *Node) startOverlay(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	n.blob = blob.New(n.overlay.Host(), src, peerReplicator{n, ledger}, blob.Config{MaxProviders: cfg.Providers,
+	// Bulk data runs on DataHost: off relayed connections unless
+	// [overlay] relay_data allows them.
+	n.blob = blob.New(n.overlay.DataHost(), src, peerReplicator{n, ledger}, blob.Config{MaxProviders: cfg.Providers,
 		Trusted: ledger.Trusted, Logger: n.log.With("component", "blob")})
 	if err := n.blob.Start(ctx); err != nil {
 		n.blob = nil
@@ -290,6 +301,9 @@ type OverlayInfo struct {
 	Peer  string   `json:"peer,omitempty"`
 	Addrs []string `json:"addrs"`
 	Peers int      `json:"peers"`
+	// Status is the node's reachability, relays and connections (absent
+	// when the overlay is off).
+	Status *overlay.Status `json:"status,omitempty"`
 }
 
 func (n *Node) dhtService() map[string]bus.Handler {
@@ -301,7 +315,8 @@ func (n *Node) dhtService() map[string]bus.Handler {
 			if n.overlay == nil {
 				return OverlayInfo{Addrs: []string{}}, nil
 			}
-			return OverlayInfo{On: true, Peer: n.overlay.ID().String(), Addrs: n.overlay.Addrs(), Peers: n.overlay.Peers()}, nil
+			st := n.overlay.Status()
+			return OverlayInfo{On: true, Peer: n.overlay.ID().String(), Addrs: n.overlay.Addrs(), Peers: n.overlay.Peers(), Status: &st}, nil
 		},
 		"stat": func(ctx context.Context, req []byte) (any, error) {
 			var r cidReq

@@ -4,15 +4,19 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/p2p/host/autorelay"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
 	"github.com/libp2p/go-libp2p/p2p/net/swarm"
+	relayv2 "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
+	"github.com/libp2p/go-libp2p/p2p/protocol/holepunch"
 	noise "github.com/libp2p/go-libp2p/p2p/security/noise"
 	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
@@ -85,29 +89,61 @@ func limits(cfg Config) rcmgr.ConcreteLimitConfig {
 	return over.Build(scaled)
 }
 
-// preferTCP ranks a peer's addresses TCP first and the rest (QUIC) after
-// quicDelay: libp2p's default ranker prefers QUIC, whose per-packet crypto
-// made a bulk fetch three times slower than TCP+TLS here (core/blob's
-// benchmark: 370 vs 1106 MB/s); QUIC still connects when TCP does not.
+// preferTCP ranks a peer's addresses TCP first, the rest (QUIC) after
+// quicDelay and relay addresses after relayDelay when the peer has direct
+// ones: libp2p's default ranker prefers QUIC, whose per-packet crypto made
+// a bulk fetch three times slower than TCP+TLS here (core/blob's benchmark:
+// 370 vs 1106 MB/s); QUIC still connects when TCP does not, and a relay
+// only when neither does.
 func preferTCP(addrs []ma.Multiaddr) []network.AddrDelay {
+	direct := slices.ContainsFunc(addrs, func(a ma.Multiaddr) bool { return !isRelayAddr(a) })
 	out := make([]network.AddrDelay, 0, len(addrs))
 	for _, a := range addrs {
 		d := quicDelay
 		if _, err := a.ValueForProtocol(ma.P_TCP); err == nil {
 			d = 0
 		}
+		if isRelayAddr(a) && direct {
+			d += relayDelay
+		}
 		out = append(out, network.AddrDelay{Addr: a, Delay: d})
 	}
 	return out
 }
 
-// quicDelay is how long a dial waits for TCP before trying QUIC too.
-const quicDelay = 250 * time.Millisecond
+const (
+	// quicDelay is how long a dial waits for TCP before trying QUIC too.
+	quicDelay = 250 * time.Millisecond
+	// relayDelay is how long a dial waits for direct addresses before
+	// trying the peer's relay addresses too.
+	relayDelay = 500 * time.Millisecond
+)
+
+// relayResources are the relay service's bounds for cfg.
+func relayResources(l RelayLimits) relayv2.Resources {
+	rc := relayv2.DefaultResources()
+	rc.MaxReservations = l.Reservations
+	rc.MaxCircuits = l.Circuits
+	rc.Limit = &relayv2.RelayLimit{Duration: l.CircuitDuration, Data: l.CircuitBytes}
+	return rc
+}
+
+// pinAutoNATv1 fixes AutoNAT v1's verdict at v: it emits it once and never
+// probes (see reach.go: the reach tracker emits the verdict instead).
+func pinAutoNATv1(v network.Reachability) libp2p.Option {
+	return func(c *libp2p.Config) error {
+		c.AutoNATConfig.ForceReachability = &v
+		return nil
+	}
+}
 
 // buildHost makes the libp2p host: TCP and QUIC, Noise and TLS, the
-// connection manager and the resource manager, no metrics on the global
-// Prometheus registry (two nodes may run in one process).
-func buildHost(key crypto.PrivKey, cfg Config) (host.Host, error) {
+// connection manager and the resource manager, AutoNAT v2, identify's
+// observed addresses, the relay transport, autorelay (unless the node is
+// public by configuration), hole punching (DCUtR), the relay service when
+// configured, the address factory of the reach tracker, and no metrics on
+// the global Prometheus registry (two nodes may run in one process).
+func (o *Overlay) buildHost(key crypto.PrivKey, cfg Config) (host.Host, error) {
 	cm, err := connmgr.NewConnManager(cfg.ConnLow, cfg.ConnHigh)
 	if err != nil {
 		return nil, fmt.Errorf("overlay: connection manager: %w", err)
@@ -118,7 +154,7 @@ func buildHost(key crypto.PrivKey, cfg Config) (host.Host, error) {
 		cm.Close()
 		return nil, fmt.Errorf("overlay: resource manager: %w", err)
 	}
-	h, err := libp2p.New(
+	opts := []libp2p.Option{
 		libp2p.Identity(key),
 		libp2p.ListenAddrStrings(cfg.Listen...),
 		libp2p.Transport(tcp.NewTCPTransport),
@@ -132,7 +168,32 @@ func buildHost(key crypto.PrivKey, cfg Config) (host.Host, error) {
 		libp2p.ResourceManager(rm),
 		libp2p.DisableMetrics(),
 		libp2p.UserAgent("ronhost"),
-	)
+		libp2p.EnableRelay(),
+		libp2p.EnableAutoNATv2(),
+		libp2p.AddrsFactory(o.reach.factory),
+	}
+	switch cfg.Reachability {
+	case ReachPublic:
+		opts = append(opts, libp2p.ForceReachabilityPublic())
+	case ReachPrivate:
+		opts = append(opts, libp2p.ForceReachabilityPrivate())
+	default:
+		opts = append(opts, pinAutoNATv1(network.ReachabilityUnknown))
+	}
+	if cfg.Reachability != ReachPublic {
+		opts = append(opts, libp2p.EnableAutoRelayWithPeerSource(o.relayCandidates,
+			autorelay.WithMinCandidates(1),
+			autorelay.WithBootDelay(0),
+			autorelay.WithMinInterval(relayRetry),
+			autorelay.WithBackoff(relayBackoff)))
+	}
+	if !cfg.NoHolePunching {
+		opts = append(opts, libp2p.EnableHolePunching(holepunch.WithTracer(o.punches)))
+	}
+	if cfg.RelayService {
+		opts = append(opts, libp2p.EnableRelayService(relayv2.WithResources(relayResources(cfg.RelayLimits))))
+	}
+	h, err := libp2p.New(opts...)
 	if err != nil {
 		rm.Close()
 		cm.Close()

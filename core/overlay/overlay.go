@@ -84,6 +84,30 @@ type Config struct {
 	// Reprovide is how often every root is announced again; 0: 12h (kad-dht
 	// provider records expire after 48h).
 	Reprovide time.Duration
+
+	// Reachability is ReachAuto (""), ReachPublic or ReachPrivate: whether
+	// AutoNAT v2 and the node's addresses decide if other nodes can dial
+	// it, or the operator does (see reach.go). A public node serves the
+	// DHT (kad-dht server mode) and, with RelayService, relays; any other
+	// is a DHT client that reserves relay slots. Ignored with Host.
+	Reachability string
+	// Announce are multiaddrs announced besides the confirmed ones (a
+	// forwarded port, a DNS name), without /p2p/.
+	Announce []string
+	// Relays are static relays (multiaddrs ending in /p2p/<id>) a node that
+	// is not public reserves a slot on; connected peers that offer the
+	// relay protocol are candidates too.
+	Relays []string
+	// RelayService makes this node a circuit relay v2 for others while it is
+	// public, within RelayLimits.
+	RelayService bool
+	// RelayLimits bound the relay service; zero fields: go-libp2p's defaults.
+	RelayLimits RelayLimits
+	// RelayData lets bulk data (streams opened on DataHost) run over a
+	// relayed connection when hole punching gives no direct one.
+	RelayData bool
+	// NoHolePunching turns DCUtR (hole punching) off.
+	NoHolePunching bool
 	// Logger receives the overlay's log lines; nil discards them.
 	Logger *slog.Logger
 }
@@ -110,6 +134,10 @@ func (c *Config) defaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.Reachability == "" {
+		c.Reachability = ReachAuto
+	}
+	c.RelayLimits.defaults()
 }
 
 type state int
@@ -133,7 +161,13 @@ type Overlay struct {
 	dht     *dht.IpfsDHT
 	nboot   int // bootstrap peers other than this node
 	cancel  context.CancelFunc
-	wg      sync.WaitGroup // the reprovider
+	wg      sync.WaitGroup // the reprovider and the reach tracker
+
+	reach     *reach         // the reachability verdict and the address factory (own hosts)
+	hostRef   hostRef        // the host, for go-libp2p's callbacks
+	relays    []peer.AddrInfo // Config.Relays
+	punches   *punchTracer
+	relayOnly relayOnlyPeers
 
 	rootsMu sync.Mutex
 	roots   map[cid.CID]*root
@@ -141,6 +175,9 @@ type Overlay struct {
 	// onAnnounce, if set before Start, is called after every announcement
 	// (tests).
 	onAnnounce func(c cid.CID, err error)
+	// dhtOpts, if set before Start, are added to the DHT's options (the
+	// simulation's time scale).
+	dhtOpts []dht.Option
 }
 
 // root is a remembered CID to announce again.
@@ -155,8 +192,10 @@ func New(cfg Config) *Overlay {
 	return &Overlay{cfg: cfg, log: cfg.Logger, roots: make(map[cid.CID]*root)}
 }
 
-// Start builds the host (unless Config.Host is set), starts the DHT in
-// server mode under ProtocolPrefix without any IPFS bootstrap peer, dials
+// Start builds the host (unless Config.Host is set), starts the reach
+// tracker and the DHT under ProtocolPrefix without any IPFS bootstrap peer
+// (in server mode while the node is public, client mode otherwise; always
+// server mode on a prebuilt host), dials
 // the bootstrap peers (in parallel, each bounded by ctx and 10s; a peer that
 // cannot be reached is logged, not fatal: the DHT keeps retrying the
 // bootstrap peers while its routing table is empty), asks the DHT to refresh
@@ -176,28 +215,62 @@ func (o *Overlay) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	if o.relays, err = parseAddrs(o.cfg.Relays); err != nil {
+		return err
+	}
+	announce, err := parseAnnounce(o.cfg.Announce)
+	if err != nil {
+		return err
+	}
+	switch o.cfg.Reachability {
+	case ReachAuto, ReachPublic, ReachPrivate:
+	default:
+		return fmt.Errorf("overlay: reachability %q is not auto, public or private", o.cfg.Reachability)
+	}
+	var known []ma.Multiaddr
+	for _, ai := range append(slices.Clone(boot), o.relays...) {
+		known = append(known, ai.Addrs...)
+	}
+	o.reach = newReach(o.cfg.Reachability, announce, anyPublic(known))
+	o.punches = &punchTracer{}
 	h, own := o.cfg.Host, false
+	mode := dht.ModeServer // a prebuilt host (tests, the simulation) always serves
 	if h == nil {
 		key, err := loadKey(o.cfg)
 		if err != nil {
 			return err
 		}
-		if h, err = buildHost(key, o.cfg); err != nil {
+		if h, err = o.buildHost(key, o.cfg); err != nil {
 			return err
 		}
-		own = true
+		own, mode = true, dht.ModeAuto
 	}
+	o.hostRef.set(h)
 	defer func() {
 		if err != nil && own {
 			h.Close()
 		}
 	}()
+	var reachLoop func(context.Context)
+	if own {
+		var abort func()
+		if reachLoop, abort, err = o.startReach(h); err != nil {
+			return err
+		}
+		if abort != nil {
+			defer func() {
+				if err != nil {
+					abort()
+				}
+			}()
+		}
+	}
 	boot = slices.DeleteFunc(boot, func(ai peer.AddrInfo) bool { return ai.ID == h.ID() })
-	d, err := dht.New(h,
-		dht.Mode(dht.ModeServer),
+	d, err := dht.New(h, append([]dht.Option{
+		dht.Mode(mode),
 		dht.ProtocolPrefix(ProtocolPrefix),
 		dht.BootstrapPeers(boot...),
-	)
+	}, o.dhtOpts...)...)
 	if err != nil {
 		return fmt.Errorf("overlay: starting the DHT: %w", err)
 	}
@@ -214,6 +287,9 @@ func (o *Overlay) Start(ctx context.Context) (err error) {
 	o.host, o.ownHost, o.dht, o.cancel, o.nboot = h, own, d, cancel, len(boot)
 	o.state = stateStarted
 	o.wg.Go(func() { o.reprovideLoop(rctx, d) })
+	if reachLoop != nil {
+		o.wg.Go(func() { reachLoop(rctx) })
+	}
 	o.log.Info("overlay started", "peer", h.ID(), "addrs", o.addrsLocked(), "bootstrap", len(boot))
 	return nil
 }
@@ -347,6 +423,22 @@ func (o *Overlay) Peers() int {
 		return 0
 	}
 	return d.RoutingTable().Size()
+}
+
+// parseAnnounce parses addresses to announce: multiaddrs without /p2p/.
+func parseAnnounce(addrs []string) ([]ma.Multiaddr, error) {
+	var out []ma.Multiaddr
+	for _, s := range addrs {
+		m, err := ma.NewMultiaddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("%w %q: %v", ErrInvalidAddr, s, err)
+		}
+		if _, err := m.ValueForProtocol(ma.P_P2P); err == nil {
+			return nil, fmt.Errorf("%w %q: an address to announce has no /p2p/<peer id>", ErrInvalidAddr, s)
+		}
+		out = append(out, m)
+	}
+	return out, nil
 }
 
 // parseAddrs parses multiaddrs ending in /p2p/<id>, merging the addresses

@@ -153,7 +153,9 @@ func (o *Overlay) reprovide(ctx context.Context, d *dht.IpfsDHT, tick time.Durat
 
 // FindProviders returns up to max providers of c found through the DHT
 // (max <= 0: 20), never this node, each with the addresses the DHT or the
-// peerstore knows. It returns when max providers are found or the lookup
+// peerstore knows, those this node can reach directly first (connected
+// directly, then with a direct address it can dial, then those that only
+// relay addresses reach), in the order found otherwise. It returns when max providers are found or the lookup
 // ends; with none found and ctx ended, the error wraps ctx.Err(). No
 // provider is not an error: the slice is empty.
 func (o *Overlay) FindProviders(ctx context.Context, c cid.CID, max int) ([]peer.AddrInfo, error) {
@@ -190,6 +192,12 @@ func (o *Overlay) FindProviders(ctx context.Context, c cid.CID, max int) ([]peer
 	if len(out) == 0 && ctx.Err() != nil {
 		return nil, fmt.Errorf("overlay: finding providers of %s: %w", c, ctx.Err())
 	}
+	_, internet, _, _ := o.reach.snapshot()
+	rank := make(map[peer.ID]int, len(out))
+	for _, ai := range out {
+		rank[ai.ID] = directness(h, internet, ai)
+	}
+	slices.SortStableFunc(out, func(a, b peer.AddrInfo) int { return rank[a.ID] - rank[b.ID] })
 	return out, nil
 }
 
