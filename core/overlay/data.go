@@ -80,7 +80,11 @@ func (d dataHost) NewStream(ctx context.Context, p peer.ID, pids ...protocol.ID)
 	h, o := d.Host, d.o
 	if o.cfg.RelayData {
 		if relayedOnly(h, p) && !o.relayOnly.recent(p) {
-			wctx, cancel := context.WithTimeout(ctx, DirectWait)
+			wait := DirectWait
+			if o.directWait > 0 {
+				wait = o.directWait
+			}
+			wctx, cancel := context.WithTimeout(ctx, wait)
 			ok := waitDirect(wctx, h, p)
 			cancel()
 			if !ok {

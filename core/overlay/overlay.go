@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	dht "github.com/libp2p/go-libp2p-kad-dht"
@@ -30,6 +31,9 @@ var (
 	ErrClosed = errors.New("overlay: closed")
 	// ErrNotReady: the routing table is empty (no peer reached yet).
 	ErrNotReady = errors.New("overlay: not ready: no DHT peer yet")
+	// ErrNoAddress: the node has no address to announce yet (behind a NAT,
+	// before it holds a relay slot), so a provider record would be dropped.
+	ErrNoAddress = errors.New("overlay: not ready: no address to announce yet (waiting for a relay slot)")
 	// ErrInvalidAddr: a multiaddr does not parse or lacks /p2p/<id>.
 	ErrInvalidAddr = errors.New("overlay: invalid multiaddr")
 	// ErrNoIdentity: neither Config.KeyFile nor Config.Key nor Config.Host is set.
@@ -51,6 +55,9 @@ const (
 	provideTimeout = 2 * time.Minute
 	// reprovideWorkers announce roots concurrently.
 	reprovideWorkers = 4
+	// readyCheck is how often the reprovider looks for a first peer while
+	// an announcement waits for one.
+	readyCheck = 2 * time.Second
 	// dialTimeout bounds one bootstrap dial in Start.
 	dialTimeout = 10 * time.Second
 	// defaultMaxProviders is FindProviders' max when it is given <= 0.
@@ -163,18 +170,21 @@ type Overlay struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup // the reprovider and the reach tracker
 
-	reach     *reach         // the reachability verdict and the address factory (own hosts)
-	hostRef   hostRef        // the host, for go-libp2p's callbacks
+	reach     *reach          // the reachability verdict and the address factory (own hosts)
+	hostRef   hostRef         // the host, for go-libp2p's callbacks
 	relays    []peer.AddrInfo // Config.Relays
 	punches   *punchTracer
 	relayOnly relayOnlyPeers
 
-	rootsMu sync.Mutex
-	roots   map[cid.CID]*root
+	rootsMu  sync.Mutex
+	roots    map[cid.CID]*root
+	notReady atomic.Bool // an announcement found the routing table empty
 
 	// onAnnounce, if set before Start, is called after every announcement
 	// (tests).
 	onAnnounce func(c cid.CID, err error)
+	// directWait, if set before Start, replaces DirectWait (tests).
+	directWait time.Duration
 	// dhtOpts, if set before Start, are added to the DHT's options (the
 	// simulation's time scale).
 	dhtOpts []dht.Option

@@ -36,8 +36,10 @@ func Key(c cid.CID) ipfscid.Cid {
 // Provide announces now that this node provides c (puts a provider record
 // on the DHT peers closest to c's key) and remembers c as a root to
 // announce again every Config.Reprovide. The root is remembered even when
-// the announcement fails (ErrNotReady: no peer yet; ctx ended; ...); the
-// reprovider then tries again within a minute (or Reprovide if shorter).
+// the announcement fails (ErrNotReady: no peer yet; ErrNoAddress: no
+// address to announce yet; ctx ended; ...); the reprovider then tries
+// again as soon as there are both, or within a minute (or Reprovide if
+// shorter).
 func (o *Overlay) Provide(ctx context.Context, c cid.CID) error {
 	_, d, err := o.running()
 	if err != nil {
@@ -64,9 +66,16 @@ func (o *Overlay) Unprovide(c cid.CID) {
 func (o *Overlay) announce(ctx context.Context, d *dht.IpfsDHT, c cid.CID) error {
 	start := time.Now()
 	var err error
-	if d.RoutingTable().Size() == 0 {
+	switch {
+	case d.RoutingTable().Size() == 0:
 		err = ErrNotReady // nobody to tell; kad-dht would say "failed to find any peer in table"
-	} else {
+		o.notReady.Store(true)
+	case len(o.hostRef.get().Addrs()) == 0:
+		// No address to give: a DHT server drops a provider record
+		// without one (a node behind a NAT before its relay slot).
+		err = ErrNoAddress
+		o.notReady.Store(true)
+	default:
 		err = d.Provide(ctx, Key(c), true)
 	}
 	o.rootsMu.Lock()
@@ -87,26 +96,38 @@ func (o *Overlay) announce(ctx context.Context, d *dht.IpfsDHT, c cid.CID) error
 	return nil
 }
 
-// reprovideLoop announces the roots that are due until ctx ends.
+// reprovideLoop announces the roots that are due until ctx ends. Roots
+// whose announcement found the routing table empty, or the node without an
+// address to announce, are announced as soon as both are there (checked
+// every readyCheck) rather than a retry interval later: a node that joins
+// through a peer not yet serving the DHT (one still waiting for AutoNAT to
+// call it public), or that waits for a relay slot, provides in seconds.
 func (o *Overlay) reprovideLoop(ctx context.Context, d *dht.IpfsDHT) {
 	tick := min(o.cfg.Reprovide, retryAfter)
 	t := time.NewTicker(tick)
 	defer t.Stop()
+	ready := time.NewTicker(readyCheck)
+	defer ready.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			o.reprovide(ctx, d, tick, false)
+		case <-ready.C:
+			if o.notReady.Load() && d.RoutingTable().Size() > 0 && len(o.hostRef.get().Addrs()) > 0 {
+				o.notReady.Store(false)
+				o.reprovide(ctx, d, tick, true)
+			}
 		}
-		o.reprovide(ctx, d, tick)
 	}
 }
 
 // reprovide announces, reprovideWorkers at a time, every root whose last
 // success is about Reprovide old (within half a tick) and every root whose
-// last attempt failed a retry interval ago. Nothing is tried while the
-// routing table is empty.
-func (o *Overlay) reprovide(ctx context.Context, d *dht.IpfsDHT, tick time.Duration) {
+// last attempt failed a retry interval ago (with failed, every root whose
+// last attempt failed). Nothing is tried while the routing table is empty.
+func (o *Overlay) reprovide(ctx context.Context, d *dht.IpfsDHT, tick time.Duration, failed bool) {
 	if d.RoutingTable().Size() == 0 {
 		return
 	}
@@ -116,7 +137,7 @@ func (o *Overlay) reprovide(ctx context.Context, d *dht.IpfsDHT, tick time.Durat
 	o.rootsMu.Lock()
 	for c, r := range o.roots {
 		ok := !r.done.IsZero() && r.done.Equal(r.tried)
-		if ok && !r.done.Add(o.cfg.Reprovide).After(soon) || !ok && !r.tried.Add(tick).After(soon) {
+		if ok && !r.done.Add(o.cfg.Reprovide).After(soon) || !ok && (failed || !r.tried.Add(tick).After(soon)) {
 			due = append(due, c)
 		}
 	}
