@@ -106,8 +106,8 @@ func startBlob(t *testing.T, o *Overlay, st *store.Store, cfg blob.Config) *blob
 }
 
 // fetchThrough has b (a new node with relayData) fetch n's object from A
-// through R; it returns the fetch's error and b.
-func (n *relayNet) fetchThrough(t *testing.T, relayData bool) (error, *Overlay) {
+// through R; it returns b and the fetch's error.
+func (n *relayNet) fetchThrough(t *testing.T, relayData bool) (*Overlay, error) {
 	t.Helper()
 	b := New(Config{KeyFile: filepath.Join(t.TempDir(), "b.key"), Listen: []string{"/ip4/127.0.0.1/tcp/0"}, RelayData: relayData})
 	b.directWait = 300 * time.Millisecond
@@ -125,7 +125,7 @@ func (n *relayNet) fetchThrough(t *testing.T, relayData bool) (error, *Overlay) 
 	bs := startBlob(t, b, st, blob.Config{RequestTimeout: 3 * time.Second})
 	size, ob, err := bs.Outboard(ctx, n.obj, []peer.AddrInfo{prov})
 	if err != nil {
-		return err, b
+		return b, err
 	}
 	ing, err := st.NewIngest(ctx, n.obj, size, ob)
 	if err != nil {
@@ -133,7 +133,7 @@ func (n *relayNet) fetchThrough(t *testing.T, relayData bool) (error, *Overlay) 
 	}
 	if _, err := bs.Fetch(ctx, n.obj, ing, []peer.AddrInfo{prov}); err != nil {
 		ing.Abort()
-		return err, b
+		return b, err
 	}
 	if _, err := ing.Commit(ctx, store.PutOptions{}); err != nil {
 		t.Fatal(err)
@@ -147,7 +147,7 @@ func (n *relayNet) fetchThrough(t *testing.T, relayData bool) (error, *Overlay) 
 	if _, err := got.ReadFrom(rc); err != nil || !bytes.Equal(got.Bytes(), n.data) {
 		t.Fatalf("the fetched copy differs (%d bytes, %v)", got.Len(), err)
 	}
-	return nil, b
+	return b, nil
 }
 
 // TestBulkDataStaysOffRelays: a peer reachable only through a relay (no
@@ -157,7 +157,7 @@ func (n *relayNet) fetchThrough(t *testing.T, relayData bool) (error, *Overlay) 
 func TestBulkDataStaysOffRelays(t *testing.T) {
 	n := newRelayNet(t, RelayLimits{CircuitBytes: 64 << 20, CircuitDuration: time.Minute}, 3<<20+777)
 
-	err, _ := n.fetchThrough(t, false)
+	_, err := n.fetchThrough(t, false)
 	if err == nil {
 		t.Fatal("fetched over a relay with relay_data off")
 	}
@@ -166,7 +166,7 @@ func TestBulkDataStaysOffRelays(t *testing.T) {
 	}
 	t.Logf("without relay_data: %v", err)
 
-	err, b := n.fetchThrough(t, true)
+	b, err := n.fetchThrough(t, true)
 	if err != nil {
 		t.Fatalf("fetch with relay_data: %v", err)
 	}
@@ -186,7 +186,7 @@ func TestBulkDataStaysOffRelays(t *testing.T) {
 // it allows, whatever its clients ask.
 func TestRelayLimitsHold(t *testing.T) {
 	n := newRelayNet(t, RelayLimits{CircuitBytes: 512 << 10, CircuitDuration: time.Minute}, 4<<20)
-	err, _ := n.fetchThrough(t, true)
+	_, err := n.fetchThrough(t, true)
 	if err == nil {
 		t.Fatal("a 4 MiB fetch went through a relay that allows 512 KiB per circuit")
 	}
