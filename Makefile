@@ -14,6 +14,9 @@ WASM    := $(TLDS:%=bin/tlds/%.wasm)
 # Test binaries share wazero's compilation cache: a Go plugin compiles in
 # seconds under the race detector and loads from the cache in milliseconds.
 export RON_TEST_WAZERO_CACHE ?= $(CURDIR)/bin/.cache/wazero-test
+# Rust plugins (the SDK's tests, the templates) share one cargo target
+# directory, so the crates they depend on compile once.
+export RON_TEST_CARGO_TARGET ?= $(CURDIR)/bin/.cache/cargo-target
 
 .PHONY: all build wasm run test vet unit conformance bench clean dist dist-test dist-check
 all: build
