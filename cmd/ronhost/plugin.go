@@ -22,6 +22,7 @@ import (
 	"github.com/ronhost/ronhost/core/node"
 	"github.com/ronhost/ronhost/core/registry"
 	"github.com/ronhost/ronhost/plugins"
+	sdkrust "github.com/ronhost/ronhost/sdk-rust"
 	"github.com/ronhost/ronhost/sdk-wasm/template"
 )
 
@@ -454,13 +455,14 @@ func pluginKeygenCommand() *command {
 }
 
 func pluginNewCommand() *command {
-	c := &command{name: "new", args: "NAME [--dir DIR] [--module PATH] [--sdk-replace DIR]",
-		summary: "write a template plugin for the TLD NAME that builds and passes conformance"}
+	c := &command{name: "new", args: "NAME [--lang go|rust|c] [--dir DIR] [--module PATH] [--sdk-replace DIR]",
+		summary: "write a template plugin for the TLD NAME (Go, Rust or C) that builds and passes conformance"}
 	c.run = func(ctx context.Context, a *app, args []string) error {
 		fs := a.flags(c, "plugin new")
+		lang := fs.String("lang", "go", "the plugin's language: go, rust or c")
 		dir := fs.String("dir", "", "where to write it (default ./ron-NAME)")
-		module := fs.String("module", "", "Go module path (default example.com/ron-NAME)")
-		replace := fs.String("sdk-replace", "", "use the SDK from this local directory (a replace directive)")
+		module := fs.String("module", "", "Go module path (default example.com/ron-NAME; Go only)")
+		replace := fs.String("sdk-replace", "", "use the Go SDK from this local directory (a replace directive; Go only)")
 		pos, err := parse(fs, args, 1, 1)
 		if err != nil {
 			return err
@@ -469,19 +471,33 @@ func pluginNewCommand() *command {
 		if *dir == "" {
 			*dir = "ron-" + tld
 		}
-		opts := template.Options{Module: *module}
-		if *replace != "" {
-			abs, err := filepath.Abs(*replace)
-			if err != nil {
-				return err
+		var next string
+		switch *lang {
+		case "go":
+			opts := template.Options{Module: *module}
+			if *replace != "" {
+				abs, err := filepath.Abs(*replace)
+				if err != nil {
+					return err
+				}
+				opts.SDKReplace = abs
 			}
-			opts.SDKReplace = abs
+			err = template.Write(*dir, tld, opts)
+			next = "go test ./... && GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -o plugin.wasm . && ronhost plugin test plugin.wasm --cases testdata/cases"
+		case "rust":
+			err = sdkrust.Write(*dir, tld, sdkrust.Options{})
+			next = "make test   (cargo test, cargo build --release --target wasm32-wasi, ronhost plugin test)"
+		case "c":
+			err = template.Write(*dir, tld, template.Options{Lang: "c"})
+			next = "make test   (clang -> plugin.wasm, ronhost plugin test)"
+		default:
+			return usageError("plugin new: --lang must be go, rust or c")
 		}
-		if err := template.Write(*dir, tld, opts); err != nil {
+		if err != nil {
 			return err
 		}
-		return a.emit(map[string]string{"dir": *dir, "tld": tld}, func(w io.Writer) {
-			fmt.Fprintf(w, "wrote a .%s plugin in %s\nnext: cd %s && go test ./... && GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o %s.wasm . && ronhost plugin test %s.wasm\n", tld, *dir, *dir, tld, tld)
+		return a.emit(map[string]string{"dir": *dir, "tld": tld, "lang": *lang}, func(w io.Writer) {
+			fmt.Fprintf(w, "wrote a .%s plugin in %s (%s)\nnext: cd %s && %s\n", tld, *dir, *lang, *dir, next)
 		})
 	}
 	return c

@@ -12,6 +12,7 @@ import (
 	"text/template"
 
 	ron "github.com/ronhost/ronhost/sdk-wasm"
+	"github.com/ronhost/ronhost/sdk-wasm/c"
 )
 
 // SDKModule is the SDK's module path.
@@ -23,15 +24,24 @@ const DefaultSDKVersion = "v0.1.0"
 
 // Errors for callers to test with errors.Is.
 var (
-	ErrBadTLD = errors.New("template: the TLD must be lowercase [a-z0-9-]{1,32}")
-	ErrExists = errors.New("template: file already exists")
+	ErrBadTLD  = errors.New("template: the TLD must be lowercase [a-z0-9-]{1,32}")
+	ErrExists  = errors.New("template: file already exists")
+	ErrBadLang = errors.New("template: the language must be go or c (rust: package sdk-rust of ronhost)")
 )
 
-//go:embed files
+// The templates: files/ is the Go plugin, c/ the C plugin (with the
+// headers of package c beside it), shared/ what every language's plugin
+// gets (testdata: data-driven cases and a sample input). The three
+// templates, Rust's included, implement the same rules, so the same cases
+// pass on each.
+//
+//go:embed files c shared
 var files embed.FS
 
 // Options adjust the generated files.
 type Options struct {
+	// Lang is "go" (the default) or "c".
+	Lang string
 	// Module is the generated module's path; default "example.com/ron-<tld>".
 	Module string
 	// SDKVersion is the SDK version to require; default DefaultSDKVersion.
@@ -85,8 +95,50 @@ func Files(tld string, opts Options) (map[string][]byte, error) {
 	if d.SDKVersion == "" {
 		d.SDKVersion = DefaultSDKVersion
 	}
+	root := "files"
+	switch opts.Lang {
+	case "", "go":
+	case "c":
+		root = "c"
+	default:
+		return nil, fmt.Errorf("%w: %q", ErrBadLang, opts.Lang)
+	}
+	out, err := render(root, d)
+	if err != nil {
+		return nil, err
+	}
+	shared, err := render("shared", d)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range shared {
+		out[k] = v
+	}
+	if root == "c" {
+		for _, h := range []string{"ron_plugin.h", "ron_sdk.h"} {
+			b, err := c.Headers.ReadFile(h)
+			if err != nil {
+				return nil, fmt.Errorf("template: %w", err)
+			}
+			out[h] = b
+		}
+	}
+	return out, nil
+}
+
+// Shared returns the files every language's template gets (testdata/:
+// the cases and a sample validate input), for the TLD tld.
+func Shared(tld string) (map[string][]byte, error) {
+	if !ron.ValidTLD(tld) {
+		return nil, fmt.Errorf("%w: %q", ErrBadTLD, tld)
+	}
+	return render("shared", data{TLD: tld})
+}
+
+// render executes every template under root.
+func render(root string, d data) (map[string][]byte, error) {
 	out := map[string][]byte{}
-	err := fs.WalkDir(files, "files", func(path string, e fs.DirEntry, err error) error {
+	err := fs.WalkDir(files, root, func(path string, e fs.DirEntry, err error) error {
 		if err != nil || e.IsDir() {
 			return err
 		}
@@ -102,7 +154,7 @@ func Files(tld string, opts Options) (map[string][]byte, error) {
 		if err := t.Execute(&buf, d); err != nil {
 			return fmt.Errorf("template: %s: %w", path, err)
 		}
-		out[outputName(path)] = buf.Bytes()
+		out[outputName(root, path)] = buf.Bytes()
 		return nil
 	})
 	if err != nil {
@@ -112,11 +164,11 @@ func Files(tld string, opts Options) (map[string][]byte, error) {
 }
 
 // outputName maps an embedded path to the generated file's path: the
-// "files/" prefix and ".tmpl" suffix go, "github/" becomes ".github/" and
+// root prefix and ".tmpl" suffix go, "github/" becomes ".github/" and
 // "gitignore" ".gitignore" (embed skips dot files, and a go.mod would make
 // the directory a separate module, hence the suffix).
-func outputName(path string) string {
-	name := strings.TrimSuffix(strings.TrimPrefix(path, "files/"), ".tmpl")
+func outputName(root, path string) string {
+	name := strings.TrimSuffix(strings.TrimPrefix(path, root+"/"), ".tmpl")
 	switch {
 	case strings.HasPrefix(name, "github/"):
 		name = "." + name
@@ -134,6 +186,13 @@ func Write(dir, tld string, opts Options) error {
 	if err != nil {
 		return err
 	}
+	return WriteFiles(dir, fsys)
+}
+
+// WriteFiles writes generated files (paths slash-separated, relative to
+// dir) into dir, creating directories as needed. It refuses to overwrite
+// any existing file (ErrExists) and writes nothing in that case.
+func WriteFiles(dir string, fsys map[string][]byte) error {
 	for name := range fsys {
 		p := filepath.Join(dir, filepath.FromSlash(name))
 		if _, err := os.Lstat(p); err == nil {
