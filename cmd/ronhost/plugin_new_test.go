@@ -4,18 +4,19 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/ronhost/ronhost/conformance"
 	"github.com/ronhost/ronhost/internal/tldtest"
 	"github.com/ronhost/ronhost/internal/wasmbuild"
 )
 
 // TestPluginNewTemplatesPass generates each language's template with
 // `ronhost plugin new NAME --lang L`, builds it as its README says, and runs
-// `ronhost plugin test` with the template's own cases on it: every check
-// and every case passes, as generated. The Rust one's native tests (cargo
+// the conformance suite with the template's own cases on it: every check
+// and every case passes, as generated (under ten times the ABI's wall-clock
+// deadlines until verdicts are fuel-only). The Rust one's native tests (cargo
 // test, the SDK's harness) pass too.
 func TestPluginNewTemplatesPass(t *testing.T) {
 	sdk, err := filepath.Abs("../../sdk-wasm")
@@ -48,13 +49,21 @@ func TestPluginNewTemplatesPass(t *testing.T) {
 					t.Fatalf("cargo test: %v\n%s", err, out)
 				}
 			}
-			out, errs, code := c.run("", "plugin", "test", filepath.Join(dir, "plugin.wasm"), "--cases", filepath.Join(dir, "testdata", "cases"))
-			if code != 0 {
-				t.Fatalf("plugin test: exit %d\n%s%s", code, out, errs)
+			wasm := mustRead(t, filepath.Join(dir, "plugin.wasm"))
+			rep, err := conformance.Run(t.Context(), wasm, conformance.Options{
+				CasesDir: filepath.Join(dir, "testdata", "cases"), CacheDir: testCache, Limits: tldtest.WallClockLimits()})
+			if err != nil {
+				t.Fatal(err)
 			}
-			m := regexp.MustCompile(`(?m)^(\d+) passed, 0 failed$`).FindStringSubmatch(out)
-			if m == nil || !strings.Contains(out, "PASS cases.accepted") || !strings.Contains(out, "PASS cases.unknown-key") {
-				t.Fatalf("plugin test:\n%s", out)
+			var text strings.Builder
+			_ = rep.WriteText(&text)
+			if rep.Failed() != 0 || rep.TLD != tld {
+				t.Fatalf("plugin test:\n%s", text.String())
+			}
+			for _, id := range []string{"cases.accepted", "cases.required", "cases.owner-format", "cases.unknown-key"} {
+				if c, ok := rep.Check(id); !ok || c.Status != conformance.Pass {
+					t.Errorf("%s: %+v\n%s", id, c, text.String())
+				}
 			}
 			if _, err := os.Stat(filepath.Join(dir, ".github", "workflows", "conformance.yml")); err != nil {
 				t.Fatal(err)
