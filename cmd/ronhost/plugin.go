@@ -33,6 +33,7 @@ func pluginCommand() *command {
 		pluginInfoCommand(),
 		pluginRemoveCommand(),
 		pluginTestCommand(),
+		pluginCallCommand(),
 		pluginSignCommand(),
 		pluginKeygenCommand(),
 		pluginNewCommand(),
