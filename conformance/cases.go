@@ -16,18 +16,42 @@ import (
 	"github.com/ronhost/ronhost/plugins"
 )
 
-// caseFile is one NAME.json in Options.CasesDir.
+// caseFile is one NAME.json in Options.CasesDir. Entry is "validate" (the
+// default), "split" or "resolve"; a split or resolve case validates its
+// manifest first (it must be accepted) and calls the entry point with the
+// normalized manifest, as a node does.
 type caseFile struct {
+	Entry       string          `json:"entry,omitempty"`
 	Manifest    json.RawMessage `json:"manifest"`
 	PayloadSize *uint64         `json:"payload_size,omitempty"`
-	Expect      *caseExpect     `json:"expect,omitempty"`
+	// split
+	Epoch  string          `json:"epoch,omitempty"`
+	Amount *uint64         `json:"amount,omitempty"`
+	Usage  json.RawMessage `json:"usage,omitempty"`
+	// resolve: the path, and the payload object_read reads (text, or a file
+	// relative to the cases directory); payload_size defaults to its length.
+	Path        *string `json:"path,omitempty"`
+	Payload     *string `json:"payload,omitempty"`
+	PayloadFile string  `json:"payload_file,omitempty"`
+
+	Expect *caseExpect `json:"expect,omitempty"`
 }
 
 type caseExpect struct {
-	Manifest json.RawMessage `json:"manifest,omitempty"`
-	Index    json.RawMessage `json:"index,omitempty"`
-	Errors   []caseError     `json:"errors,omitempty"`
+	Manifest    json.RawMessage `json:"manifest,omitempty"`
+	Index       json.RawMessage `json:"index,omitempty"`
+	Allocations *[]caseAlloc    `json:"allocations,omitempty"` // a pointer: [] is an answer too
+	Resolved    json.RawMessage `json:"resolved,omitempty"`
+	Errors      []caseError     `json:"errors,omitempty"`
 }
+
+type caseAlloc struct {
+	Payee  string `json:"payee"`
+	Role   string `json:"role"`
+	Amount uint64 `json:"amount"`
+}
+
+func (a caseAlloc) String() string { return fmt.Sprintf("%s/%s=%d", a.Payee, a.Role, a.Amount) }
 
 type caseError struct {
 	Path string `json:"path"`
@@ -51,13 +75,46 @@ func loadCase(path string) (*caseFile, error) {
 	if !isJSONObject(c.Manifest) {
 		return nil, fmt.Errorf("%w: %s: \"manifest\" must be a JSON object", ErrBadCases, path)
 	}
-	if c.Expect != nil {
-		if (c.Expect.Manifest != nil) == (c.Expect.Errors != nil) {
-			return nil, fmt.Errorf("%w: %s: \"expect\" must hold either \"manifest\" (the input is accepted) or \"errors\" (it is rejected)", ErrBadCases, path)
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s: %s", ErrBadCases, path, fmt.Sprintf(format, args...))
+	}
+	e := c.Expect
+	switch c.Entry {
+	case "", "validate":
+		if c.Amount != nil || c.Usage != nil || c.Epoch != "" || c.Path != nil || c.Payload != nil || c.PayloadFile != "" {
+			return nil, bad("a validate case has no amount, usage, epoch, path or payload (set \"entry\" to split or resolve)")
 		}
-		if c.Expect.Index != nil && c.Expect.Manifest == nil {
-			return nil, fmt.Errorf("%w: %s: \"expect\".\"index\" goes with \"manifest\"", ErrBadCases, path)
+		if e != nil && ((e.Manifest != nil) == (e.Errors != nil) || e.Allocations != nil || e.Resolved != nil) {
+			return nil, bad("\"expect\" must hold either \"manifest\" (the input is accepted) or \"errors\" (it is rejected)")
 		}
+		if e != nil && e.Index != nil && e.Manifest == nil {
+			return nil, bad("\"expect\".\"index\" goes with \"manifest\"")
+		}
+	case "split":
+		if c.Amount == nil {
+			return nil, bad("a split case needs \"amount\"")
+		}
+		if c.Path != nil || c.Payload != nil || c.PayloadFile != "" {
+			return nil, bad("a split case has no path or payload")
+		}
+		if e != nil && ((e.Allocations != nil) == (e.Errors != nil) || e.Manifest != nil || e.Index != nil || e.Resolved != nil) {
+			return nil, bad("a split case's \"expect\" holds either \"allocations\" or \"errors\"")
+		}
+	case "resolve":
+		if c.Path == nil {
+			return nil, bad("a resolve case needs \"path\"")
+		}
+		if c.Amount != nil || c.Usage != nil || c.Epoch != "" {
+			return nil, bad("a resolve case has no amount, usage or epoch")
+		}
+		if c.Payload != nil && c.PayloadFile != "" {
+			return nil, bad("give \"payload\" or \"payload_file\", not both")
+		}
+		if e != nil && ((e.Resolved != nil) == (e.Errors != nil) || e.Manifest != nil || e.Index != nil || e.Allocations != nil) {
+			return nil, bad("a resolve case's \"expect\" holds either \"resolved\" or \"errors\"")
+		}
+	default:
+		return nil, bad("\"entry\" is validate, split or resolve, not %q", c.Entry)
 	}
 	return &c, nil
 }
@@ -120,6 +177,12 @@ func (s *suite) runCases(ctx context.Context) error {
 }
 
 func (s *suite) runCase(ctx context.Context, path string, c *caseFile) (outcome, error) {
+	switch c.Entry {
+	case "split":
+		return s.runSplitCase(ctx, path, c)
+	case "resolve":
+		return s.runResolveCase(ctx, path, c)
+	}
 	size := s.payloadSize(c.Manifest)
 	if c.PayloadSize != nil {
 		size = *c.PayloadSize

@@ -42,7 +42,8 @@ func TestCasesPass(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range []string{"cases.accepted", "cases.two-errors", "cases.wrong-tld"} {
+	for _, id := range []string{"cases.accepted", "cases.two-errors", "cases.wrong-tld",
+		"cases.split-servers", "cases.split-no-payout", "cases.resolve-magic", "cases.resolve-missing"} {
 		if c, ok := rep.Check(id); !ok || c.Status != conformance.Pass {
 			t.Errorf("%s: %+v\n%s", id, c, text(rep))
 		}
@@ -68,6 +69,12 @@ func TestCasesReportMismatches(t *testing.T) {
 	write("accepted-not-rejected", `{"manifest":{"meta":{"tld":"refdemo","title":"x"},"creator":"a"},
 		"expect":{"errors":[{"path":"creator","code":"required"}]}}`)
 	write("no-expect", `{"manifest":{"meta":{"tld":"refdemo","title":"x"},"creator":"a"}}`)
+	write("split-servers", `{"entry":"split","manifest":{"meta":{"tld":"refdemo","title":"x"},"creator":"a","creator_bps":6000},"amount":1000,
+		"usage":{"servers":[{"node":"n1","payout":"op1","bytes":3},{"node":"n2","payout":"op2","bytes":1}]},
+		"expect":{"allocations":[{"payee":"a","role":"creator","amount":600},{"payee":"op1","role":"server","amount":301},{"payee":"op2","role":"server","amount":99}]}}`)
+	write("split-unvalidated", `{"entry":"split","manifest":{"meta":{"tld":"map","title":"x"},"creator":"a"},"amount":1,"expect":{"allocations":[]}}`)
+	write("resolve-magic", `{"entry":"resolve","manifest":{"meta":{"tld":"refdemo","title":"x"},"creator":"a"},"path":"/magic","payload":"RON0nope",
+		"expect":{"resolved":{"status":200,"content_type":"application/octet-stream","offset":4,"length":4}}}`)
 	rep, err := runCases(t, conformance.Options{CasesDir: dir})
 	if err != nil {
 		t.Fatal(err)
@@ -78,6 +85,9 @@ func TestCasesReportMismatches(t *testing.T) {
 		"cases.rejected-not-accepted": "expected the manifest to be accepted, but ron_validate rejected it",
 		"cases.accepted-not-rejected": "expected a rejection with [creator:required]",
 		"cases.no-expect":             "run with Update",
+		"cases.split-servers":         "want: a/creator=600, op1/server=301, op2/server=99\n  got:  a/creator=600, op1/server=300, op2/server=100",
+		"cases.split-unvalidated":     "a split case needs a manifest validate accepts",
+		"cases.resolve-magic":         `got:  {"status":404}`,
 	} {
 		c, ok := rep.Check(id)
 		if !ok || c.Status != conformance.Fail || !strings.Contains(c.Message, want) {
@@ -99,6 +109,9 @@ func TestCasesUpdate(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "wrong-tld.json"), []byte(`{"manifest":{"meta":{"tld":"map","title":"x"},"creator":"a"},"expect":{"errors":[{"path":"x","code":"y"}]}}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(filepath.Join(dir, "new-split.json"), []byte(`{"entry":"split","manifest":{"meta":{"tld":"refdemo","title":"x"},"creator":"zed"},"amount":77}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	rep, err := runCases(t, conformance.Options{CasesDir: dir, Update: true})
 	if err != nil {
 		t.Fatal(err)
@@ -114,6 +127,10 @@ func TestCasesUpdate(t *testing.T) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("new.json lacks %q:\n%s", want, b)
 		}
+	}
+	b, _ = os.ReadFile(filepath.Join(dir, "new-split.json"))
+	if !strings.Contains(string(b), `"entry": "split"`) || !strings.Contains(string(b), `"payee": "zed"`) || !strings.Contains(string(b), `"amount": 77`) {
+		t.Errorf("new-split.json was not given its allocations:\n%s", b)
 	}
 	b, _ = os.ReadFile(filepath.Join(dir, "wrong-tld.json"))
 	if !strings.Contains(string(b), `"path": "meta.tld"`) || !strings.Contains(string(b), `"code": "mismatch"`) || strings.Contains(string(b), "message") {
@@ -134,6 +151,11 @@ func TestBadCaseFileIsAnError(t *testing.T) {
 		"both":     `{"manifest":{},"expect":{"manifest":{},"errors":[]}}`,
 		"notjson":  `{"manifest":`,
 		"noobject": `{"manifest":[]}`,
+		"entry":    `{"entry":"settle","manifest":{}}`,
+		"noamount": `{"entry":"split","manifest":{}}`,
+		"nopath":   `{"entry":"resolve","manifest":{},"payload":"x"}`,
+		"mixed":    `{"entry":"split","manifest":{},"amount":1,"expect":{"resolved":{"status":404}}}`,
+		"stray":    `{"manifest":{},"amount":1}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()

@@ -84,7 +84,8 @@
 // # Data-driven cases
 //
 // A plugin ships cases in a directory (Options.CasesDir), one NAME.json per
-// case, checked as "cases.NAME":
+// case, checked as "cases.NAME". A case calls one entry point ("entry":
+// "validate", the default, "split" or "resolve"):
 //
 //	{
 //	  "manifest": {"meta": {"tld": "map", ...}, ...},
@@ -97,14 +98,36 @@
 //	  "expect": {"errors": [{"path": "map.maxzoom", "code": "range"}]}
 //	}
 //
-// The manifest is validated with context {"tld": describe's tld,
-// "payload_size": N}; payload_size is optional (the manifest's [payload]
-// size, else Options.PayloadSize). An accepted manifest must equal
-// expect.manifest as JSON (key order and spacing aside); expect.index is
-// optional and compared the same way. A rejection must list exactly the
-// expected (path, code) pairs, in any order; messages are free. Unknown
-// members in a case file are an error ([ErrBadCases]), so a typo cannot
-// silently disable a case.
+//	{
+//	  "entry": "split",
+//	  "manifest": {...}, "amount": 1000, "epoch": "2026-01",
+//	  "usage": {"requests": 4, "bytes": 4096, "servers": [{"node": "n1", "payout": "op1", "requests": 4, "bytes": 4096}]},
+//	  "expect": {"allocations": [{"payee": "ron1ada", "role": "creator", "amount": 800}, ...]}
+//	}
+//
+//	{
+//	  "entry": "resolve",
+//	  "manifest": {...}, "path": "/12/2048/1361", "payload_file": "tiles.pmtiles",
+//	  "expect": {"resolved": {"status": 200, "content_type": "...", "offset": 127, "length": 4096}}
+//	}
+//
+// A validate case's manifest is validated with context {"tld": describe's
+// tld, "payload_size": N}; payload_size is optional (the manifest's
+// [payload] size, else Options.PayloadSize). An accepted manifest must
+// equal expect.manifest as JSON (key order and spacing aside); expect.index
+// is optional and compared the same way. A rejection must list exactly the
+// expected (path, code) pairs, in any order; messages are free.
+//
+// A split or resolve case validates its manifest first (it must be
+// accepted: a node splits and resolves only normalized manifests), then
+// calls the entry point with the normalized manifest. A split case needs
+// "amount"; "usage" defaults to no servers, "epoch" to "cases"; its
+// allocations are compared as a multiset. A resolve case needs "path"; the
+// payload object_read reads is "payload" (text) or "payload_file" (a file
+// beside the case), empty without either; payload_size defaults to its
+// length; "resolved" is compared as JSON. Either may expect "errors"
+// instead. Unknown members, and members of another entry point, are an
+// error ([ErrBadCases]), so a typo cannot silently disable a case.
 //
 // With Options.Update (`ronhost plugin test --update`), the suite rewrites
 // each case's expect with what the plugin answers now (path and code only

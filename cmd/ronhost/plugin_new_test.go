@@ -60,7 +60,8 @@ func TestPluginNewTemplatesPass(t *testing.T) {
 			if rep.Failed() != 0 || rep.TLD != tld {
 				t.Fatalf("plugin test:\n%s", text.String())
 			}
-			for _, id := range []string{"cases.accepted", "cases.required", "cases.owner-format", "cases.unknown-key"} {
+			for _, id := range []string{"cases.accepted", "cases.required", "cases.owner-format", "cases.unknown-key",
+				"cases.split-servers", "cases.split-no-servers", "cases.resolve-root", "cases.resolve-not-found"} {
 				if c, ok := rep.Check(id); !ok || c.Status != conformance.Pass {
 					t.Errorf("%s: %+v\n%s", id, c, text.String())
 				}
