@@ -1,0 +1,141 @@
+package sdkrust_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/ronhost/ronhost/internal/wasmbuild"
+	"github.com/ronhost/ronhost/plugins"
+	ron "github.com/ronhost/ronhost/sdk-wasm"
+	"github.com/ronhost/ronhost/sdk-wasm/examples/notes"
+)
+
+// BenchmarkSDKs runs the notes plugin's validate and split through a
+// pooled host (one warm instance, no memo), built with the Go SDK
+// (sdk-wasm/examples/notes) and with the Rust SDK (examples/notes, the same
+// rules), and in the same run the same logic as a native Go function
+// (ron.Dispatch on the Go notes plugin). Each reports its ratio to native:
+// x-native (means) and x-native-p50 (medians, robust to a shared machine's
+// stalls).
+//
+//	go test -run '^$' -bench SDKs -benchtime 2000x ./sdk-rust/
+func BenchmarkSDKs(b *testing.B) {
+	goWasm := wasmbuild.ForTest(b, "../sdk-wasm/examples/notes/wasm")
+	if err := wasmbuild.HaveCargo(); err != nil {
+		b.Fatal(err)
+	}
+	out := filepath.Join(b.TempDir(), "ron_notes.wasm")
+	if err := wasmbuild.BuildRust(context.Background(), ".", "ron-notes", out); err != nil {
+		b.Fatal(err)
+	}
+	rustWasm, err := os.ReadFile(out)
+	if err != nil {
+		b.Fatal(err)
+	}
+	validate := benchValidateInput(b)
+	split := benchSplitInput(b, validate)
+	for _, sdk := range []struct {
+		name string
+		wasm []byte
+	}{{"go", goWasm}, {"rust", rustWasm}} {
+		b.Run(sdk.name+"/validate", func(b *testing.B) { benchPooled(b, sdk.wasm, plugins.EntryValidate, validate) })
+		b.Run(sdk.name+"/split", func(b *testing.B) { benchPooled(b, sdk.wasm, plugins.EntrySplit, split) })
+	}
+}
+
+func benchValidateInput(b *testing.B) []byte {
+	in, err := json.Marshal(map[string]any{
+		"manifest": json.RawMessage(notes.Example),
+		"context":  map[string]any{"tld": "notes", "payload_size": 1234},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return in
+}
+
+// benchSplitInput splits the normalized example among eight servers, five
+// payout addresses.
+func benchSplitInput(b *testing.B, validate []byte) []byte {
+	st, out := ron.Dispatch(notes.Plugin{}, ron.EntryValidate, validate, nil)
+	var v struct{ Manifest json.RawMessage }
+	if err := json.Unmarshal(out, &v); err != nil || st != 0 {
+		b.Fatalf("%d %s %v", st, out, err)
+	}
+	servers := []map[string]any{}
+	for i := range 8 {
+		servers = append(servers, map[string]any{"node": "node" + strconv.Itoa(i), "payout": "ron1op" + strconv.Itoa(i%5), "requests": 10 + i, "bytes": 1000*i + 7})
+	}
+	in, err := json.Marshal(map[string]any{"manifest": v.Manifest, "epoch": "2026-11", "amount": 1_000_003,
+		"usage": map[string]any{"requests": 100, "bytes": 40000, "servers": servers}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return in
+}
+
+func median(ds []time.Duration) time.Duration {
+	slices.Sort(ds)
+	return ds[len(ds)/2]
+}
+
+func benchPooled(b *testing.B, wasm []byte, e plugins.Entry, input []byte) {
+	ctx := context.Background()
+	h := plugins.New(plugins.Config{PoolSize: 1, MemoEntries: -1, CacheDir: cacheDir})
+	defer h.Close(ctx)
+	p, err := h.Load(ctx, wasm)
+	if err != nil {
+		b.Fatal(err)
+	}
+	native := func() (int32, []byte) { return ron.Dispatch(notes.Plugin{}, string(e), input, nil) }
+	// Warm both and check they answer the same document.
+	nst, nout := native()
+	res, err := p.Call(ctx, e, input)
+	if err != nil || nst != 0 || res.Status != 0 || !jsonSame(nout, res.Output) {
+		b.Fatalf("native (%d %s) and wasm (%d %s %v) disagree", nst, nout, res.Status, res.Output, err)
+	}
+	b.ResetTimer()
+	nlat := make([]time.Duration, 0, b.N)
+	nstart := time.Now()
+	for range b.N {
+		t0 := time.Now()
+		native()
+		nlat = append(nlat, time.Since(t0))
+	}
+	nativeNs := float64(time.Since(nstart).Nanoseconds()) / float64(b.N)
+	wlat := make([]time.Duration, 0, b.N)
+	wstart := time.Now()
+	for range b.N {
+		t0 := time.Now()
+		if _, err := p.Call(ctx, e, input); err != nil {
+			b.Fatal(err)
+		}
+		wlat = append(wlat, time.Since(t0))
+	}
+	wasmNs := float64(time.Since(wstart).Nanoseconds()) / float64(b.N)
+	b.StopTimer()
+	b.ReportMetric(nativeNs, "native-ns/op")
+	b.ReportMetric(wasmNs, "wasm-ns/op")
+	b.ReportMetric(wasmNs/nativeNs, "x-native")
+	b.ReportMetric(float64(median(wlat))/float64(median(nlat)), "x-native-p50")
+	b.ReportMetric(float64(len(wasm)), "wasm-bytes")
+}
+
+// jsonSame reports whether a and b are the same JSON value.
+func jsonSame(a, b []byte) bool {
+	va, err1 := decodeNumbers(a)
+	vb, err2 := decodeNumbers(b)
+	return err1 == nil && err2 == nil && bytes.Equal(mustJSON(va), mustJSON(vb))
+}
+
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}
