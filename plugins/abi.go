@@ -74,6 +74,7 @@ func instantiateRonModule(ctx context.Context, r wazero.Runtime) error {
 			stack[0] = 0
 			return
 		}
+		st.charge(0)
 		stack[0] = uint64(uint32(len(st.input)))
 	}), nil, []api.ValueType{i32}).Export("input_len")
 
@@ -83,6 +84,7 @@ func instantiateRonModule(ctx context.Context, r wazero.Runtime) error {
 			return
 		}
 		dst := api.DecodeU32(stack[0])
+		st.charge(hostBytes(uint64(len(st.input))))
 		if !mod.Memory().Write(dst, st.input) {
 			st.abort(FaultTrap, "input_read: destination %d+%d is outside memory", dst, len(st.input))
 		}
@@ -98,6 +100,7 @@ func instantiateRonModule(ctx context.Context, r wazero.Runtime) error {
 			st.outSize = int(n)
 			st.abort(FaultOutputTooLarge, "output_set: %d bytes, the limit is %d", n, st.outMax)
 		}
+		st.charge(hostBytes(uint64(n)))
 		buf, ok := mod.Memory().Read(ptr, n)
 		if !ok {
 			st.abort(FaultTrap, "output_set: source %d+%d is outside memory", ptr, n)
@@ -107,12 +110,16 @@ func instantiateRonModule(ctx context.Context, r wazero.Runtime) error {
 
 	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
 		st := stateOf(ctx)
-		if st == nil || st.logf == nil {
+		if st == nil {
 			return
 		}
 		level, ptr, n := int32(api.DecodeU32(stack[0])), api.DecodeU32(stack[1]), api.DecodeU32(stack[2])
 		if n > logLineMax {
 			n = logLineMax
+		}
+		st.charge(hostBytes(uint64(n)))
+		if st.logf == nil {
+			return
 		}
 		buf, ok := mod.Memory().Read(ptr, n)
 		if !ok {
@@ -124,7 +131,12 @@ func instantiateRonModule(ctx context.Context, r wazero.Runtime) error {
 	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
 		st := stateOf(ctx)
 		off, dst, n := int64(stack[0]), api.DecodeU32(stack[1]), int32(api.DecodeU32(stack[2]))
-		if st == nil || st.object == nil || off < 0 || n < 0 {
+		if st == nil {
+			stack[0] = api.EncodeI32(-1)
+			return
+		}
+		st.charge(0)
+		if st.object == nil || off < 0 || n < 0 {
 			stack[0] = api.EncodeI32(-1)
 			return
 		}
@@ -133,6 +145,9 @@ func instantiateRonModule(ctx context.Context, r wazero.Runtime) error {
 			st.abort(FaultTrap, "object_read: destination %d+%d is outside memory", dst, n)
 		}
 		got, err := st.object.ReadAt(buf, off)
+		// The bytes read pay after the read (one unit each: the payload may
+		// come from disk); a single read is bounded by the memory cap.
+		st.spend(uint64(got))
 		if err != nil && !errors.Is(err, io.EOF) {
 			stack[0] = api.EncodeI32(-1)
 			return

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ronhost/ronhost/plugins/internal/meter"
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"lukechampine.com/blake3"
 )
@@ -70,7 +71,8 @@ func (h *Host) start(ctx context.Context) error {
 	}
 	rc = rc.WithCompilationCache(cache)
 	r := wazero.NewRuntimeWithConfig(ctx, rc)
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r); err != nil {
+	// WASI's functions charge fuel through a function listener (meter.go).
+	if _, err := wasi_snapshot_preview1.Instantiate(experimental.WithFunctionListenerFactory(ctx, wasiMeter{}), r); err != nil {
 		_ = r.Close(ctx)
 		_ = cache.Close(ctx)
 		return fmt.Errorf("plugins: instantiating WASI: %w", err)

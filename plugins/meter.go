@@ -8,6 +8,7 @@ import (
 	"github.com/ronhost/ronhost/plugins/internal/meter"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 )
 
 // The host side of the fuel meter (plugins/internal/meter). Every module is
@@ -39,6 +40,7 @@ type budget struct {
 	used     api.MutableGlobal
 	limit    api.MutableGlobal
 	ctx      context.Context // the caller's
+	entry    Entry
 }
 
 // start sets the instance's globals for a new call.
@@ -70,18 +72,16 @@ func refill(ctx context.Context, _ api.Module, _ []uint64) {
 	if st == nil || st.fuel == nil {
 		panic(fmt.Errorf("plugins: a metered call without a budget"))
 	}
+	st.refill()
+}
+
+// refill ends the call when it is out of fuel, past its deadline or
+// abandoned by its caller, and otherwise grants the next slice of fuel.
+func (st *callState) refill() {
 	b := st.fuel
 	used := b.used.Get()
 	now := time.Now()
-	switch {
-	case used >= b.cap:
-		st.abort(FaultTimeout, "out of fuel: %d units, the cap for a %s call", used, b.timeout)
-	case now.After(b.deadline):
-		st.abort(FaultTimeout, "no answer within %s (%d units of fuel burnt)", b.timeout, used)
-	case b.ctx.Err() != nil:
-		// Not the plugin's fault: the caller gave up.
-		panic(fmt.Errorf("plugins: call abandoned: %w", b.ctx.Err()))
-	}
+	st.check(used, now)
 	switch dt := now.Sub(b.last); {
 	case dt < 500*time.Microsecond && b.slice < maxSlice:
 		b.slice *= 2
@@ -91,3 +91,110 @@ func refill(ctx context.Context, _ api.Module, _ []uint64) {
 	b.last = now
 	b.limit.Set(min(used+b.slice, b.cap))
 }
+
+// check ends the call (it panics) when used has reached the budget, the
+// wall-clock safety net has passed or the caller gave up.
+func (st *callState) check(used uint64, now time.Time) {
+	b := st.fuel
+	switch {
+	case used >= b.cap:
+		st.abort(FaultTimeout, "out of fuel: %d units, the budget of a %s call", used, b.entry)
+	case now.After(b.deadline):
+		st.abort(FaultTimeout, "no answer within %s (%d units of fuel burnt)", b.timeout, used)
+	case b.ctx.Err() != nil:
+		// Not the plugin's fault: the caller gave up.
+		panic(fmt.Errorf("plugins: call abandoned: %w", b.ctx.Err()))
+	}
+}
+
+// Host calls pay fuel too, so a loop that sits in them cannot outlast its
+// budget: HostCallUnits for the call, plus one unit per hostBytesPerUnit
+// bytes it copies in or out of linear memory or writes to a log, and one
+// unit per byte of the payload that object_read reads or of randomness that
+// random_get makes.
+const (
+	// HostCallUnits is what any host call costs, whatever it moves.
+	HostCallUnits = 200
+	// hostBytesPerUnit is how many bytes copied by a host call one unit pays for.
+	hostBytesPerUnit = 4
+)
+
+// hostBytes is the fuel of copying n bytes.
+func hostBytes(n uint64) uint64 { return n / hostBytesPerUnit }
+
+// charge adds what a host call costs to the call's fuel, then checks the
+// budget, the deadline and the caller, as a refill would. Every host call
+// charges before it does its work.
+func (st *callState) charge(units uint64) { st.spend(HostCallUnits + units) }
+
+// spend adds units to the call's fuel and checks, as charge does.
+func (st *callState) spend(units uint64) {
+	b := st.fuel
+	if b == nil {
+		return
+	}
+	used := b.used.Get() + units
+	b.used.Set(used)
+	if used > b.limit.Get() {
+		st.refill()
+		return
+	}
+	st.check(used, time.Now())
+}
+
+// wasiMeter makes WASI's host functions charge fuel: a function listener
+// (wazero's experimental API) on the functions of wasi_snapshot_preview1,
+// which charges before each call from its arguments.
+type wasiMeter struct{}
+
+func (wasiMeter) NewFunctionListener(def api.FunctionDefinition) experimental.FunctionListener {
+	if def.ModuleName() != wasiModule {
+		return nil
+	}
+	return wasiMeter{}
+}
+
+func (wasiMeter) Before(ctx context.Context, mod api.Module, def api.FunctionDefinition, params []uint64, _ experimental.StackIterator) {
+	st := stateOf(ctx)
+	if st == nil {
+		return
+	}
+	var units uint64
+	switch def.Name() {
+	case "random_get": // (buf, len)
+		if len(params) == 2 {
+			units = uint64(api.DecodeU32(params[1]))
+		}
+	case "fd_write", "fd_pwrite": // (fd, iovs, iovs_len, ...)
+		if len(params) >= 3 {
+			units = iovecBytes(mod.Memory(), api.DecodeU32(params[1]), api.DecodeU32(params[2]))
+		}
+	case "poll_oneoff": // (in, out, nsubscriptions, nevents)
+		if len(params) == 4 {
+			units = uint64(api.DecodeU32(params[2])) * HostCallUnits
+		}
+	}
+	st.charge(units)
+}
+
+// iovecBytes is the fuel of writing the n iovecs at iovs: what each costs
+// to visit, and the bytes they name.
+func iovecBytes(mem api.Memory, iovs, n uint32) uint64 {
+	units := uint64(n) * HostCallUnits / 8
+	if mem == nil {
+		return units
+	}
+	var bytes uint64
+	for i := range n {
+		l, ok := mem.ReadUint32Le(iovs + 8*i + 4)
+		if !ok {
+			break // WASI answers EFAULT
+		}
+		bytes += uint64(l)
+	}
+	return units + hostBytes(bytes)
+}
+
+func (wasiMeter) After(context.Context, api.Module, api.FunctionDefinition, []uint64) {}
+
+func (wasiMeter) Abort(context.Context, api.Module, api.FunctionDefinition, error) {}

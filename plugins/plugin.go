@@ -354,7 +354,7 @@ func (p *Plugin) run(ctx context.Context, inst *instance, e Entry, input []byte,
 		le = EntryDescribe // _initialize runs under describe's limits
 	}
 	if inst.used != nil {
-		st.fuel = &budget{cap: limits.Fuel(le), timeout: limits.Deadline(le), used: inst.used, limit: inst.limit, ctx: ctx}
+		st.fuel = &budget{cap: limits.Fuel(le), timeout: limits.Deadline(le), used: inst.used, limit: inst.limit, ctx: ctx, entry: e}
 		st.fuel.start()
 	}
 	inst.stack[0] = 0

@@ -1,0 +1,159 @@
+package plugins
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// hostCalls are the host functions a hostile module can loop in, each with
+// the instructions that call it once with the largest arguments that do not
+// fault (1 MiB where it takes a length), leaving nothing on the stack.
+var hostCalls = []struct {
+	name string
+	code []byte
+}{
+	{"input_len", []byte{0x10, 0, 0x1a}},
+	{"input_read", concat(i32c(65536), []byte{0x10, 1})},
+	{"output_set", concat(i32c(0), i32c(1<<20), []byte{0x10, 2})},
+	{"log", concat(i32c(2), i32c(0), i32c(1<<20), []byte{0x10, 3})},
+	{"object_read", concat([]byte{0x42, 0}, i32c(65536), i32c(1<<20), []byte{0x10, 4, 0x1a})},
+	{"random_get", concat(i32c(65536), i32c(1<<20), []byte{0x10, 5, 0x1a})},
+	{"fd_write", concat(i32c(1), i32c(1024), i32c(1), i32c(2048), []byte{0x10, 6, 0x1a})},
+}
+
+func concat(bs ...[]byte) []byte { return bytes.Join(bs, nil) }
+
+// i32c is i32.const v.
+func i32c(v int32) []byte {
+	out := []byte{0x41}
+	for {
+		b := byte(v & 0x7f)
+		v >>= 7
+		if v == 0 && b&0x40 == 0 || v == -1 && b&0x40 != 0 {
+			return append(out, b)
+		}
+		out = append(out, b|0x80)
+	}
+}
+
+const hostileDescribe = `{"tld":"hostile","name":"hostile","version":"1","summary":"loops in host calls","roles":["creator"],"features":["resolve"],"examples":[{}]}`
+
+// hostileModule is an ABI v1 module whose entry point loops forever in one
+// host call (body, from hostCalls); the other entry points answer at once.
+func hostileModule(entry Entry, body []byte) []byte {
+	vec := func(items ...[]byte) []byte {
+		return concat(leb(uint32(len(items))), concat(items...))
+	}
+	sec := func(id byte, body []byte) []byte { return concat([]byte{id}, leb(uint32(len(body))), body) }
+	fn := func(params, results []byte) []byte {
+		return concat([]byte{0x60}, leb(uint32(len(params))), params, leb(uint32(len(results))), results)
+	}
+	types := vec(
+		fn(nil, []byte{i32}),                        // 0 () -> i32
+		fn([]byte{i32}, nil),                        // 1 (i32)
+		fn([]byte{i32, i32}, nil),                   // 2 (i32, i32)
+		fn([]byte{i32, i32, i32}, nil),              // 3 (i32, i32, i32)
+		fn([]byte{i64, i32, i32}, []byte{i32}),      // 4 object_read
+		fn([]byte{i32, i32}, []byte{i32}),           // 5 random_get
+		fn([]byte{i32, i32, i32, i32}, []byte{i32}), // 6 fd_write
+		fn(nil, nil),                                // 7 () -> ()
+	)
+	imp := func(mod, name string, t byte) []byte {
+		return concat(wasmName(mod), wasmName(name), []byte{0x00, t})
+	}
+	imports := vec(imp("ron", "input_len", 0), imp("ron", "input_read", 1), imp("ron", "output_set", 2),
+		imp("ron", "log", 3), imp("ron", "object_read", 4),
+		imp("wasi_snapshot_preview1", "random_get", 5), imp("wasi_snapshot_preview1", "fd_write", 6))
+	const first = 7 // the first defined function
+	names := []Entry{"ron_abi_v1", EntryDescribe, EntryValidate, EntrySplit, EntryResolve}
+	funcs := vec([]byte{7}, []byte{0}, []byte{0}, []byte{0}, []byte{0})
+	var exports [][]byte
+	for i, n := range names {
+		exports = append(exports, concat(wasmName(string(n)), []byte{0x00}, leb(uint32(first+i))))
+	}
+	exports = append(exports, concat(wasmName("memory"), []byte{0x02, 0x00}))
+	var code [][]byte
+	for _, n := range names {
+		var b []byte
+		switch {
+		case n == "ron_abi_v1":
+			b = []byte{0x0b}
+		case n == entry:
+			// loop; <host call>; br 0; end; i32.const 0
+			b = concat([]byte{0x03, 0x40}, body, []byte{0x0c, 0x00, 0x0b}, i32c(0), []byte{0x0b})
+		case n == EntryDescribe:
+			b = concat(i32c(0), i32c(int32(len(hostileDescribe))), []byte{0x10, 2}, i32c(0), []byte{0x0b})
+		default:
+			b = concat(i32c(1), []byte{0x0b})
+		}
+		b = append([]byte{0x00}, b...) // no locals
+		code = append(code, concat(leb(uint32(len(b))), b))
+	}
+	iovec := binary.LittleEndian.AppendUint32(binary.LittleEndian.AppendUint32(nil, 4096), 1<<20)
+	data := vec(
+		concat([]byte{0x00}, i32c(0), []byte{0x0b}, wasmName(hostileDescribe)),
+		concat([]byte{0x00}, i32c(1024), []byte{0x0b}, leb(uint32(len(iovec))), iovec),
+	)
+	return concat([]byte{0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00},
+		sec(1, types), sec(2, imports), sec(3, funcs),
+		sec(5, vec([]byte{0x00, 32})), // memory: 32 pages, 2 MiB
+		sec(7, vec(exports...)), sec(10, vec(code...)), sec(11, data))
+}
+
+// TestHostCallLoopsEnd: a module that loops in any one host call, in any
+// entry point, ends with a timeout fault: host calls pay fuel by the bytes
+// they move and check the budget, the deadline and the caller. Before they
+// did, such a loop burnt its cores for minutes past a 100 ms deadline.
+func TestHostCallLoopsEnd(t *testing.T) {
+	h := newHost(t, Config{PoolSize: 1})
+	ctx := context.Background()
+	input := []byte(`{"pad":"` + strings.Repeat("x", 512<<10) + `"}`)
+	object := bytes.NewReader(bytes.Repeat([]byte{'o'}, 4<<20))
+	for _, e := range []Entry{EntryDescribe, EntryValidate, EntrySplit, EntryResolve} {
+		for _, hc := range hostCalls {
+			t.Run(fmt.Sprintf("%s/%s", e, hc.name), func(t *testing.T) {
+				wasm := hostileModule(e, hc.code)
+				start := time.Now()
+				var res Result
+				var err error
+				if e == EntryDescribe {
+					_, err = h.Load(ctx, wasm)
+				} else {
+					p := load(t, h, wasm)
+					res, err = p.Invoke(ctx, e, input, CallOptions{Object: object})
+				}
+				var fe *FaultError
+				if !errors.As(err, &fe) || fe.Kind != FaultTimeout || fe.Entry != e {
+					t.Fatalf("want a timeout fault in %s, got %v", e, err)
+				}
+				t.Logf("%v after %s, %d units of fuel", fe.Err, time.Since(start).Round(time.Millisecond), res.Fuel)
+			})
+		}
+	}
+}
+
+// hostileFile is hostileModule(EntryValidate, output_set), kept as a file
+// for the CLI's tests of `ronhost plugin test` (cmd/ronhost).
+const hostileFile = "testdata/hostile-validate-output_set.wasm"
+
+// TestHostileFileIsCurrent keeps hostileFile equal to what hostileModule
+// makes; RON_UPDATE_TESTDATA=1 rewrites it.
+func TestHostileFileIsCurrent(t *testing.T) {
+	want := hostileModule(EntryValidate, hostCalls[2].code)
+	if os.Getenv("RON_UPDATE_TESTDATA") == "1" {
+		if err := os.WriteFile(hostileFile, want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(hostileFile)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("%s is stale (%v): run RON_UPDATE_TESTDATA=1 go test -run TestHostileFileIsCurrent ./plugins/", hostileFile, err)
+	}
+}
