@@ -15,6 +15,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/ronhost/ronhost/internal/poll"
 )
 
 // testContract: alpha serves get, calls beta.put and emits alpha.done;
@@ -152,7 +154,7 @@ func TestRoleKeysAreLeastPrivilege(t *testing.T) {
 	if err != nil || bad.Flush() != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the server to refuse the subscriptions", func() bool {
+	poll.Until(t, "the server to refuse the subscriptions", func() bool {
 		n := 0
 		for _, e := range badErrs() {
 			if strings.Contains(strings.ToLower(e), "permissions violation for subscription") {
@@ -209,7 +211,7 @@ func TestRoleKeysAreLeastPrivilege(t *testing.T) {
 	if m, err := events.NextMsg(10 * time.Second); err != nil || m.Subject != "ron.evt.beta.ok" {
 		t.Fatalf("the first event: %v %v", m, err)
 	}
-	eventually(t, "the publish violations reported", func() bool {
+	poll.Until(t, "the publish violations reported", func() bool {
 		n := 0
 		for _, e := range badErrs() {
 			if strings.Contains(strings.ToLower(e), "permissions violation for publish") {
@@ -309,7 +311,7 @@ func TestNATSAuthorization(t *testing.T) {
 	if _, err := bad.SubscribeSync("ron.alpha.get"); err != nil || bad.Flush() != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "nats-server to refuse beta's subscription to alpha.get", func() bool {
+	poll.Until(t, "nats-server to refuse beta's subscription to alpha.get", func() bool {
 		return len(badErrs()) == 1 && strings.Contains(strings.ToLower(badErrs()[0]), "permissions violation for subscription")
 	})
 	if nc, err := nats.Connect(url, append(mustRoleOpts(t, roleKey(t, testSecret(t, 10), "alpha"), "alpha"), nats.NoReconnect())...); err == nil {

@@ -18,6 +18,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/ronhost/ronhost/internal/poll"
 )
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -48,17 +50,6 @@ func ctxT(t testing.TB) context.Context {
 }
 
 // eventually polls cond until it holds or a deadline passes.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		runtime.Gosched()
-		time.Sleep(time.Millisecond) // a poll interval, not a wait for an outcome
-	}
-}
 
 type echoReq struct {
 	Text string `json:"text"`
@@ -436,7 +427,7 @@ func TestEventShapes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "every event", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == len(want) })
+	poll.Until(t, "every event", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == len(want) })
 	mu.Lock()
 	defer mu.Unlock()
 	for kind, fields := range want {
@@ -642,7 +633,7 @@ func TestExternalURL(t *testing.T) {
 		d, _ := json.Marshal(e)
 		return string(d)
 	}
-	eventually(t, "events across the two buses", func() bool {
+	poll.Until(t, "events across the two buses", func() bool {
 		_, a := seen2.Load(j("n1", e1))
 		_, b := seen1.Load(j("n2", e2))
 		return a && b
@@ -732,7 +723,7 @@ func TestTwoBusesInOneProcess(t *testing.T) {
 	if err := b2.Emit(KindPluginRemoved, PluginRemoved{TLD: "two"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "b2's own event", func() bool { mu.Lock(); defer mu.Unlock(); return len(got2) > 0 })
+	poll.Until(t, "b2's own event", func() bool { mu.Lock(); defer mu.Unlock(); return len(got2) > 0 })
 	mu.Lock()
 	defer mu.Unlock()
 	if !slices.Equal(got2, []string{"two"}) {
@@ -771,7 +762,7 @@ func TestConcurrentHandlers(t *testing.T) {
 			errs <- b.Request(ctxT(t), "par", "x", nil, nil)
 		}()
 	}
-	eventually(t, "three handlers running", func() bool { return running.Load() == 3 })
+	poll.Until(t, "three handlers running", func() bool { return running.Load() == 3 })
 	close(release)
 	wg.Wait()
 	close(errs)
@@ -859,7 +850,7 @@ func TestCloseWaitsAndLeavesNoGoroutines(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal("second Close:", err)
 	}
-	eventually(t, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
+	poll.Until(t, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
 }
 
 func TestURLErrorsHidePasswords(t *testing.T) {

@@ -24,6 +24,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/ronhost/ronhost/internal/poll"
 )
 
 const testCluster = "ron-test"
@@ -53,7 +55,7 @@ func member(t *testing.T, name string, o Options, routes ...*Bus) *Bus {
 // meshed waits until every bus's server has routes to all the others.
 func meshed(t *testing.T, bs ...*Bus) {
 	t.Helper()
-	eventually(t, "the cluster to form", func() bool {
+	poll.Until(t, "the cluster to form", func() bool {
 		for _, b := range bs {
 			if b.Stats().Members != len(bs)-1 {
 				return false
@@ -67,7 +69,7 @@ func meshed(t *testing.T, bs ...*Bus) {
 // (their services answer $SRV.PING through from's server).
 func serving(t *testing.T, from *Bus, role string, nodes ...string) {
 	t.Helper()
-	eventually(t, role+" on "+strings.Join(nodes, ","), func() bool {
+	poll.Until(t, role+" on "+strings.Join(nodes, ","), func() bool {
 		nc := from.Conn()
 		inbox := nats.NewInbox()
 		sub, err := nc.SubscribeSync(inbox)
@@ -226,12 +228,12 @@ func TestClusterSpreadsAndSurvivesAnInstance(t *testing.T) {
 			}
 		}()
 	}
-	eventually(t, "the stream to flow", func() bool { return answers.Load() >= 100 })
+	poll.Until(t, "the stream to flow", func() bool { return answers.Load() >= 100 })
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
 	after := answers.Load()
-	eventually(t, "the stream to go on after a closed", func() bool { return answers.Load() >= after+200 })
+	poll.Until(t, "the stream to go on after a closed", func() bool { return answers.Load() >= after+200 })
 	close(stop)
 	wg.Wait()
 	mu.Lock()
@@ -522,12 +524,12 @@ func TestReconnectToAnotherServer(t *testing.T) {
 	if err := dead.Close(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "x to reconnect elsewhere", func() bool {
+	poll.Until(t, "x to reconnect elsewhere", func() bool {
 		return x.Ready() && x.Conn().ConnectedUrl() != on && x.Stats().Reconnects == 1
 	})
 	// x's service subscribed again on its new server; y (wherever it is
 	// now) reaches it.
-	eventually(t, "x's service to answer again", func() bool {
+	poll.Until(t, "x's service to answer again", func() bool {
 		short, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
 		var r echoResp
@@ -553,7 +555,7 @@ func TestStartWaitsForTheServer(t *testing.T) {
 	t.Cleanup(func() { _ = x.Close() })
 	started := make(chan error, 1)
 	go func() { started <- x.Start(ctxT(t)) }()
-	eventually(t, "x to have tried", func() bool { return strings.Contains(logs.String(), "not reachable yet") })
+	poll.Until(t, "x to have tried", func() bool { return strings.Contains(logs.String(), "not reachable yet") })
 	if x.Ready() {
 		t.Fatal("ready without a server")
 	}
@@ -578,7 +580,7 @@ func TestClusterRouteAuthorization(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad := member(t, "bad", Options{Cluster: ClusterOptions{User: "route", Password: "wrong-pw-17q3-zk2p"}}, a)
-	eventually(t, "a to refuse the route", func() bool {
+	poll.Until(t, "a to refuse the route", func() bool {
 		return strings.Contains(logs.String(), "authentication error")
 	})
 	if a.Stats().Members != 0 || bad.Stats().Members != 0 {
@@ -651,7 +653,7 @@ func TestTLS(t *testing.T) {
 		t.Fatalf("across a TLS route: %+v %v", r, err)
 	}
 	stranger := member(t, "stranger", Options{TLS: &TLSOptions{CertFile: other.cert, KeyFile: other.key, CAFile: pki.ca}}, m1)
-	eventually(t, "m1 to refuse the stranger's route", func() bool {
+	poll.Until(t, "m1 to refuse the stranger's route", func() bool {
 		return strings.Contains(logs.String(), "certificate")
 	})
 	if stranger.Stats().Members != 0 || m1.Stats().Members != 1 {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ronhost/ronhost/core/cid"
 	"github.com/ronhost/ronhost/core/store"
+	"github.com/ronhost/ronhost/internal/poll"
 )
 
 // testSpan splits test objects into many requests.
@@ -335,7 +336,7 @@ func TestBusy(t *testing.T) {
 	}
 	// The slot frees when the held stream ends.
 	rs.st.Close()
-	waitFor(t, "the busy peer to serve again", func() bool {
+	poll.Until(t, "the busy peer to serve again", func() bool {
 		_, _, err := client.svc.Outboard(context.Background(), c, []peer.AddrInfo{busy.info()})
 		return err == nil
 	})

@@ -19,6 +19,7 @@ import (
 
 	"github.com/ronhost/ronhost/bus"
 	"github.com/ronhost/ronhost/core/cid"
+	"github.com/ronhost/ronhost/internal/poll"
 )
 
 func TestObjectGetAndHead(t *testing.T) {
@@ -215,7 +216,7 @@ func TestCorruptBytesAbortTheTransfer(t *testing.T) {
 	if int64(len(got)) >= 3<<20+12345 || !bytes.Equal(got, b[:len(got)]) {
 		t.Fatalf("received %d bytes, some past the bad chunk group or wrong", len(got))
 	}
-	eventually(t, "the aborted request recorded", func() bool {
+	poll.Until(t, "the aborted request recorded", func() bool {
 		return e.metric(t, "ron_gateway_requests_total", map[string]string{"class": "aborted"}) == 1
 	})
 
@@ -447,7 +448,7 @@ func TestStalledReaderIsCut(t *testing.T) {
 		t.Fatalf("%v %v", resp, err)
 	}
 	// Read nothing more: the server's writes block, then time out.
-	eventually(t, "the stalled stream cut", func() bool {
+	poll.Until(t, "the stalled stream cut", func() bool {
 		return e.metric(t, "ron_gateway_requests_total", map[string]string{"class": "aborted"}) == 1 &&
 			e.metric(t, "ron_gateway_in_flight", nil) == 0
 	})

@@ -14,6 +14,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/ronhost/ronhost/internal/pebbledb"
+	"github.com/ronhost/ronhost/internal/poll"
 )
 
 var bg = context.Background()
@@ -195,16 +196,6 @@ func newBox(t *testing.T, n *memNet, dir string, o Options) *box {
 }
 
 // waitFor polls cond until it holds or 20 s pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
 
 func outboxEntry(t *testing.T, m *Mailbox, id string) OutboxEntry {
 	t.Helper()
@@ -224,7 +215,7 @@ func outboxEntry(t *testing.T, m *Mailbox, id string) OutboxEntry {
 func waitStatus(t *testing.T, m *Mailbox, id, status string) OutboxEntry {
 	t.Helper()
 	var e OutboxEntry
-	waitFor(t, "outbox entry "+id+" "+status, func() bool {
+	poll.Until(t, "outbox entry "+id+" "+status, func() bool {
 		e = outboxEntry(t, m, id)
 		return e.Status == status
 	})

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ronhost/ronhost/internal/poll"
 )
 
 func TestExchange(t *testing.T) {
@@ -27,7 +29,7 @@ func TestExchange(t *testing.T) {
 		t.Fatalf("the stored receipt: %v", err)
 	}
 	// Events are published just after the synced writes.
-	waitFor(t, "the delivered and received events", func() bool {
+	poll.Until(t, "the delivered and received events", func() bool {
 		return alice.ev.has("mailbox.delivered", id) && bob.ev.has("mailbox.received", id)
 	})
 	msgs := inbox(t, bob.m)
@@ -267,7 +269,7 @@ func TestInboxFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "retries against the full inbox", func() bool {
+	poll.Until(t, "retries against the full inbox", func() bool {
 		e := outboxEntry(t, alice.m, id)
 		return e.Status == StatusPending && e.Attempts >= 3 && strings.Contains(e.LastError, "507")
 	})
@@ -306,7 +308,7 @@ func TestSizeCaps(t *testing.T) {
 	if !strings.Contains(e.LastError, "413") || e.Attempts != 1 {
 		t.Fatalf("entry %+v", e)
 	}
-	waitFor(t, "the failed event", func() bool { return alice.ev.has("mailbox.failed", id) })
+	poll.Until(t, "the failed event", func() bool { return alice.ev.has("mailbox.failed", id) })
 	if resp := post(t, n, bob.addr.Host, make([]byte, bob.m.maxEnv+1)); resp.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Fatalf("oversized post: %s", resp.Status)
 	}
@@ -338,7 +340,7 @@ func TestRetentionSweep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "an attempt to dave", func() bool { return outboxEntry(t, alice.m, lost).Attempts > 0 })
+	poll.Until(t, "an attempt to dave", func() bool { return outboxEntry(t, alice.m, lost).Attempts > 0 })
 
 	clk.Add(24*time.Hour - time.Second)
 	if _, err := bob.m.Sweep(bg); err != nil {
@@ -354,7 +356,7 @@ func TestRetentionSweep(t *testing.T) {
 	if e.Status != StatusExpired || !strings.Contains(e.LastError, "expired") {
 		t.Fatalf("expired entry %+v", e)
 	}
-	waitFor(t, "the failed event", func() bool { return alice.ev.has("mailbox.failed", lost) })
+	poll.Until(t, "the failed event", func() bool { return alice.ev.has("mailbox.failed", lost) })
 	clk.Add(time.Second)
 	if k, err := bob.m.Sweep(bg); err != nil || k != 2 { // the message and its receipt record
 		t.Fatalf("sweep dropped %d, %v", k, err)

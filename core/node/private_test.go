@@ -10,6 +10,7 @@ import (
 
 	"github.com/ronhost/ronhost/core/config"
 	"github.com/ronhost/ronhost/core/mailbox"
+	"github.com/ronhost/ronhost/internal/poll"
 	"github.com/ronhost/ronhost/internal/tortest"
 )
 
@@ -46,7 +47,7 @@ func TestMailboxOverPrivateTor(t *testing.T) {
 	if err := network.WaitReady(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, ctx, "both nodes ready (tor bootstrapped)", func() bool { return a.Ready(ctx) == nil && b.Ready(ctx) == nil })
+	poll.UntilCtx(t, ctx, "both nodes ready (tor bootstrapped)", func() bool { return a.Ready(ctx) == nil && b.Ready(ctx) == nil })
 	t.Logf("private network up and both nodes ready after %v", time.Since(began).Round(time.Millisecond))
 
 	to := b.mailbox.Address()
@@ -85,13 +86,13 @@ func TestMailboxOverPrivateTor(t *testing.T) {
 
 	// First message: waits for the onion descriptor to reach the HSDirs.
 	id1, sent := send("hello over onions")
-	waitFor(t, ctx, "the first message in B's inbox", func() bool { return inboxHas(id1) != nil })
+	poll.UntilCtx(t, ctx, "the first message in B's inbox", func() bool { return inboxHas(id1) != nil })
 	t.Logf("first message latency (cold: descriptor fetch, circuits): %v", time.Since(sent).Round(time.Millisecond))
 	m := inboxHas(id1)
 	if string(m.Body) != "hello over onions" || m.From.String() != a.mailbox.Address().String() {
 		t.Fatalf("received %+v", m)
 	}
-	waitFor(t, ctx, "A to see B's receipt", func() bool { return delivered(id1) })
+	poll.UntilCtx(t, ctx, "A to see B's receipt", func() bool { return delivered(id1) })
 	if err := b.mailbox.Ack(ctx, id1); err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +100,7 @@ func TestMailboxOverPrivateTor(t *testing.T) {
 		t.Fatal("an acknowledged message is still in the inbox")
 	}
 	id2, sent := send("warm")
-	waitFor(t, ctx, "the second message", func() bool { return inboxHas(id2) != nil })
+	poll.UntilCtx(t, ctx, "the second message", func() bool { return inboxHas(id2) != nil })
 	t.Logf("second message latency (warm): %v", time.Since(sent).Round(time.Millisecond))
 
 	// Kill the sender's tor: readiness degrades, a message sent now waits in
@@ -107,27 +108,14 @@ func TestMailboxOverPrivateTor(t *testing.T) {
 	if err := syscall.Kill(a.tor.Status().PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, ctx, "A's readyz to degrade", func() bool { return a.Ready(ctx) != nil })
+	poll.UntilCtx(t, ctx, "A's readyz to degrade", func() bool { return a.Ready(ctx) != nil })
 	id3, sent := send("sent while tor was down")
 	killed := time.Now()
-	waitFor(t, ctx, "A's tor to be restarted and ready", func() bool { return a.Ready(ctx) == nil })
+	poll.UntilCtx(t, ctx, "A's tor to be restarted and ready", func() bool { return a.Ready(ctx) == nil })
 	t.Logf("tor restarted and bootstrapped %v after SIGKILL", time.Since(killed).Round(time.Millisecond))
-	waitFor(t, ctx, "the message sent while tor was down", func() bool { return inboxHas(id3) != nil })
+	poll.UntilCtx(t, ctx, "the message sent while tor was down", func() bool { return inboxHas(id3) != nil })
 	t.Logf("message sent while tor was down arrived %v after it was sent", time.Since(sent).Round(time.Millisecond))
 	if a.tor.Status().Restarts < 1 {
 		t.Fatalf("tor status %+v: no restart counted", a.tor.Status())
-	}
-}
-
-func waitFor(t *testing.T, ctx context.Context, what string, ok func() bool) {
-	t.Helper()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for !ok() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		case <-tick.C:
-		}
 	}
 }

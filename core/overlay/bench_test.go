@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/routing"
 
 	"github.com/ronhost/ronhost/core/cid"
+	"github.com/ronhost/ronhost/internal/poll"
 )
 
 // loopbackNodes starts n real nodes on 127.0.0.1 (TCP and QUIC, the default
@@ -34,8 +35,8 @@ func loopbackNodes(b *testing.B, n, nb, minPeers int) []*Overlay {
 		}
 	}
 	for _, o := range nodes {
-		poll(b, 30*time.Second, "Ready", o.Ready)
-		poll(b, 30*time.Second, "routing table", func() error {
+		poll.UntilErr(b, 30*time.Second, "Ready", o.Ready)
+		poll.UntilErr(b, 30*time.Second, "routing table", func() error {
 			if p := o.Peers(); p < minPeers {
 				return fmt.Errorf("%d peers", p)
 			}
@@ -111,7 +112,7 @@ func BenchmarkFindProviders50(b *testing.B) {
 	for i := range objs {
 		objs[i] = cid.Sum(fmt.Appendf(nil, "benchmark object %d", i))
 		provs[i] = nodes[(5+7*i)%n]
-		poll(b, 30*time.Second, "Provide", func() error { return provs[i].Provide(ctx, objs[i]) })
+		poll.UntilErr(b, 30*time.Second, "Provide", func() error { return provs[i].Provide(ctx, objs[i]) })
 	}
 	// Records are put without an answer and stored asynchronously, so a
 	// node's holding one is checked when a lookup has run.

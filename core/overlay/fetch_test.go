@@ -17,6 +17,7 @@ import (
 	"github.com/ronhost/ronhost/core/blob"
 	"github.com/ronhost/ronhost/core/cid"
 	"github.com/ronhost/ronhost/core/store"
+	"github.com/ronhost/ronhost/internal/poll"
 )
 
 // TestFiftyNodesFetch: 50 nodes on libp2p's mock network, each with its own
@@ -60,7 +61,7 @@ func TestFiftyNodesFetch(t *testing.T) {
 		t.Fatal(err)
 	}
 	obj := res.CID
-	poll(t, 30*time.Second, "Provide", func() error { return nodes[origin].Provide(ctx, obj) })
+	poll.UntilErr(t, 30*time.Second, "Provide", func() error { return nodes[origin].Provide(ctx, obj) })
 
 	var (
 		wg     sync.WaitGroup

@@ -24,24 +24,11 @@ import (
 	mh "github.com/multiformats/go-multihash"
 
 	"github.com/ronhost/ronhost/core/cid"
+	"github.com/ronhost/ronhost/internal/poll"
 )
 
 // poll calls f until it returns nil or the deadline passes; then it fails
 // the test with f's last error.
-func poll(t testing.TB, timeout time.Duration, what string, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v: %v", what, timeout, err)
-		}
-		time.Sleep(10 * time.Millisecond) // a poll interval, not a wait for an outcome
-	}
-}
 
 func start(t testing.TB, cfg Config) *Overlay {
 	t.Helper()
@@ -306,7 +293,7 @@ func TestRealHostsTCPAndQUIC(t *testing.T) {
 	b := start(t, Config{KeyFile: filepath.Join(dir, "b.key"), Bootstrap: []string{quicAddr}, Reprovide: time.Hour})
 	c := start(t, Config{KeyFile: filepath.Join(dir, "c.key"), Bootstrap: []string{tcpAddr}})
 	for _, n := range []*Overlay{b, c} {
-		poll(t, 20*time.Second, "Ready", n.Ready)
+		poll.UntilErr(t, 20*time.Second, "Ready", n.Ready)
 	}
 	over := func(n *Overlay, proto string) error {
 		var seen []string
@@ -329,9 +316,9 @@ func TestRealHostsTCPAndQUIC(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	obj := cid.Sum([]byte("published on B"))
-	poll(t, 20*time.Second, "B provides", func() error { return b.Provide(ctx, obj) })
+	poll.UntilErr(t, 20*time.Second, "B provides", func() error { return b.Provide(ctx, obj) })
 	var got []peer.AddrInfo
-	poll(t, 20*time.Second, "C finds B", func() error {
+	poll.UntilErr(t, 20*time.Second, "C finds B", func() error {
 		var err error
 		got, err = c.FindProviders(ctx, obj, 4)
 		if err == nil && len(got) == 0 {
@@ -408,7 +395,7 @@ func mockNodes(t testing.TB, n, nb int, reprovide time.Duration) ([]*Overlay, mo
 		t.FailNow()
 	}
 	for i, o := range nodes {
-		poll(t, 30*time.Second, "node "+h2s(hosts[i])+" Ready", o.Ready)
+		poll.UntilErr(t, 30*time.Second, "node "+h2s(hosts[i])+" Ready", o.Ready)
 	}
 	return nodes, mn
 }
@@ -426,7 +413,7 @@ func TestFiftyNodes(t *testing.T) {
 
 	prov := nodes[n/2]
 	obj := cid.Sum([]byte("fifty"))
-	poll(t, 30*time.Second, "Provide", func() error { return prov.Provide(ctx, obj) })
+	poll.UntilErr(t, 30*time.Second, "Provide", func() error { return prov.Provide(ctx, obj) })
 
 	var (
 		wg     sync.WaitGroup
@@ -507,9 +494,9 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 		if err := b.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
-		poll(t, 10*time.Second, "Ready", b.Ready)
+		poll.UntilErr(t, 10*time.Second, "Ready", b.Ready)
 		obj := cid.Sum([]byte("leak"))
-		poll(t, 10*time.Second, "Provide", func() error { return b.Provide(ctx, obj) })
+		poll.UntilErr(t, 10*time.Second, "Provide", func() error { return b.Provide(ctx, obj) })
 		if _, err := a.FindProviders(ctx, obj, 1); err != nil {
 			t.Fatal(err)
 		}
@@ -522,7 +509,7 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 	cycle()
 	before := runtime.NumGoroutine()
 	cycle()
-	poll(t, 10*time.Second, "goroutines back to the baseline", func() error {
+	poll.UntilErr(t, 10*time.Second, "goroutines back to the baseline", func() error {
 		if n := runtime.NumGoroutine(); n > before {
 			return fmt.Errorf("%d goroutines, %d before", n, before)
 		}

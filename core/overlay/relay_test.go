@@ -18,6 +18,7 @@ import (
 	"github.com/ronhost/ronhost/core/blob"
 	"github.com/ronhost/ronhost/core/cid"
 	"github.com/ronhost/ronhost/core/store"
+	"github.com/ronhost/ronhost/internal/poll"
 )
 
 // relayNet is a relay R and a node A that reaches others only through R,
@@ -60,7 +61,7 @@ func newRelayNet(t *testing.T, limits RelayLimits, size int) *relayNet {
 	// A's relay slot: autorelay takes one too, but on loopback it cannot
 	// announce the address (autorelay announces public relay addresses
 	// only), so the test takes the slot itself and knows when it holds.
-	poll(t, 20*time.Second, "a reservation on the relay", func() error {
+	poll.UntilErr(t, 20*time.Second, "a reservation on the relay", func() error {
 		_, err := client.Reserve(ctx, a.Host(), peer.AddrInfo{ID: r.ID(), Addrs: []ma.Multiaddr{tcpAddr(t, r)}})
 		return err
 	})

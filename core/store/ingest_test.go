@@ -11,12 +11,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"lukechampine.com/blake3/bao"
 
 	"github.com/ronhost/ronhost/core/cid"
+	"github.com/ronhost/ronhost/internal/poll"
 )
 
 // encode returns the outboard and CID of data as a peer would send them.
@@ -47,16 +47,6 @@ func units(rng *rand.Rand, n int64) [][2]int64 {
 }
 
 // waitFor polls cond until it holds or a generous deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
 
 func (in *Ingest) waiters() int {
 	in.mu.Lock()
@@ -229,10 +219,10 @@ func TestIngestCorruptGroupRefused(t *testing.T) {
 	in := newIngestT(t, s, data)
 
 	waiting := readAsync(must(in.ReadRange(ctx, 3*GroupSize+10, GroupSize))) // groups 3 and 4
-	waitFor(t, "the reader to wait", func() bool { return in.waiters() == 1 })
+	poll.Until(t, "the reader to wait", func() bool { return in.waiters() == 1 })
 	cctx, cancel := context.WithCancel(ctx)
 	cancelled := readAsync(must(in.ReadRange(cctx, 7*GroupSize, 10))) // group 7
-	waitFor(t, "the second reader to wait", func() bool { return in.waiters() == 2 })
+	poll.Until(t, "the second reader to wait", func() bool { return in.waiters() == 2 })
 
 	bad := bytes.Clone(data[2*GroupSize : 5*GroupSize])
 	bad[GroupSize+7] ^= 1 // in group 3; groups 2 and 4 are good
@@ -390,7 +380,7 @@ func TestIngestReadRangeStreams(t *testing.T) {
 	small := randBytes(12, 300)
 	si := newIngestT(t, s, small)
 	sr := readAsync(must(si.ReadRange(ctx, 10, 200)))
-	waitFor(t, "the inline reader to wait", func() bool { return si.waiters() == 1 })
+	poll.Until(t, "the inline reader to wait", func() bool { return si.waiters() == 1 })
 	if err := si.WriteGroups(0, small); err != nil {
 		t.Fatal(err)
 	}
@@ -423,7 +413,7 @@ func TestIngestAbort(t *testing.T) {
 		t.Fatal(err)
 	}
 	reading := readAsync(must(in.ReadRange(ctx, 0, -1)))
-	waitFor(t, "the reader to reach group 5", func() bool { return in.waiters() == 1 })
+	poll.Until(t, "the reader to reach group 5", func() bool { return in.waiters() == 1 })
 	in.Abort()
 	got := <-reading
 	if !errors.Is(got.err, ErrAborted) || !bytes.Equal(got.data, data[:5*GroupSize]) {
@@ -539,7 +529,7 @@ func TestCloseAbortsIngests(t *testing.T) {
 		t.Fatal(err)
 	}
 	reading := readAsync(must(in.ReadRange(ctx, 0, -1)))
-	waitFor(t, "the reader to wait", func() bool { return in.waiters() == 1 })
+	poll.Until(t, "the reader to wait", func() bool { return in.waiters() == 1 })
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ronhost/ronhost/internal/poll"
 	"github.com/ronhost/ronhost/internal/tortest"
 )
 
@@ -122,7 +123,7 @@ func TestPrivateNetworkOnion(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, ctx, "svc Ready to report the restart", func() bool {
+	poll.UntilCtx(t, ctx, "svc Ready to report the restart", func() bool {
 		err := svc.Ready()
 		return errors.Is(err, ErrNotReady) && strings.Contains(err.Error(), "restarting")
 	})

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/cretz/bine/control"
+
+	"github.com/ronhost/ronhost/internal/poll"
 )
 
 // RFC 8032's test 1 key. The address is the one tor itself reports for this
@@ -283,19 +285,6 @@ func shortTempDir(t *testing.T) string {
 	return dir
 }
 
-func poll(t *testing.T, ctx context.Context, what string, f func() bool) {
-	t.Helper()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !f() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		case <-tick.C:
-		}
-	}
-}
-
 func TestManagedTorRestartsAfterKill(t *testing.T) {
 	needTor(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -339,11 +328,11 @@ func TestManagedTorRestartsAfterKill(t *testing.T) {
 	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, ctx, "Ready to say restarting", func() bool {
+	poll.UntilCtx(t, ctx, "Ready to say restarting", func() bool {
 		err := tr.Ready()
 		return err != nil && strings.Contains(err.Error(), "restarting")
 	})
-	poll(t, ctx, "the supervisor to restart tor", func() bool {
+	poll.UntilCtx(t, ctx, "the supervisor to restart tor", func() bool {
 		s := tr.Status()
 		return s.PID != 0 && s.PID != old && s.Restarts == 1
 	})

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ronhost/ronhost/internal/poll"
 )
 
 // alive reports whether pid runs (a zombie does not).
@@ -72,11 +74,11 @@ func TestExecChildren(t *testing.T) {
 		}
 		return ProcStatus{}
 	}
-	waitFor(t, "late ready", func() bool { return status("late").State == StateReady })
+	poll.Until(t, "late ready", func() bool { return status("late").State == StateReady })
 	if n := probes.Load(); n < 3 {
 		t.Fatalf("ready after %d probes; the first two said 503", n)
 	}
-	waitFor(t, "the first child's pid", func() bool { return len(children()) == 1 })
+	poll.Until(t, "the first child's pid", func() bool { return len(children()) == 1 })
 	if !strings.Contains(out.String(), "lead | env=y\n") || !strings.Contains(errs.String(), "late | up\n") {
 		t.Fatalf("stdout %q, stderr %q", out.String(), errs.String())
 	}
@@ -88,14 +90,14 @@ func TestExecChildren(t *testing.T) {
 	if err := syscall.Kill(lead, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "lead restarted", func() bool {
+	poll.Until(t, "lead restarted", func() bool {
 		st := status("lead")
 		return st.Restarts == 1 && st.State == StateReady && len(children()) == 2
 	})
 	if st := status("lead"); st.LastExit != "signal: killed" || st.PID == lead {
 		t.Fatalf("lead after kill -9: %+v", st)
 	}
-	waitFor(t, "the killed child's group gone", func() bool { return !alive(child) })
+	poll.Until(t, "the killed child's group gone", func() bool { return !alive(child) })
 	if st := status("late"); st.PID != late || st.Restarts != 0 {
 		t.Fatalf("late: %+v", st)
 	}
@@ -117,7 +119,7 @@ func TestExecChildren(t *testing.T) {
 			t.Errorf("pid %d still running after Run returned", pid)
 		}
 	}
-	waitFor(t, "the grandchild gone", func() bool { return !alive(pids[2]) })
+	poll.Until(t, "the grandchild gone", func() bool { return !alive(pids[2]) })
 	for _, st := range s.Status() {
 		if st.State != StateStopped || st.PID != 0 || st.LastExit != "signal: terminated" {
 			t.Errorf("%+v", st)

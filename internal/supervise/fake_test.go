@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ronhost/ronhost/internal/poll"
 )
 
 // fakeClock only moves when a test advances it.
@@ -64,7 +66,7 @@ func (c *fakeClock) advance(d time.Duration) {
 // moved, so one left over by an earlier wait does not count).
 func (c *fakeClock) waitTimer(t *testing.T, d time.Duration) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("a %v timer", d), func() bool {
+	poll.Until(t, fmt.Sprintf("a %v timer", d), func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		for _, tm := range c.timers {
@@ -262,7 +264,7 @@ func (h *harness) status(name string) ProcStatus {
 func (h *harness) waitState(name string, want State) ProcStatus {
 	h.t.Helper()
 	var st ProcStatus
-	waitFor(h.t, name+" "+string(want), func() bool {
+	poll.Until(h.t, name+" "+string(want), func() bool {
 		st = h.status(name)
 		return st.State == want
 	})
@@ -289,16 +291,6 @@ func (h *harness) wait() error {
 }
 
 // waitFor polls ok until it holds, failing the test after 10 s.
-func waitFor(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
 
 // next waits for the next process start, whichever it is.
 func (h *harness) next() *fakeProc {

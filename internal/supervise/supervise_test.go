@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ronhost/ronhost/internal/poll"
 )
 
 // settings: distinct durations, so a test can tell the timers apart.
@@ -75,7 +77,7 @@ func TestOrderAndReadiness(t *testing.T) {
 		t.Fatalf("first starts %v", first)
 	}
 	h.waitState("bus", StateReady) // no ready URL: ready when started
-	waitFor(t, "db starting with a pid", func() bool { st := h.status("db"); return st.State == StateStarting && st.PID != 0 })
+	poll.Until(t, "db starting with a pid", func() bool { st := h.status("db"); return st.State == StateStarting && st.PID != 0 })
 	// db is polled and says no: api and web wait.
 	// (Each probe is followed by the next poll's timer: waiting for that
 	// timer is waiting for the probe.)
@@ -328,7 +330,7 @@ func TestSignalReachesRunningProcesses(t *testing.T) {
 	h := newHarness(t, cfg, 0, nil)
 	h.started("a")
 	h.started("b")
-	waitFor(t, "b running", func() bool { return h.status("b").PID != 0 })
+	poll.Until(t, "b running", func() bool { return h.status("b").PID != 0 })
 	h.s.Signal(syscall.SIGHUP)
 	ev := h.sys.log()
 	if !slices.Contains(ev, "HUP a") || !slices.Contains(ev, "HUP b") || slices.Contains(ev, "HUP c") {
@@ -369,7 +371,7 @@ func TestSpecAndOutput(t *testing.T) {
 	a.Stdout.Write([]byte("o\nthree"))
 	l.Stderr.Write([]byte("oops\n"))
 	got["a"].exit(nil) // closes the writers: "three" is flushed
-	waitFor(t, "output", func() bool { return strings.Contains(out.String(), "three") })
+	poll.Until(t, "output", func() bool { return strings.Contains(out.String(), "three") })
 	if want := "a      | one\na      | two\na      | three\n"; out.String() != want {
 		t.Fatalf("stdout %q, want %q", out.String(), want)
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/ronhost/ronhost/tlds/ai/aitld"
 )
 
-var update = flag.Bool("update", false, "rewrite the expectations of testdata/cases with what the plugin answers")
+var rewrite = flag.Bool("rewrite", false, "rewrite the expectations of testdata/cases with what the plugin answers")
 
 // plug is this package built as a module, with the native aitld beside it.
 var plug = tldtest.New("ai", aitld.New())
@@ -26,7 +26,7 @@ func TestMain(m *testing.M) { os.Exit(wasmbuild.RunWithCache(m, &plug.CacheDir))
 // TestConformance runs the whole conformance suite, generic checks and this
 // plugin's cases, on the module through the real host.
 func TestConformance(t *testing.T) {
-	plug.Conformance(t, 20, *update)
+	plug.Conformance(t, 20, *rewrite)
 }
 
 // TestReadmeExample takes the Manifest.toml of README.md through the host's

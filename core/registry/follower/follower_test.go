@@ -17,6 +17,7 @@ import (
 
 	"github.com/ronhost/ronhost/core/cid"
 	"github.com/ronhost/ronhost/core/registry"
+	"github.com/ronhost/ronhost/internal/poll"
 	"github.com/ronhost/ronhost/plugins"
 	"github.com/ronhost/ronhost/sdk-wasm/ronsig"
 )
@@ -80,17 +81,6 @@ func key(n byte) ed25519.PrivateKey {
 	return ed25519.NewKeyFromSeed(bytes.Repeat([]byte{n}, ed25519.SeedSize))
 }
 
-func eventually(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestGossipStopsAtTheFirstHonestNode: B sits between a stranger H and C.
 // H gossips an under-signed head: B refuses it and does not forward it, so
 // C never sees it. H then relays a valid head (anyone may mirror): B
@@ -145,7 +135,7 @@ func TestGossipStopsAtTheFirstHonestNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "B in H's mesh", func() bool { return len(ps.ListPeers(Topic(id))) > 0 })
+	poll.Until(t, "B in H's mesh", func() bool { return len(ps.ListPeers(Topic(id))) > 0 })
 
 	refused := func(f *Follower, reason string) uint64 { return f.Status()[0].Refused[reason] }
 	entries := func(f *Follower) uint64 { return f.Status()[0].Entries }
@@ -154,7 +144,7 @@ func TestGossipStopsAtTheFirstHonestNode(t *testing.T) {
 	if err := topic.Publish(ctx, gHead); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the genesis at C", func() bool { return entries(c) == 1 })
+	poll.Until(t, "the genesis at C", func() bool { return entries(c) == 1 })
 
 	// An entry signed by one maintainer.
 	bad, err := l.Propose(&registry.Entry{Op: registry.OpRevoke, Plugin: cid.Sum([]byte("x")).String(), Reason: "x"}, now, time.Hour)
@@ -167,7 +157,7 @@ func TestGossipStopsAtTheFirstHonestNode(t *testing.T) {
 	if err := topic.Publish(ctx, bHead); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "B refusing the under-signed entry", func() bool { return refused(b, "signatures") == 1 })
+	poll.Until(t, "B refusing the under-signed entry", func() bool { return refused(b, "signatures") == 1 })
 
 	// A valid head after it, relayed by the stranger.
 	good, _ := l.Propose(&registry.Entry{Op: registry.OpRevoke, Plugin: cid.Sum([]byte("y")).String(), Reason: "y"}, now, time.Hour)
@@ -178,7 +168,7 @@ func TestGossipStopsAtTheFirstHonestNode(t *testing.T) {
 	if err := topic.Publish(ctx, oHead); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the valid head at C", func() bool { return entries(c) == 2 })
+	poll.Until(t, "the valid head at C", func() bool { return entries(c) == 2 })
 	if n := refused(c, "signatures"); n != 0 {
 		t.Fatalf("C saw the under-signed head (%d refusals): B forwarded it", n)
 	}
@@ -190,7 +180,7 @@ func TestGossipStopsAtTheFirstHonestNode(t *testing.T) {
 	hd := newHost(t)
 	connect(t, hd, hc)
 	d, _ := start(hd)
-	eventually(t, "D catching up by pull", func() bool { return entries(d) == 2 })
+	poll.Until(t, "D catching up by pull", func() bool { return entries(d) == 2 })
 
 	// A replayed older head is refused as a rollback, over the API path too.
 	if _, err := d.Offer(ctx, gHead); err == nil || refused(d, "rollback") != 1 {

@@ -130,7 +130,7 @@ type rawTable struct {
 // keys. They are generated, with the conformance cases, by TestGenerated in
 // gen_test.go:
 //
-//	go test ./tlds/alg/algtld -run TestGenerated -args -regen
+//	go test ./tlds/alg/algtld -run TestGenerated -args -rewrite
 var (
 	//go:embed example-feed.json
 	exampleFeed string

@@ -7,7 +7,7 @@ package algtld_test
 // checks that the files on disk are exactly what the definitions give, and
 // rewrites them with
 //
-//	go test ./tlds/alg/algtld -run TestGenerated -args -regen
+//	go test ./tlds/alg/algtld -run TestGenerated -args -rewrite
 //
 // Every invalid case lists its expected errors here by hand (path:code); the
 // expectation of a valid case (normalized manifest and index) is what the
@@ -26,7 +26,7 @@ import (
 	"github.com/ronhost/ronhost/tlds/alg/algtld"
 )
 
-var regen = flag.Bool("regen", false, "rewrite example-*.json and ../testdata/cases/*.json from gen_test.go")
+var rewrite = flag.Bool("rewrite", false, "rewrite example-*.json and ../testdata/cases/*.json from gen_test.go")
 
 const casesDir = "../testdata/cases"
 
@@ -238,5 +238,5 @@ func generated(t *testing.T) map[string][]byte {
 }
 
 func TestGenerated(t *testing.T) {
-	tldtest.CheckGenerated(t, generated(t), casesDir, *regen, "./tlds/alg/algtld")
+	tldtest.CheckGenerated(t, generated(t), casesDir, *rewrite, "./tlds/alg/algtld")
 }

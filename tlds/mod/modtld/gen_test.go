@@ -6,7 +6,7 @@ package modtld_test
 // generated from the definitions below; TestGenerated checks that the files
 // on disk are exactly what the definitions give, and rewrites them with
 //
-//	go test ./tlds/mod/modtld -run TestGenerated -args -regen
+//	go test ./tlds/mod/modtld -run TestGenerated -args -rewrite
 //
 // Every invalid case lists its expected errors here by hand (path:code); the
 // expectation of a valid case (normalized manifest and index) is what the
@@ -25,7 +25,7 @@ import (
 	"github.com/ronhost/ronhost/tlds/mod/modtld"
 )
 
-var regen = flag.Bool("regen", false, "rewrite example-*.json and ../testdata/cases/*.json from gen_test.go")
+var rewrite = flag.Bool("rewrite", false, "rewrite example-*.json and ../testdata/cases/*.json from gen_test.go")
 
 const casesDir = "../testdata/cases"
 
@@ -263,5 +263,5 @@ func generated(t *testing.T) map[string][]byte {
 }
 
 func TestGenerated(t *testing.T) {
-	tldtest.CheckGenerated(t, generated(t), casesDir, *regen, "./tlds/mod/modtld")
+	tldtest.CheckGenerated(t, generated(t), casesDir, *rewrite, "./tlds/mod/modtld")
 }

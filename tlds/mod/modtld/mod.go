@@ -115,7 +115,7 @@ type rawSigner struct {
 // The examples describe offers, signed with fixed development keys. They are
 // generated, with the conformance cases, by TestGenerated in gen_test.go:
 //
-//	go test ./tlds/mod/modtld -run TestGenerated -args -regen
+//	go test ./tlds/mod/modtld -run TestGenerated -args -rewrite
 var (
 	//go:embed example-moderator.json
 	exampleModerator string
