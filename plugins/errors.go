@@ -8,8 +8,12 @@ import (
 
 // Sentinel errors callers test with errors.Is.
 var (
-	ErrModuleTooLarge  = errors.New("plugins: module too large")
-	ErrInvalidModule   = errors.New("plugins: invalid WebAssembly module")
+	ErrModuleTooLarge = errors.New("plugins: module too large")
+	ErrInvalidModule  = errors.New("plugins: invalid WebAssembly module")
+	// ErrModuleLimit: the module is over one of the compile limits of
+	// docs/ABI.md §1 (br_table targets, function size, locals, ...); it
+	// comes with ErrInvalidModule.
+	ErrModuleLimit     = errors.New("plugins: module over a compile limit")
 	ErrForbiddenImport = errors.New("plugins: forbidden import")
 	ErrNoABI           = errors.New("plugins: no supported ABI marker")
 	ErrMissingExport   = errors.New("plugins: missing export")

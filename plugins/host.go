@@ -3,6 +3,7 @@ package plugins
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -137,6 +138,9 @@ func (h *Host) acquireCompiled(ctx context.Context, hash string, wasm []byte) (w
 		// wazero allocate without bound while compiling (a 15-byte module can
 		// ask for hundreds of GB): nothing reaches CompileModule unchecked.
 		m, err := meter.Instrument(wasm)
+		if errors.Is(err, meter.ErrLimit) {
+			return nil, fmt.Errorf("%w: %w: %v", ErrInvalidModule, ErrModuleLimit, err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrInvalidModule, err)
 		}

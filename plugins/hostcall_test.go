@@ -157,3 +157,21 @@ func TestHostileFileIsCurrent(t *testing.T) {
 		t.Fatalf("%s is stale (%v): run RON_UPDATE_TESTDATA=1 go test -run TestHostileFileIsCurrent ./plugins/", hostileFile, err)
 	}
 }
+
+// A 1 MB module with one 1,000,000-target br_table, which took wazero 166 s
+// and 2.4 GB to compile, is refused at load by the meter's shape checks
+// before it reaches the compiler (issue 14 item 6).
+func TestHugeBrTableIsRefusedAtLoad(t *testing.T) {
+	body := concat([]byte{0x00, 0x02, 0x40, 0x41, 0x00, 0x0e}, leb(1_000_000), make([]byte, 1_000_001), []byte{0x0b, 0x41, 0x00, 0x0b})
+	wasm := concat([]byte{0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00},
+		[]byte{0x01, 0x05, 0x01, 0x60, 0x00, 0x01, i32}, // type () -> i32
+		[]byte{0x03, 0x02, 0x01, 0x00},                  // one function
+		[]byte{0x0a}, leb(uint32(len(body)+len(leb(uint32(len(body))))+1)), []byte{0x01}, leb(uint32(len(body))), body)
+	if len(wasm) < 1_000_000 {
+		t.Fatalf("%d bytes", len(wasm))
+	}
+	_, err := newHost(t, Config{}).Load(context.Background(), wasm)
+	if !errors.Is(err, ErrModuleLimit) || !errors.Is(err, ErrInvalidModule) || !strings.Contains(err.Error(), "br_table") {
+		t.Fatalf("want ErrModuleLimit naming the br_table, got %v", err)
+	}
+}

@@ -81,12 +81,15 @@ func decode(r *reader) (instr, error) {
 		if err != nil {
 			return instr{}, err
 		}
+		if n > MaxBrTableTargets {
+			return instr{}, fmt.Errorf("%w: a br_table with %d targets at byte %d, the most is %d", ErrLimit, n, at, MaxBrTableTargets)
+		}
 		for i := uint64(0); i <= uint64(n); i++ {
 			if _, err := r.u32(); err != nil {
 				return instr{}, err
 			}
 		}
-		return instr{kind: kBranch}, nil
+		return instr{kind: kBranch, idx: n}, nil
 	case 0x10, 0x12: // call, return_call
 		idx, err := r.u32()
 		return instr{kind: kCall, idx: idx, direct: true}, err
@@ -361,6 +364,7 @@ func (b *bodyRewriter) rewrite(body []byte, base int, nparams uint32) ([]byte, e
 	// loops (an overcharge per iteration, never an undercharge).
 	straight := true
 	merged := -1
+	depth := 0 // the deepest nesting, the function's frame excluded
 	needTemp := false
 	for {
 		if r.done() {
@@ -374,6 +378,10 @@ func (b *bodyRewriter) rewrite(body []byte, base int, nparams uint32) ([]byte, e
 		b.costs[region]++
 		switch in.kind {
 		case kBlock:
+			if len(ctrl) > MaxNesting {
+				return nil, fmt.Errorf("%w: blocks nested over %d deep", ErrLimit, MaxNesting)
+			}
+			depth = max(depth, len(ctrl))
 			ctrl = append(ctrl, frame{outer: region, cond: body[start] == 0x04})
 		case kLoop:
 			if straight && merged < 0 {
@@ -385,6 +393,10 @@ func (b *bodyRewriter) rewrite(body []byte, base int, nparams uint32) ([]byte, e
 				}
 			}
 			straight = false
+			if len(ctrl) > MaxNesting {
+				return nil, fmt.Errorf("%w: blocks nested over %d deep", ErrLimit, MaxNesting)
+			}
+			depth = max(depth, len(ctrl))
 			ctrl = append(ctrl, frame{outer: region})
 			region = len(b.costs)
 			b.costs = append(b.costs, 0)
@@ -407,6 +419,9 @@ func (b *bodyRewriter) rewrite(body []byte, base int, nparams uint32) ([]byte, e
 			}
 		case kBranch:
 			straight = false
+			if b.m.brTargets += uint64(in.idx); b.m.brTargets > MaxModuleBrTableTargets {
+				return nil, fmt.Errorf("%w: over %d br_table targets in the module", ErrLimit, MaxModuleBrTableTargets)
+			}
 		case kGlobal:
 			if in.idx >= b.globals {
 				return nil, r.errorf("global index %d out of range (%d globals)", in.idx, b.globals)
@@ -425,6 +440,9 @@ func (b *bodyRewriter) rewrite(body []byte, base int, nparams uint32) ([]byte, e
 	}
 	if !r.done() {
 		return nil, r.errorf("%d bytes after the function's end", len(body)-r.off)
+	}
+	if b.m.nesting += uint64(depth); b.m.nesting > MaxModuleNesting {
+		return nil, fmt.Errorf("%w: the functions' deepest nestings sum to over %d", ErrLimit, MaxModuleNesting)
 	}
 
 	out := make([]byte, 0, len(body)+24*(len(b.ins)+1)+8)

@@ -26,7 +26,10 @@
 //
 // Instrument also refuses modules that would make wazero allocate without
 // bound at compile time (vector counts beyond their bytes, more than
-// MaxLocals locals in a function). It is safe for concurrent use.
+// MaxLocals locals in a function), and shapes whose compile time grows
+// faster than their size (br_tables, function bodies, nesting, function
+// counts over the Max* limits; BenchmarkCompileAtLimits measures what the
+// limits still let through). It is safe for concurrent use.
 //
 // It owns only the binary rewriting. It must not import wazero or anything
 // from ronhost (its tests use wazero to check the modules it produces).

@@ -40,11 +40,37 @@ const BulkBytesPerUnit = 1 << bulkShift
 
 const bulkShift = 4
 
-// MaxLocals bounds the parameters and locals of one function, as web
-// browsers do. wazero allocates a byte per declared local when it compiles,
-// so a 30-byte module declaring 2^32-1 locals would make it allocate 4 GiB
-// (and spend minutes): the meter refuses it before wazero sees it.
-const MaxLocals = 50000
+// Limits on module shapes that compilers handle badly: time or memory
+// growing faster than the module's bytes. A module over one is refused with
+// ErrLimit before any compiler sees it (docs/ABI.md lists them). Each is
+// far above what toolchains produce: the Go, Rust and C plugins of this
+// repository peak at 964 targets in one br_table (Go emits one per call
+// site of a function, to resume it), 91,000 in all, 29 KB of function
+// body, 2,600 functions and a nesting of about a thousand blocks.
+const (
+	// MaxLocals bounds the parameters and locals of one function, as web
+	// browsers do. wazero allocates a byte per declared local when it
+	// compiles, so a 30-byte module declaring 2^32-1 locals would make it
+	// allocate 4 GiB (and spend minutes).
+	MaxLocals = 50000
+	// MaxBrTableTargets bounds the targets of one br_table: compile time
+	// grows faster than linearly in them (a 1 MB module with a single
+	// 1,000,000-target br_table took wazero 166 s and 2.4 GB).
+	MaxBrTableTargets = 16384
+	// MaxModuleBrTableTargets bounds the br_table targets of a module.
+	MaxModuleBrTableTargets = 1 << 18
+	// MaxFunctionBytes bounds the size of one function body.
+	MaxFunctionBytes = 2 << 20
+	// MaxFunctions bounds the functions a module defines.
+	MaxFunctions = 1 << 17
+	// MaxNesting bounds how deeply blocks, loops and ifs nest in a
+	// function: wazero's compile time grows with its square (16,384 deep
+	// took 100 times the compile of as many bytes of ordinary code).
+	MaxNesting = 4096
+	// MaxModuleNesting bounds the sum over a module's functions of their
+	// deepest nesting.
+	MaxModuleNesting = 1 << 18
+)
 
 var (
 	// ErrMalformed reports bytes that are not a well-formed WebAssembly
@@ -54,7 +80,9 @@ var (
 	// ErrUnsupported reports a well-formed module using a feature the meter
 	// does not know how to instrument (GC, exception handling, threads, ...).
 	ErrUnsupported = errors.New("meter: unsupported")
-	// ErrLimit reports a module over one of the meter's limits (MaxLocals).
+	// ErrLimit reports a module over one of the meter's limits (MaxLocals,
+	// MaxBrTableTargets, MaxModuleBrTableTargets, MaxFunctionBytes,
+	// MaxFunctions, MaxNesting, MaxModuleNesting).
 	ErrLimit = errors.New("meter: over a limit")
 	// ErrReserved reports a module that already exports UsedGlobal or
 	// LimitGlobal, or imports from RefillModule.
@@ -136,6 +164,8 @@ type module struct {
 	definedGlobals  uint32
 	code            *section
 	stats           Stats
+	brTargets       uint64 // br_table targets so far
+	nesting         uint64 // the deepest nesting of each function so far, summed
 }
 
 // usedIndex is the index of the Used global; Limit follows it.
@@ -388,6 +418,9 @@ func (m *module) parseFunctions(r *reader) error {
 	if uint64(n) > uint64(len(r.b)) {
 		return r.errorf("%d functions in a %d-byte section", n, len(r.b))
 	}
+	if n > MaxFunctions {
+		return fmt.Errorf("%w: %d functions, the most is %d", ErrLimit, n, MaxFunctions)
+	}
 	m.funcTypes = make([]uint32, 0, n)
 	for range n {
 		t, err := r.u32()
@@ -601,6 +634,9 @@ func (m *module) rewriteCode(s section) ([]byte, error) {
 		body, err := r.bytes(size)
 		if err != nil {
 			return nil, err
+		}
+		if size > MaxFunctionBytes {
+			return nil, fmt.Errorf("%w: function %d has %d bytes of body, the most is %d", ErrLimit, i, size, MaxFunctionBytes)
 		}
 		nb, err := b.rewrite(body, s.bodyOff+off, m.typeParams[m.funcTypes[i]])
 		if err != nil {
