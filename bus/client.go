@@ -139,7 +139,7 @@ func (c Code) known() bool {
 	switch c {
 	case CodeInvalid, CodeUnauthorized, CodeForbidden, CodeNotFound, CodeConflict, CodeTooLarge,
 		CodeRange, CodeRejected, CodeOverloaded, CodeInternal, CodePluginFault, CodeUnavailable,
-		CodeTimeout, CodeQuota, CodeDiskFull:
+		CodeTimeout, CodeQuota, CodeDiskFull, CodeContentFault:
 		return true
 	}
 	return false

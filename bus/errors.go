@@ -24,10 +24,14 @@ const (
 	CodeOverloaded   Code = "overloaded"   // too many requests in flight (429)
 	CodeInternal     Code = "internal"     // a bug or an unexpected failure (500)
 	CodePluginFault  Code = "plugin_fault" // a plugin trapped, timed out or misbehaved (502)
-	CodeUnavailable  Code = "unavailable"  // a role is not ready or not reachable (503)
-	CodeTimeout      Code = "timeout"      // the request ran past its deadline (504)
-	CodeQuota        Code = "quota"        // the store is full (507)
-	CodeDiskFull     Code = "disk_full"    // the node's disk is full: writes are refused until space is freed, reads work (507)
+	// CodeContentFault: the plugin faults (traps, runs past its limits, answers
+	// what the ABI refuses) on this piece of content; the content is marked and
+	// refused for a while, the plugin goes on serving other content (422).
+	CodeContentFault Code = "content_fault"
+	CodeUnavailable  Code = "unavailable" // a role is not ready or not reachable (503)
+	CodeTimeout      Code = "timeout"     // the request ran past its deadline (504)
+	CodeQuota        Code = "quota"       // the store is full (507)
+	CodeDiskFull     Code = "disk_full"   // the node's disk is full: writes are refused until space is freed, reads work (507)
 )
 
 // Error is the one error shape of the node: on the bus, in the HTTP API and in

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"regexp"
 	"slices"
 )
@@ -120,35 +121,59 @@ func (p *Plugin) Validate(ctx context.Context, manifest json.RawMessage, vc Vali
 	if err != nil {
 		return nil, fmt.Errorf("plugins: validate input: %w", err)
 	}
-	res, err := p.Call(ctx, EntryValidate, in)
+	var v Validated
+	var rej *RejectedError
+	_, err = p.call(ctx, EntryValidate, in, callOpts{memoize: true, content: manifest, check: func(r Result) error {
+		if r.Status == 1 {
+			rej, err = p.rejection(r.Output)
+			return err
+		}
+		v = Validated{}
+		if err := decodeStrict(r.Output, &v); err != nil || !isObject(v.Manifest) {
+			return fmt.Errorf("want {\"manifest\":{...},\"index\":{...}}, got %s", trim(r.Output))
+		}
+		return hostTablesKept(manifest, v.Manifest)
+	}})
 	if err != nil {
 		return nil, err
 	}
-	if res.Status == 1 {
-		return nil, p.rejection(EntryValidate, res.Output)
-	}
-	var v Validated
-	if err := decodeStrict(res.Output, &v); err != nil || !isObject(v.Manifest) {
-		return nil, p.badOutput(EntryValidate, "want {\"manifest\":{...},\"index\":{...}}, got %s", trim(res.Output))
+	if rej != nil {
+		return nil, rej
 	}
 	return &v, nil
 }
 
-// rejection decodes a status-1 answer; a malformed one is a fault.
-func (p *Plugin) rejection(e Entry, out []byte) error {
+// hostTables are the manifest tables the host owns: a plugin's normalized
+// manifest must keep them exactly.
+var hostTables = []string{"meta", "payload"}
+
+// hostTablesKept checks that out keeps in's host-owned tables (compared as
+// JSON values).
+func hostTablesKept(in, out json.RawMessage) error {
+	var a, b map[string]any
+	if err := json.Unmarshal(in, &a); err != nil {
+		return nil // the input is not an object: nothing the host owns to keep
+	}
+	if err := json.Unmarshal(out, &b); err != nil {
+		return fmt.Errorf("the manifest is not a JSON object: %v", err)
+	}
+	for _, t := range hostTables {
+		if !reflect.DeepEqual(a[t], b[t]) {
+			return fmt.Errorf("the normalized manifest changed the host-owned [%s] table", t)
+		}
+	}
+	return nil
+}
+
+// rejection decodes a status-1 answer; a malformed one is refused.
+func (p *Plugin) rejection(out []byte) (*RejectedError, error) {
 	var r struct {
 		Errors []FieldError `json:"errors"`
 	}
 	if err := decodeStrict(out, &r); err != nil || len(r.Errors) == 0 {
-		return p.badOutput(e, "a rejection must be {\"errors\":[{\"path\",\"code\",\"message\"},...]}, got %s", trim(out))
+		return nil, fmt.Errorf("a rejection must be {\"errors\":[{\"path\",\"code\",\"message\"},...]}, got %s", trim(out))
 	}
-	return &RejectedError{TLD: p.info.TLD, Errors: r.Errors}
-}
-
-func (p *Plugin) badOutput(e Entry, format string, args ...any) error {
-	fe := &FaultError{Plugin: p.hash, TLD: p.info.TLD, Entry: e, Kind: FaultBadOutput, Err: fmt.Errorf(format, args...)}
-	p.recordFault(fe)
-	return fe
+	return &RejectedError{TLD: p.info.TLD, Errors: r.Errors}, nil
 }
 
 func isObject(b json.RawMessage) bool {
@@ -201,22 +226,30 @@ func (p *Plugin) Split(ctx context.Context, in SplitInput) ([]Allocation, error)
 	if err != nil {
 		return nil, fmt.Errorf("plugins: split input: %w", err)
 	}
-	res, err := p.Call(ctx, EntrySplit, b)
+	var allocs []Allocation
+	var rej *RejectedError
+	_, err = p.call(ctx, EntrySplit, b, callOpts{memoize: true, content: in.Manifest, check: func(r Result) error {
+		if r.Status == 1 {
+			rej, err = p.rejection(r.Output)
+			return err
+		}
+		allocs, err = CheckSplit(r.Output, in.Amount, p.info.Roles)
+		return err
+	}})
 	if err != nil {
 		return nil, err
 	}
-	if res.Status == 1 {
-		return nil, p.rejection(EntrySplit, res.Output)
-	}
-	allocs, err := CheckSplit(res.Output, in.Amount, p.info.Roles)
-	if err != nil {
-		return nil, p.badOutput(EntrySplit, "%v", err)
+	if rej != nil {
+		return nil, rej
 	}
 	return allocs, nil
 }
 
 // CheckSplit decodes a split output and checks the ABI's money rules.
 func CheckSplit(out []byte, amount uint64, roles []string) ([]Allocation, error) {
+	if err := noDuplicateKeys(out); err != nil {
+		return nil, err
+	}
 	var r struct {
 		Allocations []json.RawMessage `json:"allocations"`
 	}
@@ -303,26 +336,92 @@ func (p *Plugin) Resolve(ctx context.Context, in ResolveInput, obj io.ReaderAt) 
 	if err != nil {
 		return nil, fmt.Errorf("plugins: resolve input: %w", err)
 	}
-	res, err := p.call(ctx, EntryResolve, b, obj, false)
+	var r Resolved
+	var rej *RejectedError
+	_, err = p.call(ctx, EntryResolve, b, callOpts{obj: obj, content: in.Manifest, check: func(res Result) error {
+		if res.Status == 1 {
+			rej, err = p.rejection(res.Output)
+			return err
+		}
+		r = Resolved{}
+		if err := noDuplicateKeys(res.Output); err != nil {
+			return err
+		}
+		if err := decodeStrict(res.Output, &r); err != nil {
+			return fmt.Errorf("want {\"status\":200,...} or {\"status\":404}, got %s", trim(res.Output))
+		}
+		switch r.Status {
+		case 404:
+			r = Resolved{Status: 404}
+		case 200:
+			if r.Offset > in.PayloadSize || r.Length > in.PayloadSize-r.Offset {
+				return fmt.Errorf("range %d+%d is outside the %d-byte payload", r.Offset, r.Length, in.PayloadSize)
+			}
+		default:
+			return fmt.Errorf("status %d (want 200 or 404)", r.Status)
+		}
+		return nil
+	}})
 	if err != nil {
 		return nil, err
 	}
-	if res.Status == 1 {
-		return nil, p.rejection(EntryResolve, res.Output)
+	if rej != nil {
+		return nil, rej
 	}
-	var r Resolved
-	if err := decodeStrict(res.Output, &r); err != nil {
-		return nil, p.badOutput(EntryResolve, "want {\"status\":200,...} or {\"status\":404}, got %s", trim(res.Output))
+	return &r, nil
+}
+
+// noDuplicateKeys refuses JSON with an object that repeats a key: readers
+// disagree on which value wins (Go's takes the last), so an answer that
+// repeats one means two things.
+func noDuplicateKeys(b []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	type frame struct {
+		obj  bool
+		keys map[string]bool
+		key  bool // the next token in this object is a key
 	}
-	switch r.Status {
-	case 404:
-		return &Resolved{Status: 404}, nil
-	case 200:
-		if r.Offset > in.PayloadSize || r.Length > in.PayloadSize-r.Offset {
-			return nil, p.badOutput(EntryResolve, "range %d+%d is outside the %d-byte payload", r.Offset, r.Length, in.PayloadSize)
+	var stack []frame
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			return nil
 		}
-		return &r, nil
-	default:
-		return nil, p.badOutput(EntryResolve, "status %d (want 200 or 404)", r.Status)
+		if err != nil {
+			return nil // malformed JSON is the decoder's to report
+		}
+		top := len(stack) - 1
+		if top >= 0 && stack[top].obj && stack[top].key {
+			if d, ok := tok.(json.Delim); ok && d == '}' {
+				stack = stack[:top]
+				if top > 0 && stack[top-1].obj {
+					stack[top-1].key = true
+				}
+				continue
+			}
+			k, _ := tok.(string)
+			if stack[top].keys[k] {
+				return fmt.Errorf("the key %q appears twice in one object", k)
+			}
+			stack[top].keys[k] = true
+			stack[top].key = false
+			continue
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, frame{obj: true, keys: map[string]bool{}, key: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, frame{})
+			continue
+		case json.Delim(']'):
+			stack = stack[:top]
+			top--
+		}
+		// A value ended: the enclosing object expects a key next.
+		if top >= 0 && stack[top].obj {
+			stack[top].key = true
+		}
 	}
 }

@@ -80,8 +80,21 @@ type Config struct {
 	// MemoEntries bounds the memo of describe, validate and split results.
 	// 0 means 4096; negative turns memoization off.
 	MemoEntries int
-	// QuarantineAfter is how many faults in a row quarantine a plugin. 0 means 5.
+	// QuarantineAfter is how many faults, with no successful call between
+	// them, quarantine a plugin when they span QuarantineDistinct distinct
+	// contents within QuarantineWindow. 0 means 5.
 	QuarantineAfter int
+	// QuarantineDistinct is how many distinct contents (manifests; whole
+	// inputs for raw calls) those faults must span: faults on one piece of
+	// content mark that content, not the plugin. 0 means 3 (at most
+	// QuarantineAfter).
+	QuarantineDistinct int
+	// QuarantineWindow: older faults do not count. 0 means 10 minutes.
+	QuarantineWindow time.Duration
+	// ContentFaultTTL is how long a fault marks its content: calls about it
+	// fail at once with that fault, without running the plugin. 0 means 10
+	// minutes.
+	ContentFaultTTL time.Duration
 	// RecycleBytes: an instance whose memory grew past this is replaced after
 	// its call. 0 means half of Limits.MemoryBytes.
 	RecycleBytes uint32
@@ -97,6 +110,8 @@ type Config struct {
 	// cannot be interrupted. Only benchmarks set it, to measure what the
 	// metering costs; a node never runs this way.
 	noDeadlines bool
+	// now is the clock of the fault accounting; nil means time.Now.
+	now func() time.Time
 }
 
 // withDefaults fills zero fields.
@@ -138,6 +153,19 @@ func (c Config) withDefaults() Config {
 	}
 	if c.QuarantineAfter <= 0 {
 		c.QuarantineAfter = 5
+	}
+	if c.QuarantineDistinct <= 0 {
+		c.QuarantineDistinct = 3
+	}
+	c.QuarantineDistinct = min(c.QuarantineDistinct, c.QuarantineAfter)
+	if c.QuarantineWindow <= 0 {
+		c.QuarantineWindow = 10 * time.Minute
+	}
+	if c.ContentFaultTTL <= 0 {
+		c.ContentFaultTTL = 10 * time.Minute
+	}
+	if c.now == nil {
+		c.now = time.Now
 	}
 	if c.RecycleBytes == 0 {
 		c.RecycleBytes = l.MemoryBytes / 2

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Sentinel errors callers test with errors.Is.
@@ -19,6 +20,7 @@ var (
 	ErrMissingExport   = errors.New("plugins: missing export")
 	ErrBadDescribe     = errors.New("plugins: bad describe output")
 	ErrFault           = errors.New("plugins: plugin fault")
+	ErrContentFault    = errors.New("plugins: the plugin faults on this content")
 	ErrRejected        = errors.New("plugins: rejected by plugin")
 	ErrQuarantined     = errors.New("plugins: plugin quarantined")
 	ErrClosed          = errors.New("plugins: plugin closed")
@@ -68,14 +70,31 @@ type FaultError struct {
 	Entry  Entry
 	Kind   FaultKind
 	Err    error
+	// Content: the fault is attributed to what the call was about (its
+	// manifest): that content is marked, the plugin serves other content.
+	// errors.Is(err, ErrContentFault) tests it.
+	Content bool
+	// Since is set when the call did not run: its content was marked by
+	// this fault at Since.
+	Since time.Time
 }
 
 func (e *FaultError) Error() string {
+	if !e.Since.IsZero() {
+		return fmt.Sprintf("plugins: %s plugin %s: this content made it fault in %s at %s (%s: %v); it is not run again for a while",
+			e.TLD, shortHash(e.Plugin), e.Entry, e.Since.UTC().Format(time.RFC3339), e.Kind, e.Err)
+	}
 	return fmt.Sprintf("plugins: %s plugin %s: %s fault in %s: %v", e.TLD, shortHash(e.Plugin), e.Kind, e.Entry, e.Err)
 }
 
-// Unwrap lets errors.Is match ErrFault and the underlying cause.
-func (e *FaultError) Unwrap() []error { return []error{ErrFault, e.Err} }
+// Unwrap lets errors.Is match ErrFault (and ErrContentFault for a fault
+// attributed to the content) and the underlying cause.
+func (e *FaultError) Unwrap() []error {
+	if e.Content {
+		return []error{ErrFault, ErrContentFault, e.Err}
+	}
+	return []error{ErrFault, e.Err}
+}
 
 // FieldError is one reason a plugin rejected its input.
 type FieldError struct {

@@ -178,8 +178,8 @@ func TestQuarantineAfterRepeatedFaults(t *testing.T) {
 	h := newHost(t, Config{QuarantineAfter: 3})
 	bad, other := load(t, h, v1), load(t, h, v2)
 	ctx := context.Background()
-	for range 3 {
-		if _, err := bad.Validate(ctx, mode("status7"), ValidateContext{}); !errors.Is(err, ErrFault) {
+	for n := range 3 {
+		if _, err := bad.Validate(ctx, modeN("status7", n), ValidateContext{}); !errors.Is(err, ErrFault) {
 			t.Fatalf("want a fault, got %v", err)
 		}
 	}
@@ -200,8 +200,8 @@ func TestQuarantineNeedsFaultsInARow(t *testing.T) {
 	v1, _ := chaos(t)
 	p := load(t, newHost(t, Config{QuarantineAfter: 2}), v1)
 	ctx := context.Background()
-	for range 5 {
-		if _, err := p.Validate(ctx, mode("status7"), ValidateContext{}); !errors.Is(err, ErrFault) {
+	for n := range 5 {
+		if _, err := p.Validate(ctx, modeN("status7", n), ValidateContext{}); !errors.Is(err, ErrFault) {
 			t.Fatalf("want a fault, got %v", err)
 		}
 		if _, err := p.Validate(ctx, mode("ok"), ValidateContext{}); err != nil {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ronhost/ronhost/plugins/internal/meter"
 	"github.com/tetratelabs/wazero"
@@ -44,6 +45,7 @@ type Stats struct {
 	MemoHits    uint64 `json:"memo_hits"`
 	Rejected    uint64 `json:"rejected"` // status 1 answers
 	Faults      uint64 `json:"faults"`
+	Marked      uint64 `json:"marked"`    // calls refused at once: their content had faulted
 	Instances   int64  `json:"instances"` // live instances
 	Quarantined bool   `json:"quarantined"`
 	LastFault   string `json:"last_fault,omitempty"`
@@ -70,7 +72,8 @@ type Plugin struct {
 
 	calls, memoHits, rejected, faults atomic.Uint64
 	instances                         atomic.Int64
-	faultsInRow                       atomic.Int32
+	markedHits                        atomic.Uint64
+	book                              *faultBook
 	quarantined                       atomic.Bool
 	lastFault                         atomic.Pointer[string]
 }
@@ -94,6 +97,7 @@ func newPlugin(h *Host, hash string, cm wazero.CompiledModule) (*Plugin, error) 
 		sem:        make(chan struct{}, n),
 		idle:       make(chan *instance, n),
 		logLimit:   rate.NewLimiter(rate.Limit(h.cfg.LogLinesPerSecond), 100),
+		book:       newFaultBook(h.cfg),
 	}
 	p.log = h.cfg.Logger.With("plugin", shortHash(hash))
 	return p, nil
@@ -102,7 +106,7 @@ func newPlugin(h *Host, hash string, cm wazero.CompiledModule) (*Plugin, error) 
 // warm runs describe on a fresh pooled instance and checks the answer.
 func (p *Plugin) warm(ctx context.Context) error {
 	in := fmt.Appendf(nil, `{"abi":1,"host":{"name":"ronhost","version":%q}}`, p.host.cfg.HostVersion)
-	res, err := p.call(ctx, EntryDescribe, in, nil, false)
+	res, err := p.call(ctx, EntryDescribe, in, callOpts{})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrBadDescribe, err)
 	}
@@ -131,6 +135,7 @@ func (p *Plugin) Stats() Stats {
 		MemoHits:    p.memoHits.Load(),
 		Rejected:    p.rejected.Load(),
 		Faults:      p.faults.Load(),
+		Marked:      p.markedHits.Load(),
 		Instances:   p.instances.Load(),
 		Quarantined: p.quarantined.Load(),
 	}
@@ -146,7 +151,7 @@ func (p *Plugin) Stats() Stats {
 // input over the limit, or the caller's context ending; a rejection (status 1)
 // is a Result, not an error.
 func (p *Plugin) Call(ctx context.Context, e Entry, input []byte) (Result, error) {
-	return p.call(ctx, e, input, nil, true)
+	return p.call(ctx, e, input, callOpts{memoize: true})
 }
 
 // CallFresh runs e in a brand-new instance that is discarded afterwards, with
@@ -169,7 +174,7 @@ type CallOptions struct {
 // instance. Calls with an object are never memoized.
 func (p *Plugin) Invoke(ctx context.Context, e Entry, input []byte, o CallOptions) (Result, error) {
 	if !o.Fresh {
-		return p.call(ctx, e, input, o.Object, o.Object == nil)
+		return p.call(ctx, e, input, callOpts{obj: o.Object, memoize: o.Object == nil})
 	}
 	if err := p.enter(); err != nil {
 		return Result{}, err
@@ -197,27 +202,56 @@ func (p *Plugin) enter() error {
 	return nil
 }
 
-func (p *Plugin) call(ctx context.Context, e Entry, input []byte, obj io.ReaderAt, memoize bool) (Result, error) {
+// callOpts say what one pooled call is about and how its answer is checked.
+type callOpts struct {
+	obj     io.ReaderAt
+	memoize bool
+	// content is what faults are attributed to (the manifest for typed
+	// calls); nil means the whole input.
+	content []byte
+	// check refuses an answer that breaks the ABI (its shape, money, the
+	// host's tables); a refused answer is a bad-output fault. Every answer is
+	// also checked to be UTF-8.
+	check func(Result) error
+}
+
+func (p *Plugin) call(ctx context.Context, e Entry, input []byte, o callOpts) (Result, error) {
 	if err := p.enter(); err != nil {
 		return Result{}, err
 	}
 	defer p.inflight.Done()
 	if p.quarantined.Load() {
-		return Result{}, fmt.Errorf("%w: %s plugin %s after %d faults in a row (last: %s); reinstall or reload it",
-			ErrQuarantined, p.info.TLD, shortHash(p.hash), p.faultsInRow.Load(), p.Stats().LastFault)
+		return Result{}, fmt.Errorf("%w: %s plugin %s after %d faults over distinct inputs (last: %s); reinstall or reload it",
+			ErrQuarantined, p.info.TLD, shortHash(p.hash), p.book.inRow(), p.Stats().LastFault)
 	}
 	if len(input) > p.host.cfg.Limits.InputBytes {
 		return Result{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrInputTooLarge, len(input), p.host.cfg.Limits.InputBytes)
 	}
+	content := o.content
+	if content == nil {
+		content = input
+	}
+	ck := newContentKey(e, content)
+	if fe, at, ok := p.book.marked(ck); ok {
+		p.calls.Add(1)
+		p.markedHits.Add(1)
+		cp := *fe
+		cp.Since = at
+		return Result{}, &cp
+	}
 	memo := p.host.memo
+	memoize := o.memoize && memo != nil && e != EntryResolve
 	var key memoKey
-	if memoize && memo != nil && e != EntryResolve {
+	if memoize {
 		key = newMemoKey(p.hash, e, input)
 		if r, ok := memo.get(key); ok {
 			p.calls.Add(1)
 			p.memoHits.Add(1)
 			if r.Status == 1 {
 				p.rejected.Add(1)
+			}
+			if o.check != nil {
+				_ = o.check(r) // memoized answers passed it; this fills the caller's decoded values
 			}
 			return r, nil
 		}
@@ -226,11 +260,11 @@ func (p *Plugin) call(ctx context.Context, e Entry, input []byte, obj io.ReaderA
 	if err != nil {
 		return Result{}, err
 	}
-	res, err := p.run(ctx, inst, e, input, obj)
+	res, err := p.run(ctx, inst, e, input, o.obj)
 	if err != nil {
 		p.discard(ctx, inst)
 		<-p.sem
-		return res, p.noteFault(err)
+		return res, p.noteFault(err, &ck)
 	}
 	if res.MemoryBytes > p.host.cfg.RecycleBytes {
 		p.discard(ctx, inst)
@@ -238,36 +272,59 @@ func (p *Plugin) call(ctx context.Context, e Entry, input []byte, obj io.ReaderA
 		p.idle <- inst
 	}
 	<-p.sem
-	p.faultsInRow.Store(0)
+	// The answer is checked before the call counts as a success: a refused
+	// answer is a fault like any other.
+	if err := checkOutput(res, o.check); err != nil {
+		fe := &FaultError{Plugin: p.hash, TLD: p.info.TLD, Entry: e, Kind: FaultBadOutput, Err: err}
+		return res, p.noteFault(fe, &ck)
+	}
+	p.book.success()
 	p.calls.Add(1)
 	if res.Status == 1 {
 		p.rejected.Add(1)
 	}
-	if memoize && memo != nil && e != EntryResolve {
+	if memoize {
 		memo.put(key, Result{Status: res.Status, Output: res.Output})
 	}
 	return res, nil
 }
 
-// noteFault counts a fault and quarantines the plugin after too many in a row.
-func (p *Plugin) noteFault(err error) error {
+// checkOutput applies the checks every answer passes, then the caller's.
+func checkOutput(res Result, check func(Result) error) error {
+	if !utf8.Valid(res.Output) {
+		i := 0
+		for i < len(res.Output) {
+			r, n := utf8.DecodeRune(res.Output[i:])
+			if r == utf8.RuneError && n <= 1 {
+				break
+			}
+			i += n
+		}
+		return fmt.Errorf("the output is not UTF-8 (byte %d)", i)
+	}
+	if check != nil {
+		return check(res)
+	}
+	return nil
+}
+
+// noteFault counts a fault, marks the content it was about (k; nil when no
+// content caused it) and quarantines the plugin when faults span many inputs.
+func (p *Plugin) noteFault(err error, k *contentKey) error {
 	var fe *FaultError
 	if !errors.As(err, &fe) {
 		return err // the caller's context ended: not the plugin's fault
 	}
-	p.recordFault(fe)
-	return err
-}
-
-func (p *Plugin) recordFault(fe *FaultError) {
+	fe.Content = k != nil
 	p.faults.Add(1)
 	msg := fe.Error()
 	p.lastFault.Store(&msg)
-	n := p.faultsInRow.Add(1)
-	p.log.Warn("plugin fault", "entry", fe.Entry, "kind", fe.Kind, "err", fe.Err)
-	if int(n) >= p.host.cfg.QuarantineAfter && !p.quarantined.Swap(true) {
-		p.log.Error("plugin quarantined: calls fail fast until it is reloaded", "faults_in_row", n)
+	p.log.Warn("plugin fault", "entry", fe.Entry, "kind", fe.Kind, "err", fe.Err, "content_marked", fe.Content)
+	q, n, distinct := p.book.fault(k, fe)
+	if q && !p.quarantined.Swap(true) {
+		p.log.Error("plugin quarantined: calls fail fast until it is reloaded", "faults", n, "distinct_inputs", distinct)
 	}
+	return fe
 }
 
 // acquire takes a call slot and a warm instance, instantiating one if none is idle.
@@ -285,7 +342,7 @@ func (p *Plugin) acquire(ctx context.Context) (*instance, error) {
 	inst, err := p.instantiate(ctx)
 	if err != nil {
 		<-p.sem
-		return nil, p.noteFault(err)
+		return nil, p.noteFault(err, nil)
 	}
 	return inst, nil
 }

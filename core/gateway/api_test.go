@@ -384,6 +384,7 @@ func TestWriteError(t *testing.T) {
 		{bus.Errorf(bus.CodeOverloaded, "x"), 429, bus.CodeOverloaded},
 		{bus.Errorf(bus.CodeInternal, "x"), 500, bus.CodeInternal},
 		{bus.Errorf(bus.CodePluginFault, "x"), 502, bus.CodePluginFault},
+		{bus.Errorf(bus.CodeContentFault, "x"), 422, bus.CodeContentFault},
 		{bus.Errorf(bus.CodeUnavailable, "x"), 503, bus.CodeUnavailable},
 		{bus.Errorf(bus.CodeTimeout, "x"), 504, bus.CodeTimeout},
 		{bus.Errorf(bus.CodeQuota, "x"), 507, bus.CodeQuota},
@@ -426,7 +427,7 @@ func TestWriteError(t *testing.T) {
 	// Status covers every code of bus.
 	for _, c := range []bus.Code{bus.CodeInvalid, bus.CodeUnauthorized, bus.CodeForbidden, bus.CodeNotFound, bus.CodeConflict,
 		bus.CodeTooLarge, bus.CodeRange, bus.CodeRejected, bus.CodeOverloaded, bus.CodePluginFault, bus.CodeUnavailable,
-		bus.CodeTimeout, bus.CodeQuota, bus.CodeDiskFull} {
+		bus.CodeTimeout, bus.CodeQuota, bus.CodeDiskFull, bus.CodeContentFault} {
 		if Status(c) == 500 {
 			t.Fatalf("code %s maps to 500", c)
 		}

@@ -32,7 +32,7 @@ func Status(c bus.Code) int {
 		return http.StatusRequestEntityTooLarge
 	case bus.CodeRange:
 		return http.StatusRequestedRangeNotSatisfiable
-	case bus.CodeRejected:
+	case bus.CodeRejected, bus.CodeContentFault:
 		return http.StatusUnprocessableEntity
 	case bus.CodeOverloaded:
 		return http.StatusTooManyRequests

@@ -399,8 +399,13 @@ func (n *Node) pluginError(tld string, err error) error {
 		e.Errors = b
 		return e
 	case errors.As(err, &fault):
-		n.emit(bus.KindPluginFaulted, bus.PluginFaulted{TLD: tld, Plugin: fault.Plugin, Entry: string(fault.Entry),
-			Kind: string(fault.Kind), Message: fault.Error()})
+		if fault.Since.IsZero() { // a call that ran and faulted, not one refused for marked content
+			n.emit(bus.KindPluginFaulted, bus.PluginFaulted{TLD: tld, Plugin: fault.Plugin, Entry: string(fault.Entry),
+				Kind: string(fault.Kind), Message: fault.Error()})
+		}
+		if fault.Content {
+			return bus.Errorf(bus.CodeContentFault, "%v", err)
+		}
 		return bus.Errorf(bus.CodePluginFault, "%v", err)
 	case errors.Is(err, plugins.ErrUnknownTLD):
 		if why := n.blockedTLD(tld); why != "" {

@@ -113,6 +113,17 @@ func validate() int32 {
 	case "garbage":
 		output([]byte("{not json"))
 		return 0
+	case "badutf8": // JSON-shaped, but not UTF-8
+		output([]byte("{\"manifest\":{\"mode\":\"badutf8\"},\"index\":{\"title\":\"\xff\xfe\"}}"))
+		return 0
+	case "meta": // changes the host-owned [meta] table
+		m := map[string]any{}
+		for k, v := range in.Manifest {
+			m[k] = v
+		}
+		m["meta"] = map[string]any{"tld": "chaos", "title": "not what was published"}
+		outJSON(map[string]any{"manifest": m, "index": map[string]any{}})
+		return 0
 	case "counter":
 		counter++
 		outJSON(map[string]any{"manifest": in.Manifest, "index": map[string]any{"title": strconv.Itoa(counter)}})
@@ -152,6 +163,9 @@ func split() int32 {
 		}
 	case "undeclared":
 		role = "thief"
+	case "dupkey": // one object, two payees: which one is paid depends on the reader
+		output([]byte(fmt.Sprintf(`{"allocations":[{"payee":"alice","role":"creator","amount":%d,"payee":"mallory"}]}`, amt)))
+		return 0
 	}
 	outJSON(map[string]any{"allocations": []map[string]any{{"payee": "alice", "role": role, "amount": amt}}})
 	return 0

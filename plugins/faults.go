@@ -1,0 +1,140 @@
+package plugins
+
+import (
+	"container/list"
+	"fmt"
+	"sync"
+	"time"
+
+	"lukechampine.com/blake3"
+)
+
+// contentKey names what a call was about: the BLAKE3 of the entry point and
+// the manifest (or, for a raw call, the whole input). Faults are attributed
+// to it.
+type contentKey [32]byte
+
+func newContentKey(e Entry, content []byte) contentKey {
+	h := blake3.New(32, nil)
+	h.Write([]byte(e))
+	h.Write([]byte{0})
+	h.Write(content)
+	var k contentKey
+	h.Sum(k[:0])
+	return k
+}
+
+// maxMarks bounds the content marks a plugin keeps (oldest evicted first).
+const maxMarks = 4096
+
+// faultBook keeps a plugin's fault accounting. A fault on some content marks
+// that content: later calls about it fail at once with the same fault,
+// without running the plugin, until the mark expires (plugins are pure, so
+// the call would fault again). Quarantine is for a plugin that faults across
+// many inputs: Config.QuarantineAfter faults over at least
+// Config.QuarantineDistinct distinct contents, with no successful call
+// between them and all within Config.QuarantineWindow.
+type faultBook struct {
+	after, distinct int
+	window, ttl     time.Duration
+	now             func() time.Time
+
+	mu     sync.Mutex
+	marks  map[contentKey]*list.Element
+	order  *list.List  // of *contentMark, front newest
+	recent []faultSeen // faults since the last success, oldest first
+	other  uint64      // numbers faults not caused by content (instantiation)
+}
+
+type contentMark struct {
+	key   contentKey
+	at    time.Time
+	fault *FaultError
+}
+
+type faultSeen struct {
+	at  time.Time
+	key contentKey
+}
+
+func newFaultBook(c Config) *faultBook {
+	return &faultBook{
+		after: c.QuarantineAfter, distinct: c.QuarantineDistinct,
+		window: c.QuarantineWindow, ttl: c.ContentFaultTTL, now: c.now,
+		marks: map[contentKey]*list.Element{}, order: list.New(),
+	}
+}
+
+// marked returns the fault that marked k, if its mark holds.
+func (b *faultBook) marked(k contentKey) (*FaultError, time.Time, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	el, ok := b.marks[k]
+	if !ok {
+		return nil, time.Time{}, false
+	}
+	m := el.Value.(*contentMark)
+	if b.now().Sub(m.at) >= b.ttl {
+		b.order.Remove(el)
+		delete(b.marks, k)
+		return nil, time.Time{}, false
+	}
+	return m.fault, m.at, true
+}
+
+// fault records a fault on content k (nil: not caused by content) and
+// reports whether the plugin must now be quarantined, with the number of
+// faults and distinct contents behind the verdict.
+func (b *faultBook) fault(k *contentKey, fe *FaultError) (quarantine bool, faults, distinct int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.now()
+	var key contentKey
+	if k != nil {
+		key = *k
+		if el, ok := b.marks[key]; ok {
+			b.order.Remove(el)
+		}
+		b.marks[key] = b.order.PushFront(&contentMark{key: key, at: now, fault: fe})
+		for b.order.Len() > maxMarks {
+			old := b.order.Remove(b.order.Back()).(*contentMark)
+			delete(b.marks, old.key)
+		}
+	} else {
+		// A fault no content caused counts as its own distinct input.
+		b.other++
+		key = newContentKey("", fmt.Appendf(nil, "instantiate %d", b.other))
+	}
+	b.recent = append(b.recent, faultSeen{at: now, key: key})
+	i := 0
+	for i < len(b.recent) && now.Sub(b.recent[i].at) > b.window {
+		i++
+	}
+	b.recent = b.recent[i:]
+	if len(b.recent) > 4*b.after { // only the last faults matter
+		b.recent = append(b.recent[:0], b.recent[len(b.recent)-4*b.after:]...)
+	}
+	seen := map[contentKey]bool{}
+	for _, f := range b.recent {
+		seen[f.key] = true
+	}
+	faults, distinct = len(b.recent), len(seen)
+	return faults >= b.after && distinct >= b.distinct, faults, distinct
+}
+
+// success notes a call that ended well: faults before it no longer count
+// towards quarantine.
+func (b *faultBook) success() {
+	b.mu.Lock()
+	if len(b.recent) > 0 {
+		b.recent = b.recent[:0]
+	}
+	b.mu.Unlock()
+}
+
+// inRow is the number of faults that count towards quarantine now.
+func (b *faultBook) inRow() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.recent)
+}
