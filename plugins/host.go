@@ -9,6 +9,7 @@ import (
 
 	"github.com/ronhost/ronhost/plugins/internal/meter"
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"lukechampine.com/blake3"
@@ -58,7 +59,11 @@ func (h *Host) start(ctx context.Context) error {
 	// Deadlines are enforced by the fuel meter's refill import (see
 	// meter.go), not by wazero's CloseOnContextDone, which costs Go plugins
 	// 4-5x (BenchmarkValidate/no-deadlines shows the unmetered speed).
+	// Tail calls (return_call, return_call_indirect) are part of ABI v1 on
+	// top of WebAssembly 2.0; the meter charges them at function entry like
+	// any call.
 	rc := wazero.NewRuntimeConfig().
+		WithCoreFeatures(api.CoreFeaturesV2 | experimental.CoreFeaturesTailCall).
 		WithMemoryLimitPages(h.cfg.Limits.MemoryBytes / 65536)
 	var cache wazero.CompilationCache
 	if h.cfg.CacheDir != "" {

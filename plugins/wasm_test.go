@@ -9,14 +9,16 @@ type wasmImport struct {
 }
 
 type wasmFunc struct {
-	name            string
+	name            string // "" defines the function without exporting it
 	params, results []byte
+	body            []byte // locals and code up to its end; nil returns a constant
 }
 
 type wasmSpec struct {
 	imports []wasmImport
 	funcs   []wasmFunc
 	memory  bool
+	data    []byte // a data segment at address 0 (needs memory)
 }
 
 const (
@@ -70,8 +72,14 @@ func (s wasmSpec) encode() []byte {
 	}
 	for i, f := range s.funcs {
 		funcs = append(funcs, leb(typeOf(f.params, f.results)))
-		e := append(wasmName(f.name), 0x00)
-		exports = append(exports, append(e, leb(uint32(len(s.imports)+i))...))
+		if f.name != "" {
+			e := append(wasmName(f.name), 0x00)
+			exports = append(exports, append(e, leb(uint32(len(s.imports)+i))...))
+		}
+		if f.body != nil {
+			code = append(code, append(leb(uint32(len(f.body))), f.body...))
+			continue
+		}
 		body := []byte{0x00} // no locals
 		if len(f.results) == 1 {
 			if f.results[0] == i64 {
@@ -99,6 +107,11 @@ func (s wasmSpec) encode() []byte {
 	}
 	out = append(out, section(7, exports)...)
 	out = append(out, section(10, code)...)
+	if len(s.data) > 0 {
+		seg := []byte{0x00, 0x41, 0x00, 0x0b} // memory 0, offset i32.const 0
+		seg = append(seg, leb(uint32(len(s.data)))...)
+		out = append(out, section(11, [][]byte{append(seg, s.data...)})...)
+	}
 	return out
 }
 
