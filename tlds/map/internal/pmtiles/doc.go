@@ -14,7 +14,8 @@
 // Hilbert curve: ID(z, x, y) = (4^z - 1) / 3 + hilbert_z(x, y).
 //
 // The reader reads only what a lookup needs (header, root, at most
-// [MaxDepth] leaves), bounds every length it is given by the archive's size
+// [MaxDepth] leaves, each directory at most once: a leaf that points back
+// at a directory already read is a cycle, refused), bounds every length it is given by the archive's size
 // and by [MaxDirectoryBytes], and reports a malformed archive with
 // [ErrFormat] and an archive it cannot read (brotli or zstd directories)
 // with [ErrUnsupported]. It never panics on any input.

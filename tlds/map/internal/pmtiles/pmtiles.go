@@ -26,7 +26,7 @@ const (
 	Version     = 3     // the spec version this package reads
 	RootWindow  = 16384 // the root directory must end within these first bytes
 	MaxZoom     = 31    // the deepest zoom whose tile IDs fit in a uint64
-	MaxDepth    = 4     // leaf directory levels a lookup follows below the root
+	MaxDepth    = 3     // leaf directory levels a lookup follows below the root, as the reference readers do
 	magic       = "PMTiles"
 )
 
@@ -404,12 +404,25 @@ type Range struct{ Offset, Length uint64 }
 func (rd *Reader) Find(id uint64) (Range, bool, error) {
 	h := rd.Header
 	off, n := h.RootOffset, h.RootLength
+	// Every directory of one lookup is a distinct range: a leaf pointing at
+	// itself or at a directory above it is a cycle, refused before it is
+	// read again.
+	var seen [MaxDepth + 1]Range
 	for depth := 0; depth <= MaxDepth; depth++ {
-		es, err := rd.directory(off, n)
+		for _, r := range seen[:depth] {
+			if r.Offset == off && r.Length == n {
+				return Range{}, false, fmt.Errorf("%w: the leaf directory at %d+%d points back at a directory already read (a cycle)", ErrFormat, off, n)
+			}
+		}
+		seen[depth] = Range{Offset: off, Length: n}
+		raw, err := rd.directoryBytes(off, n)
 		if err != nil {
 			return Range{}, false, err
 		}
-		e, ok := FindEntry(es, id)
+		e, ok, err := LookupDirectory(raw, id)
+		if err != nil {
+			return Range{}, false, fmt.Errorf("directory at %d: %w", off, err)
+		}
 		if !ok {
 			return Range{}, false, nil
 		}
@@ -427,8 +440,8 @@ func (rd *Reader) Find(id uint64) (Range, bool, error) {
 	return Range{}, false, fmt.Errorf("%w: leaf directories nested more than %d deep", ErrFormat, MaxDepth)
 }
 
-// directory reads, decompresses and decodes the directory at off.
-func (rd *Reader) directory(off, n uint64) ([]Entry, error) {
+// directoryBytes reads and decompresses the directory at off.
+func (rd *Reader) directoryBytes(off, n uint64) ([]byte, error) {
 	if n > MaxDirectoryBytes {
 		return nil, fmt.Errorf("%w: a directory of %d bytes (at most %d)", ErrUnsupported, n, MaxDirectoryBytes)
 	}
@@ -449,11 +462,121 @@ func (rd *Reader) directory(off, n uint64) ([]Entry, error) {
 			return nil, fmt.Errorf("%w: directory at %d decompresses to more than %d bytes", ErrUnsupported, off, MaxDirectoryBytes)
 		}
 	}
-	es, err := DecodeDirectory(raw)
-	if err != nil {
-		return nil, fmt.Errorf("directory at %d: %w", off, err)
+	return raw, nil
+}
+
+// LookupDirectory finds the entry of tile id in an uncompressed directory
+// without decoding it into entries: it holds nothing but the bytes, so a
+// directory of MaxDirectoryBytes costs one pass over them and no
+// allocation. It reports the same entry as FindEntry on DecodeDirectory's
+// result, and refuses what DecodeDirectory refuses.
+func LookupDirectory(b []byte, id uint64) (Entry, bool, error) {
+	pos := 0
+	next := func(what string, i uint64) (uint64, error) {
+		v, n := binary.Uvarint(b[pos:])
+		if n <= 0 {
+			return 0, fmt.Errorf("%w: directory: bad varint for the %s of entry %d at byte %d", ErrFormat, what, i, pos)
+		}
+		pos += n
+		return v, nil
 	}
-	return es, nil
+	count, err := next("count", 0)
+	if err != nil {
+		return Entry{}, false, err
+	}
+	if count == 0 {
+		return Entry{}, false, fmt.Errorf("%w: empty directory", ErrFormat)
+	}
+	if count > uint64(len(b)-pos)/4 {
+		return Entry{}, false, fmt.Errorf("%w: directory claims %d entries in %d bytes", ErrFormat, count, len(b))
+	}
+	// Tile IDs: the entry is the last one whose ID is at most id.
+	var cur, hitID uint64
+	hit := -1
+	for i := uint64(0); i < count; i++ {
+		delta, err := next("tile ID", i)
+		if err != nil {
+			return Entry{}, false, err
+		}
+		if i > 0 && delta == 0 {
+			return Entry{}, false, fmt.Errorf("%w: directory: entry %d repeats tile ID %d", ErrFormat, i, cur)
+		}
+		var carry uint64
+		cur, carry = bits.Add64(cur, delta, 0)
+		if carry != 0 {
+			return Entry{}, false, fmt.Errorf("%w: directory: tile ID overflows at entry %d", ErrFormat, i)
+		}
+		if cur <= id {
+			hit, hitID = int(i), cur
+		}
+	}
+	var e Entry
+	e.TileID = hitID
+	for i := uint64(0); i < count; i++ {
+		v, err := next("run length", i)
+		if err != nil {
+			return Entry{}, false, err
+		}
+		if v > 1<<32-1 {
+			return Entry{}, false, fmt.Errorf("%w: directory: run length %d of entry %d is over 32 bits", ErrFormat, v, i)
+		}
+		if int(i) == hit {
+			e.RunLength = uint32(v)
+		}
+	}
+	// Lengths, then offsets: an offset written as 0 continues the previous
+	// entry, so both are followed up to the hit.
+	lengths := pos
+	var prevLen, hitLen uint64
+	for i := uint64(0); i < count; i++ {
+		v, err := next("length", i)
+		if err != nil {
+			return Entry{}, false, err
+		}
+		if v == 0 || v > 1<<32-1 {
+			return Entry{}, false, fmt.Errorf("%w: directory: length %d of entry %d is not 1..2^32-1", ErrFormat, v, i)
+		}
+		if int(i) == hit {
+			hitLen = v
+		}
+	}
+	var off uint64
+	lp := lengths
+	for i := uint64(0); i < count; i++ {
+		v, err := next("offset", i)
+		if err != nil {
+			return Entry{}, false, err
+		}
+		l, n := binary.Uvarint(b[lp:]) // checked above
+		lp += n
+		switch {
+		case v > 0:
+			off = v - 1
+		case i == 0:
+			return Entry{}, false, fmt.Errorf("%w: directory: the first entry's offset is written as 0 (contiguous with nothing)", ErrFormat)
+		default:
+			var carry uint64
+			off, carry = bits.Add64(off, prevLen, 0)
+			if carry != 0 {
+				return Entry{}, false, fmt.Errorf("%w: directory: offset overflows at entry %d", ErrFormat, i)
+			}
+		}
+		prevLen = l
+		if int(i) == hit {
+			e.Offset = off
+		}
+	}
+	if pos != len(b) {
+		return Entry{}, false, fmt.Errorf("%w: directory: %d bytes after the last entry", ErrFormat, len(b)-pos)
+	}
+	if hit < 0 {
+		return Entry{}, false, nil
+	}
+	e.Length = uint32(hitLen)
+	if e.RunLength == 0 || id-e.TileID < uint64(e.RunLength) {
+		return e, true, nil
+	}
+	return Entry{}, false, nil
 }
 
 // readFull reads len(p) bytes at off; a short archive is ErrFormat.

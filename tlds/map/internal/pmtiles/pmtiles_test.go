@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -384,4 +385,110 @@ func TestCorruptArchives(t *testing.T) {
 			}
 		}
 	})
+}
+
+// LookupDirectory answers as FindEntry on DecodeDirectory's entries, for
+// well-formed directories and arbitrary bytes alike.
+func TestLookupDirectoryMatchesDecode(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		var b []byte
+		if rapid.Bool().Draw(t, "well-formed") {
+			n := rapid.IntRange(1, 40).Draw(t, "entries")
+			es := make([]Entry, n)
+			var id, off uint64
+			for i := range es {
+				id += uint64(rapid.IntRange(1, 5).Draw(t, "gap"))
+				if rapid.Bool().Draw(t, "contiguous") && i > 0 {
+					off = es[i-1].Offset + uint64(es[i-1].Length)
+				} else {
+					off = uint64(rapid.IntRange(0, 1000).Draw(t, "offset"))
+				}
+				es[i] = Entry{TileID: id, Offset: off, Length: uint32(rapid.IntRange(1, 50).Draw(t, "length")),
+					RunLength: uint32(rapid.IntRange(0, 3).Draw(t, "run"))}
+			}
+			b = EncodeDirectory(es)
+		} else {
+			b = rapid.SliceOfN(rapid.Byte(), 0, 24).Draw(t, "bytes")
+		}
+		for id := uint64(0); id < 260; id++ {
+			got, ok, err := LookupDirectory(b, id)
+			es, derr := DecodeDirectory(b)
+			if (err != nil) != (derr != nil) {
+				t.Fatalf("%x: LookupDirectory error %v, DecodeDirectory error %v", b, err, derr)
+			}
+			if derr != nil {
+				if !errors.Is(err, ErrFormat) {
+					t.Fatalf("%x: %v, want ErrFormat", b, err)
+				}
+				return
+			}
+			want, wok := FindEntry(es, id)
+			if ok != wok || got != want {
+				t.Fatalf("%x: LookupDirectory(%d) = %+v %v, FindEntry = %+v %v", b, id, got, ok, want, wok)
+			}
+		}
+	})
+}
+
+// selfLeaf is an archive whose root points at a leaf directory that points
+// at itself; the leaf has pad entries before its pointer, to make it as
+// large as wanted.
+func selfLeaf(pad int) []byte {
+	leafEntries := make([]Entry, 0, pad+1)
+	for i := range pad {
+		leafEntries = append(leafEntries, Entry{TileID: uint64(i), Offset: 0, Length: 1, RunLength: 1})
+	}
+	// The pointer covers every tile ID from pad on; its range is filled in
+	// once the leaf's length is known (it names its own bytes).
+	leafEntries = append(leafEntries, Entry{TileID: uint64(pad), Offset: 0, RunLength: 0})
+	var leaf []byte
+	for l := uint32(1); ; {
+		leafEntries[pad].Length = l
+		leaf = EncodeDirectory(leafEntries)
+		if uint32(len(leaf)) == l {
+			break
+		}
+		l = uint32(len(leaf))
+	}
+	root := EncodeDirectory([]Entry{{TileID: 0, Offset: 0, Length: uint32(len(leaf)), RunLength: 0}})
+	h := Header{RootOffset: HeaderBytes, RootLength: uint64(len(root)),
+		MetadataOffset: HeaderBytes + uint64(len(root)), MetadataLength: 2,
+		LeafOffset: HeaderBytes + uint64(len(root)) + 2, LeafLength: uint64(len(leaf)),
+		DataOffset: HeaderBytes + uint64(len(root)+2+len(leaf)), DataLength: 1,
+		InternalCompression: CompressionNone, TileCompression: CompressionNone, TileType: TilePNG, MaxZoom: 10}
+	out := append(h.Bytes(), root...)
+	out = append(out, "{}"...)
+	out = append(out, leaf...)
+	return append(out, 0)
+}
+
+// countingReader counts the bytes read.
+type countingReader struct {
+	r *bytes.Reader
+	n int
+}
+
+func (c *countingReader) ReadAt(p []byte, off int64) (int, error) {
+	c.n += len(p)
+	return c.r.ReadAt(p, off)
+}
+
+// A leaf directory pointing at itself is a cycle: refused with ErrFormat
+// once the leaf was read once, not read again down to the depth limit.
+func TestSelfReferencingLeaf(t *testing.T) {
+	arc := selfLeaf(50000)
+	cr := &countingReader{r: bytes.NewReader(arc)}
+	rd, err := Open(cr, uint64(len(arc)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := ZXYToID(9, 3, 3)
+	_, _, err = rd.Find(id)
+	if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "cycle") {
+		t.Fatalf("Find through a self-referencing leaf: %v, want a cycle refused", err)
+	}
+	leaf := int(rd.Header.LeafLength)
+	if cr.n > HeaderBytes+int(rd.Header.RootLength)+leaf {
+		t.Fatalf("read %d bytes: the %d-byte leaf was read more than once", cr.n, leaf)
+	}
 }
