@@ -163,7 +163,7 @@ type Plugins struct {
 	Builtins          bool     `toml:"builtins" comment:"install the built-in plugins (.map, .ai, .mod, .alg)"`
 	PoolSize          int      `toml:"pool_size" comment:"warm instances per plugin; 0 means one per CPU"`
 	MemoEntries       int      `toml:"memo_entries" comment:"memoized validate/split results; negative turns the memo off"`
-	QuarantineAfter   int      `toml:"quarantine_after" comment:"faults in a row that quarantine a plugin"`
+	QuarantineAfter   int      `toml:"quarantine_after" comment:"faults that quarantine a plugin when they span 3 or more distinct manifests with no success between them (a fault on one manifest only marks that manifest)"`
 	MemoryMiB         int      `toml:"memory_mib" comment:"linear memory cap per instance (ABI maximum 64)"`
 	ValidateMillis    int      `toml:"validate_ms" comment:"deadline of one validate call (ABI maximum 100)"`
 	SplitMillis       int      `toml:"split_ms" comment:"deadline of one split call (ABI maximum 50)"`
