@@ -27,6 +27,14 @@ func newContentKey(e Entry, content []byte) contentKey {
 // maxMarks bounds the content marks a plugin keeps (oldest evicted first).
 const maxMarks = 4096
 
+// A timeout depends on the machine's load as well as on the content, so
+// the first timeout on some content does not mark it (the next call runs);
+// a second in a row does, for at most timeoutMarkTTL.
+const (
+	timeoutStrikes = 2
+	timeoutMarkTTL = time.Minute
+)
+
 // faultBook keeps a plugin's fault accounting. A fault on some content marks
 // that content: later calls about it fail at once with the same fault,
 // without running the plugin, until the mark expires (plugins are pure, so
@@ -39,17 +47,18 @@ type faultBook struct {
 	window, ttl     time.Duration
 	now             func() time.Time
 
-	mu     sync.Mutex
-	marks  map[contentKey]*list.Element
-	order  *list.List  // of *contentMark, front newest
-	recent []faultSeen // faults since the last success, oldest first
-	other  uint64      // numbers faults not caused by content (instantiation)
+	mu      sync.Mutex
+	marks   map[contentKey]*list.Element
+	order   *list.List         // of *contentMark, front newest
+	strikes map[contentKey]int // timeouts in a row, per content not yet marked
+	recent  []faultSeen        // faults since the last success, oldest first
+	other   uint64             // numbers faults not caused by content (instantiation)
 }
 
 type contentMark struct {
-	key   contentKey
-	at    time.Time
-	fault *FaultError
+	key       contentKey
+	at, until time.Time
+	fault     *FaultError
 }
 
 type faultSeen struct {
@@ -61,7 +70,7 @@ func newFaultBook(c Config) *faultBook {
 	return &faultBook{
 		after: c.QuarantineAfter, distinct: c.QuarantineDistinct,
 		window: c.QuarantineWindow, ttl: c.ContentFaultTTL, now: c.now,
-		marks: map[contentKey]*list.Element{}, order: list.New(),
+		marks: map[contentKey]*list.Element{}, order: list.New(), strikes: map[contentKey]int{},
 	}
 }
 
@@ -74,7 +83,7 @@ func (b *faultBook) marked(k contentKey) (*FaultError, time.Time, bool) {
 		return nil, time.Time{}, false
 	}
 	m := el.Value.(*contentMark)
-	if b.now().Sub(m.at) >= b.ttl {
+	if !b.now().Before(m.until) {
 		b.order.Remove(el)
 		delete(b.marks, k)
 		return nil, time.Time{}, false
@@ -83,22 +92,37 @@ func (b *faultBook) marked(k contentKey) (*FaultError, time.Time, bool) {
 }
 
 // fault records a fault on content k (nil: not caused by content) and
-// reports whether the plugin must now be quarantined, with the number of
-// faults and distinct contents behind the verdict.
-func (b *faultBook) fault(k *contentKey, fe *FaultError) (quarantine bool, faults, distinct int) {
+// reports whether it marked k, whether the plugin must now be quarantined,
+// and the number of faults and distinct contents behind that verdict.
+func (b *faultBook) fault(k *contentKey, fe *FaultError) (marked, quarantine bool, faults, distinct int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := b.now()
 	var key contentKey
 	if k != nil {
 		key = *k
-		if el, ok := b.marks[key]; ok {
-			b.order.Remove(el)
+		ttl := b.ttl
+		mark := true
+		if fe.Kind == FaultTimeout {
+			ttl = min(ttl, timeoutMarkTTL)
+			if len(b.strikes) >= maxMarks {
+				clear(b.strikes)
+			}
+			b.strikes[key]++
+			mark = b.strikes[key] >= timeoutStrikes
 		}
-		b.marks[key] = b.order.PushFront(&contentMark{key: key, at: now, fault: fe})
-		for b.order.Len() > maxMarks {
-			old := b.order.Remove(b.order.Back()).(*contentMark)
-			delete(b.marks, old.key)
+		marked = mark
+		fe.Content = mark // before the mark shares fe: it is not written again
+		if mark {
+			delete(b.strikes, key)
+			if el, ok := b.marks[key]; ok {
+				b.order.Remove(el)
+			}
+			b.marks[key] = b.order.PushFront(&contentMark{key: key, at: now, until: now.Add(ttl), fault: fe})
+			for b.order.Len() > maxMarks {
+				old := b.order.Remove(b.order.Back()).(*contentMark)
+				delete(b.marks, old.key)
+			}
 		}
 	} else {
 		// A fault no content caused counts as its own distinct input.
@@ -119,15 +143,18 @@ func (b *faultBook) fault(k *contentKey, fe *FaultError) (quarantine bool, fault
 		seen[f.key] = true
 	}
 	faults, distinct = len(b.recent), len(seen)
-	return faults >= b.after && distinct >= b.distinct, faults, distinct
+	return marked, faults >= b.after && distinct >= b.distinct, faults, distinct
 }
 
-// success notes a call that ended well: faults before it no longer count
-// towards quarantine.
-func (b *faultBook) success() {
+// success notes a call about k that ended well: faults before it no longer
+// count towards quarantine, and k's timeouts are forgotten.
+func (b *faultBook) success(k contentKey) {
 	b.mu.Lock()
 	if len(b.recent) > 0 {
 		b.recent = b.recent[:0]
+	}
+	if len(b.strikes) > 0 {
+		delete(b.strikes, k)
 	}
 	b.mu.Unlock()
 }

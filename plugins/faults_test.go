@@ -179,3 +179,37 @@ func TestNoDuplicateKeys(t *testing.T) {
 		t.Fatal("CheckSplit accepted a repeated allocations key")
 	}
 }
+
+// A timeout also depends on the machine's load: the first one on some
+// content is an ordinary fault (the next call runs the plugin again); a
+// second in a row marks the content, for at most a minute.
+func TestTimeoutMarksOnTheSecondInARow(t *testing.T) {
+	v1, _ := chaos(t)
+	clock := &fakeClock{t: time.Unix(1e9, 0)}
+	cfg := Config{QuarantineAfter: 100, now: clock.now}
+	cfg.Limits.Validate = 50 * time.Millisecond
+	p := load(t, newHost(t, cfg), v1)
+	ctx := context.Background()
+	call := func() *FaultError {
+		t.Helper()
+		_, err := p.Validate(ctx, mode("loop"), ValidateContext{TLD: "chaos"})
+		var fe *FaultError
+		if !errors.As(err, &fe) || fe.Kind != FaultTimeout {
+			t.Fatalf("want a timeout, got %v", err)
+		}
+		return fe
+	}
+	if fe := call(); fe.Content || errors.Is(fe, ErrContentFault) {
+		t.Fatalf("the first timeout marked the content: %v", fe)
+	}
+	if fe := call(); !fe.Content || !fe.Since.IsZero() {
+		t.Fatalf("the second timeout in a row: %+v, want it to mark the content", fe)
+	}
+	if fe := call(); fe.Since.IsZero() || p.Stats().Faults != 2 {
+		t.Fatalf("after the mark: %+v, stats %+v, want a refusal without a run", fe, p.Stats())
+	}
+	clock.advance(time.Minute)
+	if fe := call(); fe.Content || p.Stats().Faults != 3 {
+		t.Fatalf("a minute later: %+v, stats %+v, want the plugin run again, one strike", fe, p.Stats())
+	}
+}

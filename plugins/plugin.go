@@ -278,7 +278,7 @@ func (p *Plugin) call(ctx context.Context, e Entry, input []byte, o callOpts) (R
 		fe := &FaultError{Plugin: p.hash, TLD: p.info.TLD, Entry: e, Kind: FaultBadOutput, Err: err}
 		return res, p.noteFault(fe, &ck)
 	}
-	p.book.success()
+	p.book.success(ck)
 	p.calls.Add(1)
 	if res.Status == 1 {
 		p.rejected.Add(1)
@@ -315,12 +315,11 @@ func (p *Plugin) noteFault(err error, k *contentKey) error {
 	if !errors.As(err, &fe) {
 		return err // the caller's context ended: not the plugin's fault
 	}
-	fe.Content = k != nil
+	marked, q, n, distinct := p.book.fault(k, fe)
 	p.faults.Add(1)
 	msg := fe.Error()
 	p.lastFault.Store(&msg)
-	p.log.Warn("plugin fault", "entry", fe.Entry, "kind", fe.Kind, "err", fe.Err, "content_marked", fe.Content)
-	q, n, distinct := p.book.fault(k, fe)
+	p.log.Warn("plugin fault", "entry", fe.Entry, "kind", fe.Kind, "err", fe.Err, "content_marked", marked)
 	if q && !p.quarantined.Swap(true) {
 		p.log.Error("plugin quarantined: calls fail fast until it is reloaded", "faults", n, "distinct_inputs", distinct)
 	}
