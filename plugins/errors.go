@@ -31,6 +31,7 @@ var (
 	ErrUnsigned        = errors.New("plugins: plugin is not signed")
 	ErrUntrusted       = errors.New("plugins: publisher not trusted")
 	ErrBadSignature    = errors.New("plugins: bad signature")
+	ErrReplacesBuiltin = errors.New("plugins: would replace a built-in plugin")
 )
 
 // SupportedABIs lists the ABI versions this host runs, by marker export.

@@ -147,3 +147,28 @@ func (tp TrustPolicy) Check(hash string, sig *Signature) error {
 	}
 	return fmt.Errorf("%w: %s is signed by %s, which is not in the node's trusted publishers (add it to [plugins] trusted_publishers, or install with --allow-unsigned)", ErrUntrusted, hash, sig.Publisher)
 }
+
+// CheckReplaceBuiltin returns nil when the plugin with hash may take a TLD
+// that a built-in plugin serves: only when signed by a trusted publisher,
+// or when the operator said so explicitly (replace). Being allowed to
+// install unsigned plugins is not enough to replace a built-in.
+func (tp TrustPolicy) CheckReplaceBuiltin(tld, hash string, sig *Signature, replace bool) error {
+	if replace {
+		return nil
+	}
+	if sig != nil {
+		if pub, err := sig.Verify(hash); err == nil {
+			for _, t := range tp.Trusted {
+				if bytes.Equal(t, pub) {
+					return nil
+				}
+			}
+		}
+	}
+	who := "unsigned"
+	if sig != nil {
+		who = "signed by " + sig.Publisher + ", not a trusted publisher"
+	}
+	return fmt.Errorf("%w: .%s is served by the built-in plugin; %s (%s) replaces it only when signed by a trusted publisher, or with --replace-builtin",
+		ErrReplacesBuiltin, tld, hash, who)
+}

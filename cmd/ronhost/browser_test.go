@@ -49,7 +49,7 @@ func TestBrowserOrigins(t *testing.T) {
 	c := newCLI(t)
 	useTestCache(t, c.data, "[gateway]\ndomains = [\"ron.test\"]\n")
 	for _, tld := range []string{"ai", "map"} {
-		c.ok("plugin", "install", "--allow-unsigned", writeFile(t, tld+".wasm", wasmbuild.ForTest(t, "../../tlds/"+tld)))
+		c.ok("plugin", "install", "--allow-unsigned", "--replace-builtin", writeFile(t, tld+".wasm", wasmbuild.ForTest(t, "../../tlds/"+tld)))
 	}
 	n := startServe(t, c)
 	tok, err := os.ReadFile(filepath.Join(c.data, "operator.token"))

@@ -90,7 +90,7 @@ func TestNodeEndToEnd(t *testing.T) {
 	// The .map plugin, built from source, so the test does not depend on
 	// `make build` having embedded the built-ins.
 	mapWasm := writeFile(t, "map.wasm", wasmbuild.ForTest(t, "../../tlds/map"))
-	c.ok("plugin", "install", "--allow-unsigned", mapWasm)
+	c.ok("plugin", "install", "--allow-unsigned", "--replace-builtin", mapWasm)
 	n := startServe(t, c)
 	tokenBytes, err := os.ReadFile(filepath.Join(c.data, "operator.token"))
 	if err != nil {

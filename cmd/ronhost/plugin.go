@@ -108,13 +108,14 @@ func readSignature(module, path string) (*plugins.Signature, error) {
 }
 
 func pluginInstallCommand() *command {
-	c := &command{name: "install", args: "FILE.wasm|b3:HASH [--tld NAME] [--sig FILE.sig] [--allow-unsigned]",
+	c := &command{name: "install", args: "FILE.wasm|b3:HASH [--tld NAME] [--sig FILE.sig] [--allow-unsigned] [--replace-builtin]",
 		summary: "install a plugin for its TLD (a running node hot-reloads it)"}
 	c.run = func(ctx context.Context, a *app, args []string) error {
 		fs := a.flags(c, "plugin install")
 		tld := fs.String("tld", "", "the TLD to install it for (default: the one it describes)")
 		sigPath := fs.String("sig", "", "signature file (default: FILE.wasm.sig when present)")
 		allow := fs.Bool("allow-unsigned", false, "install even if unsigned or signed by an untrusted publisher")
+		replace := fs.Bool("replace-builtin", false, "replace a built-in TLD's plugin with one not signed by a trusted publisher")
 		arg, e, err := a.pluginArg(fs, args)
 		if err != nil {
 			return err
@@ -147,7 +148,8 @@ func pluginInstallCommand() *command {
 			}
 			trusted = append(trusted, k)
 		}
-		if err := (plugins.TrustPolicy{Trusted: trusted, AllowUnsigned: *allow}).Check(hash, sig); err != nil {
+		policy := plugins.TrustPolicy{Trusted: trusted, AllowUnsigned: *allow}
+		if err := policy.Check(hash, sig); err != nil {
 			return err
 		}
 		h, p, err := e.load(ctx, wasm)
@@ -161,6 +163,11 @@ func pluginInstallCommand() *command {
 		}
 		if d.TLD != *tld {
 			return fmt.Errorf("%w: the plugin describes itself as .%s, not .%s", plugins.ErrTLDMismatch, d.TLD, *tld)
+		}
+		if b, ok := a.activeBuiltin(e, *tld); ok && plugins.HashBytes(b) != hash {
+			if err := policy.CheckReplaceBuiltin(*tld, hash, sig, *replace); err != nil {
+				return err
+			}
 		}
 		entry, err := e.catalog.Put(*tld, wasm, sig)
 		if err != nil {
@@ -537,4 +544,22 @@ func (a *app) fetchModule(ctx context.Context, hash string) ([]byte, error) {
 		return nil, fmt.Errorf("the node answered bytes hashing to %s for %s: refused", got, c)
 	}
 	return wasm, nil
+}
+
+// activeBuiltin returns the built-in module for tld when this node serves
+// built-ins and the operator has not removed that one.
+func (a *app) activeBuiltin(e *pluginEnv, tld string) ([]byte, bool) {
+	if !e.cfg.Plugins.Builtins {
+		return nil, false
+	}
+	_, removed, err := e.catalog.Entries()
+	if err != nil || slices.Contains(removed, tld) {
+		return nil, false
+	}
+	for _, b := range a.builtins() {
+		if b.TLD == tld {
+			return b.Wasm, true
+		}
+	}
+	return nil, false
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/ronhost/ronhost/core/node"
 	"github.com/ronhost/ronhost/internal/wasmbuild"
 )
 
@@ -218,4 +221,55 @@ func TestServeHotReloadsTheCatalog(t *testing.T) {
 	c.ok("plugin", "remove", "chaos")
 	n.waitFor("chaos to be removed", func() bool { return versionOf("chaos") == "" })
 	n.stop()
+}
+
+// An unsigned install does not silently replace a built-in TLD's plugin,
+// even with --allow-unsigned: it needs a trusted publisher's signature or
+// --replace-builtin, and the error says so. Installing the built-in's own
+// module, or a TLD no built-in serves, is unaffected.
+func TestInstallDoesNotReplaceABuiltinSilently(t *testing.T) {
+	v1, v2 := chaosModules(t)
+	c := newCLI(t)
+	useTestCache(t, c.data, "")
+	builtin := []node.Builtin{{TLD: "chaos", Wasm: mustRead(t, v1)}}
+	run := func(args ...string) (string, string, int) {
+		var out, errb bytes.Buffer
+		c.env["RON_DATA"] = c.data
+		a := newApp(strings.NewReader(""), &out, &errb, func(k string) string { return c.env[k] })
+		a.builtins = func() []node.Builtin { return builtin }
+		code := a.run(context.Background(), args)
+		return out.String(), errb.String(), code
+	}
+	mod := writeFile(t, "chaos2.wasm", mustRead(t, v2))
+	_, errs, code := run("plugin", "install", "--allow-unsigned", mod)
+	if code == 0 || !strings.Contains(errs, "built-in") || !strings.Contains(errs, "--replace-builtin") || !strings.Contains(errs, "unsigned") {
+		t.Fatalf("unsigned install over the built-in .chaos: exit %d: %s", code, errs)
+	}
+	// Signed by a publisher the node does not trust, and allowed: still refused.
+	keyFile := filepath.Join(t.TempDir(), "pub.key")
+	var key struct {
+		PublicKey string `json:"public_key"`
+	}
+	c.json(&key, "plugin", "keygen", "-o", keyFile)
+	c.ok("plugin", "sign", mod, "--key", keyFile)
+	if _, errs, code := run("plugin", "install", "--allow-unsigned", mod); code == 0 || !strings.Contains(errs, "not a trusted publisher") {
+		t.Fatalf("untrusted install over the built-in: exit %d: %s", code, errs)
+	}
+	var list struct {
+		Plugins []struct{ TLD, Plugin, Source string }
+	}
+	out, _, _ := run("--json", "plugin", "list")
+	if err := json.Unmarshal([]byte(out), &list); err != nil || len(list.Plugins) != 1 || list.Plugins[0].Source != "builtin" {
+		t.Fatalf("after the refusals the built-in must still serve .chaos: %s", out)
+	}
+	// The operator says so explicitly: replaced.
+	if _, errs, code := run("plugin", "install", "--allow-unsigned", "--replace-builtin", mod); code != 0 {
+		t.Fatalf("--replace-builtin: exit %d: %s", code, errs)
+	}
+	c.ok("plugin", "remove", "chaos")
+	// A trusted publisher's signature replaces it without the flag.
+	useTestCache(t, c.data, fmt.Sprintf("trusted_publishers = [%q]\n", key.PublicKey))
+	if _, errs, code := run("plugin", "install", mod); code != 0 {
+		t.Fatalf("trusted install over the built-in: exit %d: %s", code, errs)
+	}
 }
