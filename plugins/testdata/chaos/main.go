@@ -185,6 +185,10 @@ func resolve() int32 {
 	if err := json.Unmarshal(input(), &in); err != nil {
 		return reject("json", err.Error())
 	}
+	if in.Path == "/trap" { // a fault on this manifest, on request
+		var p *int
+		return int32(*p)
+	}
 	want, err := strconv.Atoi(strings.TrimPrefix(in.Path, "/"))
 	if err != nil || want < 0 {
 		outJSON(map[string]any{"status": 404})
