@@ -215,15 +215,28 @@ func (s *suite) checkSplitStatus(ctx context.Context) outcome {
 	if o != nil {
 		return *o
 	}
+	var warns []string
 	for _, r := range runs {
 		switch {
 		case r.err != nil:
 			return failf("ron_split failed on a normalized manifest: %s%s", faultText(r.err), inOnly(r.pr))
+		case r.res.Status == 1 && r.call.servers == nil:
+			// servers null: the host never sends it (ABI v1 §3); a
+			// rejection there is not a failure, but a robust plugin
+			// treats it as empty.
+			if err := checkRejection(r.res.Output); err != nil {
+				return failf("ron_split rejected an input, but %v%s", err, r.describe())
+			}
+			warns = append(warns, fmt.Sprintf("ron_split rejected (status 1) %s; the host never sends servers null, "+
+				"but a robust plugin treats null as an empty list", r.pr.label))
 		case r.res.Status != 0:
 			return failf("ron_split answered status %d to a normalized manifest; splitting a manifest ron_validate accepted must succeed%s", r.res.Status, r.describe())
 		case r.bad != nil:
 			return failf("ron_split's output breaks ABI v1: %v%s", r.bad, r.describe())
 		}
+	}
+	if len(warns) > 0 {
+		return outcome{status: Warn, msg: fmt.Sprintf("warning: %d splits with servers null rejected, e.g.:\n- %s", len(warns), warns[0])}
 	}
 	return passf("%d splits", len(runs))
 }

@@ -47,11 +47,15 @@ func (s *suite) checkIdempotent(ctx context.Context) outcome {
 	return passf("%d normalized manifests are fixed points", len(s.examples))
 }
 
-// expect runs validate probes: a strict probe must be rejected (status 1
-// with a well-formed errors document), every probe must answer without a
-// fault. It stops at the first offence.
+// expect runs probes and reports every offence, not only the first, so an
+// author sees the whole list in one run. Every probe must answer without a
+// fault, and a rejection (status 1) must be a well-formed errors document.
+// A strict probe should be rejected: accepting it (status 0) fails the
+// check when the host may send that input (the plugin's own table), and
+// only warns when the host never sends it (see neverSent), with advice.
 func (s *suite) expect(ctx context.Context, what string, probes []probe) outcome {
 	ran := 0
+	var fails, warns []string
 	for _, pr := range probes {
 		res, err := s.call(ctx, pr, false)
 		if errors.Is(err, errSkipProbe) {
@@ -61,24 +65,65 @@ func (s *suite) expect(ctx context.Context, what string, probes []probe) outcome
 			if ctx.Err() != nil {
 				return failf("%v", err)
 			}
-			return failf("%s must answer %s with status 1, never a fault, but got a %s%s", pr.entry, what, faultText(err), inOnly(pr))
+			ran++
+			fails = append(fails, fmt.Sprintf("%s must answer %s with status 1 (or 0), never a fault, but got a %s%s", pr.entry, what, faultText(err), inOnly(pr)))
+			continue
 		}
 		ran++
 		switch {
-		case res.Status == 0 && pr.strict:
-			return failf("%s accepted (status 0) %s; it must reject it with status 1%s", pr.entry, what, inOut(pr, res))
 		case res.Status == 1:
 			if err := checkRejection(res.Output); err != nil {
-				return failf("%s rejected %s as it should, but %v%s", pr.entry, what, err, inOut(pr, res))
+				fails = append(fails, fmt.Sprintf("%s rejected %s, but %v%s", pr.entry, what, err, inOut(pr, res)))
 			}
+			continue
 		case res.Status == 0 && pr.entry == plugins.EntryValidate:
 			if _, err := checkValidated(res.Output); err != nil {
-				return failf("ron_validate's output breaks ABI v1: %v%s", err, inOut(pr, res))
+				fails = append(fails, fmt.Sprintf("ron_validate's output breaks ABI v1: %v%s", err, inOut(pr, res)))
+				continue
+			}
+		}
+		if res.Status == 0 && pr.strict {
+			if why := s.neverSent(pr.entry, pr.input); why != "" {
+				warns = append(warns, fmt.Sprintf("%s accepted (status 0) %s: %s (the host never sends it: %s)", pr.entry, what, pr.label, why))
+			} else {
+				fails = append(fails, fmt.Sprintf("%s accepted (status 0) %s; the host may send this input and the plugin must reject it with status 1%s", pr.entry, what, inOut(pr, res)))
 			}
 		}
 	}
 	if ran == 0 {
 		return skipf("every input was over the host's input limit")
+	}
+	return mixed(ran, fails, warns)
+}
+
+// mixed is the outcome of a check over many inputs: a failure listing every
+// offence (and the warnings after them), else a warning listing each input
+// with the advice once, else a pass.
+func mixed(ran int, fails, warns []string) outcome {
+	var b strings.Builder
+	if len(fails) > 0 {
+		fmt.Fprintf(&b, "%d of %d inputs failed:", len(fails), ran)
+		for _, f := range fails {
+			b.WriteString("\n- ")
+			b.WriteString(strings.ReplaceAll(f, "\n", "\n  "))
+		}
+	}
+	if len(warns) > 0 {
+		if b.Len() > 0 {
+			b.WriteString("\n")
+		}
+		fmt.Fprintf(&b, "warning: %d inputs accepted that the host never sends:", len(warns))
+		for _, w := range warns {
+			b.WriteString("\n- ")
+			b.WriteString(w)
+		}
+		b.WriteString("\n  advice: " + adviceNeverSent)
+	}
+	switch {
+	case len(fails) > 0:
+		return outcome{status: Fail, msg: b.String()}
+	case len(warns) > 0:
+		return outcome{status: Warn, msg: b.String()}
 	}
 	return passf("%d inputs", ran)
 }

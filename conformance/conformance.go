@@ -10,7 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ronhost/ronhost/docs/schema"
 	"github.com/ronhost/ronhost/plugins"
+	"github.com/ronhost/ronhost/sdk-wasm/jsonschema"
 )
 
 // Options configures a run of the suite. The zero value runs every check
@@ -53,6 +55,9 @@ const (
 	Pass Status = iota
 	Fail
 	Skip
+	// Warn is a pass with advice: the plugin accepted (status 0) input the
+	// host never sends, which ABI v1 does not make its job to refuse.
+	Warn
 )
 
 func (s Status) String() string {
@@ -61,12 +66,14 @@ func (s Status) String() string {
 		return "PASS"
 	case Fail:
 		return "FAIL"
+	case Warn:
+		return "WARN"
 	default:
 		return "SKIP"
 	}
 }
 
-// MarshalText encodes a status as "pass", "fail" or "skip" (in JSON reports).
+// MarshalText encodes a status as "pass", "fail", "skip" or "warn" (in JSON reports).
 func (s Status) MarshalText() ([]byte, error) { return []byte(strings.ToLower(s.String())), nil }
 
 // CheckResult is the outcome of one check. In JSON, durations are nanoseconds.
@@ -110,16 +117,20 @@ func (r Report) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
 		plain
 		Passed  int `json:"passed"`
+		Warned  int `json:"warned"`
 		Failed  int `json:"failed"`
 		Skipped int `json:"skipped"`
-	}{plain(r), r.Passed(), r.Failed(), r.Skipped()})
+	}{plain(r), r.Passed(), r.Warned(), r.Failed(), r.Skipped()})
 }
 
 // Failed returns the number of checks that failed.
 func (r *Report) Failed() int { return r.count(Fail) }
 
-// Passed returns the number of checks that passed.
-func (r *Report) Passed() int { return r.count(Pass) }
+// Passed returns the number of checks that passed, with warnings or without.
+func (r *Report) Passed() int { return r.count(Pass) + r.count(Warn) }
+
+// Warned returns the number of checks that passed with warnings.
+func (r *Report) Warned() int { return r.count(Warn) }
 
 // Skipped returns the number of checks that did not run.
 func (r *Report) Skipped() int { return r.count(Skip) }
@@ -171,7 +182,8 @@ type suite struct {
 	report *Report
 	log    *slog.Logger
 
-	mod *wasmModule // nil when the module does not parse
+	mod     *wasmModule     // nil when the module does not parse
+	schemas *jsonschema.Set // docs/schema, the ABI's JSON Schemas
 
 	host *plugins.Host
 	p    *plugins.Plugin
@@ -297,6 +309,7 @@ var runtimeChecks = []string{
 	"validate.huge", "validate.utf8", "validate.types",
 	"split.status", "split.conserve", "split.nonnegative", "split.roles", "split.payees", "split.order",
 	"determinism.fresh", "determinism.reused", "determinism.order",
+	"abi.outputs",
 }
 
 var limitChecks = []string{"limits.time", "limits.memory", "limits.output"}
@@ -320,6 +333,11 @@ func (s *suite) run(ctx context.Context) error {
 	if err := s.loadCases(); err != nil {
 		return err
 	}
+	set, err := schema.Load()
+	if err != nil {
+		return fmt.Errorf("conformance: the ABI's schemas: %w", err)
+	}
+	s.schemas = set
 	static := []check{
 		{"abi.marker", s.checkMarker},
 		{"abi.exports", s.checkExports},
@@ -388,6 +406,7 @@ func (s *suite) run(ctx context.Context) error {
 		return err
 	}
 	return s.runChecks(ctx, []check{
+		{"abi.outputs", s.checkOutputSchemas},
 		{"limits.time", s.checkTime},
 		{"limits.memory", s.checkMemory},
 		{"limits.output", s.checkOutput},

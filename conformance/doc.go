@@ -16,9 +16,26 @@
 // of an instance is real, and a faulty plugin stays under test. The inputs
 // come from the plugin itself: describe's examples, normalized by validate,
 // are what every other check mutates and splits. Pseudo-random inputs come
-// from Options.Seed (the report records it), so a run is repeatable. Each
-// check stops at its first offence and says what to fix, showing the input
-// (trimmed, with a label) and the offending output.
+// from Options.Seed (the report records it), so a run is repeatable. A
+// check over many inputs (validate.*, resolve.garbage) lists every
+// offending input in one run; the others stop at their first offence. Each
+// says what to fix, showing the input (trimmed, with a label) and the
+// offending output.
+//
+// # What a plugin is judged on
+//
+// A plugin fails only for what ABI v1 makes its job: its own table's
+// semantics (status 1 on a wrong-typed member its normalized manifest
+// keeps, its cases), exact money, determinism, no fault or hang on any
+// input, and the limits. Input the host never sends (not UTF-8, not one
+// JSON object, trailing bytes, a context or usage of another shape, a
+// manifest over the host's size, depth or key limits, a [meta] or
+// [payload] the host's own checks refuse, servers null) must still never
+// cause a fault, but a status 0 on it is a warning (status [Warn]) with
+// advice, never a failure: docs/ABI.md, "What the host guarantees". The
+// text report prints WARN lines and counts them, the JUnit report keeps the
+// case passing with the warning in its system-out, and [Report.Passed]
+// counts warned checks as passed.
 //
 // # The checks
 //
@@ -40,17 +57,22 @@
 //	                    Options.PayloadSize
 //	validate.idempotent validating a normalized manifest returns it
 //	validate.garbage    random bytes, empty input, broken syntax, trailing
-//	                    data: status 1 with {"errors":[{path,code,message}]}
-//	validate.truncated  an example's input cut at many points: status 1
-//	validate.nested     arrays and objects nested 100000 deep: status 1
+//	                    data: no fault; a rejection is {"errors":[{path,code,
+//	                    message}]}; status 0 warns (the host never sends it)
+//	validate.truncated  an example's input cut at many points: the same
+//	validate.nested     arrays and objects nested 100000 deep: the same
 //	validate.huge       900 KiB strings, numbers, keys; 300000-element
-//	                    arrays: status 1 (an extra huge member: no fault)
-//	validate.utf8       invalid UTF-8 in values, keys and context: status 1
+//	                    arrays: the same
+//	validate.utf8       invalid UTF-8 in values, keys and context: the same
 //	validate.types      non-object inputs and manifests, a wrong-typed
 //	                    context, and each member of an example given a value
-//	                    of another type (status 1 when the normalized manifest
-//	                    keeps that member; else no fault)
+//	                    of another type: status 1 when the member is the
+//	                    plugin's and its normalized manifest keeps it (a
+//	                    failure otherwise); a host-owned one ([meta],
+//	                    [payload]) warns; never a fault
 //	split.status        every split of a normalized example answers status 0
+//	                    (a rejection of servers null, which the host never
+//	                    sends, warns)
 //	                    with {"allocations":[{payee,role,amount}...]}; amounts
 //	                    0, 1, small primes, 10007, 2^32+15, 2^53-1 and seeded
 //	                    random ones; servers null, [] and 1, 2, 3, 7 entries
@@ -69,7 +91,7 @@
 //	                    normalized example, over a synthetic payload: 200
 //	                    with a range inside the payload, 404 or status 1,
 //	                    never a fault
-//	resolve.garbage     garbage resolve inputs: status 1
+//	resolve.garbage     garbage resolve inputs: no fault (status 0 warns)
 //	cases.NAME          one per case file (below)
 //	limits.time         no call timed out or took longer than its deadline
 //	                    (a call that times out is retried once, so a busy

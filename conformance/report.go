@@ -9,8 +9,9 @@ import (
 )
 
 // WriteText writes the report for a terminal: one line per check, the
-// message of every failure and skip indented under it, the calls made per
-// entry point, and last, alone on its line, "N passed, N failed".
+// message of every failure, warning and skip indented under it, the calls
+// made per entry point, and last, alone on its line, "N passed, N failed"
+// (N passed counts the checks with warnings too; a line before it counts them).
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	name := r.TLD
@@ -38,6 +39,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	if n := r.Skipped(); n > 0 {
 		fmt.Fprintf(&b, "%d skipped\n", n)
+	}
+	if n := r.Warned(); n > 0 {
+		fmt.Fprintf(&b, "%d passed with warnings (input the host never sends; see WARN above)\n", n)
 	}
 	fmt.Fprintf(&b, "%d passed, %d failed\n", r.Passed(), r.Failed())
 	_, err := io.WriteString(w, b.String())
@@ -77,6 +81,7 @@ type junitCase struct {
 	Time      string        `xml:"time,attr"`
 	Failure   *junitMessage `xml:"failure"`
 	Skipped   *junitMessage `xml:"skipped"`
+	SystemOut string        `xml:"system-out,omitempty"`
 }
 
 type junitMessage struct {
@@ -111,6 +116,7 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 		Properties: []junitProperty{
 			{Name: "plugin", Value: r.Plugin}, {Name: "tld", Value: r.TLD}, {Name: "name", Value: xmlSafe(r.Name)},
 			{Name: "version", Value: xmlSafe(r.Version)}, {Name: "seed", Value: fmt.Sprint(r.Seed)},
+			{Name: "warnings", Value: fmt.Sprint(r.Warned())},
 		},
 	}
 	for _, c := range r.Checks {
@@ -121,6 +127,9 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 			tc.Failure = &junitMessage{Message: xmlSafe(first), Type: c.ID, Body: xmlSafe(c.Message)}
 		case Skip:
 			tc.Skipped = &junitMessage{Message: xmlSafe(c.Message)}
+		case Warn:
+			// JUnit has no warnings: the case passes and says why in its output.
+			tc.SystemOut = xmlSafe("WARN " + c.ID + ": " + c.Message)
 		}
 		s.Cases = append(s.Cases, tc)
 	}

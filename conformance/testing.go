@@ -6,7 +6,8 @@ import (
 )
 
 // Test runs the suite on wasm inside a Go test: each check becomes a subtest
-// (t.Run with the check's id), failed with the check's message or skipped.
+// (t.Run with the check's id), failed with the check's message or skipped;
+// a warning is logged.
 // The run itself failing (a cancelled context, a bad cases directory) fails t.
 // It returns the report, for tests that want the figures.
 //
@@ -27,6 +28,8 @@ func Test(t *testing.T, wasm []byte, opts Options) *Report {
 				t.Error(c.Message)
 			case Skip:
 				t.Skip(c.Message)
+			case Warn:
+				t.Log("WARN: " + c.Message)
 			default:
 				if c.Message != "" {
 					t.Log(c.Message)
