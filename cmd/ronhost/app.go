@@ -8,10 +8,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
+	"github.com/ronhost/ronhost/bus"
 	"github.com/ronhost/ronhost/core/config"
 	"github.com/ronhost/ronhost/core/node"
 )
@@ -46,6 +49,24 @@ type app struct {
 
 	// builtins lists the plugins this binary embeds (tlds.Builtins by default).
 	builtins func() []node.Builtin
+
+	// hup receives SIGHUP when main caught it from its first instruction
+	// (nil in tests: the commands that reload then catch it themselves).
+	hup chan os.Signal
+}
+
+// reloads lists the commands that take SIGHUP as a reload.
+var reloads = map[string]bool{"serve": true, "supervise": true}
+
+// sighup returns the channel on which SIGHUP arrives for a command that
+// reloads on it, and a function to call when done.
+func (a *app) sighup() (<-chan os.Signal, func()) {
+	if a.hup != nil {
+		return a.hup, func() {}
+	}
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGHUP)
+	return ch, func() { signal.Stop(ch) }
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) *app {
@@ -112,8 +133,47 @@ func (a *app) run(ctx context.Context, argv []string) int {
 		if errors.As(err, &ee) {
 			return ee.code
 		}
-		fmt.Fprintf(a.stderr, "ronhost: %v\n", err)
+		a.printError(err)
 		return 1
+	}
+}
+
+// fieldError is one reason a plugin rejected a manifest (plugins.FieldError
+// as the node's API sends it).
+type fieldError struct {
+	Path    string `json:"path"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// printError writes err on stderr. An error answer of the node (a
+// *bus.Error) keeps its field errors (a plugin's rejection): one per line,
+// or with --json the whole error as one JSON object.
+func (a *app) printError(err error) {
+	var be *bus.Error
+	if !errors.As(err, &be) {
+		fmt.Fprintf(a.stderr, "ronhost: %v\n", err)
+		return
+	}
+	var fields []fieldError
+	if len(be.Errors) > 0 {
+		_ = json.Unmarshal(be.Errors, &fields)
+	}
+	if a.jsonOut {
+		out := struct {
+			Code      bus.Code     `json:"code"`
+			Message   string       `json:"message"`
+			Retryable bool         `json:"retryable"`
+			Errors    []fieldError `json:"errors,omitempty"`
+		}{be.Code, be.Message, be.Retryable, fields}
+		enc := json.NewEncoder(a.stderr)
+		if enc.Encode(out) == nil {
+			return
+		}
+	}
+	fmt.Fprintf(a.stderr, "ronhost: %v\n", err)
+	for _, f := range fields {
+		fmt.Fprintf(a.stderr, "  %s: %s (%s)\n", f.Path, f.Message, f.Code)
 	}
 }
 
@@ -141,6 +201,9 @@ func (a *app) dispatch(ctx context.Context, cmds []*command, path []string, args
 		p := append(append([]string{}, path...), c.name)
 		if c.sub != nil {
 			return a.dispatch(ctx, c.sub, p, args[1:])
+		}
+		if a.hup != nil && !(len(path) == 0 && reloads[c.name]) {
+			signal.Stop(a.hup) // SIGHUP ends other commands, as by default
 		}
 		return c.run(ctx, a, args[1:])
 	}

@@ -10,8 +10,9 @@ package main
 import (
 	"context"
 	"os"
-	"os/signal"
 	"syscall"
+
+	"github.com/ronhost/ronhost/internal/earlysignal"
 )
 
 func main() {
@@ -20,8 +21,20 @@ func main() {
 	// files 0600 and directories 0700 whatever mode the code or a library
 	// (Pebble, wazero) asks for.
 	syscall.Umask(0o077)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := newApp(os.Stdin, os.Stdout, os.Stderr, os.Getenv).run(ctx, os.Args[1:])
-	stop()
+	// Signals are caught before main (internal/earlysignal): SIGTERM (and
+	// ^C) end ctx, which every command honours (serve stops cleanly even
+	// while it starts); SIGHUP, the reload of `serve` and `supervise`, is
+	// queued for them, so a reload sent while a node starts never kills it.
+	// The other commands give SIGHUP its default back (app.dispatch).
+	hup, stopSig := earlysignal.Channels()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-stopSig
+		cancel()
+	}()
+	a := newApp(os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+	a.hup = hup
+	code := a.run(ctx, os.Args[1:])
+	cancel()
 	os.Exit(code)
 }

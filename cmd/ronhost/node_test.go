@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -122,6 +123,33 @@ func TestNodeEndToEnd(t *testing.T) {
 	if err := json.Unmarshal(b, &rejected); err != nil || code != 422 || rejected.Code != "rejected" || len(rejected.Errors) == 0 ||
 		!strings.HasPrefix(rejected.Errors[0].Path, "map.license") {
 		t.Fatalf("rejected publish: %d %s", code, b)
+	}
+	// `ronhost publish` prints each field error, and with --json the error
+	// as one JSON object on stderr.
+	badMan, payloadFile := writeFile(t, "Bad.toml", []byte(bad)), writeFile(t, "tiles.pmtiles", payload)
+	out, errs, exit := c.run("", "publish", payloadFile, "--manifest", badMan)
+	if exit != 1 || out != "" || !strings.Contains(errs, "rejected") {
+		t.Fatalf("publish of a rejected manifest: exit %d, stdout %q, stderr %q", exit, out, errs)
+	}
+	var fieldErrs struct {
+		Code   string       `json:"code"`
+		Errors []fieldError `json:"errors"`
+	}
+	_ = json.Unmarshal(b, &fieldErrs)
+	for _, fe := range fieldErrs.Errors {
+		if line := fmt.Sprintf("  %s: %s (%s)\n", fe.Path, fe.Message, fe.Code); !strings.Contains(errs, line) {
+			t.Fatalf("publish's stderr lacks the field error %q:\n%s", line, errs)
+		}
+	}
+	out, errs, exit = c.run("", "--json", "publish", payloadFile, "--manifest", badMan)
+	var jsonErr struct {
+		Code   string       `json:"code"`
+		Errors []fieldError `json:"errors"`
+	}
+	dec := json.NewDecoder(strings.NewReader(errs))
+	if exit != 1 || out != "" || dec.Decode(&jsonErr) != nil || dec.More() || jsonErr.Code != "rejected" ||
+		!reflect.DeepEqual(jsonErr.Errors, fieldErrs.Errors) {
+		t.Fatalf("publish --json of a rejected manifest: exit %d, stdout %q, stderr %q; want the field errors %+v", exit, out, errs, fieldErrs.Errors)
 	}
 
 	// Publish.

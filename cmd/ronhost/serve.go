@@ -6,10 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/ronhost/ronhost/core/node"
@@ -76,6 +74,9 @@ func serveCommand() *command {
 	c := &command{name: "serve", args: "[--roles R,..] [--listen ADDR] [--nats URL] [--bus-listen ADDR]",
 		summary: "run a node: every role on an embedded NATS bus (a micronode), or some roles of a macronode (--roles)"}
 	c.run = func(ctx context.Context, a *app, args []string) error {
+		// SIGHUP first: one sent while the node starts is queued.
+		hup, stopHup := a.sighup()
+		defer stopHup()
 		fs := a.flags(c, "serve")
 		listen := fs.String("listen", "", "HTTP gateway address (config node.listen; default 127.0.0.1:8470)")
 		natsURL := fs.String("nats", "", "use this existing NATS deployment instead of the embedded server (config bus.url)")
@@ -110,12 +111,10 @@ func serveCommand() *command {
 			fmt.Fprintf(a.stderr, "ronhost: %s.\n", noBuiltins)
 		}
 		n := node.New(node.Options{DataDir: dir, Config: cfg, Builtins: builtins, Logger: log, Version: version})
-		if err := n.Start(ctx); err != nil {
-			return err
+		reload, err := startNode(ctx, n, hup, cfg.Node.StopTimeout.D(), log)
+		if err != nil || ctx.Err() != nil {
+			return err // nil: stopped while starting
 		}
-		hup := make(chan os.Signal, 1)
-		signal.Notify(hup, syscall.SIGHUP)
-		defer signal.Stop(hup)
 		if err := a.emit(map[string]any{"api": "http://" + n.Addr(), "data": dir, "roles": cfg.Node.Roles, "tlds": n.Router().TLDs()}, func(w io.Writer) {
 			fmt.Fprintf(w, "ronhost %s serving on http://%s (data %s)\nroles: %v\nTLDs: %v\n", version, n.Addr(), dir, cfg.Node.Roles, n.Router().TLDs())
 		}); err != nil {
@@ -123,16 +122,63 @@ func serveCommand() *command {
 			return err
 		}
 		for {
+			if reload {
+				reload = false
+				log.Info("reloading plugins (SIGHUP)")
+				if err := n.Reconcile(ctx); err != nil {
+					log.Error("reloading plugins", "err", err)
+				}
+			}
 			select {
 			case <-ctx.Done():
 				log.Info("stopping")
 				return closeWithin(n, cfg.Node.StopTimeout.D())
 			case <-hup:
-				if err := n.Reconcile(ctx); err != nil {
-					log.Error("reloading plugins", "err", err)
-				}
+				reload = true
 			}
 		}
 	}
 	return c
+}
+
+// startNode starts n while watching the signals: a SIGHUP is queued (the
+// reload runs once started; reload reports it), a stop (ctx ending) makes
+// Start undo what it started, within stopTimeout. It returns nil when the
+// node started, or when it was stopped while starting (ctx has ended then).
+func startNode(ctx context.Context, n *node.Node, hup <-chan os.Signal, stopTimeout time.Duration, log *slog.Logger) (reload bool, err error) {
+	started := make(chan error, 1)
+	go func() { started <- n.Start(ctx) }()
+	for {
+		select {
+		case err := <-started:
+			if err != nil && ctx.Err() != nil {
+				log.Info("stopped while starting", "err", err)
+				return false, nil
+			}
+			if err == nil && ctx.Err() != nil {
+				log.Info("stopping")
+				return false, closeWithin(n, stopTimeout)
+			}
+			return reload, err
+		case <-hup:
+			if !reload {
+				log.Info("SIGHUP while starting: the plugins are reloaded once the node has started")
+			}
+			reload = true
+		case <-ctx.Done():
+			log.Info("stopping while starting")
+			t := time.NewTimer(stopTimeout)
+			defer t.Stop()
+			select {
+			case err := <-started:
+				if err == nil {
+					return false, closeWithin(n, stopTimeout)
+				}
+				log.Info("stopped while starting", "err", err)
+				return false, nil
+			case <-t.C:
+				return false, fmt.Errorf("serve: the node did not stop within node.stop_timeout (%s) while starting; exiting anyway", stopTimeout)
+			}
+		}
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"sync"
 	"syscall"
 
@@ -59,8 +58,7 @@ func superviseCommand() *command {
 		})
 		// SIGHUP is passed on to every running process (ronhost serve
 		// reloads its plugins on it).
-		hup := make(chan os.Signal, 1)
-		signal.Notify(hup, syscall.SIGHUP)
+		hup, stopHup := a.sighup()
 		forwarded := make(chan struct{})
 		stop := make(chan struct{})
 		go func() {
@@ -75,7 +73,7 @@ func superviseCommand() *command {
 			}
 		}()
 		runErr := s.Run(ctx)
-		signal.Stop(hup)
+		stopHup()
 		close(stop)
 		<-forwarded
 		if a.jsonOut {

@@ -55,7 +55,15 @@ type Node struct {
 	// StopTimeout bounds a stop (SIGTERM): past it the process exits with
 	// work still in flight.
 	StopTimeout Duration `toml:"stop_timeout" comment:"how long stopping (SIGTERM) may take before the process exits anyway; keep it under a supervisor's stop_timeout"`
+	// Require names the parts beyond the public plane that /readyz waits
+	// for: "tor" (the private plane's tor bootstrapped) and "overlay" (a
+	// peer in the DHT's routing table). Without them they report their
+	// state in /readyz?verbose and the metrics and leave the node ready.
+	Require []string `toml:"require" comment:"parts beyond the public plane (gateway, store, index, plugins, ledger) that /readyz waits for: tor (bootstrapped), overlay (a DHT peer); by default they report in /readyz?verbose and metrics without making the node unready"`
 }
+
+// Requirable lists what [node] require may name.
+func Requirable() []string { return []string{"tor", "overlay"} }
 
 // Gateway configures the HTTP gateway's protections.
 type Gateway struct {
@@ -178,7 +186,7 @@ type Plugins struct {
 func Default() Config {
 	return Config{
 		Node: Node{Listen: "127.0.0.1:8470", LogLevel: "info", Roles: AllRoles(), OperatorTokenTTL: Duration(24 * time.Hour),
-			MinFree: 256 << 20, StopTimeout: Duration(8 * time.Second)},
+			MinFree: 256 << 20, StopTimeout: Duration(8 * time.Second), Require: []string{}},
 		Gateway: Gateway{
 			MaxConcurrent:  256,
 			MaxBody:        1 << 30,
@@ -367,6 +375,20 @@ func (c Config) Validate() error {
 	}
 	if c.Node.StopTimeout <= 0 {
 		return fmt.Errorf("config: node.stop_timeout must be positive")
+	}
+	seen := map[string]bool{}
+	for _, r := range c.Node.Require {
+		switch {
+		case !slices.Contains(Requirable(), r):
+			return fmt.Errorf("config: node.require %q is not one of %v", r, Requirable())
+		case seen[r]:
+			return fmt.Errorf("config: node.require names %q twice", r)
+		case r == "tor" && c.Tor.Mode == "off":
+			return fmt.Errorf("config: node.require names tor but tor.mode is off")
+		case r == "overlay" && c.Overlay.Mode == "off":
+			return fmt.Errorf("config: node.require names overlay but overlay.mode is off")
+		}
+		seen[r] = true
 	}
 	return nil
 }

@@ -341,3 +341,32 @@ func TestPublicProfile(t *testing.T) {
 		}
 	}
 }
+
+// TestRequire: [node] require names tor or overlay, once each, and not one
+// that is turned off.
+func TestRequire(t *testing.T) {
+	for _, tc := range []struct {
+		require []string
+		tor     string
+		overlay string
+		want    string
+	}{
+		{[]string{"tor"}, "auto", "on", ""},
+		{[]string{"overlay", "tor"}, "managed", "on", ""},
+		{[]string{"mailbox"}, "auto", "on", "is not one of"},
+		{[]string{"tor", "tor"}, "auto", "on", "twice"},
+		{[]string{"tor"}, "off", "on", "tor.mode is off"},
+		{[]string{"overlay"}, "auto", "off", "overlay.mode is off"},
+	} {
+		c := Default()
+		c.Node.Require, c.Tor.Mode, c.Overlay.Mode = tc.require, tc.tor, tc.overlay
+		err := c.Validate()
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("require %v, tor %s, overlay %s: %v, want %q", tc.require, tc.tor, tc.overlay, err, tc.want)
+		}
+	}
+	c := Default()
+	if err := c.Set("node.require", "tor"); err != nil || len(c.Node.Require) != 1 || c.Node.Require[0] != "tor" {
+		t.Fatalf("Set node.require: %v %v", c.Node.Require, err)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/ronhost/ronhost/bus"
@@ -68,15 +67,7 @@ func (n *Node) opsHandler() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if err := n.Ready(r.Context()); err != nil {
-			gateway.WriteError(w, err)
-			return
-		}
-		// A full disk leaves the node ready: it serves reads, and says
-		// that writes get 507 until space is freed.
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "id": n.id, "tlds": n.router.TLDs(), "disk": n.Disk()})
-	})
+	mux.HandleFunc("GET /readyz", n.serveReadyz)
 	mux.HandleFunc("GET /version", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"name": "ronhost", "version": n.opts.Version, "abi": "1", "id": n.id})
 	})
@@ -143,35 +134,6 @@ func jsonBody(max int64) func(r *http.Request) (any, error) {
 		}
 		return in, nil
 	}
-}
-
-// Ready says whether the node serves: started, its bus connected, and
-// each of its roles able to work (a gateway needs the store role to answer
-// on the bus, the plugins role its plugins, the mailbox role tor). The error
-// says what is not ready.
-func (n *Node) Ready(ctx context.Context) error {
-	if !n.ready.Load() {
-		return bus.Errorf(bus.CodeUnavailable, "the node is starting or stopping")
-	}
-	if !n.bus.Ready() {
-		return bus.Errorf(bus.CodeUnavailable, "the bus is not connected")
-	}
-	if n.has("gateway") || n.has("index") {
-		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		if err := n.bus.Request(ctx, "store", "stat", struct{}{}, nil); err != nil {
-			return bus.Errorf(bus.CodeUnavailable, "the store role does not answer: %v", err)
-		}
-	}
-	if n.has("mailbox") {
-		if err := n.torReady(); err != nil {
-			return bus.Errorf(bus.CodeUnavailable, "the private plane is degraded: %v", err)
-		}
-	}
-	if n.has("plugins") && len(n.router.TLDs()) == 0 && n.opts.Config.Plugins.Builtins && len(n.opts.Builtins) > 0 {
-		return bus.Errorf(bus.CodeUnavailable, "no plugin is installed yet")
-	}
-	return nil
 }
 
 // Plugins lists the installed plugins in TLD order.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -83,6 +84,7 @@ type Node struct {
 	runCtx      context.Context // ends when Close begins
 	ln          net.Listener
 	srv         *http.Server
+	handler     swapHandler // startingHandler until Start is done
 	ready       atomic.Bool
 	settleMu    sync.Mutex
 
@@ -120,7 +122,7 @@ func New(opts Options) *Node {
 		fetches: fetches{jobs: map[cid.CID]*fetchJob{}},
 		provide: providing{wake: make(chan struct{}, 1)},
 	}
-	n.metrics.MustRegister(newPluginCollector(n.router), newDiskCollector(n))
+	n.metrics.MustRegister(newPluginCollector(n.router), newDiskCollector(n), newReadyCollector(n))
 	return n
 }
 
@@ -158,10 +160,12 @@ func (n *Node) Addr() string {
 	return n.ln.Addr().String()
 }
 
-// Start brings the node's roles up in order: keys, the store (the store
-// role's, or a gateway's cache), index, ledger, bus, private plane, the
-// overlay, plugins, the roles' services, then the HTTP API (the gateway's
-// routes with the gateway role, the ops endpoints always). On failure it
+// Start brings the node's roles up in order: the HTTP listener (so that a
+// taken port fails at once; it answers 503 "starting" meanwhile), keys,
+// the store (the store role's, or a gateway's cache), index, ledger, bus,
+// private plane, the overlay, plugins, the roles' services, then the HTTP
+// API (the gateway's routes with the gateway role, the ops endpoints
+// always). On failure, or when ctx ends first (a stop while starting), it
 // undoes what it started.
 func (n *Node) Start(ctx context.Context) (err error) {
 	defer func() {
@@ -179,6 +183,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	if n.has("gateway") && !n.has("store") && cfg.Overlay.Mode == "off" {
 		return fmt.Errorf("node: a gateway without the store role reaches the store's bytes over the overlay: set [overlay] mode = \"on\"")
+	}
+	if err := n.listen(); err != nil {
+		return err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("node: data directory: %w", err)
@@ -220,6 +227,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		}
 		n.closers = append(n.closers, n.ledger.Close)
 	}
+	if err := interrupted(ctx); err != nil {
+		return err
+	}
 
 	bo := BusOptions(cfg, n.id, n.log)
 	if err := readBusKeys(cfg, &bo); err != nil {
@@ -237,6 +247,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	if err := interrupted(ctx); err != nil {
+		return err
+	}
 
 	// Fetches and the provider loop run under runCtx, which Close (or a
 	// failed Start) cancels before the overlay and the store close.
@@ -252,17 +265,23 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		n.fetches.wg.Wait()
 		return nil
 	})
+	if err := interrupted(ctx); err != nil {
+		return err
+	}
 
 	if n.has("plugins") {
 		if len(n.opts.Builtins) == 0 && cfg.Plugins.Builtins {
 			n.log.Warn("this binary embeds no built-in plugins; build it with `make build`")
 		}
-		if err := n.Reconcile(ctx); err != nil {
+		if err := n.Reconcile(ctx); err != nil && ctx.Err() == nil {
 			n.log.Error("some plugins could not be installed", "err", err)
 		}
 		if err := n.startFollower(ctx); err != nil {
 			return err
 		}
+	}
+	if err := interrupted(ctx); err != nil {
+		return err
 	}
 	n.closers = append(n.closers, func() error {
 		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -289,17 +308,6 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		}
 	}
 
-	ln, err := net.Listen("tcp", cfg.Node.Listen)
-	if err != nil {
-		return fmt.Errorf("node: listening on %s: %w", cfg.Node.Listen, err)
-	}
-	n.ln = ln
-	n.closers = append(n.closers, func() error {
-		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-			return err
-		}
-		return nil
-	})
 	handler := n.opsHandler()
 	if n.has("gateway") {
 		gcfg, err := gatewayConfig(cfg)
@@ -320,19 +328,6 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return err
 	}
 
-	// Slow or idle clients cannot keep connections: the request line and
-	// headers within read_header_timeout, a keep-alive connection closed
-	// after idle_timeout between requests (bodies and responses have the
-	// gateway's own idle and rate limits).
-	n.srv = &http.Server{Handler: handler, ReadHeaderTimeout: cfg.Gateway.ReadHeader.D(),
-		IdleTimeout: cfg.Gateway.IdleTimeout.D(), MaxHeaderBytes: 64 << 10}
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		if err := n.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			n.log.Error("http server stopped", "err", err)
-		}
-	}()
 	for _, loop := range []struct {
 		role string
 		run  func(context.Context)
@@ -351,8 +346,56 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			}()
 		}
 	}
+	n.handler.set(handler)
 	n.ready.Store(true)
-	n.log.Info("node started", "id", n.id, "roles", cfg.Node.Roles, "api", "http://"+ln.Addr().String(), "data", dir, "tlds", n.router.TLDs())
+	n.log.Info("node started", "id", n.id, "roles", cfg.Node.Roles, "api", "http://"+n.ln.Addr().String(), "data", dir, "tlds", n.router.TLDs())
+	return nil
+}
+
+// interrupted is an error once ctx ended: a stop while starting.
+func interrupted(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("node: start interrupted: %w", err)
+	}
+	return nil
+}
+
+// ErrAddrInUse: the HTTP address is taken.
+var ErrAddrInUse = errors.New("node: the HTTP address is already in use")
+
+// listen binds [node] listen and serves startingHandler on it until Start
+// installs the node's handler. A taken port is ErrAddrInUse, said plainly.
+func (n *Node) listen() error {
+	cfg := n.opts.Config
+	ln, err := net.Listen("tcp", cfg.Node.Listen)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%w: %s (another node or program listens there; set [node] listen or serve --listen): %v", ErrAddrInUse, cfg.Node.Listen, err)
+	}
+	if err != nil {
+		return fmt.Errorf("node: listening on %s: %w", cfg.Node.Listen, err)
+	}
+	n.ln = ln
+	n.handler.set(startingHandler())
+	// Slow or idle clients cannot keep connections: the request line and
+	// headers within read_header_timeout, a keep-alive connection closed
+	// after idle_timeout between requests (bodies and responses have the
+	// gateway's own idle and rate limits).
+	srv := &http.Server{Handler: &n.handler, ReadHeaderTimeout: cfg.Gateway.ReadHeader.D(),
+		IdleTimeout: cfg.Gateway.IdleTimeout.D(), MaxHeaderBytes: 64 << 10}
+	n.srv = srv
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error("http server stopped", "err", err)
+		}
+	}()
+	// Close shuts the server down gracefully first; a failed Start ends it here.
+	n.closers = append(n.closers, func() error {
+		err := srv.Close()
+		<-served
+		return err
+	})
 	return nil
 }
 
@@ -574,6 +617,9 @@ func (n *Node) Reconcile(ctx context.Context) error {
 			continue
 		}
 		wasm, err := w.wasm()
+		if err == nil {
+			err = ctx.Err() // a stop while starting: install no more
+		}
 		if err == nil {
 			_, err = n.router.Install(ctx, tld, wasm)
 		}

@@ -39,6 +39,7 @@ func TestMailboxOverPrivateTor(t *testing.T) {
 	withTor := func(c *config.Config) {
 		c.Tor.Mode = "managed"
 		c.Tor.ExtraTorrc = network.ClientTorrc()
+		c.Node.Require = []string{"tor"} // readiness follows tor's
 		c.Mailbox.RetryMin = config.Duration(500 * time.Millisecond)
 		c.Mailbox.RetryMax = config.Duration(3 * time.Second)
 	}

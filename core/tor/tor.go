@@ -424,9 +424,15 @@ func (t *Tor) monitor(ctx context.Context, inst *instance) error {
 				t.notReady = fmt.Errorf("%w: bootstrapping %d%%: %s", ErrNotReady, progress, summary)
 			}
 			t.mu.Unlock()
-			if progress != last {
-				t.log.Info("tor bootstrap", "progress", progress, "summary", summary)
-				last = progress
+			// One line per 10 % of progress (tor's own bootstrap lines go
+			// to debug, logWriter), and one when done.
+			if d := progress / 10; d != last {
+				if progress == 100 {
+					t.log.Info("tor bootstrapped", "progress", progress)
+				} else {
+					t.log.Info("tor bootstrap", "progress", progress, "summary", summary)
+				}
+				last = d
 			}
 		}
 		select {
@@ -609,7 +615,7 @@ func (t *Tor) startProcess(inst *instance) error {
 		return fmt.Errorf("%w: %q: %v", ErrNoTor, t.opts.Binary, err)
 	}
 	cmd := exec.Command(bin, "-f", torrc, "--defaults-torrc", defaults)
-	inst.logs = &logWriter{log: t.log}
+	inst.logs = &logWriter{log: t.log, warned: -1}
 	cmd.Stdout, cmd.Stderr = inst.logs, inst.logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -753,11 +759,41 @@ func checkLiveConf(conf, info []*control.KeyVal, requireClientOnly bool) error {
 }
 
 // logWriter forwards tor's stdout lines to slog and keeps the last one.
+// Tor's bootstrap chatter (a "Bootstrapped N%" notice per step, a "Problem
+// bootstrapping" warning per failed attempt, the failed-connection
+// summaries) goes to debug: the supervisor logs progress once per 10 %
+// (monitor), and the first problem at each 10 % step stays a warning, so
+// the log says why tor is stuck once, not once a second.
 type logWriter struct {
 	log  *slog.Logger
 	mu   sync.Mutex
 	buf  []byte
 	tail string
+	// warned is the 10 % step of the last "Problem bootstrapping" warning
+	// logged as a warning; -1 before the first.
+	warned int
+}
+
+// bootstrapChatter says whether a tor log line is routine bootstrap
+// progress or a repeated bootstrap problem, and for a problem, the 10 %
+// step it is stuck at.
+func bootstrapChatter(line string) (chatter bool, problemStep int) {
+	switch {
+	case strings.Contains(line, "Problem bootstrapping. Stuck at "):
+		_, rest, _ := strings.Cut(line, "Stuck at ")
+		pct, _, _ := strings.Cut(rest, "%")
+		n, err := strconv.Atoi(pct)
+		if err != nil {
+			return true, -2
+		}
+		return true, n / 10
+	case strings.Contains(line, "] Bootstrapped "),
+		strings.Contains(line, "connections have failed"),
+		strings.Contains(line, "connections died in state"),
+		strings.Contains(line, "Delaying directory fetches"):
+		return true, -1
+	}
+	return false, -1
 }
 
 func (w *logWriter) Write(p []byte) (int, error) {
@@ -787,10 +823,17 @@ func (w *logWriter) emit(line string) {
 	w.tail = line
 	level := slog.LevelInfo
 	switch {
-	case strings.Contains(line, "[warn]"):
-		level = slog.LevelWarn
 	case strings.Contains(line, "[err]"):
 		level = slog.LevelError
+	case strings.Contains(line, "[warn]"):
+		level = slog.LevelWarn
+	}
+	if chatter, step := bootstrapChatter(line); chatter && level != slog.LevelError {
+		if step >= 0 && step != w.warned {
+			w.warned = step // the first problem at this step: say it once
+		} else {
+			level = slog.LevelDebug
+		}
 	}
 	w.log.Log(context.Background(), level, "tor: "+line)
 }
