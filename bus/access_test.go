@@ -163,7 +163,7 @@ func TestRoleKeysAreLeastPrivilege(t *testing.T) {
 		}
 		return n == 3
 	})
-	if e := asBusError(t, srv.Request(ctx, "alpha", "get", nil, nil)); e.Code != CodeUnavailable {
+	if e := asBusError(t, srv.Request(ctx, Spec{Role: "alpha", Verb: "get"}, nil, nil)); e.Code != CodeUnavailable {
 		t.Fatalf("alpha.get answered by a beta key: %#v", e)
 	}
 	gets, err := op.SubscribeSync("ron.alpha.get")
@@ -174,7 +174,7 @@ func TestRoleKeysAreLeastPrivilege(t *testing.T) {
 	// Alpha comes up: gamma's call reaches it, and alpha's own call to beta.
 	if err := a.AddService("alpha", "1.0.0", "", map[string]Handler{"get": func(ctx context.Context, _ []byte) (any, error) {
 		var r map[string]string
-		if err := a.Request(ctx, "beta", "put", nil, &r); err != nil {
+		if err := a.Request(ctx, Spec{Role: "beta", Verb: "put"}, nil, &r); err != nil {
 			return nil, err
 		}
 		return map[string]string{"by": "a", "then": r["by"]}, nil
@@ -188,7 +188,7 @@ func TestRoleKeysAreLeastPrivilege(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got map[string]string
-	if err := srv.Request(ctx, "alpha", "get", nil, &got); err != nil || got["by"] != "a" || got["then"] != "b" {
+	if err := srv.Request(ctx, Spec{Role: "alpha", Verb: "get"}, nil, &got); err != nil || got["by"] != "a" || got["then"] != "b" {
 		t.Fatalf("gamma -> alpha -> beta: %v %v", got, err)
 	}
 	if m, err := gets.NextMsg(10 * time.Second); err != nil || strings.Contains(string(m.Data), "forged") {
@@ -222,7 +222,7 @@ func TestRoleKeysAreLeastPrivilege(t *testing.T) {
 	})
 
 	// This package refuses the same at once, without sending.
-	if e := asBusError(t, b.Request(ctx, "alpha", "get", nil, nil)); e.Code != CodeForbidden {
+	if e := asBusError(t, b.Request(ctx, Spec{Role: "alpha", Verb: "get"}, nil, nil)); e.Code != CodeForbidden {
 		t.Fatalf("beta calling alpha.get: %#v", e)
 	}
 	if err := b.Emit("alpha.done", map[string]any{}); !errors.Is(err, ErrForbidden) {
@@ -304,7 +304,7 @@ func TestNATSAuthorization(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got map[string]string
-	if err := g.Request(ctx, "alpha", "get", nil, &got); err != nil || got["by"] != "a" {
+	if err := g.Request(ctx, Spec{Role: "alpha", Verb: "get"}, nil, &got); err != nil || got["by"] != "a" {
 		t.Fatalf("gamma -> alpha on nats-server: %v %v", got, err)
 	}
 	bad, badErrs := rogue(t, url, roleKey(t, secret, "beta"), "beta")

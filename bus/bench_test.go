@@ -68,7 +68,7 @@ func BenchmarkRequestReply(b *testing.B) {
 	req := infoReq{CID: benchCID}
 	var resp infoResp
 	for i := 0; i < 1000; i++ { // warm up
-		if err := bus.Request(ctx, "bench", "info", req, &resp); err != nil {
+		if err := bus.Request(ctx, Spec{Role: "bench", Verb: "info"}, req, &resp); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -79,7 +79,7 @@ func BenchmarkRequestReply(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		t0 := time.Now()
-		if err := bus.Request(ctx, "bench", "info", req, &resp); err != nil {
+		if err := bus.Request(ctx, Spec{Role: "bench", Verb: "info"}, req, &resp); err != nil {
 			b.Fatal(err)
 		}
 		lat = append(lat, time.Since(t0))
@@ -90,7 +90,7 @@ func BenchmarkRequestReply(b *testing.B) {
 	}
 	for len(lat) < n {
 		t0 := time.Now()
-		if err := bus.Request(ctx, "bench", "info", req, &resp); err != nil {
+		if err := bus.Request(ctx, Spec{Role: "bench", Verb: "info"}, req, &resp); err != nil {
 			b.Fatal(err)
 		}
 		lat = append(lat, time.Since(t0))

@@ -102,9 +102,6 @@ type Options struct {
 	// request's deadline divided by its number of attempts (1+Retries); a
 	// negative duration: never send again a request that got no reply.
 	AttemptTimeout time.Duration
-	// Idempotent says whether a role's verb may run twice for one request
-	// (it is repeated after silence only if so). nil: DefaultIdempotent.
-	Idempotent func(role, verb string) bool
 
 	// Contract is every role of the bus and what it may do, and Roles are
 	// the roles this process runs. With a Contract, the process may serve
@@ -147,8 +144,7 @@ type Bus struct {
 	base     context.Context
 	cancel   context.CancelFunc
 
-	retries    int
-	idempotent func(role, verb string) bool
+	retries int
 	// connEvent gets a token (never blocking) when the connection connects
 	// or fails an attempt to; Start waits on it.
 	connEvent chan struct{}
@@ -185,10 +181,6 @@ func New(o Options) *Bus {
 		b.retries = DefaultRetries
 	}
 	b.retries = max(b.retries, 0)
-	b.idempotent = o.Idempotent
-	if b.idempotent == nil {
-		b.idempotent = DefaultIdempotent
-	}
 	b.connEvent = make(chan struct{}, 1)
 	b.idle = sync.NewCond(&b.hmu)
 	b.base, b.cancel = context.WithCancel(context.Background())

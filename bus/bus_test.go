@@ -107,21 +107,21 @@ func TestRequestRoundTrip(t *testing.T) {
 	ctx := ctxT(t)
 
 	var got echoResp
-	if err := b.Request(ctx, "echo", "echo", echoReq{Text: "héllo", N: 41}, &got); err != nil {
+	if err := b.Request(ctx, Spec{Role: "echo", Verb: "echo"}, echoReq{Text: "héllo", N: 41}, &got); err != nil {
 		t.Fatal(err)
 	}
 	if got != (echoResp{Text: "héllo", N: 42, Node: "n1"}) {
 		t.Fatalf("reply %+v", got)
 	}
-	r2, err := Call[echoResp](ctx, b, "echo", "echo", json.RawMessage(`{"text":"raw","n":1}`))
+	r2, err := Call(ctx, b, Declare[json.RawMessage, echoResp]("echo", "echo", false), json.RawMessage(`{"text":"raw","n":1}`))
 	if err != nil || r2.Text != "raw" || r2.N != 2 {
 		t.Fatalf("Call: %+v %v", r2, err)
 	}
 	var raw json.RawMessage
-	if err := b.Request(ctx, "echo", "nothing", nil, &raw); err != nil || string(raw) != "{}" {
+	if err := b.Request(ctx, Spec{Role: "echo", Verb: "nothing"}, nil, &raw); err != nil || string(raw) != "{}" {
 		t.Fatalf("nil reply: %s %v", raw, err)
 	}
-	if err := b.Request(ctx, "echo", "raw", nil, &raw); err != nil || string(raw) != "{}" {
+	if err := b.Request(ctx, Spec{Role: "echo", Verb: "raw"}, nil, &raw); err != nil || string(raw) != "{}" {
 		t.Fatalf("nil request: %s %v", raw, err)
 	}
 
@@ -131,7 +131,7 @@ func TestRequestRoundTrip(t *testing.T) {
 		"plain":   {Code: CodeInternal, Message: "disk on fire"},
 		"wrapped": {Code: CodeNotFound, Message: "no such object"},
 	} {
-		e := asBusError(t, b.Request(ctx, "echo", verb, nil, &got))
+		e := asBusError(t, b.Request(ctx, Spec{Role: "echo", Verb: verb}, nil, &got))
 		if !reflect.DeepEqual(e, want) {
 			t.Errorf("%s: got %#v\nwant %#v", verb, e, want)
 		}
@@ -140,21 +140,21 @@ func TestRequestRoundTrip(t *testing.T) {
 		}
 	}
 
-	e := asBusError(t, b.Request(ctx, "echo", "echo", "not an object", &got))
+	e := asBusError(t, b.Request(ctx, Spec{Role: "echo", Verb: "echo"}, "not an object", &got))
 	if e.Code != CodeInvalid || !strings.HasPrefix(e.Message, "bad request: ") || e.Retryable {
 		t.Fatalf("handler's invalid: %#v", e)
 	}
 	// A request body that is not JSON is refused before it is sent.
-	if e := asBusError(t, b.Request(ctx, "echo", "echo", json.RawMessage(`{"text":`), nil)); e.Code != CodeInvalid {
+	if e := asBusError(t, b.Request(ctx, Spec{Role: "echo", Verb: "echo"}, json.RawMessage(`{"text":`), nil)); e.Code != CodeInvalid {
 		t.Fatalf("invalid raw request: %v", e)
 	}
 	// Nobody serves this role.
-	e = asBusError(t, b.Request(ctx, "nobody", "stat", nil, nil))
+	e = asBusError(t, b.Request(ctx, Spec{Role: "nobody", Verb: "stat"}, nil, nil))
 	if e.Code != CodeUnavailable || !e.Retryable {
 		t.Fatalf("no responders: %#v", e)
 	}
 	// A bad verb never reaches the wire.
-	if e := asBusError(t, b.Request(ctx, "echo", "ec.ho", nil, nil)); e.Code != CodeInvalid {
+	if e := asBusError(t, b.Request(ctx, Spec{Role: "echo", Verb: "ec.ho"}, nil, nil)); e.Code != CodeInvalid {
 		t.Fatalf("bad verb: %#v", e)
 	}
 }
@@ -187,7 +187,7 @@ func TestErrorReplyOnTheWire(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sub.Unsubscribe()
-	e := asBusError(t, b.Request(ctxT(t), "foreign", "x", nil, nil))
+	e := asBusError(t, b.Request(ctxT(t), Spec{Role: "foreign", Verb: "x"}, nil, nil))
 	if !reflect.DeepEqual(e, &Error{Code: CodeNotFound, Message: "gone"}) {
 		t.Fatalf("foreign error %#v", e)
 	}
@@ -197,6 +197,10 @@ func TestHandlerDeadlineAndClientTimeout(t *testing.T) {
 	b := startBus(t, Options{RequestTimeout: 100 * time.Millisecond})
 	var sawDeadline atomic.Bool
 	release := make(chan struct{})
+	type seen struct {
+		Left time.Duration `json:"left"`
+		ID   string        `json:"id"`
+	}
 	err := b.AddService("slow", "1.0.0", "", map[string]Handler{
 		"wait": func(ctx context.Context, _ []byte) (any, error) {
 			_, ok := ctx.Deadline()
@@ -208,20 +212,46 @@ func TestHandlerDeadlineAndClientTimeout(t *testing.T) {
 			<-release
 			return nil, nil
 		},
+		"deadline": func(ctx context.Context, _ []byte) (any, error) {
+			dl, _ := ctx.Deadline()
+			return seen{Left: time.Until(dl), ID: RequestID(ctx)}, nil
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The handler's own deadline (the bus's RequestTimeout) ends it; the
-	// caller, with a longer deadline, gets the handler's timeout.
-	e := asBusError(t, b.Request(ctxT(t), "slow", "wait", nil, nil))
-	if e.Code != CodeTimeout || !e.Retryable || !strings.Contains(e.Message, "ran past its") || !sawDeadline.Load() {
+	// The caller's deadline and request id cross the bus: a caller that
+	// gives a settle five minutes is not cut short by the bus's 100 ms.
+	ctx, cancel := context.WithTimeout(WithRequestID(context.Background(), "req-42"), 5*time.Minute)
+	defer cancel()
+	var got seen
+	if err := b.Request(ctx, Spec{Role: "slow", Verb: "deadline"}, nil, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Left < 4*time.Minute || got.Left > 5*time.Minute || got.ID != "req-42" {
+		t.Fatalf("the handler had %s left and request id %q; want the caller's 5 minutes and req-42", got.Left, got.ID)
+	}
+	// Without an id the bus makes one; without a deadline the bus's
+	// RequestTimeout is the caller's.
+	if err := b.Request(context.Background(), Spec{Role: "slow", Verb: "deadline"}, nil, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Left > 100*time.Millisecond || !SaneRequestID(got.ID) {
+		t.Fatalf("without a deadline or id: %s left, id %q", got.Left, got.ID)
+	}
+	// A request without the header (the nats CLI's) runs under the bus's
+	// RequestTimeout, and its caller gets the handler's timeout.
+	msg, err := b.Conn().Request("ron.slow.wait", []byte(`{}`), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := decodeError(msg); e.Code != CodeTimeout || !e.Retryable || !strings.Contains(e.Message, "ran past its 100ms") || !sawDeadline.Load() {
 		t.Fatalf("handler deadline: %#v (deadline seen %v)", e, sawDeadline.Load())
 	}
 	// The caller's deadline ends the wait for a handler that holds on.
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	e = asBusError(t, b.Request(ctx, "slow", "hold", nil, nil))
+	short, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel2()
+	e := asBusError(t, b.Request(short, Spec{Role: "slow", Verb: "hold"}, nil, nil))
 	close(release)
 	if e.Code != CodeTimeout || !e.Retryable {
 		t.Fatalf("client deadline: %#v", e)
@@ -243,12 +273,12 @@ func TestPanicInHandler(t *testing.T) {
 	}
 	ctx := ctxT(t)
 	for i := 0; i < 3; i++ {
-		e := asBusError(t, b.Request(ctx, "echo", "boom", "panic", nil))
+		e := asBusError(t, b.Request(ctx, Spec{Role: "echo", Verb: "boom"}, "panic", nil))
 		if e.Code != CodeInternal || !strings.Contains(e.Message, "kaboom") {
 			t.Fatalf("panic reply %#v", e)
 		}
 		var s string
-		if err := b.Request(ctx, "echo", "boom", "ok", &s); err != nil || s != "fine" {
+		if err := b.Request(ctx, Spec{Role: "echo", Verb: "boom"}, "ok", &s); err != nil || s != "fine" {
 			t.Fatalf("after a panic: %q %v", s, err)
 		}
 	}
@@ -271,12 +301,12 @@ func TestTooLarge(t *testing.T) {
 		t.Fatalf("max payload %d", max)
 	}
 	ctx := ctxT(t)
-	e := asBusError(t, b.Request(ctx, "echo", "big", strings.Repeat("y", int(max)), nil))
+	e := asBusError(t, b.Request(ctx, Spec{Role: "echo", Verb: "big"}, strings.Repeat("y", int(max)), nil))
 	if e.Code != CodeTooLarge || e.Retryable || calls.Load() != 0 {
 		t.Fatalf("oversized request: %#v, %d calls", e, calls.Load())
 	}
 	// An oversized reply is refused by the handler's side, with the same code.
-	e = asBusError(t, b.Request(ctx, "echo", "big", nil, nil))
+	e = asBusError(t, b.Request(ctx, Spec{Role: "echo", Verb: "big"}, nil, nil))
 	if e.Code != CodeTooLarge || calls.Load() != 1 {
 		t.Fatalf("oversized reply: %#v", e)
 	}
@@ -291,7 +321,7 @@ func TestDiscovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := ctxT(t)
-	if err := b.Request(ctx, "echo", "echo", echoReq{}, nil); err != nil {
+	if err := b.Request(ctx, Spec{Role: "echo", Verb: "echo"}, echoReq{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	nc := b.Conn()
@@ -354,7 +384,7 @@ func TestAddServiceChecks(t *testing.T) {
 	if err := b.AddService("late", "1.0.0", "", echoService("")); !errors.Is(err, ErrClosed) {
 		t.Fatalf("after Close: %v", err)
 	}
-	if e := asBusError(t, b.Request(ctxT(t), "echo", "echo", nil, nil)); e.Code != CodeUnavailable {
+	if e := asBusError(t, b.Request(ctxT(t), Spec{Role: "echo", Verb: "echo"}, nil, nil)); e.Code != CodeUnavailable {
 		t.Fatalf("request after Close: %#v", e)
 	}
 }
@@ -603,7 +633,7 @@ func TestExternalURL(t *testing.T) {
 	}
 	ctx := ctxT(t)
 	var r echoResp
-	if err := b2.Request(ctx, "echo", "echo", echoReq{Text: "via url"}, &r); err != nil || r.Node != "n1" {
+	if err := b2.Request(ctx, Spec{Role: "echo", Verb: "echo"}, echoReq{Text: "via url"}, &r); err != nil || r.Node != "n1" {
 		t.Fatalf("b2 -> b1: %+v %v", r, err)
 	}
 
@@ -670,7 +700,7 @@ func TestExternalURL(t *testing.T) {
 		if i%2 == 1 {
 			from = b2
 		}
-		if err := from.Request(ctx, "echo", "echo", echoReq{N: i}, &r); err != nil || r.N != i+1 {
+		if err := from.Request(ctx, Spec{Role: "echo", Verb: "echo"}, echoReq{N: i}, &r); err != nil || r.N != i+1 {
 			t.Fatalf("request %d: %+v %v", i, r, err)
 		}
 		count[r.Node]++
@@ -696,12 +726,12 @@ func TestTwoBusesInOneProcess(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		for _, b := range []*Bus{b1, b2} {
 			var r echoResp
-			if err := b.Request(ctx, "echo", "echo", echoReq{N: i}, &r); err != nil || r.Node != b.o.Name {
+			if err := b.Request(ctx, Spec{Role: "echo", Verb: "echo"}, echoReq{N: i}, &r); err != nil || r.Node != b.o.Name {
 				t.Fatalf("%s answered by %q: %v", b.o.Name, r.Node, err)
 			}
 		}
 	}
-	if e := asBusError(t, b2.Request(ctx, "only1", "echo", echoReq{}, nil)); e.Code != CodeUnavailable {
+	if e := asBusError(t, b2.Request(ctx, Spec{Role: "only1", Verb: "echo"}, echoReq{}, nil)); e.Code != CodeUnavailable {
 		t.Fatalf("b2 reached b1's service: %#v", e)
 	}
 	var mu sync.Mutex
@@ -759,7 +789,7 @@ func TestConcurrentHandlers(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- b.Request(ctxT(t), "par", "x", nil, nil)
+			errs <- b.Request(ctxT(t), Spec{Role: "par", Verb: "x"}, nil, nil)
 		}()
 	}
 	poll.Until(t, "three handlers running", func() bool { return running.Load() == 3 })
@@ -807,7 +837,7 @@ func TestCloseWaitsAndLeavesNoGoroutines(t *testing.T) {
 	if err := b2.Start(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
-	if err := b2.Request(ctxT(t), "slow", "nothing", nil, nil); asBusError(t, err).Code != CodeUnavailable {
+	if err := b2.Request(ctxT(t), Spec{Role: "slow", Verb: "nothing"}, nil, nil); asBusError(t, err).Code != CodeUnavailable {
 		t.Fatal(err)
 	}
 	if err := b2.Close(); err != nil {
@@ -815,7 +845,7 @@ func TestCloseWaitsAndLeavesNoGoroutines(t *testing.T) {
 	}
 
 	reply := make(chan error, 1)
-	go func() { reply <- b.Request(context.Background(), "slow", "wait", nil, nil) }()
+	go func() { reply <- b.Request(context.Background(), Spec{Role: "slow", Verb: "wait"}, nil, nil) }()
 	<-started
 	closed := make(chan error, 1)
 	go func() { closed <- b.Close() }()

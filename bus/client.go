@@ -5,16 +5,22 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 )
 
-// Request calls role's verb: req is sent as JSON (nil: {}; a json.RawMessage
+// Request calls the verb v: req is sent as JSON (nil: {}; a json.RawMessage
 // is sent as it is) and the reply is decoded into resp (nil: discarded).
+// Call is the typed form, with a verb of the contract (bus/contract).
 // Without a deadline on ctx the bus's RequestTimeout applies. The queue
 // group ron.<role> hands each attempt to one live instance of the role.
+//
+// What is left of ctx's deadline and ctx's request id (WithRequestID; a
+// fresh one when it has none) go with the request: the handler's ctx has
+// the same deadline (at most MaxHandlerTimeout) and request id.
 //
 // Request sends the request again, up to Options.Retries more times and
 // only while ctx lasts, when another attempt may succeed where this one
@@ -23,21 +29,24 @@ import (
 //     take the request: after a short backoff with jitter, for any verb;
 //   - the handler answered CodeUnavailable or CodeOverloaded with
 //     Retryable set (it did not do the work, e.g. its node is shutting
-//     down): after a backoff, for any verb;
+//     down): after a backoff, for an idempotent verb (v.Idempotent), or
+//     for any verb when the bus refused it before the handler ran;
 //   - no reply after Options.AttemptTimeout (the instance may have died
-//     with the request): at once, only for an idempotent verb
-//     (Options.Idempotent), and the earlier attempts go on waiting: the
-//     first reply wins.
+//     with the request): at once, only for an idempotent verb, and the
+//     earlier attempts go on waiting: the first reply wins.
 //
 // Any other handler error is the answer, as are ctx's end and a reply lost
-// with the connection for a verb that is not idempotent.
+// with the connection for a verb that is not idempotent: a verb that is not
+// idempotent (a publish) is never sent again once an instance may have run
+// it.
 //
 // Every error is an *Error: the handler's own, exactly as it returned it
 // (code, message, retryable, errors); CodeUnavailable when no instance of
 // the role answers or the bus is down; CodeTimeout when ctx ends first;
 // CodeTooLarge when the request is over the server's message cap (it is not
 // sent); CodeInvalid for a bad role, verb or request value.
-func (b *Bus) Request(ctx context.Context, role, verb string, req, resp any) error {
+func (b *Bus) Request(ctx context.Context, v Spec, req, resp any) error {
+	role, verb := v.Role, v.Verb
 	subj, err := Subject(role, verb)
 	if err != nil {
 		return &Error{Code: CodeInvalid, Message: err.Error()}
@@ -61,7 +70,10 @@ func (b *Bus) Request(ctx context.Context, role, verb string, req, resp any) err
 		ctx, cancel = context.WithTimeout(ctx, b.timeout)
 		defer cancel()
 	}
-	msg, e := b.exchange(ctx, nc, role, verb, subj, data)
+	if RequestID(ctx) == "" {
+		ctx = WithRequestID(ctx, NewRequestID())
+	}
+	msg, e := b.exchange(ctx, nc, v, subj, data)
 	if e != nil {
 		return e
 	}
@@ -74,11 +86,21 @@ func (b *Bus) Request(ctx context.Context, role, verb string, req, resp any) err
 	return nil
 }
 
-// Call is Request returning the reply as a Resp.
-func Call[Resp any](ctx context.Context, b *Bus, role, verb string, req any) (Resp, error) {
-	var r Resp
-	err := b.Request(ctx, role, verb, req, &r)
-	return r, err
+// send is one attempt: the request with its headers (the time left of
+// ctx's deadline, the request id).
+func send(ctx context.Context, nc *nats.Conn, subj string, data []byte) (*nats.Msg, error) {
+	m := &nats.Msg{Subject: subj, Data: data, Header: nats.Header{}}
+	if dl, ok := ctx.Deadline(); ok {
+		ms := time.Until(dl).Milliseconds()
+		if ms <= 0 {
+			return nil, context.DeadlineExceeded
+		}
+		m.Header.Set(timeoutHeader, strconv.FormatInt(ms, 10))
+	}
+	if id := RequestID(ctx); id != "" {
+		m.Header.Set(requestIDHeader, id)
+	}
+	return nc.RequestMsgWithContext(ctx, m)
 }
 
 func encodeRequest(req any) ([]byte, error) {

@@ -102,7 +102,8 @@ func serving(t *testing.T, from *Bus, role string, nodes ...string) {
 	})
 }
 
-func idemEcho(role, verb string) bool { return verb == "echo" }
+// idemEcho is the echo verb, declared idempotent.
+var idemEcho = Spec{Role: "echo", Verb: "echo", Idempotent: true}
 
 func TestClusterOptionChecks(t *testing.T) {
 	hash, _ := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
@@ -156,7 +157,7 @@ func TestClusterSpreadsAndSurvivesAnInstance(t *testing.T) {
 	}
 	self := l.Addr().String()
 	l.Close()
-	c := member(t, "c", Options{Idempotent: idemEcho, AttemptTimeout: 200 * time.Millisecond,
+	c := member(t, "c", Options{AttemptTimeout: 200 * time.Millisecond,
 		Cluster: ClusterOptions{Listen: self, Routes: []string{"nats-route://" + self}}}, a, b)
 	meshed(t, a, b, c)
 	if c.ClusterURL() != "nats-route://"+self {
@@ -186,7 +187,7 @@ func TestClusterSpreadsAndSurvivesAnInstance(t *testing.T) {
 	const n = 200
 	for i := 0; i < n; i++ {
 		var r echoResp
-		if err := c.Request(ctx, "echo", "echo", echoReq{N: i}, &r); err != nil || r.N != i+1 {
+		if err := c.Request(ctx, idemEcho, echoReq{N: i}, &r); err != nil || r.N != i+1 {
 			t.Fatalf("request %d: %+v %v", i, r, err)
 		}
 		count[r.Node]++
@@ -216,7 +217,7 @@ func TestClusterSpreadsAndSurvivesAnInstance(t *testing.T) {
 				default:
 				}
 				var r echoResp
-				err := c.Request(ctx, "echo", "echo", echoReq{N: i}, &r)
+				err := c.Request(ctx, idemEcho, echoReq{N: i}, &r)
 				mu.Lock()
 				if err != nil || r.N != i+1 {
 					errs = append(errs, err)
@@ -262,7 +263,7 @@ func TestIdempotentRequestOutlivesASilentInstance(t *testing.T) {
 	}
 	x := client("x", Options{})
 	y := client("y", Options{})
-	caller := client("caller", Options{Idempotent: idemEcho, AttemptTimeout: 100 * time.Millisecond, Retries: 3})
+	caller := client("caller", Options{AttemptTimeout: 100 * time.Millisecond, Retries: 3})
 
 	took := make(chan struct{}, 1)
 	release := make(chan struct{})
@@ -297,7 +298,7 @@ func TestIdempotentRequestOutlivesASilentInstance(t *testing.T) {
 		stuck++
 		go func(i int) {
 			var r echoResp
-			err := caller.Request(ctx, "echo", "echo", echoReq{N: i}, &r)
+			err := caller.Request(ctx, idemEcho, echoReq{N: i}, &r)
 			if err == nil && (r.Node != "y" || r.N != i+1) {
 				err = errors.New("wrong answer")
 			}
@@ -331,9 +332,9 @@ func TestIdempotentRequestOutlivesASilentInstance(t *testing.T) {
 			zCalls.Add(1)
 			select {
 			case <-release:
-			case <-ctx.Done():
+			case <-ctx.Done(): // the caller's deadline
 			}
-			return nil, nil
+			return nil, ctx.Err()
 		},
 	}); err != nil {
 		t.Fatal(err)
@@ -341,7 +342,7 @@ func TestIdempotentRequestOutlivesASilentInstance(t *testing.T) {
 	serving(t, caller, "once", "z")
 	short, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
 	defer cancel()
-	if e := asBusError(t, caller.Request(short, "once", "do", nil, nil)); e.Code != CodeTimeout {
+	if e := asBusError(t, caller.Request(short, Spec{Role: "once", Verb: "do"}, nil, nil)); e.Code != CodeTimeout {
 		t.Fatalf("not idempotent: %#v", e)
 	}
 	// Had it been repeated, the copies (sent from 100 ms on) would be
@@ -359,7 +360,8 @@ func TestIdempotentRequestOutlivesASilentInstance(t *testing.T) {
 }
 
 func TestRetriesOnRetryableFailures(t *testing.T) {
-	b := startBus(t, Options{Name: "r", Idempotent: func(_, verb string) bool { return verb == "flaky_idem" || verb == "too_flaky" }})
+	b := startBus(t, Options{Name: "r"})
+	idem := func(verb string) bool { return verb == "flaky_idem" || verb == "too_flaky" }
 	var calls sync.Map // verb -> *atomic.Int32
 	counter := func(verb string) *atomic.Int32 {
 		c, _ := calls.LoadOrStore(verb, new(atomic.Int32))
@@ -396,7 +398,7 @@ func TestRetriesOnRetryableFailures(t *testing.T) {
 		"not_retry": {false, 1}, "rejected": {false, 1}, "timeout": {false, 1}, "unavailable": {false, 1},
 	} {
 		var s string
-		err := b.Request(ctx, "flaky", verb, nil, &s)
+		err := b.Request(ctx, Spec{Role: "flaky", Verb: verb, Idempotent: idem(verb)}, nil, &s)
 		if (err == nil) != want.ok || counter(verb).Load() != want.calls {
 			t.Errorf("%s: %v after %d calls, want ok=%v after %d", verb, err, counter(verb).Load(), want.ok, want.calls)
 		}
@@ -422,7 +424,7 @@ func TestRetriesOnRetryableFailures(t *testing.T) {
 	}
 	defer sub.Unsubscribe()
 	var s string
-	if err := b.Request(ctx, "raw", "x", nil, &s); err != nil || s != "done" || rawCalls.Load() != 2 {
+	if err := b.Request(ctx, Spec{Role: "raw", Verb: "x"}, nil, &s); err != nil || s != "done" || rawCalls.Load() != 2 {
 		t.Fatalf("a refusal before the handler ran: %q %v after %d calls", s, err, rawCalls.Load())
 	}
 
@@ -434,7 +436,7 @@ func TestRetriesOnRetryableFailures(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if e := asBusError(t, none.Request(ctx, "flaky", "x", nil, nil)); e.Code != CodeUnavailable || nCalls.Load() != 1 {
+	if e := asBusError(t, none.Request(ctx, Spec{Role: "flaky", Verb: "x"}, nil, nil)); e.Code != CodeUnavailable || nCalls.Load() != 1 {
 		t.Fatalf("Retries -1: %v after %d calls", e, nCalls.Load())
 	}
 
@@ -455,7 +457,7 @@ func TestRetriesOnRetryableFailures(t *testing.T) {
 			}
 		}
 		var r echoResp
-		if err := b.Request(ctx, role, verb, echoReq{N: 1}, &r); err != nil || r.N != 2 || hooks.Load() != 1 {
+		if err := b.Request(ctx, Spec{Role: role, Verb: verb, Idempotent: idem(verb)}, echoReq{N: 1}, &r); err != nil || r.N != 2 || hooks.Load() != 1 {
 			t.Fatalf("%s: a role that came up during the backoff: %+v %v (%d retries)", verb, r, err, hooks.Load())
 		}
 	}
@@ -465,23 +467,8 @@ func TestRetriesOnRetryableFailures(t *testing.T) {
 	// failure comes back, not a timeout.
 	short, cancel := context.WithTimeout(ctx, 5*time.Millisecond)
 	defer cancel()
-	if e := asBusError(t, b.Request(short, "nobody", "x", nil, nil)); e.Code != CodeUnavailable {
+	if e := asBusError(t, b.Request(short, Spec{Role: "nobody", Verb: "x"}, nil, nil)); e.Code != CodeUnavailable {
 		t.Fatalf("no responders with a short deadline: %#v", e)
-	}
-}
-
-func TestDefaultIdempotent(t *testing.T) {
-	for _, rv := range [][2]string{{"store", "info"}, {"store", "pin"}, {"index", "publish"}, {"plugins", "split"},
-		{"ledger", "epochs"}, {"mailbox", "ack"}, {"dht", "stat"}} {
-		if !DefaultIdempotent(rv[0], rv[1]) {
-			t.Errorf("%s.%s is idempotent", rv[0], rv[1])
-		}
-	}
-	for _, rv := range [][2]string{{"ledger", "meter"}, {"ledger", "settle"}, {"index", "name_set"},
-		{"mailbox", "send"}, {"store", "gc"}, {"dht", "pin"}, {"store", "unknown"}, {"gateway", "info"}} {
-		if DefaultIdempotent(rv[0], rv[1]) {
-			t.Errorf("%s.%s is not idempotent", rv[0], rv[1])
-		}
 	}
 }
 
@@ -507,7 +494,7 @@ func TestReconnectToAnotherServer(t *testing.T) {
 	serving(t, y, "xrole", "x")
 	ctx := ctxT(t)
 	var r echoResp
-	if err := y.Request(ctx, "xrole", "echo", echoReq{N: 1}, &r); err != nil || r.Node != "x" {
+	if err := y.Request(ctx, Spec{Role: "xrole", Verb: "echo"}, echoReq{N: 1}, &r); err != nil || r.Node != "x" {
 		t.Fatalf("before: %+v %v", r, err)
 	}
 
@@ -533,7 +520,7 @@ func TestReconnectToAnotherServer(t *testing.T) {
 		short, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
 		var r echoResp
-		return y.Request(short, "xrole", "echo", echoReq{N: 7}, &r) == nil && r.N == 8 && r.Node == "x"
+		return y.Request(short, Spec{Role: "xrole", Verb: "echo"}, echoReq{N: 7}, &r) == nil && r.N == 8 && r.Node == "x"
 	})
 }
 
@@ -567,7 +554,7 @@ func TestStartWaitsForTheServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	var r echoResp
-	if err := srv.Request(ctxT(t), "xrole", "echo", echoReq{}, &r); err != nil || r.Node != "x" {
+	if err := srv.Request(ctxT(t), Spec{Role: "xrole", Verb: "echo"}, echoReq{}, &r); err != nil || r.Node != "x" {
 		t.Fatalf("%+v %v", r, err)
 	}
 }
@@ -586,7 +573,7 @@ func TestClusterRouteAuthorization(t *testing.T) {
 	if a.Stats().Members != 0 || bad.Stats().Members != 0 {
 		t.Fatalf("a route with the wrong password: %+v %+v", a.Stats(), bad.Stats())
 	}
-	if e := asBusError(t, bad.Request(ctxT(t), "arole", "echo", nil, nil)); e.Code != CodeUnavailable {
+	if e := asBusError(t, bad.Request(ctxT(t), Spec{Role: "arole", Verb: "echo"}, nil, nil)); e.Code != CodeUnavailable {
 		t.Fatalf("across a refused route: %#v", e)
 	}
 	// The right password joins.
@@ -612,7 +599,7 @@ func TestTLS(t *testing.T) {
 	url := s.ListenURL()
 	c := startBus(t, Options{Name: "c", URL: url, User: opUser, Password: opPass, TLS: &TLSOptions{CAFile: pki.ca}})
 	var r echoResp
-	if err := c.Request(ctx, "srole", "echo", echoReq{N: 1}, &r); err != nil || r.Node != "s" {
+	if err := c.Request(ctx, Spec{Role: "srole", Verb: "echo"}, echoReq{N: 1}, &r); err != nil || r.Node != "s" {
 		t.Fatalf("over TLS: %+v %v", r, err)
 	}
 	if st := c.Conn().TLSRequired(); !st {
@@ -633,7 +620,7 @@ func TestTLS(t *testing.T) {
 		TLS: &TLSOptions{CAFile: pki.ca, CertFile: other.clientCert, KeyFile: other.clientKey}})
 	vc := startBus(t, Options{Name: "vc", URL: v.ListenURL(), User: opUser, Password: opPass,
 		TLS: &TLSOptions{CAFile: pki.ca, CertFile: pki.clientCert, KeyFile: pki.clientKey}})
-	if err := vc.Request(ctx, "vrole", "echo", echoReq{N: 1}, &r); err != nil || r.Node != "v" {
+	if err := vc.Request(ctx, Spec{Role: "vrole", Verb: "echo"}, echoReq{N: 1}, &r); err != nil || r.Node != "v" {
 		t.Fatalf("with a client certificate: %+v %v", r, err)
 	}
 
@@ -649,7 +636,7 @@ func TestTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	serving(t, m2, "mrole", "m1")
-	if err := m2.Request(ctx, "mrole", "echo", echoReq{N: 1}, &r); err != nil || r.Node != "m1" {
+	if err := m2.Request(ctx, Spec{Role: "mrole", Verb: "echo"}, echoReq{N: 1}, &r); err != nil || r.Node != "m1" {
 		t.Fatalf("across a TLS route: %+v %v", r, err)
 	}
 	stranger := member(t, "stranger", Options{TLS: &TLSOptions{CertFile: other.cert, KeyFile: other.key, CAFile: pki.ca}}, m1)

@@ -14,7 +14,8 @@
 // NATS deployment (Options.URL) and survives the loss of one of its
 // servers. Requests are load-balanced over a role's instances by its queue
 // group, and sent again when another attempt may succeed (Request,
-// Options.Retries, Options.AttemptTimeout, Options.Idempotent).
+// Options.Retries, Options.AttemptTimeout; whether a verb is idempotent is
+// in its declaration, Spec).
 //
 // The bus is least privilege (Options.Contract, Options.Roles): a process
 // may serve only its roles' verbs, call only the verbs they call and emit
@@ -25,6 +26,13 @@
 // The embedded server refuses weak passwords (CheckPassword) and
 // listeners off loopback without TLS (CheckExposure), and limits repeated
 // authentication failures per address.
+//
+// A verb is declared once with its request and reply types and whether it
+// is idempotent (Verb, Spec; the node's verbs are in bus/contract): callers
+// use Call, servers Handle and Serve. A request carries its caller's
+// deadline and request id in headers (Ron-Timeout-Ms, Ron-Request-Id): the
+// handler's ctx ends with the caller's and carries the id (RequestID), and
+// LogHandler puts the id in log lines logged with that ctx.
 //
 // Bulk bytes never travel on the bus: a request or reply larger than the
 // server's max payload is refused with CodeTooLarge.

@@ -20,30 +20,6 @@ const (
 	retryBackoffMax = 500 * time.Millisecond
 )
 
-// DefaultIdempotent is the Idempotent of a Bus whose Options leave it nil.
-// It is true for the short verbs of the node's roles that read, or set a
-// state that a second run leaves as it is: store info, stat, pin, unpin;
-// index publish, lookup, list, name_get; plugins list, validate, resolve,
-// split; ledger balances, epochs; mailbox address, inbox, outbox, ack; dht
-// peers, stat. It is false for every other verb, known or not: among them
-// ledger.meter (it would count an access twice), ledger.settle (it seals an
-// epoch), index.name_set (the repeat answers conflict), mailbox.send (a
-// second copy), and store.gc and dht.pin (long, heavy work that a repeat
-// would run again alongside). To declare more:
-// func(r, v string) bool { return bus.DefaultIdempotent(r, v) || mine(r, v) }.
-func DefaultIdempotent(role, verb string) bool {
-	switch role + "." + verb {
-	case "store.info", "store.stat", "store.pin", "store.unpin",
-		"index.publish", "index.lookup", "index.list", "index.name_get",
-		"plugins.list", "plugins.validate", "plugins.resolve", "plugins.split",
-		"ledger.balances", "ledger.epochs",
-		"mailbox.address", "mailbox.inbox", "mailbox.outbox", "mailbox.ack",
-		"dht.peers", "dht.stat":
-		return true
-	}
-	return false
-}
-
 // counters are the bus's figures for Stats.
 type counters struct {
 	requests, failed, retries, hedges, reconnects atomic.Uint64
@@ -120,22 +96,22 @@ func judge(subj string, msg *nats.Msg, err error) (*nats.Msg, *Error, again) {
 
 // exchange sends the request and returns its reply, sending it again as
 // Request documents.
-func (b *Bus) exchange(ctx context.Context, nc *nats.Conn, role, verb, subj string, data []byte) (*nats.Msg, *Error) {
+func (b *Bus) exchange(ctx context.Context, nc *nats.Conn, v Spec, subj string, data []byte) (*nats.Msg, *Error) {
 	b.stats.requests.Add(1)
-	msg, e := b.attempts(ctx, nc, role, verb, subj, data)
+	msg, e := b.attempts(ctx, nc, v, subj, data)
 	if e != nil {
 		b.stats.failed.Add(1)
 	}
 	return msg, e
 }
 
-func (b *Bus) attempts(ctx context.Context, nc *nats.Conn, role, verb, subj string, data []byte) (*nats.Msg, *Error) {
-	idem := b.idempotent(role, verb)
+func (b *Bus) attempts(ctx context.Context, nc *nats.Conn, v Spec, subj string, data []byte) (*nats.Msg, *Error) {
+	idem := v.Idempotent
 	if idem && b.retries > 0 && b.o.AttemptTimeout >= 0 {
 		return b.hedged(ctx, nc, subj, data)
 	}
 	for n := 1; ; n++ {
-		msg, err := nc.RequestWithContext(ctx, subj, data)
+		msg, err := send(ctx, nc, subj, data)
 		m, e, next := judge(subj, msg, err)
 		if e == nil {
 			return m, nil
@@ -213,7 +189,7 @@ func (b *Bus) hedged(ctx context.Context, nc *nats.Conn, subj string, data []byt
 		sent++
 		pending++
 		go func() {
-			msg, err := nc.RequestWithContext(actx, subj, data)
+			msg, err := send(actx, nc, subj, data)
 			results <- outcome{msg, err}
 		}()
 	}

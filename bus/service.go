@@ -17,7 +17,9 @@ import (
 // Handler serves one verb of a role. req is the request's JSON body (may be
 // empty); the reply is the JSON of the returned value (nil: {}), or the
 // error as an *Error (AsError; a context deadline becomes CodeTimeout). ctx
-// ends at the bus's RequestTimeout, or when the bus closes.
+// ends at the caller's deadline (at most MaxHandlerTimeout; the bus's
+// RequestTimeout when the caller sent none), or when the bus closes, and
+// carries the caller's request id (RequestID).
 type Handler func(ctx context.Context, req []byte) (any, error)
 
 // endpoint is one verb of a service on this bus.
@@ -150,14 +152,15 @@ func (ep *endpoint) dispatch(req micro.Request) {
 			}
 			b.hmu.Unlock()
 		}()
-		ep.serve(reply, req.Data())
+		h := req.Headers()
+		ep.serve(reply, req.Data(), h.Get(timeoutHeader), h.Get(requestIDHeader))
 	}()
 }
 
 // serve runs the handler and replies.
-func (ep *endpoint) serve(reply string, data []byte) {
+func (ep *endpoint) serve(reply string, data []byte, timeout, rid string) {
 	start := time.Now()
-	v, err := ep.call(data)
+	v, err := ep.call(data, timeout, rid)
 	var body []byte
 	if err == nil {
 		body, err = ep.encode(v)
@@ -174,19 +177,33 @@ func (ep *endpoint) serve(reply string, data []byte) {
 	}
 	ep.mu.Unlock()
 	if err != nil {
-		ep.respondError(reply, ep.mapError(err), false)
-	} else if perr := ep.b.conn.Load().Publish(reply, body); perr != nil {
-		ep.b.log.Warn("reply failed", "subject", ep.subject, "err", perr)
+		e := ep.mapError(err)
+		ep.b.log.Debug("request failed", "subject", ep.subject, "request_id", rid, "code", e.Code, "err", e.Message)
+		ep.respondError(reply, e, false)
+		return
+	}
+	ep.b.log.Debug("request served", "subject", ep.subject, "request_id", rid)
+	if perr := ep.b.conn.Load().Publish(reply, body); perr != nil {
+		ep.b.log.Warn("reply failed", "subject", ep.subject, "request_id", rid, "err", perr)
 	}
 }
 
-// call runs the handler with its deadline, turning a panic into an error.
-func (ep *endpoint) call(data []byte) (v any, err error) {
-	ctx, cancel := context.WithTimeout(ep.b.base, ep.b.timeout)
+// call runs the handler with its caller's deadline (timeout, the header's
+// value; the bus's RequestTimeout without one) and request id, turning a
+// panic into an error.
+func (ep *endpoint) call(data []byte, timeout, rid string) (v any, err error) {
+	d, ok := callerTimeout(timeout)
+	if !ok {
+		d = ep.b.timeout
+	}
+	ctx, cancel := context.WithTimeout(ep.b.base, d)
 	defer cancel()
+	if rid != "" && SaneRequestID(rid) {
+		ctx = WithRequestID(ctx, rid)
+	}
 	defer func() {
 		if p := recover(); p != nil {
-			ep.b.log.Error("handler panicked", "subject", ep.subject, "panic", p, "stack", string(debug.Stack()))
+			ep.b.log.Error("handler panicked", "subject", ep.subject, "request_id", rid, "panic", p, "stack", string(debug.Stack()))
 			v, err = nil, Errorf(CodeInternal, "bus: %s: the handler panicked: %v", ep.subject, p)
 		}
 	}()
@@ -194,7 +211,7 @@ func (ep *endpoint) call(data []byte) (v any, err error) {
 	if err != nil && ctx.Err() != nil && !errors.As(err, new(*Error)) {
 		switch {
 		case errors.Is(err, context.DeadlineExceeded):
-			err = Errorf(CodeTimeout, "bus: %s ran past its %s deadline", ep.subject, ep.b.timeout)
+			err = Errorf(CodeTimeout, "bus: %s ran past its %s deadline", ep.subject, d)
 		case errors.Is(err, context.Canceled):
 			err = Errorf(CodeUnavailable, "bus: %s: the node is shutting down", ep.subject)
 		}

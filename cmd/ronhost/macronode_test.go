@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/ronhost/ronhost/bus"
+	"github.com/ronhost/ronhost/bus/contract"
 	"github.com/ronhost/ronhost/core/cid"
 	"github.com/ronhost/ronhost/core/node"
 	"github.com/ronhost/ronhost/internal/secretfile"
@@ -259,7 +260,7 @@ func TestMacronode(t *testing.T) {
 				return
 			default:
 			}
-			if err := bc.Request(context.Background(), "store", "gc", struct{}{}, nil); err != nil {
+			if err := bc.Request(context.Background(), contract.StoreGC.Spec, contract.Empty{}, nil); err != nil {
 				gcDone <- err
 				return
 			}
@@ -307,7 +308,7 @@ func TestMacronode(t *testing.T) {
 	if len(refused) > 0 || gcs == 0 {
 		t.Fatalf("publishes during %d GCs: refused %q\n%s", gcs, refused, gw.log())
 	}
-	if err := bc.Request(context.Background(), "store", "gc", struct{}{}, nil); err != nil {
+	if err := bc.Request(context.Background(), contract.StoreGC.Spec, contract.Empty{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("8 publishes acknowledged during %d GCs of the store role", gcs)

@@ -285,7 +285,7 @@ func (g *Gateway) stream(w http.ResponseWriter, r *http.Request, c content, stat
 		a.Bytes = s.sent
 		mctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), g.cfg.RequestTimeout)
 		if merr := g.be.Meter(mctx, a); merr != nil {
-			g.cfg.Logger.Warn("gateway: metering an access failed", "manifest", a.Manifest, "tld", a.TLD, "bytes", a.Bytes, "err", merr)
+			g.cfg.Logger.WarnContext(mctx, "gateway: metering an access failed", "manifest", a.Manifest, "tld", a.TLD, "bytes", a.Bytes, "err", merr)
 		}
 		cancel()
 	}
@@ -298,7 +298,7 @@ func (g *Gateway) stream(w http.ResponseWriter, r *http.Request, c content, stat
 		return
 	}
 	if r.Context().Err() == nil {
-		g.cfg.Logger.Warn("gateway: response aborted mid-body", "path", r.URL.Path, "sent", s.sent, "err", err)
+		g.cfg.Logger.WarnContext(r.Context(), "gateway: response aborted mid-body", "path", r.URL.Path, "sent", s.sent, "err", err)
 	}
 	panic(http.ErrAbortHandler)
 }

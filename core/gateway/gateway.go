@@ -295,6 +295,15 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w}
 	rec.Header().Set("X-Content-Type-Options", "nosniff")
+	// The request id: the client's X-Request-Id when it is sane, else a new
+	// one; it goes with every bus request made for this one and in every
+	// log line about it, and is answered in X-Request-Id.
+	rid := r.Header.Get("X-Request-Id")
+	if !bus.SaneRequestID(rid) {
+		rid = bus.NewRequestID()
+	}
+	rec.Header().Set("X-Request-Id", rid)
+	r = r.WithContext(bus.WithRequestID(r.Context(), rid))
 	origin, oerr := g.cfg.Hosts.Classify(r.Host)
 	route := routeOf(r.URL.Path)
 	if origin.Kind == OriginContent {
@@ -409,7 +418,7 @@ func (g *Gateway) checkRequest(r *http.Request) error {
 // fail writes err, logging it first when it is the node's fault.
 func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if status, _ := classify(err); status >= 500 && status != http.StatusServiceUnavailable && status != http.StatusGatewayTimeout {
-		g.cfg.Logger.Warn("gateway: request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+		g.cfg.Logger.WarnContext(r.Context(), "gateway: request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	}
 	WriteError(w, err)
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -21,6 +20,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/ronhost/ronhost/bus"
+	"github.com/ronhost/ronhost/bus/contract"
 	"github.com/ronhost/ronhost/core/cid"
 	"github.com/ronhost/ronhost/core/config"
 	"github.com/ronhost/ronhost/core/gateway"
@@ -39,16 +39,29 @@ func TestBusContract(t *testing.T) {
 		t.Fatalf("contract roles %v, config roles %v", got, want)
 	}
 	n := New(Options{DataDir: t.TempDir(), Config: config.Default()})
-	services := map[string]map[string]bus.Handler{
+	services := map[string][]bus.Endpoint{
 		"store": n.storeService(), "index": n.indexService(), "plugins": n.pluginsService(),
 		"ledger": n.ledgerService(), "mailbox": n.mailboxService(), "dht": n.dhtService(),
+	}
+	declared := map[string]bus.Spec{}
+	for _, s := range contract.Verbs() {
+		declared[s.String()] = s
+	}
+	verbs := map[string][]string{}
+	for role, eps := range services {
+		for _, ep := range eps {
+			if ep.Spec.Role != role || declared[ep.Spec.String()] != ep.Spec {
+				t.Errorf("the %s service serves %+v, not a verb the contract declares", role, ep.Spec)
+			}
+			verbs[role] = append(verbs[role], ep.Spec.Verb)
+		}
 	}
 	doc, err := os.ReadFile("../../docs/BUS.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range c {
-		got := slices.Sorted(maps.Keys(services[r.Role]))
+		got := slices.Sorted(slices.Values(verbs[r.Role]))
 		if want := slices.Sorted(slices.Values(r.Serves)); !slices.Equal(got, want) {
 			t.Errorf("%s: the service has verbs %v, the contract %v", r.Role, got, want)
 		}
@@ -61,9 +74,13 @@ func TestBusContract(t *testing.T) {
 			t.Errorf("docs/BUS.md has no section for %s", r.Role)
 			continue
 		}
+		// Each verb's row ends with whether it is idempotent, as declared.
 		var documented []string
-		for _, m := range regexp.MustCompile("(?m)^\\| `([a-z_]+)` \\|").FindAllSubmatch(sec[1], -1) {
+		for _, m := range regexp.MustCompile("(?m)^\\| `([a-z_]+)` \\|.*\\| (yes|no) \\|$").FindAllSubmatch(sec[1], -1) {
 			documented = append(documented, string(m[1]))
+			if s, ok := declared[r.Role+"."+string(m[1])]; ok && s.Idempotent != (string(m[2]) == "yes") {
+				t.Errorf("docs/BUS.md says %s.%s is idempotent: %s; the contract: %v", r.Role, m[1], m[2], s.Idempotent)
+			}
 		}
 		if slices.Sort(documented); !slices.Equal(documented, slices.Sorted(slices.Values(r.Serves))) {
 			t.Errorf("docs/BUS.md documents %s verbs %v, the contract %v", r.Role, documented, r.Serves)

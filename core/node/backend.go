@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ronhost/ronhost/bus"
+	"github.com/ronhost/ronhost/bus/contract"
 	"github.com/ronhost/ronhost/core/cid"
 	"github.com/ronhost/ronhost/core/gateway"
 	"github.com/ronhost/ronhost/core/token"
@@ -18,81 +19,79 @@ import (
 // process or in others.
 type backend struct{ n *Node }
 
-func (b backend) req(ctx context.Context, role, verb string, in, out any) error {
-	return b.n.bus.Request(ctx, role, verb, in, out)
-}
-
 func (b backend) Lookup(ctx context.Context, hash cid.CID) (gateway.Entry, error) {
-	var e gateway.Entry
-	err := b.req(ctx, "index", "lookup", map[string]any{"hash": hash}, &e)
+	e, err := bus.Call(ctx, b.n.bus, contract.IndexLookup, contract.LookupReq{Hash: hash})
+	ge := gateway.Entry{Address: e.Address, Manifest: e.Manifest, TLD: e.TLD, Payload: e.Payload, Size: e.Size,
+		MediaType: e.MediaType, Price: e.Price, Doc: e.Doc}
 	if err == nil {
 		if why := b.n.blockedTLD(e.TLD); why != "" {
-			return e, bus.Errorf(bus.CodeUnavailable, "%s", why)
+			return ge, bus.Errorf(bus.CodeUnavailable, "%s", why)
 		}
 	}
-	return e, err
+	return ge, err
 }
 
 func (b backend) Publish(ctx context.Context, r gateway.PublishRequest) (gateway.Published, error) {
-	var req publishReq
-	req.Doc = r.Doc
-	req.Payload.CID, req.Payload.Size = r.Payload.CID, r.Payload.Size
-	req.Filename, req.MediaType = r.Filename, r.MediaType
-	var p gateway.Published
-	if err := b.req(ctx, "index", "publish", req, &p); err != nil {
-		return p, err
-	}
-	return p, nil
+	p, err := bus.Call(ctx, b.n.bus, contract.IndexPublish, contract.PublishReq{Doc: r.Doc,
+		Payload: contract.Payload{CID: r.Payload.CID, Size: r.Payload.Size}, Filename: r.Filename, MediaType: r.MediaType})
+	return gateway.Published(p), err
 }
 
 func (b backend) Resolve(ctx context.Context, e gateway.Entry, path string) (gateway.Resolved, error) {
-	var r gateway.Resolved
-	err := b.req(ctx, "plugins", "resolve", map[string]any{"manifest": e.Manifest, "path": path}, &r)
-	return r, err
+	r, err := bus.Call(ctx, b.n.bus, contract.PluginsResolve, contract.ResolveReq{Manifest: e.Manifest, Path: path})
+	return gateway.Resolved(r), err
 }
 
 func (b backend) Name(ctx context.Context, name string) (json.RawMessage, error) {
-	var rec json.RawMessage
-	err := b.req(ctx, "index", "name_get", map[string]string{"name": name}, &rec)
-	return rec, err
+	rec, err := bus.Call(ctx, b.n.bus, contract.IndexNameGet, contract.NameGetReq{Name: name})
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(rec)
 }
 
 func (b backend) SetName(ctx context.Context, record json.RawMessage) (json.RawMessage, error) {
-	var out json.RawMessage
-	err := b.req(ctx, "index", "name_set", map[string]any{"record": record}, &out)
-	return out, err
+	out, err := bus.Call(ctx, b.n.bus, contract.IndexNameSet, contract.NameSetReq{Record: record})
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(out)
 }
 
 func (b backend) Meter(ctx context.Context, a gateway.Access) error {
 	if a.Bytes < 0 {
 		a.Bytes = 0
 	}
-	return b.req(ctx, "ledger", "meter", meterReq{Manifest: a.Manifest, TLD: a.TLD, Price: a.Price,
-		Node: b.n.id, Payout: b.n.payout, Bytes: uint64(a.Bytes)}, nil)
+	_, err := bus.Call(ctx, b.n.bus, contract.LedgerMeter, contract.MeterReq{Manifest: a.Manifest, TLD: a.TLD, Price: a.Price,
+		Node: b.n.id, Payout: b.n.payout, Bytes: uint64(a.Bytes)})
+	return err
 }
 
 func (b backend) Payouts(ctx context.Context) (any, error) {
-	var out struct {
-		Balances json.RawMessage `json:"balances"`
-		Epochs   json.RawMessage `json:"epochs"`
-	}
-	if err := b.req(ctx, "ledger", "balances", struct{}{}, &out); err != nil {
+	bal, err := bus.Call(ctx, b.n.bus, contract.LedgerBalances, contract.Empty{})
+	if err != nil {
 		return nil, err
 	}
-	if err := b.req(ctx, "ledger", "epochs", struct{}{}, &out); err != nil {
+	ep, err := bus.Call(ctx, b.n.bus, contract.LedgerEpochs, contract.Empty{})
+	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	return struct {
+		contract.Balances
+		contract.Epochs
+	}{bal, ep}, nil
 }
 
 func (b backend) Settle(ctx context.Context) (any, error) {
-	// Settling runs a plugin per manifest: give it more than a request's time.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+	// Settling runs a plugin per manifest: give it more than a request's
+	// time. The deadline crosses the bus to the ledger's handler.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 	defer cancel()
-	var out json.RawMessage
-	err := b.req(ctx, "ledger", "settle", struct{}{}, &out)
-	return out, err
+	return bus.Call(ctx, b.n.bus, contract.LedgerSettle, contract.Empty{})
 }
+
+// settleTimeout is the deadline of a settle asked for over HTTP.
+const settleTimeout = 5 * time.Minute
 
 // authorizer checks capability tokens against the node's root key.
 type authorizer struct {

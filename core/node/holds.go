@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ronhost/ronhost/bus"
+	"github.com/ronhost/ronhost/bus/contract"
 )
 
 // Holds across processes. A publish holds its payload against GC from its
@@ -101,12 +102,8 @@ func (n *Node) remoteRelease(id string) func() {
 		}
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(n.runCtx), 5*time.Second)
 		defer cancel()
-		if err := n.bus.Request(ctx, "store", "release", releaseReq{Lease: id}, nil); err != nil {
+		if _, err := bus.Call(ctx, n.bus, contract.StoreRelease, contract.ReleaseReq{Lease: id}); err != nil {
 			n.log.Info("ending a hold on the store role (it expires anyway)", "lease", id, "err", err)
 		}
 	})
-}
-
-type releaseReq struct {
-	Lease string `json:"lease"`
 }

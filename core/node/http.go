@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/ronhost/ronhost/bus"
+	"github.com/ronhost/ronhost/bus/contract"
 	"github.com/ronhost/ronhost/core/config"
 	"github.com/ronhost/ronhost/core/gateway"
 	"github.com/ronhost/ronhost/plugins"
@@ -34,7 +36,9 @@ type PluginInfo struct {
 	Stats    plugins.Stats `json:"stats"`
 }
 
-func gatewayConfig(c config.Config) (gateway.Config, error) {
+// gatewayConfig is the gateway's configuration; it logs through the node's
+// logger.
+func gatewayConfig(c config.Config, log *slog.Logger) (gateway.Config, error) {
 	g := c.Gateway
 	hosts, err := gateway.NewHosts(g.Domains, g.PathHosts)
 	if err != nil {
@@ -49,6 +53,7 @@ func gatewayConfig(c config.Config) (gateway.Config, error) {
 		MinReadRate:    minReadRate(int64(g.MinReadRate)),
 		MinReadWindow:  g.MinReadWindow.D(),
 		Hosts:          hosts,
+		Logger:         log.With("component", "gateway"),
 	}, nil
 }
 
@@ -82,11 +87,11 @@ func (n *Node) opsHandler() http.Handler {
 	for pattern, op := range n.mailboxOps() {
 		mux.HandleFunc(pattern, n.mailboxCall(op))
 	}
-	mux.HandleFunc("GET /v1/overlay", n.busCall("dht", "peers", false, nil))
-	mux.HandleFunc("GET /v1/stat/{cid}", n.busCall("dht", "stat", false, func(r *http.Request) (any, error) {
+	mux.HandleFunc("GET /v1/overlay", n.busCall(contract.DHTPeers.Spec, false, nil))
+	mux.HandleFunc("GET /v1/stat/{cid}", n.busCall(contract.DHTStat.Spec, false, func(r *http.Request) (any, error) {
 		return map[string]string{"cid": r.PathValue("cid")}, nil
 	}))
-	mux.HandleFunc("POST /v1/pin", n.busCall("dht", "pin", true, jsonBody(64<<10)))
+	mux.HandleFunc("POST /v1/pin", n.busCall(contract.DHTPin.Spec, true, jsonBody(64<<10)))
 	mux.HandleFunc("POST /v1/registry/heads", n.offerHead)
 	mux.HandleFunc("GET /v1/registries", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"registries": n.Registries()})
@@ -99,7 +104,7 @@ func (n *Node) opsHandler() http.Handler {
 
 // busCall serves an endpoint by one role's verb: the request is body(r)
 // (nil: {}), the answer the verb's JSON reply. authed endpoints need a token.
-func (n *Node) busCall(role, verb string, authed bool, body func(r *http.Request) (any, error)) http.HandlerFunc {
+func (n *Node) busCall(v bus.Spec, authed bool, body func(r *http.Request) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if authed {
 			if _, err := n.auth().Authorize(r); err != nil {
@@ -116,7 +121,7 @@ func (n *Node) busCall(role, verb string, authed bool, body func(r *http.Request
 			}
 		}
 		var out json.RawMessage
-		if err := n.bus.Request(r.Context(), role, verb, in, &out); err != nil {
+		if err := n.bus.Request(r.Context(), v, in, &out); err != nil {
 			gateway.WriteError(w, err)
 			return
 		}
@@ -157,10 +162,6 @@ func (n *Node) Plugins() []PluginInfo {
 type busValidator struct{ n *Node }
 
 func (v busValidator) Validate(ctx context.Context, tld string, m json.RawMessage, size int64) (json.RawMessage, json.RawMessage, error) {
-	var out struct {
-		Manifest json.RawMessage `json:"manifest"`
-		Index    json.RawMessage `json:"index"`
-	}
-	err := v.n.bus.Request(ctx, "plugins", "validate", map[string]any{"tld": tld, "manifest": m, "payload_size": size}, &out)
+	out, err := bus.Call(ctx, v.n.bus, contract.PluginsValidate, contract.ValidateReq{TLD: tld, Manifest: m, PayloadSize: size})
 	return out.Manifest, out.Index, err
 }

@@ -13,6 +13,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/ronhost/ronhost/bus"
+	"github.com/ronhost/ronhost/bus/contract"
 	"github.com/ronhost/ronhost/core/cid"
 	"github.com/ronhost/ronhost/core/store"
 )
@@ -40,15 +41,12 @@ type objectStore interface {
 	Put(ctx context.Context, r io.Reader, o store.PutOptions) (store.PutResult, error)
 }
 
-// maxBusObject caps the bytes of one store.read or store.put on the bus.
-const maxBusObject = 256 << 10
-
 // busObjects reaches the store role over the bus, for small objects only.
 type busObjects struct{ n *Node }
 
 func (b busObjects) Info(ctx context.Context, c cid.CID) (store.Object, error) {
-	var o objectInfo
-	if err := b.n.bus.Request(ctx, "store", "info", cidReq{CID: c}, &o); err != nil {
+	o, err := bus.Call(ctx, b.n.bus, contract.StoreInfo, contract.CID{CID: c})
+	if err != nil {
 		return store.Object{}, storeErr(err)
 	}
 	return store.Object{CID: o.CID, Size: o.Size, Inline: o.Inline, Pinned: o.Pinned}, nil
@@ -62,13 +60,11 @@ func (b busObjects) ReadRange(ctx context.Context, c cid.CID, off, length int64)
 		}
 		length = info.Size - off
 	}
-	if length > maxBusObject {
-		return nil, bus.Errorf(bus.CodeTooLarge, "node: %d bytes of %s is over the bus's %d-byte object cap: bulk bytes go through the blob protocol", length, c, maxBusObject)
+	if length > contract.MaxObject {
+		return nil, bus.Errorf(bus.CodeTooLarge, "node: %d bytes of %s is over the bus's %d-byte object cap: bulk bytes go through the blob protocol", length, c, contract.MaxObject)
 	}
-	var out struct {
-		Data []byte `json:"data"`
-	}
-	if err := b.n.bus.Request(ctx, "store", "read", readReq{CID: c, Off: off, Len: length}, &out); err != nil {
+	out, err := bus.Call(ctx, b.n.bus, contract.StoreRead, contract.ReadReq{CID: c, Off: off, Len: length})
+	if err != nil {
 		return nil, storeErr(err)
 	}
 	return io.NopCloser(bytes.NewReader(out.Data)), nil
@@ -79,28 +75,19 @@ func (b busObjects) Get(ctx context.Context, c cid.CID) (io.ReadCloser, error) {
 }
 
 func (b busObjects) Put(ctx context.Context, r io.Reader, o store.PutOptions) (store.PutResult, error) {
-	data, err := io.ReadAll(io.LimitReader(r, maxBusObject+1))
+	data, err := io.ReadAll(io.LimitReader(r, contract.MaxObject+1))
 	if err != nil {
 		return store.PutResult{}, err
 	}
-	if len(data) > maxBusObject {
-		return store.PutResult{}, bus.Errorf(bus.CodeTooLarge, "node: an object over %d bytes cannot be put over the bus", maxBusObject)
+	if len(data) > contract.MaxObject {
+		return store.PutResult{}, bus.Errorf(bus.CodeTooLarge, "node: an object over %d bytes cannot be put over the bus", contract.MaxObject)
 	}
-	var res putReply
-	if err := b.n.bus.Request(ctx, "store", "put", putReq{Data: data, Pin: o.Pin, Refs: o.Refs, Hold: holdSeconds(o.Hold)}, &res); err != nil {
+	res, err := bus.Call(ctx, b.n.bus, contract.StorePut, contract.PutReq{Data: data, Pin: o.Pin, Refs: o.Refs, Hold: holdSeconds(o.Hold)})
+	if err != nil {
 		return store.PutResult{}, storeErr(err)
 	}
 	return store.PutResult{CID: res.CID, Size: res.Size, Inline: res.Inline, Deduplicated: res.Deduplicated,
 		Release: b.n.remoteRelease(res.Lease)}, nil
-}
-
-// putReply is the store role's answer to a put.
-type putReply struct {
-	CID          cid.CID `json:"cid"`
-	Size         int64   `json:"size"`
-	Inline       bool    `json:"inline"`
-	Deduplicated bool    `json:"deduplicated"`
-	Lease        string  `json:"lease,omitempty"` // the hold asked for, for store.release
 }
 
 // storeErr turns the store role's not_found back into store.ErrNotFound, so
@@ -111,38 +98,6 @@ func storeErr(err error) error {
 		return fmt.Errorf("%w: %s", store.ErrNotFound, be.Message)
 	}
 	return err
-}
-
-type readReq struct {
-	CID cid.CID `json:"cid"`
-	Off int64   `json:"off"`
-	Len int64   `json:"len"`
-}
-
-type putReq struct {
-	Data []byte    `json:"data"`
-	Pin  bool      `json:"pin,omitempty"`
-	Refs []cid.CID `json:"refs,omitempty"`
-	Hold int64     `json:"hold,omitempty"` // seconds: hold the object until store.release (or then)
-}
-
-// peerReq names a peer of the overlay and where to dial it.
-type peerReq struct {
-	CID   cid.CID  `json:"cid"`
-	Peer  string   `json:"peer"`
-	Addrs []string `json:"addrs"`
-}
-
-// replicateReq asks the store role to take an object from a peer: pinned,
-// or held for hold seconds (a payload whose publish is in flight), or both.
-type replicateReq struct {
-	peerReq
-	Pin  bool  `json:"pin,omitempty"`
-	Hold int64 `json:"hold,omitempty"`
-}
-
-type replicateReply struct {
-	Lease string `json:"lease,omitempty"`
 }
 
 // cacheObjects is a gateway's store without the store role: what it puts
@@ -163,10 +118,10 @@ func (o cacheObjects) Put(ctx context.Context, r io.Reader, opts store.PutOption
 	if err != nil {
 		return res, err
 	}
-	req := replicateReq{peerReq: peerReq{CID: res.CID, Peer: n.overlay.ID().String(), Addrs: n.overlay.Addrs()},
+	req := contract.ReplicateReq{PeerAddr: contract.PeerAddr{CID: res.CID, Peer: n.overlay.ID().String(), Addrs: n.overlay.Addrs()},
 		Pin: opts.Pin, Hold: holdSeconds(opts.Hold)}
-	var rep replicateReply
-	if err := n.bus.Request(ctx, "store", "replicate", req, &rep); err != nil {
+	rep, err := bus.Call(ctx, n.bus, contract.StoreReplicate, req)
+	if err != nil {
 		res.Release()
 		return store.PutResult{}, fmt.Errorf("node: the store role did not take %s: %w", res.CID, err)
 	}
@@ -176,111 +131,93 @@ func (o cacheObjects) Put(ctx context.Context, r io.Reader, opts store.PutOption
 }
 
 // macroStoreVerbs are the store role's verbs for roles in other processes.
-func (n *Node) macroStoreVerbs(eps map[string]bus.Handler) {
-	eps["read"] = func(ctx context.Context, req []byte) (any, error) {
-		var r readReq
-		if err := decode(req, &r); err != nil {
-			return nil, err
-		}
-		if r.Len < 0 || r.Len > maxBusObject {
-			return nil, bus.Errorf(bus.CodeTooLarge, "read of %d bytes: at most %d over the bus", r.Len, maxBusObject)
-		}
-		rc, err := n.store.ReadRange(ctx, r.CID, r.Off, r.Len)
-		if err != nil {
-			return nil, roleError(err)
-		}
-		defer rc.Close()
-		data, err := io.ReadAll(rc)
-		if err != nil {
-			return nil, roleError(err)
-		}
-		return map[string][]byte{"data": data}, nil
-	}
-	eps["put"] = func(ctx context.Context, req []byte) (any, error) {
-		var r putReq
-		if err := decode(req, &r); err != nil {
-			return nil, err
-		}
-		if r.Hold < 0 {
-			return nil, bus.Errorf(bus.CodeInvalid, "a hold of %d seconds", r.Hold)
-		}
-		hold := time.Duration(min(r.Hold, int64(maxRemoteHold/time.Second))) * time.Second
-		res, err := objects{n.store, n}.Put(ctx, bytes.NewReader(r.Data), store.PutOptions{Size: int64(len(r.Data)), Pin: r.Pin, Refs: r.Refs, Hold: hold})
-		if err != nil {
-			return nil, roleError(err)
-		}
-		rep := putReply{CID: res.CID, Size: res.Size, Inline: res.Inline, Deduplicated: res.Deduplicated}
-		if hold > 0 {
-			if rep.Lease, err = n.keepRemote(res.Release, hold); err != nil {
-				return nil, err
+func (n *Node) macroStoreVerbs() []bus.Endpoint {
+	return []bus.Endpoint{
+		bus.Handle(contract.StoreRead, func(ctx context.Context, r contract.ReadReq) (contract.ReadReply, error) {
+			if r.Len < 0 || r.Len > contract.MaxObject {
+				return contract.ReadReply{}, bus.Errorf(bus.CodeTooLarge, "read of %d bytes: at most %d over the bus", r.Len, contract.MaxObject)
 			}
-		}
-		return rep, nil
-	}
-	eps["locate"] = func(ctx context.Context, req []byte) (any, error) {
-		var r cidReq
-		if err := decode(req, &r); err != nil {
-			return nil, err
-		}
-		if _, err := n.store.Info(ctx, r.CID); err != nil {
-			return nil, roleError(err)
-		}
-		if n.overlay == nil {
-			return nil, bus.Errorf(bus.CodeUnavailable, "this store is not on the overlay")
-		}
-		return peerReq{CID: r.CID, Peer: n.overlay.ID().String(), Addrs: n.overlay.Addrs()}, nil
-	}
-	eps["replicate"] = func(ctx context.Context, req []byte) (any, error) {
-		var r replicateReq
-		if err := decode(req, &r); err != nil {
-			return nil, err
-		}
-		if r.Hold < 0 {
-			return nil, bus.Errorf(bus.CodeInvalid, "a hold of %d seconds", r.Hold)
-		}
-		if n.overlay == nil {
-			return nil, bus.Errorf(bus.CodeUnavailable, "this store is not on the overlay")
-		}
-		ai, err := addrInfo(r.peerReq)
-		if err != nil {
-			return nil, bus.Errorf(bus.CodeInvalid, "%v", err)
-		}
-		n.overlay.Host().Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.TempAddrTTL)
-		// Held from the fetch's commit on: no GC before the pin, or before
-		// the publish that asked for the hold has referenced it.
-		hold := time.Duration(min(r.Hold, int64(maxRemoteHold/time.Second))) * time.Second
-		release, err := n.holdOrFetch(ctx, r.CID, []peer.AddrInfo{ai}, max(hold, time.Minute))
-		if err != nil {
-			return nil, roleError(err)
-		}
-		if r.Pin {
-			if err := n.store.Pin(ctx, r.CID); err != nil {
+			rc, err := n.store.ReadRange(ctx, r.CID, r.Off, r.Len)
+			if err != nil {
+				return contract.ReadReply{}, roleError(err)
+			}
+			defer rc.Close()
+			data, err := io.ReadAll(rc)
+			if err != nil {
+				return contract.ReadReply{}, roleError(err)
+			}
+			return contract.ReadReply{Data: data}, nil
+		}),
+		bus.Handle(contract.StorePut, func(ctx context.Context, r contract.PutReq) (contract.PutReply, error) {
+			if r.Hold < 0 {
+				return contract.PutReply{}, bus.Errorf(bus.CodeInvalid, "a hold of %d seconds", r.Hold)
+			}
+			hold := time.Duration(min(r.Hold, int64(maxRemoteHold/time.Second))) * time.Second
+			res, err := objects{n.store, n}.Put(ctx, bytes.NewReader(r.Data), store.PutOptions{Size: int64(len(r.Data)), Pin: r.Pin, Refs: r.Refs, Hold: hold})
+			if err != nil {
+				return contract.PutReply{}, roleError(err)
+			}
+			rep := contract.PutReply{CID: res.CID, Size: res.Size, Inline: res.Inline, Deduplicated: res.Deduplicated}
+			if hold > 0 {
+				if rep.Lease, err = n.keepRemote(res.Release, hold); err != nil {
+					return contract.PutReply{}, err
+				}
+			}
+			return rep, nil
+		}),
+		bus.Handle(contract.StoreLocate, func(ctx context.Context, r contract.CID) (contract.PeerAddr, error) {
+			if _, err := n.store.Info(ctx, r.CID); err != nil {
+				return contract.PeerAddr{}, roleError(err)
+			}
+			if n.overlay == nil {
+				return contract.PeerAddr{}, bus.Errorf(bus.CodeUnavailable, "this store is not on the overlay")
+			}
+			return contract.PeerAddr{CID: r.CID, Peer: n.overlay.ID().String(), Addrs: n.overlay.Addrs()}, nil
+		}),
+		bus.Handle(contract.StoreReplicate, func(ctx context.Context, r contract.ReplicateReq) (contract.ReplicateReply, error) {
+			var rep contract.ReplicateReply
+			if r.Hold < 0 {
+				return rep, bus.Errorf(bus.CodeInvalid, "a hold of %d seconds", r.Hold)
+			}
+			if n.overlay == nil {
+				return rep, bus.Errorf(bus.CodeUnavailable, "this store is not on the overlay")
+			}
+			ai, err := addrInfo(r.PeerAddr)
+			if err != nil {
+				return rep, bus.Errorf(bus.CodeInvalid, "%v", err)
+			}
+			n.overlay.Host().Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.TempAddrTTL)
+			// Held from the fetch's commit on: no GC before the pin, or before
+			// the publish that asked for the hold has referenced it.
+			hold := time.Duration(min(r.Hold, int64(maxRemoteHold/time.Second))) * time.Second
+			release, err := n.holdOrFetch(ctx, r.CID, []peer.AddrInfo{ai}, max(hold, time.Minute))
+			if err != nil {
+				return rep, roleError(err)
+			}
+			if r.Pin {
+				if err := n.store.Pin(ctx, r.CID); err != nil {
+					release()
+					return rep, roleError(err)
+				}
+				n.provideRoots(ctx, r.CID)
+			}
+			if hold > 0 {
+				if rep.Lease, err = n.keepRemote(release, hold); err != nil {
+					return contract.ReplicateReply{}, err
+				}
+			} else {
 				release()
-				return nil, roleError(err)
 			}
-			n.provideRoots(ctx, r.CID)
-		}
-		var rep replicateReply
-		if hold > 0 {
-			if rep.Lease, err = n.keepRemote(release, hold); err != nil {
-				return nil, err
-			}
-		} else {
-			release()
-		}
-		return rep, nil
-	}
-	eps["release"] = func(ctx context.Context, req []byte) (any, error) {
-		var r releaseReq
-		if err := decode(req, &r); err != nil {
-			return nil, err
-		}
-		n.remoteHolds.end(r.Lease)
-		return struct{}{}, nil
+			return rep, nil
+		}),
+		bus.Handle(contract.StoreRelease, func(ctx context.Context, r contract.ReleaseReq) (contract.Empty, error) {
+			n.remoteHolds.end(r.Lease)
+			return contract.Empty{}, nil
+		}),
 	}
 }
 
-func addrInfo(r peerReq) (peer.AddrInfo, error) {
+func addrInfo(r contract.PeerAddr) (peer.AddrInfo, error) {
 	id, err := peer.Decode(r.Peer)
 	if err != nil {
 		return peer.AddrInfo{}, fmt.Errorf("bad peer %q: %v", r.Peer, err)
@@ -305,8 +242,8 @@ func (n *Node) storeProviders(ctx context.Context, c cid.CID) []peer.AddrInfo {
 	if n.has("store") || n.bus == nil {
 		return nil
 	}
-	var r peerReq
-	if err := n.bus.Request(ctx, "store", "locate", cidReq{CID: c}, &r); err != nil {
+	r, err := bus.Call(ctx, n.bus, contract.StoreLocate, contract.CID{CID: c})
+	if err != nil {
 		if !errors.Is(storeErr(err), store.ErrNotFound) {
 			n.log.Warn("locating a store instance", "cid", c, "err", err)
 		}

@@ -104,6 +104,8 @@ func New(opts Options) *Node {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	// A line logged with a request's context carries its request id.
+	opts.Logger = slog.New(bus.LogHandler(opts.Logger.Handler()))
 	if opts.ReconcileEvery <= 0 {
 		opts.ReconcileEvery = 2 * time.Second
 	}
@@ -291,7 +293,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	})
 	for _, s := range []struct {
 		role, desc string
-		eps        func() map[string]bus.Handler
+		eps        func() []bus.Endpoint
 	}{
 		{"store", "the verified content store", n.storeService},
 		{"index", "published manifests and name records", n.indexService},
@@ -303,14 +305,14 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		if !n.has(s.role) {
 			continue
 		}
-		if err := n.bus.AddService(s.role, BusAPIVersion, s.desc, s.eps()); err != nil {
+		if err := n.bus.Serve(s.role, BusAPIVersion, s.desc, s.eps()...); err != nil {
 			return fmt.Errorf("node: %s service: %w", s.role, err)
 		}
 	}
 
 	handler := n.opsHandler()
 	if n.has("gateway") {
-		gcfg, err := gatewayConfig(cfg)
+		gcfg, err := gatewayConfig(cfg, n.log)
 		if err != nil {
 			return err
 		}
@@ -408,7 +410,7 @@ func BusOptions(cfg config.Config, name string, log *slog.Logger) bus.Options {
 	// A role's request gets the gateway's request deadline (settling many
 	// manifests is the longest).
 	o := bus.Options{URL: b.URL, Listen: b.Listen, CredsFile: b.CredsFile, Name: name, Logger: log,
-		RequestTimeout: cfg.Gateway.RequestTimeout.D(), Retries: b.Retries, Idempotent: idempotent,
+		RequestTimeout: cfg.Gateway.RequestTimeout.D(), Retries: b.Retries,
 		Contract: BusContract(), Roles: cfg.Node.Roles}
 	if b.Password != "" {
 		o.User, o.Password = b.User, b.Password
@@ -461,19 +463,6 @@ func readBusKeys(cfg config.Config, o *bus.Options) error {
 		}
 	}
 	return nil
-}
-
-// idempotent adds the verbs this package defines beyond the bus's list:
-// the store's object verbs are content-addressed, so a repeat does nothing
-// new.
-func idempotent(role, verb string) bool {
-	if role == "store" {
-		switch verb {
-		case "read", "put", "locate", "replicate":
-			return true
-		}
-	}
-	return bus.DefaultIdempotent(role, verb)
 }
 
 // auth is the node's capability-token check.

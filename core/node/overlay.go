@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/ronhost/ronhost/bus"
+	"github.com/ronhost/ronhost/bus/contract"
 	"github.com/ronhost/ronhost/core/blob"
 	"github.com/ronhost/ronhost/core/cid"
 	"github.com/ronhost/ronhost/core/overlay"
@@ -159,25 +161,11 @@ func (n *Node) replicate(ctx context.Context, c cid.CID, from peer.ID) error {
 	return nil
 }
 
-// Copy is one node known to hold an object.
-type Copy struct {
-	Peer  string   `json:"peer"`
-	Addrs []string `json:"addrs,omitempty"`
-	Self  bool     `json:"self,omitempty"`
-}
+// Copy is the bus contract's (contract.Copy).
+type Copy = contract.Copy
 
-// ObjectStat is what `ronhost stat CID` shows of an object on a running node.
-type ObjectStat struct {
-	CID    cid.CID   `json:"cid"`
-	Stored bool      `json:"stored"`
-	Size   int64     `json:"size,omitempty"`
-	Pinned bool      `json:"pinned"`
-	Refs   []cid.CID `json:"refs"`
-	Copies []Copy    `json:"copies"`
-	// Overlay is false when the node does not join the overlay (copies then
-	// lists this node only).
-	Overlay bool `json:"overlay"`
-}
+// ObjectStat is the bus contract's (contract.ObjectStat).
+type ObjectStat = contract.ObjectStat
 
 // Stat says whether this node holds c and which nodes provide it.
 func (n *Node) Stat(ctx context.Context, c cid.CID) (ObjectStat, error) {
@@ -220,22 +208,11 @@ func (n *Node) Stat(ctx context.Context, c cid.CID) (ObjectStat, error) {
 	return st, nil
 }
 
-// Replica is one peer's answer to a replication request.
-type Replica struct {
-	Peer  string `json:"peer"`
-	OK    bool   `json:"ok"`
-	Error string `json:"error,omitempty"`
-}
+// Replica is the bus contract's (contract.Replica).
+type Replica = contract.Replica
 
-// PinResult is the answer to a pin with replicas.
-type PinResult struct {
-	CID      cid.CID   `json:"cid"`
-	Pinned   bool      `json:"pinned"`
-	Roots    []cid.CID `json:"roots"`
-	Replicas []Replica `json:"replicas"`
-	// Held is how many peers now hold every root (those that said yes).
-	Held int `json:"held"`
-}
+// PinResult is the bus contract's (contract.PinResult).
+type PinResult = contract.PinResult
 
 // Pin pins c here and, with replicas > 0, asks that many other peers to
 // hold c and what it references. Peers already providing c count first; the
@@ -306,45 +283,34 @@ type OverlayInfo struct {
 	Status *overlay.Status `json:"status,omitempty"`
 }
 
-func (n *Node) dhtService() map[string]bus.Handler {
-	return map[string]bus.Handler{
-		"peers": func(ctx context.Context, req []byte) (any, error) {
-			if err := decode(req, &struct{}{}); err != nil {
-				return nil, err
-			}
+func (n *Node) dhtService() []bus.Endpoint {
+	return []bus.Endpoint{
+		bus.Handle(contract.DHTPeers, func(ctx context.Context, _ contract.Empty) (contract.OverlayInfo, error) {
 			if n.overlay == nil {
-				return OverlayInfo{Addrs: []string{}}, nil
+				return contract.OverlayInfo{Addrs: []string{}}, nil
 			}
-			st := n.overlay.Status()
-			return OverlayInfo{On: true, Peer: n.overlay.ID().String(), Addrs: n.overlay.Addrs(), Peers: n.overlay.Peers(), Status: &st}, nil
-		},
-		"stat": func(ctx context.Context, req []byte) (any, error) {
-			var r cidReq
-			if err := decode(req, &r); err != nil {
-				return nil, err
+			st, err := json.Marshal(n.overlay.Status())
+			if err != nil {
+				return contract.OverlayInfo{}, err
 			}
+			return contract.OverlayInfo{On: true, Peer: n.overlay.ID().String(), Addrs: n.overlay.Addrs(), Peers: n.overlay.Peers(), Status: st}, nil
+		}),
+		bus.Handle(contract.DHTStat, func(ctx context.Context, r contract.CID) (contract.ObjectStat, error) {
 			st, err := n.Stat(ctx, r.CID)
 			return st, roleError(err)
-		},
-		"pin": func(ctx context.Context, req []byte) (any, error) {
-			var r struct {
-				CID      cid.CID `json:"cid"`
-				Replicas int     `json:"replicas"`
-			}
-			if err := decode(req, &r); err != nil {
-				return nil, err
-			}
+		}),
+		bus.Handle(contract.DHTPin, func(ctx context.Context, r contract.PinReq) (contract.PinResult, error) {
 			if r.Replicas < 0 || r.Replicas > 64 {
-				return nil, bus.Errorf(bus.CodeInvalid, "replicas %d is outside 0..64", r.Replicas)
+				return contract.PinResult{}, bus.Errorf(bus.CodeInvalid, "replicas %d is outside 0..64", r.Replicas)
 			}
 			res, err := n.Pin(ctx, r.CID, r.Replicas)
 			if err != nil {
 				if be := bus.AsError(err); be != nil && be.Code == bus.CodeUnavailable {
-					return nil, be
+					return contract.PinResult{}, be
 				}
-				return nil, roleError(err)
+				return contract.PinResult{}, roleError(err)
 			}
 			return res, nil
-		},
+		}),
 	}
 }

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ronhost/ronhost/bus"
+	"github.com/ronhost/ronhost/bus/contract"
 	"github.com/ronhost/ronhost/core/gateway"
 	"github.com/ronhost/ronhost/core/mailbox"
 	"github.com/ronhost/ronhost/core/tor"
@@ -117,11 +119,12 @@ func (n *Node) torReady() error {
 // Messages never cross the bus: the operator's CLI reads and sends them
 // through the ops endpoints of the process that runs the mailbox
 // (mailboxOps), so their plaintext stays in that process.
-func (n *Node) mailboxService() map[string]bus.Handler {
-	return map[string]bus.Handler{
-		"address": func(ctx context.Context, req []byte) (any, error) {
-			return n.mailboxAddress(), nil
-		},
+func (n *Node) mailboxService() []bus.Endpoint {
+	return []bus.Endpoint{
+		bus.Handle(contract.MailboxAddress, func(ctx context.Context, _ contract.Empty) (contract.MailboxAddr, error) {
+			tor, err := json.Marshal(n.torStatus())
+			return contract.MailboxAddr{Address: n.mailbox.Address().String(), Tor: tor}, err
+		}),
 	}
 }
 
@@ -148,7 +151,7 @@ func (n *Node) mailboxOps() map[string]mailboxOp {
 			if err != nil {
 				return nil, bus.Errorf(bus.CodeTooLarge, "the request body is over %d bytes", maxSendBody)
 			}
-			if err := decode(b, &in); err != nil {
+			if err := bus.Decode(b, &in); err != nil {
 				return nil, err
 			}
 			to, err := mailbox.ParseAddress(in.To)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/ronhost/ronhost/bus"
+	"github.com/ronhost/ronhost/bus/contract"
 	"github.com/ronhost/ronhost/core/gateway"
 	"github.com/ronhost/ronhost/core/tor"
 )
@@ -62,7 +63,7 @@ func (n *Node) Components(ctx context.Context) map[string]Component {
 	case n.has("gateway") || n.has("index"):
 		// The store role may run in another process: a round trip.
 		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		err := n.bus.Request(sctx, "store", "stat", struct{}{}, nil)
+		err := n.bus.Request(sctx, contract.StoreStat.Spec, contract.Empty{}, nil)
 		cancel()
 		detail := ""
 		if err != nil {

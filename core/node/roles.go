@@ -1,7 +1,6 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ronhost/ronhost/bus"
+	"github.com/ronhost/ronhost/bus/contract"
 	"github.com/ronhost/ronhost/core/cid"
 	"github.com/ronhost/ronhost/core/index"
 	"github.com/ronhost/ronhost/core/ledger"
@@ -22,160 +22,76 @@ import (
 // the role's package and maps that package's errors to the bus's codes
 // (roleError); docs/BUS.md is the contract.
 
-// decode parses a request body into v, refusing unknown fields.
-func decode(req []byte, v any) error {
-	if len(req) == 0 {
-		req = []byte("{}")
-	}
-	dec := json.NewDecoder(bytes.NewReader(req))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return bus.Errorf(bus.CodeInvalid, "bad request: %v", err)
-	}
-	return nil
-}
-
-type cidReq struct {
-	CID cid.CID `json:"cid"`
-}
-
-func (n *Node) storeService() map[string]bus.Handler {
-	eps := map[string]bus.Handler{
-		"info": func(ctx context.Context, req []byte) (any, error) {
-			var r cidReq
-			if err := decode(req, &r); err != nil {
-				return nil, err
-			}
+func (n *Node) storeService() []bus.Endpoint {
+	return append([]bus.Endpoint{
+		bus.Handle(contract.StoreInfo, func(ctx context.Context, r contract.CID) (contract.ObjectInfo, error) {
 			o, err := n.store.Info(ctx, r.CID)
 			if err != nil {
-				return nil, roleError(err)
+				return contract.ObjectInfo{}, roleError(err)
 			}
-			return objectInfo{CID: o.CID, Size: o.Size, Inline: o.Inline, Pinned: o.Pinned}, nil
-		},
-		"stat": func(ctx context.Context, req []byte) (any, error) {
+			return contract.ObjectInfo{CID: o.CID, Size: o.Size, Inline: o.Inline, Pinned: o.Pinned}, nil
+		}),
+		bus.Handle(contract.StoreStat, func(ctx context.Context, _ contract.Empty) (contract.StoreUsage, error) {
 			u, err := n.store.Stat(ctx)
-			return u, roleError(err)
-		},
-		"pin": func(ctx context.Context, req []byte) (any, error) {
-			var r cidReq
-			if err := decode(req, &r); err != nil {
-				return nil, err
-			}
+			return contract.StoreUsage(u), roleError(err)
+		}),
+		bus.Handle(contract.StorePin, func(ctx context.Context, r contract.CID) (contract.Empty, error) {
 			if err := n.store.Pin(ctx, r.CID); err != nil {
-				return nil, roleError(err)
+				return contract.Empty{}, roleError(err)
 			}
 			n.provideRoots(ctx, r.CID)
-			return struct{}{}, nil
-		},
-		"unpin": func(ctx context.Context, req []byte) (any, error) {
-			var r cidReq
-			if err := decode(req, &r); err != nil {
-				return nil, err
-			}
-			return struct{}{}, roleError(n.store.Unpin(ctx, r.CID))
-		},
-		"gc": func(ctx context.Context, req []byte) (any, error) {
+			return contract.Empty{}, nil
+		}),
+		bus.Handle(contract.StoreUnpin, func(ctx context.Context, r contract.CID) (contract.Empty, error) {
+			return contract.Empty{}, roleError(n.store.Unpin(ctx, r.CID))
+		}),
+		bus.Handle(contract.StoreGC, func(ctx context.Context, _ contract.Empty) (contract.GCResult, error) {
 			res, err := n.store.GC(ctx)
-			return res, roleError(err)
-		},
-	}
-	n.macroStoreVerbs(eps)
-	return eps
+			return contract.GCResult(res), roleError(err)
+		}),
+	}, n.macroStoreVerbs()...)
 }
 
-type objectInfo struct {
-	CID    cid.CID `json:"cid"`
-	Size   int64   `json:"size"`
-	Inline bool    `json:"inline"`
-	Pinned bool    `json:"pinned"`
-}
-
-// publishReq is the index's publish request on the bus.
-type publishReq struct {
-	Manifest string          `json:"manifest,omitempty"` // Manifest.toml text, when Doc is absent
-	Doc      json.RawMessage `json:"doc,omitempty"`      // the manifest decoded once by the gateway (manifest.MarshalTree)
-	Payload  struct {
-		CID  cid.CID `json:"cid"`
-		Size int64   `json:"size"`
-	} `json:"payload"`
-	Filename  string `json:"filename,omitempty"`
-	MediaType string `json:"media_type,omitempty"`
-}
-
-// published is the answer to a publish.
-type published struct {
-	Address  string  `json:"address"`
-	Manifest cid.CID `json:"manifest"`
-	TLD      string  `json:"tld"`
-	Payload  cid.CID `json:"payload"`
-	Size     int64   `json:"size"`
-}
-
-func (n *Node) indexService() map[string]bus.Handler {
-	return map[string]bus.Handler{
-		"publish": func(ctx context.Context, req []byte) (any, error) {
-			var r publishReq
-			if err := decode(req, &r); err != nil {
-				return nil, err
-			}
+func (n *Node) indexService() []bus.Endpoint {
+	return []bus.Endpoint{
+		bus.Handle(contract.IndexPublish, func(ctx context.Context, r contract.PublishReq) (contract.Published, error) {
 			e, err := n.index.Publish(ctx, index.Request{Manifest: []byte(r.Manifest), Doc: r.Doc, Payload: r.Payload.CID,
 				Size: r.Payload.Size, Filename: r.Filename, MediaType: r.MediaType})
 			if err != nil {
-				return nil, roleError(err)
+				return contract.Published{}, roleError(err)
 			}
-			p := published{Address: e.Address, Manifest: e.Manifest, TLD: e.TLD, Payload: e.Payload, Size: e.Size}
+			p := contract.Published{Address: e.Address, Manifest: e.Manifest, TLD: e.TLD, Payload: e.Payload, Size: e.Size}
 			n.emit(bus.KindManifestPublished, bus.ManifestPublished{Address: p.Address, Manifest: p.Manifest.String(),
 				TLD: p.TLD, Payload: p.Payload.String(), Size: p.Size})
 			return p, nil
-		},
-		"lookup": func(ctx context.Context, req []byte) (any, error) {
-			var r struct {
-				Hash cid.CID `json:"hash"`
-			}
-			if err := decode(req, &r); err != nil {
-				return nil, err
-			}
+		}),
+		bus.Handle(contract.IndexLookup, func(ctx context.Context, r contract.LookupReq) (contract.Entry, error) {
 			e, err := n.index.Lookup(ctx, r.Hash)
-			return e, roleError(err)
-		},
-		"list": func(ctx context.Context, req []byte) (any, error) {
-			var r struct {
-				TLD   string `json:"tld,omitempty"`
-				Limit int    `json:"limit,omitempty"`
-			}
-			if err := decode(req, &r); err != nil {
-				return nil, err
-			}
+			return contract.Entry(e), roleError(err)
+		}),
+		bus.Handle(contract.IndexList, func(ctx context.Context, r contract.ListReq) (contract.Entries, error) {
 			es, err := n.index.List(ctx, r.TLD, r.Limit)
-			return map[string]any{"entries": es}, roleError(err)
-		},
-		"name_set": func(ctx context.Context, req []byte) (any, error) {
-			var r struct {
-				Record json.RawMessage `json:"record"`
+			out := contract.Entries{Entries: make([]contract.Entry, 0, len(es))}
+			for _, e := range es {
+				out.Entries = append(out.Entries, contract.Entry(e))
 			}
-			if err := decode(req, &r); err != nil {
-				return nil, err
-			}
+			return out, roleError(err)
+		}),
+		bus.Handle(contract.IndexNameSet, func(ctx context.Context, r contract.NameSetReq) (contract.NameSet, error) {
 			rec, err := names.ParseRecord(r.Record)
 			if err != nil {
-				return nil, roleError(err)
+				return contract.NameSet{}, roleError(err)
 			}
 			if err := n.index.Names().Put(ctx, rec, time.Now()); err != nil {
-				return nil, roleError(err)
+				return contract.NameSet{}, roleError(err)
 			}
 			n.emit(bus.KindNameUpdated, bus.NameUpdated{Name: rec.Name, Address: rec.Address, Seq: rec.Seq})
-			return map[string]any{"name": rec.Name, "seq": rec.Seq}, nil
-		},
-		"name_get": func(ctx context.Context, req []byte) (any, error) {
-			var r struct {
-				Name string `json:"name"`
-			}
-			if err := decode(req, &r); err != nil {
-				return nil, err
-			}
+			return contract.NameSet{Name: rec.Name, Seq: rec.Seq}, nil
+		}),
+		bus.Handle(contract.IndexNameGet, func(ctx context.Context, r contract.NameGetReq) (contract.NameRecord, error) {
 			rec, err := n.index.Names().Get(ctx, r.Name)
-			return rec, roleError(err)
-		},
+			return contract.NameRecord(rec), roleError(err)
+		}),
 	}
 }
 
@@ -205,70 +121,55 @@ func (n *Node) manifestOf(ctx context.Context, c cid.CID) (*manifest.Manifest, e
 	return manifest.ParseJSON(b)
 }
 
-func (n *Node) pluginsService() map[string]bus.Handler {
-	return map[string]bus.Handler{
-		"list": func(ctx context.Context, req []byte) (any, error) {
-			return map[string]any{"plugins": n.Plugins()}, nil
-		},
-		"validate": func(ctx context.Context, req []byte) (any, error) {
-			var r struct {
-				TLD         string          `json:"tld"`
-				Manifest    json.RawMessage `json:"manifest"`
-				PayloadSize int64           `json:"payload_size"`
-			}
-			if err := decode(req, &r); err != nil {
-				return nil, err
-			}
+func (n *Node) pluginsService() []bus.Endpoint {
+	return []bus.Endpoint{
+		bus.Handle(contract.PluginsList, func(ctx context.Context, _ contract.Empty) (contract.PluginList, error) {
+			ps, err := json.Marshal(n.Plugins())
+			return contract.PluginList{Plugins: ps}, err
+		}),
+		bus.Handle(contract.PluginsValidate, func(ctx context.Context, r contract.ValidateReq) (contract.Validated, error) {
 			if r.PayloadSize < 0 {
-				return nil, bus.Errorf(bus.CodeInvalid, "payload_size is negative")
+				return contract.Validated{}, bus.Errorf(bus.CodeInvalid, "payload_size is negative")
 			}
 			v, err := n.router.Validate(ctx, r.TLD, r.Manifest, uint64(r.PayloadSize))
 			if err != nil {
-				return nil, n.pluginError(r.TLD, err)
+				return contract.Validated{}, n.pluginError(r.TLD, err)
 			}
-			return v, nil
-		},
-		"resolve": func(ctx context.Context, req []byte) (any, error) {
-			var r struct {
-				Manifest cid.CID `json:"manifest"`
-				Path     string  `json:"path"`
-			}
-			if err := decode(req, &r); err != nil {
-				return nil, err
-			}
+			return contract.Validated(*v), nil
+		}),
+		bus.Handle(contract.PluginsResolve, func(ctx context.Context, r contract.ResolveReq) (contract.Resolved, error) {
 			m, err := n.manifestOf(ctx, r.Manifest)
 			if err != nil {
-				return nil, roleError(err)
+				return contract.Resolved{}, roleError(err)
 			}
 			obj := &objectReader{ctx: ctx, s: n.objs, c: m.Payload.CID, size: m.Payload.Size}
 			res, err := n.router.Resolve(ctx, m.Meta.TLD, plugins.ResolveInput{Manifest: m.Canonical(),
 				Path: r.Path, PayloadSize: uint64(m.Payload.Size)}, obj)
 			if err != nil {
-				return nil, n.pluginError(m.Meta.TLD, err)
+				return contract.Resolved{}, n.pluginError(m.Meta.TLD, err)
 			}
-			return res, nil
-		},
-		"split": func(ctx context.Context, req []byte) (any, error) {
-			var r struct {
-				Manifest cid.CID       `json:"manifest"`
-				Epoch    string        `json:"epoch"`
-				Amount   uint64        `json:"amount"`
-				Usage    plugins.Usage `json:"usage"`
-			}
-			if err := decode(req, &r); err != nil {
-				return nil, err
-			}
+			return contract.Resolved{Status: res.Status, ContentType: res.ContentType, Offset: int64(res.Offset), Length: int64(res.Length)}, nil
+		}),
+		bus.Handle(contract.PluginsSplit, func(ctx context.Context, r contract.SplitReq) (contract.Allocations, error) {
 			m, err := n.manifestOf(ctx, r.Manifest)
 			if err != nil {
-				return nil, roleError(err)
+				return contract.Allocations{}, roleError(err)
+			}
+			u := plugins.Usage{Requests: r.Usage.Requests, Bytes: r.Usage.Bytes, Servers: make([]plugins.Server, 0, len(r.Usage.Servers))}
+			for _, s := range r.Usage.Servers {
+				u.Servers = append(u.Servers, plugins.Server(s))
 			}
 			allocs, err := n.router.Split(ctx, m.Meta.TLD, plugins.SplitInput{Manifest: m.Canonical(),
-				Epoch: r.Epoch, Amount: r.Amount, Usage: r.Usage})
+				Epoch: r.Epoch, Amount: r.Amount, Usage: u})
 			if err != nil {
-				return nil, n.pluginError(m.Meta.TLD, err)
+				return contract.Allocations{}, n.pluginError(m.Meta.TLD, err)
 			}
-			return map[string]any{"allocations": allocs}, nil
-		},
+			out := contract.Allocations{Allocations: make([]contract.Allocation, 0, len(allocs))}
+			for _, a := range allocs {
+				out.Allocations = append(out.Allocations, contract.Allocation(a))
+			}
+			return out, nil
+		}),
 	}
 }
 
@@ -301,42 +202,46 @@ func (o *objectReader) ReadAt(p []byte, off int64) (int, error) {
 	return got, err
 }
 
-func (n *Node) ledgerService() map[string]bus.Handler {
-	return map[string]bus.Handler{
-		"meter": func(ctx context.Context, req []byte) (any, error) {
-			var r meterReq
-			if err := decode(req, &r); err != nil {
-				return nil, err
-			}
+func (n *Node) ledgerService() []bus.Endpoint {
+	return []bus.Endpoint{
+		bus.Handle(contract.LedgerMeter, func(ctx context.Context, r contract.MeterReq) (contract.MeterReply, error) {
 			epoch, err := n.ledger.Meter(ctx, ledger.Access{Manifest: r.Manifest, TLD: r.TLD, Price: r.Price,
 				Node: r.Node, Payout: r.Payout, Bytes: r.Bytes})
 			if err != nil {
-				return nil, roleError(err)
+				return contract.MeterReply{}, roleError(err)
 			}
-			return map[string]uint64{"epoch": epoch}, nil
-		},
-		"settle": func(ctx context.Context, req []byte) (any, error) {
+			return contract.MeterReply{Epoch: epoch}, nil
+		}),
+		bus.Handle(contract.LedgerSettle, func(ctx context.Context, _ contract.Empty) (contract.Settlements, error) {
 			s, err := n.settle(ctx)
-			return map[string]any{"settlements": s}, roleError(err)
-		},
-		"balances": func(ctx context.Context, req []byte) (any, error) {
+			out := contract.Settlements{Settlements: make([]contract.Settlement, 0, len(s))}
+			for _, e := range s {
+				c := contract.Settlement{Epoch: e.Epoch, Manifests: e.Manifests, Settled: e.Settled,
+					AlreadySettled: e.AlreadySettled, Amount: e.Amount, Failed: make([]contract.Failure, 0, len(e.Failed))}
+				for _, f := range e.Failed {
+					c.Failed = append(c.Failed, contract.Failure(f))
+				}
+				out.Settlements = append(out.Settlements, c)
+			}
+			return out, roleError(err)
+		}),
+		bus.Handle(contract.LedgerBalances, func(ctx context.Context, _ contract.Empty) (contract.Balances, error) {
 			b, err := n.ledger.Balances(ctx)
-			return map[string]any{"balances": b}, roleError(err)
-		},
-		"epochs": func(ctx context.Context, req []byte) (any, error) {
+			out := contract.Balances{Balances: make([]contract.Balance, 0, len(b))}
+			for _, x := range b {
+				out.Balances = append(out.Balances, contract.Balance(x))
+			}
+			return out, roleError(err)
+		}),
+		bus.Handle(contract.LedgerEpochs, func(ctx context.Context, _ contract.Empty) (contract.Epochs, error) {
 			e, err := n.ledger.Epochs(ctx)
-			return map[string]any{"epochs": e}, roleError(err)
-		},
+			out := contract.Epochs{Epochs: make([]contract.EpochInfo, 0, len(e))}
+			for _, x := range e {
+				out.Epochs = append(out.Epochs, contract.EpochInfo(x))
+			}
+			return out, roleError(err)
+		}),
 	}
-}
-
-type meterReq struct {
-	Manifest cid.CID `json:"manifest"`
-	TLD      string  `json:"tld"`
-	Price    uint64  `json:"price"`
-	Node     string  `json:"node"`
-	Payout   string  `json:"payout"`
-	Bytes    uint64  `json:"bytes"`
 }
 
 // settle seals the open epoch and settles every sealed epoch not yet fully
@@ -381,11 +286,16 @@ func (n *Node) settleSealed(ctx context.Context) ([]ledger.Settlement, error) {
 type busSplitter struct{ b *bus.Bus }
 
 func (s busSplitter) Split(ctx context.Context, m cid.CID, tld, epoch string, amount uint64, u ledger.Usage) ([]ledger.Allocation, error) {
-	var resp struct {
-		Allocations []ledger.Allocation `json:"allocations"`
+	cu := contract.Usage{Requests: u.Requests, Bytes: u.Bytes, Servers: make([]contract.Server, 0, len(u.Servers))}
+	for _, s := range u.Servers {
+		cu.Servers = append(cu.Servers, contract.Server(s))
 	}
-	err := s.b.Request(ctx, "plugins", "split", map[string]any{"manifest": m, "epoch": epoch, "amount": amount, "usage": u}, &resp)
-	return resp.Allocations, err
+	resp, err := bus.Call(ctx, s.b, contract.PluginsSplit, contract.SplitReq{Manifest: m, Epoch: epoch, Amount: amount, Usage: cu})
+	out := make([]ledger.Allocation, 0, len(resp.Allocations))
+	for _, a := range resp.Allocations {
+		out = append(out, ledger.Allocation(a))
+	}
+	return out, err
 }
 
 // pluginError maps the plugin host's errors, and reports faults on the bus.
