@@ -2,7 +2,6 @@ package ron
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"io"
 	"runtime/debug"
@@ -87,7 +86,7 @@ func decodeInput(input []byte, fields map[string]any) error {
 			*mp = m
 			continue
 		}
-		if err := json.Unmarshal(mb.raw, target); err != nil {
+		if err := unmarshal(mb.raw, target, false); err != nil {
 			return &Rejection{Errors: []FieldError{decodeError(mb.key, err)}}
 		}
 	}

@@ -1,7 +1,6 @@
 package ron
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -180,9 +179,7 @@ func (m *Manifest) Table(name string, v any) error {
 	if raw == nil {
 		return Rejectf(name, CodeRequired, "the manifest has no [%s] table", name)
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := unmarshal(raw, v, true); err != nil {
 		fe := decodeError(name, err)
 		return &Rejection{Errors: []FieldError{fe}}
 	}
@@ -215,7 +212,7 @@ func (m *Manifest) lenient(name string, v any) error {
 	if raw == nil {
 		return Rejectf(name, CodeRequired, "the manifest has no [%s] table", name)
 	}
-	if err := json.Unmarshal(raw, v); err != nil {
+	if err := unmarshal(raw, v, false); err != nil {
 		fe := decodeError(name, err)
 		return &Rejection{Errors: []FieldError{fe}}
 	}
@@ -229,14 +226,14 @@ func (m *Manifest) Set(name string, v any) error {
 	if name == TableMeta || name == TablePayload {
 		return fmt.Errorf("ron: the [%s] table is owned by the host", name)
 	}
-	b, err := marshal(v)
+	b, canon, err := encodeTable(v)
 	if err != nil {
 		return fmt.Errorf("ron: manifest table %q: %w", name, err)
 	}
 	if m.tables == nil {
 		m.tables = map[string]table{}
 	}
-	m.tables[name] = table{raw: b}
+	m.tables[name] = table{raw: b, canon: canon}
 	return nil
 }
 

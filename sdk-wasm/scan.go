@@ -13,8 +13,10 @@ import (
 // (syntax, UTF-8, nesting depth, duplicate keys) and splits objects into
 // members without decoding them, so a large value the plugin never reads (a
 // 900 KiB string, say) costs one scan, not the several that decoding the
-// whole document with encoding/json takes. encoding/json then decodes only
-// the small pieces a handler asks for.
+// whole document with encoding/json takes. Only the small pieces a handler
+// asks for are decoded, by unmarshal (decode.go: encoding/json's results
+// without its per-byte scanner), and a table a handler sets is encoded
+// canonically in one walk (encode.go).
 
 // member is one key and its raw value inside an object.
 type member struct {

@@ -1,0 +1,607 @@
+package ron
+
+import (
+	"encoding"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// unmarshal decodes the JSON value data into v (a non-nil pointer) as
+// encoding/json's Unmarshal does (with DisallowUnknownFields when strict):
+// the same values, and on failure the same first error (an
+// *json.UnmarshalTypeError with the same Value, Type and Field, or
+// "json: unknown field"), which decodeError turns into a field error.
+//
+// It exists for speed in wasm. encoding/json first runs its scanner over
+// the value, one indirect call per byte, then decodes it, with reflection
+// throughout; in a wasm module (and more so under a host that meters every
+// call and loop) that made decoding a plugin's small table most of a
+// call's cost. Here the bytes are walked once with direct loops, and
+// reflection only sets the fields. data comes from the SDK's scanner
+// (valid UTF-8 and syntax, no duplicate keys) or from encoding/json;
+// anything the walk does not expect, and any type it does not handle
+// (json.Unmarshaler or encoding.TextUnmarshaler implementations other than
+// json.RawMessage, embedded structs, ",string" fields, arrays, []byte,
+// maps with non-string keys, non-empty interfaces), goes to encoding/json.
+func unmarshal(data []byte, v any, strict bool) error {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() || !supported(rv.Type().Elem(), map[reflect.Type]bool{}) {
+		return stdUnmarshal(data, v, strict)
+	}
+	d := decoder{data: data, strict: strict}
+	i := d.space(0)
+	end, err := d.value(i, rv.Elem())
+	if errors.Is(err, errFallback) || err == nil && d.space(end) != len(data) {
+		return stdUnmarshal(data, v, strict)
+	}
+	return err
+}
+
+func stdUnmarshal(data []byte, v any, strict bool) error {
+	if !strict {
+		return json.Unmarshal(data, v)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return &json.SyntaxError{Offset: dec.InputOffset()}
+	}
+	return nil
+}
+
+// errFallback sends a decode to encoding/json.
+var errFallback = errors.New("ron: decode with encoding/json")
+
+var (
+	rawMessageType      = reflect.TypeFor[json.RawMessage]()
+	numberType          = reflect.TypeFor[json.Number]()
+	jsonUnmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+// supported reports whether the walk decodes values of type t itself.
+func supported(t reflect.Type, seen map[reflect.Type]bool) bool {
+	if t == rawMessageType {
+		return true
+	}
+	if t == numberType {
+		return false
+	}
+	if seen[t] {
+		return true
+	}
+	seen[t] = true
+	if reflect.PointerTo(t).Implements(jsonUnmarshalerType) || reflect.PointerTo(t).Implements(textUnmarshalerType) {
+		return false
+	}
+	switch t.Kind() {
+	case reflect.Bool, reflect.String, reflect.Float32, reflect.Float64,
+		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return true
+	case reflect.Interface:
+		return t.NumMethod() == 0
+	case reflect.Pointer:
+		return supported(t.Elem(), seen)
+	case reflect.Slice:
+		return t.Elem().Kind() != reflect.Uint8 && supported(t.Elem(), seen)
+	case reflect.Map:
+		return t.Key().Kind() == reflect.String && !reflect.PointerTo(t.Key()).Implements(textUnmarshalerType) && supported(t.Elem(), seen)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if f.Anonymous {
+				return false
+			}
+			if !f.IsExported() {
+				continue
+			}
+			tag := f.Tag.Get("json")
+			if tag == "-" {
+				continue
+			}
+			if _, opts, _ := strings.Cut(tag, ","); strings.Contains(","+opts+",", ",string,") {
+				return false
+			}
+			if !supported(f.Type, seen) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+type field struct {
+	name  string
+	index int
+}
+
+type decoder struct {
+	data   []byte
+	strict bool
+	stack  []string // JSON names of the struct fields being decoded, as encoding/json reports them
+	fields map[reflect.Type][]field
+}
+
+func (d *decoder) space(i int) int {
+	for i < len(d.data) && isSpace(d.data[i]) {
+		i++
+	}
+	return i
+}
+
+func (d *decoder) typeError(what string, t reflect.Type, at int) error {
+	return &json.UnmarshalTypeError{Value: what, Type: t, Offset: int64(at), Field: strings.Join(d.stack, ".")}
+}
+
+func (d *decoder) structFields(t reflect.Type) []field {
+	if fs, ok := d.fields[t]; ok {
+		return fs
+	}
+	var fs []field
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		if name == "" {
+			name = f.Name
+		}
+		fs = append(fs, field{name: name, index: i})
+	}
+	if d.fields == nil {
+		d.fields = map[reflect.Type][]field{}
+	}
+	d.fields[t] = fs
+	return fs
+}
+
+// skip returns the end of the value at i.
+func (d *decoder) skip(i int) (int, error) {
+	s := scanner{b: d.data}
+	end, fe := s.value(i, 0)
+	if fe != nil {
+		return i, errFallback
+	}
+	return end, nil
+}
+
+// value decodes the value at i (no leading space) into v and returns the
+// index past it.
+func (d *decoder) value(i int, v reflect.Value) (int, error) {
+	if i >= len(d.data) {
+		return i, errFallback
+	}
+	c := d.data[i]
+	if v.Type() == rawMessageType {
+		end, err := d.skip(i)
+		if err == nil {
+			v.SetBytes(append([]byte(nil), d.data[i:end]...))
+		}
+		return end, err
+	}
+	// Pointers and interfaces: null sets nil, anything else is decoded
+	// into the pointee (allocated when nil).
+	for v.Kind() == reflect.Pointer {
+		if c == 'n' {
+			v.SetZero()
+			return d.literal(i, "null")
+		}
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		v = v.Elem()
+		if v.Type() == rawMessageType {
+			return d.value(i, v)
+		}
+	}
+	if v.Kind() == reflect.Interface {
+		if !v.IsNil() {
+			return i, errFallback // encoding/json decodes into what it holds
+		}
+		if c == 'n' {
+			v.SetZero()
+			return d.literal(i, "null")
+		}
+		x, end, err := d.any(i)
+		if err == nil {
+			v.Set(reflect.ValueOf(x))
+		}
+		return end, err
+	}
+	switch {
+	case c == '{':
+		return d.object(i, v)
+	case c == '[':
+		return d.array(i, v)
+	case c == '"':
+		s, end, err := d.str(i)
+		if err != nil {
+			return end, err
+		}
+		if v.Kind() != reflect.String {
+			return end, d.typeError("string", v.Type(), end)
+		}
+		v.SetString(s)
+		return end, nil
+	case c == 't' || c == 'f':
+		lit := "true"
+		if c == 'f' {
+			lit = "false"
+		}
+		end, err := d.literal(i, lit)
+		if err != nil {
+			return end, err
+		}
+		if v.Kind() != reflect.Bool {
+			return end, d.typeError("bool", v.Type(), end)
+		}
+		v.SetBool(c == 't')
+		return end, nil
+	case c == 'n':
+		switch v.Kind() {
+		case reflect.Map, reflect.Slice:
+			v.SetZero()
+		}
+		return d.literal(i, "null")
+	case c == '-' || c >= '0' && c <= '9':
+		return d.number(i, v)
+	}
+	return i, errFallback
+}
+
+func (d *decoder) literal(i int, lit string) (int, error) {
+	if len(d.data)-i < len(lit) || string(d.data[i:i+len(lit)]) != lit {
+		return i, errFallback
+	}
+	return i + len(lit), nil
+}
+
+func (d *decoder) numberEnd(i int) int {
+	for i < len(d.data) {
+		switch c := d.data[i]; {
+		case c >= '0' && c <= '9', c == '-', c == '+', c == '.', c == 'e', c == 'E':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+func (d *decoder) number(i int, v reflect.Value) (int, error) {
+	end := d.numberEnd(i)
+	s := string(d.data[i:end])
+	switch v.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || v.OverflowInt(n) {
+			return end, d.typeError("number "+s, v.Type(), end)
+		}
+		v.SetInt(n)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil || v.OverflowUint(n) {
+			return end, d.typeError("number "+s, v.Type(), end)
+		}
+		v.SetUint(n)
+	case reflect.Float32, reflect.Float64:
+		n, err := strconv.ParseFloat(s, v.Type().Bits())
+		if err != nil || v.OverflowFloat(n) {
+			return end, d.typeError("number "+s, v.Type(), end)
+		}
+		v.SetFloat(n)
+	default:
+		return end, d.typeError("number", v.Type(), end)
+	}
+	return end, nil
+}
+
+// str decodes the string at i.
+func (d *decoder) str(i int) (string, int, error) {
+	j := i + 1
+	for j < len(d.data) {
+		switch c := d.data[j]; {
+		case c == '"':
+			return string(d.data[i+1 : j]), j + 1, nil
+		case c == '\\':
+			return d.strEscaped(i)
+		case c < 0x20:
+			return "", j, errFallback
+		}
+		j++
+	}
+	return "", j, errFallback
+}
+
+func (d *decoder) strEscaped(i int) (string, int, error) {
+	out := make([]byte, 0, 32)
+	j := i + 1
+	for j < len(d.data) {
+		c := d.data[j]
+		switch {
+		case c == '"':
+			return string(out), j + 1, nil
+		case c < 0x20:
+			return "", j, errFallback
+		case c != '\\':
+			out = append(out, c)
+			j++
+			continue
+		}
+		if j+1 >= len(d.data) {
+			return "", j, errFallback
+		}
+		e := d.data[j+1]
+		j += 2
+		switch e {
+		case '"', '\\', '/':
+			out = append(out, e)
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r, ok := d.hex4(j)
+			if !ok {
+				return "", j, errFallback
+			}
+			j += 4
+			if utf16.IsSurrogate(r) {
+				r2, ok := rune(-1), false
+				if j+6 <= len(d.data) && d.data[j] == '\\' && d.data[j+1] == 'u' {
+					r2, ok = d.hex4(j + 2)
+				}
+				if dec := utf16.DecodeRune(r, r2); ok && dec != utf8.RuneError {
+					r = dec
+					j += 6
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			out = utf8.AppendRune(out, r)
+		default:
+			return "", j, errFallback
+		}
+	}
+	return "", j, errFallback
+}
+
+func (d *decoder) hex4(j int) (rune, bool) {
+	if j+4 > len(d.data) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range d.data[j : j+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r*16 + rune(c)
+	}
+	return r, true
+}
+
+// members calls f for each member of the object at i with the key and the
+// index of its value; it returns the index past the object.
+func (d *decoder) members(i int, f func(key string, at int) (int, error)) (int, error) {
+	i = d.space(i + 1)
+	if i < len(d.data) && d.data[i] == '}' {
+		return i + 1, nil
+	}
+	for {
+		if i >= len(d.data) || d.data[i] != '"' {
+			return i, errFallback
+		}
+		key, end, err := d.str(i)
+		if err != nil {
+			return end, err
+		}
+		i = d.space(end)
+		if i >= len(d.data) || d.data[i] != ':' {
+			return i, errFallback
+		}
+		if i, err = f(key, d.space(i+1)); err != nil {
+			return i, err
+		}
+		i = d.space(i)
+		if i >= len(d.data) {
+			return i, errFallback
+		}
+		switch d.data[i] {
+		case ',':
+			i = d.space(i + 1)
+		case '}':
+			return i + 1, nil
+		default:
+			return i, errFallback
+		}
+	}
+}
+
+func (d *decoder) object(i int, v reflect.Value) (int, error) {
+	t := v.Type()
+	switch t.Kind() {
+	case reflect.Struct:
+		fs := d.structFields(t)
+		return d.members(i, func(key string, at int) (int, error) {
+			var f *field
+			for k := range fs {
+				if fs[k].name == key {
+					f = &fs[k]
+					break
+				}
+			}
+			if f == nil {
+				for k := range fs {
+					if strings.EqualFold(fs[k].name, key) {
+						f = &fs[k]
+						break
+					}
+				}
+			}
+			if f == nil {
+				if d.strict {
+					return at, fmt.Errorf("json: unknown field %q", key)
+				}
+				return d.skip(at)
+			}
+			d.stack = append(d.stack, f.name)
+			end, err := d.value(at, v.Field(f.index))
+			if err == nil {
+				d.stack = d.stack[:len(d.stack)-1]
+			}
+			return end, err
+		})
+	case reflect.Map:
+		if v.IsNil() {
+			v.Set(reflect.MakeMap(t))
+		}
+		return d.members(i, func(key string, at int) (int, error) {
+			elem := reflect.New(t.Elem()).Elem()
+			end, err := d.value(at, elem)
+			if err == nil {
+				v.SetMapIndex(reflect.ValueOf(key).Convert(t.Key()), elem)
+			}
+			return end, err
+		})
+	}
+	end, err := d.skip(i)
+	if err != nil {
+		return end, err
+	}
+	return end, d.typeError("object", t, end)
+}
+
+func (d *decoder) array(i int, v reflect.Value) (int, error) {
+	if v.Kind() != reflect.Slice {
+		end, err := d.skip(i)
+		if err != nil {
+			return end, err
+		}
+		return end, d.typeError("array", v.Type(), end)
+	}
+	n := 0
+	i = d.space(i + 1)
+	if i < len(d.data) && d.data[i] == ']' {
+		v.Set(reflect.MakeSlice(v.Type(), 0, 0))
+		return i + 1, nil
+	}
+	for {
+		if n >= v.Cap() {
+			v.Grow(1)
+		}
+		if n >= v.Len() {
+			v.SetLen(n + 1)
+		}
+		end, err := d.value(i, v.Index(n))
+		if err != nil {
+			return end, err
+		}
+		n++
+		i = d.space(end)
+		if i >= len(d.data) {
+			return i, errFallback
+		}
+		switch d.data[i] {
+		case ',':
+			i = d.space(i + 1)
+		case ']':
+			v.SetLen(n)
+			return i + 1, nil
+		default:
+			return i, errFallback
+		}
+	}
+}
+
+// any decodes the value at i as encoding/json does into an empty
+// interface: objects map[string]any, arrays []any, numbers float64.
+func (d *decoder) any(i int) (any, int, error) {
+	if i >= len(d.data) {
+		return nil, i, errFallback
+	}
+	switch c := d.data[i]; {
+	case c == '{':
+		m := map[string]any{}
+		end, err := d.members(i, func(key string, at int) (int, error) {
+			x, end, err := d.any(at)
+			m[key] = x
+			return end, err
+		})
+		return m, end, err
+	case c == '[':
+		out := []any{}
+		i = d.space(i + 1)
+		if i < len(d.data) && d.data[i] == ']' {
+			return out, i + 1, nil
+		}
+		for {
+			x, end, err := d.any(i)
+			if err != nil {
+				return nil, end, err
+			}
+			out = append(out, x)
+			i = d.space(end)
+			if i >= len(d.data) {
+				return nil, i, errFallback
+			}
+			switch d.data[i] {
+			case ',':
+				i = d.space(i + 1)
+			case ']':
+				return out, i + 1, nil
+			default:
+				return nil, i, errFallback
+			}
+		}
+	case c == '"':
+		x, end, err := d.str(i)
+		return x, end, err
+	case c == 't':
+		end, err := d.literal(i, "true")
+		return true, end, err
+	case c == 'f':
+		end, err := d.literal(i, "false")
+		return false, end, err
+	case c == 'n':
+		end, err := d.literal(i, "null")
+		return nil, end, err
+	case c == '-' || c >= '0' && c <= '9':
+		end := d.numberEnd(i)
+		s := string(d.data[i:end])
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return nil, end, &json.UnmarshalTypeError{Value: "number " + s, Type: reflect.TypeFor[float64](), Offset: int64(end), Field: strings.Join(d.stack, ".")}
+		}
+		return f, end, nil
+	}
+	return nil, i, errFallback
+}

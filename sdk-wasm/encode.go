@@ -1,0 +1,255 @@
+package ron
+
+import (
+	"encoding"
+	"encoding/json"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// appendCanonicalValue appends v's JSON in canonical form (as
+// appendCanonical(marshal(v)) would write it: object keys sorted, no
+// space, strings escaped as appendString does), walking v with reflection
+// once instead of encoding it with encoding/json and scanning the result
+// again, which in wasm cost a validate call more than its own logic. A type
+// it does not handle (json.Marshaler or encoding.TextMarshaler
+// implementations other than json.RawMessage, embedded structs, ",string"
+// fields, arrays, []byte, maps with non-string keys) returns errFallback, and
+// the caller encodes with encoding/json.
+func appendCanonicalValue(dst []byte, v any) ([]byte, error) {
+	rv := reflect.ValueOf(v)
+	if !rv.IsValid() {
+		return append(dst, "null"...), nil
+	}
+	if !encSupported(rv.Type(), map[reflect.Type]bool{}) {
+		return dst, errFallback
+	}
+	var e encoder
+	return e.value(dst, rv)
+}
+
+var (
+	jsonMarshalerType = reflect.TypeFor[json.Marshaler]()
+	textMarshalerType = reflect.TypeFor[encoding.TextMarshaler]()
+)
+
+func encSupported(t reflect.Type, seen map[reflect.Type]bool) bool {
+	if t == rawMessageType {
+		return true
+	}
+	if t == numberType {
+		return false
+	}
+	if seen[t] {
+		return true
+	}
+	seen[t] = true
+	if t.Implements(jsonMarshalerType) || reflect.PointerTo(t).Implements(jsonMarshalerType) ||
+		t.Implements(textMarshalerType) || reflect.PointerTo(t).Implements(textMarshalerType) {
+		return false
+	}
+	switch t.Kind() {
+	case reflect.Bool, reflect.String, reflect.Float32, reflect.Float64,
+		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return true
+	case reflect.Interface:
+		return true // checked again on the value it holds
+	case reflect.Pointer:
+		return encSupported(t.Elem(), seen)
+	case reflect.Slice:
+		return t.Elem().Kind() != reflect.Uint8 && encSupported(t.Elem(), seen)
+	case reflect.Map:
+		return t.Key().Kind() == reflect.String && encSupported(t.Elem(), seen)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if f.Anonymous {
+				return false
+			}
+			if !f.IsExported() {
+				continue
+			}
+			tag := f.Tag.Get("json")
+			if tag == "-" {
+				continue
+			}
+			if _, opts, _ := strings.Cut(tag, ","); strings.Contains(","+opts+",", ",string,") || strings.Contains(","+opts+",", ",omitzero,") {
+				return false
+			}
+			if !encSupported(f.Type, seen) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+type encField struct {
+	name      string
+	index     int
+	omitEmpty bool
+}
+
+type encoder struct {
+	fields map[reflect.Type][]encField
+	depth  int
+}
+
+func (e *encoder) structFields(t reflect.Type) []encField {
+	if fs, ok := e.fields[t]; ok {
+		return fs
+	}
+	var fs []encField
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "" {
+			name = f.Name
+		}
+		fs = append(fs, encField{name: name, index: i, omitEmpty: strings.Contains(","+opts+",", ",omitempty,")})
+	}
+	slices.SortStableFunc(fs, func(a, b encField) int { return strings.Compare(a.name, b.name) })
+	if e.fields == nil {
+		e.fields = map[reflect.Type][]encField{}
+	}
+	e.fields[t] = fs
+	return fs
+}
+
+func isEmptyValue(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
+		return v.Len() == 0
+	case reflect.Float32, reflect.Float64:
+		return v.Float() == 0
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Interface, reflect.Pointer:
+		return v.IsZero()
+	}
+	return false
+}
+
+// maxEncodeDepth bounds the walk (encoding/json reports a cycle past 1000).
+const maxEncodeDepth = 1000
+
+func (e *encoder) value(dst []byte, v reflect.Value) ([]byte, error) {
+	if e.depth > maxEncodeDepth {
+		return dst, errFallback
+	}
+	e.depth++
+	defer func() { e.depth-- }()
+	if v.Type() == rawMessageType {
+		if v.IsNil() {
+			return append(dst, "null"...), nil
+		}
+		out, err := appendCanonical(dst, v.Bytes())
+		if err != nil {
+			return dst, errFallback
+		}
+		return out, nil
+	}
+	switch v.Kind() {
+	case reflect.Bool:
+		return strconv.AppendBool(dst, v.Bool()), nil
+	case reflect.String:
+		return appendString(dst, v.String()), nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return strconv.AppendInt(dst, v.Int(), 10), nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return strconv.AppendUint(dst, v.Uint(), 10), nil
+	case reflect.Float32, reflect.Float64:
+		b, err := json.Marshal(v.Interface())
+		if err != nil {
+			return dst, err
+		}
+		return append(dst, b...), nil
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return append(dst, "null"...), nil
+		}
+		if v.Kind() == reflect.Interface && !encSupported(v.Elem().Type(), map[reflect.Type]bool{}) {
+			return dst, errFallback
+		}
+		return e.value(dst, v.Elem())
+	case reflect.Slice:
+		if v.IsNil() {
+			return append(dst, "null"...), nil
+		}
+		dst = append(dst, '[')
+		for i := range v.Len() {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			var err error
+			if dst, err = e.value(dst, v.Index(i)); err != nil {
+				return dst, err
+			}
+		}
+		return append(dst, ']'), nil
+	case reflect.Map:
+		if v.IsNil() {
+			return append(dst, "null"...), nil
+		}
+		keys := make([]string, 0, v.Len())
+		for _, k := range v.MapKeys() {
+			keys = append(keys, k.String())
+		}
+		slices.Sort(keys)
+		dst = append(dst, '{')
+		for i, k := range keys {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, k)
+			dst = append(dst, ':')
+			var err error
+			if dst, err = e.value(dst, v.MapIndex(reflect.ValueOf(k).Convert(v.Type().Key()))); err != nil {
+				return dst, err
+			}
+		}
+		return append(dst, '}'), nil
+	case reflect.Struct:
+		dst = append(dst, '{')
+		n := 0
+		for _, f := range e.structFields(v.Type()) {
+			fv := v.Field(f.index)
+			if f.omitEmpty && isEmptyValue(fv) {
+				continue
+			}
+			if n > 0 {
+				dst = append(dst, ',')
+			}
+			n++
+			dst = appendString(dst, f.name)
+			dst = append(dst, ':')
+			var err error
+			if dst, err = e.value(dst, fv); err != nil {
+				return dst, err
+			}
+		}
+		return append(dst, '}'), nil
+	}
+	return dst, errFallback
+}
+
+// encodeTable encodes v for Manifest.Set: canonical JSON and true, or
+// encoding/json's output (canonicalized later) and false.
+func encodeTable(v any) ([]byte, bool, error) {
+	if b, err := appendCanonicalValue(nil, v); err == nil {
+		return b, true, nil
+	}
+	b, err := marshal(v)
+	return b, false, err
+}
