@@ -4,6 +4,7 @@
 #   make test    make vet (go vet, staticcheck, gofmt -l, go mod tidy -diff), every test with
 #                -race, the conformance suite on every built-in plugin, the release tests (make dist-test: linux/amd64 only; make dist-check: all)
 #   make bench   the benchmarks (figures as ratios to this machine's limits)
+#   make bench-node  real nodes end to end: start-up, idle memory, GETs, node to node, first fetch
 #   make dist    release archives, Debian packages and SHA256SUMS in dist/ (docs/OPERATING.md)
 
 GO      ?= go
@@ -18,7 +19,7 @@ export RON_TEST_WAZERO_CACHE ?= $(CURDIR)/bin/.cache/wazero-test
 # directory, so the crates they depend on compile once.
 export RON_TEST_CARGO_TARGET ?= $(CURDIR)/bin/.cache/cargo-target
 
-.PHONY: all build wasm run test vet unit conformance bench clean dist dist-test dist-check
+.PHONY: all build wasm run test vet unit conformance bench bench-node clean dist dist-test dist-check
 all: build
 
 build: bin/ronhost
@@ -104,6 +105,14 @@ bench: build
 	$(GO) test -run '^$$' -bench SealOpen -benchtime 2000x -count 3 ./core/mailbox/
 	$(GO) test -run '^$$' -bench 'Fetch1GiB/tcp-tls' -benchtime 5x -timeout 30m ./core/blob/
 	$(GO) test -run '^$$' -bench FindProviders50 -benchtime 490x -timeout 30m ./core/overlay/
+
+# The whole process, end to end (internal/nodebench): real `ronhost serve`
+# processes on 127.0.0.1, each figure a ratio to a limit measured in the same
+# run (exec of the binary, a plain http.FileServer, a loopback TCP copy).
+# RON_BENCH_NODE_BYTES (default 1 GiB) and RON_BENCH_NODE_ROUNDS (3) make
+# quick runs: RON_BENCH_NODE_BYTES=67108864 make bench-node.
+bench-node: build
+	$(GO) run ./internal/nodebench -bin bin/ronhost
 
 # Releases (docs/OPERATING.md, "Releases"). For each platform: a binary
 # built with CGO off, -trimpath and pinned flags, with the built-in plugins

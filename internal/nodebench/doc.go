@@ -1,0 +1,22 @@
+// Command nodebench is `make bench-node`: a whole-process benchmark that
+// starts real `ronhost serve` processes on 127.0.0.1 and reports each
+// figure as a ratio to a limit measured in the same run:
+//
+//   - start-up to ready (/readyz answers 200), cold (an empty wazero
+//     compilation cache and a new data directory) and warm (a restart), as
+//     ratios to exec-ing the same binary for `ronhost version`;
+//   - idle resident memory after start (VmRSS), against kubo's 80 MiB
+//     (issue 18's figure, not measured here);
+//   - 1 MiB range GETs (p50, p99) and full GETs of one object, against a
+//     plain Go http.FileServer serving the same file, interleaved;
+//   - a node fetching the object from another node through its gateway,
+//     against a raw loopback TCP copy of the same bytes (to nothing, and
+//     to a file with fsync);
+//   - the first fetch of fresh 4 KiB objects from a connected peer (some
+//     after a peer just left), against a plain file server's 4 KiB GET.
+//
+// It is bounded: fixed counts and sizes (RON_BENCH_NODE_BYTES, default
+// 1 GiB; RON_BENCH_NODE_ROUNDS), an overall deadline, every process killed
+// on the way out. It imports no ronhost package: it drives the binary as an
+// operator does.
+package main
