@@ -54,6 +54,7 @@ type Config struct {
 	RequestTimeout     time.Duration    // no progress for this long on a request = dead peer; 0: 10s
 	IdleTimeout        time.Duration    // an inbound stream with no request for this long is closed; 0: 1m
 	BanFor             time.Duration    // a liar is skipped this long; 0: 1h
+	AskConnected       int              // connected peers Locate asks before any lookup answers; 0: 8, < 0: none
 	Logger             *slog.Logger     // nil: discard
 	Now                func() time.Time // the clock for bans; nil: time.Now
 	// Trusted says whether a peer may ask this node to replicate (hold a
@@ -96,6 +97,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BanFor <= 0 {
 		c.BanFor = DefaultBanFor
+	}
+	if c.AskConnected == 0 {
+		c.AskConnected = DefaultAskConnected
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -173,14 +173,9 @@ func (n *Node) runFetch(j *fetchJob, from []peer.AddrInfo) {
 
 	findCtx, cancel := context.WithTimeout(ctx, cfg.FetchTimeout.D())
 	defer cancel()
-	provs, err := n.providers(findCtx, j.c, from)
+	size, ob, provs, err := n.locate(findCtx, j.c, from)
 	if err != nil {
 		fail(err)
-		return
-	}
-	size, ob, err := n.blob.Outboard(findCtx, j.c, provs)
-	if err != nil {
-		fail(fmt.Errorf("%w: %s: no provider gave a valid outboard: %v", errNoProviders, j.c, err))
 		return
 	}
 	ing, err := n.store.NewIngest(ctx, j.c, size, ob)
@@ -233,6 +228,54 @@ func (n *Node) runFetch(j *fetchJob, from []peer.AddrInfo) {
 	n.fetches.mu.Unlock()
 	n.log.Info("fetched", "cid", j.c, "bytes", res.Size, "from", len(j.from), "elapsed", time.Since(start).Round(time.Millisecond))
 	n.emit(bus.KindObjectStored, bus.ObjectStored{CID: res.CID.String(), Size: res.Size, Inline: res.Inline})
+}
+
+// locate finds c's size, verified outboard and providers. Given from, it
+// asks those. Otherwise it asks, all at once, the store role's instance
+// holding c (in a process without that role), the peers this node is
+// connected to, and each provider the DHT lookup finds as it finds it, and
+// starts on the first that answers with a verified outboard, without
+// waiting for the rest of the lookup.
+func (n *Node) locate(ctx context.Context, c cid.CID, from []peer.AddrInfo) (int64, []byte, []peer.AddrInfo, error) {
+	if len(from) > 0 {
+		size, ob, err := n.blob.Outboard(ctx, c, from)
+		if err != nil {
+			return 0, nil, nil, fmt.Errorf("%w: %s: no provider gave a valid outboard: %v", errNoProviders, c, err)
+		}
+		return size, ob, from, nil
+	}
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel() // ends the lookup once an answer is in
+	more := make(chan peer.AddrInfo)
+	go func() {
+		defer close(more)
+		send := func(ai peer.AddrInfo) bool {
+			select {
+			case more <- ai:
+				return true
+			case <-lctx.Done():
+				return false
+			}
+		}
+		for _, ai := range n.storeProviders(lctx, c) {
+			if !send(ai) {
+				return
+			}
+		}
+		for ai := range n.overlay.FindProvidersAsync(lctx, c, 16) {
+			if !send(ai) {
+				return
+			}
+		}
+	}()
+	loc, err := n.blob.Locate(lctx, c, more)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, nil, nil, fmt.Errorf("%w: %s: %v", errNoProviders, c, err)
+		}
+		return 0, nil, nil, fmt.Errorf("%w: %s: no provider gave a valid outboard: %v", errNoProviders, c, err)
+	}
+	return loc.Size, loc.Outboard, loc.Providers, nil
 }
 
 // providers returns from, or the store role's instance holding c (in a
