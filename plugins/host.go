@@ -22,12 +22,13 @@ type Host struct {
 	cfg  Config
 	memo *memo
 
-	mu       sync.Mutex
-	started  bool
-	closed   bool
-	runtime  wazero.Runtime
-	cache    wazero.CompilationCache
-	compiled map[string]*compiledRef // by plugin hash
+	mu        sync.Mutex
+	started   bool
+	closed    bool
+	runtime   wazero.Runtime
+	cache     wazero.CompilationCache
+	compiled  map[string]*compiledRef  // by plugin hash
+	compiling map[string]chan struct{} // by plugin hash: closed when its compile ends
 }
 
 type compiledRef struct {
@@ -38,7 +39,7 @@ type compiledRef struct {
 // New returns a Host. It does no I/O: the runtime starts at the first Load.
 func New(cfg Config) *Host {
 	cfg = cfg.withDefaults()
-	h := &Host{cfg: cfg, compiled: map[string]*compiledRef{}}
+	h := &Host{cfg: cfg, compiled: map[string]*compiledRef{}, compiling: map[string]chan struct{}{}}
 	if cfg.MemoEntries > 0 {
 		h.memo = newMemo(cfg.MemoEntries, 64<<20)
 	}
@@ -128,15 +129,53 @@ func (h *Host) Load(ctx context.Context, wasm []byte) (*Plugin, error) {
 }
 
 func (h *Host) acquireCompiled(ctx context.Context, hash string, wasm []byte) (wazero.CompiledModule, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if err := h.start(ctx); err != nil {
-		return nil, err
+	for {
+		h.mu.Lock()
+		if err := h.start(ctx); err != nil {
+			h.mu.Unlock()
+			return nil, err
+		}
+		if ref, ok := h.compiled[hash]; ok {
+			ref.refs++
+			h.mu.Unlock()
+			return ref.mod, nil
+		}
+		wait, busy := h.compiling[hash]
+		if !busy {
+			wait = make(chan struct{})
+			h.compiling[hash] = wait
+			runtime := h.runtime
+			h.mu.Unlock()
+			// Compiling runs outside the lock, so plugins load in parallel
+			// (a cold start compiles the built-ins on every core); a second
+			// Load of the same bytes waits for this one.
+			cm, err := h.compile(ctx, runtime, wasm)
+			h.mu.Lock()
+			delete(h.compiling, hash)
+			close(wait)
+			if h.closed { // Close ran meanwhile: the runtime is gone
+				if err == nil {
+					_ = cm.Close(ctx)
+				}
+				cm, err = nil, ErrClosed
+			}
+			if err == nil {
+				h.compiled[hash] = &compiledRef{mod: cm, refs: 1}
+			}
+			h.mu.Unlock()
+			return cm, err
+		}
+		h.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
-	if ref, ok := h.compiled[hash]; ok {
-		ref.refs++
-		return ref.mod, nil
-	}
+}
+
+// compile instruments (unless deadlines are off), compiles and checks wasm.
+func (h *Host) compile(ctx context.Context, runtime wazero.Runtime, wasm []byte) (wazero.CompiledModule, error) {
 	code := wasm
 	if !h.cfg.noDeadlines {
 		// The meter also refuses modules whose declared counts would make
@@ -151,7 +190,7 @@ func (h *Host) acquireCompiled(ctx context.Context, hash string, wasm []byte) (w
 		}
 		code = m
 	}
-	cm, err := h.runtime.CompileModule(ctx, code)
+	cm, err := runtime.CompileModule(ctx, code)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidModule, err)
 	}
@@ -159,7 +198,6 @@ func (h *Host) acquireCompiled(ctx context.Context, hash string, wasm []byte) (w
 		_ = cm.Close(ctx)
 		return nil, err
 	}
-	h.compiled[hash] = &compiledRef{mod: cm, refs: 1}
 	return cm, nil
 }
 

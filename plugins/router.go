@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sort"
 	"sync"
 )
@@ -49,6 +50,31 @@ func (r *Router) Install(ctx context.Context, tld string, wasm []byte) (*Plugin,
 		_ = old.Close(ctx) // waits for its calls in flight
 	}
 	return p, nil
+}
+
+// InstallAll installs each module of wasms (by TLD) as Install does, the
+// loads (compile, warm, describe) running in parallel, up to GOMAXPROCS at
+// once: a node's start compiles its plugins on every core. It returns
+// each TLD's error (nil: installed).
+func (r *Router) InstallAll(ctx context.Context, wasms map[string][]byte) map[string]error {
+	errs := make(map[string]error, len(wasms))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, max(runtime.GOMAXPROCS(0), 1))
+	for tld, wasm := range wasms {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			_, err := r.Install(ctx, tld, wasm)
+			mu.Lock()
+			errs[tld] = err
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return errs
 }
 
 // Remove uninstalls tld after its calls in flight finish.

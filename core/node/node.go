@@ -599,6 +599,7 @@ func (n *Node) Reconcile(ctx context.Context) error {
 	}
 	n.blocked.Store(&blocked)
 	var errs []error
+	load := map[string][]byte{}
 	for tld, w := range wants {
 		// Unchanged plugins stay; a quarantined one is reloaded, which lifts the quarantine.
 		if p, err := n.router.Plugin(tld); err == nil && p.Hash() == w.hash && !p.Stats().Quarantined {
@@ -609,9 +610,14 @@ func (n *Node) Reconcile(ctx context.Context) error {
 		if err == nil {
 			err = ctx.Err() // a stop while starting: install no more
 		}
-		if err == nil {
-			_, err = n.router.Install(ctx, tld, wasm)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("node: .%s: %w", tld, err))
+			continue
 		}
+		load[tld] = wasm
+	}
+	for tld, err := range n.router.InstallAll(ctx, load) { // compiled in parallel
+		w := wants[tld]
 		if err != nil {
 			errs = append(errs, fmt.Errorf("node: .%s: %w", tld, err))
 			continue
