@@ -116,3 +116,35 @@ func TestRouterFailedUpgradeKeepsTheOld(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// InstallAll loads in parallel: the same bytes asked for twice at once
+// compile once and are shared; a module that describes another TLD is
+// refused and the rest still install.
+func TestRouterInstallAll(t *testing.T) {
+	v1, v2 := chaos(t)
+	h := newHost(t, Config{})
+	r := NewRouter(h)
+	ctx := context.Background()
+	t.Cleanup(func() { _ = r.Close(ctx) })
+	errs := r.InstallAll(ctx, map[string][]byte{"chaos": v1, "other": v1, "wrong": v2})
+	if errs["chaos"] != nil {
+		t.Fatal(errs["chaos"])
+	}
+	for _, tld := range []string{"other", "wrong"} {
+		if !errors.Is(errs[tld], ErrTLDMismatch) {
+			t.Fatalf(".%s: want ErrTLDMismatch, got %v", tld, errs[tld])
+		}
+	}
+	if got := r.TLDs(); len(got) != 1 || got[0] != "chaos" {
+		t.Fatalf("TLDs = %v", got)
+	}
+	if _, err := r.Validate(ctx, "chaos", mode("ok"), 0); err != nil {
+		t.Fatal(err)
+	}
+	h.mu.Lock()
+	compiled, compiling := len(h.compiled), len(h.compiling)
+	h.mu.Unlock()
+	if compiled != 1 || compiling != 0 {
+		t.Fatalf("%d modules compiled and %d compiling after the loads, want the installed one only", compiled, compiling)
+	}
+}
