@@ -12,6 +12,7 @@ import (
 
 	"github.com/ronhost/ronhost/core/cid"
 	"github.com/ronhost/ronhost/core/store"
+	"github.com/ronhost/ronhost/internal/poll"
 )
 
 // connect connects client to each of peers and waits until identify has
@@ -24,7 +25,7 @@ func connect(t *testing.T, client *node, peers ...*node) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "identify", func() bool {
+	poll.Until(t, "identify", func() bool {
 		for _, p := range peers {
 			ps, _ := client.h.Peerstore().SupportsProtocols(p.h.ID(), ProtocolBlob)
 			if !slices.Contains(ps, ProtocolBlob) {
@@ -67,10 +68,14 @@ func TestLocateAsksConnectedPeers(t *testing.T) {
 	// liar's answer is judged whatever the scheduling.
 	holder.src.set(func(m *testSource) {
 		m.outboardHook = func(size int64, ob []byte) (int64, []byte) {
-			deadline := time.Now().Add(30 * time.Second)
-			for !client.svc.Banned(liar.h.ID()) && time.Now().Before(deadline) {
-				time.Sleep(time.Millisecond)
-			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			_ = poll.Wait(ctx, func() error {
+				if !client.svc.Banned(liar.h.ID()) {
+					return errors.New("the liar is not banned yet")
+				}
+				return nil
+			})
 			return size, ob
 		}
 	})
