@@ -194,7 +194,11 @@ func TestErrorReplyOnTheWire(t *testing.T) {
 }
 
 func TestHandlerDeadlineAndClientTimeout(t *testing.T) {
-	b := startBus(t, Options{RequestTimeout: 100 * time.Millisecond})
+	// The bus's RequestTimeout is short enough to wait for once, long
+	// enough that a round trip that must succeed under it does so on a
+	// loaded machine.
+	const busTimeout = 2 * time.Second
+	b := startBus(t, Options{RequestTimeout: busTimeout})
 	var sawDeadline atomic.Bool
 	release := make(chan struct{})
 	type seen struct {
@@ -221,7 +225,7 @@ func TestHandlerDeadlineAndClientTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The caller's deadline and request id cross the bus: a caller that
-	// gives a settle five minutes is not cut short by the bus's 100 ms.
+	// gives a settle five minutes is not cut short by the bus's 2 s.
 	ctx, cancel := context.WithTimeout(WithRequestID(context.Background(), "req-42"), 5*time.Minute)
 	defer cancel()
 	var got seen
@@ -236,7 +240,7 @@ func TestHandlerDeadlineAndClientTimeout(t *testing.T) {
 	if err := b.Request(context.Background(), Spec{Role: "slow", Verb: "deadline"}, nil, &got); err != nil {
 		t.Fatal(err)
 	}
-	if got.Left > 100*time.Millisecond || !SaneRequestID(got.ID) {
+	if got.Left > busTimeout || !SaneRequestID(got.ID) {
 		t.Fatalf("without a deadline or id: %s left, id %q", got.Left, got.ID)
 	}
 	// A request without the header (the nats CLI's) runs under the bus's
@@ -245,7 +249,7 @@ func TestHandlerDeadlineAndClientTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e := decodeError(msg); e.Code != CodeTimeout || !e.Retryable || !strings.Contains(e.Message, "ran past its 100ms") || !sawDeadline.Load() {
+	if e := decodeError(msg); e.Code != CodeTimeout || !e.Retryable || !strings.Contains(e.Message, "ran past its "+busTimeout.String()) || !sawDeadline.Load() {
 		t.Fatalf("handler deadline: %#v (deadline seen %v)", e, sawDeadline.Load())
 	}
 	// The caller's deadline ends the wait for a handler that holds on.
