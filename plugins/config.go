@@ -91,6 +91,11 @@ type Config struct {
 	QuarantineDistinct int
 	// QuarantineWindow: older faults do not count. 0 means 10 minutes.
 	QuarantineWindow time.Duration
+	// QuarantineFor is how long a quarantine lasts; then calls run again
+	// (and more faults over distinct inputs quarantine it again), so that
+	// content crafted to make it fault switches a TLD off for a bounded
+	// time. A reload also lifts it. 0 means 1 minute.
+	QuarantineFor time.Duration
 	// ContentFaultTTL is how long a fault marks its content: calls about it
 	// fail at once with that fault, without running the plugin. 0 means 10
 	// minutes.
@@ -160,6 +165,9 @@ func (c Config) withDefaults() Config {
 	c.QuarantineDistinct = min(c.QuarantineDistinct, c.QuarantineAfter)
 	if c.QuarantineWindow <= 0 {
 		c.QuarantineWindow = 10 * time.Minute
+	}
+	if c.QuarantineFor <= 0 {
+		c.QuarantineFor = time.Minute
 	}
 	if c.ContentFaultTTL <= 0 {
 		c.ContentFaultTTL = 10 * time.Minute

@@ -41,11 +41,12 @@ const (
 // the call would fault again). Quarantine is for a plugin that faults across
 // many inputs: Config.QuarantineAfter faults over at least
 // Config.QuarantineDistinct distinct contents, with no successful call
-// between them and all within Config.QuarantineWindow.
+// between them and all within Config.QuarantineWindow; it lasts
+// Config.QuarantineFor.
 type faultBook struct {
-	after, distinct int
-	window, ttl     time.Duration
-	now             func() time.Time
+	after, distinct   int
+	window, ttl, qfor time.Duration
+	now               func() time.Time
 
 	mu      sync.Mutex
 	marks   map[contentKey]*list.Element
@@ -53,6 +54,7 @@ type faultBook struct {
 	strikes map[contentKey]int // timeouts in a row, per content not yet marked
 	recent  []faultSeen        // faults since the last success, oldest first
 	other   uint64             // numbers faults not caused by content (instantiation)
+	qAt     time.Time          // when the plugin was last quarantined
 }
 
 type contentMark struct {
@@ -69,7 +71,7 @@ type faultSeen struct {
 func newFaultBook(c Config) *faultBook {
 	return &faultBook{
 		after: c.QuarantineAfter, distinct: c.QuarantineDistinct,
-		window: c.QuarantineWindow, ttl: c.ContentFaultTTL, now: c.now,
+		window: c.QuarantineWindow, ttl: c.ContentFaultTTL, qfor: c.QuarantineFor, now: c.now,
 		marks: map[contentKey]*list.Element{}, order: list.New(), strikes: map[contentKey]int{},
 	}
 }
@@ -143,7 +145,11 @@ func (b *faultBook) fault(k *contentKey, fe *FaultError) (marked, quarantine boo
 		seen[f.key] = true
 	}
 	faults, distinct = len(b.recent), len(seen)
-	return marked, faults >= b.after && distinct >= b.distinct, faults, distinct
+	quarantine = faults >= b.after && distinct >= b.distinct
+	if quarantine {
+		b.qAt = now
+	}
+	return marked, quarantine, faults, distinct
 }
 
 // success notes a call about k that ended well: faults before it no longer
@@ -164,4 +170,16 @@ func (b *faultBook) inRow() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return len(b.recent)
+}
+
+// quarantineOver reports whether the last quarantine has lasted its time;
+// if so the faults behind it no longer count.
+func (b *faultBook) quarantineOver() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.now().Sub(b.qAt) < b.qfor {
+		return false
+	}
+	b.recent = b.recent[:0]
+	return true
 }

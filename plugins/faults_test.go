@@ -77,7 +77,8 @@ func TestContentFaultMarksTheContent(t *testing.T) {
 
 // Quarantine is for a plugin that faults across many inputs: faults on two
 // manifests, however many, do not quarantine (QuarantineDistinct 3); a
-// third distinct manifest faulting with no success between does.
+// third distinct manifest faulting with no success between does, for a
+// minute.
 func TestQuarantineNeedsDistinctInputs(t *testing.T) {
 	v1, v2 := chaos(t)
 	clock := &fakeClock{t: time.Unix(1e9, 0)}
@@ -105,6 +106,15 @@ func TestQuarantineNeedsDistinctInputs(t *testing.T) {
 	}
 	if _, err := other.Validate(ctx, mode("ok"), ValidateContext{}); err != nil {
 		t.Fatalf("another plugin was affected: %v", err)
+	}
+	// The quarantine lasts QuarantineFor (1 minute): then calls run again.
+	clock.advance(59 * time.Second)
+	if _, err := p.Validate(ctx, mode("ok"), ValidateContext{}); !errors.Is(err, ErrQuarantined) {
+		t.Fatalf("before the quarantine ended: %v", err)
+	}
+	clock.advance(time.Second)
+	if _, err := p.Validate(ctx, mode("ok"), ValidateContext{}); err != nil || p.Stats().Quarantined {
+		t.Fatalf("after the quarantine ended: %v, stats %+v", err, p.Stats())
 	}
 }
 

@@ -220,9 +220,12 @@ func (p *Plugin) call(ctx context.Context, e Entry, input []byte, o callOpts) (R
 		return Result{}, err
 	}
 	defer p.inflight.Done()
+	if p.quarantined.Load() && p.book.quarantineOver() && p.quarantined.CompareAndSwap(true, false) {
+		p.log.Warn("plugin quarantine over: calls run again")
+	}
 	if p.quarantined.Load() {
-		return Result{}, fmt.Errorf("%w: %s plugin %s after %d faults over distinct inputs (last: %s); reinstall or reload it",
-			ErrQuarantined, p.info.TLD, shortHash(p.hash), p.book.inRow(), p.Stats().LastFault)
+		return Result{}, fmt.Errorf("%w: %s plugin %s after %d faults over distinct inputs (last: %s); it runs again within %s, or reload it",
+			ErrQuarantined, p.info.TLD, shortHash(p.hash), p.book.inRow(), p.Stats().LastFault, p.host.cfg.QuarantineFor)
 	}
 	if len(input) > p.host.cfg.Limits.InputBytes {
 		return Result{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrInputTooLarge, len(input), p.host.cfg.Limits.InputBytes)
@@ -321,7 +324,8 @@ func (p *Plugin) noteFault(err error, k *contentKey) error {
 	p.lastFault.Store(&msg)
 	p.log.Warn("plugin fault", "entry", fe.Entry, "kind", fe.Kind, "err", fe.Err, "content_marked", marked)
 	if q && !p.quarantined.Swap(true) {
-		p.log.Error("plugin quarantined: calls fail fast until it is reloaded", "faults", n, "distinct_inputs", distinct)
+		p.log.Error("plugin quarantined: calls fail fast until it is reloaded or the quarantine ends", "faults", n, "distinct_inputs", distinct,
+			"for", p.host.cfg.QuarantineFor)
 	}
 	return fe
 }
