@@ -494,9 +494,9 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 		if err := b.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
-		poll.UntilErr(t, 10*time.Second, "Ready", b.Ready)
+		poll.UntilErr(t, poll.Deadline, "Ready", b.Ready)
 		obj := cid.Sum([]byte("leak"))
-		poll.UntilErr(t, 10*time.Second, "Provide", func() error { return b.Provide(ctx, obj) })
+		poll.UntilErr(t, poll.Deadline, "Provide", func() error { return b.Provide(ctx, obj) })
 		if _, err := a.FindProviders(ctx, obj, 1); err != nil {
 			t.Fatal(err)
 		}
@@ -509,7 +509,7 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 	cycle()
 	before := runtime.NumGoroutine()
 	cycle()
-	poll.UntilErr(t, 10*time.Second, "goroutines back to the baseline", func() error {
+	poll.UntilErr(t, poll.Deadline, "goroutines back to the baseline", func() error {
 		if n := runtime.NumGoroutine(); n > before {
 			return fmt.Errorf("%d goroutines, %d before", n, before)
 		}

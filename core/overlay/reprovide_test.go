@@ -75,7 +75,7 @@ func TestReprovider(t *testing.T) {
 		}
 		t.Cleanup(func() { o.Close() })
 	}
-	poll.UntilErr(t, 10*time.Second, "C ready", c.Ready)
+	poll.UntilErr(t, poll.Deadline, "C ready", c.Ready)
 
 	obj := cid.Sum([]byte("announced later"))
 	if err := a.Provide(ctx, obj); !errors.Is(err, ErrNotReady) {
@@ -88,7 +88,7 @@ func TestReprovider(t *testing.T) {
 	if err := a.Connect(ctx, bAddr); err != nil {
 		t.Fatal(err)
 	}
-	poll.UntilErr(t, 10*time.Second, "the reprovider puts A's record on B and C", func() error {
+	poll.UntilErr(t, poll.Deadline, "the reprovider puts A's record on B and C", func() error {
 		if !holds(b, obj, a.ID()) || !holds(c, obj, a.ID()) {
 			return fmt.Errorf("B holds %v, C holds %v", holds(b, obj, a.ID()), holds(c, obj, a.ID()))
 		}
@@ -99,7 +99,7 @@ func TestReprovider(t *testing.T) {
 		t.Fatalf("C's FindProviders = %v, %v; want A", got, err)
 	}
 	first := ann.count(obj)
-	poll.UntilErr(t, 10*time.Second, "announced again", func() error {
+	poll.UntilErr(t, poll.Deadline, "announced again", func() error {
 		if n := ann.count(obj); n < first+2 {
 			return fmt.Errorf("%d announcements, want %d", n, first+2)
 		}
@@ -115,7 +115,7 @@ func TestReprovider(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := ann.count(other)
-	poll.UntilErr(t, 10*time.Second, "other root reprovided twice", func() error {
+	poll.UntilErr(t, poll.Deadline, "other root reprovided twice", func() error {
 		if n := ann.count(other); n < base+2 {
 			return fmt.Errorf("%d announcements, want %d", n, base+2)
 		}
