@@ -105,6 +105,7 @@ bench: build
 	$(GO) test -run '^$$' -bench SealOpen -benchtime 2000x -count 3 ./core/mailbox/
 	$(GO) test -run '^$$' -bench 'Fetch1GiB/tcp-tls' -benchtime 5x -timeout 30m ./core/blob/
 	$(GO) test -run '^$$' -bench FindProviders50 -benchtime 490x -timeout 30m ./core/overlay/
+	$(GO) test -run '^$$' -bench DHTScale -benchtime 2x -timeout 120m ./core/overlay/
 
 # The whole process, end to end (internal/nodebench): real `ronhost serve`
 # processes on 127.0.0.1, each figure a ratio to a limit measured in the same
