@@ -55,9 +55,6 @@ const (
 	provideTimeout = 2 * time.Minute
 	// reprovideWorkers announce roots concurrently.
 	reprovideWorkers = 4
-	// readyCheck is how often the reprovider looks for a first peer while
-	// an announcement waits for one.
-	readyCheck = 2 * time.Second
 	// dialTimeout bounds one bootstrap dial in Start.
 	dialTimeout = 10 * time.Second
 	// defaultMaxProviders is FindProviders' max when it is given <= 0.
@@ -179,6 +176,12 @@ type Overlay struct {
 	rootsMu  sync.Mutex
 	roots    map[cid.CID]*root
 	notReady atomic.Bool // an announcement found the routing table empty
+	// wake tells the reprovider that the routing table gained a peer
+	// (providing.go).
+	wake chan struct{}
+	// retry is how long a failed announcement waits (retryAfter; tests
+	// set it to hours so that only wake can make the reprovider act).
+	retry time.Duration
 
 	// onAnnounce, if set before Start, is called after every announcement
 	// (tests).
@@ -199,7 +202,7 @@ type root struct {
 // New returns an Overlay configured by cfg. It does no I/O.
 func New(cfg Config) *Overlay {
 	cfg.defaults()
-	return &Overlay{cfg: cfg, log: cfg.Logger, roots: make(map[cid.CID]*root)}
+	return &Overlay{cfg: cfg, log: cfg.Logger, roots: make(map[cid.CID]*root), wake: make(chan struct{}, 1), retry: retryAfter}
 }
 
 // Start builds the host (unless Config.Host is set), starts the reach
@@ -284,6 +287,16 @@ func (o *Overlay) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("overlay: starting the DHT: %w", err)
 	}
+	addrs, err := o.watchForProviding(h, d)
+	if err != nil {
+		d.Close()
+		return err
+	}
+	defer func() {
+		if err != nil {
+			addrs.Close()
+		}
+	}()
 	o.connectAll(ctx, h, boot)
 	if err := ctx.Err(); err != nil {
 		d.Close()
@@ -296,7 +309,7 @@ func (o *Overlay) Start(ctx context.Context) (err error) {
 	rctx, cancel := context.WithCancel(context.Background())
 	o.host, o.ownHost, o.dht, o.cancel, o.nboot = h, own, d, cancel, len(boot)
 	o.state = stateStarted
-	o.wg.Go(func() { o.reprovideLoop(rctx, d) })
+	o.wg.Go(func() { o.reprovideLoop(rctx, d, addrs) })
 	if reachLoop != nil {
 		o.wg.Go(func() { reachLoop(rctx) })
 	}

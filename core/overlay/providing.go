@@ -10,7 +10,10 @@ import (
 	ipfscid "github.com/ipfs/go-cid"
 	dht "github.com/libp2p/go-libp2p-kad-dht"
 	kb "github.com/libp2p/go-libp2p-kbucket"
+	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/host/eventbus"
 	mh "github.com/multiformats/go-multihash"
 
 	"github.com/ronhost/ronhost/core/cid"
@@ -96,29 +99,54 @@ func (o *Overlay) announce(ctx context.Context, d *dht.IpfsDHT, c cid.CID) error
 	return nil
 }
 
+// watchForProviding makes the routing table wake the reprovider when it
+// gains a peer (d's PeerAdded, wrapped before any peer is dialed), and
+// subscribes to the host's address changes for the same purpose.
+func (o *Overlay) watchForProviding(h host.Host, d *dht.IpfsDHT) (event.Subscription, error) {
+	rt := d.RoutingTable()
+	added := rt.PeerAdded
+	rt.PeerAdded = func(p peer.ID) {
+		if added != nil {
+			added(p)
+		}
+		select {
+		case o.wake <- struct{}{}:
+		default:
+		}
+	}
+	sub, err := h.EventBus().Subscribe(new(event.EvtLocalAddressesUpdated), eventbus.Name("ronhost providing"))
+	if err != nil {
+		return nil, fmt.Errorf("overlay: watching addresses: %w", err)
+	}
+	return sub, nil
+}
+
 // reprovideLoop announces the roots that are due until ctx ends. Roots
 // whose announcement found the routing table empty, or the node without an
-// address to announce, are announced as soon as both are there (checked
-// every readyCheck) rather than a retry interval later: a node that joins
-// through a peer not yet serving the DHT (one still waiting for AutoNAT to
-// call it public), or that waits for a relay slot, provides in seconds.
-func (o *Overlay) reprovideLoop(ctx context.Context, d *dht.IpfsDHT) {
-	tick := min(o.cfg.Reprovide, retryAfter)
+// address to announce, are announced as soon as both are there: the
+// routing table's first peer and a new address wake it (watchForProviding),
+// not a retry interval later. So objects published before the node had a
+// peer (a node that joins through a peer not yet serving the DHT, one
+// waiting for AutoNAT or a relay slot) are provided at once.
+func (o *Overlay) reprovideLoop(ctx context.Context, d *dht.IpfsDHT, addrs event.Subscription) {
+	defer addrs.Close()
+	tick := min(o.cfg.Reprovide, o.retry)
 	t := time.NewTicker(tick)
 	defer t.Stop()
-	ready := time.NewTicker(readyCheck)
-	defer ready.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 			o.reprovide(ctx, d, tick, false)
-		case <-ready.C:
-			if o.notReady.Load() && d.RoutingTable().Size() > 0 && len(o.hostRef.get().Addrs()) > 0 {
-				o.notReady.Store(false)
-				o.reprovide(ctx, d, tick, true)
-			}
+			continue
+		case <-o.wake:
+		case <-addrs.Out():
+		}
+		if o.notReady.Load() && d.RoutingTable().Size() > 0 && len(o.hostRef.get().Addrs()) > 0 {
+			o.notReady.Store(false)
+			o.log.Debug("a peer and an address: providing what waited")
+			o.reprovide(ctx, d, tick, true)
 		}
 	}
 }

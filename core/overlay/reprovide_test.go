@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -124,4 +126,48 @@ func TestReprovider(t *testing.T) {
 	if n := ann.count(obj); n > stopped+1 {
 		t.Fatalf("obj announced %d times after Unprovide", n-stopped)
 	}
+}
+
+// TestProvidedOnFirstPeer: real hosts on loopback. P publishes before it
+// has any peer (the announcement fails, ErrNotReady), then connects to A;
+// C, which joined through A, finds P's record. P's reprovide period and
+// its retry interval are hours, so only the routing table's first peer
+// waking the reprovider can put the record there within the test.
+func TestProvidedOnFirstPeer(t *testing.T) {
+	dir := t.TempDir()
+	a := start(t, Config{KeyFile: filepath.Join(dir, "a.key")})
+	aAddr := ""
+	for _, s := range a.Addrs() {
+		if strings.Contains(s, "/tcp/") {
+			aAddr = s
+		}
+	}
+	c := start(t, Config{KeyFile: filepath.Join(dir, "c.key"), Bootstrap: []string{aAddr}})
+	poll.UntilErr(t, 20*time.Second, "C ready", c.Ready)
+
+	p := New(Config{KeyFile: filepath.Join(dir, "p.key"), Reprovide: 6 * time.Hour})
+	p.retry = 6 * time.Hour
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := p.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	obj := cid.Sum([]byte("published before the first peer"))
+	if err := p.Provide(ctx, obj); !errors.Is(err, ErrNotReady) {
+		t.Fatalf("Provide with no peer = %v, want ErrNotReady", err)
+	}
+	if err := p.Connect(ctx, aAddr); err != nil {
+		t.Fatal(err)
+	}
+	poll.UntilErr(t, time.Minute, "C finds P's record", func() error {
+		got, err := c.FindProviders(ctx, obj, 1)
+		if err != nil {
+			return err
+		}
+		if len(got) != 1 || got[0].ID != p.ID() {
+			return fmt.Errorf("C found %v, want P (%s)", got, p.ID())
+		}
+		return nil
+	})
 }
