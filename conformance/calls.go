@@ -44,11 +44,9 @@ var errSkipProbe = errors.New("conformance: input over the host's limit")
 // and records it. The error is a fault (*plugins.FaultError), errSkipProbe,
 // or the context's error.
 //
-// A call that times out, or answers after its deadline, is retried once: on
-// a busy machine a call that usually takes a few milliseconds can miss a
-// 50 ms deadline, and an author needs a verdict that does not depend on the
-// neighbours. A plugin that is really too slow (or loops) misses it twice.
-// limits.time reports retries.
+// Time is judged by fuel, the same on every machine (ABI v1.1). Only a call
+// stopped by the host's wall-clock safety net, which a stalled machine can
+// reach, is retried once; limits.time reports retries.
 func (s *suite) call(ctx context.Context, pr probe, fresh bool) (plugins.Result, error) {
 	do := func() (plugins.Result, error) {
 		if fresh {
@@ -58,8 +56,7 @@ func (s *suite) call(ctx context.Context, pr probe, fresh bool) (plugins.Result,
 	}
 	res, err := do()
 	var first *plugins.FaultError
-	late := err == nil && !fresh && res.Elapsed > s.limits.Deadline(pr.entry)
-	if (late || errors.As(err, &first) && first.Kind == plugins.FaultTimeout) && ctx.Err() == nil {
+	if errors.As(err, &first) && errors.Is(err, plugins.ErrWallClock) && ctx.Err() == nil {
 		res, err = do()
 		if err == nil {
 			s.retried = append(s.retried, callRecord{entry: pr.entry, label: pr.label, input: pr.input, fresh: fresh, res: res, elapsed: res.Elapsed, fault: first})

@@ -93,7 +93,10 @@ type EntryStats struct {
 	P50        time.Duration `json:"p50"`         // median of the calls that answered
 	P99        time.Duration `json:"p99"`
 	Total      time.Duration `json:"total"`
-	Deadline   time.Duration `json:"deadline"`    // the limit the calls ran under
+	Deadline   time.Duration `json:"deadline"`    // the wall-clock safety net the calls ran under
+	MaxFuel    uint64        `json:"max_fuel"`    // most fuel a call burnt (faults included): the same on every machine
+	TotalFuel  uint64        `json:"total_fuel"`  // fuel of every call, summed
+	FuelBudget uint64        `json:"fuel_budget"` // the budget the calls ran under
 	PeakMemory uint32        `json:"peak_memory"` // largest linear memory seen after a call, bytes
 	MaxOutput  int           `json:"max_output"`  // largest output, bytes
 }
@@ -232,6 +235,13 @@ func newSuite(wasm []byte, opts Options) *suite {
 		}
 		if o.OutputBytes > 0 {
 			lim.OutputBytes = o.OutputBytes
+		}
+		for _, f := range []struct{ dst, src *uint64 }{
+			{&lim.DescribeFuel, &o.DescribeFuel}, {&lim.ValidateFuel, &o.ValidateFuel}, {&lim.SplitFuel, &o.SplitFuel}, {&lim.ResolveFuel, &o.ResolveFuel},
+		} {
+			if *f.src > 0 {
+				*f.dst = *f.src
+			}
 		}
 		for _, d := range []struct{ dst, src *time.Duration }{
 			{&lim.Describe, &o.Describe}, {&lim.Validate, &o.Validate}, {&lim.Split, &o.Split}, {&lim.Resolve, &o.Resolve},

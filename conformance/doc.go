@@ -93,7 +93,7 @@
 //	                    never a fault
 //	resolve.garbage     garbage resolve inputs: no fault (status 0 warns)
 //	cases.NAME          one per case file (below)
-//	limits.time         no call timed out or took longer than its deadline
+//	limits.time         no call spent its fuel budget (time judged by fuel, the same on any machine)
 //	                    (a call that times out is retried once, so a busy
 //	                    machine does not fail a plugin; the report says so)
 //	limits.memory       no call ran out of memory or left more than the cap

@@ -34,8 +34,8 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	for _, e := range r.Entries {
-		fmt.Fprintf(&b, "calls %-13s %5d calls, %d faults, median %s, p99 %s, slowest %s of %s, peak memory %s, largest output %d bytes\n",
-			e.Entry, e.Calls, e.Faults, e.P50.Round(time.Microsecond), e.P99.Round(time.Microsecond), e.MaxElapsed.Round(time.Microsecond), e.Deadline, mib(uint64(e.PeakMemory)), e.MaxOutput)
+		fmt.Fprintf(&b, "calls %-13s %5d calls, %d faults, fuel at most %d of its budget %d (%s), median %s, p99 %s, slowest %s, peak memory %s, largest output %d bytes\n",
+			e.Entry, e.Calls, e.Faults, e.MaxFuel, e.FuelBudget, percent(e.MaxFuel, e.FuelBudget), e.P50.Round(time.Microsecond), e.P99.Round(time.Microsecond), e.MaxElapsed.Round(time.Microsecond), mib(uint64(e.PeakMemory)), e.MaxOutput)
 	}
 	if n := r.Skipped(); n > 0 {
 		fmt.Fprintf(&b, "%d skipped\n", n)
@@ -135,8 +135,8 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 	}
 	var out strings.Builder
 	for _, e := range r.Entries {
-		fmt.Fprintf(&out, "%s: %d calls, %d faults, median %s, p99 %s, slowest %s of %s, peak memory %d bytes, largest output %d bytes\n",
-			e.Entry, e.Calls, e.Faults, e.P50, e.P99, e.MaxElapsed, e.Deadline, e.PeakMemory, e.MaxOutput)
+		fmt.Fprintf(&out, "%s: %d calls, %d faults, fuel at most %d of its budget %d, median %s, p99 %s, slowest %s, peak memory %d bytes, largest output %d bytes\n",
+			e.Entry, e.Calls, e.Faults, e.MaxFuel, e.FuelBudget, e.P50, e.P99, e.MaxElapsed, e.PeakMemory, e.MaxOutput)
 	}
 	s.SystemOut = out.String()
 	doc := junitSuites{Name: name, Tests: s.Tests, Fails: s.Fails, Skipped: s.Skipped, Time: s.Time, Suites: []junitSuite{s}}

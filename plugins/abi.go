@@ -145,9 +145,9 @@ func instantiateRonModule(ctx context.Context, r wazero.Runtime) error {
 			st.abort(FaultTrap, "object_read: destination %d+%d is outside memory", dst, n)
 		}
 		got, err := st.object.ReadAt(buf, off)
-		// The bytes read pay after the read (one unit each: the payload may
-		// come from disk); a single read is bounded by the memory cap.
-		st.spend(uint64(got))
+		// The bytes read pay after the read; a single read is bounded by
+		// the memory cap.
+		st.spend(hostBytes(uint64(got)))
 		if err != nil && !errors.Is(err, io.EOF) {
 			stack[0] = api.EncodeI32(-1)
 			return

@@ -18,32 +18,62 @@ const (
 )
 
 // Limits bound what a plugin may use. A node may set tighter ones than the ABI's.
+//
+// A call's time is judged by fuel (ABI v1.1): the meter counts the work the
+// module does (plugins/internal/meter) and its host calls (meter.go), so a
+// call is over its budget on every machine or on none, whatever the load.
+// The wall-clock durations are only a safety net, far above what a budget
+// lasts, for a host that is stalled.
 type Limits struct {
 	ModuleBytes int    // largest module accepted at load
 	MemoryBytes uint32 // linear memory cap per instance (rounded down to 64 KiB pages)
 	InputBytes  int    // largest input handed to a call
 	OutputBytes int    // largest output accepted from a call
-	Describe    time.Duration
-	Validate    time.Duration
-	Split       time.Duration
-	Resolve     time.Duration
+
+	// The fuel budget of one call of each entry point (describe's also
+	// bounds _initialize).
+	DescribeFuel, ValidateFuel, SplitFuel, ResolveFuel uint64
+
+	// The wall-clock safety net of one call of each entry point.
+	Describe, Validate, Split, Resolve time.Duration
 }
 
-// DefaultLimits returns the ABI v1 limits.
+// The ABI's fuel budgets: 2·10^9 units per millisecond of the ABI v1
+// deadlines (describe 1 s, validate 100 ms, split and resolve 50 ms), the
+// fastest rate the meter counts (a unit bounds one WebAssembly instruction,
+// and Go's code, which re-enters a function-wide loop at every jump, pays a
+// whole function per pass: see docs/RATIONALE.md). A plugin within them on
+// one machine is within them on every machine.
+const (
+	DescribeFuel uint64 = 2_000_000_000_000
+	ValidateFuel uint64 = 200_000_000_000
+	SplitFuel    uint64 = 100_000_000_000
+	ResolveFuel  uint64 = 100_000_000_000
+)
+
+// SafetyNet is how many times the ABI v1 deadline the wall-clock safety net
+// allows: far above what any budget lasts.
+const SafetyNet = 20
+
+// DefaultLimits returns the ABI v1.1 limits.
 func DefaultLimits() Limits {
 	return Limits{
-		ModuleBytes: 16 << 20,
-		MemoryBytes: 64 << 20,
-		InputBytes:  1 << 20,
-		OutputBytes: 1 << 20,
-		Describe:    time.Second,
-		Validate:    100 * time.Millisecond,
-		Split:       50 * time.Millisecond,
-		Resolve:     50 * time.Millisecond,
+		ModuleBytes:  16 << 20,
+		MemoryBytes:  64 << 20,
+		InputBytes:   1 << 20,
+		OutputBytes:  1 << 20,
+		DescribeFuel: DescribeFuel,
+		ValidateFuel: ValidateFuel,
+		SplitFuel:    SplitFuel,
+		ResolveFuel:  ResolveFuel,
+		Describe:     SafetyNet * time.Second,
+		Validate:     SafetyNet * 100 * time.Millisecond,
+		Split:        SafetyNet * 50 * time.Millisecond,
+		Resolve:      SafetyNet * 50 * time.Millisecond,
 	}
 }
 
-// Deadline returns the limit on one call of entry e.
+// Deadline returns the wall-clock safety net of one call of entry e.
 func (l Limits) Deadline(e Entry) time.Duration {
 	switch e {
 	case EntryDescribe:
@@ -57,15 +87,18 @@ func (l Limits) Deadline(e Entry) time.Duration {
 	}
 }
 
-// fuelPerMillisecond converts a deadline into a fuel cap: about the fastest
-// rate measured for Go code (an endless loop, ~2·10^9 units per ms), so the
-// cap only stops code the deadline would have stopped anyway; the deadline is
-// what normally ends a slow call.
-const fuelPerMillisecond = 2_000_000_000
-
-// Fuel returns the most fuel one call of entry e may burn (see plugins/internal/meter).
+// Fuel returns the fuel budget of one call of entry e.
 func (l Limits) Fuel(e Entry) uint64 {
-	return uint64(l.Deadline(e).Milliseconds()+1) * fuelPerMillisecond
+	switch e {
+	case EntryDescribe:
+		return l.DescribeFuel
+	case EntryValidate:
+		return l.ValidateFuel
+	case EntrySplit:
+		return l.SplitFuel
+	default:
+		return l.ResolveFuel
+	}
 }
 
 // Config configures a Host. The zero value gives the ABI's limits and defaults.
@@ -149,6 +182,16 @@ func (c Config) withDefaults() Config {
 	}
 	if l.Resolve <= 0 {
 		l.Resolve = d.Resolve
+	}
+	for _, f := range []struct {
+		dst *uint64
+		def uint64
+	}{
+		{&l.DescribeFuel, d.DescribeFuel}, {&l.ValidateFuel, d.ValidateFuel}, {&l.SplitFuel, d.SplitFuel}, {&l.ResolveFuel, d.ResolveFuel},
+	} {
+		if *f.dst == 0 {
+			*f.dst = f.def
+		}
 	}
 	if c.PoolSize <= 0 {
 		c.PoolSize = runtime.GOMAXPROCS(0)

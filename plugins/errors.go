@@ -14,7 +14,14 @@ var (
 	// ErrModuleLimit: the module is over one of the compile limits of
 	// docs/ABI.md §1 (br_table targets, function size, locals, ...); it
 	// comes with ErrInvalidModule.
-	ErrModuleLimit     = errors.New("plugins: module over a compile limit")
+	ErrModuleLimit = errors.New("plugins: module over a compile limit")
+	// ErrOutOfFuel: a call spent its entry point's fuel budget (a timeout
+	// fault; the same on every machine).
+	ErrOutOfFuel = errors.New("plugins: out of fuel")
+	// ErrWallClock: a call passed the wall-clock safety net (a timeout
+	// fault that depends on the machine: it was stalled, or the budgets
+	// are set far above the ABI's).
+	ErrWallClock       = errors.New("plugins: past the wall-clock safety net")
 	ErrForbiddenImport = errors.New("plugins: forbidden import")
 	ErrNoABI           = errors.New("plugins: no supported ABI marker")
 	ErrMissingExport   = errors.New("plugins: missing export")

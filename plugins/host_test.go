@@ -129,7 +129,7 @@ func TestFaultsAreContained(t *testing.T) {
 	cfg.Limits.Validate = 20 * time.Second
 	p := load(t, newHost(t, cfg), v1)
 	short := cfg
-	short.Limits.Validate = 50 * time.Millisecond
+	short.Limits.ValidateFuel = 1_000_000_000
 	pLoop := load(t, newHost(t, short), v1)
 	ctx := context.Background()
 	cases := []struct {
@@ -486,6 +486,7 @@ func TestCallerGivingUpStopsARunningCall(t *testing.T) {
 	v1, _ := chaos(t)
 	cfg := Config{}
 	cfg.Limits.Validate = time.Minute
+	cfg.Limits.ValidateFuel = 1 << 62
 	p := load(t, newHost(t, cfg), v1)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()

@@ -108,11 +108,19 @@ func hostileModule(entry Entry, body []byte) []byte {
 }
 
 // TestHostCallLoopsEnd: a module that loops in any one host call, in any
-// entry point, ends with a timeout fault: host calls pay fuel by the bytes
-// they move and check the budget, the deadline and the caller. Before they
-// did, such a loop burnt its cores for minutes past a 100 ms deadline.
+// entry point, ends with a timeout fault for spending its fuel budget, the
+// same on every machine: host calls pay fuel by the bytes they move and
+// check the budget, the wall clock and the caller. Before they did, such a
+// loop burnt its cores for minutes past a 100 ms deadline. The fuel burnt
+// is within twice the budget (the last charge is at most one host call's),
+// so the loop ended within twice the budget's time.
 func TestHostCallLoopsEnd(t *testing.T) {
-	h := newHost(t, Config{PoolSize: 1})
+	cfg := Config{PoolSize: 1}
+	// The ABI's budgets, with describe's as validate's to keep the test short,
+	// and a safety net no loop reaches: only fuel ends them.
+	cfg.Limits.DescribeFuel = ValidateFuel
+	cfg.Limits.Describe, cfg.Limits.Validate, cfg.Limits.Split, cfg.Limits.Resolve = time.Hour, time.Hour, time.Hour, time.Hour
+	h := newHost(t, cfg)
 	ctx := context.Background()
 	input := []byte(`{"pad":"` + strings.Repeat("x", 512<<10) + `"}`)
 	object := bytes.NewReader(bytes.Repeat([]byte{'o'}, 4<<20))
@@ -130,10 +138,14 @@ func TestHostCallLoopsEnd(t *testing.T) {
 					res, err = p.Invoke(ctx, e, input, CallOptions{Object: object})
 				}
 				var fe *FaultError
-				if !errors.As(err, &fe) || fe.Kind != FaultTimeout || fe.Entry != e {
-					t.Fatalf("want a timeout fault in %s, got %v", e, err)
+				if !errors.As(err, &fe) || fe.Kind != FaultTimeout || fe.Entry != e || !errors.Is(err, ErrOutOfFuel) {
+					t.Fatalf("want a timeout fault in %s for spending its fuel, got %v", e, err)
 				}
-				t.Logf("%v after %s, %d units of fuel", fe.Err, time.Since(start).Round(time.Millisecond), res.Fuel)
+				budget := h.Config().Limits.Fuel(e)
+				if e != EntryDescribe && (res.Fuel < budget || res.Fuel > 2*budget) {
+					t.Fatalf("%d units burnt, the budget is %d", res.Fuel, budget)
+				}
+				t.Logf("%v after %s", fe.Err, time.Since(start).Round(time.Millisecond))
 			})
 		}
 	}

@@ -13,13 +13,14 @@ import (
 
 // The host side of the fuel meter (plugins/internal/meter). Every module is
 // instrumented at load to add what it runs to a global and to call
-// ron_meter.refill when it passes the limit the host set. refill runs on the
-// calling goroutine: it ends the call when the entry's deadline has passed,
-// the caller gave up or the fuel cap is spent, and otherwise grants another
-// slice of fuel sized to last about a millisecond. So a call is interrupted
-// within about a millisecond of its deadline, the Go runtime can stop the
-// goroutine at each refill (native wasm code cannot be preempted), and the
-// guest pays a few instructions per loop instead of a call per loop.
+// ron_meter.refill when it passes the limit the host set; every host call
+// charges what it moves (charge, below). refill runs on the calling
+// goroutine: it ends the call when the entry's fuel budget is spent (the
+// verdict, the same on every machine), the wall-clock safety net has passed
+// or the caller gave up, and otherwise grants another slice of fuel sized to
+// last about a millisecond. So the Go runtime can stop the goroutine at each
+// refill (native wasm code cannot be preempted), and the guest pays a few
+// instructions per loop instead of a call per loop.
 
 // Slices of fuel: the first one, and the bounds of the adaptation. 2^26
 // units last about 35 µs of Go's fastest loop and 9 ms of a tight
@@ -98,9 +99,9 @@ func (st *callState) check(used uint64, now time.Time) {
 	b := st.fuel
 	switch {
 	case used >= b.cap:
-		st.abort(FaultTimeout, "out of fuel: %d units, the budget of a %s call", used, b.entry)
+		st.abort(FaultTimeout, "%w: %d units, the budget of %s is %d", ErrOutOfFuel, used, b.entry, b.cap)
 	case now.After(b.deadline):
-		st.abort(FaultTimeout, "no answer within %s (%d units of fuel burnt)", b.timeout, used)
+		st.abort(FaultTimeout, "%w: no answer within %s (%d units of fuel burnt)", ErrWallClock, b.timeout, used)
 	case b.ctx.Err() != nil:
 		// Not the plugin's fault: the caller gave up.
 		panic(fmt.Errorf("plugins: call abandoned: %w", b.ctx.Err()))
@@ -108,19 +109,21 @@ func (st *callState) check(used uint64, now time.Time) {
 }
 
 // Host calls pay fuel too, so a loop that sits in them cannot outlast its
-// budget: HostCallUnits for the call, plus one unit per hostBytesPerUnit
-// bytes it copies in or out of linear memory or writes to a log, and one
-// unit per byte of the payload that object_read reads or of randomness that
-// random_get makes.
+// budget: HostCallUnits for the call, plus HostByteUnits for each byte it
+// copies in or out of linear memory, writes to a log, reads from the payload
+// (object_read) or makes (random_get). The rates are those of the budgets
+// (Limits.Fuel): about what the fastest code measured is charged for the
+// same time, so a loop in host calls spends its budget in about the ABI v1
+// deadline, like a loop in code.
 const (
 	// HostCallUnits is what any host call costs, whatever it moves.
-	HostCallUnits = 200
-	// hostBytesPerUnit is how many bytes copied by a host call one unit pays for.
-	hostBytesPerUnit = 4
+	HostCallUnits = 100_000
+	// HostByteUnits is what each byte a host call moves costs.
+	HostByteUnits = 256
 )
 
-// hostBytes is the fuel of copying n bytes.
-func hostBytes(n uint64) uint64 { return n / hostBytesPerUnit }
+// hostBytes is the fuel of moving n bytes.
+func hostBytes(n uint64) uint64 { return n * HostByteUnits }
 
 // charge adds what a host call costs to the call's fuel, then checks the
 // budget, the deadline and the caller, as a refill would. Every host call
@@ -163,7 +166,7 @@ func (wasiMeter) Before(ctx context.Context, mod api.Module, def api.FunctionDef
 	switch def.Name() {
 	case "random_get": // (buf, len)
 		if len(params) == 2 {
-			units = uint64(api.DecodeU32(params[1]))
+			units = hostBytes(uint64(api.DecodeU32(params[1])))
 		}
 	case "fd_write", "fd_pwrite": // (fd, iovs, iovs_len, ...)
 		if len(params) >= 3 {

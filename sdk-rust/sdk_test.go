@@ -20,7 +20,6 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/ronhost/ronhost/conformance"
-	"github.com/ronhost/ronhost/internal/tldtest"
 	"github.com/ronhost/ronhost/internal/wasmbuild"
 	ron "github.com/ronhost/ronhost/sdk-wasm"
 )
@@ -92,7 +91,7 @@ func exampleModule(t *testing.T) []byte {
 // TestExampleConformance runs the conformance suite on the Rust example
 // module in the real host: every check passes.
 func TestExampleConformance(t *testing.T) {
-	rep := conformance.Test(t, exampleModule(t), conformance.Options{CacheDir: cacheDir, Limits: tldtest.WallClockLimits()})
+	rep := conformance.Test(t, exampleModule(t), conformance.Options{CacheDir: cacheDir})
 	if rep.TLD != "notes" || rep.Failed() != 0 || rep.Passed() < 20 {
 		t.Fatalf("tld %q: %d passed, %d failed", rep.TLD, rep.Passed(), rep.Failed())
 	}

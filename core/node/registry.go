@@ -42,20 +42,15 @@ func (n *Node) startFollower(ctx context.Context) error {
 		return nil
 	}
 	p := n.opts.Config.Plugins
-	// The verdict must be the same at every node, and wall-clock time is
-	// not: until the suite judges time in fuel alone (issue 17), the
-	// deadlines the suite checks are ten times the ABI's, so only a module
-	// that is slow by an order of magnitude fails limits.time here. The
-	// node's own deadlines still hold for every call it serves.
-	lim := plugins.DefaultLimits()
-	lim.Describe, lim.Validate, lim.Split, lim.Resolve = 10*lim.Describe, 10*lim.Validate, 10*lim.Split, 10*lim.Resolve
+	// The verdict must be the same at every node: the suite judges time by
+	// fuel alone (ABI v1.1), so the ABI's limits give it under any load.
 	n.follower = follower.New(follower.Config{
 		Registries: p.Registries,
 		FollowFile: FollowFile(n.opts.DataDir),
 		Dir:        filepath.Join(n.opts.DataDir, RegistryDir),
 		Poll:       p.RegistryPoll.D(),
 		Heartbeat:  p.RegistryHeartbeat.D(),
-		Conformance: conformance.Options{CacheDir: HostConfig(n.opts.Config, n.opts.DataDir, nil, n.opts.Version).CacheDir, Limits: &lim,
+		Conformance: conformance.Options{CacheDir: HostConfig(n.opts.Config, n.opts.DataDir, nil, n.opts.Version).CacheDir,
 			Logger: n.log.With("component", "conformance")},
 		Logger: n.log.With("component", "registry"),
 	}, n.overlay, registryObjects{n}, n.catalog, activator{n})

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/ronhost/ronhost/internal/wasmbuild"
-	"github.com/ronhost/ronhost/plugins"
 	sdkrust "github.com/ronhost/ronhost/sdk-rust"
 	"github.com/ronhost/ronhost/sdk-wasm/template"
 )
@@ -88,18 +87,4 @@ func Template(tb testing.TB, lang, sdk string) (string, []byte) {
 		tb.Fatal(err)
 	}
 	return dir, wasm
-}
-
-// WallClockLimits are the ABI's limits with ten times its deadlines, for
-// suites that run under -race on a machine shared with other tests while
-// the host judges time by the wall clock; once verdicts are fuel-only
-// (issue 17), the ABI's own limits give the same verdict under any load and
-// this goes.
-func WallClockLimits() *plugins.Limits {
-	l := plugins.DefaultLimits()
-	l.Describe *= 10
-	l.Validate *= 10
-	l.Split *= 10
-	l.Resolve *= 10
-	return &l
 }
