@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -155,18 +156,20 @@ func TestHostCallLoopsEnd(t *testing.T) {
 // for the CLI's tests of `ronhost plugin test` (cmd/ronhost).
 const hostileFile = "testdata/hostile-validate-output_set.wasm"
 
+var rewrite = flag.Bool("rewrite", false, "rewrite "+hostileFile)
+
 // TestHostileFileIsCurrent keeps hostileFile equal to what hostileModule
-// makes; RON_UPDATE_TESTDATA=1 rewrites it.
+// makes; -rewrite rewrites it.
 func TestHostileFileIsCurrent(t *testing.T) {
 	want := hostileModule(EntryValidate, hostCalls[2].code)
-	if os.Getenv("RON_UPDATE_TESTDATA") == "1" {
+	if *rewrite {
 		if err := os.WriteFile(hostileFile, want, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	got, err := os.ReadFile(hostileFile)
 	if err != nil || !bytes.Equal(got, want) {
-		t.Fatalf("%s is stale (%v): run RON_UPDATE_TESTDATA=1 go test -run TestHostileFileIsCurrent ./plugins/", hostileFile, err)
+		t.Fatalf("%s is stale (%v): run go test -run TestHostileFileIsCurrent ./plugins/ -args -rewrite", hostileFile, err)
 	}
 }
 

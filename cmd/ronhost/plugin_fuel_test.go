@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ronhost/ronhost/internal/poll"
 )
 
 // hostileLoop is an ABI v1 module whose ron_validate loops forever in
@@ -63,16 +65,19 @@ func TestPluginTestEndsOnHostCallLoops(t *testing.T) {
 		})
 		return n > 0
 	}
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !compiled() {
+	var ended error
+	exited := false
+	poll.UntilCtx(t, ctx, "the module to compile", func() bool {
 		select {
-		case err := <-done:
-			t.Fatalf("plugin test ended before its module compiled: %v\n%s", err, cmd.Stderr)
-		case <-ctx.Done():
-			t.Fatal("the module never compiled")
-		case <-tick.C:
+		case ended = <-done:
+			exited = true
+			return true
+		default:
 		}
+		return compiled()
+	})
+	if exited {
+		t.Fatalf("plugin test ended before its module compiled: %v\n%s", ended, cmd.Stderr)
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
