@@ -49,6 +49,11 @@ type Stats struct {
 	Instances   int64  `json:"instances"` // live instances
 	Quarantined bool   `json:"quarantined"`
 	LastFault   string `json:"last_fault,omitempty"`
+	// Runs counts the entry-point calls that ran in an instance (not memo
+	// hits, not _initialize); BusyNanos is their total time, so
+	// BusyNanos/Runs is the mean latency of a call.
+	Runs      uint64 `json:"runs"`
+	BusyNanos uint64 `json:"busy_ns"`
 }
 
 // Plugin is a loaded plugin: its compiled module, its describe answer and a
@@ -71,6 +76,7 @@ type Plugin struct {
 	inflight sync.WaitGroup
 
 	calls, memoHits, rejected, faults atomic.Uint64
+	runs, busyNanos                   atomic.Uint64
 	instances                         atomic.Int64
 	markedHits                        atomic.Uint64
 	book                              *faultBook
@@ -138,6 +144,8 @@ func (p *Plugin) Stats() Stats {
 		Marked:      p.markedHits.Load(),
 		Instances:   p.instances.Load(),
 		Quarantined: p.quarantined.Load(),
+		Runs:        p.runs.Load(),
+		BusyNanos:   p.busyNanos.Load(),
 	}
 	if lf := p.lastFault.Load(); lf != nil {
 		s.LastFault = *lf
@@ -421,6 +429,10 @@ func (p *Plugin) run(ctx context.Context, inst *instance, e Entry, input []byte,
 	start := time.Now()
 	err := fn.CallWithStack(context.WithValue(ctx, callKey{}, st), inst.stack)
 	elapsed := time.Since(start)
+	if e != entryInitialize {
+		p.runs.Add(1)
+		p.busyNanos.Add(uint64(elapsed))
+	}
 	mem := inst.mod.Memory().Size()
 	res := Result{Output: st.output, Elapsed: elapsed, MemoryBytes: mem}
 	if st.fuel != nil {

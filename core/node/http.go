@@ -93,6 +93,7 @@ func (n *Node) opsHandler() http.Handler {
 	}))
 	mux.HandleFunc("POST /v1/pin", n.busCall(contract.DHTPin.Spec, true, jsonBody(64<<10)))
 	mux.HandleFunc("POST /v1/registry/heads", n.offerHead)
+	mux.Handle("/ui/", n.consoleHandler()) // the web console (console.go)
 	mux.HandleFunc("GET /v1/registries", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"registries": n.Registries()})
 	})

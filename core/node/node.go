@@ -20,6 +20,7 @@ import (
 	"github.com/ronhost/ronhost/core/blob"
 	"github.com/ronhost/ronhost/core/cid"
 	"github.com/ronhost/ronhost/core/config"
+	"github.com/ronhost/ronhost/core/console"
 	"github.com/ronhost/ronhost/core/gateway"
 	"github.com/ronhost/ronhost/core/index"
 	"github.com/ronhost/ronhost/core/ledger"
@@ -93,6 +94,7 @@ type Node struct {
 	sources     map[string]string                 // TLD -> "builtin", "installed" or "registry b3:<id>"
 	blocked     atomic.Pointer[map[string]string] // TLD -> why a revocation leaves it without a plugin
 	follower    *follower.Follower
+	console     *console.Console // the web console (console.go)
 
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -655,6 +657,9 @@ func (n *Node) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), n.stopTimeout()/2)
 	defer cancel()
 	var err error
+	if n.console != nil {
+		n.console.Close() // its event streams would hold Shutdown
+	}
 	if n.srv != nil {
 		err = n.srv.Shutdown(ctx)
 	}
