@@ -76,6 +76,7 @@ func (c *Console) serveEvents(w http.ResponseWriter, r *http.Request) {
 	defer unsub()
 
 	rc := http.NewResponseController(w)
+	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }() // the connection outlives the stream
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")

@@ -9,7 +9,7 @@
   const MAX_EVENTS = 200;
   const $ = (id) => document.getElementById(id);
   let token = sessionStorage.getItem(KEY) || "";
-  let pollTimer = 0, refreshTimer = 0, stream = null, retryTimer = 0;
+  let pollTimer = 0, refreshTimer = 0, stream = null, retryTimer = 0, retryDelay = 1000;
 
   // el builds an element; children are nodes or strings (as text).
   function el(tag, attrs, ...children) {
@@ -304,7 +304,7 @@
           buf = buf.slice(i + 2);
           let name = "message", data = "";
           for (const line of frame.split("\n")) {
-            if (line.startsWith(": connected")) eventsState("live");
+            if (line.startsWith(": connected")) { eventsState("live"); retryDelay = 1000; }
             else if (line.startsWith("event:")) name = line.slice(6).trim();
             else if (line.startsWith("data:")) data += line.slice(5).trim();
           }
@@ -320,7 +320,8 @@
     }
     if (stream !== ctl || !token) return;
     eventsState("offline");
-    retryTimer = setTimeout(connectEvents, 2000);
+    retryDelay = Math.min(retryDelay * 2, 30000); // 2 s, 4 s, … 30 s while the node refuses or is away
+    retryTimer = setTimeout(connectEvents, retryDelay);
   }
 
   document.addEventListener("DOMContentLoaded", () => {
