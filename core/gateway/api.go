@@ -82,7 +82,28 @@ func (b *idleReader) Read(p []byte) (int, error) {
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		b.stalled = err
 	}
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		err = &bodyError{err}
+	}
 	return n, err
+}
+
+// bodyError is an error of the request body itself (the connection, the
+// cap, the idle deadline), as against the multipart reader's complaints
+// about what the body says.
+type bodyError struct{ err error }
+
+func (e *bodyError) Error() string { return e.err.Error() }
+func (e *bodyError) Unwrap() error { return e.err }
+
+// multipartErr marks an error of the multipart reader that is not the
+// body's own (bodyError) as a malformed body (400); nil and io.EOF stay.
+func multipartErr(err error) error {
+	var be *bodyError
+	if err == nil || err == io.EOF || errors.As(err, &be) || errors.As(err, new(*bus.Error)) {
+		return err
+	}
+	return bus.Errorf(bus.CodeInvalid, "malformed multipart body: %v", err)
 }
 
 // cause returns the stall as the cause of err when the body timed out (the
@@ -123,12 +144,13 @@ func (g *Gateway) servePublish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	part, err := mr.NextPart()
+	err = multipartErr(err)
 	if err != nil || part.FormName() != "manifest" {
 		g.fail(w, r, partErr(body.cause(err), "the first part must be \"manifest\" (Manifest.toml)"))
 		return
 	}
 	text, err := io.ReadAll(io.LimitReader(part, manifest.MaxSize+1))
-	if err != nil {
+	if err = multipartErr(err); err != nil {
 		g.fail(w, r, partErr(body.cause(err), "reading the manifest part"))
 		return
 	}
@@ -148,6 +170,7 @@ func (g *Gateway) servePublish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	part, err = mr.NextPart()
+	err = multipartErr(err)
 	if err != nil || part.FormName() != "payload" {
 		g.fail(w, r, partErr(body.cause(err), "the second part must be \"payload\" (the file)"))
 		return
@@ -242,6 +265,8 @@ func (p *payloadPart) Read(b []byte) (int, error) {
 		}
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		err = errTruncated
+	case err != nil:
+		err = multipartErr(err)
 	}
 	p.err = err
 	return n, err
@@ -256,8 +281,11 @@ func partErr(err error, what string) error {
 		return bus.Errorf(bus.CodeInvalid, "publish: %s", what)
 	case errors.As(err, &mbe), errors.Is(err, store.ErrQuotaExceeded), errors.Is(err, context.Canceled):
 		return err
-	case strings.HasPrefix(err.Error(), "multipart:"), errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, io.ErrUnexpectedEOF):
 		return bus.Errorf(bus.CodeInvalid, "publish: %s: malformed multipart body: %v", what, err)
+	}
+	if e := new(bus.Error); errors.As(err, &e) && e.Code == bus.CodeInvalid {
+		return bus.Errorf(bus.CodeInvalid, "publish: %s: %s", what, e.Message)
 	}
 	return fmt.Errorf("publish: %s: %w", what, err)
 }

@@ -88,10 +88,11 @@ func TestPublish(t *testing.T) {
 	if err := json.Unmarshal(er.Errors, &fes); err != nil || len(fes) != 1 || fes[0].Path != "bad.x" {
 		t.Fatalf("rejection errors %s (%v)", er.Errors, err)
 	}
-	// Invalid TOML: 400 with the field errors, before the payload is read.
+	// Invalid TOML: 422 with the field errors (as from the index), before
+	// the payload is read.
 	before := e.usage(t).Objects
 	resp, body = post("good", "[meta\n", payload, nil)
-	er = wantError(t, resp, body, 400, bus.CodeInvalid)
+	er = wantError(t, resp, body, 422, bus.CodeRejected)
 	if !bytes.Contains(er.Errors, []byte(`"code":"syntax"`)) || e.usage(t).Objects != before {
 		t.Fatalf("invalid TOML: errors %s, objects %d -> %d", er.Errors, before, e.usage(t).Objects)
 	}
@@ -399,7 +400,7 @@ func TestWriteError(t *testing.T) {
 		{store.ErrClosed, 503, bus.CodeUnavailable},
 		{fmt.Errorf("x: %w", cid.ErrInvalidCID), 400, bus.CodeInvalid},
 		{fmt.Errorf("x: %w", cid.ErrInvalidAddress), 400, bus.CodeInvalid},
-		{merr, 400, bus.CodeInvalid},
+		{merr, 422, bus.CodeRejected},
 		{fmt.Errorf("lookup: %w", context.DeadlineExceeded), 504, bus.CodeTimeout},
 		{&http.MaxBytesError{Limit: 5}, 413, bus.CodeTooLarge},
 		{errors.New("open /var/lib/ronhost/store/objects/ab/abcdef: permission denied"), 500, bus.CodeInternal},

@@ -114,7 +114,10 @@ func classify(err error) (int, *bus.Error) {
 	case errors.As(err, &mbe):
 		return http.StatusRequestEntityTooLarge, bus.Errorf(bus.CodeTooLarge, "the request body is over its cap of %d bytes", mbe.Limit)
 	case errors.As(err, &me):
-		code, status := bus.CodeInvalid, http.StatusBadRequest
+		// A manifest refused for what it says is 422 wherever it is
+		// refused (here, before the payload, or by the index or its
+		// plugin), with its field errors; one over a limit is 413.
+		code, status := bus.CodeRejected, http.StatusUnprocessableEntity
 		if errors.Is(err, manifest.ErrTooLarge) {
 			code, status = bus.CodeTooLarge, http.StatusRequestEntityTooLarge
 		}
@@ -135,7 +138,11 @@ func classify(err error) (int, *bus.Error) {
 		c = bus.CodeTimeout
 	case errors.Is(err, context.Canceled):
 		c = bus.CodeUnavailable
-	case errors.Is(err, manifest.ErrInvalid), errors.Is(err, cid.ErrInvalidCID), errors.Is(err, cid.ErrInvalidAddress),
+	case errors.Is(err, manifest.ErrTooLarge):
+		c = bus.CodeTooLarge
+	case errors.Is(err, manifest.ErrInvalid):
+		c = bus.CodeRejected
+	case errors.Is(err, cid.ErrInvalidCID), errors.Is(err, cid.ErrInvalidAddress),
 		errors.Is(err, store.ErrSizeMismatch):
 		c = bus.CodeInvalid
 	case errors.Is(err, store.ErrNotFound):

@@ -3,7 +3,10 @@ package node
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"log/slog"
+	"mime/multipart"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,6 +19,7 @@ import (
 	"github.com/ronhost/ronhost/bus/contract"
 	"github.com/ronhost/ronhost/core/cid"
 	"github.com/ronhost/ronhost/core/config"
+	"github.com/ronhost/ronhost/core/gateway"
 	"github.com/ronhost/ronhost/core/mailbox"
 )
 
@@ -161,5 +165,48 @@ func TestMailboxEventKinds(t *testing.T) {
 		if got != want {
 			t.Errorf("contract %q, core/mailbox %q", got, want)
 		}
+	}
+}
+
+// TestInvalidManifestIs422Everywhere: one manifest that is not TOML is
+// refused the same way by the gateway's own check (before the payload) and
+// by the index (the publish verb with Manifest.toml text): rejected, 422,
+// with its field errors. The gateway used to answer 400.
+func TestInvalidManifestIs422Everywhere(t *testing.T) {
+	n, api, tok := startNode(t, nil)
+	const bad = "[meta\ntld = \"notes\"\n"
+	note := []byte("a note\n")
+
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	w, _ := mw.CreateFormFile("manifest", "Manifest.toml")
+	w.Write([]byte(bad))
+	w, _ = mw.CreateFormFile("payload", "note.md")
+	w.Write(note)
+	mw.Close()
+	req, _ := http.NewRequest("POST", api+"/v1/publish", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var httpErr bus.Error
+	if resp.StatusCode != http.StatusUnprocessableEntity || json.Unmarshal(b, &httpErr) != nil || httpErr.Code != bus.CodeRejected || len(httpErr.Errors) == 0 {
+		t.Fatalf("the gateway's answer to a manifest that is not TOML: %d %s", resp.StatusCode, b)
+	}
+
+	code, out := httpDo(t, "POST", api+"/v1/objects", tok, note)
+	var obj struct{ CID cid.CID }
+	if code != http.StatusCreated || json.Unmarshal(out, &obj) != nil {
+		t.Fatalf("POST /v1/objects: %d %s", code, out)
+	}
+	_, err = bus.Call(context.Background(), n.bus, contract.IndexPublish, contract.PublishReq{Manifest: bad,
+		Payload: contract.Payload{CID: obj.CID, Size: int64(len(note))}})
+	e := bus.AsError(err)
+	if e == nil || e.Code != httpErr.Code || gateway.Status(e.Code) != resp.StatusCode || len(e.Errors) == 0 {
+		t.Fatalf("the index's answer to the same manifest: %v; the gateway's: %d %s", err, resp.StatusCode, httpErr.Code)
 	}
 }

@@ -343,8 +343,14 @@ func roleError(err error) error {
 	}
 	var me *manifest.Error
 	if errors.As(err, &me) {
+		// As the gateway's own check answers it (gateway.WriteError): 422,
+		// or 413 over a limit.
+		code := bus.CodeRejected
+		if errors.Is(err, manifest.ErrTooLarge) {
+			code = bus.CodeTooLarge
+		}
 		b, _ := json.Marshal(me.Errors)
-		return &bus.Error{Code: bus.CodeRejected, Message: err.Error(), Errors: b}
+		return &bus.Error{Code: code, Message: err.Error(), Errors: b}
 	}
 	code := bus.CodeInternal
 	switch {
