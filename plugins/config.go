@@ -133,6 +133,10 @@ type Config struct {
 	// fail at once with that fault, without running the plugin. 0 means 10
 	// minutes.
 	ContentFaultTTL time.Duration
+	// IdleTimeout: ReleaseIdle closes instances unused for this long, so an
+	// idle plugin holds its compiled code and no linear memory. 0 means one
+	// minute; negative keeps idle instances.
+	IdleTimeout time.Duration
 	// RecycleBytes: an instance whose memory grew past this is replaced after
 	// its call. 0 means half of Limits.MemoryBytes.
 	RecycleBytes uint32
@@ -148,7 +152,7 @@ type Config struct {
 	// cannot be interrupted. Only benchmarks set it, to measure what the
 	// metering costs; a node never runs this way.
 	noDeadlines bool
-	// now is the clock of the fault accounting; nil means time.Now.
+	// now is the clock of the fault accounting and of IdleTimeout; nil means time.Now.
 	now func() time.Time
 }
 
@@ -217,6 +221,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.now == nil {
 		c.now = time.Now
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = time.Minute
 	}
 	if c.RecycleBytes == 0 {
 		c.RecycleBytes = l.MemoryBytes / 2

@@ -90,6 +90,7 @@ type instance struct {
 	stack       []uint64
 	stderr      *lineLogger
 	used, limit api.MutableGlobal // the fuel meter's globals; nil when unmetered
+	idleSince   time.Time         // when it went back to the pool
 }
 
 func newPlugin(h *Host, hash string, cm wazero.CompiledModule) (*Plugin, error) {
@@ -280,6 +281,7 @@ func (p *Plugin) call(ctx context.Context, e Entry, input []byte, o callOpts) (R
 	if res.MemoryBytes > p.host.cfg.RecycleBytes {
 		p.discard(ctx, inst)
 	} else {
+		inst.idleSince = p.host.cfg.now()
 		p.idle <- inst
 	}
 	<-p.sem
@@ -571,6 +573,41 @@ func (p *Plugin) Close(ctx context.Context) error {
 	}
 	p.host.releaseCompiled(ctx, p.hash)
 	return nil
+}
+
+// ReleaseIdle closes the pooled instances unused for Config.IdleTimeout
+// and returns how many it closed. The next call instantiates one again (on
+// demand); the compiled code stays. A node calls it periodically.
+func (p *Plugin) ReleaseIdle(ctx context.Context) int {
+	timeout := p.host.cfg.IdleTimeout
+	if timeout < 0 || p.enter() != nil {
+		return 0
+	}
+	defer p.inflight.Done()
+	now := p.host.cfg.now()
+	var keep []*instance
+	released := 0
+	for n := len(p.idle); n > 0; n-- {
+		var inst *instance
+		select {
+		case inst = <-p.idle:
+		default:
+		}
+		if inst == nil {
+			break
+		}
+		if now.Sub(inst.idleSince) >= timeout {
+			p.discard(ctx, inst)
+			released++
+		} else {
+			keep = append(keep, inst)
+		}
+	}
+	// Instances never outnumber the pool's slots, so this does not block.
+	for _, inst := range keep {
+		p.idle <- inst
+	}
+	return released
 }
 
 func trim(b []byte) string {

@@ -77,6 +77,22 @@ func (r *Router) InstallAll(ctx context.Context, wasms map[string][]byte) map[st
 	return errs
 }
 
+// ReleaseIdle closes every plugin's instances idle for Config.IdleTimeout
+// (see Plugin.ReleaseIdle) and returns how many it closed.
+func (r *Router) ReleaseIdle(ctx context.Context) int {
+	r.mu.RLock()
+	ps := make([]*Plugin, 0, len(r.tlds))
+	for _, p := range r.tlds {
+		ps = append(ps, p)
+	}
+	r.mu.RUnlock()
+	n := 0
+	for _, p := range ps {
+		n += p.ReleaseIdle(ctx)
+	}
+	return n
+}
+
 // Remove uninstalls tld after its calls in flight finish.
 func (r *Router) Remove(ctx context.Context, tld string) error {
 	r.mu.Lock()

@@ -532,6 +532,7 @@ func (n *Node) watchCatalog(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			n.router.ReleaseIdle(ctx) // idle plugin instances give their memory back
 			if n.catalogStamp() == n.stamp() {
 				continue
 			}
