@@ -16,7 +16,9 @@ import (
 )
 
 // Fetching objects this node lacks: a request for an object the store does
-// not hold finds providers through the DHT, starts one fetch per CID (every
+// not hold asks the connected peers and the providers the DHT lookup finds,
+// as it finds them, and starts on the first that proves it has the object
+// (a verified outboard); it starts one fetch per CID (every
 // request for it shares that fetch), and reads the bytes from the ingest as
 // they are verified. The fetched object is kept unpinned, as a cache that GC
 // may collect; the node does not provide it. A caller that needs the object
