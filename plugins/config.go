@@ -45,11 +45,34 @@ type Limits struct {
 // whole function per pass: see docs/RATIONALE.md). A plugin within them on
 // one machine is within them on every machine.
 const (
-	DescribeFuel uint64 = 2_000_000_000_000
-	ValidateFuel uint64 = 200_000_000_000
-	SplitFuel    uint64 = 100_000_000_000
-	ResolveFuel  uint64 = 100_000_000_000
+	DescribeFuel uint64 = 1000 * FuelPerMillisecond
+	ValidateFuel uint64 = 100 * FuelPerMillisecond
+	SplitFuel    uint64 = 50 * FuelPerMillisecond
+	ResolveFuel  uint64 = 50 * FuelPerMillisecond
 )
+
+// FuelPerMillisecond converts an ABI v1 deadline into a fuel budget: the
+// ABI's budgets are this many units per millisecond of the v1 deadlines.
+const FuelPerMillisecond = 2_000_000_000
+
+// SetDeadline sets entry e's limits from a deadline in the ABI v1 sense, as
+// a node's configuration gives it (validate_ms, ...): a fuel budget of
+// FuelPerMillisecond units per millisecond, and a wall-clock safety net of
+// SafetyNet times d.
+func (l *Limits) SetDeadline(e Entry, d time.Duration) {
+	fuel := uint64(max(d.Milliseconds(), 1)) * FuelPerMillisecond
+	net := SafetyNet * d
+	switch e {
+	case EntryDescribe:
+		l.DescribeFuel, l.Describe = fuel, net
+	case EntryValidate:
+		l.ValidateFuel, l.Validate = fuel, net
+	case EntrySplit:
+		l.SplitFuel, l.Split = fuel, net
+	default:
+		l.ResolveFuel, l.Resolve = fuel, net
+	}
+}
 
 // SafetyNet is how many times the ABI v1 deadline the wall-clock safety net
 // allows: far above what any budget lasts.

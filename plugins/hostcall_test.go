@@ -190,3 +190,19 @@ func TestHugeBrTableIsRefusedAtLoad(t *testing.T) {
 		t.Fatalf("want ErrModuleLimit naming the br_table, got %v", err)
 	}
 }
+
+// A node's configured deadline (validate_ms, ...) sets a fuel budget at the
+// ABI's rate and a safety net twenty times longer: the ABI's 100 ms gives
+// the ABI's limits.
+func TestSetDeadline(t *testing.T) {
+	l := Limits{}
+	l.SetDeadline(EntryValidate, 100*time.Millisecond)
+	d := DefaultLimits()
+	if l.ValidateFuel != d.ValidateFuel || l.Validate != d.Validate || l.Fuel(EntryValidate) != ValidateFuel || l.Deadline(EntryValidate) != 2*time.Second {
+		t.Fatalf("limits %+v, want validate's of %+v", l, d)
+	}
+	l.SetDeadline(EntrySplit, 10*time.Millisecond)
+	if l.SplitFuel != 10*FuelPerMillisecond || l.Split != 200*time.Millisecond {
+		t.Fatalf("limits %+v", l)
+	}
+}

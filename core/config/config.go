@@ -173,9 +173,9 @@ type Plugins struct {
 	MemoEntries       int      `toml:"memo_entries" comment:"memoized validate/split results; negative turns the memo off"`
 	QuarantineAfter   int      `toml:"quarantine_after" comment:"faults that quarantine a plugin when they span 3 or more distinct manifests with no success between them (a fault on one manifest only marks that manifest)"`
 	MemoryMiB         int      `toml:"memory_mib" comment:"linear memory cap per instance (ABI maximum 64)"`
-	ValidateMillis    int      `toml:"validate_ms" comment:"deadline of one validate call (ABI maximum 100)"`
-	SplitMillis       int      `toml:"split_ms" comment:"deadline of one split call (ABI maximum 50)"`
-	ResolveMillis     int      `toml:"resolve_ms" comment:"deadline of one resolve call (ABI maximum 50)"`
+	ValidateMillis    int      `toml:"validate_ms" comment:"time limit of one validate call in ms (ABI maximum 100): a fuel budget of 2e9 units per ms, with a wall-clock safety net 20 times longer"`
+	SplitMillis       int      `toml:"split_ms" comment:"time limit of one split call in ms (ABI maximum 50), as validate_ms"`
+	ResolveMillis     int      `toml:"resolve_ms" comment:"time limit of one resolve call in ms (ABI maximum 50), as validate_ms"`
 	CacheDir          string   `toml:"cache_dir" comment:"wazero's compilation cache; empty means DATA/cache/wazero"`
 	Registries        []string `toml:"registries" comment:"plugin registries this node follows (b3:<id>), in order of preference; ronhost registry follow adds more (DATA/registry/following); a TLD installed by hand or built in wins over any registry"`
 	RegistryPoll      Duration `toml:"registry_poll" comment:"how often the node asks peers for the registries' heads (heads also arrive by gossip at once)"`

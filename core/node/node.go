@@ -139,9 +139,11 @@ func HostConfig(c config.Config, dataDir string, log *slog.Logger, version strin
 	}
 	l := plugins.DefaultLimits()
 	l.MemoryBytes = uint32(p.MemoryMiB) << 20
-	l.Validate = time.Duration(p.ValidateMillis) * time.Millisecond
-	l.Split = time.Duration(p.SplitMillis) * time.Millisecond
-	l.Resolve = time.Duration(p.ResolveMillis) * time.Millisecond
+	// The configured deadlines are in ABI v1 terms: each sets a fuel budget,
+	// the verdict, and a wall-clock safety net 20 times longer (ABI v1.1).
+	l.SetDeadline(plugins.EntryValidate, time.Duration(p.ValidateMillis)*time.Millisecond)
+	l.SetDeadline(plugins.EntrySplit, time.Duration(p.SplitMillis)*time.Millisecond)
+	l.SetDeadline(plugins.EntryResolve, time.Duration(p.ResolveMillis)*time.Millisecond)
 	return plugins.Config{
 		Limits:          l,
 		PoolSize:        p.PoolSize,
