@@ -35,8 +35,8 @@ import (
 // in a round a share of the nodes leaves and as many new ones join, a
 // tenth of the nodes refresh their routing tables (kad-dht refreshes every
 // 10 minutes; its own timer is off so wall-clock time plays no part), new
-// objects are provided, and lookups of objects provided in earlier rounds
-// by nodes still there are measured: success, hops (query depth of the
+// objects are provided, and lookups of objects provided so far (this
+// round's included) by nodes still there are measured: success, hops (query depth of the
 // first record holder queried), peers queried and latency, against one DHT
 // round trip (a PING on an open connection) measured in the same round.
 
@@ -471,7 +471,7 @@ func (st *simStats) success() float64 {
 // minutes without churn, then b.N with churn (RON_SIM_CHURN of the nodes
 // leave and as many join each minute; default 0.05). Each minute 10% of
 // the nodes refresh their routing tables, 20 objects are provided and 100
-// lookups of objects provided earlier (by nodes still there) are measured,
+// lookups of objects provided so far (by nodes still there) are measured,
 // one at a time, with 50 DHT pings as the one-hop reference. RON_SIM_LATENCY
 // (a Go duration, default 0: in-process) sets mocknet's link latency;
 // RON_SIM_REFRESH the share of nodes refreshing each minute (default 0.1,
@@ -591,8 +591,8 @@ func envFloat(name string, def float64) (float64, error) {
 // TestDHTChurn: 40 real nodes on the simulated network, with a bucket
 // size (and replication) of 3 so that 40 nodes route as deep as about 270
 // would with kad-dht's 20; two simulated minutes in which 10% of the
-// nodes leave and as many join. Lookups of objects provided in earlier
-// minutes by nodes still there find their provider (at least 90%), and
+// nodes leave and as many join. Lookups of objects provided so far by
+// nodes still there find their provider (at least 90%), and
 // so do those whose record no peer of the searcher's own routing table
 // held, which only a lookup that follows referrals can reach. The control,
 // the same network whose lookups ask the searcher's routing table only
