@@ -8,7 +8,7 @@
 //   - idle resident memory after start (VmRSS), against kubo's 80 MiB
 //     (issue 18's figure, not measured here);
 //   - 1 MiB range GETs (p50, p99) and full GETs of one object, against a
-//     plain Go http.FileServer serving the same file, interleaved;
+//     plain Go http.FileServer (a process of its own) serving the same file, interleaved;
 //   - a node fetching the object from another node through its gateway,
 //     against a raw loopback TCP copy of the same bytes (to nothing, and
 //     to a file with fsync);

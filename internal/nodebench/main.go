@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -27,7 +28,18 @@ func main() {
 	bin := flag.String("bin", "bin/ronhost", "the ronhost binary to run")
 	dir := flag.String("dir", "", "where the data directories go (default: a new directory under $TMPDIR, removed at the end)")
 	deadline := flag.Duration("deadline", 20*time.Minute, "give up after this long")
+	serveDir := flag.String("fileserver", "", "internal: serve this directory with http.FileServer on a loopback port, print the address, run until killed")
 	flag.Parse()
+	if *serveDir != "" {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "nodebench:", err)
+			os.Exit(1)
+		}
+		fmt.Println(ln.Addr().String())
+		_ = http.Serve(ln, http.FileServer(http.Dir(*serveDir)))
+		os.Exit(1)
+	}
 	size := envInt("RON_BENCH_NODE_BYTES", 1<<30)
 	rounds := int(envInt("RON_BENCH_NODE_ROUNDS", 3))
 	if size < 2<<20 || rounds < 1 {
@@ -584,15 +596,29 @@ func tcpCopy(ctx context.Context, file, to string) (time.Duration, error) {
 	return d0, <-sent
 }
 
-// fileServer serves dir with http.FileServer on a loopback port.
+// fileServer serves dir with http.FileServer on a loopback port, in a
+// process of its own (this program, re-run with -fileserver) as the node's
+// server is: the bench's client does not share its process with it.
 func fileServer(dir string) (string, func(), error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	self, err := os.Executable()
 	if err != nil {
 		return "", nil, err
 	}
-	srv := &http.Server{Handler: http.FileServer(http.Dir(dir))}
-	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
+	cmd := exec.Command(self, "-fileserver", dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		stop()
+		return "", nil, fmt.Errorf("nodebench: the file server said nothing: %w", err)
+	}
+	return "http://" + strings.TrimSpace(line), stop, nil
 }
 
 func freePort() (string, error) {
