@@ -27,8 +27,8 @@ import (
 // scrub, stat). They are owned by the content core; see core/.
 //
 // They open the store in DATA/store themselves. When a node is serving on
-// the data directory it holds the store's lock, and these commands say so;
-// going through the node's API instead comes with the node (issue 5).
+// the data directory it holds the store's lock: pin, unpin, gc and stat go
+// through its API then; put, get and scrub say so.
 func contentCommands() []*command {
 	put := &command{name: "put", args: "FILE|- [--manifest Manifest.toml] [--no-pin]",
 		summary: "store a file, verified and deduplicated; print its CID (and, with a manifest, its address)"}
@@ -62,7 +62,8 @@ func openStore(ctx context.Context, a *app) (*store.Store, error) {
 	s, err := store.Open(ctx, filepath.Join(dir, "store"), node.StoreOptions(cfg, nil))
 	if errors.Is(err, store.ErrLocked) {
 		return nil, fmt.Errorf("a node is serving the data directory %s and holds its store; "+
-			"stop it to use this command (going through the node's API comes with the node): %w", dir, err)
+			"stop it to use this command offline (pin, unpin, gc and stat go through the running node; "+
+			"put and get have its API: POST /v1/objects, get --gateway): %w", dir, err)
 	}
 	return s, err
 }
@@ -396,6 +397,24 @@ func runPin(ctx context.Context, a *app, c *command, args []string, on bool) err
 	if on && (replicas > 0 || nodeRunning(a)) {
 		return runPinOnNode(ctx, a, pos[0], replicas)
 	}
+	if !on && nodeRunning(a) {
+		// Through the node, which holds the store: an address names its manifest.
+		target, err := objectArg(pos[0])
+		if err != nil {
+			return err
+		}
+		cl, err := a.client("")
+		if err != nil {
+			return err
+		}
+		if err := cl.postJSON(ctx, "/v1/unpin", map[string]string{"cid": target.String()}, nil); err != nil {
+			return err
+		}
+		return a.emit(struct {
+			CID    string `json:"cid"`
+			Pinned bool   `json:"pinned"`
+		}{target.String(), false}, func(w io.Writer) { fmt.Fprintf(w, "unpinned %s\n", target) })
+	}
 	s, err := openStore(ctx, a)
 	if err != nil {
 		return err
@@ -430,6 +449,19 @@ func runPin(ctx context.Context, a *app, c *command, args []string, on bool) err
 func runGC(ctx context.Context, a *app, c *command, args []string) error {
 	if _, err := parse(a.flags(c, "gc"), args, 0, 0); err != nil {
 		return err
+	}
+	if nodeRunning(a) {
+		cl, err := a.client("")
+		if err != nil {
+			return err
+		}
+		var res store.GCResult
+		if err := cl.postJSON(ctx, "/v1/gc", struct{}{}, &res); err != nil {
+			return err
+		}
+		return a.emit(res, func(w io.Writer) {
+			fmt.Fprintf(w, "removed %d objects, %s\n", res.Objects, human(res.Bytes))
+		})
 	}
 	s, err := openStore(ctx, a)
 	if err != nil {
@@ -496,6 +528,17 @@ func runStat(ctx context.Context, a *app, c *command, args []string) error {
 	if len(pos) == 1 && nodeRunning(a) {
 		return runStatOnNode(ctx, a, pos[0])
 	}
+	if nodeRunning(a) {
+		cl, err := a.client("")
+		if err != nil {
+			return err
+		}
+		var u store.Usage
+		if err := cl.do(ctx, http.MethodGet, "/v1/store", "", nil, &u); err != nil {
+			return err
+		}
+		return a.emit(u, func(w io.Writer) { printUsage(w, u) })
+	}
 	s, err := openStore(ctx, a)
 	if err != nil {
 		return err
@@ -506,17 +549,7 @@ func runStat(ctx context.Context, a *app, c *command, args []string) error {
 		if err != nil {
 			return err
 		}
-		return a.emit(u, func(w io.Writer) {
-			fmt.Fprintf(w, "objects   %d (%d pinned)\n", u.Objects, u.Pinned)
-			fmt.Fprintf(w, "payload   %s\n", human(u.PayloadBytes))
-			fmt.Fprintf(w, "outboards %s\n", human(u.OutboardBytes))
-			fmt.Fprintf(w, "index     %s\n", human(int64(u.IndexBytes)))
-			if u.QuotaBytes > 0 {
-				fmt.Fprintf(w, "quota     %s (%.1f%% used)\n", human(u.QuotaBytes), 100*float64(u.PayloadBytes+u.OutboardBytes)/float64(u.QuotaBytes))
-			} else {
-				fmt.Fprintf(w, "quota     none\n")
-			}
-		})
+		return a.emit(u, func(w io.Writer) { printUsage(w, u) })
 	}
 	target, m, err := resolveArg(ctx, s, pos[0], false)
 	if err != nil {
@@ -554,6 +587,19 @@ func runStat(ctx context.Context, a *app, c *command, args []string) error {
 			fmt.Fprintf(w, "ref     %s\n", r)
 		}
 	})
+}
+
+// printUsage prints the store's disk usage, offline or from the node.
+func printUsage(w io.Writer, u store.Usage) {
+	fmt.Fprintf(w, "objects   %d (%d pinned)\n", u.Objects, u.Pinned)
+	fmt.Fprintf(w, "payload   %s\n", human(u.PayloadBytes))
+	fmt.Fprintf(w, "outboards %s\n", human(u.OutboardBytes))
+	fmt.Fprintf(w, "index     %s\n", human(int64(u.IndexBytes)))
+	if u.QuotaBytes > 0 {
+		fmt.Fprintf(w, "quota     %s (%.1f%% used)\n", human(u.QuotaBytes), 100*float64(u.PayloadBytes+u.OutboardBytes)/float64(u.QuotaBytes))
+	} else {
+		fmt.Fprintf(w, "quota     none\n")
+	}
 }
 
 func human(n int64) string {

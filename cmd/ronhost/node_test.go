@@ -264,6 +264,31 @@ func TestNodeEndToEnd(t *testing.T) {
 	if again != total {
 		t.Fatalf("a second settle changed the balances: %d -> %d", total, again)
 	}
+	// The store's commands go through the running node, which holds the
+	// store: stat, unpin, gc (scrub needs the store to itself).
+	var usage struct {
+		Objects int64 `json:"objects"`
+		Pinned  int64 `json:"pinned"`
+	}
+	c.json(&usage, "stat")
+	if usage.Objects == 0 || usage.Pinned == 0 {
+		t.Fatalf("stat through the node: %+v", usage)
+	}
+	orphan := writeFile(t, "orphan.bin", randData(70_000))
+	code, _, b = request(t, "POST", n.api+"/v1/objects", op, "application/octet-stream", bytes.NewReader(mustRead(t, orphan)), nil)
+	var put struct{ CID string }
+	if err := json.Unmarshal(b, &put); err != nil || code != 201 {
+		t.Fatalf("put: %d %s", code, b)
+	}
+	c.ok("unpin", put.CID)
+	var gc struct{ Objects int }
+	c.json(&gc, "gc")
+	if gc.Objects < 1 {
+		t.Fatalf("gc through the node removed %d objects after an unpin", gc.Objects)
+	}
+	if code, _, _ := request(t, "GET", n.api+"/o/"+put.CID, "", "", nil, nil); code != 404 {
+		t.Fatalf("GET of a collected object: %d", code)
+	}
 	n.stop()
 	if _, err := os.Stat(filepath.Join(c.data, "node.json")); !os.IsNotExist(err) {
 		t.Fatalf("node.json left behind: %v", err)
