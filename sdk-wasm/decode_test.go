@@ -11,10 +11,11 @@ import (
 )
 
 type decInner struct {
-	Name   string          `json:"name"`
-	Share  uint64          `json:"share"`
-	Small  int8            `json:"small,omitempty"`
-	Raw    json.RawMessage `json:"raw"`
+	Name  string          `json:"name"`
+	Share uint64          `json:"share"`
+	Small int8            `json:"small,omitempty"`
+	Raw   json.RawMessage `json:"raw"`
+	//lint:ignore U1000 an unexported field: the decoder must leave it alone, as encoding/json does
 	hidden int
 }
 

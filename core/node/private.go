@@ -106,15 +106,6 @@ func (n *Node) startPrivatePlane(ctx context.Context) error {
 	return nil
 }
 
-// torReady is nil without tor, else tor's readiness (bootstrapped, not
-// restarting).
-func (n *Node) torReady() error {
-	if n.tor == nil {
-		return nil
-	}
-	return n.tor.Ready()
-}
-
 // mailboxService is the mailbox role on the bus: only its public address.
 // Messages never cross the bus: the operator's CLI reads and sends them
 // through the ops endpoints of the process that runs the mailbox

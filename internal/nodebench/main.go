@@ -219,11 +219,11 @@ func (b *bench) run(ctx context.Context) error {
 			return err
 		}
 		if err := waitFor(ctx, 60*time.Second, func() bool { return copies(bn.api, put.CID) > 0 }); err != nil {
-			return fmt.Errorf("B never saw a provider of %s: %w\nB's log:\n%s", put.CID, err, bn.log())
+			return fmt.Errorf("node B never saw a provider of %s: %w\nB's log:\n%s", put.CID, err, bn.log())
 		}
 		d, n, err := getAll(ctx, bn.api+"/o/"+put.CID, "")
 		if err != nil || n != b.size {
-			return fmt.Errorf("B's GET: %d bytes: %v\nB's log:\n%s", n, err, bn.log())
+			return fmt.Errorf("node B's GET: %d bytes: %v\nB's log:\n%s", n, err, bn.log())
 		}
 		p2p = append(p2p, mbps(b.size, d))
 		dd, err := tcpCopy(ctx, file, "")
