@@ -76,8 +76,8 @@ bin/staticcheck: FORCE
 PLUGIN_PKGS = ./plugins/... ./tlds/... ./conformance/...
 
 unit:
-	$(GO) test -race -timeout 15m $$($(GO) list ./... | grep -v -e /plugins -e /tlds -e /conformance)
-	$(GO) test -race -timeout 15m $(PLUGIN_PKGS)
+	$(GO) test -race -timeout 40m $$($(GO) list ./... | grep -v -e /plugins -e /tlds -e /conformance)
+	$(GO) test -race -timeout 30m $(PLUGIN_PKGS)
 	cd sdk-wasm && $(GO) test -race -timeout 10m ./...
 
 # The conformance suite on every built-in plugin, as a plugin author runs it.

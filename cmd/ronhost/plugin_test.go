@@ -169,11 +169,15 @@ func TestPluginNewPassesConformance(t *testing.T) {
 	if x := string(mustRead(t, junit)); !strings.Contains(x, "<testsuite") || !strings.Contains(x, `failures="0"`) {
 		t.Fatalf("junit: %s", x)
 	}
-	// The same suite fails a hostile plugin, with a non-zero exit.
+	// The chaos test plugin accepts input the host never sends (a string
+	// context, invalid UTF-8, a 900 KiB key): warnings with advice, not
+	// failures, so the exit is 0 and the report says so. (A plugin that
+	// faults or runs out of fuel fails with exit 1:
+	// TestPluginTestEndsOnHostCallLoops.)
 	v1, _ := chaosModules(t)
 	out, _, code = c.run("", "plugin", "test", v1)
-	if code != 1 || strings.HasSuffix(strings.TrimSpace(out), " 0 failed") {
-		t.Fatalf("chaos plugin: exit %d\n%s", code, out)
+	if code != 0 || !strings.Contains(out, "WARN ") || !strings.Contains(out, "passed with warnings") || !strings.HasSuffix(strings.TrimSpace(out), " 0 failed") {
+		t.Fatalf("chaos plugin: exit %d, want 0 with warnings\n%s", code, out)
 	}
 }
 
