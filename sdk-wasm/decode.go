@@ -121,9 +121,33 @@ func supported(t reflect.Type, seen map[reflect.Type]bool) bool {
 	return false
 }
 
+// field is a struct field as encoding/json names it.
 type field struct {
-	name  string
-	index int
+	name      string
+	index     int
+	omitEmpty bool
+}
+
+// jsonFields lists t's exported fields that encoding/json would use, in
+// declaration order, named by their json tags.
+func jsonFields(t reflect.Type) []field {
+	var fs []field
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "" {
+			name = f.Name
+		}
+		fs = append(fs, field{name: name, index: i, omitEmpty: strings.Contains(","+opts+",", ",omitempty,")})
+	}
+	return fs
 }
 
 type decoder struct {
@@ -148,22 +172,7 @@ func (d *decoder) structFields(t reflect.Type) []field {
 	if fs, ok := d.fields[t]; ok {
 		return fs
 	}
-	var fs []field
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if !f.IsExported() {
-			continue
-		}
-		tag := f.Tag.Get("json")
-		if tag == "-" {
-			continue
-		}
-		name, _, _ := strings.Cut(tag, ",")
-		if name == "" {
-			name = f.Name
-		}
-		fs = append(fs, field{name: name, index: i})
-	}
+	fs := jsonFields(t)
 	if d.fields == nil {
 		d.fields = map[reflect.Type][]field{}
 	}

@@ -88,40 +88,19 @@ func encSupported(t reflect.Type, seen map[reflect.Type]bool) bool {
 	return false
 }
 
-type encField struct {
-	name      string
-	index     int
-	omitEmpty bool
-}
-
 type encoder struct {
-	fields map[reflect.Type][]encField
+	fields map[reflect.Type][]field
 	depth  int
 }
 
-func (e *encoder) structFields(t reflect.Type) []encField {
+func (e *encoder) structFields(t reflect.Type) []field {
 	if fs, ok := e.fields[t]; ok {
 		return fs
 	}
-	var fs []encField
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if !f.IsExported() {
-			continue
-		}
-		tag := f.Tag.Get("json")
-		if tag == "-" {
-			continue
-		}
-		name, opts, _ := strings.Cut(tag, ",")
-		if name == "" {
-			name = f.Name
-		}
-		fs = append(fs, encField{name: name, index: i, omitEmpty: strings.Contains(","+opts+",", ",omitempty,")})
-	}
-	slices.SortStableFunc(fs, func(a, b encField) int { return strings.Compare(a.name, b.name) })
+	fs := jsonFields(t)
+	slices.SortStableFunc(fs, func(a, b field) int { return strings.Compare(a.name, b.name) })
 	if e.fields == nil {
-		e.fields = map[reflect.Type][]encField{}
+		e.fields = map[reflect.Type][]field{}
 	}
 	e.fields[t] = fs
 	return fs
