@@ -318,3 +318,36 @@ func TestIdleConnectionsAreClosed(t *testing.T) {
 		t.Fatalf("a connection whose headers never end: %v", err)
 	}
 }
+
+// A client that opens a connection and sends nothing must not make a stop
+// fail: net/http's Shutdown waits up to 5 s for such a connection, longer
+// than the node's share of its stop timeout (the CI failure of
+// TestOverloadGives429Only, whose load left such connections behind).
+func TestCloseCutsSilentConnections(t *testing.T) {
+	dir := t.TempDir()
+	cfg := config.Default()
+	cfg.Node.Listen = "127.0.0.1:0"
+	cfg.Plugins.CacheDir = testCache
+	cfg.Payouts.AutoSettle = false
+	cfg.Tor.Mode = "off"
+	cfg.Node.StopTimeout = config.Duration(time.Second)
+	n := New(Options{DataDir: dir, Config: cfg, Builtins: []Builtin{{TLD: "notes", Wasm: notesPlugin(t)}}})
+	if err := n.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", n.Addr())
+	if err != nil {
+		n.Close()
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := n.Close(); err != nil {
+		t.Fatalf("close with a silent connection open: %v", err)
+	}
+	// The node really let go of it: the server side closed the connection.
+	c.SetReadDeadline(time.Now().Add(time.Minute))
+	var ne net.Error
+	if _, err := c.Read(make([]byte, 1)); err == nil || errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("the silent connection is still open after Close (read: %v)", err)
+	}
+}
