@@ -30,11 +30,14 @@ type CID struct {
 // The store role's verbs. The object verbs are content-addressed: a repeat
 // does nothing new.
 var (
-	StoreInfo   = bus.Declare[CID, ObjectInfo](Store, "info", true)
-	StoreStat   = bus.Declare[Empty, StoreUsage](Store, "stat", true)
-	StorePin    = bus.Declare[CID, Empty](Store, "pin", true)
-	StoreUnpin  = bus.Declare[CID, Empty](Store, "unpin", true)
-	StoreGC     = bus.Declare[Empty, GCResult](Store, "gc", false) // long, heavy: not run again alongside
+	StoreInfo  = bus.Declare[CID, ObjectInfo](Store, "info", true)
+	StoreStat  = bus.Declare[Empty, StoreUsage](Store, "stat", true)
+	StorePin   = bus.Declare[CID, Empty](Store, "pin", true)
+	StoreUnpin = bus.Declare[CID, Empty](Store, "unpin", true)
+	StoreGC    = bus.Declare[Empty, GCResult](Store, "gc", false) // long, heavy: not run again alongside
+	// StoreScrub re-verifies every stored byte, reference and pin (the
+	// CLI's scrub while a node holds the store).
+	StoreScrub  = bus.Declare[ScrubReq, ScrubReport](Store, "scrub", false) // long, heavy: not run again alongside
 	StoreRead   = bus.Declare[ReadReq, ReadReply](Store, "read", true)
 	StorePut    = bus.Declare[PutReq, PutReply](Store, "put", true)
 	StoreLocate = bus.Declare[CID, PeerAddr](Store, "locate", true)
@@ -65,6 +68,30 @@ type StoreUsage struct {
 type GCResult struct {
 	Objects int   `json:"objects"`
 	Bytes   int64 `json:"bytes"`
+}
+
+// ScrubReq asks for a scrub; Repair rebuilds damaged outboards, removes
+// orphan files and corrects the usage counters.
+type ScrubReq struct {
+	Repair bool `json:"repair,omitempty"`
+}
+
+// ScrubReport is what a scrub found (store.ScrubReport).
+type ScrubReport struct {
+	Objects int64    `json:"objects"`
+	Bytes   int64    `json:"bytes"`
+	Damage  []Damage `json:"damage"`
+}
+
+// Damage is one problem a scrub found (store.Damage).
+type Damage struct {
+	CID          cid.CID `json:"cid"`
+	Kind         string  `json:"kind"`
+	Offset       int64   `json:"offset"`
+	Length       int64   `json:"length"`
+	Detail       string  `json:"detail"`
+	ReferencedBy cid.CID `json:"referenced_by,omitzero"`
+	Repaired     bool    `json:"repaired"`
 }
 
 // MaxObject caps the bytes of one store.read or store.put: bulk bytes go

@@ -7,7 +7,7 @@ import (
 // Verbs is every verb of the contract, by role in the order of docs/BUS.md.
 func Verbs() []bus.Spec {
 	return []bus.Spec{
-		StoreInfo.Spec, StoreStat.Spec, StorePin.Spec, StoreUnpin.Spec, StoreGC.Spec,
+		StoreInfo.Spec, StoreStat.Spec, StorePin.Spec, StoreUnpin.Spec, StoreGC.Spec, StoreScrub.Spec,
 		StoreRead.Spec, StorePut.Spec, StoreLocate.Spec, StoreReplicate.Spec, StoreRelease.Spec,
 		IndexPublish.Spec, IndexLookup.Spec, IndexList.Spec, IndexNameSet.Spec, IndexNameGet.Spec,
 		PluginsList.Spec, PluginsValidate.Spec, PluginsResolve.Spec, PluginsSplit.Spec,

@@ -122,7 +122,7 @@ func (b *idleReader) cause(err error) error {
 // unpinned but held (PutOptions.Hold) until the publish ends, so no GC can
 // take it before the index has committed the manifest's pinned reference
 // to it; then the backend validates and indexes the manifest: 201 with
-// Published, or 422 with the plugin's errors. A body that ends before its
+// Published (and "deduplicated": the payload was stored already), or 422 with the plugin's errors. A body that ends before its
 // closing boundary is refused (400) before the payload commits: a
 // truncated body is never a payload.
 func (g *Gateway) servePublish(w http.ResponseWriter, r *http.Request) {
@@ -177,7 +177,7 @@ func (g *Gateway) servePublish(w http.ResponseWriter, r *http.Request) {
 	}
 	req := PublishRequest{Doc: tree, Filename: part.FileName()}
 	var payload io.Reader
-	req.MediaType, payload = payloadType(part.Header.Get("Content-Type"), &payloadPart{part: part, mr: mr})
+	req.MediaType, payload = PayloadType(part.Header.Get("Content-Type"), &payloadPart{part: part, mr: mr})
 	if req.Payload, err = g.objs.Put(r.Context(), payload, store.PutOptions{Hold: g.publishHold()}); err != nil {
 		g.fail(w, r, partErr(body.cause(err), "storing the payload"))
 		return
@@ -195,17 +195,22 @@ func (g *Gateway) servePublish(w http.ResponseWriter, r *http.Request) {
 	if a, err := cid.ParseAddress(p.Address); err == nil {
 		w.Header().Set("Location", "/r/"+a.Hash.Hex()+"."+a.TLD)
 	}
-	writeJSON(w, http.StatusCreated, p)
+	// And whether the payload was stored already (the CLI's put says so).
+	writeJSON(w, http.StatusCreated, struct {
+		Published
+		Deduplicated bool `json:"deduplicated"`
+	}{p, req.Payload.Deduplicated})
 }
 
-// payloadType is the media type a publish gives its payload, a hint the
+// PayloadType is the media type a publish gives its payload, a hint the
 // manifest's [payload] media_type overrides: the part's Content-Type as
 // sent (parameters such as charset kept), or, when the part gives none or
 // only application/octet-stream (what a browser sends for a file it cannot
 // name), the type sniffed from the first 512 bytes (http.DetectContentType;
 // nothing when that says application/octet-stream too). It returns the
-// reader to store: the peeked bytes are not lost.
-func payloadType(contentType string, part io.Reader) (string, io.Reader) {
+// reader to store: the peeked bytes are not lost. The CLI's offline put
+// --manifest gives a payload the same type.
+func PayloadType(contentType string, part io.Reader) (string, io.Reader) {
 	if mt, params, err := mime.ParseMediaType(contentType); err == nil && mt != "application/octet-stream" {
 		if s := mime.FormatMediaType(mt, params); s != "" {
 			return s, part
@@ -233,7 +238,7 @@ func (g *Gateway) publishHold() time.Duration { return g.cfg.RequestTimeout + 10
 // or after it without the closing boundary) and a body with more parts fail
 // the read, so the store never commits them. Its end, clean or not, is
 // sticky: every later Read says it again (a reader in between, such as
-// payloadType's bufio.Reader, may swallow one error).
+// PayloadType's bufio.Reader, may swallow one error).
 type payloadPart struct {
 	part *multipart.Part
 	mr   *multipart.Reader
@@ -290,11 +295,21 @@ func partErr(err error, what string) error {
 	return fmt.Errorf("publish: %s: %w", what, err)
 }
 
-// POST /v1/objects: the raw body, stored and pinned: 201 {cid, size}.
+// POST /v1/objects: the raw body, stored and pinned (not pinned with
+// ?pin=false): 201 {cid, size, deduplicated}.
 func (g *Gateway) serveObjectPut(w http.ResponseWriter, r *http.Request) {
 	limit, err := g.authorize(r)
 	if err != nil {
 		WriteError(w, err)
+		return
+	}
+	pin := true
+	switch r.URL.Query().Get("pin") {
+	case "", "true":
+	case "false":
+		pin = false
+	default:
+		WriteError(w, bus.Errorf(bus.CodeInvalid, "pin is true or false"))
 		return
 	}
 	body, err := g.body(w, r, limit)
@@ -302,7 +317,7 @@ func (g *Gateway) serveObjectPut(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, err)
 		return
 	}
-	o := store.PutOptions{Pin: true}
+	o := store.PutOptions{Pin: pin}
 	if r.ContentLength > 0 {
 		o.Size = r.ContentLength
 	}
@@ -312,7 +327,7 @@ func (g *Gateway) serveObjectPut(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/o/"+res.CID.String())
-	writeJSON(w, http.StatusCreated, map[string]any{"cid": res.CID, "size": res.Size})
+	writeJSON(w, http.StatusCreated, map[string]any{"cid": res.CID, "size": res.Size, "deduplicated": res.Deduplicated})
 }
 
 // GET /resolve/{name}: the signed name record bound to name.

@@ -185,15 +185,32 @@ func TestObjectsPut(t *testing.T) {
 	wantError(t, resp, body, 401, bus.CodeUnauthorized)
 	resp, body = e.do(t, "POST", "/v1/objects", map[string]string{"Authorization": "Bearer good"}, bytes.NewReader(b))
 	var out struct {
-		CID  cid.CID `json:"cid"`
-		Size int64   `json:"size"`
+		CID          cid.CID `json:"cid"`
+		Size         int64   `json:"size"`
+		Deduplicated bool    `json:"deduplicated"`
 	}
-	if resp.StatusCode != 201 || json.Unmarshal(body, &out) != nil || out.CID != cid.Sum(b) || out.Size != int64(len(b)) {
+	if resp.StatusCode != 201 || json.Unmarshal(body, &out) != nil || out.CID != cid.Sum(b) || out.Size != int64(len(b)) || out.Deduplicated {
 		t.Fatalf("POST /v1/objects: %d %s", resp.StatusCode, body)
 	}
 	if info, err := e.st.Info(context.Background(), out.CID); err != nil || !info.Pinned {
 		t.Fatalf("stored object %+v, %v: want pinned", info, err)
 	}
+	// ?pin=false stores without a pin (the CLI's put --no-pin); a second
+	// put of the same bytes says it was deduplicated.
+	loose := data(70_000, 13)
+	resp, body = e.do(t, "POST", "/v1/objects?pin=false", map[string]string{"Authorization": "Bearer good"}, bytes.NewReader(loose))
+	if resp.StatusCode != 201 || json.Unmarshal(body, &out) != nil || out.CID != cid.Sum(loose) || out.Deduplicated {
+		t.Fatalf("POST /v1/objects?pin=false: %d %s", resp.StatusCode, body)
+	}
+	if info, err := e.st.Info(context.Background(), out.CID); err != nil || info.Pinned {
+		t.Fatalf("stored object %+v, %v: want unpinned", info, err)
+	}
+	resp, body = e.do(t, "POST", "/v1/objects?pin=false", map[string]string{"Authorization": "Bearer good"}, bytes.NewReader(loose))
+	if resp.StatusCode != 201 || json.Unmarshal(body, &out) != nil || !out.Deduplicated {
+		t.Fatalf("a second POST /v1/objects: %d %s", resp.StatusCode, body)
+	}
+	resp, body = e.do(t, "POST", "/v1/objects?pin=maybe", map[string]string{"Authorization": "Bearer good"}, bytes.NewReader(loose))
+	wantError(t, resp, body, 400, bus.CodeInvalid)
 	resp, body = e.do(t, "POST", "/v1/objects", map[string]string{"Authorization": "Bearer small"}, bytes.NewReader(b))
 	wantError(t, resp, body, 413, bus.CodeTooLarge)
 	resp, body = e.do(t, "POST", "/v1/objects", map[string]string{"Authorization": "Bearer good", "Content-Encoding": "gzip"}, bytes.NewReader(b))

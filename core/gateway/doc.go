@@ -13,9 +13,10 @@
 //	GET|HEAD /r/{hash}.{tld}[/path]      an address: the payload with the manifest's media type,
 //	                                     or (with a path) the byte range the TLD's plugin resolves it to
 //	OPTIONS  /o/…, /r/…                  CORS preflight: 204
-//	POST     /v1/publish                 multipart: "manifest" (Manifest.toml) first, then "payload" -> 201 | 422
+//	POST     /v1/publish                 multipart: "manifest" (Manifest.toml) first, then "payload"
+//	                                     -> 201 {address, manifest, tld, payload, size, deduplicated} | 422
 //	                                     (400 for a body that ends before its closing boundary or has more parts)
-//	POST     /v1/objects                 a raw body, stored and pinned -> 201 {cid, size}
+//	POST     /v1/objects[?pin=false]     a raw body, stored and pinned (or not) -> 201 {cid, size, deduplicated}
 //	GET      /resolve/{name}             a signed name record
 //	POST     /v1/names                   store a name record (409 when stale)
 //	GET      /v1/payouts                 balances and epochs

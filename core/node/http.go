@@ -95,6 +95,7 @@ func (n *Node) opsHandler() http.Handler {
 	// The store's own verbs, for the CLI while a node holds the store.
 	mux.HandleFunc("POST /v1/unpin", n.busCall(contract.StoreUnpin.Spec, true, jsonBody(64<<10)))
 	mux.HandleFunc("POST /v1/gc", n.busCall(contract.StoreGC.Spec, true, nil))
+	mux.HandleFunc("POST /v1/scrub", n.busCall(contract.StoreScrub.Spec, true, jsonBody(64<<10)))
 	mux.HandleFunc("GET /v1/store", n.busCall(contract.StoreStat.Spec, false, nil))
 	mux.HandleFunc("POST /v1/registry/heads", n.offerHead)
 	mux.Handle("/ui/", n.consoleHandler()) // the web console (console.go)

@@ -49,6 +49,17 @@ func (n *Node) storeService() []bus.Endpoint {
 			res, err := n.store.GC(ctx)
 			return contract.GCResult(res), roleError(err)
 		}),
+		bus.Handle(contract.StoreScrub, func(ctx context.Context, r contract.ScrubReq) (contract.ScrubReport, error) {
+			rep, err := n.store.Scrub(ctx, store.ScrubOptions{Repair: r.Repair})
+			if err != nil {
+				return contract.ScrubReport{}, roleError(err)
+			}
+			out := contract.ScrubReport{Objects: rep.Objects, Bytes: rep.Bytes, Damage: []contract.Damage{}}
+			for _, d := range rep.Damage {
+				out.Damage = append(out.Damage, contract.Damage(d))
+			}
+			return out, nil
+		}),
 	}, n.macroStoreVerbs()...)
 }
 
