@@ -113,11 +113,19 @@ type Validated struct {
 
 // Validate asks the plugin to check and normalize a manifest (JSON form). A
 // rejection is a *RejectedError with the plugin's field errors.
+//
+// For a plugin that declared "dates" the manifest goes in with its dates
+// tagged and comes back untagged (dates.go): the Validated manifest is always
+// in the host's form.
 func (p *Plugin) Validate(ctx context.Context, manifest json.RawMessage, vc ValidateContext) (*Validated, error) {
+	sent, err := p.plugForm(manifest)
+	if err != nil {
+		return nil, fmt.Errorf("plugins: validate input: %w", err)
+	}
 	in, err := json.Marshal(struct {
 		Manifest json.RawMessage `json:"manifest"`
 		Context  ValidateContext `json:"context"`
-	}{manifest, vc})
+	}{sent, vc})
 	if err != nil {
 		return nil, fmt.Errorf("plugins: validate input: %w", err)
 	}
@@ -132,6 +140,13 @@ func (p *Plugin) Validate(ctx context.Context, manifest json.RawMessage, vc Vali
 		if err := decodeStrict(r.Output, &v); err != nil || !isObject(v.Manifest) {
 			return fmt.Errorf("want {\"manifest\":{...},\"index\":{...}}, got %s", trim(r.Output))
 		}
+		if p.dates() {
+			m, err := UntagDates(v.Manifest)
+			if err != nil {
+				return fmt.Errorf("the normalized manifest: %w", err)
+			}
+			v.Manifest = m
+		}
 		return hostTablesKept(manifest, v.Manifest)
 	}})
 	if err != nil {
@@ -141,6 +156,18 @@ func (p *Plugin) Validate(ctx context.Context, manifest json.RawMessage, vc Vali
 		return nil, rej
 	}
 	return &v, nil
+}
+
+// dates reports whether the plugin declared the feature "dates" (ABI v1.1).
+func (p *Plugin) dates() bool { return p.info.HasFeature(FeatureDates) }
+
+// plugForm returns the manifest as the plugin takes it: as it is for a v1
+// plugin, with its dates tagged for one that declared "dates".
+func (p *Plugin) plugForm(manifest json.RawMessage) (json.RawMessage, error) {
+	if !p.dates() {
+		return manifest, nil
+	}
+	return TagDates(manifest)
 }
 
 // hostTables are the manifest tables the host owns: a plugin's normalized
@@ -222,13 +249,18 @@ func (p *Plugin) Split(ctx context.Context, in SplitInput) ([]Allocation, error)
 	if in.Usage.Servers == nil {
 		in.Usage.Servers = []Server{}
 	}
+	content := in.Manifest
+	var err error
+	if in.Manifest, err = p.plugForm(in.Manifest); err != nil {
+		return nil, fmt.Errorf("plugins: split input: %w", err)
+	}
 	b, err := json.Marshal(in)
 	if err != nil {
 		return nil, fmt.Errorf("plugins: split input: %w", err)
 	}
 	var allocs []Allocation
 	var rej *RejectedError
-	_, err = p.call(ctx, EntrySplit, b, callOpts{memoize: true, content: in.Manifest, check: func(r Result) error {
+	_, err = p.call(ctx, EntrySplit, b, callOpts{memoize: true, content: content, check: func(r Result) error {
 		if r.Status == 1 {
 			rej, err = p.rejection(r.Output)
 			return err
@@ -332,13 +364,18 @@ func (p *Plugin) Resolve(ctx context.Context, in ResolveInput, obj io.ReaderAt) 
 	if !p.hasResolve || !p.info.HasFeature("resolve") {
 		return nil, fmt.Errorf("%w: %s plugin does not resolve paths", ErrNotSupported, p.info.TLD)
 	}
+	content := in.Manifest
+	var err error
+	if in.Manifest, err = p.plugForm(in.Manifest); err != nil {
+		return nil, fmt.Errorf("plugins: resolve input: %w", err)
+	}
 	b, err := json.Marshal(in)
 	if err != nil {
 		return nil, fmt.Errorf("plugins: resolve input: %w", err)
 	}
 	var r Resolved
 	var rej *RejectedError
-	_, err = p.call(ctx, EntryResolve, b, callOpts{obj: obj, content: in.Manifest, check: func(res Result) error {
+	_, err = p.call(ctx, EntryResolve, b, callOpts{obj: obj, content: content, check: func(res Result) error {
 		if res.Status == 1 {
 			rej, err = p.rejection(res.Output)
 			return err

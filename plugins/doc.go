@@ -12,6 +12,10 @@
 // of instances; a Router maps TLDs to Plugins. Every call goes through
 // Plugin.Call, which borrows an instance, runs one entry point under the
 // entry's deadline and returns the instance, or discards it after a fault.
+// The typed calls (Validate, Split, Resolve) hand a plugin that declared the
+// ABI v1.1 feature "dates" its manifest with dates and times tagged, and
+// take its normalized manifest back untagged (dates.go); raw calls send the
+// input as given.
 //
 // It must not import core/, bus/ or cmd/: the node wires it, not the reverse.
 package plugins

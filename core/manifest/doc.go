@@ -7,7 +7,8 @@
 // TOML decodes to JSON as ABI v1 says: tables are objects, arrays are arrays,
 // offset datetimes are RFC 3339 strings, local dates, times and datetimes are
 // their TOML text ("2025-08-25", "12:34:56", "2025-08-25T12:34:56"); NaN and
-// infinities are refused. A manifest is at most MaxSize bytes, MaxKeys keys
+// infinities are refused. (The plugin host tags those strings for a plugin
+// that declares ABI v1.1's "dates"; the document and its CID stay as here.) A manifest is at most MaxSize bytes, MaxKeys keys
 // (in all its tables together) and MaxDepth levels deep; over a limit, the
 // error wraps ErrTooLarge as well as ErrInvalid.
 //

@@ -201,3 +201,79 @@ func TestHostTableSchemasAgreeWithTheHost(t *testing.T) {
 		}
 	}
 }
+
+// [v1.1] What a plugin that declared "dates" receives matches the schemas
+// too, and every tag the host makes matches defs' dateTag (each of the four
+// kinds), while forged or malformed tags do not.
+func TestTaggedDatesMatchTheSchemas(t *testing.T) {
+	set := load(t)
+	for name, src := range manifests(t) {
+		m, err := manifest.ParseTOML(src)
+		if err != nil {
+			continue
+		}
+		tagged, err := plugins.TagDates(m.Canonical())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := set.Validate(schema.Manifest, tagged); err != nil {
+			t.Errorf("%s: the tagged manifest breaks manifest.schema.json: %v\n%s", name, err, tagged)
+		}
+	}
+	m, err := manifest.ParseTOML([]byte(`
+[meta]
+tld = "notes"
+created = 1979-05-27T00:32:00.5-07:00
+[payload]
+cid = "b3:af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"
+size = 1
+[notes]
+all = [1979-05-27T07:32:00Z, 1979-05-27T07:32:00.250, 1979-05-27, 07:32:00.5]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tagged, err := plugins.TagDates(m.Canonical())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := set.Validate(schema.Manifest, tagged); err != nil {
+		t.Fatalf("%v\n%s", err, tagged)
+	}
+	var doc struct {
+		Meta  map[string]any
+		Notes struct{ All []any }
+	}
+	if err := json.Unmarshal(tagged, &doc); err != nil {
+		t.Fatal(err)
+	}
+	tags := append(doc.Notes.All, doc.Meta["created"])
+	kinds := map[string]bool{}
+	dateTag := map[string]any{"$ref": "#/$defs/dateTag"}
+	for _, v := range tags {
+		obj, ok := v.(map[string]any)
+		if !ok || len(obj) != 1 {
+			t.Fatalf("%v is not a tag", v)
+		}
+		for k := range obj {
+			kinds[k] = true
+		}
+		if err := set.ValidateValue("defs.schema.json", v, dateTag); err != nil {
+			t.Errorf("the host's tag %v breaks dateTag: %v", v, err)
+		}
+	}
+	if len(kinds) != 4 {
+		t.Errorf("kinds %v, want the four", kinds)
+	}
+	for _, bad := range []string{
+		`{"$date":"1979-5-27"}`, `{"$date":"1979-05-27","x":1}`, `{"$time":"07:32"}`,
+		`{"$datetime":"1979-05-27T07:32:00"}`, `{"$datetime":"1979-05-27T07:32:00.50Z"}`,
+		`{"$datetime_local":"1979-05-27T07:32:00Z"}`, `{"$$date":"1979-05-27"}`, `"1979-05-27"`,
+	} {
+		var v any
+		_ = json.Unmarshal([]byte(bad), &v)
+		if err := set.ValidateValue("defs.schema.json", v, dateTag); err == nil {
+			t.Errorf("%s matches dateTag", bad)
+		}
+	}
+}
