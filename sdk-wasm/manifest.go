@@ -196,7 +196,7 @@ func (m *Manifest) Meta() (Meta, error) {
 		return meta, nil
 	}
 	var meta Meta
-	err := m.lenient(TableMeta, &meta)
+	err := m.decodeMeta(&meta)
 	return meta, err
 }
 
