@@ -316,7 +316,7 @@ func (s *suite) skipAll(ids []string, format string, args ...any) {
 var runtimeChecks = []string{
 	"describe.shape", "describe.examples",
 	"validate.idempotent", "validate.garbage", "validate.truncated", "validate.nested",
-	"validate.huge", "validate.utf8", "validate.types",
+	"validate.huge", "validate.utf8", "validate.types", "validate.dates",
 	"split.status", "split.conserve", "split.nonnegative", "split.roles", "split.payees", "split.order",
 	"determinism.fresh", "determinism.reused", "determinism.order",
 	"abi.outputs",
@@ -396,6 +396,7 @@ func (s *suite) run(ctx context.Context) error {
 		{"validate.huge", s.checkHuge},
 		{"validate.utf8", s.checkUTF8},
 		{"validate.types", s.checkTypes},
+		{"validate.dates", s.checkDates},
 		{"split.status", s.checkSplitStatus},
 		{"split.conserve", s.checkSplitConserve},
 		{"split.nonnegative", s.checkSplitNonNegative},

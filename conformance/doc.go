@@ -70,6 +70,14 @@
 //	                    plugin's and its normalized manifest keeps it (a
 //	                    failure otherwise); a host-owned one ([meta],
 //	                    [payload]) warns; never a fault
+//	validate.dates      [v1.1] the normalized first example through the
+//	                    host's typed validate with [meta] created and
+//	                    updated, then with one value of each TOML date-time
+//	                    kind and a forged "$date" key under a key of its
+//	                    own: tagged when describe lists "dates", strings
+//	                    otherwise; a fault, a malformed tag or an unescaped
+//	                    "$" key in the answer fails; rejecting the host's
+//	                    [meta] warns; rejecting the extra key passes
 //	split.status        every split of a normalized example answers status 0
 //	                    (a rejection of servers null, which the host never
 //	                    sends, warns)

@@ -25,6 +25,7 @@ func TestHostilePluginsAreCaught(t *testing.T) {
 		{"hostile/badrole", "split.roles", []string{`pays role "tips"`, "(roles: creator)"}},
 		{"hostile/bigoutput", "limits.output", []string{"ron_split produced an output over the limit"}},
 		{"hostile/nomarker", "abi.marker", []string{"does not export the ABI marker ron_abi_v1"}},
+		{"hostile/baddates", "validate.dates", []string{"the normalized manifest is refused by the host", `conformance_dates.$date: a key beginning with one "$"`}},
 		{"hostile/badmeta", "abi.outputs", []string{"validate.output.schema.json: /manifest/meta/price: is number 1.5, want integer"}},
 	} {
 		t.Run(tc.dir, func(t *testing.T) {
