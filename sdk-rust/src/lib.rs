@@ -44,6 +44,7 @@
 //! Debian packages: it builds offline with Debian's rustc 1.63.
 
 mod abi;
+mod dates;
 mod dispatch;
 mod errors;
 mod json;
@@ -58,6 +59,7 @@ pub mod testing;
 pub mod wasm;
 
 pub use abi::*;
+pub use dates::{Date, DateKind, Text, FEATURE_DATES};
 pub use dispatch::dispatch;
 pub use errors::{codes, Errors, FieldError, Rejection, Result};
 pub use json::{check_input, write_string, write_value};

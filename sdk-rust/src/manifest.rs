@@ -31,11 +31,11 @@ pub struct Meta {
     pub title: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
-    /// RFC 3339 with an offset.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    /// RFC 3339 with an offset (read from a `$datetime` tag too, ABI v1.1).
+    #[serde(default, skip_serializing_if = "String::is_empty", deserialize_with = "crate::dates::text_or_tag")]
     pub created: String,
-    /// RFC 3339 with an offset.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    /// RFC 3339 with an offset (read from a `$datetime` tag too, ABI v1.1).
+    #[serde(default, skip_serializing_if = "String::is_empty", deserialize_with = "crate::dates::text_or_tag")]
     pub updated: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub license: String,
