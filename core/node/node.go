@@ -85,9 +85,12 @@ type Node struct {
 	runCtx      context.Context // ends when Close begins
 	ln          net.Listener
 	srv         *http.Server
-	handler     swapHandler // startingHandler until Start is done
-	ready       atomic.Bool
-	settleMu    sync.Mutex
+	handler     swapHandler   // startingHandler until Start is done
+	progress    startProgress // what Start has brought up, for /readyz?verbose meanwhile
+	// beforeLoad, when set (tests), runs before the plugins load at start.
+	beforeLoad func(ctx context.Context)
+	ready      atomic.Bool
+	settleMu   sync.Mutex
 
 	reconcileMu sync.Mutex
 	lastStamp   string
@@ -167,12 +170,16 @@ func (n *Node) Addr() string {
 }
 
 // Start brings the node's roles up in order: the HTTP listener (so that a
-// taken port fails at once; it answers 503 "starting" meanwhile), keys,
-// the store (the store role's, or a gateway's cache), index, ledger, bus,
-// private plane, the overlay, plugins, the roles' services, then the HTTP
-// API (the gateway's routes with the gateway role, the ops endpoints
-// always). On failure, or when ctx ends first (a stop while starting), it
-// undoes what it started.
+// taken port fails at once, and clients learn at once that the node is
+// starting: /healthz answers 200, /readyz 503 with what is still starting
+// in ?verbose, anything else 503 with Retry-After), keys, the store (the
+// store role's, or a gateway's cache), index, ledger, bus, private plane,
+// the overlay, plugins, the roles' services, then the HTTP API (the
+// gateway's routes with the gateway role, the ops endpoints always). The
+// plugins load from the start, beside the others (compiling is most of a
+// cold start), and are joined before the roles serve. Start returns once
+// the node serves. On failure, or when ctx ends first (a stop while
+// starting), it undoes what it started, the plugins' load included.
 func (n *Node) Start(ctx context.Context) (err error) {
 	defer func() {
 		if err != nil {
@@ -199,6 +206,10 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err := n.private(dir, config.Path(dir)); err != nil {
 		return err
 	}
+	// The plugins load (compile, or read wazero's compilation cache, then
+	// warm and describe) while the rest of the node starts; they are joined
+	// below, before the roles serve.
+	plugs := n.loadPlugins(ctx)
 	if err := n.keys(); err != nil {
 		return err
 	}
@@ -207,6 +218,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			return fmt.Errorf("node: %w", err)
 		}
 		n.closers = append(n.closers, n.store.Close)
+		n.progress.ready("store")
 	}
 	// The roles reach objects through the local store when this process runs
 	// the store role, else over the bus (small objects: manifests, a
@@ -226,12 +238,14 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			return fmt.Errorf("node: %w", err)
 		}
 		n.closers = append(n.closers, n.index.Close)
+		n.progress.ready("index")
 	}
 	if n.has("ledger") {
 		if n.ledger, err = ledger.Open(ctx, filepath.Join(dir, "ledger"), ledger.Options{Logger: n.log, MinFree: int64(cfg.Node.MinFree)}); err != nil {
 			return fmt.Errorf("node: %w", err)
 		}
 		n.closers = append(n.closers, n.ledger.Close)
+		n.progress.ready("ledger")
 	}
 	if err := interrupted(ctx); err != nil {
 		return err
@@ -247,11 +261,13 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	n.closers = append(n.closers, n.bus.Close)
 	n.metrics.MustRegister(busCollectors(n.bus)...)
+	n.progress.ready("bus")
 
 	if n.has("mailbox") {
 		if err := n.startPrivatePlane(ctx); err != nil {
 			return err
 		}
+		n.progress.ready("mailbox")
 	}
 	if err := interrupted(ctx); err != nil {
 		return err
@@ -265,6 +281,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		if err := n.startOverlay(ctx); err != nil {
 			return err
 		}
+		n.progress.ready("overlay")
 	}
 	n.closers = append(n.closers, func() error {
 		cancel()
@@ -279,9 +296,18 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		if len(n.opts.Builtins) == 0 && cfg.Plugins.Builtins {
 			n.log.Warn("this binary embeds no built-in plugins; build it with `make build`")
 		}
-		if err := n.Reconcile(ctx); err != nil && ctx.Err() == nil {
-			n.log.Error("some plugins could not be installed", "err", err)
+		select {
+		case <-plugs.done:
+		case <-ctx.Done():
+			return interrupted(ctx) // undo stops the load and waits for it
 		}
+		if plugs.err != nil && ctx.Err() == nil {
+			n.log.Error("some plugins could not be installed", "err", plugs.err)
+		}
+		for _, e := range plugs.events {
+			n.emit(e.kind, e.v)
+		}
+		n.progress.ready("plugins")
 		if err := n.startFollower(ctx); err != nil {
 			return err
 		}
@@ -289,12 +315,6 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err := interrupted(ctx); err != nil {
 		return err
 	}
-	n.closers = append(n.closers, func() error {
-		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = n.router.Close(cctx)
-		return n.host.Close(cctx)
-	})
 	for _, s := range []struct {
 		role, desc string
 		eps        func() []bus.Endpoint
@@ -329,6 +349,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			n.metrics.MustRegister(c)
 		}
 		handler = n.gw.Handler()
+		n.progress.ready("gateway")
 	}
 	if err := n.writeRunFile(); err != nil {
 		return err
@@ -352,10 +373,49 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			}()
 		}
 	}
-	n.handler.set(handler)
+	// Ready first: the starting handler says 503 until the swap, and the
+	// node's own never sees itself not ready once it serves.
 	n.ready.Store(true)
+	n.handler.set(handler)
 	n.log.Info("node started", "id", n.id, "roles", cfg.Node.Roles, "api", "http://"+n.ln.Addr().String(), "data", dir, "tlds", n.router.TLDs())
 	return nil
+}
+
+// pluginLoad is the plugins' load at start, running beside the rest of Start.
+type pluginLoad struct {
+	done   chan struct{} // closed when the load has ended
+	events []event       // the plugin events to emit once the bus is up
+	err    error
+}
+
+// loadPlugins starts loading the plugins (the plugins role) in the
+// background and registers, for Close and a failed Start, the closer that
+// stops the load, waits for it, and closes the router and the plugin host:
+// registered this early, it runs after the roles that call plugins are
+// closed.
+func (n *Node) loadPlugins(ctx context.Context) *pluginLoad {
+	l := &pluginLoad{done: make(chan struct{})}
+	lctx, cancel := context.WithCancel(ctx)
+	if !n.has("plugins") {
+		close(l.done)
+	} else {
+		go func() {
+			defer close(l.done)
+			if n.beforeLoad != nil {
+				n.beforeLoad(lctx)
+			}
+			l.events, l.err = n.reconcile(lctx)
+		}()
+	}
+	n.closers = append(n.closers, func() error {
+		cancel()
+		<-l.done
+		cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer ccancel()
+		_ = n.router.Close(cctx)
+		return n.host.Close(cctx)
+	})
+	return l
 }
 
 // interrupted is an error once ctx ended: a stop while starting.
@@ -381,7 +441,7 @@ func (n *Node) listen() error {
 		return fmt.Errorf("node: listening on %s: %w", cfg.Node.Listen, err)
 	}
 	n.ln = ln
-	n.handler.set(startingHandler())
+	n.handler.set(n.startingHandler())
 	// Slow or idle clients cannot keep connections: the request line and
 	// headers within read_header_timeout, a keep-alive connection closed
 	// after idle_timeout between requests (bodies and responses have the
@@ -564,12 +624,22 @@ func (n *Node) catalogStamp() string {
 // reloading what is quarantined.
 // A plugin that fails to load is reported and the others still install.
 func (n *Node) Reconcile(ctx context.Context) error {
+	evs, err := n.reconcile(ctx)
+	for _, e := range evs {
+		n.emit(e.kind, e.v)
+	}
+	return err
+}
+
+// reconcile is Reconcile, returning the events to emit instead of emitting
+// them: at start it runs before the bus is up.
+func (n *Node) reconcile(ctx context.Context) ([]event, error) {
 	n.reconcileMu.Lock()
 	defer n.reconcileMu.Unlock()
 	n.lastStamp = n.catalogStamp()
 	entries, removed, err := n.catalog.Entries()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	type want struct {
 		hash   string
@@ -581,7 +651,7 @@ func (n *Node) Reconcile(ctx context.Context) error {
 	// plugin for the same TLD wins.
 	regs, blocked, err := n.registryRows()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for tld, e := range regs {
 		wants[tld] = want{e.Plugin, "registry " + e.Origin, func() ([]byte, error) { return n.catalog.Module(e.Plugin) }}
@@ -621,6 +691,8 @@ func (n *Node) Reconcile(ctx context.Context) error {
 		}
 		load[tld] = wasm
 	}
+	n.progress.loading(len(load))
+	var evs []event
 	for tld, err := range n.router.InstallAll(ctx, load) { // compiled in parallel
 		w := wants[tld]
 		if err != nil {
@@ -633,17 +705,23 @@ func (n *Node) Reconcile(ctx context.Context) error {
 		if p, err := n.router.Plugin(tld); err == nil {
 			version = p.Info().Version
 		}
-		n.emit(bus.KindPluginInstalled, bus.PluginInstalled{TLD: tld, Plugin: w.hash, Version: version, Source: w.source})
+		evs = append(evs, event{bus.KindPluginInstalled, bus.PluginInstalled{TLD: tld, Plugin: w.hash, Version: version, Source: w.source}})
 	}
 	for _, tld := range n.router.TLDs() {
 		if _, ok := wants[tld]; !ok {
 			_ = n.router.Remove(ctx, tld)
 			delete(n.sources, tld)
 			n.log.Info("plugin removed", "tld", tld)
-			n.emit(bus.KindPluginRemoved, bus.PluginRemoved{TLD: tld})
+			evs = append(evs, event{bus.KindPluginRemoved, bus.PluginRemoved{TLD: tld}})
 		}
 	}
-	return errors.Join(errs...)
+	return evs, errors.Join(errs...)
+}
+
+// event is a bus event held until the bus is up.
+type event struct {
+	kind string
+	v    any
 }
 
 func (n *Node) source(tld string) string {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -223,15 +224,17 @@ func (n *Node) serveReadyz(w http.ResponseWriter, r *http.Request) {
 
 // startingHandler serves while the node starts (the listener is bound
 // first, so that a taken port fails at once): /healthz is 200, /readyz
-// 503 (?verbose: status starting), anything else 503 with Retry-After.
-func startingHandler() http.Handler {
+// 503 (?verbose: status starting, and each component's progress), anything
+// else 503 with Retry-After. Nothing it serves reads what Start is wiring.
+func (n *Node) startingHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "1")
 		if _, verbose := r.URL.Query()["verbose"]; verbose {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "starting", "error": "the node is starting", "components": map[string]Component{}})
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "starting", "error": "the node is starting", "components": n.startingComponents()})
 			return
 		}
 		gateway.WriteError(w, bus.Errorf(bus.CodeUnavailable, "the node is starting"))
@@ -241,6 +244,63 @@ func startingHandler() http.Handler {
 		gateway.WriteError(w, bus.Errorf(bus.CodeUnavailable, "the node is starting"))
 	})
 	return mux
+}
+
+// startProgress is what Start has brought up so far.
+type startProgress struct {
+	mu      sync.Mutex
+	done    map[string]bool
+	plugins int // how many plugins the last reconcile loads
+}
+
+// ready marks part as up.
+func (p *startProgress) ready(part string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done == nil {
+		p.done = map[string]bool{}
+	}
+	p.done[part] = true
+}
+
+// loading records how many plugins are being loaded.
+func (p *startProgress) loading(plugins int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.plugins = plugins
+}
+
+// startingComponents are the components this process runs, as far as
+// Start has brought them up (the roles are set before the listener serves).
+func (n *Node) startingComponents() map[string]Component {
+	n.progress.mu.Lock()
+	defer n.progress.mu.Unlock()
+	out := map[string]Component{}
+	add := func(name, detail string) {
+		ready := n.progress.done[name]
+		c := Component{State: "starting", Ready: ready, Detail: detail,
+			Required: slices.Contains(publicPlane, name) || n.requires(name)}
+		if ready {
+			c.State, c.Detail = "ready", ""
+		}
+		out[name] = c
+	}
+	add("bus", "")
+	for _, role := range []string{"gateway", "index", "ledger", "mailbox"} {
+		if n.has(role) {
+			add(role, "")
+		}
+	}
+	if n.has("store") || n.has("gateway") {
+		add("store", "")
+	}
+	if n.has("plugins") {
+		add("plugins", fmt.Sprintf("loading plugins: %d of %d installed", len(n.router.TLDs()), n.progress.plugins))
+	}
+	if n.has("store") || n.has("gateway") || n.has("dht") {
+		add("overlay", "")
+	}
+	return out
 }
 
 // swapHandler serves with whichever handler was stored last.
