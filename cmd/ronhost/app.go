@@ -19,12 +19,63 @@ import (
 	"github.com/ronhost/ronhost/core/node"
 )
 
-// errUsage marks an error in how a command was called; it exits with status 2.
-var errUsage = errors.New("usage")
+// The exit statuses of every command, chosen in one place (exitCode) from
+// what the command returned, and listed in the help (exitHelp):
+const (
+	exitOK      = 0 // done (also --help)
+	exitFailure = 1 // the command failed, or what it checked has problems (its output says which)
+	exitUsage   = 2 // the command was called wrongly (flags, arguments)
+)
+
+// exitHelp documents the exit statuses and the error shape in the help.
+const exitHelp = `Exit status: 0 done; 1 failed, or problems found (scrub's damage, failed
+conformance cases: the output lists them); 2 called wrongly (flags, arguments).
+Errors go to stderr: a line (and a plugin's field errors, one per line), or with
+--json one JSON object {"code","message","retryable","errors"?}: the node's code
+(docs/BUS.md), or "usage", "problems", "error" for the CLI's own.`
+
+// The sentinels exitCode maps.
+var (
+	// errUsage marks an error in how a command was called: exit 2.
+	errUsage = errors.New("usage")
+	// errProblems marks a check that ran and found problems (its output
+	// lists them): exit 1, the error says how many.
+	errProblems = errors.New("problems found")
+	// errReported marks a failure the command's output already reported in
+	// full: exit 1 with nothing more on stderr.
+	errReported = errors.New("failures reported in the output")
+)
 
 // usageError wraps a message as a usage error.
 func usageError(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
+}
+
+// problems says a check found problems (errProblems).
+func problems(format string, args ...any) error {
+	return &markedError{msg: fmt.Sprintf(format, args...), mark: errProblems}
+}
+
+// markedError is a message marked with a sentinel without repeating the
+// sentinel's text.
+type markedError struct {
+	msg  string
+	mark error
+}
+
+func (e *markedError) Error() string { return e.msg }
+func (e *markedError) Unwrap() error { return e.mark }
+
+// exitCode is the one mapping of a command's error to its exit status.
+func exitCode(err error) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.Is(err, errUsage):
+		return exitUsage
+	default:
+		return exitFailure
+	}
 }
 
 // command is one CLI command. Commands with subcommands set sub instead of run.
@@ -101,41 +152,32 @@ func (a *app) run(ctx context.Context, argv []string) int {
 	if err := fs.Parse(argv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			a.printUsage(a.stdout, nil, nil)
-			return 0
+			return exitOK
 		}
-		fmt.Fprintf(a.stderr, "ronhost: %v\n", err)
-		a.printUsage(a.stderr, nil, nil)
-		return 2
+		a.printError(fmt.Errorf("%w: %v", errUsage, err))
+		if !a.jsonOut {
+			a.printUsage(a.stderr, nil, nil)
+		}
+		return exitUsage
 	}
 	rest := fs.Args()
 	if len(rest) == 0 {
 		a.printUsage(a.stderr, nil, nil)
-		return 2
+		return exitUsage
 	}
 	if rest[0] == "help" {
 		rest = append(rest[1:], "--help")
 		if len(rest) == 1 {
 			a.printUsage(a.stdout, nil, nil)
-			return 0
+			return exitOK
 		}
 	}
 	err := a.dispatch(ctx, a.commands, nil, rest)
-	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.Is(err, errUsage):
-		fmt.Fprintf(a.stderr, "ronhost: %v\n", err)
-		return 2
-	default:
-		var ee *exitError
-		if errors.As(err, &ee) {
-			return ee.code
-		}
+	code := exitCode(err)
+	if code != exitOK && !errors.Is(err, errReported) {
 		a.printError(err)
-		return 1
 	}
+	return code
 }
 
 // fieldError is one reason a plugin rejected a manifest (plugins.FieldError
@@ -146,28 +188,34 @@ type fieldError struct {
 	Message string `json:"message"`
 }
 
-// printError writes err on stderr. An error answer of the node (a
-// *bus.Error) keeps its field errors (a plugin's rejection): one per line,
-// or with --json the whole error as one JSON object.
+// printError writes err on stderr: a line, and an error answer of the
+// node (a *bus.Error) keeps its field errors (a plugin's rejection), one
+// per line; with --json the whole error is one JSON object.
 func (a *app) printError(err error) {
-	var be *bus.Error
-	if !errors.As(err, &be) {
-		fmt.Fprintf(a.stderr, "ronhost: %v\n", err)
-		return
-	}
 	var fields []fieldError
-	if len(be.Errors) > 0 {
-		_ = json.Unmarshal(be.Errors, &fields)
+	out := struct {
+		Code      bus.Code     `json:"code"`
+		Message   string       `json:"message"`
+		Retryable bool         `json:"retryable"`
+		Errors    []fieldError `json:"errors,omitempty"`
+	}{Code: "error", Message: err.Error()}
+	var be *bus.Error
+	switch {
+	case errors.As(err, &be):
+		if len(be.Errors) > 0 {
+			_ = json.Unmarshal(be.Errors, &fields)
+		}
+		out.Code, out.Retryable, out.Errors = be.Code, be.Retryable, fields
+		if err == error(be) {
+			out.Message = be.Message
+		}
+	case errors.Is(err, errUsage):
+		out.Code = "usage"
+	case errors.Is(err, errProblems):
+		out.Code = "problems"
 	}
 	if a.jsonOut {
-		out := struct {
-			Code      bus.Code     `json:"code"`
-			Message   string       `json:"message"`
-			Retryable bool         `json:"retryable"`
-			Errors    []fieldError `json:"errors,omitempty"`
-		}{be.Code, be.Message, be.Retryable, fields}
-		enc := json.NewEncoder(a.stderr)
-		if enc.Encode(out) == nil {
+		if json.NewEncoder(a.stderr).Encode(out) == nil {
 			return
 		}
 	}
@@ -177,18 +225,15 @@ func (a *app) printError(err error) {
 	}
 }
 
-// exitError ends the process with a status code after its output was already written.
-type exitError struct{ code int }
-
-func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
-
 func (a *app) dispatch(ctx context.Context, cmds []*command, path []string, args []string) error {
 	if len(args) == 0 || args[0] == "--help" || args[0] == "-h" || args[0] == "-help" {
 		w := a.stdout
 		if len(args) == 0 {
 			w = a.stderr
 		}
-		a.printUsage(w, path, cmds)
+		if len(args) != 0 || !a.jsonOut { // with --json stderr has one JSON object: the error
+			a.printUsage(w, path, cmds)
+		}
 		if len(args) == 0 {
 			return usageError("%s needs a subcommand", strings.Join(path, " "))
 		}
@@ -239,6 +284,9 @@ func (a *app) printUsage(w io.Writer, path []string, cmds []*command) {
 		fmt.Fprintf(w, "  %-*s %s\n", width, c.name, c.summary)
 	}
 	fmt.Fprintf(w, "\nRun 'ronhost %sCOMMAND --help' for a command's flags.\n", joinPath(path))
+	if len(path) == 0 {
+		fmt.Fprintf(w, "\n%s\n", exitHelp)
+	}
 }
 
 // globalFlags registers --data and --json on fs, bound to the app.
@@ -258,16 +306,30 @@ func (a *app) globalFlags(fs *flag.FlagSet) {
 // and prints the command's help on --help.
 func (a *app) flags(c *command, path string) *flag.FlagSet {
 	fs := flag.NewFlagSet(path, flag.ContinueOnError)
-	fs.SetOutput(a.stderr)
+	// The flag package writes a bad flag's error to the output before it
+	// calls Usage: the error is the usage error the command returns (on
+	// stderr, or one JSON object with --json), so the help is only for
+	// --help.
+	failed := false
+	out := writerFunc(func(p []byte) (int, error) { failed = true; return len(p), nil })
+	fs.SetOutput(out)
 	a.globalFlags(fs)
 	fs.Usage = func() {
+		if failed {
+			return
+		}
 		fmt.Fprintf(a.stdout, "usage: ronhost %s %s\n\n%s\n\nFlags:\n", path, c.args, c.summary)
 		fs.SetOutput(a.stdout)
 		fs.PrintDefaults()
-		fs.SetOutput(a.stderr)
+		fs.SetOutput(out)
 	}
 	return fs
 }
+
+// writerFunc is a function as an io.Writer.
+type writerFunc func(p []byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // parse parses args with fs, allowing flags after positional arguments, and
 // checks the number of positional arguments is within [min, max] (max < 0: no limit).

@@ -55,9 +55,20 @@ func (a *app) client(tokenFlag string) (*nodeClient, error) {
 // do sends a request and decodes a JSON answer into out (unless nil). An
 // error answer becomes the node's *bus.Error.
 func (c *nodeClient) do(ctx context.Context, method, path, contentType string, body io.Reader, out any) error {
+	return c.send(ctx, method, path, contentType, body, -1, out)
+}
+
+// send is do with the body's length when known (size >= 0).
+func (c *nodeClient) send(ctx context.Context, method, path, contentType string, body io.Reader, size int64, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, c.api+path, body)
 	if err != nil {
 		return err
+	}
+	if size >= 0 && body != nil {
+		req.ContentLength = size
+		if size == 0 {
+			req.Body = http.NoBody
+		}
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"os"
@@ -18,17 +20,22 @@ import (
 	"github.com/ronhost/ronhost/bus"
 	"github.com/ronhost/ronhost/core/cid"
 	"github.com/ronhost/ronhost/core/gateway"
+	"github.com/ronhost/ronhost/core/index"
 	"github.com/ronhost/ronhost/core/manifest"
 	"github.com/ronhost/ronhost/core/node"
 	"github.com/ronhost/ronhost/core/store"
+	"github.com/ronhost/ronhost/plugins"
 )
 
 // contentCommands returns the content commands (put, get, pin, unpin, gc,
 // scrub, stat). They are owned by the content core; see core/.
 //
-// They open the store in DATA/store themselves. When a node is serving on
-// the data directory it holds the store's lock: pin, unpin, gc and stat go
-// through its API then; put, get and scrub say so.
+// With no node serving the data directory they open the store in
+// DATA/store themselves (and put --manifest the index in DATA/index, with
+// the TLD's plugin validating the manifest). When a node serves it, it
+// holds the store's lock and every one of them goes through the node's API
+// instead (a token for writes: --token, RON_TOKEN or DATA/operator.token),
+// printing the same output.
 func contentCommands() []*command {
 	put := &command{name: "put", args: "FILE|- [--manifest Manifest.toml] [--no-pin]",
 		summary: "store a file, verified and deduplicated; print its CID (and, with a manifest, its address)"}
@@ -61,47 +68,77 @@ func openStore(ctx context.Context, a *app) (*store.Store, error) {
 	}
 	s, err := store.Open(ctx, filepath.Join(dir, "store"), node.StoreOptions(cfg, nil))
 	if errors.Is(err, store.ErrLocked) {
-		return nil, fmt.Errorf("a node is serving the data directory %s and holds its store; "+
-			"stop it to use this command offline (pin, unpin, gc and stat go through the running node; "+
-			"put and get have its API: POST /v1/objects, get --gateway): %w", dir, err)
+		return nil, fmt.Errorf("a node is serving the data directory %s and holds its store, "+
+			"but has not written DATA/node.json (is it still starting?): %w", dir, err)
 	}
 	return s, err
+}
+
+// readSmall reads a small object whole, verified: a manifest. An object
+// over max bytes is errTooBig.
+type readSmall func(ctx context.Context, c cid.CID, max int64) ([]byte, error)
+
+var errTooBig = errors.New("too large")
+
+// storeReader reads small objects from the store.
+func storeReader(s *store.Store) readSmall {
+	return func(ctx context.Context, c cid.CID, max int64) ([]byte, error) {
+		info, err := s.Info(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		if info.Size > max {
+			return nil, errTooBig
+		}
+		rc, err := s.Get(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		defer rc.Close()
+		return io.ReadAll(rc)
+	}
+}
+
+// nodeReader reads small objects through the running node: their
+// verifiable stream, checked against the CID.
+func nodeReader(api string) readSmall {
+	return func(ctx context.Context, c cid.CID, max int64) ([]byte, error) {
+		resp, err := getBao(ctx, api, c, url.Values{})
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		var buf bytes.Buffer
+		_, err = store.DecodeSlice(&limitWriter{w: &buf, n: max}, resp.Body, c, 0, -1)
+		return buf.Bytes(), err
+	}
+}
+
+// limitWriter fails with errTooBig past n bytes.
+type limitWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (l *limitWriter) Write(p []byte) (int, error) {
+	if int64(len(p)) > l.n {
+		return 0, errTooBig
+	}
+	l.n -= int64(len(p))
+	return l.w.Write(p)
 }
 
 // resolveArg turns a CID or an address into the CID to act on. For an
 // address that is the payload its manifest names when payload is true, and
 // the manifest itself otherwise.
-func resolveArg(ctx context.Context, s *store.Store, arg string, payload bool) (cid.CID, *manifest.Manifest, error) {
+func resolveArg(ctx context.Context, read readSmall, arg string, payload bool) (cid.CID, *manifest.Manifest, error) {
 	if !cid.IsAddress(arg) {
 		c, err := cid.Parse(arg)
 		return c, nil, err
 	}
-	addr, err := cid.ParseAddress(arg)
+	addr, m, err := readManifest(ctx, read, arg)
 	if err != nil {
 		return cid.CID{}, nil, err
-	}
-	info, err := s.Info(ctx, addr.Hash)
-	if err != nil {
-		return cid.CID{}, nil, fmt.Errorf("%s: the manifest %s: %w", arg, addr.Hash, err)
-	}
-	if info.Size > manifest.MaxSize {
-		return cid.CID{}, nil, fmt.Errorf("%s: %s is too large to be a manifest", arg, addr.Hash)
-	}
-	rc, err := s.Get(ctx, addr.Hash)
-	if err != nil {
-		return cid.CID{}, nil, err
-	}
-	b, err := io.ReadAll(rc)
-	rc.Close()
-	if err != nil {
-		return cid.CID{}, nil, err
-	}
-	m, err := manifest.ParseJSON(b)
-	if err != nil {
-		return cid.CID{}, nil, fmt.Errorf("%s: %s is not a manifest: %w", arg, addr.Hash, err)
-	}
-	if m.Meta.TLD != addr.TLD {
-		return cid.CID{}, nil, fmt.Errorf("%s: the manifest is for .%s, not .%s", arg, m.Meta.TLD, addr.TLD)
 	}
 	if !payload {
 		return addr.Hash, m, nil
@@ -113,27 +150,55 @@ func resolveArg(ctx context.Context, s *store.Store, arg string, payload bool) (
 	return m.Payload.CID, m, nil
 }
 
+// readManifest reads the manifest an address names.
+func readManifest(ctx context.Context, read readSmall, arg string) (cid.Address, *manifest.Manifest, error) {
+	addr, err := cid.ParseAddress(arg)
+	if err != nil {
+		return cid.Address{}, nil, err
+	}
+	b, err := read(ctx, addr.Hash, manifest.MaxSize)
+	if errors.Is(err, errTooBig) {
+		return cid.Address{}, nil, fmt.Errorf("%s: %s is too large to be a manifest", arg, addr.Hash)
+	}
+	if err != nil {
+		return cid.Address{}, nil, fmt.Errorf("%s: the manifest %s: %w", arg, addr.Hash, err)
+	}
+	m, err := manifest.ParseJSON(b)
+	if err != nil {
+		return cid.Address{}, nil, fmt.Errorf("%s: %s is not a manifest: %w", arg, addr.Hash, err)
+	}
+	if m.Meta.TLD != addr.TLD {
+		return cid.Address{}, nil, fmt.Errorf("%s: the manifest is for .%s, not .%s", arg, m.Meta.TLD, addr.TLD)
+	}
+	return addr, m, nil
+}
+
 func runPut(ctx context.Context, a *app, c *command, args []string) error {
 	fs := a.flags(c, "put")
-	manPath := fs.String("manifest", "", "a Manifest.toml to store with the file; prints the address")
-	noPin := fs.Bool("no-pin", false, "do not pin what is stored (gc may delete it)")
+	manPath := fs.String("manifest", "", "a Manifest.toml to publish with the file, validated by its TLD's plugin; prints the address")
+	noPin := fs.Bool("no-pin", false, "do not pin what is stored (gc may delete it); not with --manifest")
+	tok := fs.String("token", "", "capability token for a running node (default: RON_TOKEN, then the node's operator token)")
 	pos, err := parse(fs, args, 1, 1)
 	if err != nil {
 		return err
 	}
-	// Read and check the manifest before storing anything.
+	if *manPath != "" && *noPin {
+		return usageError("put: --no-pin does not go with --manifest (a published manifest is pinned and keeps its payload; unpin its address to let gc take both)")
+	}
+	// Read and check the manifest's TOML before storing anything.
+	var text []byte
 	var doc map[string]any
 	if *manPath != "" {
-		b, err := os.ReadFile(*manPath)
-		if err != nil {
+		if text, err = os.ReadFile(*manPath); err != nil {
 			return err
 		}
-		if doc, err = manifest.DecodeTOML(b); err != nil {
-			return fmt.Errorf("%s: %w", *manPath, err)
+		if doc, err = manifest.DecodeTOML(text); err != nil {
+			return fmt.Errorf("%s: %w", *manPath, manifestRejected(err))
 		}
 	}
 	var in io.Reader = a.stdin
 	var size int64 = -1
+	filename := "" // stdin has none
 	if pos[0] != "-" {
 		f, err := os.Open(pos[0])
 		if err != nil {
@@ -147,45 +212,20 @@ func runPut(ctx context.Context, a *app, c *command, args []string) error {
 		if st.IsDir() {
 			return fmt.Errorf("%s is a directory", pos[0])
 		}
-		in = f
+		in, filename = f, filepath.Base(pos[0])
 		if st.Mode().IsRegular() {
 			size = st.Size()
 		}
 	}
-	s, err := openStore(ctx, a)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-
+	var out putOutput
 	bar := newProgress(a.stderr, "put", size)
-	opts := store.PutOptions{Pin: !*noPin && doc == nil, Progress: bar.update}
-	if size > 0 {
-		opts.Size = size // 0: the store asks the reader (an empty file says 0)
+	if nodeRunning(a) {
+		out, err = putOnNode(ctx, a, *tok, in, size, filename, text, *noPin, bar)
+	} else {
+		out, err = putOffline(ctx, a, in, size, filename, doc, *noPin, bar)
 	}
-	res, err := s.Put(ctx, in, opts)
-	bar.done(err == nil)
 	if err != nil {
 		return err
-	}
-	out := putOutput{CID: res.CID.String(), Size: res.Size, Deduplicated: res.Deduplicated}
-	if doc != nil {
-		if err := manifest.SetPayload(doc, res.CID, res.Size, "", ""); err != nil {
-			return fmt.Errorf("%s: %w", *manPath, err)
-		}
-		m, err := manifest.Normalize(doc)
-		if err != nil {
-			return fmt.Errorf("%s: %w", *manPath, err)
-		}
-		// Hook: the TLD plugin's ron_validate belongs here (through the node's
-		// plugin router): it returns the normalized manifest M2, which is
-		// normalized again and stored instead of m.
-		mres, err := s.Put(ctx, strings.NewReader(string(m.Canonical())), store.PutOptions{Pin: !*noPin, Refs: []cid.CID{res.CID}})
-		if err != nil {
-			return err
-		}
-		out.Manifest = mres.CID.String()
-		out.Address = cid.Address{Hash: mres.CID, TLD: m.Meta.TLD}.String()
 	}
 	return a.emit(out, func(w io.Writer) {
 		fmt.Fprintln(w, out.CID)
@@ -193,6 +233,162 @@ func runPut(ctx context.Context, a *app, c *command, args []string) error {
 			fmt.Fprintln(w, out.Address)
 		}
 	})
+}
+
+// putOffline stores in DATA/store and, with a manifest, publishes it as a
+// node would: the TLD's plugin validates it and the index (DATA/index)
+// records it.
+func putOffline(ctx context.Context, a *app, in io.Reader, size int64, filename string, doc map[string]any, noPin bool, bar *progress) (putOutput, error) {
+	s, err := openStore(ctx, a)
+	if err != nil {
+		return putOutput{}, err
+	}
+	defer s.Close()
+	var mediaType string
+	if doc != nil {
+		// The media type the node's publish gives it (publish sends the
+		// one the name says, the node sniffs when there is none).
+		mediaType, in = gateway.PayloadType(mime.TypeByExtension(filepath.Ext(filename)), in)
+	}
+	opts := store.PutOptions{Pin: !noPin && doc == nil, Progress: bar.update}
+	if size > 0 {
+		opts.Size = size // 0: the store asks the reader (an empty file says 0)
+	}
+	res, err := s.Put(ctx, in, opts)
+	bar.done(err == nil)
+	if err != nil {
+		return putOutput{}, err
+	}
+	out := putOutput{CID: res.CID.String(), Size: res.Size, Deduplicated: res.Deduplicated}
+	if doc == nil {
+		return out, nil
+	}
+	tree, err := manifest.MarshalTree(doc)
+	if err != nil {
+		return putOutput{}, err
+	}
+	e, err := publishOffline(ctx, a, s, index.Request{Doc: tree, Payload: res.CID, Size: res.Size, Filename: filename, MediaType: mediaType})
+	if err != nil {
+		return putOutput{}, err
+	}
+	out.Manifest, out.Address = e.Manifest.String(), e.Address
+	return out, nil
+}
+
+// putOnNode stores through the running node: POST /v1/objects, or with a
+// manifest POST /v1/publish (the node's plugin validates it).
+func putOnNode(ctx context.Context, a *app, tok string, in io.Reader, size int64, filename string, text []byte, noPin bool, bar *progress) (putOutput, error) {
+	cl, err := a.client(tok)
+	if err != nil {
+		return putOutput{}, err
+	}
+	in = &progressReader{r: in, fn: bar.update}
+	var out putOutput
+	if text == nil {
+		path := "/v1/objects"
+		if noPin {
+			path += "?pin=false"
+		}
+		err = cl.send(ctx, http.MethodPost, path, "application/octet-stream", in, size, &out)
+		bar.done(err == nil)
+		return out, err
+	}
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() { pw.CloseWithError(writePublishBody(mw, text, filename, in)) }()
+	var pub struct {
+		gateway.Published
+		Deduplicated bool `json:"deduplicated"`
+	}
+	err = cl.do(ctx, http.MethodPost, "/v1/publish", mw.FormDataContentType(), pr, &pub)
+	pr.CloseWithError(errors.New("put: the request ended"))
+	bar.done(err == nil)
+	if err != nil {
+		return putOutput{}, err
+	}
+	return putOutput{CID: pub.Payload.String(), Address: pub.Address, Size: pub.Size,
+		Manifest: pub.Manifest.String(), Deduplicated: pub.Deduplicated}, nil
+}
+
+// publishOffline publishes a manifest for a stored payload with the index
+// of the data directory and the TLD's plugin (the installed or built-in
+// one a node would run), as a node's index does.
+func publishOffline(ctx context.Context, a *app, s *store.Store, req index.Request) (index.Entry, error) {
+	env, err := a.pluginEnv()
+	if err != nil {
+		return index.Entry{}, err
+	}
+	v := &offlineValidator{a: a, env: env}
+	defer v.close(ctx)
+	x, err := index.Open(ctx, filepath.Join(env.dir, "index"), index.Options{MinFree: int64(env.cfg.Node.MinFree)}, s, v)
+	if err != nil {
+		return index.Entry{}, err
+	}
+	defer x.Close()
+	return x.Publish(ctx, req)
+}
+
+// offlineValidator runs the TLD's plugin in this process; its errors are
+// the node's (a rejection with the plugin's field errors).
+type offlineValidator struct {
+	a     *app
+	env   *pluginEnv
+	hosts []*plugins.Host
+}
+
+func (v *offlineValidator) Validate(ctx context.Context, tld string, m json.RawMessage, size int64) (json.RawMessage, json.RawMessage, error) {
+	wasm, _, err := v.a.moduleFor(v.env, tld)
+	if errors.Is(err, plugins.ErrUnknownTLD) {
+		return nil, nil, bus.Errorf(bus.CodeNotFound, "no plugin owns .%s here", tld)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	h, p, err := v.env.load(ctx, wasm)
+	if err != nil {
+		return nil, nil, err
+	}
+	v.hosts = append(v.hosts, h)
+	out, err := p.Validate(ctx, m, plugins.ValidateContext{TLD: tld, PayloadSize: uint64(max(size, 0))})
+	var rej *plugins.RejectedError
+	var fault *plugins.FaultError
+	switch {
+	case errors.As(err, &rej):
+		b, _ := json.Marshal(rej.Errors)
+		e := bus.Errorf(bus.CodeRejected, "the .%s plugin rejected the manifest", tld)
+		e.Errors = b
+		return nil, nil, e
+	case errors.As(err, &fault) && fault.Content:
+		return nil, nil, bus.Errorf(bus.CodeContentFault, "%v", err)
+	case errors.As(err, &fault):
+		return nil, nil, bus.Errorf(bus.CodePluginFault, "%v", err)
+	case err != nil:
+		return nil, nil, err
+	}
+	return out.Manifest, out.Index, nil
+}
+
+func (v *offlineValidator) close(ctx context.Context) {
+	for _, h := range v.hosts {
+		_ = h.Close(ctx)
+	}
+}
+
+// manifestRejected turns a manifest's error into the node's rejection with
+// field errors (as its index answers it).
+func manifestRejected(err error) error {
+	var me *manifest.Error
+	if !errors.As(err, &me) {
+		return err
+	}
+	b, _ := json.Marshal(me.Errors)
+	code := bus.CodeRejected
+	if errors.Is(err, manifest.ErrTooLarge) {
+		code = bus.CodeTooLarge
+	}
+	e := bus.Errorf(code, "the manifest is invalid: %v", err)
+	e.Errors = b
+	return e
 }
 
 type putOutput struct {
@@ -240,12 +436,30 @@ func runGet(ctx context.Context, a *app, c *command, args []string) error {
 	if *gateway != "" {
 		return getFromGateway(ctx, a, *gateway, pos[0], *rng, *outPath)
 	}
+	if nodeRunning(a) {
+		// Through the node's gateway, verified here against the CID as
+		// from any gateway; an object the node lacks it fetches from its
+		// peers.
+		dir, err := a.data()
+		if err != nil {
+			return err
+		}
+		ri, err := node.ReadRunInfo(dir)
+		if err != nil {
+			return err
+		}
+		target, _, err := resolveArg(ctx, nodeReader(ri.API), pos[0], true)
+		if err != nil {
+			return err
+		}
+		return getFromGateway(ctx, a, ri.API, target.String(), *rng, *outPath)
+	}
 	s, err := openStore(ctx, a)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	target, _, err := resolveArg(ctx, s, pos[0], true)
+	target, _, err := resolveArg(ctx, storeReader(s), pos[0], true)
 	if err != nil {
 		return err
 	}
@@ -319,7 +533,7 @@ func getFromGateway(ctx context.Context, a *app, gw, arg, rng, outPath string) e
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return usageError("--gateway %q: want an http:// or https:// URL", gw)
 	}
-	q := url.Values{"format": {"bao"}}
+	q := url.Values{}
 	off, n := int64(0), int64(-1)
 	if rng != "" {
 		from, to, ok := strings.Cut(rng, "-")
@@ -338,26 +552,11 @@ func getFromGateway(ctx context.Context, a *app, gw, arg, rng, outPath string) e
 		}
 		off = f
 	}
-	u = u.JoinPath("o", c.String())
-	u.RawQuery = q.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	resp, err := getBao(ctx, gw, c, q)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Accept", gateway.MediaTypeBao)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("get: the gateway does not answer: %w", err)
-	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		var e bus.Error
-		if json.Unmarshal(b, &e) == nil && e.Code != "" {
-			return fmt.Errorf("get: %s: %w", u.Redacted(), &e)
-		}
-		return fmt.Errorf("get: %s: %s: %s", u.Redacted(), resp.Status, bytes.TrimSpace(b))
-	}
 	total := n
 	if total < 0 {
 		total = resp.ContentLength // the stream's length: close enough for progress
@@ -371,6 +570,38 @@ func getFromGateway(ctx context.Context, a *app, gw, arg, rng, outPath string) e
 		}
 		return cw.n, err
 	})
+}
+
+// getBao asks the gateway at gw for the verifiable stream of c (with the
+// query q: the format and a range); the caller checks it and closes the
+// body. An error answer is the node's *bus.Error.
+func getBao(ctx context.Context, gw string, c cid.CID, q url.Values) (*http.Response, error) {
+	u, err := url.Parse(gw)
+	if err != nil {
+		return nil, err
+	}
+	q.Set("format", "bao")
+	u = u.JoinPath("o", c.String())
+	u.RawQuery = q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", gateway.MediaTypeBao)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("get: the gateway does not answer: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		var e bus.Error
+		if json.Unmarshal(b, &e) == nil && e.Code != "" {
+			return nil, fmt.Errorf("get: %s: %w", u.Redacted(), &e)
+		}
+		return nil, fmt.Errorf("get: %s: %s: %s", u.Redacted(), resp.Status, bytes.TrimSpace(b))
+	}
+	return resp, nil
 }
 
 type countingWriter struct {
@@ -421,7 +652,7 @@ func runPin(ctx context.Context, a *app, c *command, args []string, on bool) err
 	}
 	defer s.Close()
 	// Pinning an address pins its manifest, which keeps its payload.
-	target, _, err := resolveArg(ctx, s, pos[0], false)
+	target, _, err := resolveArg(ctx, storeReader(s), pos[0], false)
 	if err != nil {
 		return err
 	}
@@ -480,17 +711,28 @@ func runGC(ctx context.Context, a *app, c *command, args []string) error {
 func runScrub(ctx context.Context, a *app, c *command, args []string) error {
 	fs := a.flags(c, "scrub")
 	repair := fs.Bool("repair", false, "rebuild damaged outboards from intact data, remove orphan files, fix counters")
+	tok := fs.String("token", "", "capability token for a running node (default: RON_TOKEN, then the node's operator token)")
 	if _, err := parse(fs, args, 0, 0); err != nil {
 		return err
 	}
-	s, err := openStore(ctx, a)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	rep, err := s.Scrub(ctx, store.ScrubOptions{Repair: *repair})
-	if err != nil {
-		return err
+	var rep store.ScrubReport
+	if nodeRunning(a) {
+		cl, err := a.client(*tok)
+		if err != nil {
+			return err
+		}
+		if err := cl.postJSON(ctx, "/v1/scrub", map[string]bool{"repair": *repair}, &rep); err != nil {
+			return err
+		}
+	} else {
+		s, err := openStore(ctx, a)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		if rep, err = s.Scrub(ctx, store.ScrubOptions{Repair: *repair}); err != nil {
+			return err
+		}
 	}
 	if rep.Damage == nil {
 		rep.Damage = []store.Damage{}
@@ -514,8 +756,7 @@ func runScrub(ctx context.Context, a *app, c *command, args []string) error {
 		return err
 	}
 	if unrepaired > 0 {
-		fmt.Fprintf(a.stderr, "ronhost: scrub found %d problems\n", unrepaired)
-		return &exitError{code: 1}
+		return problems("scrub found %d problems", unrepaired)
 	}
 	return nil
 }
@@ -551,7 +792,7 @@ func runStat(ctx context.Context, a *app, c *command, args []string) error {
 		}
 		return a.emit(u, func(w io.Writer) { printUsage(w, u) })
 	}
-	target, m, err := resolveArg(ctx, s, pos[0], false)
+	target, m, err := resolveArg(ctx, storeReader(s), pos[0], false)
 	if err != nil {
 		return err
 	}
@@ -671,6 +912,20 @@ func (p *progress) done(ok bool) {
 		p.draw()
 	}
 	fmt.Fprintln(p.w)
+}
+
+// progressReader reports the bytes read so far to fn.
+type progressReader struct {
+	r  io.Reader
+	n  int64
+	fn func(int64)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.n += int64(n)
+	p.fn(p.n)
+	return n, err
 }
 
 // progressWriter reports the bytes written so far to fn.

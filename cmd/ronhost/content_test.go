@@ -130,9 +130,11 @@ func TestPutGet(t *testing.T) {
 
 func TestPutManifestAddress(t *testing.T) {
 	c := newCLI(t)
+	useTestCache(t, c.data, "")
+	installMap(t, c)
 	data := randData(70_000)
 	f := writeFile(t, "tiles.bin", data)
-	m := writeFile(t, "Manifest.toml", []byte("[meta]\ntld = \"map\"\ntitle = \"tiles\"\n\n[map]\nmaxzoom = 14\n"))
+	m := writeFile(t, "Manifest.toml", []byte(mapManifest))
 	var res putOutput
 	c.json(&res, "put", f, "--manifest", m)
 	if res.CID != cid.Sum(data).String() || !strings.HasPrefix(res.Address, "crab://") || !strings.HasSuffix(res.Address, ".map") {
@@ -142,9 +144,11 @@ func TestPutManifestAddress(t *testing.T) {
 	if err != nil || addr.Hash.String() != res.Manifest {
 		t.Fatalf("address %q: %v", res.Address, err)
 	}
-	// The stored manifest is the canonical JSON with the payload filled in.
+	// The stored manifest is the canonical JSON the plugin normalized, with
+	// the payload filled in.
 	man := c.ok("get", res.Manifest)
-	if !strings.Contains(man, `"payload":{"cid":"`+res.CID+`","size":70000}`) || !strings.Contains(man, `"map":{"maxzoom":14}`) {
+	if !strings.Contains(man, `"cid":"`+res.CID+`"`) || !strings.Contains(man, `"size":70000`) ||
+		!strings.Contains(man, `"filename":"tiles.bin"`) || !strings.Contains(man, `"license":"ODbL-1.0"`) {
 		t.Fatalf("stored manifest %s", man)
 	}
 	if got := c.ok("get", res.Address); got != string(data) {
@@ -182,7 +186,9 @@ func TestPutManifestAddress(t *testing.T) {
 	if gc.Objects != 2 {
 		t.Fatalf("gc after unpin: %+v", gc)
 	}
-	// Bad manifests fail before anything is stored.
+	// Bad manifests are refused, with their field errors: the host's
+	// checks, and the plugin's (issue 15: put --manifest validated it
+	// with no plugin).
 	bad := writeFile(t, "Bad.toml", []byte("[meta]\ntld = \"Map\"\n"))
 	_, errs, code = c.run("", "put", f, "--manifest", bad)
 	if code != 1 || !strings.Contains(errs, "meta.tld") {
@@ -192,6 +198,15 @@ func TestPutManifestAddress(t *testing.T) {
 	_, errs, code = c.run("", "put", f, "--manifest", wrong)
 	if code != 1 || !strings.Contains(errs, "payload.size") {
 		t.Fatalf("mismatched manifest: %d %q", code, errs)
+	}
+	unlicensed := writeFile(t, "Unlicensed.toml", []byte(strings.Replace(mapManifest, `license = "ODbL-1.0"`, `license = ""`, 1)))
+	_, errs, code = c.run("", "put", f, "--manifest", unlicensed)
+	if code != 1 || !strings.Contains(errs, "the .map plugin rejected the manifest") || !strings.Contains(errs, "\n  map.license") {
+		t.Fatalf("a manifest the plugin rejects: %d %q", code, errs)
+	}
+	_, errs, code = c.run("", "put", f, "--manifest", m, "--no-pin")
+	if code != 2 || !strings.Contains(errs, "--no-pin does not go with --manifest") {
+		t.Fatalf("--no-pin --manifest: %d %q", code, errs)
 	}
 }
 
@@ -269,7 +284,9 @@ func TestQuotaAndLock(t *testing.T) {
 // payload and the manifest, in text and in --json, and exits 1.
 func TestScrubMissingReference(t *testing.T) {
 	c := newCLI(t)
-	m := writeFile(t, "Manifest.toml", []byte("[meta]\ntld = \"map\"\n"))
+	useTestCache(t, c.data, "")
+	installMap(t, c)
+	m := writeFile(t, "Manifest.toml", []byte(mapManifest))
 	var res putOutput
 	c.json(&res, "put", writeFile(t, "small.bin", randData(700)), "--manifest", m)
 	if out := c.ok("scrub"); !strings.Contains(out, "verified 2 objects") {

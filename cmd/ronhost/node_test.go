@@ -265,7 +265,7 @@ func TestNodeEndToEnd(t *testing.T) {
 		t.Fatalf("a second settle changed the balances: %d -> %d", total, again)
 	}
 	// The store's commands go through the running node, which holds the
-	// store: stat, unpin, gc (scrub needs the store to itself).
+	// store: stat, unpin, gc (put, get and scrub: TestContentThroughNode).
 	var usage struct {
 		Objects int64 `json:"objects"`
 		Pinned  int64 `json:"pinned"`

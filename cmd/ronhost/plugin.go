@@ -384,7 +384,7 @@ func pluginTestCommand() *command {
 			return err
 		}
 		if rep.Failed() > 0 {
-			return &exitError{code: 1}
+			return errReported
 		}
 		return nil
 	}

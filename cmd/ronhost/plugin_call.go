@@ -129,7 +129,7 @@ func pluginCallCommand() *command {
 			return err
 		}
 		if out.Fault != "" {
-			return &exitError{code: 1}
+			return errReported
 		}
 		return nil
 	}

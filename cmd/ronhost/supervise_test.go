@@ -311,7 +311,8 @@ func TestSuperviseGivesUpOnRequired(t *testing.T) {
 		t.Fatalf("exit %d, want 1\n%s", code, r.errs.String())
 	}
 	errs := r.errs.String()
-	if !strings.Contains(errs, "ronhost: supervise: gave up: required process crash: exit status 1 (restart_cap 1 reached within 10m0s)") {
+	// With --json the error is one JSON object on stderr.
+	if !strings.Contains(errs, `{"code":"error","message":"supervise: gave up: required process crash: exit status 1 (restart_cap 1 reached within 10m0s)","retryable":false}`) {
 		t.Fatalf("stderr:\n%s", errs)
 	}
 	if !strings.Contains(errs, "keep  | stopping\n") { // with --json, children's stdout goes to stderr
