@@ -19,8 +19,10 @@ const (
 
 // TestTour: the README's tour is docs/tour/tour.sh, word for word (from its
 // `set -eu` line on), and the script runs green against bin/ronhost (`make
-// build`; `make test` builds it first) on the files docs/tour ships: a
-// change that breaks the README breaks the build.
+// build`; `make test` builds it first) on the files docs/tour ships, its
+// two nodes on 127.0.0.1 (the second fetches from the first across the
+// overlay and takes a replica): a change that breaks the README breaks the
+// build.
 func TestTour(t *testing.T) {
 	root, err := filepath.Abs("../..")
 	if err != nil {
@@ -54,8 +56,11 @@ func TestTour(t *testing.T) {
 	cmd := exec.CommandContext(ctx, "sh", "docs/tour/tour.sh")
 	cmd.Dir = root
 	// The shared plugin compilation cache; tor off (its own tests run it).
-	cmd.Env = append(os.Environ(), "RON_DATA="+filepath.Join(dir, "data"), "TOUR_PORT="+strings.TrimPrefix(freeAddr(t), "127.0.0.1:"),
-		"RON_PLUGINS_CACHE_DIR="+testCache, "RON_TOR_MODE=off", "RON_OVERLAY_MODE=off")
+	// The overlay is on: the tour's second node fetches from the first
+	// across it, on 127.0.0.1.
+	cmd.Env = append(os.Environ(), "RON_DATA="+filepath.Join(dir, "data"),
+		"TOUR_PORT="+strings.TrimPrefix(freeAddr(t), "127.0.0.1:"), "TOUR_PORT2="+strings.TrimPrefix(freeAddr(t), "127.0.0.1:"),
+		"RON_PLUGINS_CACHE_DIR="+testCache, "RON_TOR_MODE=off")
 	var out, errs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errs
 	began := time.Now()
@@ -63,7 +68,8 @@ func TestTour(t *testing.T) {
 		t.Fatalf("the tour failed: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errs.String())
 	}
 	t.Logf("the tour ran in %v", time.Since(began).Round(time.Millisecond))
-	for _, want := range []string{"hello", "Location: http://", ".map.localhost:", "ront1.", "ron1lyoncycling"} {
+	for _, want := range []string{"hello", "Location: http://", ".map.localhost:", "ront1.", "ron1lyoncycling",
+		"1 of 1 replicas placed"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("the tour's output lacks %q:\n%s", want, out.String())
 		}

@@ -43,3 +43,18 @@ cmp "$RON_DATA.tiles.png" $TOUR/tiles.png
 bin/ronhost token mint --path /v1/publish --expires 24h   # a narrower token for someone else
 bin/ronhost payouts settle && bin/ronhost payouts         # [meta] price per access, split by the plugin
 bin/ronhost mailbox address                  # the private plane: with tor installed, a v3 onion service
+
+# Many nodes: a second node joins the overlay through the first (its address is in
+# DATA/node.json), fetches what it lacks from it (verified), and holds copies only for the
+# peers it trusts: here the first, which asks it for one.
+N1=$(grep -o '/ip4/127.0.0.1/tcp/[0-9]*/p2p/[0-9A-Za-z]*' "$RON_DATA/node.json" | head -n 1)
+API2=127.0.0.1:${TOUR_PORT2:-8471}
+RON_DATA=$RON_DATA.n2 RON_NODE_LISTEN=$API2 RON_OVERLAY_BOOTSTRAP=$N1 RON_OVERLAY_TRUSTED_PEERS=${N1##*/} bin/ronhost serve &
+NODE2=$!
+trap 'kill $NODE $NODE2 2>/dev/null; wait' EXIT
+until curl -sf "$API2/readyz" >/dev/null; do sleep 0.2; done
+bin/ronhost --data "$RON_DATA.n2" get "$TILES" -o "$RON_DATA.n2.png"   # not stored there: found through the overlay
+cmp "$RON_DATA.n2.png" $TOUR/tiles.png
+bin/ronhost pin "$HELLO" --replicas 1        # "1 of 1 replicas placed": a copy on the second node
+bin/ronhost stat "$HELLO"                    # where copies are
+bin/ronhost overlay                          # reachability, announced addresses, connections
