@@ -31,7 +31,7 @@ import (
 // maps with non-string keys, non-empty interfaces), goes to encoding/json.
 func unmarshal(data []byte, v any, strict bool) error {
 	rv := reflect.ValueOf(v)
-	if rv.Kind() != reflect.Pointer || rv.IsNil() || !supported(rv.Type().Elem(), map[reflect.Type]bool{}) {
+	if rv.Kind() != reflect.Pointer || rv.IsNil() || !decodable(rv.Type().Elem()) {
 		return stdUnmarshal(data, v, strict)
 	}
 	d := decoder{data: data, strict: strict}
@@ -154,7 +154,6 @@ type decoder struct {
 	data   []byte
 	strict bool
 	stack  []string // JSON names of the struct fields being decoded, as encoding/json reports them
-	fields map[reflect.Type][]field
 }
 
 func (d *decoder) space(i int) int {
@@ -166,18 +165,6 @@ func (d *decoder) space(i int) int {
 
 func (d *decoder) typeError(what string, t reflect.Type, at int) error {
 	return &json.UnmarshalTypeError{Value: what, Type: t, Offset: int64(at), Field: strings.Join(d.stack, ".")}
-}
-
-func (d *decoder) structFields(t reflect.Type) []field {
-	if fs, ok := d.fields[t]; ok {
-		return fs
-	}
-	fs := jsonFields(t)
-	if d.fields == nil {
-		d.fields = map[reflect.Type][]field{}
-	}
-	d.fields[t] = fs
-	return fs
 }
 
 // skip returns the end of the value at i.
@@ -323,38 +310,45 @@ func (d *decoder) number(i int, v reflect.Value) (int, error) {
 
 // str decodes the string at i.
 func (d *decoder) str(i int) (string, int, error) {
+	b, end, err := d.strBytes(i)
+	return string(b), end, err
+}
+
+// strBytes decodes the string at i; without escapes the result is a slice
+// of the input (no copy), so member names cost nothing to compare.
+func (d *decoder) strBytes(i int) ([]byte, int, error) {
 	j := i + 1
 	for j < len(d.data) {
 		switch c := d.data[j]; {
 		case c == '"':
-			return string(d.data[i+1 : j]), j + 1, nil
+			return d.data[i+1 : j], j + 1, nil
 		case c == '\\':
 			return d.strEscaped(i)
 		case c < 0x20:
-			return "", j, errFallback
+			return nil, j, errFallback
 		}
 		j++
 	}
-	return "", j, errFallback
+	return nil, j, errFallback
 }
 
-func (d *decoder) strEscaped(i int) (string, int, error) {
+func (d *decoder) strEscaped(i int) ([]byte, int, error) {
 	out := make([]byte, 0, 32)
 	j := i + 1
 	for j < len(d.data) {
 		c := d.data[j]
 		switch {
 		case c == '"':
-			return string(out), j + 1, nil
+			return out, j + 1, nil
 		case c < 0x20:
-			return "", j, errFallback
+			return nil, j, errFallback
 		case c != '\\':
 			out = append(out, c)
 			j++
 			continue
 		}
 		if j+1 >= len(d.data) {
-			return "", j, errFallback
+			return nil, j, errFallback
 		}
 		e := d.data[j+1]
 		j += 2
@@ -374,7 +368,7 @@ func (d *decoder) strEscaped(i int) (string, int, error) {
 		case 'u':
 			r, ok := d.hex4(j)
 			if !ok {
-				return "", j, errFallback
+				return nil, j, errFallback
 			}
 			j += 4
 			if utf16.IsSurrogate(r) {
@@ -391,10 +385,10 @@ func (d *decoder) strEscaped(i int) (string, int, error) {
 			}
 			out = utf8.AppendRune(out, r)
 		default:
-			return "", j, errFallback
+			return nil, j, errFallback
 		}
 	}
-	return "", j, errFallback
+	return nil, j, errFallback
 }
 
 func (d *decoder) hex4(j int) (rune, bool) {
@@ -418,9 +412,10 @@ func (d *decoder) hex4(j int) (rune, bool) {
 	return r, true
 }
 
-// members calls f for each member of the object at i with the key and the
-// index of its value; it returns the index past the object.
-func (d *decoder) members(i int, f func(key string, at int) (int, error)) (int, error) {
+// members calls f for each member of the object at i with the key (valid
+// only during the call) and the index of its value; it returns the index
+// past the object.
+func (d *decoder) members(i int, f func(key []byte, at int) (int, error)) (int, error) {
 	i = d.space(i + 1)
 	if i < len(d.data) && d.data[i] == '}' {
 		return i + 1, nil
@@ -429,7 +424,7 @@ func (d *decoder) members(i int, f func(key string, at int) (int, error)) (int, 
 		if i >= len(d.data) || d.data[i] != '"' {
 			return i, errFallback
 		}
-		key, end, err := d.str(i)
+		key, end, err := d.strBytes(i)
 		if err != nil {
 			return end, err
 		}
@@ -459,18 +454,18 @@ func (d *decoder) object(i int, v reflect.Value) (int, error) {
 	t := v.Type()
 	switch t.Kind() {
 	case reflect.Struct:
-		fs := d.structFields(t)
-		return d.members(i, func(key string, at int) (int, error) {
+		fs, _ := cachedFields(t)
+		return d.members(i, func(key []byte, at int) (int, error) {
 			var f *field
 			for k := range fs {
-				if fs[k].name == key {
+				if fs[k].name == string(key) {
 					f = &fs[k]
 					break
 				}
 			}
 			if f == nil {
 				for k := range fs {
-					if strings.EqualFold(fs[k].name, key) {
+					if strings.EqualFold(fs[k].name, string(key)) {
 						f = &fs[k]
 						break
 					}
@@ -493,11 +488,11 @@ func (d *decoder) object(i int, v reflect.Value) (int, error) {
 		if v.IsNil() {
 			v.Set(reflect.MakeMap(t))
 		}
-		return d.members(i, func(key string, at int) (int, error) {
+		return d.members(i, func(key []byte, at int) (int, error) {
 			elem := reflect.New(t.Elem()).Elem()
 			end, err := d.value(at, elem)
 			if err == nil {
-				v.SetMapIndex(reflect.ValueOf(key).Convert(t.Key()), elem)
+				v.SetMapIndex(reflect.ValueOf(string(key)).Convert(t.Key()), elem)
 			}
 			return end, err
 		})
@@ -560,9 +555,9 @@ func (d *decoder) any(i int) (any, int, error) {
 	switch c := d.data[i]; {
 	case c == '{':
 		m := map[string]any{}
-		end, err := d.members(i, func(key string, at int) (int, error) {
+		end, err := d.members(i, func(key []byte, at int) (int, error) {
 			x, end, err := d.any(at)
-			m[key] = x
+			m[string(key)] = x
 			return end, err
 		})
 		return m, end, err

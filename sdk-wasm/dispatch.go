@@ -257,17 +257,19 @@ func split(p Plugin, input []byte) (int32, []byte) {
 		return reject(err)
 	}
 	var errs Errors
-	checkMax := func(path string, v uint64) {
+	// The path is formatted only for a value out of range: fmt costs more
+	// than the rest of the check.
+	checkMax := func(path func() string, v uint64) {
 		if v > MaxAmount {
-			errs.Addf(path, CodeRange, "%d is more than 2^53-1", v)
+			errs.Addf(path(), CodeRange, "%d is more than 2^53-1", v)
 		}
 	}
-	checkMax("amount", in.Amount)
-	checkMax("usage.requests", in.Usage.Requests)
-	checkMax("usage.bytes", in.Usage.Bytes)
+	checkMax(func() string { return "amount" }, in.Amount)
+	checkMax(func() string { return "usage.requests" }, in.Usage.Requests)
+	checkMax(func() string { return "usage.bytes" }, in.Usage.Bytes)
 	for i, s := range in.Usage.Servers {
-		checkMax(fmt.Sprintf("usage.servers[%d].requests", i), s.Requests)
-		checkMax(fmt.Sprintf("usage.servers[%d].bytes", i), s.Bytes)
+		checkMax(func() string { return fmt.Sprintf("usage.servers[%d].requests", i) }, s.Requests)
+		checkMax(func() string { return fmt.Sprintf("usage.servers[%d].bytes", i) }, s.Bytes)
 	}
 	if err := errs.Err(); err != nil {
 		return reject(err)

@@ -23,7 +23,7 @@ func appendCanonicalValue(dst []byte, v any) ([]byte, error) {
 	if !rv.IsValid() {
 		return append(dst, "null"...), nil
 	}
-	if !encSupported(rv.Type(), map[reflect.Type]bool{}) {
+	if !encodable(rv.Type()) {
 		return dst, errFallback
 	}
 	var e encoder
@@ -89,21 +89,7 @@ func encSupported(t reflect.Type, seen map[reflect.Type]bool) bool {
 }
 
 type encoder struct {
-	fields map[reflect.Type][]field
-	depth  int
-}
-
-func (e *encoder) structFields(t reflect.Type) []field {
-	if fs, ok := e.fields[t]; ok {
-		return fs
-	}
-	fs := jsonFields(t)
-	slices.SortStableFunc(fs, func(a, b field) int { return strings.Compare(a.name, b.name) })
-	if e.fields == nil {
-		e.fields = map[reflect.Type][]field{}
-	}
-	e.fields[t] = fs
-	return fs
+	depth int
 }
 
 func isEmptyValue(v reflect.Value) bool {
@@ -158,7 +144,7 @@ func (e *encoder) value(dst []byte, v reflect.Value) ([]byte, error) {
 		if v.IsNil() {
 			return append(dst, "null"...), nil
 		}
-		if v.Kind() == reflect.Interface && !encSupported(v.Elem().Type(), map[reflect.Type]bool{}) {
+		if v.Kind() == reflect.Interface && !encodable(v.Elem().Type()) {
 			return dst, errFallback
 		}
 		return e.value(dst, v.Elem())
@@ -202,7 +188,8 @@ func (e *encoder) value(dst []byte, v reflect.Value) ([]byte, error) {
 	case reflect.Struct:
 		dst = append(dst, '{')
 		n := 0
-		for _, f := range e.structFields(v.Type()) {
+		_, fs := cachedFields(v.Type())
+		for _, f := range fs {
 			fv := v.Field(f.index)
 			if f.omitEmpty && isEmptyValue(fv) {
 				continue
