@@ -86,6 +86,9 @@ func decodeInput(input []byte, fields map[string]any) error {
 			*mp = m
 			continue
 		}
+		if decodeFast(mb.raw, target) {
+			continue
+		}
 		if err := unmarshal(mb.raw, target, false); err != nil {
 			return &Rejection{Errors: []FieldError{decodeError(mb.key, err)}}
 		}
