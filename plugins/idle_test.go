@@ -54,3 +54,37 @@ func TestIdleInstancesAreReleased(t *testing.T) {
 		t.Fatalf("a closed plugin: released %d, %d instances", n, p.Stats().Instances)
 	}
 }
+
+// ReleaseAll closes the instance the load warmed at once, whatever the
+// clock; a call makes one again on demand; a negative IdleTimeout keeps
+// them.
+func TestReleaseAllClosesWarmedInstances(t *testing.T) {
+	v1, _ := chaos(t)
+	ctx := context.Background()
+	h := newHost(t, Config{})
+	r := NewRouter(h)
+	t.Cleanup(func() { _ = r.Close(ctx) })
+	p, err := r.Install(ctx, "chaos", v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := r.ReleaseAll(ctx); n != 1 || p.Stats().Instances != 0 {
+		t.Fatalf("ReleaseAll after load: released %d, %d instances left", n, p.Stats().Instances)
+	}
+	if _, err := r.Validate(ctx, "chaos", mode("ok"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Stats().Instances; got != 1 {
+		t.Fatalf("after a call: %d instances, want 1 made on demand", got)
+	}
+
+	keep := NewRouter(newHost(t, Config{IdleTimeout: -1}))
+	t.Cleanup(func() { _ = keep.Close(ctx) })
+	kp, err := keep.Install(ctx, "chaos", v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := keep.ReleaseAll(ctx); n != 0 || kp.Stats().Instances != 1 {
+		t.Fatalf("IdleTimeout < 0: released %d, %d instances left", n, kp.Stats().Instances)
+	}
+}

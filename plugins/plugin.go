@@ -579,7 +579,21 @@ func (p *Plugin) Close(ctx context.Context) error {
 // and returns how many it closed. The next call instantiates one again (on
 // demand); the compiled code stays. A node calls it periodically.
 func (p *Plugin) ReleaseIdle(ctx context.Context) int {
-	timeout := p.host.cfg.IdleTimeout
+	return p.releaseIdle(ctx, p.host.cfg.IdleTimeout)
+}
+
+// ReleaseAll closes every pooled instance not in a call now (unless
+// Config.IdleTimeout is negative: instances are kept) and returns how many
+// it closed: a node releases the instances its start warmed, so an idle
+// node holds none.
+func (p *Plugin) ReleaseAll(ctx context.Context) int {
+	if p.host.cfg.IdleTimeout < 0 {
+		return 0
+	}
+	return p.releaseIdle(ctx, 0)
+}
+
+func (p *Plugin) releaseIdle(ctx context.Context, timeout time.Duration) int {
 	if timeout < 0 || p.enter() != nil {
 		return 0
 	}

@@ -80,6 +80,16 @@ func (r *Router) InstallAll(ctx context.Context, wasms map[string][]byte) map[st
 // ReleaseIdle closes every plugin's instances idle for Config.IdleTimeout
 // (see Plugin.ReleaseIdle) and returns how many it closed.
 func (r *Router) ReleaseIdle(ctx context.Context) int {
+	return r.release(ctx, (*Plugin).ReleaseIdle)
+}
+
+// ReleaseAll closes every plugin's pooled instances not in a call (see
+// Plugin.ReleaseAll) and returns how many it closed.
+func (r *Router) ReleaseAll(ctx context.Context) int {
+	return r.release(ctx, (*Plugin).ReleaseAll)
+}
+
+func (r *Router) release(ctx context.Context, f func(*Plugin, context.Context) int) int {
 	r.mu.RLock()
 	ps := make([]*Plugin, 0, len(r.tlds))
 	for _, p := range r.tlds {
@@ -88,7 +98,7 @@ func (r *Router) ReleaseIdle(ctx context.Context) int {
 	r.mu.RUnlock()
 	n := 0
 	for _, p := range ps {
-		n += p.ReleaseIdle(ctx)
+		n += f(p, ctx)
 	}
 	return n
 }

@@ -378,13 +378,16 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	// node's own never sees itself not ready once it serves.
 	n.ready.Store(true)
 	n.handler.set(handler)
-	// Loading the plugins left tens of MiB of garbage (the modules' bytes,
-	// their metered copies, the compiled code read from the cache): give it
-	// back to the system now rather than at the runtime's own pace, so an
-	// idle node is small. Off the start's path.
+	// Loading the plugins warmed an instance of each (to describe it) and
+	// left tens of MiB of garbage (the modules' bytes, their metered copies,
+	// the compiled code read from the cache): the instances are closed
+	// (the first call makes one on demand; the compiled code stays) and the
+	// memory given back to the system now rather than at the runtime's own
+	// pace, so an idle node is small. Off the start's path.
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
+		n.router.ReleaseAll(runCtx)
 		debug.FreeOSMemory()
 	}()
 	n.log.Info("node started", "id", n.id, "roles", cfg.Node.Roles, "api", "http://"+n.ln.Addr().String(), "data", dir, "tlds", n.router.TLDs())
