@@ -23,8 +23,10 @@ import (
 // instructions per loop instead of a call per loop.
 
 // Slices of fuel: the first one, and the bounds of the adaptation. 2^26
-// units last about 35 µs of Go's fastest loop and 9 ms of a tight
-// hand-written loop or of memory.fill (the meter's BenchmarkRate).
+// units last about 35 µs of Go's fastest loop and about 40 µs of a tight
+// hand-written loop or of memory.fill, which pay at least
+// meter.LoopPassUnits a pass and meter.BulkUnitsPerByte a byte (the meter's
+// BenchmarkRate).
 const (
 	firstSlice = 1 << 24
 	minSlice   = 1 << 16

@@ -23,9 +23,9 @@ const (
 type scale uint8
 
 const (
-	perByte    scale = iota // memory.fill/copy/init: length >> bulkShift
+	perByte    scale = iota // memory.fill/copy/init: length << bulkShift
 	perElement              // table.fill/copy/init/grow: length
-	perPage                 // memory.grow: pages << (16 - bulkShift)
+	perPage                 // memory.grow: pages << (16 + bulkShift)
 )
 
 type instr struct {
@@ -467,7 +467,7 @@ func (b *bodyRewriter) rewrite(body []byte, base int, nparams uint32) ([]byte, e
 		last = in.at
 		switch in.kind {
 		case kLoop:
-			out = b.appendCheck(out, b.costs[in.region])
+			out = b.appendCheck(out, max(b.costs[in.region], LoopPassUnits))
 			b.m.stats.LoopChecks++
 		case kBulk:
 			out = b.appendBulk(out, temp, in.scale)
@@ -497,9 +497,9 @@ func (b *bodyRewriter) appendBulk(out []byte, temp uint32, s scale) []byte {
 	out = append(out, 0xad)                  // i64.extend_i32_u
 	switch s {
 	case perByte:
-		out = append(out, 0x42, bulkShift, 0x88) // i64.const; i64.shr_u
+		out = append(out, 0x42, bulkShift, 0x86) // i64.const; i64.shl
 	case perPage:
-		out = append(out, 0x42, 16-bulkShift, 0x86) // i64.const; i64.shl
+		out = append(out, 0x42, 16+bulkShift, 0x86) // i64.const; i64.shl
 	}
 	out = append(out, 0x7c) // i64.add
 	out = b.setAndCheck(out)

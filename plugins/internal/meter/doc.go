@@ -6,13 +6,17 @@
 // LimitGlobal, imports one host function, RefillModule.RefillName, and
 // inserts inline checks that add to Used and, when Used exceeds Limit, call
 // the host (which raises Limit or ends the call): at every loop header the
-// static instruction count of the loop body (nested loops excluded), at
+// static instruction count of the loop body (nested loops excluded, and at
+// least LoopPassUnits), at
 // every function entry the count of the code outside its loops (or, when
 // the function reaches a loop before any call or branch, as Go's functions
 // do, that loop pays for it), and before memory.fill/copy/init, memory.grow
 // and table.fill/copy/init/grow a charge proportional to their length. One
-// unit of fuel is therefore an upper bound on one executed instruction, or
-// BulkBytesPerUnit bytes of a bulk operation.
+// unit of fuel is therefore an upper bound on one executed instruction, and
+// a byte of a bulk operation costs BulkUnitsPerByte: the floor per loop pass
+// and the bulk rate bring a tight loop's or a fill loop's fuel per second
+// close to that of Go's code, whose functions pay their whole body at every
+// jump, so one budget fits every language.
 //
 // The import comes after the module's own imported functions, so every
 // defined function's index moves up by one: calls, ref.func, element

@@ -115,8 +115,9 @@ func newRuntime(t testing.TB, closeOnDone bool) wazero.Runtime {
 	return r
 }
 
-// ample is the fuel the tests give a call that must not run out.
-const ample = 1 << 40
+// ample is the fuel the tests give a call that must not run out (the hand
+// module's countdown(0) makes 2^32 passes of LoopPassUnits).
+const ample = 1 << 44
 
 // instance is one instantiated plugin. used and limit are nil for an
 // uninstrumented module.

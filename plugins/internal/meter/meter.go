@@ -32,13 +32,24 @@ const (
 	RefillName   = "refill"
 )
 
-// BulkBytesPerUnit is how many bytes of memory.fill, memory.copy and
-// memory.init one unit of fuel pays for; memory.grow pays for the bytes of
-// the pages it adds. table.fill, table.copy, table.init and table.grow pay
-// one unit per element.
-const BulkBytesPerUnit = 1 << bulkShift
+// BulkUnitsPerByte is what each byte of memory.fill, memory.copy and
+// memory.init costs; memory.grow pays it for the bytes of the pages it adds.
+// table.fill, table.copy, table.init and table.grow pay one unit per
+// element. With LoopPassUnits it keeps every shape of code within a few
+// times the fuel rate of the fastest one measured (BenchmarkRate: Go's
+// function-wide loops, a one-instruction loop, a memory.fill loop), so a
+// call that reaches its budget does so well inside the wall-clock safety
+// net whatever the language: before, a tight loop or a fill loop burnt fuel
+// thousands of times slower than Go's code and met the net first.
+const BulkUnitsPerByte = 1 << bulkShift
 
-const bulkShift = 4
+const bulkShift = 6
+
+// LoopPassUnits is the least a pass through a loop costs, however few
+// instructions its body has (a pass costs the larger of its body's count and
+// this): Go's functions pay their whole body at every jump, a C or Rust
+// tight loop a handful of instructions per pass.
+const LoopPassUnits = 1024
 
 // Limits on module shapes that compilers handle badly: time or memory
 // growing faster than the module's bytes. A module over one is refused with

@@ -96,13 +96,13 @@ func handModule() []byte {
 				[]byte{0x20, 0}, i32c(1), []byte{0x6b, 0x10, 4, 0x20, 0}, i32c(1), []byte{0x6b, 0x10, 4, 0x6a},
 				[]byte{0x0b, 0x0b},
 			)},
-			{typ: 2, export: "countdown", code: cat( // charges 9 per iteration
+			{typ: 2, export: "countdown", code: cat( // 9 instructions per iteration, charged LoopPassUnits
 				[]byte{0x03, 0x40, 0x20, 0}, i32c(1), []byte{0x6b, 0x22, 0, 0x0d, 0, 0x0b, 0x20, 0, 0x0b},
 			)},
-			{typ: 2, export: "fill", code: cat( // charges 6 + len/16
+			{typ: 2, export: "fill", code: cat( // charges 6 + len*BulkUnitsPerByte
 				i32c(0), i32c(0), []byte{0x20, 0, 0xfc, 11, 0, 0x20, 0, 0x0b},
 			)},
-			{typ: 2, export: "grow", code: []byte{0x20, 0, 0x40, 0, 0x0b}}, // charges 3 + pages*4096
+			{typ: 2, export: "grow", code: []byte{0x20, 0, 0x40, 0, 0x0b}}, // charges 3 + pages*65536*BulkUnitsPerByte
 			{typ: 2, export: "skip", code: cat( // 2^n calls; a branch skips the loop (so it cannot pay for the entry)
 				[]byte{0x02, 0x40, 0x20, 0, 0x0d, 0, 0x03, 0x40, 0x0b, 0x0b},
 				[]byte{0x20, 0, 0x45, 0x04, 0x40}, i32c(1), []byte{0x0f, 0x0b},
@@ -191,7 +191,8 @@ func TestHandModuleAnswersTheSame(t *testing.T) {
 }
 
 // The charges are exact: a loop pays its body's instruction count each
-// iteration, a bulk operation its length.
+// iteration, or LoopPassUnits when that is more, a bulk operation its
+// length.
 func TestChargesAreExact(t *testing.T) {
 	metered, err := Instrument(handModule())
 	if err != nil {
@@ -203,11 +204,12 @@ func TestChargesAreExact(t *testing.T) {
 		name      string
 		arg, fuel uint64
 	}{
-		{"countdown", 1, 9}, {"countdown", 1000, 9000},
-		{"fill", 0, 6}, {"fill", 4096, 6 + 4096/BulkBytesPerUnit},
-		{"grow", 0, 3}, {"grow", 2, 3 + 2*65536/BulkBytesPerUnit},
-		// 15 calls pay 21 each at entry, and the 8 that reach the loop 1 more.
-		{"skip", 3, 15*21 + 8}, {"cond", 3, 15*21 + 8},
+		// Its 9 instructions a pass, raised to LoopPassUnits.
+		{"countdown", 1, LoopPassUnits}, {"countdown", 1000, 1000 * LoopPassUnits},
+		{"fill", 0, 6}, {"fill", 4096, 6 + 4096*BulkUnitsPerByte},
+		{"grow", 0, 3}, {"grow", 2, 3 + 2*65536*BulkUnitsPerByte},
+		// 15 calls pay 21 each at entry, and the 8 that reach the loop a pass each.
+		{"skip", 3, 15*21 + 8*LoopPassUnits}, {"cond", 3, 15*21 + 8*LoopPassUnits},
 	} {
 		if _, used, err := callFn(t, inst, c.name, c.arg, ample); err != nil || used != c.fuel {
 			t.Errorf("%s(%d) used %d fuel (%v), want %d", c.name, c.arg, used, err, c.fuel)
