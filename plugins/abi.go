@@ -42,6 +42,9 @@ type callState struct {
 	logf    func(level int32, msg []byte)
 	fault   *hostFault // set by an import that aborts the call
 	outSize int        // size the plugin tried to set (for the over-limit message)
+	// objectFailed: a payload read failed (the store's error, not the
+	// content's): what the plugin saw depended on the machine.
+	objectFailed bool
 }
 
 // hostFault is a fault detected inside an import; the import panics with it.
@@ -149,6 +152,7 @@ func instantiateRonModule(ctx context.Context, r wazero.Runtime) error {
 		// the memory cap.
 		st.spend(hostBytes(uint64(got)))
 		if err != nil && !errors.Is(err, io.EOF) {
+			st.objectFailed = true
 			stack[0] = api.EncodeI32(-1)
 			return
 		}

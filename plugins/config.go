@@ -136,25 +136,26 @@ type Config struct {
 	// MemoEntries bounds the memo of describe, validate and split results.
 	// 0 means 4096; negative turns memoization off.
 	MemoEntries int
-	// QuarantineAfter is how many faults, with no successful call between
-	// them, quarantine a plugin when they span QuarantineDistinct distinct
-	// contents within QuarantineWindow. 0 means 5.
+	// QuarantineAfter is how many faults that say the plugin is broken, with
+	// no successful call between them, quarantine it when they span
+	// QuarantineDistinct distinct inputs within QuarantineWindow. Only faults
+	// no content caused (instantiation, describe) and logic faults on inputs
+	// the plugin answered well before count: a fault on content marks that
+	// content, never the plugin (see faultBook). 0 means 5.
 	QuarantineAfter int
-	// QuarantineDistinct is how many distinct contents (manifests; whole
-	// inputs for raw calls) those faults must span: faults on one piece of
-	// content mark that content, not the plugin. 0 means 3 (at most
-	// QuarantineAfter).
+	// QuarantineDistinct is how many distinct inputs those faults must span.
+	// 0 means 3 (at most QuarantineAfter).
 	QuarantineDistinct int
 	// QuarantineWindow: older faults do not count. 0 means 10 minutes.
 	QuarantineWindow time.Duration
 	// QuarantineFor is how long a quarantine lasts; then calls run again
-	// (and more faults over distinct inputs quarantine it again), so that
-	// content crafted to make it fault switches a TLD off for a bounded
-	// time. A reload also lifts it. 0 means 1 minute.
+	// (and more such faults quarantine it again). A reload also lifts it. 0
+	// means 1 minute.
 	QuarantineFor time.Duration
 	// ContentFaultTTL is how long a fault marks its content: calls about it
 	// fail at once with that fault, without running the plugin. 0 means 10
-	// minutes.
+	// minutes (a fault that depends on the machine, such as the wall-clock
+	// safety net, marks for at most a minute, and only the second in a row).
 	ContentFaultTTL time.Duration
 	// IdleTimeout: ReleaseIdle closes instances unused for this long, so an
 	// idle plugin holds its compiled code and no linear memory. 0 means one

@@ -85,6 +85,9 @@ type FaultError struct {
 	// Since is set when the call did not run: its content was marked by
 	// this fault at Since.
 	Since time.Time
+	// objectFailed: a payload read failed during the call, so the fault may
+	// be the store's as much as the content's (see environmental).
+	objectFailed bool
 }
 
 func (e *FaultError) Error() string {

@@ -2,6 +2,7 @@ package plugins
 
 import (
 	"container/list"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -10,8 +11,9 @@ import (
 )
 
 // contentKey names what a call was about: the BLAKE3 of the entry point and
-// the manifest (or, for a raw call, the whole input). Faults are attributed
-// to it.
+// the manifest as the plugin reads it (or, for a raw call, the whole input).
+// Faults are attributed to it. The same hash of a call's whole input names
+// the inputs a plugin answered well.
 type contentKey [32]byte
 
 func newContentKey(e Entry, content []byte) contentKey {
@@ -24,37 +26,78 @@ func newContentKey(e Entry, content []byte) contentKey {
 	return k
 }
 
-// maxMarks bounds the content marks a plugin keeps (oldest evicted first).
-const maxMarks = 4096
-
-// A timeout depends on the machine's load as well as on the content, so
-// the first timeout on some content does not mark it (the next call runs);
-// a second in a row does, for at most timeoutMarkTTL.
+// maxMarks bounds the content marks a plugin keeps (oldest evicted first),
+// and maxGood the inputs it remembers answering well.
 const (
-	timeoutStrikes = 2
-	timeoutMarkTTL = time.Minute
+	maxMarks = 4096
+	maxGood  = 4096
 )
 
-// faultBook keeps a plugin's fault accounting. A fault on some content marks
-// that content: later calls about it fail at once with the same fault,
-// without running the plugin, until the mark expires (plugins are pure, so
-// the call would fault again). Quarantine is for a plugin that faults across
-// many inputs: Config.QuarantineAfter faults over at least
-// Config.QuarantineDistinct distinct contents, with no successful call
-// between them and all within Config.QuarantineWindow; it lasts
-// Config.QuarantineFor.
+// A fault that depends on the machine as well as on the content (the
+// wall-clock safety net, or a payload read that failed) does not mark the
+// content the first time (the next call runs); a second in a row does, for
+// at most envMarkTTL. It never counts towards quarantine, whatever the call
+// was about: a loaded or stalled machine is not a broken plugin.
+const (
+	envStrikes = 2
+	envMarkTTL = time.Minute
+)
+
+// environmental reports whether fe depends on the machine rather than on the
+// module and its input alone: a timeout that is not out of fuel (the
+// wall-clock safety net: a stalled or loaded machine), or a call whose
+// payload read failed (the store, not the content, changed what the plugin
+// saw).
+func environmental(fe *FaultError) bool {
+	return fe.objectFailed || (fe.Kind == FaultTimeout && !errors.Is(fe.Err, ErrOutOfFuel))
+}
+
+// logicFault reports whether a fault of kind k depends only on the module
+// and its input, never on the instance's history: a trap, an exit, a bad
+// status or output. Fuel and memory do depend on it (a language runtime's
+// garbage collector, a plugin's caches), so an input that ran within its
+// budgets on one instance may not on another: an attacker who steers what
+// the pool ran before could make a known-good input run out.
+func logicFault(k FaultKind) bool {
+	switch k {
+	case FaultTrap, FaultExit, FaultStatus, FaultOutputTooLarge, FaultBadOutput:
+		return true
+	}
+	return false
+}
+
+// faultBook keeps a plugin's fault accounting.
+//
+// A fault on some content marks that content: later calls about it fail at
+// once with the same fault, without running the plugin, until the mark
+// expires (plugins are pure, so the call would fault again). A fault that
+// depends on the machine (environmental) marks only on the second in a row.
+//
+// Content faults do not count towards quarantine: anyone can publish content
+// crafted to make a plugin fault, and have any node fetch it, so faults on
+// many crafted manifests would switch a TLD off for everyone. What counts is
+// what says the plugin itself is broken: a fault no content caused (an
+// instance that fails to start, describe) unless it is environmental, and a
+// logic fault (logicFault) on
+// an input the plugin answered well before (a deterministic plugin that
+// faults on an input it handled is broken, not attacked). Quarantine comes
+// after Config.QuarantineAfter counted faults over at least
+// Config.QuarantineDistinct distinct inputs, with no successful call between
+// them and all within Config.QuarantineWindow; it lasts Config.QuarantineFor.
 type faultBook struct {
 	after, distinct   int
 	window, ttl, qfor time.Duration
 	now               func() time.Time
 
-	mu      sync.Mutex
-	marks   map[contentKey]*list.Element
-	order   *list.List         // of *contentMark, front newest
-	strikes map[contentKey]int // timeouts in a row, per content not yet marked
-	recent  []faultSeen        // faults since the last success, oldest first
-	other   uint64             // numbers faults not caused by content (instantiation)
-	qAt     time.Time          // when the plugin was last quarantined
+	mu        sync.Mutex
+	marks     map[contentKey]*list.Element
+	order     *list.List         // of *contentMark, front newest
+	strikes   map[contentKey]int // environmental faults in a row, per content not yet marked
+	good      map[contentKey]*list.Element
+	goodOrder *list.List  // of contentKey, front most recent: inputs answered well
+	recent    []faultSeen // counted faults since the last success, oldest first
+	other     uint64      // numbers faults not caused by content (instantiation)
+	qAt       time.Time   // when the plugin was last quarantined
 }
 
 type contentMark struct {
@@ -73,6 +116,7 @@ func newFaultBook(c Config) *faultBook {
 		after: c.QuarantineAfter, distinct: c.QuarantineDistinct,
 		window: c.QuarantineWindow, ttl: c.ContentFaultTTL, qfor: c.QuarantineFor, now: c.now,
 		marks: map[contentKey]*list.Element{}, order: list.New(), strikes: map[contentKey]int{},
+		good: map[contentKey]*list.Element{}, goodOrder: list.New(),
 	}
 }
 
@@ -93,43 +137,53 @@ func (b *faultBook) marked(k contentKey) (*FaultError, time.Time, bool) {
 	return m.fault, m.at, true
 }
 
-// fault records a fault on content k (nil: not caused by content) and
-// reports whether it marked k, whether the plugin must now be quarantined,
-// and the number of faults and distinct contents behind that verdict.
-func (b *faultBook) fault(k *contentKey, fe *FaultError) (marked, quarantine bool, faults, distinct int) {
+// A verdict is what the fault book made of one fault.
+type verdict struct {
+	marked     bool // the fault marked its content
+	counted    bool // it counts towards quarantine
+	quarantine bool // the plugin must now be quarantined
+	// faults and distinct: the counted faults in a row and the distinct
+	// inputs they span.
+	faults, distinct int
+}
+
+// fault records fe, a fault on content k (nil: not caused by content) whose
+// call's whole input was in.
+func (b *faultBook) fault(k *contentKey, in contentKey, fe *FaultError) verdict {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := b.now()
+	var v verdict
 	var key contentKey
 	if k != nil {
-		key = *k
 		ttl := b.ttl
 		mark := true
-		if fe.Kind == FaultTimeout {
-			ttl = min(ttl, timeoutMarkTTL)
+		env := environmental(fe)
+		if env {
+			ttl = min(ttl, envMarkTTL)
 			if len(b.strikes) >= maxMarks {
 				clear(b.strikes)
 			}
-			b.strikes[key]++
-			mark = b.strikes[key] >= timeoutStrikes
+			b.strikes[*k]++
+			mark = b.strikes[*k] >= envStrikes
 		}
-		marked = mark
+		v.marked = mark
 		fe.Content = mark // before the mark shares fe: it is not written again
 		if mark {
-			delete(b.strikes, key)
-			if el, ok := b.marks[key]; ok {
-				b.order.Remove(el)
-			}
-			b.marks[key] = b.order.PushFront(&contentMark{key: key, at: now, until: now.Add(ttl), fault: fe})
-			for b.order.Len() > maxMarks {
-				old := b.order.Remove(b.order.Back()).(*contentMark)
-				delete(b.marks, old.key)
-			}
+			b.mark(*k, now, ttl, fe)
 		}
+		_, known := b.good[in]
+		v.counted = !env && known && logicFault(fe.Kind)
+		key = in
 	} else {
-		// A fault no content caused counts as its own distinct input.
+		// A fault no content caused counts as its own distinct input,
+		// unless the machine caused it.
 		b.other++
 		key = newContentKey("", fmt.Appendf(nil, "instantiate %d", b.other))
+		v.counted = !environmental(fe)
+	}
+	if !v.counted {
+		return v
 	}
 	b.recent = append(b.recent, faultSeen{at: now, key: key})
 	i := 0
@@ -144,25 +198,51 @@ func (b *faultBook) fault(k *contentKey, fe *FaultError) (marked, quarantine boo
 	for _, f := range b.recent {
 		seen[f.key] = true
 	}
-	faults, distinct = len(b.recent), len(seen)
-	quarantine = faults >= b.after && distinct >= b.distinct
-	if quarantine {
+	v.faults, v.distinct = len(b.recent), len(seen)
+	v.quarantine = v.faults >= b.after && v.distinct >= b.distinct
+	if v.quarantine {
 		b.qAt = now
 	}
-	return marked, quarantine, faults, distinct
+	return v
 }
 
-// success notes a call about k that ended well: faults before it no longer
-// count towards quarantine, and k's timeouts are forgotten.
-func (b *faultBook) success(k contentKey) {
+// mark marks k with fe until now+ttl. b.mu is held.
+func (b *faultBook) mark(k contentKey, now time.Time, ttl time.Duration, fe *FaultError) {
+	delete(b.strikes, k)
+	if el, ok := b.marks[k]; ok {
+		b.order.Remove(el)
+	}
+	b.marks[k] = b.order.PushFront(&contentMark{key: k, at: now, until: now.Add(ttl), fault: fe})
+	for b.order.Len() > maxMarks {
+		old := b.order.Remove(b.order.Back()).(*contentMark)
+		delete(b.marks, old.key)
+	}
+}
+
+// success notes a call about content k (nil: the host's own input), with
+// whole input in, that ended well: faults before it no longer count towards
+// quarantine, k's environmental strikes are forgotten, and, if remember, in
+// is remembered as answered well.
+func (b *faultBook) success(k *contentKey, in contentKey, remember bool) {
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	if len(b.recent) > 0 {
 		b.recent = b.recent[:0]
 	}
-	if len(b.strikes) > 0 {
-		delete(b.strikes, k)
+	if k != nil && len(b.strikes) > 0 {
+		delete(b.strikes, *k)
 	}
-	b.mu.Unlock()
+	if !remember {
+		return
+	}
+	if el, ok := b.good[in]; ok {
+		b.goodOrder.MoveToFront(el)
+		return
+	}
+	b.good[in] = b.goodOrder.PushFront(in)
+	for b.goodOrder.Len() > maxGood {
+		delete(b.good, b.goodOrder.Remove(b.goodOrder.Back()).(contentKey))
+	}
 }
 
 // inRow is the number of faults that count towards quarantine now.

@@ -75,10 +75,42 @@ func TestContentFaultMarksTheContent(t *testing.T) {
 	}
 }
 
-// Quarantine is for a plugin that faults across many inputs: faults on two
-// manifests, however many, do not quarantine (QuarantineDistinct 3); a
-// third distinct manifest faulting with no success between does, for a
-// minute.
+// brokenFault notes, through p's fault path, a fault no content caused (an
+// instance that failed to start): the kind that says the plugin is broken.
+func brokenFault(p *Plugin, msg string) error {
+	return p.noteFault(&FaultError{Plugin: p.hash, TLD: p.info.TLD, Entry: "instantiate", Kind: FaultTrap, Err: errors.New(msg)}, nil, contentKey{})
+}
+
+// The hostile case: content crafted to make a plugin fault, in as many
+// distinct manifests as its author likes and asked for over and over (the
+// marks expire between rounds), never quarantines the plugin: each manifest
+// is marked, every other manifest keeps being served.
+func TestContentFaultsNeverQuarantine(t *testing.T) {
+	v1, _ := chaos(t)
+	clock := &fakeClock{t: time.Unix(1e9, 0)}
+	p := load(t, newHost(t, Config{QuarantineAfter: 3, QuarantineDistinct: 3, ContentFaultTTL: time.Minute,
+		QuarantineWindow: time.Hour, now: clock.now}), v1)
+	ctx := context.Background()
+	modes := []string{"trap", "status7", "garbage", "badutf8", "exit", "badptr"}
+	for round := range 3 {
+		for n := range 12 {
+			if _, err := p.Validate(ctx, modeN(modes[n%len(modes)], n), ValidateContext{TLD: "chaos"}); !errors.Is(err, ErrContentFault) {
+				t.Fatalf("round %d, manifest %d: want a content fault, got %v", round, n, err)
+			}
+		}
+		clock.advance(time.Minute) // the marks expire: the next round runs the plugin again
+	}
+	if s := p.Stats(); s.Faults != 36 || s.Quarantined {
+		t.Fatalf("36 faults on 12 crafted manifests: stats = %+v, want no quarantine", s)
+	}
+	if _, err := p.Validate(ctx, mode("ok"), ValidateContext{TLD: "chaos"}); err != nil {
+		t.Fatalf("other content after the crafted manifests: %v", err)
+	}
+}
+
+// Quarantine is for a plugin that is broken, not for its content: faults no
+// content caused count, and QuarantineAfter of them in a row quarantine it
+// (naming the last fault) for QuarantineFor, while other plugins serve.
 func TestQuarantineNeedsDistinctInputs(t *testing.T) {
 	v1, v2 := chaos(t)
 	clock := &fakeClock{t: time.Unix(1e9, 0)}
@@ -86,20 +118,18 @@ func TestQuarantineNeedsDistinctInputs(t *testing.T) {
 		QuarantineWindow: time.Hour, now: clock.now})
 	p, other := load(t, h, v1), load(t, h, v2)
 	ctx := context.Background()
-	for round := range 4 {
-		for n := range 2 {
-			if _, err := p.Validate(ctx, modeN("trap", n), ValidateContext{}); !errors.Is(err, ErrContentFault) {
-				t.Fatalf("round %d, manifest %d: want a content fault, got %v", round, n, err)
-			}
+	// Content faults in between change nothing: they neither count nor, not
+	// being successes, reset the count.
+	for n := range 2 {
+		_ = brokenFault(p, "instance failed")
+		if _, err := p.Validate(ctx, modeN("trap", n), ValidateContext{}); !errors.Is(err, ErrContentFault) {
+			t.Fatalf("manifest %d: %v", n, err)
 		}
-		clock.advance(time.Minute) // the marks expire: the next round runs the plugin again
 	}
-	if s := p.Stats(); s.Faults != 8 || s.Quarantined {
-		t.Fatalf("8 faults on 2 manifests: stats = %+v, want no quarantine", s)
+	if s := p.Stats(); s.Faults != 4 || s.Quarantined {
+		t.Fatalf("stats = %+v, want 4 faults, 2 counted, no quarantine", s)
 	}
-	if _, err := p.Validate(ctx, modeN("status7", 3), ValidateContext{}); !errors.Is(err, ErrContentFault) {
-		t.Fatalf("a third manifest: %v", err)
-	}
+	_ = brokenFault(p, "status 7 at instantiate")
 	_, err := p.Validate(ctx, mode("ok"), ValidateContext{})
 	if !errors.Is(err, ErrQuarantined) || !strings.Contains(err.Error(), "status 7") {
 		t.Fatalf("want quarantine naming the last fault, got %v", err)
@@ -123,11 +153,8 @@ func TestQuarantineWindow(t *testing.T) {
 	v1, _ := chaos(t)
 	clock := &fakeClock{t: time.Unix(1e9, 0)}
 	p := load(t, newHost(t, Config{QuarantineAfter: 3, QuarantineWindow: time.Minute, now: clock.now}), v1)
-	ctx := context.Background()
 	for n := range 9 {
-		if _, err := p.Validate(ctx, modeN("trap", n), ValidateContext{}); !errors.Is(err, ErrContentFault) {
-			t.Fatalf("manifest %d: %v", n, err)
-		}
+		_ = brokenFault(p, "instance failed")
 		if n%2 == 1 {
 			clock.advance(2 * time.Minute)
 		}
@@ -135,12 +162,19 @@ func TestQuarantineWindow(t *testing.T) {
 	if s := p.Stats(); s.Faults != 9 || s.Quarantined {
 		t.Fatalf("stats = %+v: two faults per window must not quarantine", s)
 	}
+	_ = brokenFault(p, "instance failed") // the second in this window
+	if p.Stats().Quarantined {
+		t.Fatal("two faults in a window quarantined")
+	}
+	_ = brokenFault(p, "instance failed") // the third
+	if s := p.Stats(); !s.Quarantined {
+		t.Fatalf("stats = %+v: three faults in one window must quarantine", s)
+	}
 }
 
 // Bad outputs are faults, counted before the call is taken for a success:
 // invalid UTF-8, a changed [meta], a malformed answer, a split repeating a
-// key. Each marks its manifest, and together, over distinct manifests, they
-// quarantine the plugin.
+// key. Each marks its manifest; being about content, none quarantines.
 func TestRefusedOutputsAreFaults(t *testing.T) {
 	v1, _ := chaos(t)
 	p := load(t, newHost(t, Config{QuarantineAfter: 4, QuarantineDistinct: 4}), v1)
@@ -158,13 +192,85 @@ func TestRefusedOutputsAreFaults(t *testing.T) {
 	want("a changed [meta]", err, "[meta]")
 	_, err = p.Split(ctx, SplitInput{Manifest: mode("dupkey"), Amount: 10})
 	want("a split repeating payee", err, `"payee" appears twice`)
-	if s := p.Stats(); s.Faults != 3 || s.Quarantined {
-		t.Fatalf("stats = %+v, want 3 faults", s)
-	}
 	_, err = p.Validate(ctx, mode("garbage"), ValidateContext{TLD: "chaos"})
 	want("garbage", err, "want")
-	if s := p.Stats(); s.Faults != 4 || !s.Quarantined {
-		t.Fatalf("stats = %+v, want 4 faults and the plugin quarantined", s)
+	if s := p.Stats(); s.Faults != 4 || s.Quarantined {
+		t.Fatalf("stats = %+v, want 4 faults and no quarantine", s)
+	}
+	// Marked: asked again, each fails at once.
+	if _, err := p.Validate(ctx, mode("garbage"), ValidateContext{TLD: "chaos"}); !errors.Is(err, ErrContentFault) || p.Stats().Marked != 1 {
+		t.Fatalf("garbage again: %v, stats %+v", err, p.Stats())
+	}
+}
+
+// The fault book's verdicts, fault by fault: a content fault counts towards
+// quarantine only when it is a logic fault on an input the plugin answered
+// well before; wall-clock timeouts, failed payload reads, fuel and memory
+// never count; counted faults must span distinct inputs.
+func TestFaultBookCounts(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1e9, 0)}
+	b := newFaultBook(Config{QuarantineAfter: 3, QuarantineDistinct: 3, ContentFaultTTL: time.Minute, now: clock.now}.withDefaults())
+	key := func(s string) contentKey { return newContentKey(EntryResolve, []byte(s)) }
+	fault := func(kind FaultKind, err error) *FaultError {
+		return &FaultError{Entry: EntryResolve, Kind: kind, Err: err}
+	}
+	wall := fmt.Errorf("%w: no answer within 1s", ErrWallClock)
+	fuel := fmt.Errorf("%w: 10 units", ErrOutOfFuel)
+	m := key("manifest")
+	good := func(in string) { k := m; b.success(&k, key(in), true) }
+
+	// Never answered well: a logic fault marks and does not count.
+	if v := b.fault(&m, key("/never"), fault(FaultTrap, errors.New("trap"))); !v.marked || v.counted {
+		t.Fatalf("trap on new content: %+v, want marked, not counted", v)
+	}
+	// The manifest's other path answered well does not make this path known.
+	good("/1")
+	if v := b.fault(&m, key("/2"), fault(FaultTrap, errors.New("trap"))); v.counted {
+		t.Fatalf("trap on a path never answered: %+v, want not counted", v)
+	}
+	// Answered well, then a resource or environmental fault: never counted.
+	good("/a")
+	for _, f := range []*FaultError{fault(FaultTimeout, wall), fault(FaultTimeout, fuel), fault(FaultMemory, errors.New("oom")),
+		{Entry: EntryResolve, Kind: FaultTrap, Err: errors.New("trap after a read failed"), objectFailed: true}} {
+		if v := b.fault(&m, key("/a"), f); v.counted {
+			t.Fatalf("%v on a known-good input: %+v, want not counted", f.Err, v)
+		}
+	}
+	// Nor does a wall-clock timeout no content caused (a stalled machine).
+	if v := b.fault(nil, contentKey{}, fault(FaultTimeout, wall)); v.counted {
+		t.Fatalf("wall-clock timeout at instantiate: %+v, want not counted", v)
+	}
+	// A wall-clock fault marks on the second in a row only; out of fuel at once.
+	n := key("other manifest")
+	if v := b.fault(&n, key("/x"), fault(FaultTimeout, wall)); v.marked {
+		t.Fatalf("first wall-clock timeout marked: %+v", v)
+	}
+	if v := b.fault(&n, key("/x"), fault(FaultTimeout, wall)); !v.marked {
+		t.Fatalf("second wall-clock timeout in a row did not mark: %+v", v)
+	}
+	f := key("fuel manifest")
+	if v := b.fault(&f, key("/x"), fault(FaultTimeout, fuel)); !v.marked {
+		t.Fatalf("out of fuel did not mark at once: %+v", v)
+	}
+	// Logic faults on known-good inputs count: two inputs, however many
+	// faults, do not quarantine; a third distinct input does.
+	good("/p")
+	good("/q")
+	good("/r")
+	for range 3 {
+		for _, in := range []string{"/p", "/q"} {
+			if v := b.fault(&m, key(in), fault(FaultBadOutput, errors.New("bad"))); !v.counted || v.quarantine {
+				t.Fatalf("fault on known-good %s: %+v, want counted, no quarantine", in, v)
+			}
+		}
+	}
+	if v := b.fault(&m, key("/r"), fault(FaultStatus, errors.New("status 7"))); !v.counted || !v.quarantine || v.distinct != 3 {
+		t.Fatalf("a third known-good input: %+v, want quarantine", v)
+	}
+	// A success resets the count.
+	good("/p")
+	if b.inRow() != 0 {
+		t.Fatalf("after a success: %d faults in a row", b.inRow())
 	}
 }
 
@@ -190,22 +296,46 @@ func TestNoDuplicateKeys(t *testing.T) {
 	}
 }
 
-// A timeout also depends on the machine's load: the first one on some
-// content is an ordinary fault (the next call runs the plugin again); a
-// second in a row marks the content, for at most a minute.
+// Out of fuel depends on the module and the input alone: the first marks
+// the content, for the whole ContentFaultTTL, and does not count towards
+// quarantine.
+func TestOutOfFuelMarksAtOnce(t *testing.T) {
+	v1, _ := chaos(t)
+	clock := &fakeClock{t: time.Unix(1e9, 0)}
+	cfg := Config{QuarantineAfter: 1, ContentFaultTTL: 5 * time.Minute, now: clock.now}
+	cfg.Limits.ValidateFuel = 50_000_000 // far below the loop's reach of the 2 s safety net
+	p := load(t, newHost(t, cfg), v1)
+	ctx := context.Background()
+	_, err := p.Validate(ctx, mode("loop"), ValidateContext{TLD: "chaos"})
+	var fe *FaultError
+	if !errors.As(err, &fe) || fe.Kind != FaultTimeout || !errors.Is(err, ErrOutOfFuel) || !fe.Content {
+		t.Fatalf("want an out-of-fuel content fault, got %v", err)
+	}
+	clock.advance(4 * time.Minute)
+	if _, err := p.Validate(ctx, mode("loop"), ValidateContext{TLD: "chaos"}); !errors.As(err, &fe) || fe.Since.IsZero() {
+		t.Fatalf("4 minutes later: %v, want the mark to hold", err)
+	}
+	if s := p.Stats(); s.Faults != 1 || s.Quarantined {
+		t.Fatalf("stats %+v, want one fault, no quarantine", s)
+	}
+}
+
+// The wall-clock safety net also depends on the machine's load: the first
+// one on some content is an ordinary fault (the next call runs the plugin
+// again); a second in a row marks the content, for at most a minute.
 func TestTimeoutMarksOnTheSecondInARow(t *testing.T) {
 	v1, _ := chaos(t)
 	clock := &fakeClock{t: time.Unix(1e9, 0)}
-	cfg := Config{QuarantineAfter: 100, now: clock.now}
-	cfg.Limits.Validate = 50 * time.Millisecond
+	cfg := Config{QuarantineAfter: 1, now: clock.now}
+	cfg.Limits.Validate = 50 * time.Millisecond // the safety net, far below the fuel budget
 	p := load(t, newHost(t, cfg), v1)
 	ctx := context.Background()
 	call := func() *FaultError {
 		t.Helper()
 		_, err := p.Validate(ctx, mode("loop"), ValidateContext{TLD: "chaos"})
 		var fe *FaultError
-		if !errors.As(err, &fe) || fe.Kind != FaultTimeout {
-			t.Fatalf("want a timeout, got %v", err)
+		if !errors.As(err, &fe) || fe.Kind != FaultTimeout || !errors.Is(err, ErrWallClock) {
+			t.Fatalf("want a wall-clock timeout, got %v", err)
 		}
 		return fe
 	}
@@ -221,5 +351,8 @@ func TestTimeoutMarksOnTheSecondInARow(t *testing.T) {
 	clock.advance(time.Minute)
 	if fe := call(); fe.Content || p.Stats().Faults != 3 {
 		t.Fatalf("a minute later: %+v, stats %+v, want the plugin run again, one strike", fe, p.Stats())
+	}
+	if p.Stats().Quarantined {
+		t.Fatal("wall-clock timeouts quarantined the plugin (QuarantineAfter 1)")
 	}
 }

@@ -173,15 +173,23 @@ func TestFaultsAreContained(t *testing.T) {
 	}
 }
 
+// Faults that say the plugin is broken (no content caused them) quarantine
+// it after QuarantineAfter in a row; faults on content, however many, do not.
 func TestQuarantineAfterRepeatedFaults(t *testing.T) {
 	v1, v2 := chaos(t)
 	h := newHost(t, Config{QuarantineAfter: 3})
 	bad, other := load(t, h, v1), load(t, h, v2)
 	ctx := context.Background()
-	for n := range 3 {
-		if _, err := bad.Validate(ctx, modeN("status7", n), ValidateContext{}); !errors.Is(err, ErrFault) {
-			t.Fatalf("want a fault, got %v", err)
+	for n := range 6 {
+		if _, err := bad.Validate(ctx, modeN("status7", n), ValidateContext{}); !errors.Is(err, ErrContentFault) {
+			t.Fatalf("want a content fault, got %v", err)
 		}
+	}
+	if s := bad.Stats(); s.Faults != 6 || s.Quarantined {
+		t.Fatalf("stats %+v: faults on 6 manifests quarantined the plugin", s)
+	}
+	for range 3 {
+		_ = brokenFault(bad, "status 7 at instantiate")
 	}
 	_, err := bad.Validate(ctx, mode("ok"), ValidateContext{})
 	if !errors.Is(err, ErrQuarantined) || !strings.Contains(err.Error(), "status 7") {
@@ -195,18 +203,23 @@ func TestQuarantineAfterRepeatedFaults(t *testing.T) {
 	}
 }
 
-// A fault that is not in a row does not quarantine.
+// Faults that are not in a row do not quarantine: a success between them
+// resets the count.
 func TestQuarantineNeedsFaultsInARow(t *testing.T) {
 	v1, _ := chaos(t)
 	p := load(t, newHost(t, Config{QuarantineAfter: 2}), v1)
 	ctx := context.Background()
 	for n := range 5 {
-		if _, err := p.Validate(ctx, modeN("status7", n), ValidateContext{}); !errors.Is(err, ErrFault) {
-			t.Fatalf("want a fault, got %v", err)
+		_ = brokenFault(p, "instance failed")
+		if _, err := p.Validate(ctx, modeN("status7", n), ValidateContext{}); !errors.Is(err, ErrContentFault) {
+			t.Fatalf("want a content fault, got %v", err)
 		}
 		if _, err := p.Validate(ctx, mode("ok"), ValidateContext{}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if s := p.Stats(); s.Faults != 10 || s.Quarantined {
+		t.Fatalf("stats %+v, want 10 faults and no quarantine", s)
 	}
 }
 

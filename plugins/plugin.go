@@ -37,6 +37,8 @@ type Result struct {
 	MemoryBytes uint32        // the instance's linear memory after the call
 	Memoized    bool          // the result came from the memo, not from a call
 	Fuel        uint64        // fuel the call burnt (deterministic; 0 when memoized)
+
+	objectFailed bool // a payload read failed during the call
 }
 
 // Stats counts a plugin's calls.
@@ -113,7 +115,7 @@ func newPlugin(h *Host, hash string, cm wazero.CompiledModule) (*Plugin, error) 
 // warm runs describe on a fresh pooled instance and checks the answer.
 func (p *Plugin) warm(ctx context.Context) error {
 	in := fmt.Appendf(nil, `{"abi":1,"host":{"name":"ronhost","version":%q}}`, p.host.cfg.HostVersion)
-	res, err := p.call(ctx, EntryDescribe, in, callOpts{})
+	res, err := p.call(ctx, EntryDescribe, in, callOpts{own: true})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrBadDescribe, err)
 	}
@@ -216,8 +218,12 @@ type callOpts struct {
 	obj     io.ReaderAt
 	memoize bool
 	// content is what faults are attributed to (the manifest for typed
-	// calls); nil means the whole input.
+	// calls, as the input holds it); nil means the whole input.
 	content []byte
+	// own: the input is the host's own, the same for every node and never
+	// anyone's content (describe's): a fault marks nothing and counts
+	// towards quarantine.
+	own bool
 	// check refuses an answer that breaks the ABI (its shape, money, the
 	// host's tables); a refused answer is a bad-output fault. Every answer is
 	// also checked to be UTF-8.
@@ -239,17 +245,26 @@ func (p *Plugin) call(ctx context.Context, e Entry, input []byte, o callOpts) (R
 	if len(input) > p.host.cfg.Limits.InputBytes {
 		return Result{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrInputTooLarge, len(input), p.host.cfg.Limits.InputBytes)
 	}
-	content := o.content
-	if content == nil {
-		content = input
+	// ck names the content faults are attributed to (nil for the host's own
+	// input), ik the whole input (what the plugin answered well).
+	var ck *contentKey
+	if !o.own {
+		k := newContentKey(e, o.content)
+		if o.content == nil {
+			k = newContentKey(e, input)
+		}
+		ck = &k
+		if fe, at, ok := p.book.marked(k); ok {
+			p.calls.Add(1)
+			p.markedHits.Add(1)
+			cp := *fe
+			cp.Since = at
+			return Result{}, &cp
+		}
 	}
-	ck := newContentKey(e, content)
-	if fe, at, ok := p.book.marked(ck); ok {
-		p.calls.Add(1)
-		p.markedHits.Add(1)
-		cp := *fe
-		cp.Since = at
-		return Result{}, &cp
+	ik := newContentKey(e, input)
+	if ck != nil && o.content == nil {
+		ik = *ck
 	}
 	memo := p.host.memo
 	memoize := o.memoize && memo != nil && e != EntryResolve
@@ -276,7 +291,7 @@ func (p *Plugin) call(ctx context.Context, e Entry, input []byte, o callOpts) (R
 	if err != nil {
 		p.discard(ctx, inst)
 		<-p.sem
-		return res, p.noteFault(err, &ck)
+		return res, p.noteFault(err, ck, ik)
 	}
 	if res.MemoryBytes > p.host.cfg.RecycleBytes {
 		p.discard(ctx, inst)
@@ -288,10 +303,12 @@ func (p *Plugin) call(ctx context.Context, e Entry, input []byte, o callOpts) (R
 	// The answer is checked before the call counts as a success: a refused
 	// answer is a fault like any other.
 	if err := checkOutput(res, o.check); err != nil {
-		fe := &FaultError{Plugin: p.hash, TLD: p.info.TLD, Entry: e, Kind: FaultBadOutput, Err: err}
-		return res, p.noteFault(fe, &ck)
+		fe := &FaultError{Plugin: p.hash, TLD: p.info.TLD, Entry: e, Kind: FaultBadOutput, Err: err, objectFailed: res.objectFailed}
+		return res, p.noteFault(fe, ck, ik)
 	}
-	p.book.success(ck)
+	// An answer given after a payload read failed says nothing about the
+	// input: it is not remembered as answered well.
+	p.book.success(ck, ik, ck != nil && !res.objectFailed)
 	p.calls.Add(1)
 	if res.Status == 1 {
 		p.rejected.Add(1)
@@ -322,19 +339,20 @@ func checkOutput(res Result, check func(Result) error) error {
 }
 
 // noteFault counts a fault, marks the content it was about (k; nil when no
-// content caused it) and quarantines the plugin when faults span many inputs.
-func (p *Plugin) noteFault(err error, k *contentKey) error {
+// content caused it; in names the call's whole input) and quarantines the
+// plugin when faults that say it is broken span many inputs (faultBook).
+func (p *Plugin) noteFault(err error, k *contentKey, in contentKey) error {
 	var fe *FaultError
 	if !errors.As(err, &fe) {
 		return err // the caller's context ended: not the plugin's fault
 	}
-	marked, q, n, distinct := p.book.fault(k, fe)
+	v := p.book.fault(k, in, fe)
 	p.faults.Add(1)
 	msg := fe.Error()
 	p.lastFault.Store(&msg)
-	p.log.Warn("plugin fault", "entry", fe.Entry, "kind", fe.Kind, "err", fe.Err, "content_marked", marked)
-	if q && !p.quarantined.Swap(true) {
-		p.log.Error("plugin quarantined: calls fail fast until it is reloaded or the quarantine ends", "faults", n, "distinct_inputs", distinct,
+	p.log.Warn("plugin fault", "entry", fe.Entry, "kind", fe.Kind, "err", fe.Err, "content_marked", v.marked, "counts_towards_quarantine", v.counted)
+	if v.quarantine && !p.quarantined.Swap(true) {
+		p.log.Error("plugin quarantined: calls fail fast until it is reloaded or the quarantine ends", "faults", v.faults, "distinct_inputs", v.distinct,
 			"for", p.host.cfg.QuarantineFor)
 	}
 	return fe
@@ -355,7 +373,7 @@ func (p *Plugin) acquire(ctx context.Context) (*instance, error) {
 	inst, err := p.instantiate(ctx)
 	if err != nil {
 		<-p.sem
-		return nil, p.noteFault(err, nil)
+		return nil, p.noteFault(err, nil, contentKey{})
 	}
 	return inst, nil
 }
@@ -449,11 +467,12 @@ func (p *Plugin) run(ctx context.Context, inst *instance, e Entry, input []byte,
 		if st.fault != nil {
 			cause = st.fault.err
 		}
-		return res, &FaultError{Plugin: p.hash, TLD: p.info.TLD, Entry: e, Kind: kind, Err: cause}
+		return res, &FaultError{Plugin: p.hash, TLD: p.info.TLD, Entry: e, Kind: kind, Err: cause, objectFailed: st.objectFailed}
 	}
 	res.Status = int32(uint32(inst.stack[0]))
+	res.objectFailed = st.objectFailed
 	if res.Status != 0 && res.Status != 1 {
-		return res, &FaultError{Plugin: p.hash, TLD: p.info.TLD, Entry: e, Kind: FaultStatus, Err: fmt.Errorf("status %d (0 ok and 1 rejected are the only statuses)", res.Status)}
+		return res, &FaultError{Plugin: p.hash, TLD: p.info.TLD, Entry: e, Kind: FaultStatus, Err: fmt.Errorf("status %d (0 ok and 1 rejected are the only statuses)", res.Status), objectFailed: st.objectFailed}
 	}
 	return res, nil
 }
