@@ -118,7 +118,11 @@ type Validated struct {
 // tagged and comes back untagged (dates.go): the Validated manifest is always
 // in the host's form.
 func (p *Plugin) Validate(ctx context.Context, manifest json.RawMessage, vc ValidateContext) (*Validated, error) {
-	sent, err := p.plugForm(manifest)
+	m, err := inputJSON(manifest)
+	if err != nil {
+		return nil, fmt.Errorf("plugins: validate input: %w", err)
+	}
+	sent, err := p.plugForm(m)
 	if err != nil {
 		return nil, fmt.Errorf("plugins: validate input: %w", err)
 	}
@@ -131,7 +135,7 @@ func (p *Plugin) Validate(ctx context.Context, manifest json.RawMessage, vc Vali
 	}
 	var v Validated
 	var rej *RejectedError
-	_, err = p.call(ctx, EntryValidate, in, callOpts{memoize: true, content: manifest, check: func(r Result) error {
+	_, err = p.call(ctx, EntryValidate, in, callOpts{memoize: true, content: m, check: func(r Result) error {
 		if r.Status == 1 {
 			rej, err = p.rejection(r.Output)
 			return err
@@ -174,15 +178,31 @@ func (p *Plugin) plugForm(manifest json.RawMessage) (json.RawMessage, error) {
 // manifest must keep them exactly.
 var hostTables = []string{"meta", "payload"}
 
-// hostTablesKept checks that out keeps in's host-owned tables (compared as
-// JSON values).
+// inputJSON is m as json.Marshal puts it in a plugin's input: compact (with
+// <, > and & escaped). Faults are attributed to those bytes (in the host's
+// form, before any date tagging), not to the caller's spelling of them: two
+// spellings of one manifest are one content, whose mark holds for both.
+func inputJSON(m json.RawMessage) (json.RawMessage, error) {
+	b, err := json.Marshal(m)
+	return json.RawMessage(b), err
+}
+
+// hostTablesKept checks that out keeps in's host-owned tables, compared as
+// JSON values with numbers by their digits (as float64, integers above 2^53
+// would compare equal to their neighbours).
 func hostTablesKept(in, out json.RawMessage) error {
-	var a, b map[string]any
-	if err := json.Unmarshal(in, &a); err != nil {
+	av, err := decodeNumbers(in)
+	a, ok := av.(map[string]any)
+	if err != nil || !ok {
 		return nil // the input is not an object: nothing the host owns to keep
 	}
-	if err := json.Unmarshal(out, &b); err != nil {
+	bv, err := decodeNumbers(out)
+	b, ok := bv.(map[string]any)
+	if err != nil {
 		return fmt.Errorf("the manifest is not a JSON object: %v", err)
+	}
+	if !ok {
+		return errors.New("the manifest is not a JSON object")
 	}
 	for _, t := range hostTables {
 		if !reflect.DeepEqual(a[t], b[t]) {
@@ -249,9 +269,12 @@ func (p *Plugin) Split(ctx context.Context, in SplitInput) ([]Allocation, error)
 	if in.Usage.Servers == nil {
 		in.Usage.Servers = []Server{}
 	}
-	content := in.Manifest
-	var err error
-	if in.Manifest, err = p.plugForm(in.Manifest); err != nil {
+	// Faults are attributed to the manifest in the host's form, compact.
+	content, err := inputJSON(in.Manifest)
+	if err != nil {
+		return nil, fmt.Errorf("plugins: split input: %w", err)
+	}
+	if in.Manifest, err = p.plugForm(content); err != nil {
 		return nil, fmt.Errorf("plugins: split input: %w", err)
 	}
 	b, err := json.Marshal(in)
@@ -360,13 +383,23 @@ type Resolved struct {
 // Resolve asks the plugin which byte range of the payload serves in.Path;
 // the plugin may read the payload through obj. The range is checked to lie
 // inside the payload.
+//
+// A fault marks the manifest for every path, not in.Path alone: content
+// crafted to fault (a PMTiles directory that points at itself) has as many
+// bad paths as its author likes, and marks per path would let anonymous GETs
+// run the plugin to its budget once per path, where a mark per manifest
+// costs the author a new manifest (and a fetch) per run. An archive with one
+// faulting path is broken content, which its publisher has to fix.
 func (p *Plugin) Resolve(ctx context.Context, in ResolveInput, obj io.ReaderAt) (*Resolved, error) {
 	if !p.hasResolve || !p.info.HasFeature("resolve") {
 		return nil, fmt.Errorf("%w: %s plugin does not resolve paths", ErrNotSupported, p.info.TLD)
 	}
-	content := in.Manifest
-	var err error
-	if in.Manifest, err = p.plugForm(in.Manifest); err != nil {
+	// Faults are attributed to the manifest in the host's form, compact.
+	content, err := inputJSON(in.Manifest)
+	if err != nil {
+		return nil, fmt.Errorf("plugins: resolve input: %w", err)
+	}
+	if in.Manifest, err = p.plugForm(content); err != nil {
 		return nil, fmt.Errorf("plugins: resolve input: %w", err)
 	}
 	b, err := json.Marshal(in)

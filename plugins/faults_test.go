@@ -356,3 +356,32 @@ func TestTimeoutMarksOnTheSecondInARow(t *testing.T) {
 		t.Fatal("wall-clock timeouts quarantined the plugin (QuarantineAfter 1)")
 	}
 }
+
+// A manifest's mark holds for every spelling of it: the key is the manifest
+// as the plugin's input holds it (compact JSON), not the caller's bytes.
+func TestContentKeyIgnoresSpelling(t *testing.T) {
+	v1, _ := chaos(t)
+	p := load(t, newHost(t, Config{}), v1)
+	ctx := context.Background()
+	if _, err := p.Validate(ctx, json.RawMessage(`{"mode":"trap","n":1}`), ValidateContext{TLD: "chaos"}); !errors.Is(err, ErrContentFault) {
+		t.Fatalf("want a content fault, got %v", err)
+	}
+	_, err := p.Validate(ctx, json.RawMessage("{ \"mode\" : \"trap\",\n \"n\": 1 }"), ValidateContext{TLD: "chaos"})
+	var fe *FaultError
+	if !errors.As(err, &fe) || fe.Since.IsZero() || p.Stats().Faults != 1 {
+		t.Fatalf("another spelling of the marked manifest: %v, stats %+v, want it refused without a run", err, p.Stats())
+	}
+}
+
+// The host-owned tables are compared with numbers by their digits: above
+// 2^53, float64 would take a changed integer for the same one.
+func TestHostTablesKeptBigIntegers(t *testing.T) {
+	in := json.RawMessage(`{"meta":{"tld":"chaos","price":1},"payload":{"size":9007199254740993}}`)
+	changed := json.RawMessage(`{"meta":{"tld":"chaos","price":1},"payload":{"size":9007199254740992}}`)
+	if err := hostTablesKept(in, changed); err == nil || !strings.Contains(err.Error(), "[payload]") {
+		t.Fatalf("a changed size above 2^53: %v, want it refused", err)
+	}
+	if err := hostTablesKept(in, json.RawMessage(`{"payload":{"size":9007199254740993},"x":1,"meta":{"price":1,"tld":"chaos"}}`)); err != nil {
+		t.Fatalf("the same tables in another order: %v", err)
+	}
+}
