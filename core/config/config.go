@@ -171,7 +171,7 @@ type Plugins struct {
 	Builtins          bool     `toml:"builtins" comment:"install the built-in plugins (.map, .ai, .mod, .alg)"`
 	PoolSize          int      `toml:"pool_size" comment:"warm instances per plugin; 0 means one per CPU"`
 	MemoEntries       int      `toml:"memo_entries" comment:"memoized validate/split results; negative turns the memo off"`
-	QuarantineAfter   int      `toml:"quarantine_after" comment:"faults that quarantine a plugin when they span 3 or more distinct manifests with no success between them (a fault on one manifest only marks that manifest)"`
+	QuarantineAfter   int      `toml:"quarantine_after" comment:"faults in a row that quarantine a plugin, over 3 or more distinct inputs; only faults that say the plugin is broken count (an instance that fails to start, a trap on an input it answered before): a fault on content marks that content, never the plugin"`
 	MemoryMiB         int      `toml:"memory_mib" comment:"linear memory cap per instance (ABI maximum 64)"`
 	ValidateMillis    int      `toml:"validate_ms" comment:"time limit of one validate call in ms (ABI maximum 100): a fuel budget of 2e9 units per ms, with a wall-clock safety net 20 times longer"`
 	SplitMillis       int      `toml:"split_ms" comment:"time limit of one split call in ms (ABI maximum 50), as validate_ms"`
