@@ -144,8 +144,10 @@ func resolveArg(ctx context.Context, read readSmall, arg string, payload bool) (
 		return addr.Hash, m, nil
 	}
 	if addr.Path != "" && addr.Path != "/" {
-		// Resolving a sub-path is the TLD plugin's ron_resolve, run by the node.
-		return cid.CID{}, nil, fmt.Errorf("%s: resolving the path %s needs the .%s plugin, through a running node", arg, addr.Path, addr.TLD)
+		// Resolving a sub-path is the TLD plugin's ron_resolve, run by the
+		// node's gateway.
+		return cid.CID{}, nil, fmt.Errorf("%s: resolving the path %s needs the .%s plugin: a running node serves it at /r/%s.%s%s",
+			arg, addr.Path, addr.TLD, addr.Hash.Hex(), addr.TLD, addr.Path)
 	}
 	return m.Payload.CID, m, nil
 }
