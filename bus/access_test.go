@@ -17,6 +17,8 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/ronhost/ronhost/internal/poll"
+
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // testContract: alpha serves get, calls beta.put and emits alpha.done;
@@ -163,7 +165,7 @@ func TestRoleKeysAreLeastPrivilege(t *testing.T) {
 		}
 		return n == 3
 	})
-	if e := asBusError(t, srv.Request(ctx, Spec{Role: "alpha", Verb: "get"}, nil, nil)); e.Code != CodeUnavailable {
+	if e := asBusError(t, srv.Request(ctx, Spec{Role: "alpha", Verb: "get"}, nil, nil)); e.Code != codes.Unavailable {
 		t.Fatalf("alpha.get answered by a beta key: %#v", e)
 	}
 	gets, err := op.SubscribeSync("ron.alpha.get")
@@ -222,7 +224,7 @@ func TestRoleKeysAreLeastPrivilege(t *testing.T) {
 	})
 
 	// This package refuses the same at once, without sending.
-	if e := asBusError(t, b.Request(ctx, Spec{Role: "alpha", Verb: "get"}, nil, nil)); e.Code != CodeForbidden {
+	if e := asBusError(t, b.Request(ctx, Spec{Role: "alpha", Verb: "get"}, nil, nil)); e.Code != codes.Forbidden {
 		t.Fatalf("beta calling alpha.get: %#v", e)
 	}
 	if err := b.Emit("alpha.done", map[string]any{}); !errors.Is(err, ErrForbidden) {

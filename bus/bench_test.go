@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // The benchmark's request and reply: the shape of store.info.
@@ -24,7 +26,7 @@ type infoResp struct {
 func infoLogic(_ context.Context, req []byte) (any, error) {
 	var r infoReq
 	if err := json.Unmarshal(req, &r); err != nil {
-		return nil, Errorf(CodeInvalid, "bad request: %v", err)
+		return nil, Errorf(codes.Invalid, "bad request: %v", err)
 	}
 	return infoResp{CID: r.CID, Size: 4096, Inline: true}, nil
 }

@@ -107,7 +107,7 @@ type Options struct {
 	// the roles this process runs. With a Contract, the process may serve
 	// only its Roles' verbs, call only the verbs they call and emit only
 	// their events (Contract.Permissions): the Bus refuses anything else
-	// with ErrForbidden (CodeForbidden for Request), and the embedded
+	// with ErrForbidden (codes.Forbidden for Request), and the embedded
 	// server enforces the same on its own connection. nil: no limits.
 	Contract Contract
 	Roles    []string

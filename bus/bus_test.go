@@ -20,6 +20,8 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ronhost/ronhost/internal/poll"
+
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -67,7 +69,7 @@ func echoService(node string) map[string]Handler {
 		"echo": func(ctx context.Context, req []byte) (any, error) {
 			var r echoReq
 			if err := json.Unmarshal(req, &r); err != nil {
-				return nil, Errorf(CodeInvalid, "bad request: %v", err)
+				return nil, Errorf(codes.Invalid, "bad request: %v", err)
 			}
 			return echoResp{Text: r.Text, N: r.N + 1, Node: node}, nil
 		},
@@ -88,16 +90,16 @@ func asBusError(t *testing.T, err error) *Error {
 
 func TestRequestRoundTrip(t *testing.T) {
 	b := startBus(t, Options{Name: "n1"})
-	rejected := &Error{Code: CodeRejected, Message: "the .map plugin rejected the manifest:\nline two", Retryable: false,
+	rejected := &Error{Code: codes.Rejected, Message: "the .map plugin rejected the manifest:\nline two", Retryable: false,
 		Errors: json.RawMessage(`[{"path":"meta.tld","code":"mismatch","message":"want \"map\""}]`)}
 	eps := echoService("n1")
 	eps["reject"] = func(context.Context, []byte) (any, error) { return nil, rejected }
 	eps["busy"] = func(context.Context, []byte) (any, error) {
-		return nil, &Error{Code: CodeOverloaded, Message: "busy", Retryable: true}
+		return nil, &Error{Code: codes.Overloaded, Message: "busy", Retryable: true}
 	}
 	eps["plain"] = func(context.Context, []byte) (any, error) { return nil, errors.New("disk on fire") }
 	eps["wrapped"] = func(context.Context, []byte) (any, error) {
-		return nil, errors.Join(errors.New("context"), Errorf(CodeNotFound, "no such object"))
+		return nil, errors.Join(errors.New("context"), Errorf(codes.NotFound, "no such object"))
 	}
 	eps["nothing"] = func(context.Context, []byte) (any, error) { return nil, nil }
 	eps["raw"] = func(_ context.Context, req []byte) (any, error) { return json.RawMessage(req), nil }
@@ -127,9 +129,9 @@ func TestRequestRoundTrip(t *testing.T) {
 
 	for verb, want := range map[string]*Error{
 		"reject":  rejected,
-		"busy":    {Code: CodeOverloaded, Message: "busy", Retryable: true},
-		"plain":   {Code: CodeInternal, Message: "disk on fire"},
-		"wrapped": {Code: CodeNotFound, Message: "no such object"},
+		"busy":    {Code: codes.Overloaded, Message: "busy", Retryable: true},
+		"plain":   {Code: codes.Internal, Message: "disk on fire"},
+		"wrapped": {Code: codes.NotFound, Message: "no such object"},
 	} {
 		e := asBusError(t, b.Request(ctx, Spec{Role: "echo", Verb: verb}, nil, &got))
 		if !reflect.DeepEqual(e, want) {
@@ -141,20 +143,20 @@ func TestRequestRoundTrip(t *testing.T) {
 	}
 
 	e := asBusError(t, b.Request(ctx, Spec{Role: "echo", Verb: "echo"}, "not an object", &got))
-	if e.Code != CodeInvalid || !strings.HasPrefix(e.Message, "bad request: ") || e.Retryable {
+	if e.Code != codes.Invalid || !strings.HasPrefix(e.Message, "bad request: ") || e.Retryable {
 		t.Fatalf("handler's invalid: %#v", e)
 	}
 	// A request body that is not JSON is refused before it is sent.
-	if e := asBusError(t, b.Request(ctx, Spec{Role: "echo", Verb: "echo"}, json.RawMessage(`{"text":`), nil)); e.Code != CodeInvalid {
+	if e := asBusError(t, b.Request(ctx, Spec{Role: "echo", Verb: "echo"}, json.RawMessage(`{"text":`), nil)); e.Code != codes.Invalid {
 		t.Fatalf("invalid raw request: %v", e)
 	}
 	// Nobody serves this role.
 	e = asBusError(t, b.Request(ctx, Spec{Role: "nobody", Verb: "stat"}, nil, nil))
-	if e.Code != CodeUnavailable || !e.Retryable {
+	if e.Code != codes.Unavailable || !e.Retryable {
 		t.Fatalf("no responders: %#v", e)
 	}
 	// A bad verb never reaches the wire.
-	if e := asBusError(t, b.Request(ctx, Spec{Role: "echo", Verb: "ec.ho"}, nil, nil)); e.Code != CodeInvalid {
+	if e := asBusError(t, b.Request(ctx, Spec{Role: "echo", Verb: "ec.ho"}, nil, nil)); e.Code != codes.Invalid {
 		t.Fatalf("bad verb: %#v", e)
 	}
 }
@@ -163,7 +165,7 @@ func TestErrorReplyOnTheWire(t *testing.T) {
 	// What the nats CLI sees: the micro error headers and the *Error body.
 	b := startBus(t, Options{})
 	err := b.AddService("echo", "1.0.0", "", map[string]Handler{
-		"fail": func(context.Context, []byte) (any, error) { return nil, Errorf(CodeNotFound, "no\r\nsuch") },
+		"fail": func(context.Context, []byte) (any, error) { return nil, Errorf(codes.NotFound, "no\r\nsuch") },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -188,7 +190,7 @@ func TestErrorReplyOnTheWire(t *testing.T) {
 	}
 	defer sub.Unsubscribe()
 	e := asBusError(t, b.Request(ctxT(t), Spec{Role: "foreign", Verb: "x"}, nil, nil))
-	if !reflect.DeepEqual(e, &Error{Code: CodeNotFound, Message: "gone"}) {
+	if !reflect.DeepEqual(e, &Error{Code: codes.NotFound, Message: "gone"}) {
 		t.Fatalf("foreign error %#v", e)
 	}
 }
@@ -249,7 +251,7 @@ func TestHandlerDeadlineAndClientTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e := decodeError(msg); e.Code != CodeTimeout || !e.Retryable || !strings.Contains(e.Message, "ran past its "+busTimeout.String()) || !sawDeadline.Load() {
+	if e := decodeError(msg); e.Code != codes.Timeout || !e.Retryable || !strings.Contains(e.Message, "ran past its "+busTimeout.String()) || !sawDeadline.Load() {
 		t.Fatalf("handler deadline: %#v (deadline seen %v)", e, sawDeadline.Load())
 	}
 	// The caller's deadline ends the wait for a handler that holds on.
@@ -257,7 +259,7 @@ func TestHandlerDeadlineAndClientTimeout(t *testing.T) {
 	defer cancel2()
 	e := asBusError(t, b.Request(short, Spec{Role: "slow", Verb: "hold"}, nil, nil))
 	close(release)
-	if e.Code != CodeTimeout || !e.Retryable {
+	if e.Code != codes.Timeout || !e.Retryable {
 		t.Fatalf("client deadline: %#v", e)
 	}
 }
@@ -278,7 +280,7 @@ func TestPanicInHandler(t *testing.T) {
 	ctx := ctxT(t)
 	for i := 0; i < 3; i++ {
 		e := asBusError(t, b.Request(ctx, Spec{Role: "echo", Verb: "boom"}, "panic", nil))
-		if e.Code != CodeInternal || !strings.Contains(e.Message, "kaboom") {
+		if e.Code != codes.Internal || !strings.Contains(e.Message, "kaboom") {
 			t.Fatalf("panic reply %#v", e)
 		}
 		var s string
@@ -306,12 +308,12 @@ func TestTooLarge(t *testing.T) {
 	}
 	ctx := ctxT(t)
 	e := asBusError(t, b.Request(ctx, Spec{Role: "echo", Verb: "big"}, strings.Repeat("y", int(max)), nil))
-	if e.Code != CodeTooLarge || e.Retryable || calls.Load() != 0 {
+	if e.Code != codes.TooLarge || e.Retryable || calls.Load() != 0 {
 		t.Fatalf("oversized request: %#v, %d calls", e, calls.Load())
 	}
 	// An oversized reply is refused by the handler's side, with the same code.
 	e = asBusError(t, b.Request(ctx, Spec{Role: "echo", Verb: "big"}, nil, nil))
-	if e.Code != CodeTooLarge || calls.Load() != 1 {
+	if e.Code != codes.TooLarge || calls.Load() != 1 {
 		t.Fatalf("oversized reply: %#v", e)
 	}
 	if err := b.Emit("object.stored", strings.Repeat("z", int(max))); err == nil {
@@ -388,7 +390,7 @@ func TestAddServiceChecks(t *testing.T) {
 	if err := b.AddService("late", "1.0.0", "", echoService("")); !errors.Is(err, ErrClosed) {
 		t.Fatalf("after Close: %v", err)
 	}
-	if e := asBusError(t, b.Request(ctxT(t), Spec{Role: "echo", Verb: "echo"}, nil, nil)); e.Code != CodeUnavailable {
+	if e := asBusError(t, b.Request(ctxT(t), Spec{Role: "echo", Verb: "echo"}, nil, nil)); e.Code != codes.Unavailable {
 		t.Fatalf("request after Close: %#v", e)
 	}
 }
@@ -735,7 +737,7 @@ func TestTwoBusesInOneProcess(t *testing.T) {
 			}
 		}
 	}
-	if e := asBusError(t, b2.Request(ctx, Spec{Role: "only1", Verb: "echo"}, echoReq{}, nil)); e.Code != CodeUnavailable {
+	if e := asBusError(t, b2.Request(ctx, Spec{Role: "only1", Verb: "echo"}, echoReq{}, nil)); e.Code != codes.Unavailable {
 		t.Fatalf("b2 reached b1's service: %#v", e)
 	}
 	var mu sync.Mutex
@@ -841,7 +843,7 @@ func TestCloseWaitsAndLeavesNoGoroutines(t *testing.T) {
 	if err := b2.Start(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
-	if err := b2.Request(ctxT(t), Spec{Role: "slow", Verb: "nothing"}, nil, nil); asBusError(t, err).Code != CodeUnavailable {
+	if err := b2.Request(ctxT(t), Spec{Role: "slow", Verb: "nothing"}, nil, nil); asBusError(t, err).Code != codes.Unavailable {
 		t.Fatal(err)
 	}
 	if err := b2.Close(); err != nil {
@@ -875,7 +877,7 @@ func TestCloseWaitsAndLeavesNoGoroutines(t *testing.T) {
 	if !finished.Load() {
 		t.Fatal("Close returned before the handler did")
 	}
-	if e := asBusError(t, <-reply); e.Code != CodeUnavailable || !e.Retryable {
+	if e := asBusError(t, <-reply); e.Code != codes.Unavailable || !e.Retryable {
 		t.Fatalf("the request in flight at Close got %#v", e)
 	}
 	if b.Ready() {

@@ -10,6 +10,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
+
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // Request calls the verb v: req is sent as JSON (nil: {}; a json.RawMessage
@@ -27,7 +29,7 @@ import (
 // failed:
 //   - no instance answered (no responders), or the connection could not
 //     take the request: after a short backoff with jitter, for any verb;
-//   - the handler answered CodeUnavailable or CodeOverloaded with
+//   - the handler answered codes.Unavailable or codes.Overloaded with
 //     Retryable set (it did not do the work, e.g. its node is shutting
 //     down): after a backoff, for an idempotent verb (v.Idempotent), or
 //     for any verb when the bus refused it before the handler ran;
@@ -41,29 +43,29 @@ import (
 // it.
 //
 // Every error is an *Error: the handler's own, exactly as it returned it
-// (code, message, retryable, errors); CodeUnavailable when no instance of
-// the role answers or the bus is down; CodeTimeout when ctx ends first;
-// CodeTooLarge when the request is over the server's message cap (it is not
-// sent); CodeInvalid for a bad role, verb or request value.
+// (code, message, retryable, errors); codes.Unavailable when no instance of
+// the role answers or the bus is down; codes.Timeout when ctx ends first;
+// codes.TooLarge when the request is over the server's message cap (it is not
+// sent); codes.Invalid for a bad role, verb or request value.
 func (b *Bus) Request(ctx context.Context, v Spec, req, resp any) error {
 	role, verb := v.Role, v.Verb
 	subj, err := Subject(role, verb)
 	if err != nil {
-		return &Error{Code: CodeInvalid, Message: err.Error()}
+		return &Error{Code: codes.Invalid, Message: err.Error()}
 	}
 	nc := b.conn.Load()
 	if nc == nil {
-		return Errorf(CodeUnavailable, "bus: %s: the bus is not started", subj)
+		return Errorf(codes.Unavailable, "bus: %s: the bus is not started", subj)
 	}
 	if err := b.grants.mayCall(role, verb); err != nil {
-		return &Error{Code: CodeForbidden, Message: err.Error()}
+		return &Error{Code: codes.Forbidden, Message: err.Error()}
 	}
 	data, err := encodeRequest(req)
 	if err != nil {
-		return Errorf(CodeInvalid, "bus: %s: encoding the request: %v", subj, err)
+		return Errorf(codes.Invalid, "bus: %s: encoding the request: %v", subj, err)
 	}
 	if max := nc.MaxPayload(); int64(len(data)) > max {
-		return Errorf(CodeTooLarge, "bus: %s: the request is %d bytes, over the bus's %d-byte message cap (bulk bytes do not travel on the bus)", subj, len(data), max)
+		return Errorf(codes.TooLarge, "bus: %s: the request is %d bytes, over the bus's %d-byte message cap (bulk bytes do not travel on the bus)", subj, len(data), max)
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -81,7 +83,7 @@ func (b *Bus) Request(ctx context.Context, v Spec, req, resp any) error {
 		return nil
 	}
 	if err := json.Unmarshal(msg.Data, resp); err != nil {
-		return Errorf(CodeInternal, "bus: %s: decoding the reply: %v", subj, err)
+		return Errorf(codes.Internal, "bus: %s: decoding the reply: %v", subj, err)
 	}
 	return nil
 }
@@ -122,18 +124,18 @@ func encodeRequest(req any) ([]byte, error) {
 func requestError(subj string, err error) *Error {
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
-		return Errorf(CodeUnavailable, "bus: %s: no instance of the role is answering", subj)
+		return Errorf(codes.Unavailable, "bus: %s: no instance of the role is answering", subj)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
-		return Errorf(CodeTimeout, "bus: %s: no reply before the deadline", subj)
+		return Errorf(codes.Timeout, "bus: %s: no reply before the deadline", subj)
 	case errors.Is(err, context.Canceled):
-		return Errorf(CodeTimeout, "bus: %s: the request was canceled", subj)
+		return Errorf(codes.Timeout, "bus: %s: the request was canceled", subj)
 	case errors.Is(err, nats.ErrMaxPayload):
-		return Errorf(CodeTooLarge, "bus: %s: %v", subj, err)
+		return Errorf(codes.TooLarge, "bus: %s: %v", subj, err)
 	case errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrConnectionDraining),
 		errors.Is(err, nats.ErrConnectionReconnecting), errors.Is(err, nats.ErrDisconnected):
-		return Errorf(CodeUnavailable, "bus: %s: %v", subj, err)
+		return Errorf(codes.Unavailable, "bus: %s: %v", subj, err)
 	}
-	return Errorf(CodeInternal, "bus: %s: %v", subj, err)
+	return Errorf(codes.Internal, "bus: %s: %v", subj, err)
 }
 
 // decodeError turns a micro error reply back into the *Error its handler
@@ -145,26 +147,12 @@ func decodeError(msg *nats.Msg) *Error {
 	if err := json.Unmarshal(msg.Data, &e); err == nil && e.Code != "" {
 		return &e
 	}
-	code := Code(msg.Header.Get(micro.ErrorCodeHeader))
-	if !code.known() {
-		code = map[Code]Code{"400": CodeInvalid, "401": CodeUnauthorized, "403": CodeForbidden,
-			"404": CodeNotFound, "408": CodeTimeout, "409": CodeConflict, "413": CodeTooLarge,
-			"503": CodeUnavailable, "504": CodeTimeout}[code]
-		if code == "" {
-			code = CodeInternal
-		}
+	code := codes.Code(msg.Header.Get(micro.ErrorCodeHeader))
+	if !code.Known() {
+		status, _ := strconv.Atoi(string(code)) // micro's own errors are numbers, as HTTP's
+		code = codes.FromStatus(status)
 	}
 	return &Error{Code: code, Message: msg.Header.Get(micro.ErrorHeader), Retryable: code.Retryable()}
-}
-
-func (c Code) known() bool {
-	switch c {
-	case CodeInvalid, CodeUnauthorized, CodeForbidden, CodeNotFound, CodeConflict, CodeTooLarge,
-		CodeRange, CodeRejected, CodeOverloaded, CodeInternal, CodePluginFault, CodeUnavailable,
-		CodeTimeout, CodeQuota, CodeDiskFull, CodeContentFault:
-		return true
-	}
-	return false
 }
 
 // Emit publishes v as JSON on ron.evt.<kind>. The event types of this

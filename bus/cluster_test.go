@@ -26,6 +26,8 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ronhost/ronhost/internal/poll"
+
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 const testCluster = "ron-test"
@@ -279,7 +281,7 @@ func TestIdempotentRequestOutlivesASilentInstance(t *testing.T) {
 			case <-release:
 			case <-ctx.Done():
 			}
-			return nil, Errorf(CodeInternal, "x should never answer")
+			return nil, Errorf(codes.Internal, "x should never answer")
 		},
 	}); err != nil {
 		t.Fatal(err)
@@ -342,7 +344,7 @@ func TestIdempotentRequestOutlivesASilentInstance(t *testing.T) {
 	serving(t, caller, "once", "z")
 	short, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
 	defer cancel()
-	if e := asBusError(t, caller.Request(short, Spec{Role: "once", Verb: "do"}, nil, nil)); e.Code != CodeTimeout {
+	if e := asBusError(t, caller.Request(short, Spec{Role: "once", Verb: "do"}, nil, nil)); e.Code != codes.Timeout {
 		t.Fatalf("not idempotent: %#v", e)
 	}
 	// Had it been repeated, the copies (sent from 100 ms on) would be
@@ -375,15 +377,15 @@ func TestRetriesOnRetryableFailures(t *testing.T) {
 			return "ok", nil
 		}
 	}
-	unavailable := &Error{Code: CodeUnavailable, Message: "shutting down", Retryable: true}
+	unavailable := &Error{Code: codes.Unavailable, Message: "shutting down", Retryable: true}
 	if err := b.AddService("flaky", "1.0.0", "", map[string]Handler{
 		"flaky":       flaky("flaky", unavailable, 2),
-		"flaky_idem":  flaky("flaky_idem", &Error{Code: CodeOverloaded, Message: "busy", Retryable: true}, 2),
+		"flaky_idem":  flaky("flaky_idem", &Error{Code: codes.Overloaded, Message: "busy", Retryable: true}, 2),
 		"too_flaky":   flaky("too_flaky", unavailable, 3),
-		"not_retry":   flaky("not_retry", &Error{Code: CodeOverloaded, Message: "busy", Retryable: false}, 1),
-		"rejected":    flaky("rejected", &Error{Code: CodeRejected, Message: "no"}, 1),
-		"timeout":     flaky("timeout", &Error{Code: CodeTimeout, Message: "late", Retryable: true}, 1),
-		"unavailable": flaky("unavailable", &Error{Code: CodeUnavailable, Message: "not retryable"}, 1),
+		"not_retry":   flaky("not_retry", &Error{Code: codes.Overloaded, Message: "busy", Retryable: false}, 1),
+		"rejected":    flaky("rejected", &Error{Code: codes.Rejected, Message: "no"}, 1),
+		"timeout":     flaky("timeout", &Error{Code: codes.Timeout, Message: "late", Retryable: true}, 1),
+		"unavailable": flaky("unavailable", &Error{Code: codes.Unavailable, Message: "not retryable"}, 1),
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -436,7 +438,7 @@ func TestRetriesOnRetryableFailures(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if e := asBusError(t, none.Request(ctx, Spec{Role: "flaky", Verb: "x"}, nil, nil)); e.Code != CodeUnavailable || nCalls.Load() != 1 {
+	if e := asBusError(t, none.Request(ctx, Spec{Role: "flaky", Verb: "x"}, nil, nil)); e.Code != codes.Unavailable || nCalls.Load() != 1 {
 		t.Fatalf("Retries -1: %v after %d calls", e, nCalls.Load())
 	}
 
@@ -448,7 +450,7 @@ func TestRetriesOnRetryableFailures(t *testing.T) {
 		var hooks atomic.Int32
 		b.retryHook = func(n int, cause *Error) {
 			if hooks.Add(1) == 1 {
-				if cause == nil || cause.Code != CodeUnavailable {
+				if cause == nil || cause.Code != codes.Unavailable {
 					t.Errorf("the first retry's cause: %v", cause)
 				}
 				if err := b.AddService(role, "1.0.0", "", map[string]Handler{verb: echoService("r")["echo"]}); err != nil {
@@ -467,7 +469,7 @@ func TestRetriesOnRetryableFailures(t *testing.T) {
 	// failure comes back, not a timeout.
 	short, cancel := context.WithTimeout(ctx, 5*time.Millisecond)
 	defer cancel()
-	if e := asBusError(t, b.Request(short, Spec{Role: "nobody", Verb: "x"}, nil, nil)); e.Code != CodeUnavailable {
+	if e := asBusError(t, b.Request(short, Spec{Role: "nobody", Verb: "x"}, nil, nil)); e.Code != codes.Unavailable {
 		t.Fatalf("no responders with a short deadline: %#v", e)
 	}
 }
@@ -573,7 +575,7 @@ func TestClusterRouteAuthorization(t *testing.T) {
 	if a.Stats().Members != 0 || bad.Stats().Members != 0 {
 		t.Fatalf("a route with the wrong password: %+v %+v", a.Stats(), bad.Stats())
 	}
-	if e := asBusError(t, bad.Request(ctxT(t), Spec{Role: "arole", Verb: "echo"}, nil, nil)); e.Code != CodeUnavailable {
+	if e := asBusError(t, bad.Request(ctxT(t), Spec{Role: "arole", Verb: "echo"}, nil, nil)); e.Code != codes.Unavailable {
 		t.Fatalf("across a refused route: %#v", e)
 	}
 	// The right password joins.

@@ -35,7 +35,7 @@
 // LogHandler puts the id in log lines logged with that ctx.
 //
 // Bulk bytes never travel on the bus: a request or reply larger than the
-// server's max payload is refused with CodeTooLarge.
+// server's max payload is refused with codes.TooLarge.
 //
 // The contract (subjects, verbs, request and reply shapes, events, codes) is
 // docs/BUS.md.

@@ -9,6 +9,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
+
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // The backoff before sending a request again after it failed (no instance
@@ -82,7 +84,7 @@ func judge(subj string, msg *nats.Msg, err error) (*nats.Msg, *Error, again) {
 	if msg.Header.Get(micro.ErrorCodeHeader) != "" {
 		e := decodeError(msg)
 		switch {
-		case !e.Retryable || e.Code != CodeUnavailable && e.Code != CodeOverloaded:
+		case !e.Retryable || e.Code != codes.Unavailable && e.Code != codes.Overloaded:
 			return nil, e, final
 		case msg.Header.Get(notRunHeader) != "":
 			return nil, e, resend // refused before its handler ran

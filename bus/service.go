@@ -12,11 +12,13 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
+
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // Handler serves one verb of a role. req is the request's JSON body (may be
 // empty); the reply is the JSON of the returned value (nil: {}), or the
-// error as an *Error (AsError; a context deadline becomes CodeTimeout). ctx
+// error as an *Error (AsError; a context deadline becomes codes.Timeout). ctx
 // ends at the caller's deadline (at most MaxHandlerTimeout; the bus's
 // RequestTimeout when the caller sent none), or when the bus closes, and
 // carries the caller's request id (RequestID).
@@ -132,7 +134,7 @@ func (ep *endpoint) dispatch(req micro.Request) {
 	b.hmu.Lock()
 	if b.closing {
 		b.hmu.Unlock()
-		ep.respondError(reply, Errorf(CodeUnavailable, "bus: %s: the node is shutting down", ep.subject), true)
+		ep.respondError(reply, Errorf(codes.Unavailable, "bus: %s: the node is shutting down", ep.subject), true)
 		return
 	}
 	b.inflight++
@@ -204,16 +206,16 @@ func (ep *endpoint) call(data []byte, timeout, rid string) (v any, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			ep.b.log.Error("handler panicked", "subject", ep.subject, "request_id", rid, "panic", p, "stack", string(debug.Stack()))
-			v, err = nil, Errorf(CodeInternal, "bus: %s: the handler panicked: %v", ep.subject, p)
+			v, err = nil, Errorf(codes.Internal, "bus: %s: the handler panicked: %v", ep.subject, p)
 		}
 	}()
 	v, err = ep.h(ctx, data)
 	if err != nil && ctx.Err() != nil && !errors.As(err, new(*Error)) {
 		switch {
 		case errors.Is(err, context.DeadlineExceeded):
-			err = Errorf(CodeTimeout, "bus: %s ran past its %s deadline", ep.subject, d)
+			err = Errorf(codes.Timeout, "bus: %s ran past its %s deadline", ep.subject, d)
 		case errors.Is(err, context.Canceled):
-			err = Errorf(CodeUnavailable, "bus: %s: the node is shutting down", ep.subject)
+			err = Errorf(codes.Unavailable, "bus: %s: the node is shutting down", ep.subject)
 		}
 	}
 	return v, err
@@ -225,10 +227,10 @@ func (ep *endpoint) encode(v any) ([]byte, error) {
 	}
 	body, err := json.Marshal(v)
 	if err != nil {
-		return nil, Errorf(CodeInternal, "bus: %s: encoding the reply: %v", ep.subject, err)
+		return nil, Errorf(codes.Internal, "bus: %s: encoding the reply: %v", ep.subject, err)
 	}
 	if max := ep.b.MaxPayload(); int64(len(body)) > max {
-		return nil, Errorf(CodeTooLarge, "bus: %s: the reply is %d bytes, over the bus's %d-byte message cap", ep.subject, len(body), max)
+		return nil, Errorf(codes.TooLarge, "bus: %s: the reply is %d bytes, over the bus's %d-byte message cap", ep.subject, len(body), max)
 	}
 	return body, nil
 }
@@ -236,7 +238,7 @@ func (ep *endpoint) encode(v any) ([]byte, error) {
 func (ep *endpoint) mapError(err error) *Error {
 	e := AsError(err)
 	if e.Code == "" {
-		e = &Error{Code: CodeInternal, Message: e.Message, Errors: e.Errors}
+		e = &Error{Code: codes.Internal, Message: e.Message, Errors: e.Errors}
 	}
 	return e
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // Spec is what the bus needs to know of a verb to call it: its role, its
@@ -49,7 +51,7 @@ type Endpoint struct {
 
 // Handle makes the endpoint of v from a typed handler: the request is
 // decoded into a Req (an empty body is {}; unknown fields are refused with
-// CodeInvalid) and fn's Resp is the reply.
+// codes.Invalid) and fn's Resp is the reply.
 func Handle[Req, Resp any](v Verb[Req, Resp], fn func(context.Context, Req) (Resp, error)) Endpoint {
 	return Endpoint{Spec: v.Spec, Handler: func(ctx context.Context, data []byte) (any, error) {
 		var r Req
@@ -65,7 +67,7 @@ func Handle[Req, Resp any](v Verb[Req, Resp], fn func(context.Context, Req) (Res
 }
 
 // Decode parses a request body into v, refusing unknown fields
-// (CodeInvalid). An empty body is {}.
+// (codes.Invalid). An empty body is {}.
 func Decode(data []byte, v any) error {
 	if len(data) == 0 {
 		data = []byte("{}")
@@ -73,7 +75,7 @@ func Decode(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return Errorf(CodeInvalid, "bad request: %v", err)
+		return Errorf(codes.Invalid, "bad request: %v", err)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ronhost/ronhost/bus"
 	"github.com/ronhost/ronhost/bus/contract"
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 func startBus(t *testing.T, o bus.Options) *bus.Bus {
@@ -61,7 +62,7 @@ func TestPublishIsNeverSentTwice(t *testing.T) {
 	call := func(f func(ctx context.Context) error) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		if e := bus.AsError(f(ctx)); e == nil || e.Code != bus.CodeTimeout {
+		if e := bus.AsError(f(ctx)); e == nil || e.Code != codes.Timeout {
 			t.Fatalf("a silent handler: %v", e)
 		}
 		// A round trip: whatever was sent has arrived.

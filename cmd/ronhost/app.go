@@ -17,6 +17,7 @@ import (
 	"github.com/ronhost/ronhost/bus"
 	"github.com/ronhost/ronhost/core/config"
 	"github.com/ronhost/ronhost/core/node"
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // The exit statuses of every command, chosen in one place (exitCode) from
@@ -194,7 +195,7 @@ type fieldError struct {
 func (a *app) printError(err error) {
 	var fields []fieldError
 	out := struct {
-		Code      bus.Code     `json:"code"`
+		Code      codes.Code   `json:"code"`
 		Message   string       `json:"message"`
 		Retryable bool         `json:"retryable"`
 		Errors    []fieldError `json:"errors,omitempty"`

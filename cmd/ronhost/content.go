@@ -24,6 +24,7 @@ import (
 	"github.com/ronhost/ronhost/core/manifest"
 	"github.com/ronhost/ronhost/core/node"
 	"github.com/ronhost/ronhost/core/store"
+	"github.com/ronhost/ronhost/internal/codes"
 	"github.com/ronhost/ronhost/plugins"
 )
 
@@ -341,7 +342,7 @@ type offlineValidator struct {
 func (v *offlineValidator) Validate(ctx context.Context, tld string, m json.RawMessage, size int64) (json.RawMessage, json.RawMessage, error) {
 	wasm, _, err := v.a.moduleFor(v.env, tld)
 	if errors.Is(err, plugins.ErrUnknownTLD) {
-		return nil, nil, bus.Errorf(bus.CodeNotFound, "no plugin owns .%s here", tld)
+		return nil, nil, bus.Errorf(codes.NotFound, "no plugin owns .%s here", tld)
 	}
 	if err != nil {
 		return nil, nil, err
@@ -357,13 +358,13 @@ func (v *offlineValidator) Validate(ctx context.Context, tld string, m json.RawM
 	switch {
 	case errors.As(err, &rej):
 		b, _ := json.Marshal(rej.Errors)
-		e := bus.Errorf(bus.CodeRejected, "the .%s plugin rejected the manifest", tld)
+		e := bus.Errorf(codes.Rejected, "the .%s plugin rejected the manifest", tld)
 		e.Errors = b
 		return nil, nil, e
 	case errors.As(err, &fault) && fault.Content:
-		return nil, nil, bus.Errorf(bus.CodeContentFault, "%v", err)
+		return nil, nil, bus.Errorf(codes.ContentFault, "%v", err)
 	case errors.As(err, &fault):
-		return nil, nil, bus.Errorf(bus.CodePluginFault, "%v", err)
+		return nil, nil, bus.Errorf(codes.PluginFault, "%v", err)
 	case err != nil:
 		return nil, nil, err
 	}
@@ -384,9 +385,9 @@ func manifestRejected(err error) error {
 		return err
 	}
 	b, _ := json.Marshal(me.Errors)
-	code := bus.CodeRejected
+	code := codes.Rejected
 	if errors.Is(err, manifest.ErrTooLarge) {
-		code = bus.CodeTooLarge
+		code = codes.TooLarge
 	}
 	e := bus.Errorf(code, "the manifest is invalid: %v", err)
 	e.Errors = b

@@ -24,6 +24,7 @@ import (
 	"github.com/ronhost/ronhost/core/names"
 	"github.com/ronhost/ronhost/core/node"
 	"github.com/ronhost/ronhost/core/token"
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // Commands that configure a node or talk to a running one.
@@ -228,7 +229,7 @@ func nameCommand() *command {
 			switch {
 			case err == nil:
 				*seq = cur.Seq + 1
-			case errors.As(err, &be) && be.Code == bus.CodeNotFound:
+			case errors.As(err, &be) && be.Code == codes.NotFound:
 				*seq = 1
 			default:
 				return err

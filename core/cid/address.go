@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // Schemes an address may start with. String prints SchemeCrab.
@@ -20,7 +22,7 @@ const MaxTLD = 32
 const MaxAddress = 4096
 
 // ErrInvalidAddress is wrapped by every address parse error.
-var ErrInvalidAddress = errors.New("cid: invalid address")
+var ErrInvalidAddress = codes.New(codes.Invalid, "cid: invalid address")
 
 // Address is crab://<hash>.<tld>[/path]: Hash names a stored manifest whose
 // [meta] tld equals TLD; Path (empty, or starting with "/") is resolved by the

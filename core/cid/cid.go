@@ -2,11 +2,12 @@ package cid
 
 import (
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 
 	"lukechampine.com/blake3"
+
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // Prefix starts every CID's text form.
@@ -16,7 +17,7 @@ const Prefix = "b3:"
 const Size = 32
 
 // ErrInvalidCID is wrapped by every CID parse error.
-var ErrInvalidCID = errors.New("cid: invalid CID")
+var ErrInvalidCID = codes.New(codes.Invalid, "cid: invalid CID")
 
 // CID is the BLAKE3 hash of a byte string. The zero value is not the hash of
 // anything in practice; IsZero reports it.

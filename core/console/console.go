@@ -13,6 +13,7 @@ import (
 
 	"github.com/ronhost/ronhost/bus"
 	"github.com/ronhost/ronhost/core/gateway"
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 //go:embed assets
@@ -103,7 +104,7 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("GET /ui/api/state", c.authed(c.serveState))
 	mux.HandleFunc("GET /ui/api/events", c.authed(c.serveEvents))
 	mux.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
-		gateway.WriteError(w, bus.Errorf(bus.CodeNotFound, "console: no such page: %s %s", r.Method, r.URL.Path))
+		gateway.WriteError(w, bus.Errorf(codes.NotFound, "console: no such page: %s %s", r.Method, r.URL.Path))
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -115,7 +116,7 @@ func (c *Console) Handler() http.Handler {
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
 		if c.o.Hosts != nil {
 			if o, err := c.o.Hosts.Classify(r.Host); err != nil || o.Kind != gateway.OriginNode {
-				gateway.WriteError(w, bus.Errorf(bus.CodeNotFound, "console: the console is served on the node's own origin only"))
+				gateway.WriteError(w, bus.Errorf(codes.NotFound, "console: the console is served on the node's own origin only"))
 				return
 			}
 		}
@@ -133,7 +134,7 @@ func tokenInURL(r *http.Request) error {
 	for k := range r.URL.Query() {
 		switch strings.ToLower(k) {
 		case "token", "access_token", "auth", "authorization", "bearer", "key":
-			return bus.Errorf(bus.CodeInvalid, "console: a token is never accepted in a URL (%q): sign in with the form, "+
+			return bus.Errorf(codes.Invalid, "console: a token is never accepted in a URL (%q): sign in with the form, "+
 				"which sends it in an Authorization header", k)
 		}
 	}
@@ -144,7 +145,7 @@ func (c *Console) serveAsset(name string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		b, err := fs.ReadFile(c.static, name)
 		if err != nil {
-			gateway.WriteError(w, bus.Errorf(bus.CodeNotFound, "console: %s: %v", name, err))
+			gateway.WriteError(w, bus.Errorf(codes.NotFound, "console: %s: %v", name, err))
 			return
 		}
 		ct := "text/html; charset=utf-8"
@@ -167,7 +168,7 @@ func (c *Console) serveAsset(name string) http.HandlerFunc {
 func (c *Console) authed(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if c.o.Auth == nil {
-			gateway.WriteError(w, bus.Errorf(bus.CodeUnauthorized, "console: this node checks no tokens, so the console shows nothing"))
+			gateway.WriteError(w, bus.Errorf(codes.Unauthorized, "console: this node checks no tokens, so the console shows nothing"))
 			return
 		}
 		if _, err := c.o.Auth.Authorize(r); err != nil {
@@ -201,7 +202,7 @@ func (c *Console) serveState(w http.ResponseWriter, r *http.Request) {
 	}
 	b, err := json.Marshal(s)
 	if err != nil {
-		gateway.WriteError(w, bus.Errorf(bus.CodeInternal, "console: encoding the state: %v", err))
+		gateway.WriteError(w, bus.Errorf(codes.Internal, "console: encoding the state: %v", err))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

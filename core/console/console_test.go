@@ -17,6 +17,7 @@ import (
 	"github.com/ronhost/ronhost/bus"
 	"github.com/ronhost/ronhost/core/cid"
 	"github.com/ronhost/ronhost/core/gateway"
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 type fakeAuth struct{}
@@ -26,9 +27,9 @@ func (fakeAuth) Authorize(r *http.Request) (int64, error) {
 	case "Bearer good":
 		return -1, nil
 	case "":
-		return 0, bus.Errorf(bus.CodeUnauthorized, "no token")
+		return 0, bus.Errorf(codes.Unauthorized, "no token")
 	}
-	return 0, bus.Errorf(bus.CodeUnauthorized, "bad token")
+	return 0, bus.Errorf(codes.Unauthorized, "bad token")
 }
 
 type fakeState struct{}

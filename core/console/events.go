@@ -9,6 +9,7 @@ import (
 
 	"github.com/ronhost/ronhost/bus"
 	"github.com/ronhost/ronhost/core/gateway"
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // streamBuffer is how many events a slow stream holds before it drops
@@ -36,18 +37,18 @@ type event struct {
 // published after the page saw it is delivered.
 func (c *Console) serveEvents(w http.ResponseWriter, r *http.Request) {
 	if c.o.Events == nil {
-		gateway.WriteError(w, bus.Errorf(bus.CodeUnavailable, "console: this process watches no bus events"))
+		gateway.WriteError(w, bus.Errorf(codes.Unavailable, "console: this process watches no bus events"))
 		return
 	}
 	c.mu.Lock()
 	switch {
 	case c.closed:
 		c.mu.Unlock()
-		gateway.WriteError(w, bus.Errorf(bus.CodeUnavailable, "console: the node is stopping"))
+		gateway.WriteError(w, bus.Errorf(codes.Unavailable, "console: the node is stopping"))
 		return
 	case c.streams >= c.o.MaxStreams:
 		c.mu.Unlock()
-		gateway.WriteError(w, bus.Errorf(bus.CodeOverloaded, "console: %d event streams are open already", c.o.MaxStreams))
+		gateway.WriteError(w, bus.Errorf(codes.Overloaded, "console: %d event streams are open already", c.o.MaxStreams))
 		return
 	}
 	c.streams++
@@ -70,7 +71,7 @@ func (c *Console) serveEvents(w http.ResponseWriter, r *http.Request) {
 		}
 	})
 	if err != nil {
-		gateway.WriteError(w, bus.Errorf(bus.CodeUnavailable, "console: watching the bus: %v", err))
+		gateway.WriteError(w, bus.Errorf(codes.Unavailable, "console: watching the bus: %v", err))
 		return
 	}
 	defer unsub()

@@ -18,6 +18,7 @@ import (
 	"github.com/ronhost/ronhost/core/cid"
 	"github.com/ronhost/ronhost/core/manifest"
 	"github.com/ronhost/ronhost/core/store"
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // maxName bounds the name of GET /resolve/{name}.
@@ -27,13 +28,13 @@ const maxName = 253
 // on its body: MaxBodyBytes, lowered by the token's max-bytes caveat.
 func (g *Gateway) authorize(r *http.Request) (int64, error) {
 	if g.auth == nil {
-		return 0, bus.Errorf(bus.CodeUnauthorized, "this gateway checks no capability tokens, so it accepts no writes")
+		return 0, bus.Errorf(codes.Unauthorized, "this gateway checks no capability tokens, so it accepts no writes")
 	}
 	max, err := g.auth.Authorize(r)
 	if err != nil {
 		var be *bus.Error
 		if !errors.As(err, &be) {
-			return 0, bus.Errorf(bus.CodeUnauthorized, "the capability token could not be checked: %v", err)
+			return 0, bus.Errorf(codes.Unauthorized, "the capability token could not be checked: %v", err)
 		}
 		return 0, err
 	}
@@ -51,7 +52,7 @@ func (g *Gateway) authorize(r *http.Request) (int64, error) {
 // the cap is refused before anything is read.
 func (g *Gateway) body(w http.ResponseWriter, r *http.Request, limit int64) (*idleReader, error) {
 	if r.ContentLength > limit {
-		return nil, bus.Errorf(bus.CodeTooLarge, "the request body of %d bytes is over its cap of %d bytes", r.ContentLength, limit)
+		return nil, bus.Errorf(codes.TooLarge, "the request body of %d bytes is over its cap of %d bytes", r.ContentLength, limit)
 	}
 	base := w
 	for {
@@ -103,7 +104,7 @@ func multipartErr(err error) error {
 	if err == nil || err == io.EOF || errors.As(err, &be) || errors.As(err, new(*bus.Error)) {
 		return err
 	}
-	return bus.Errorf(bus.CodeInvalid, "malformed multipart body: %v", err)
+	return bus.Errorf(codes.Invalid, "malformed multipart body: %v", err)
 }
 
 // cause returns the stall as the cause of err when the body timed out (the
@@ -139,7 +140,7 @@ func (g *Gateway) servePublish(w http.ResponseWriter, r *http.Request) {
 	r.Body = io.NopCloser(body)
 	mr, err := r.MultipartReader()
 	if err != nil {
-		WriteError(w, withStatus(http.StatusUnsupportedMediaType, bus.CodeInvalid,
+		WriteError(w, withStatus(http.StatusUnsupportedMediaType, codes.Invalid,
 			"publish takes multipart/form-data with the parts manifest (Manifest.toml) and payload: %v", err))
 		return
 	}
@@ -155,7 +156,7 @@ func (g *Gateway) servePublish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(text) > manifest.MaxSize {
-		WriteError(w, bus.Errorf(bus.CodeTooLarge, "the manifest is over %d bytes", manifest.MaxSize))
+		WriteError(w, bus.Errorf(codes.TooLarge, "the manifest is over %d bytes", manifest.MaxSize))
 		return
 	}
 	// The one TOML parse of the publish, before the payload streams in.
@@ -245,7 +246,7 @@ type payloadPart struct {
 	err  error // io.EOF at the closing boundary, or why the body is refused
 }
 
-var errTruncated = bus.Errorf(bus.CodeInvalid, "publish: the multipart body ends before its closing boundary: a truncated body is not a payload")
+var errTruncated = bus.Errorf(codes.Invalid, "publish: the multipart body ends before its closing boundary: a truncated body is not a payload")
 
 func (p *payloadPart) Read(b []byte) (int, error) {
 	if p.err != nil {
@@ -260,13 +261,13 @@ func (p *payloadPart) Read(b []byte) (int, error) {
 		case nerr == io.EOF:
 			err = io.EOF
 		case nerr == nil:
-			err = bus.Errorf(bus.CodeInvalid, "publish: a part %q after the payload: a publish has exactly two parts", next.FormName())
+			err = bus.Errorf(codes.Invalid, "publish: a part %q after the payload: a publish has exactly two parts", next.FormName())
 		case errors.As(nerr, &mbe), errors.Is(nerr, os.ErrDeadlineExceeded), errors.Is(nerr, context.Canceled):
 			err = nerr
 		case errors.Is(nerr, io.EOF), errors.Is(nerr, io.ErrUnexpectedEOF):
 			err = errTruncated
 		default:
-			err = bus.Errorf(bus.CodeInvalid, "publish: a malformed multipart body after the payload: %v", nerr)
+			err = bus.Errorf(codes.Invalid, "publish: a malformed multipart body after the payload: %v", nerr)
 		}
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		err = errTruncated
@@ -283,14 +284,14 @@ func partErr(err error, what string) error {
 	var mbe *http.MaxBytesError
 	switch {
 	case err == nil, errors.Is(err, io.EOF):
-		return bus.Errorf(bus.CodeInvalid, "publish: %s", what)
+		return bus.Errorf(codes.Invalid, "publish: %s", what)
 	case errors.As(err, &mbe), errors.Is(err, store.ErrQuotaExceeded), errors.Is(err, context.Canceled):
 		return err
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return bus.Errorf(bus.CodeInvalid, "publish: %s: malformed multipart body: %v", what, err)
+		return bus.Errorf(codes.Invalid, "publish: %s: malformed multipart body: %v", what, err)
 	}
-	if e := new(bus.Error); errors.As(err, &e) && e.Code == bus.CodeInvalid {
-		return bus.Errorf(bus.CodeInvalid, "publish: %s: %s", what, e.Message)
+	if e := new(bus.Error); errors.As(err, &e) && e.Code == codes.Invalid {
+		return bus.Errorf(codes.Invalid, "publish: %s: %s", what, e.Message)
 	}
 	return fmt.Errorf("publish: %s: %w", what, err)
 }
@@ -309,7 +310,7 @@ func (g *Gateway) serveObjectPut(w http.ResponseWriter, r *http.Request) {
 	case "false":
 		pin = false
 	default:
-		WriteError(w, bus.Errorf(bus.CodeInvalid, "pin is true or false"))
+		WriteError(w, bus.Errorf(codes.Invalid, "pin is true or false"))
 		return
 	}
 	body, err := g.body(w, r, limit)
@@ -334,7 +335,7 @@ func (g *Gateway) serveObjectPut(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) serveName(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimPrefix(r.URL.Path, "/resolve/")
 	if name == "" || len(name) > maxName || strings.Contains(name, "/") {
-		WriteError(w, bus.Errorf(bus.CodeInvalid, "a name is 1 to %d characters without \"/\"", maxName))
+		WriteError(w, bus.Errorf(codes.Invalid, "a name is 1 to %d characters without \"/\"", maxName))
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.RequestTimeout)
@@ -365,7 +366,7 @@ func (g *Gateway) serveSetName(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !json.Valid(b) {
-		WriteError(w, bus.Errorf(bus.CodeInvalid, "a name record is a JSON object"))
+		WriteError(w, bus.Errorf(codes.Invalid, "a name record is a JSON object"))
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.RequestTimeout)

@@ -11,6 +11,7 @@ import (
 	"github.com/ronhost/ronhost/bus"
 	"github.com/ronhost/ronhost/core/cid"
 	"github.com/ronhost/ronhost/core/store"
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // serveBao answers GET|HEAD /o/{cid} for application/vnd.ronhost.bao: the
@@ -67,10 +68,10 @@ func entityBytes(s string, size int64) (off, length int64, err error) {
 		to, okB = parseDigits(b)
 	}
 	if !ok || !okA || !okB || to < from {
-		return 0, 0, bus.Errorf(bus.CodeInvalid, "entity-bytes %q: want FROM:TO (inclusive byte offsets, TO may be *)", s)
+		return 0, 0, bus.Errorf(codes.Invalid, "entity-bytes %q: want FROM:TO (inclusive byte offsets, TO may be *)", s)
 	}
 	if from >= size && size > 0 || from > size {
-		return 0, 0, &bus.Error{Code: bus.CodeRange, Message: fmt.Sprintf("entity-bytes %q: the object has %d bytes", s, size)}
+		return 0, 0, &bus.Error{Code: codes.Range, Message: fmt.Sprintf("entity-bytes %q: the object has %d bytes", s, size)}
 	}
 	to = min(to, size-1)
 	return from, max(to-from+1, 0), nil

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ronhost/ronhost/bus"
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // Protections against slow and greedy clients: the request slots are shared
@@ -68,10 +69,10 @@ func (g *Gateway) overloaded(w http.ResponseWriter, why int) {
 	g.metrics.overloaded.Inc()
 	w.Header().Set("Retry-After", "1")
 	if why == noSlotClient {
-		WriteError(w, bus.Errorf(bus.CodeOverloaded, "too many requests in flight from your address (%d); retry shortly", g.cfg.MaxPerClient))
+		WriteError(w, bus.Errorf(codes.Overloaded, "too many requests in flight from your address (%d); retry shortly", g.cfg.MaxPerClient))
 		return
 	}
-	WriteError(w, bus.Errorf(bus.CodeOverloaded, "too many requests in flight (%d); retry shortly", g.cfg.MaxConcurrent))
+	WriteError(w, bus.Errorf(codes.Overloaded, "too many requests in flight (%d); retry shortly", g.cfg.MaxConcurrent))
 }
 
 // clientKey is the address block a request's slots are counted under. A

@@ -16,6 +16,7 @@ import (
 	"github.com/ronhost/ronhost/bus"
 	"github.com/ronhost/ronhost/core/cid"
 	"github.com/ronhost/ronhost/core/store"
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // Caching of content: an object, and the payload of a manifest, never change
@@ -70,7 +71,7 @@ func (g *Gateway) serveAddr(w http.ResponseWriter, r *http.Request, addr cid.Add
 		err = g.verified.check(addr.Hash, e)
 	}
 	if err == nil && e.TLD != addr.TLD {
-		err = bus.Errorf(bus.CodeNotFound, "no manifest is published at %s.%s (its hash names a .%s manifest)", addr.Hash.Hex(), addr.TLD, e.TLD)
+		err = bus.Errorf(codes.NotFound, "no manifest is published at %s.%s (its hash names a .%s manifest)", addr.Hash.Hex(), addr.TLD, e.TLD)
 	}
 	if err != nil {
 		g.fail(w, r, ctxErr(ctx, err))
@@ -98,11 +99,11 @@ func (g *Gateway) serveAddr(w http.ResponseWriter, r *http.Request, addr cid.Add
 	if err == nil {
 		switch {
 		case res.Status == http.StatusNotFound:
-			err = bus.Errorf(bus.CodeNotFound, "%s.%s has nothing at %s", addr.Hash.Hex(), addr.TLD, addr.Path)
+			err = bus.Errorf(codes.NotFound, "%s.%s has nothing at %s", addr.Hash.Hex(), addr.TLD, addr.Path)
 		case res.Status != http.StatusOK:
-			err = bus.Errorf(bus.CodePluginFault, "the .%s plugin resolved %s with status %d (want 200 or 404)", addr.TLD, addr.Path, res.Status)
+			err = bus.Errorf(codes.PluginFault, "the .%s plugin resolved %s with status %d (want 200 or 404)", addr.TLD, addr.Path, res.Status)
 		case res.Offset < 0 || res.Length < 0 || res.Offset > info.Size || res.Length > info.Size-res.Offset:
-			err = bus.Errorf(bus.CodePluginFault, "the .%s plugin resolved %s to %d bytes at %d, outside the %d-byte payload",
+			err = bus.Errorf(codes.PluginFault, "the .%s plugin resolved %s to %d bytes at %d, outside the %d-byte payload",
 				addr.TLD, addr.Path, res.Length, res.Offset, info.Size)
 		}
 	}
@@ -138,7 +139,7 @@ func (g *Gateway) serveContent(w http.ResponseWriter, r *http.Request, c content
 	h.Set("X-Content-Type-Options", "nosniff")
 
 	if im := r.Header.Get("If-Match"); im != "" && !etagMatch(im, c.etag, false) {
-		WriteError(w, withStatus(http.StatusPreconditionFailed, bus.CodeConflict, "If-Match: the current ETag is %s", c.etag))
+		WriteError(w, withStatus(http.StatusPreconditionFailed, codes.Conflict, "If-Match: the current ETag is %s", c.etag))
 		return
 	}
 	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, c.etag, true) {
@@ -151,8 +152,7 @@ func (g *Gateway) serveContent(w http.ResponseWriter, r *http.Request, c content
 		var err error
 		if ranges, err = parseRange(rh, c.size, g.cfg.MaxRanges); err != nil {
 			h.Set("Content-Range", "bytes */"+strconv.FormatInt(c.size, 10))
-			WriteError(w, &bus.Error{Code: bus.CodeRange, Message: strings.TrimPrefix(err.Error(), "gateway: ") +
-				fmt.Sprintf(" (the content has %d bytes)", c.size)})
+			WriteError(w, fmt.Errorf("%w (the content has %d bytes)", err, c.size))
 			return
 		}
 	}

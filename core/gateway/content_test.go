@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ronhost/ronhost/bus"
 	"github.com/ronhost/ronhost/core/cid"
+	"github.com/ronhost/ronhost/internal/codes"
 	"github.com/ronhost/ronhost/internal/poll"
 )
 
@@ -55,7 +55,7 @@ func TestObjectGetAndHead(t *testing.T) {
 			t.Fatalf("non-matching If-None-Match: %d", resp.StatusCode)
 		}
 		resp, body = e.do(t, "GET", "/o/"+c.String(), map[string]string{"If-Match": `"b3:other"`}, nil)
-		wantError(t, resp, body, http.StatusPreconditionFailed, bus.CodeConflict)
+		wantError(t, resp, body, http.StatusPreconditionFailed, codes.Conflict)
 		resp, body = e.do(t, "GET", "/o/"+c.String(), map[string]string{"If-Match": etag}, nil)
 		if resp.StatusCode != 200 || !bytes.Equal(body, b) {
 			t.Fatalf("matching If-Match: %d", resp.StatusCode)
@@ -132,7 +132,7 @@ func TestObjectRanges(t *testing.T) {
 	for _, rng := range []string{"bytes=200000-", "bytes=-0", "bytes=5-1", "bytes=x-", "bytes=", "bytes", "bytes=1-2-3",
 		"bytes=0-0,1-1,2-2,3-3,4-4,5-5,6-6,7-7,8-8"} {
 		resp, body := get(rng, nil)
-		wantError(t, resp, body, http.StatusRequestedRangeNotSatisfiable, bus.CodeRange)
+		wantError(t, resp, body, http.StatusRequestedRangeNotSatisfiable, codes.Range)
 		if cr := resp.Header.Get("Content-Range"); cr != fmt.Sprintf("bytes */%d", n) {
 			t.Fatalf("Range %q: Content-Range %q", rng, cr)
 		}
@@ -164,11 +164,11 @@ func TestObjectRanges(t *testing.T) {
 func TestObjectErrors(t *testing.T) {
 	e := newEnv(t, Config{})
 	resp, body := e.do(t, "GET", "/o/b3:nothex", nil, nil)
-	wantError(t, resp, body, 400, bus.CodeInvalid)
+	wantError(t, resp, body, 400, codes.Invalid)
 	resp, body = e.do(t, "GET", "/o/"+cid.Sum([]byte("absent")).String(), nil, nil)
-	wantError(t, resp, body, 404, bus.CodeNotFound)
+	wantError(t, resp, body, 404, codes.NotFound)
 	resp, body = e.do(t, "DELETE", "/o/"+cid.Sum([]byte("absent")).String(), nil, nil)
-	wantError(t, resp, body, 405, bus.CodeInvalid)
+	wantError(t, resp, body, 405, codes.Invalid)
 	if a := resp.Header.Get("Allow"); a != "GET, HEAD, OPTIONS" {
 		t.Fatalf("Allow %q", a)
 	}
@@ -227,7 +227,7 @@ func TestCorruptBytesAbortTheTransfer(t *testing.T) {
 		t.Fatalf("good range: %d", resp.StatusCode)
 	}
 	resp, body = e.do(t, "GET", "/o/"+c.String(), map[string]string{"Range": "bytes=3145728-3200000"}, nil)
-	er := wantError(t, resp, body, 500, bus.CodeInternal)
+	er := wantError(t, resp, body, 500, codes.Internal)
 	if resp.Header.Get("Content-Range") != "" || resp.Header.Get("ETag") != "" {
 		t.Fatalf("a failed range kept its success headers: %v", resp.Header)
 	}
@@ -238,7 +238,7 @@ func TestCorruptBytesAbortTheTransfer(t *testing.T) {
 	// A missing file: the same clean error, no path.
 	os.Remove(e.objectFile(c))
 	resp, body = e.do(t, "GET", "/o/"+c.String(), nil, nil)
-	er = wantError(t, resp, body, 500, bus.CodeInternal)
+	er = wantError(t, resp, body, 500, codes.Internal)
 	if strings.Contains(er.Message, e.dir) {
 		t.Fatalf("the message leaks a path: %q", er.Message)
 	}
@@ -295,17 +295,17 @@ func TestAddress(t *testing.T) {
 	for _, tc := range []struct {
 		path   string
 		status int
-		code   bus.Code
+		code   codes.Code
 	}{
-		{base + "/nothing", 404, bus.CodeNotFound},
-		{base + "/status/404", 404, bus.CodeNotFound},
-		{base + "/status/500", 502, bus.CodePluginFault},
-		{base + "/out", 502, bus.CodePluginFault},
-		{"/r/" + a.Hash.Hex() + ".txt", 404, bus.CodeNotFound},                // the hash names a .map manifest
-		{"/r/" + cid.Sum([]byte("x")).Hex() + ".nope", 404, bus.CodeNotFound}, // no such manifest, no such TLD
-		{"/r/" + a.Hash.Hex(), 400, bus.CodeInvalid},                          // no TLD
-		{"/r/" + a.Hash.Hex() + ".MAP", 400, bus.CodeInvalid},
-		{"/r/b3:" + a.Hash.Hex() + ".map", 400, bus.CodeInvalid},
+		{base + "/nothing", 404, codes.NotFound},
+		{base + "/status/404", 404, codes.NotFound},
+		{base + "/status/500", 502, codes.PluginFault},
+		{base + "/out", 502, codes.PluginFault},
+		{"/r/" + a.Hash.Hex() + ".txt", 404, codes.NotFound},                // the hash names a .map manifest
+		{"/r/" + cid.Sum([]byte("x")).Hex() + ".nope", 404, codes.NotFound}, // no such manifest, no such TLD
+		{"/r/" + a.Hash.Hex(), 400, codes.Invalid},                          // no TLD
+		{"/r/" + a.Hash.Hex() + ".MAP", 400, codes.Invalid},
+		{"/r/b3:" + a.Hash.Hex() + ".map", 400, codes.Invalid},
 	} {
 		resp, body := e.do(t, "GET", tc.path, nil, nil)
 		wantError(t, resp, body, tc.status, tc.code)
@@ -367,7 +367,7 @@ func TestForgedEntryIsRefused(t *testing.T) {
 				}
 				continue
 			}
-			wantError(t, resp, body, http.StatusBadGateway, bus.CodeInternal)
+			wantError(t, resp, body, http.StatusBadGateway, codes.Internal)
 		}
 		set(genuine)
 		if resp, body := e.do(t, "GET", path, nil, nil); resp.StatusCode != 200 || !bytes.Equal(body, real) {

@@ -1,6 +1,7 @@
 // Package gateway is the node's HTTP API (net/http). It owns HTTP: routing,
 // content serving (ranges, conditionals, caching), the protections, and the
-// mapping of errors to HTTP statuses, in one place (WriteError, Status).
+// error JSON of every answer (WriteError: the status of its code, package
+// internal/codes, or a more precise one only HTTP has).
 // It reaches the node's roles only through the interfaces it declares:
 // Objects (the local store: bulk bytes never cross the bus), Backend (index,
 // plugins, ledger over the bus) and Authorizer (capability tokens).

@@ -13,6 +13,7 @@ import (
 	"github.com/ronhost/ronhost/bus"
 	"github.com/ronhost/ronhost/core/cid"
 	"github.com/ronhost/ronhost/core/store"
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // Objects is the node's local store as the gateway uses it: bulk bytes never
@@ -35,7 +36,7 @@ type Backend interface {
 	// Lookup returns the published manifest whose address hash is hash.
 	Lookup(ctx context.Context, hash cid.CID) (Entry, error)
 	// Publish validates (through the TLD's plugin) and indexes a manifest for
-	// a stored payload; a rejection is a *bus.Error with CodeRejected and the
+	// a stored payload; a rejection is a *bus.Error with codes.Rejected and the
 	// plugin's field errors in Errors.
 	Publish(ctx context.Context, req PublishRequest) (Published, error)
 	// Resolve asks the entry's TLD plugin (ron_resolve) which bytes of the
@@ -43,7 +44,7 @@ type Backend interface {
 	Resolve(ctx context.Context, e Entry, path string) (Resolved, error)
 	// Name returns the signed name record (a JSON object) bound to name.
 	Name(ctx context.Context, name string) (json.RawMessage, error)
-	// SetName stores a signed name record; a stale one is CodeConflict.
+	// SetName stores a signed name record; a stale one is codes.Conflict.
 	SetName(ctx context.Context, record json.RawMessage) (json.RawMessage, error)
 	// Meter records one priced access.
 	Meter(ctx context.Context, a Access) error
@@ -53,7 +54,7 @@ type Backend interface {
 
 // Authorizer checks a request's capability token. It returns the token's cap
 // on body bytes (< 0: the token sets none) or a *bus.Error with
-// CodeUnauthorized (no or bad token) or CodeForbidden (not allowed).
+// codes.Unauthorized (no or bad token) or codes.Forbidden (not allowed).
 type Authorizer interface {
 	Authorize(r *http.Request) (maxBytes int64, err error)
 }
@@ -350,7 +351,7 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if m, ok := allowed[route]; ok && !contains(m, r.Method) {
 		rec.Header().Set("Allow", strings.Join(m, ", "))
-		WriteError(rec, withStatus(http.StatusMethodNotAllowed, bus.CodeInvalid, "%s is not allowed on %s (allowed: %s)",
+		WriteError(rec, withStatus(http.StatusMethodNotAllowed, codes.Invalid, "%s is not allowed on %s (allowed: %s)",
 			r.Method, r.URL.Path, strings.Join(m, ", ")))
 		return
 	}
@@ -371,7 +372,7 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		g.serveSettle(rec, r)
 	default:
 		if g.ops == nil {
-			WriteError(rec, bus.Errorf(bus.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
+			WriteError(rec, bus.Errorf(codes.NotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 			return
 		}
 		g.ops.ServeHTTP(&opsWriter{recorder: rec}, r)
@@ -393,7 +394,7 @@ func contains(list []string, s string) bool {
 // identity is 415.
 func (g *Gateway) checkRequest(r *http.Request) error {
 	if len(r.RequestURI) > g.cfg.MaxURLBytes {
-		return withStatus(http.StatusRequestURITooLong, bus.CodeTooLarge, "the request target is over %d bytes", g.cfg.MaxURLBytes)
+		return withStatus(http.StatusRequestURITooLong, codes.TooLarge, "the request target is over %d bytes", g.cfg.MaxURLBytes)
 	}
 	n := 0
 	for k, vs := range r.Header {
@@ -402,12 +403,12 @@ func (g *Gateway) checkRequest(r *http.Request) error {
 		}
 	}
 	if n > g.cfg.MaxHeaderBytes {
-		return withStatus(http.StatusRequestHeaderFieldsTooLarge, bus.CodeTooLarge, "the request's header fields are over %d bytes", g.cfg.MaxHeaderBytes)
+		return withStatus(http.StatusRequestHeaderFieldsTooLarge, codes.TooLarge, "the request's header fields are over %d bytes", g.cfg.MaxHeaderBytes)
 	}
 	for _, v := range r.Header.Values("Content-Encoding") {
 		for enc := range strings.SplitSeq(v, ",") {
 			if enc = strings.TrimSpace(enc); enc != "" && !strings.EqualFold(enc, "identity") {
-				return withStatus(http.StatusUnsupportedMediaType, bus.CodeInvalid,
+				return withStatus(http.StatusUnsupportedMediaType, codes.Invalid,
 					"Content-Encoding %q is not accepted: send request bodies uncompressed", enc)
 			}
 		}
@@ -427,7 +428,7 @@ func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, err error) {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		WriteError(w, bus.Errorf(bus.CodeInternal, "gateway: encoding the answer: %v", err))
+		WriteError(w, bus.Errorf(codes.Internal, "gateway: encoding the answer: %v", err))
 		return
 	}
 	h := w.Header()
@@ -479,7 +480,7 @@ type opsWriter struct {
 func (w *opsWriter) WriteHeader(code int) {
 	if code >= 400 && strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain") {
 		w.swallow = true
-		WriteError(w.recorder, withStatus(code, codeOf(code), "%s", strings.ToLower(http.StatusText(code))))
+		WriteError(w.recorder, withStatus(code, codes.FromStatus(code), "%s", strings.ToLower(http.StatusText(code))))
 		return
 	}
 	w.recorder.WriteHeader(code)

@@ -22,6 +22,7 @@ import (
 	"github.com/ronhost/ronhost/core/cid"
 	"github.com/ronhost/ronhost/core/manifest"
 	"github.com/ronhost/ronhost/core/store"
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // testBackend is the node's roles for these tests: an in-memory index over
@@ -60,7 +61,7 @@ func (b *testBackend) Lookup(ctx context.Context, hash cid.CID) (Entry, error) {
 	defer b.mu.Unlock()
 	e, ok := b.entries[hash]
 	if !ok {
-		return Entry{}, bus.Errorf(bus.CodeNotFound, "index: no manifest %s", hash.Hex())
+		return Entry{}, bus.Errorf(codes.NotFound, "index: no manifest %s", hash.Hex())
 	}
 	return e, nil
 }
@@ -82,10 +83,10 @@ func (b *testBackend) Publish(ctx context.Context, req PublishRequest) (Publishe
 	}
 	tld := m.Meta.TLD
 	if !testTLDs[tld] {
-		return Published{}, bus.Errorf(bus.CodeNotFound, "no plugin serves .%s", tld)
+		return Published{}, bus.Errorf(codes.NotFound, "no plugin serves .%s", tld)
 	}
 	if tld == "bad" {
-		return Published{}, &bus.Error{Code: bus.CodeRejected, Message: "the .bad plugin rejected the manifest",
+		return Published{}, &bus.Error{Code: codes.Rejected, Message: "the .bad plugin rejected the manifest",
 			Errors: json.RawMessage(`[{"path":"bad.x","code":"required","message":"x is required"}]`)}
 	}
 	res, err := b.objs.Put(ctx, bytes.NewReader(m.Canonical()), store.PutOptions{Pin: true, Refs: []cid.CID{m.Payload.CID}})
@@ -125,7 +126,7 @@ func (b *testBackend) Name(ctx context.Context, name string) (json.RawMessage, e
 	defer b.mu.Unlock()
 	r, ok := b.names[name]
 	if !ok {
-		return nil, bus.Errorf(bus.CodeNotFound, "no name %q", name)
+		return nil, bus.Errorf(codes.NotFound, "no name %q", name)
 	}
 	return r, nil
 }
@@ -137,7 +138,7 @@ func (b *testBackend) SetName(ctx context.Context, record json.RawMessage) (json
 		Seq     int    `json:"seq"`
 	}
 	if err := json.Unmarshal(record, &r); err != nil || r.Name == "" {
-		return nil, bus.Errorf(bus.CodeInvalid, "a malformed record")
+		return nil, bus.Errorf(codes.Invalid, "a malformed record")
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -145,7 +146,7 @@ func (b *testBackend) SetName(ctx context.Context, record json.RawMessage) (json
 		var o struct{ Seq int }
 		_ = json.Unmarshal(old, &o)
 		if r.Seq <= o.Seq {
-			return nil, bus.Errorf(bus.CodeConflict, "record seq %d is not newer than %d", r.Seq, o.Seq)
+			return nil, bus.Errorf(codes.Conflict, "record seq %d is not newer than %d", r.Seq, o.Seq)
 		}
 	}
 	b.names[r.Name] = record
@@ -182,20 +183,20 @@ type testAuth struct{}
 func (testAuth) Authorize(r *http.Request) (int64, error) {
 	switch r.Header.Get("Authorization") {
 	case "":
-		return 0, bus.Errorf(bus.CodeUnauthorized, "a capability token is required")
+		return 0, bus.Errorf(codes.Unauthorized, "a capability token is required")
 	case "Bearer good":
 		return -1, nil
 	case "Bearer small":
 		return 1000, nil
 	case "Bearer readonly":
 		if r.Method != http.MethodGet {
-			return 0, bus.Errorf(bus.CodeForbidden, "the token allows GET only")
+			return 0, bus.Errorf(codes.Forbidden, "the token allows GET only")
 		}
 		return -1, nil
 	case "Bearer weird":
 		return 0, io.ErrUnexpectedEOF
 	}
-	return 0, bus.Errorf(bus.CodeUnauthorized, "bad token")
+	return 0, bus.Errorf(codes.Unauthorized, "bad token")
 }
 
 type env struct {
@@ -273,7 +274,7 @@ func (e *env) do(t testing.TB, method, path string, hdr map[string]string, body 
 }
 
 // wantError checks an error answer: status, the one JSON shape and code.
-func wantError(t testing.TB, resp *http.Response, body []byte, status int, code bus.Code) bus.Error {
+func wantError(t testing.TB, resp *http.Response, body []byte, status int, code codes.Code) bus.Error {
 	t.Helper()
 	if resp.StatusCode != status {
 		what := "the request"

@@ -1,10 +1,11 @@
 package gateway
 
 import (
-	"errors"
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // byteRange is a satisfiable byte range: length bytes from start.
@@ -14,9 +15,9 @@ func (r byteRange) end() int64 { return r.start + r.length } // exclusive
 
 // Why a Range header gets 416 rather than its ranges.
 var (
-	errRangeSyntax        = errors.New("gateway: malformed Range header")
-	errRangeUnsatisfiable = errors.New("gateway: no requested range overlaps the content")
-	errRangeTooMany       = errors.New("gateway: too many ranges")
+	errRangeSyntax        = codes.New(codes.Range, "gateway: malformed Range header")
+	errRangeUnsatisfiable = codes.New(codes.Range, "gateway: no requested range overlaps the content")
+	errRangeTooMany       = codes.New(codes.Range, "gateway: too many ranges")
 )
 
 // coalesceGap is the gap under which two requested ranges are served as one

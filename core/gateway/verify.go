@@ -5,8 +5,8 @@ import (
 	"net/http"
 	"sync"
 
-	"github.com/ronhost/ronhost/bus"
 	"github.com/ronhost/ronhost/core/cid"
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // The index's entries cross the bus, so /r/ checks each against the address
@@ -74,7 +74,7 @@ func (v *verifiedEntries) check(hash cid.CID, e Entry) error {
 }
 
 func refuseEntry(hash cid.CID, why string) error {
-	return withStatus(http.StatusBadGateway, bus.CodeInternal,
+	return withStatus(http.StatusBadGateway, codes.Internal,
 		"the index's entry for %s is refused: %s (a forged or corrupt answer on the bus)", hash, why)
 }
 

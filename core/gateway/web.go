@@ -8,6 +8,7 @@ import (
 
 	"github.com/ronhost/ronhost/bus"
 	"github.com/ronhost/ronhost/core/cid"
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // What browsers see: the policy of each kind of origin (origin.go).
@@ -71,13 +72,13 @@ func (g *Gateway) serveContentOrigin(w http.ResponseWriter, r *http.Request, o O
 		return
 	default:
 		w.Header().Set("Allow", "GET, HEAD, OPTIONS")
-		WriteError(w, withStatus(http.StatusMethodNotAllowed, bus.CodeInvalid,
+		WriteError(w, withStatus(http.StatusMethodNotAllowed, codes.Invalid,
 			"%s is not allowed on a content origin (allowed: GET, HEAD, OPTIONS)", r.Method))
 		return
 	}
 	if o.TLD == "" {
 		if r.URL.Path != "/" {
-			WriteError(w, bus.Errorf(bus.CodeNotFound, "an object's origin serves only / (the object %s)", o.Hash))
+			WriteError(w, bus.Errorf(codes.NotFound, "an object's origin serves only / (the object %s)", o.Hash))
 			return
 		}
 		g.serveObjectCID(w, r, o.Hash)
@@ -161,19 +162,19 @@ func requestScheme(r *http.Request) string {
 // sent on behalf of a page of another origin.
 func checkNodeRequest(r *http.Request, api bool) error {
 	if r.Header.Get("Service-Worker") != "" {
-		return bus.Errorf(bus.CodeForbidden, "no service worker may be registered on the node's origin: "+
+		return bus.Errorf(codes.Forbidden, "no service worker may be registered on the node's origin: "+
 			"it would control every address served here (an address's own origin may have one)")
 	}
 	if !api {
 		return nil
 	}
 	if s := r.Header.Get("Sec-Fetch-Site"); s == "cross-site" || s == "same-site" {
-		return bus.Errorf(bus.CodeForbidden, "the node's API does not answer pages of other origins (Sec-Fetch-Site: %s)", s)
+		return bus.Errorf(codes.Forbidden, "the node's API does not answer pages of other origins (Sec-Fetch-Site: %s)", s)
 	}
 	if o := r.Header.Get("Origin"); o != "" {
 		u, err := url.Parse(o)
 		if err != nil || !strings.EqualFold(u.Host, r.Host) {
-			return bus.Errorf(bus.CodeForbidden, "the node's API does not answer pages of other origins (Origin: %.100s)", o)
+			return bus.Errorf(codes.Forbidden, "the node's API does not answer pages of other origins (Origin: %.100s)", o)
 		}
 	}
 	return nil
@@ -190,7 +191,7 @@ func wantsBao(r *http.Request) (bool, error) {
 			return true, nil
 		case "":
 		default:
-			return false, bus.Errorf(bus.CodeInvalid, "format %q is not served (formats: bao)", f)
+			return false, bus.Errorf(codes.Invalid, "format %q is not served (formats: bao)", f)
 		}
 	}
 	for _, v := range r.Header.Values("Accept") {

@@ -10,9 +10,9 @@ import (
 
 	"lukechampine.com/blake3/bao"
 
-	"github.com/ronhost/ronhost/bus"
 	"github.com/ronhost/ronhost/core/cid"
 	"github.com/ronhost/ronhost/core/store"
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // doHost sends a request with the given Host header and does not follow
@@ -96,13 +96,13 @@ func TestContentOrigins(t *testing.T) {
 	// Nothing else: not the ops endpoints, not the API, not another address.
 	for _, path := range []string{"/metrics", "/healthz", "/v1/payouts", "/r/" + b.Hash.Hex() + ".txt", "/o/" + cid.Sum([]byte("B's bytes: world")).String()} {
 		resp, body := e.doHost(t, "GET", aHost, path, map[string]string{"Authorization": "Bearer good"})
-		wantError(t, resp, body, 404, bus.CodeNotFound)
+		wantError(t, resp, body, 404, codes.NotFound)
 		if bytes.Contains(body, []byte("world")) || bytes.Contains(body, []byte("ron_gateway")) {
 			t.Fatalf("A's origin answered %s with %s", path, body)
 		}
 	}
 	resp, body := e.doHost(t, "POST", aHost, "/v1/objects", map[string]string{"Authorization": "Bearer good"})
-	wantError(t, resp, body, 405, bus.CodeInvalid)
+	wantError(t, resp, body, 405, codes.Invalid)
 	// An object's origin serves the object at / only.
 	payload := cid.Sum([]byte("B's bytes: world"))
 	resp, body = e.doHost(t, "GET", payload.Label()+".localhost", "/", nil)
@@ -110,7 +110,7 @@ func TestContentOrigins(t *testing.T) {
 		t.Fatalf("object origin: %d %q", resp.StatusCode, body)
 	}
 	resp, body = e.doHost(t, "GET", payload.Label()+".localhost", "/x", nil)
-	wantError(t, resp, body, 404, bus.CodeNotFound)
+	wantError(t, resp, body, 404, codes.NotFound)
 	// The address's origin may have its own service worker.
 	if resp, _ := e.doHost(t, "GET", aHost, "/", map[string]string{"Service-Worker": "script"}); resp.StatusCode != 200 {
 		t.Fatalf("a worker of A's own origin: %d", resp.StatusCode)
@@ -130,7 +130,7 @@ func TestContentOrigins(t *testing.T) {
 		wantCORS(t, "a redirect", resp.Header)
 	}
 	resp, body = e.doHost(t, "GET", "localhost", "/r/nothex.txt", nil)
-	wantError(t, resp, body, 400, bus.CodeInvalid)
+	wantError(t, resp, body, 400, codes.Invalid)
 	// A verifiable stream is served where it is asked (never rendered).
 	resp, body = e.doHost(t, "GET", "localhost", "/o/"+payload.String()+"?format=bao", nil)
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != MediaTypeBao {
@@ -144,22 +144,22 @@ func TestContentOrigins(t *testing.T) {
 	}
 	wantCORS(t, "IP host", resp.Header)
 	resp, body = e.doHost(t, "GET", "127.0.0.1", "/o/"+cid.Sum([]byte("absent")).String(), nil)
-	wantError(t, resp, body, 404, bus.CodeNotFound)
+	wantError(t, resp, body, 404, codes.NotFound)
 	wantCORS(t, "a content error", resp.Header)
 
 	// No service worker on the node's origin, whatever it asks for.
 	for _, host := range []string{"127.0.0.1:8470", "localhost:8470"} {
 		for _, path := range []string{"/r/" + a.Hash.Hex() + ".txt", "/o/" + payload.String(), "/healthz"} {
 			resp, body := e.doHost(t, "GET", host, path, map[string]string{"Service-Worker": "script"})
-			wantError(t, resp, body, 403, bus.CodeForbidden)
+			wantError(t, resp, body, 403, codes.Forbidden)
 		}
 	}
 
 	// Unknown hosts (a rebound DNS name) get nothing.
 	resp, body = e.doHost(t, "GET", "evil.example", "/healthz", nil)
-	wantError(t, resp, body, http.StatusMisdirectedRequest, bus.CodeNotFound)
+	wantError(t, resp, body, http.StatusMisdirectedRequest, codes.NotFound)
 	resp, body = e.doHost(t, "GET", "x.localhost", "/", nil)
-	wantError(t, resp, body, 400, bus.CodeInvalid)
+	wantError(t, resp, body, 400, codes.Invalid)
 }
 
 // TestAPIRefusesOtherOrigins: the ops endpoints and the API answer the
@@ -319,18 +319,18 @@ func TestBaoFormat(t *testing.T) {
 	for _, tc := range []struct {
 		q      string
 		status int
-		code   bus.Code
+		code   codes.Code
 	}{
-		{"format=car", 400, bus.CodeInvalid},
-		{"format=bao&entity-bytes=5", 400, bus.CodeInvalid},
-		{"format=bao&entity-bytes=9:3", 400, bus.CodeInvalid},
-		{"format=bao&entity-bytes=999999999:*", 416, bus.CodeRange},
+		{"format=car", 400, codes.Invalid},
+		{"format=bao&entity-bytes=5", 400, codes.Invalid},
+		{"format=bao&entity-bytes=9:3", 400, codes.Invalid},
+		{"format=bao&entity-bytes=999999999:*", 416, codes.Range},
 	} {
 		resp, b := e.do(t, "GET", "/o/"+c.String()+"?"+tc.q, nil, nil)
 		wantError(t, resp, b, tc.status, tc.code)
 	}
 	resp, b = e.do(t, "GET", "/o/"+cid.Sum([]byte("absent")).String()+"?format=bao", nil, nil)
-	wantError(t, resp, b, 404, bus.CodeNotFound)
+	wantError(t, resp, b, 404, codes.NotFound)
 
 	// Stored bytes that went bad never leave in a complete stream.
 	flipByte(t, e.objectFile(c), 3*store.GroupSize+7)

@@ -21,10 +21,11 @@ import (
 	"github.com/ronhost/ronhost/core/manifest"
 	"github.com/ronhost/ronhost/core/names"
 	"github.com/ronhost/ronhost/core/store"
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // ErrClosed is returned after Close.
-var ErrClosed = errors.New("index: closed")
+var ErrClosed = codes.New(codes.Unavailable, "index: closed")
 
 // ErrDiskFull: a publish or name record did not fit the disk (with the
 // reserve Options.MinFree kept free); lookups still work. It is the same
@@ -159,7 +160,7 @@ func (x *Index) Publish(ctx context.Context, req Request) (Entry, error) {
 	}
 	defer x.mu.RUnlock()
 	if len(req.Manifest) > manifest.MaxSize {
-		return Entry{}, bus.Errorf(bus.CodeTooLarge, "the manifest is larger than %d bytes", manifest.MaxSize)
+		return Entry{}, bus.Errorf(codes.TooLarge, "the manifest is larger than %d bytes", manifest.MaxSize)
 	}
 	// The gateway parsed the TOML once and sends the tree; a caller that
 	// sends the text has it parsed here.
@@ -175,7 +176,7 @@ func (x *Index) Publish(ctx context.Context, req Request) (Entry, error) {
 	}
 	info, err := x.objs.Info(ctx, req.Payload)
 	if errors.Is(err, store.ErrNotFound) {
-		return Entry{}, bus.Errorf(bus.CodeNotFound, "the payload %s is not stored on this node", req.Payload)
+		return Entry{}, bus.Errorf(codes.NotFound, "the payload %s is not stored on this node", req.Payload)
 	}
 	if err != nil {
 		return Entry{}, err
@@ -211,10 +212,10 @@ func (x *Index) validate(ctx context.Context, m *manifest.Manifest) (*manifest.M
 	}
 	m2, err := manifest.ParseJSON(norm)
 	if err != nil {
-		return nil, nil, bus.Errorf(bus.CodePluginFault, "the .%s plugin returned a manifest the host refuses: %v", m.Meta.TLD, err)
+		return nil, nil, bus.Errorf(codes.PluginFault, "the .%s plugin returned a manifest the host refuses: %v", m.Meta.TLD, err)
 	}
 	if !reflect.DeepEqual(m2.Meta, m.Meta) || m2.Payload != m.Payload {
-		return nil, nil, bus.Errorf(bus.CodePluginFault, "the .%s plugin changed the host-owned [meta] or [payload] tables", m.Meta.TLD)
+		return nil, nil, bus.Errorf(codes.PluginFault, "the .%s plugin changed the host-owned [meta] or [payload] tables", m.Meta.TLD)
 	}
 	return m2, idx, nil
 }
@@ -267,7 +268,7 @@ func (x *Index) Lookup(ctx context.Context, hash cid.CID) (Entry, error) {
 
 // adopt indexes a manifest found in the store.
 func (x *Index) adopt(ctx context.Context, hash cid.CID) (Entry, error) {
-	notFound := bus.Errorf(bus.CodeNotFound, "no manifest %s on this node", hash)
+	notFound := bus.Errorf(codes.NotFound, "no manifest %s on this node", hash)
 	info, err := x.objs.Info(ctx, hash)
 	if errors.Is(err, store.ErrNotFound) {
 		return Entry{}, notFound
@@ -289,14 +290,14 @@ func (x *Index) adopt(ctx context.Context, hash cid.CID) (Entry, error) {
 	}
 	m, err := manifest.ParseJSON(b)
 	if err != nil || m.CID() != hash {
-		return Entry{}, bus.Errorf(bus.CodeNotFound, "%s is stored but is not a manifest in canonical form", hash)
+		return Entry{}, bus.Errorf(codes.NotFound, "%s is stored but is not a manifest in canonical form", hash)
 	}
 	m2, idx, err := x.validate(ctx, m)
 	if err != nil {
 		return Entry{}, err
 	}
 	if m2.CID() != hash {
-		return Entry{}, bus.Errorf(bus.CodeRejected, "%s is not in the form its .%s plugin normalizes to (publish it again)", hash, m.Meta.TLD)
+		return Entry{}, bus.Errorf(codes.Rejected, "%s is not in the form its .%s plugin normalizes to (publish it again)", hash, m.Meta.TLD)
 	}
 	e := x.entry(m2, idx)
 	if err := x.put(e); errors.Is(err, ErrDiskFull) {
@@ -367,16 +368,9 @@ func upper(p []byte) []byte {
 
 // rejected turns a manifest error into the bus's rejection with field errors.
 func rejected(err error) error {
-	var me *manifest.Error
-	if !errors.As(err, &me) {
-		return bus.Errorf(bus.CodeInvalid, "%v", err)
+	if !errors.As(err, new(*manifest.Error)) {
+		return bus.Errorf(codes.Invalid, "%v", err)
 	}
-	b, _ := json.Marshal(me.Errors)
-	code := bus.CodeRejected
-	if errors.Is(err, manifest.ErrTooLarge) {
-		code = bus.CodeTooLarge
-	}
-	e := bus.Errorf(code, "the manifest is invalid: %v", err)
-	e.Errors = b
-	return e
+	// rejected (422) or too_large (413), with the field errors
+	return bus.AsError(fmt.Errorf("the manifest is invalid: %w", err))
 }

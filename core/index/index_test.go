@@ -13,6 +13,7 @@ import (
 	"github.com/ronhost/ronhost/core/cid"
 	"github.com/ronhost/ronhost/core/manifest"
 	"github.com/ronhost/ronhost/core/store"
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // testValidator stands in for the plugins role: it owns .note, whose table
@@ -26,7 +27,7 @@ type testValidator struct {
 func (v *testValidator) Validate(ctx context.Context, tld string, m json.RawMessage, size int64) (json.RawMessage, json.RawMessage, error) {
 	v.calls++
 	if tld != "note" {
-		return nil, nil, bus.Errorf(bus.CodeNotFound, "no plugin owns .%s", tld)
+		return nil, nil, bus.Errorf(codes.NotFound, "no plugin owns .%s", tld)
 	}
 	var doc map[string]any
 	if err := json.Unmarshal(m, &doc); err != nil {
@@ -35,7 +36,7 @@ func (v *testValidator) Validate(ctx context.Context, tld string, m json.RawMess
 	note, _ := doc["note"].(map[string]any)
 	text, ok := note["text"].(string)
 	if !ok {
-		e := bus.Errorf(bus.CodeRejected, "rejected")
+		e := bus.Errorf(codes.Rejected, "rejected")
 		e.Errors = json.RawMessage(`[{"path":"note.text","code":"required","message":"is required"}]`)
 		return nil, nil, e
 	}
@@ -131,7 +132,7 @@ func TestPublishLookupList(t *testing.T) {
 	}
 }
 
-func code(err error) bus.Code {
+func code(err error) codes.Code {
 	var be *bus.Error
 	if errors.As(err, &be) {
 		return be.Code
@@ -147,15 +148,15 @@ func TestPublishRefusals(t *testing.T) {
 	for _, tc := range []struct {
 		name, toml string
 		payload    cid.CID
-		want       bus.Code
+		want       codes.Code
 		field      string
 	}{
-		{"syntax", "[meta\n", p.CID, bus.CodeRejected, ""},
-		{"host table", "[meta]\ntld = \"note\"\nprice = -5\n[note]\ntext = \"x\"\n", p.CID, bus.CodeRejected, "meta.price"},
-		{"payload mismatch", "[meta]\ntld = \"note\"\n[payload]\nsize = 99\n[note]\ntext = \"x\"\n", p.CID, bus.CodeRejected, "payload.size"},
-		{"plugin rejects", "[meta]\ntld = \"note\"\n", p.CID, bus.CodeRejected, "note.text"},
-		{"unknown tld", "[meta]\ntld = \"nope\"\n", p.CID, bus.CodeNotFound, ""},
-		{"no payload", noteTOML, cid.Sum([]byte("never stored")), bus.CodeNotFound, ""},
+		{"syntax", "[meta\n", p.CID, codes.Rejected, ""},
+		{"host table", "[meta]\ntld = \"note\"\nprice = -5\n[note]\ntext = \"x\"\n", p.CID, codes.Rejected, "meta.price"},
+		{"payload mismatch", "[meta]\ntld = \"note\"\n[payload]\nsize = 99\n[note]\ntext = \"x\"\n", p.CID, codes.Rejected, "payload.size"},
+		{"plugin rejects", "[meta]\ntld = \"note\"\n", p.CID, codes.Rejected, "note.text"},
+		{"unknown tld", "[meta]\ntld = \"nope\"\n", p.CID, codes.NotFound, ""},
+		{"no payload", noteTOML, cid.Sum([]byte("never stored")), codes.NotFound, ""},
 	} {
 		_, err := x.Publish(ctx, Request{Manifest: []byte(tc.toml), Payload: tc.payload, Size: 4})
 		if code(err) != tc.want {
@@ -172,7 +173,7 @@ func TestPublishRefusals(t *testing.T) {
 		}
 	}
 	v.mode = "meddle"
-	if _, err := x.Publish(ctx, Request{Manifest: []byte(noteTOML), Payload: p.CID, Size: 4}); code(err) != bus.CodePluginFault {
+	if _, err := x.Publish(ctx, Request{Manifest: []byte(noteTOML), Payload: p.CID, Size: 4}); code(err) != codes.PluginFault {
 		t.Fatalf("a plugin changing [meta]: %v", err)
 	}
 	if n := pins(); n != 0 {
@@ -208,10 +209,10 @@ func TestLookupAdoptsStoredManifests(t *testing.T) {
 		t.Fatalf("a second lookup validated again (%d calls) or failed: %v", v.calls-calls, err)
 	}
 	// Not a manifest, or not stored: not found.
-	if _, err := x.Lookup(ctx, p.CID); code(err) != bus.CodeNotFound {
+	if _, err := x.Lookup(ctx, p.CID); code(err) != codes.NotFound {
 		t.Fatalf("payload as manifest: %v", err)
 	}
-	if _, err := x.Lookup(ctx, cid.Sum([]byte("x"))); code(err) != bus.CodeNotFound {
+	if _, err := x.Lookup(ctx, cid.Sum([]byte("x"))); code(err) != codes.NotFound {
 		t.Fatalf("missing: %v", err)
 	}
 	// A manifest not in its plugin's normal form cannot be adopted under that address.
@@ -221,7 +222,7 @@ func TestLookupAdoptsStoredManifests(t *testing.T) {
 	if _, err := s.Put(ctx, bytes.NewReader(m2.Canonical()), store.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := x.Lookup(ctx, m2.CID()); code(err) != bus.CodeRejected {
+	if _, err := x.Lookup(ctx, m2.CID()); code(err) != codes.Rejected {
 		t.Fatalf("non-normal manifest: %v", err)
 	}
 }

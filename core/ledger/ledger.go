@@ -15,6 +15,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/ronhost/ronhost/core/cid"
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // MaxMoney is the largest amount of money the ledger holds anywhere (a
@@ -27,13 +28,13 @@ const MaxNameBytes = 1024
 
 // Sentinel errors callers test with errors.Is.
 var (
-	ErrOpenEpoch    = errors.New("ledger: the epoch is still open (seal it first)")
-	ErrNoEpoch      = errors.New("ledger: no such epoch")
-	ErrOverflow     = errors.New("ledger: amount over the money limit (2^53-1 minor units)")
-	ErrClosed       = errors.New("ledger: closed")
+	ErrOpenEpoch    = codes.New(codes.Conflict, "ledger: the epoch is still open (seal it first)")
+	ErrNoEpoch      = codes.New(codes.NotFound, "ledger: no such epoch")
+	ErrOverflow     = codes.New(codes.Conflict, "ledger: amount over the money limit (2^53-1 minor units)")
+	ErrClosed       = codes.New(codes.Unavailable, "ledger: closed")
 	ErrConservation = errors.New("ledger: money not conserved")
-	ErrInvalid      = errors.New("ledger: invalid access")
-	ErrNotSettled   = errors.New("ledger: manifest not settled in that epoch")
+	ErrInvalid      = codes.New(codes.Invalid, "ledger: invalid access")
+	ErrNotSettled   = codes.New(codes.NotFound, "ledger: manifest not settled in that epoch")
 	ErrCorrupt      = errors.New("ledger: corrupt record")
 	// ErrDiskFull: a write did not fit the disk (with the reserve
 	// Options.MinFree kept free); reads still work. The same sentinel as

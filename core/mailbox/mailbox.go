@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ronhost/ronhost/internal/codes"
 	"github.com/ronhost/ronhost/internal/pebbledb"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -21,15 +22,15 @@ import (
 
 // Sentinel errors callers test with errors.Is.
 var (
-	ErrTooLarge    = errors.New("mailbox: too large")
-	ErrInboxFull   = errors.New("mailbox: the recipient's inbox is full")
-	ErrNotFound    = errors.New("mailbox: no such message")
-	ErrBadEnvelope = errors.New("mailbox: bad envelope")
-	ErrNotForUs    = errors.New("mailbox: not addressed to this mailbox")
-	ErrExpired     = errors.New("mailbox: message expired")
-	ErrBadAddress  = errors.New("mailbox: bad address")
+	ErrTooLarge    = codes.New(codes.TooLarge, "mailbox: too large")
+	ErrInboxFull   = codes.New(codes.Quota, "mailbox: the recipient's inbox is full")
+	ErrNotFound    = codes.New(codes.NotFound, "mailbox: no such message")
+	ErrBadEnvelope = codes.New(codes.Invalid, "mailbox: bad envelope")
+	ErrNotForUs    = codes.New(codes.Invalid, "mailbox: not addressed to this mailbox")
+	ErrExpired     = codes.New(codes.Invalid, "mailbox: message expired")
+	ErrBadAddress  = codes.New(codes.Invalid, "mailbox: bad address")
 	ErrBadReceipt  = errors.New("mailbox: bad receipt")
-	ErrClosed      = errors.New("mailbox: closed")
+	ErrClosed      = codes.New(codes.Unavailable, "mailbox: closed")
 	ErrCorrupt     = errors.New("mailbox: corrupt record")
 	// ErrDiskFull: a message did not fit the disk (with the reserve
 	// Options.MinFree kept free); reading the inbox still works. The same

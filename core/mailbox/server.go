@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // DeliverPath is the path of the delivery endpoint.
@@ -67,24 +69,13 @@ func (m *Mailbox) serveDeliver(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, rc)
 }
 
-// deliverStatus maps Deliver's errors to HTTP statuses.
-func deliverStatus(err error) int {
-	switch {
-	case errors.Is(err, ErrTooLarge):
-		return http.StatusRequestEntityTooLarge
-	case errors.Is(err, ErrInboxFull), errors.Is(err, ErrDiskFull):
-		return http.StatusInsufficientStorage // the sender retries
-	case errors.Is(err, ErrBadEnvelope), errors.Is(err, ErrNotForUs), errors.Is(err, ErrExpired):
-		return http.StatusBadRequest
-	case errors.Is(err, errConflict):
-		return http.StatusConflict
-	case errors.Is(err, ErrClosed):
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
+// deliverStatus is the HTTP status of Deliver's error: that of the code
+// its sentinel carries (codes.Of): 413 too large, 507 an inbox or a disk
+// full (the sender retries), 400 a bad, misaddressed or expired envelope,
+// 409 another sender's message id, 503 closed, 500 anything else.
+func deliverStatus(err error) int { return codes.Of(err).Status() }
 
-var errConflict = errors.New("mailbox: another sender's message has that id")
+var errConflict = codes.New(codes.Conflict, "mailbox: another sender's message has that id")
 
 // Deliver is what the Handler does with an envelope: it checks it (size,
 // syntax, addressed to this mailbox, not expired, opens and verifies),

@@ -3,7 +3,6 @@ package manifest
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"mime"
@@ -14,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ronhost/ronhost/core/cid"
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // Limits on a manifest.
@@ -23,11 +23,11 @@ const (
 )
 
 // ErrInvalid is wrapped by every error about a manifest's content or syntax.
-var ErrInvalid = errors.New("manifest: invalid manifest")
+var ErrInvalid = codes.New(codes.Rejected, "manifest: invalid manifest")
 
 // ErrTooLarge is wrapped (besides ErrInvalid) by the errors of a manifest
 // over a limit: MaxSize bytes, MaxKeys keys, MaxDepth levels (HTTP 413).
-var ErrTooLarge = errors.New("manifest: too large")
+var ErrTooLarge = codes.New(codes.TooLarge, "manifest: too large")
 
 // FieldError is one problem with one field, in the ABI's error shape.
 type FieldError struct {
@@ -60,6 +60,20 @@ func (e *Error) Error() string {
 func (e *Error) Is(target error) bool {
 	return target == ErrInvalid || target == ErrTooLarge && e.tooLarge
 }
+
+// ErrorCode is the code a refused manifest is answered with wherever it is
+// refused (the gateway's own check, the index, its plugin): rejected (422),
+// or too_large (413) over a limit.
+func (e *Error) ErrorCode() codes.Code {
+	if e.tooLarge {
+		return codes.TooLarge
+	}
+	return codes.Rejected
+}
+
+// FieldErrors is the list of problems, sent with the error (bus.Error's
+// Errors) so that a client can point at each field.
+func (e *Error) FieldErrors() any { return e.Errors }
 
 func tooLarge(path, msg string) error {
 	return &Error{Errors: []FieldError{{Path: path, Code: "too-large", Message: msg}}, tooLarge: true}

@@ -12,16 +12,17 @@ import (
 	"time"
 
 	"github.com/ronhost/ronhost/core/cid"
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // Sentinel errors; every error of this package wraps one of them (or a
 // Pebble or file system error).
 var (
-	ErrMalformed    = errors.New("names: malformed record")
-	ErrBadSignature = errors.New("names: bad signature (not made by the key in the name)")
-	ErrExpired      = errors.New("names: expired")
-	ErrStale        = errors.New("names: an equal or newer record exists")
-	ErrNotFound     = errors.New("names: no record for this name")
+	ErrMalformed    = codes.New(codes.Invalid, "names: malformed record")
+	ErrBadSignature = codes.New(codes.Invalid, "names: bad signature (not made by the key in the name)")
+	ErrExpired      = codes.New(codes.NotFound, "names: expired")
+	ErrStale        = codes.New(codes.Conflict, "names: an equal or newer record exists")
+	ErrNotFound     = codes.New(codes.NotFound, "names: no record for this name")
 	ErrCorrupt      = errors.New("names: a stored record is corrupt")
 )
 

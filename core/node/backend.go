@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/ronhost/ronhost/core/cid"
 	"github.com/ronhost/ronhost/core/gateway"
 	"github.com/ronhost/ronhost/core/token"
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // backend is the gateway's view of the node's roles: every call goes over
@@ -25,7 +25,7 @@ func (b backend) Lookup(ctx context.Context, hash cid.CID) (gateway.Entry, error
 		MediaType: e.MediaType, Price: e.Price, Doc: e.Doc}
 	if err == nil {
 		if why := b.n.blockedTLD(e.TLD); why != "" {
-			return ge, bus.Errorf(bus.CodeUnavailable, "%s", why)
+			return ge, bus.Errorf(codes.Unavailable, "%s", why)
 		}
 	}
 	return ge, err
@@ -103,7 +103,7 @@ type authorizer struct {
 func (a authorizer) Authorize(r *http.Request) (int64, error) {
 	t, err := token.FromHTTP(r)
 	if err != nil {
-		return 0, bus.Errorf(bus.CodeUnauthorized, "a capability token is required (Authorization: Bearer <token>, from ronhost token mint): %v", err)
+		return 0, bus.Errorf(codes.Unauthorized, "a capability token is required (Authorization: Bearer <token>, from ronhost token mint): %v", err)
 	}
 	now := a.now()
 	err = a.key.Verify(t, token.Request{Method: r.Method, Path: r.URL.Path, Bytes: r.ContentLength, Now: now})
@@ -111,10 +111,9 @@ func (a authorizer) Authorize(r *http.Request) (int64, error) {
 		err = a.revoked.Check(t, now)
 	}
 	if err != nil {
-		code := bus.CodeForbidden
-		if errors.Is(err, token.ErrMalformed) || errors.Is(err, token.ErrBadSignature) || errors.Is(err, token.ErrExpired) ||
-			errors.Is(err, token.ErrRevoked) {
-			code = bus.CodeUnauthorized
+		code := codes.Forbidden                  // a token that does not allow this
+		if codes.Of(err) == codes.Unauthorized { // one that is no token of this node's
+			code = codes.Unauthorized
 		}
 		return 0, bus.Errorf(code, "%v", err)
 	}

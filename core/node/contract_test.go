@@ -19,8 +19,8 @@ import (
 	"github.com/ronhost/ronhost/bus/contract"
 	"github.com/ronhost/ronhost/core/cid"
 	"github.com/ronhost/ronhost/core/config"
-	"github.com/ronhost/ronhost/core/gateway"
 	"github.com/ronhost/ronhost/core/mailbox"
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // syncBuffer is a log destination safe for concurrent writers.
@@ -194,7 +194,7 @@ func TestInvalidManifestIs422Everywhere(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	var httpErr bus.Error
-	if resp.StatusCode != http.StatusUnprocessableEntity || json.Unmarshal(b, &httpErr) != nil || httpErr.Code != bus.CodeRejected || len(httpErr.Errors) == 0 {
+	if resp.StatusCode != http.StatusUnprocessableEntity || json.Unmarshal(b, &httpErr) != nil || httpErr.Code != codes.Rejected || len(httpErr.Errors) == 0 {
 		t.Fatalf("the gateway's answer to a manifest that is not TOML: %d %s", resp.StatusCode, b)
 	}
 
@@ -206,7 +206,7 @@ func TestInvalidManifestIs422Everywhere(t *testing.T) {
 	_, err = bus.Call(context.Background(), n.bus, contract.IndexPublish, contract.PublishReq{Manifest: bad,
 		Payload: contract.Payload{CID: obj.CID, Size: int64(len(note))}})
 	e := bus.AsError(err)
-	if e == nil || e.Code != httpErr.Code || gateway.Status(e.Code) != resp.StatusCode || len(e.Errors) == 0 {
+	if e == nil || e.Code != httpErr.Code || e.Code.Status() != resp.StatusCode || len(e.Errors) == 0 {
 		t.Fatalf("the index's answer to the same manifest: %v; the gateway's: %d %s", err, resp.StatusCode, httpErr.Code)
 	}
 }

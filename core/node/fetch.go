@@ -13,6 +13,7 @@ import (
 	"github.com/ronhost/ronhost/bus"
 	"github.com/ronhost/ronhost/core/cid"
 	"github.com/ronhost/ronhost/core/store"
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // Fetching objects this node lacks: a request for an object the store does
@@ -76,7 +77,7 @@ func (n *Node) fetch(ctx context.Context, c cid.CID, from []peer.AddrInfo) (*fet
 		}
 		return j, nil
 	case <-ctx.Done():
-		return nil, bus.Errorf(bus.CodeTimeout, "node: fetching %s: %v", c, ctx.Err())
+		return nil, bus.Errorf(codes.Timeout, "node: fetching %s: %v", c, ctx.Err())
 	}
 }
 
@@ -88,7 +89,7 @@ func (n *Node) startFetch(c cid.CID, from []peer.AddrInfo, keep bool) (*fetchJob
 	j := n.fetches.jobs[c]
 	if j == nil {
 		if n.runCtx == nil || n.runCtx.Err() != nil {
-			return nil, bus.Errorf(bus.CodeUnavailable, "node: shutting down")
+			return nil, bus.Errorf(codes.Unavailable, "node: shutting down")
 		}
 		j = &fetchJob{c: c, ready: make(chan struct{}), done: make(chan struct{})}
 		n.fetches.jobs[c] = j

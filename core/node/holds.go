@@ -9,6 +9,7 @@ import (
 
 	"github.com/ronhost/ronhost/bus"
 	"github.com/ronhost/ronhost/bus/contract"
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // Holds across processes. A publish holds its payload against GC from its
@@ -52,7 +53,7 @@ func (h *remoteHolds) add(release func(), expires, now time.Time) (string, error
 		}
 	}
 	if len(h.m) >= maxRemoteHolds {
-		return "", bus.Errorf(bus.CodeOverloaded, "node: %d holds for other processes already", len(h.m))
+		return "", bus.Errorf(codes.Overloaded, "node: %d holds for other processes already", len(h.m))
 	}
 	var b [16]byte
 	rand.Read(b[:])

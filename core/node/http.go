@@ -12,6 +12,7 @@ import (
 	"github.com/ronhost/ronhost/bus/contract"
 	"github.com/ronhost/ronhost/core/config"
 	"github.com/ronhost/ronhost/core/gateway"
+	"github.com/ronhost/ronhost/internal/codes"
 	"github.com/ronhost/ronhost/plugins"
 )
 
@@ -103,7 +104,7 @@ func (n *Node) opsHandler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]any{"registries": n.Registries()})
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		gateway.WriteError(w, bus.Errorf(bus.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
+		gateway.WriteError(w, bus.Errorf(codes.NotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
 	return mux
 }
@@ -141,7 +142,7 @@ func jsonBody(max int64) func(r *http.Request) (any, error) {
 	return func(r *http.Request) (any, error) {
 		var in json.RawMessage
 		if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, max)).Decode(&in); err != nil {
-			return nil, bus.Errorf(bus.CodeInvalid, "bad JSON body: %v", err)
+			return nil, bus.Errorf(codes.Invalid, "bad JSON body: %v", err)
 		}
 		return in, nil
 	}

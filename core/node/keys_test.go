@@ -10,6 +10,7 @@ import (
 
 	"github.com/ronhost/ronhost/bus"
 	"github.com/ronhost/ronhost/core/token"
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // TestOperatorTokenExpiresRotatesAndIsRevoked: the operator token a node
@@ -65,7 +66,7 @@ func TestOperatorTokenExpiresRotatesAndIsRevoked(t *testing.T) {
 	late.now = func() time.Time { return exp.Add(time.Second) }
 	req, _ := http.NewRequest("GET", "/v1/payouts", nil)
 	req.Header.Set("Authorization", "Bearer "+tok1)
-	if _, err := late.Authorize(req); bus.AsError(err) == nil || bus.AsError(err).Code != bus.CodeUnauthorized {
+	if _, err := late.Authorize(req); bus.AsError(err) == nil || bus.AsError(err).Code != codes.Unauthorized {
 		t.Fatalf("the operator token past its expiry: %v", err)
 	}
 

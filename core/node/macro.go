@@ -16,6 +16,7 @@ import (
 	"github.com/ronhost/ronhost/bus/contract"
 	"github.com/ronhost/ronhost/core/cid"
 	"github.com/ronhost/ronhost/core/store"
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // A macronode runs the roles in separate processes. They reach each other
@@ -61,7 +62,7 @@ func (b busObjects) ReadRange(ctx context.Context, c cid.CID, off, length int64)
 		length = info.Size - off
 	}
 	if length > contract.MaxObject {
-		return nil, bus.Errorf(bus.CodeTooLarge, "node: %d bytes of %s is over the bus's %d-byte object cap: bulk bytes go through the blob protocol", length, c, contract.MaxObject)
+		return nil, bus.Errorf(codes.TooLarge, "node: %d bytes of %s is over the bus's %d-byte object cap: bulk bytes go through the blob protocol", length, c, contract.MaxObject)
 	}
 	out, err := bus.Call(ctx, b.n.bus, contract.StoreRead, contract.ReadReq{CID: c, Off: off, Len: length})
 	if err != nil {
@@ -80,7 +81,7 @@ func (b busObjects) Put(ctx context.Context, r io.Reader, o store.PutOptions) (s
 		return store.PutResult{}, err
 	}
 	if len(data) > contract.MaxObject {
-		return store.PutResult{}, bus.Errorf(bus.CodeTooLarge, "node: an object over %d bytes cannot be put over the bus", contract.MaxObject)
+		return store.PutResult{}, bus.Errorf(codes.TooLarge, "node: an object over %d bytes cannot be put over the bus", contract.MaxObject)
 	}
 	res, err := bus.Call(ctx, b.n.bus, contract.StorePut, contract.PutReq{Data: data, Pin: o.Pin, Refs: o.Refs, Hold: holdSeconds(o.Hold)})
 	if err != nil {
@@ -94,7 +95,7 @@ func (b busObjects) Put(ctx context.Context, r io.Reader, o store.PutOptions) (s
 // callers (the index's adoption, the gateway's 404) test it as for a local
 // store.
 func storeErr(err error) error {
-	if be := bus.AsError(err); be != nil && be.Code == bus.CodeNotFound {
+	if be := bus.AsError(err); be != nil && be.Code == codes.NotFound {
 		return fmt.Errorf("%w: %s", store.ErrNotFound, be.Message)
 	}
 	return err
@@ -135,7 +136,7 @@ func (n *Node) macroStoreVerbs() []bus.Endpoint {
 	return []bus.Endpoint{
 		bus.Handle(contract.StoreRead, func(ctx context.Context, r contract.ReadReq) (contract.ReadReply, error) {
 			if r.Len < 0 || r.Len > contract.MaxObject {
-				return contract.ReadReply{}, bus.Errorf(bus.CodeTooLarge, "read of %d bytes: at most %d over the bus", r.Len, contract.MaxObject)
+				return contract.ReadReply{}, bus.Errorf(codes.TooLarge, "read of %d bytes: at most %d over the bus", r.Len, contract.MaxObject)
 			}
 			rc, err := n.store.ReadRange(ctx, r.CID, r.Off, r.Len)
 			if err != nil {
@@ -150,7 +151,7 @@ func (n *Node) macroStoreVerbs() []bus.Endpoint {
 		}),
 		bus.Handle(contract.StorePut, func(ctx context.Context, r contract.PutReq) (contract.PutReply, error) {
 			if r.Hold < 0 {
-				return contract.PutReply{}, bus.Errorf(bus.CodeInvalid, "a hold of %d seconds", r.Hold)
+				return contract.PutReply{}, bus.Errorf(codes.Invalid, "a hold of %d seconds", r.Hold)
 			}
 			hold := time.Duration(min(r.Hold, int64(maxRemoteHold/time.Second))) * time.Second
 			res, err := objects{n.store, n}.Put(ctx, bytes.NewReader(r.Data), store.PutOptions{Size: int64(len(r.Data)), Pin: r.Pin, Refs: r.Refs, Hold: hold})
@@ -170,21 +171,21 @@ func (n *Node) macroStoreVerbs() []bus.Endpoint {
 				return contract.PeerAddr{}, roleError(err)
 			}
 			if n.overlay == nil {
-				return contract.PeerAddr{}, bus.Errorf(bus.CodeUnavailable, "this store is not on the overlay")
+				return contract.PeerAddr{}, bus.Errorf(codes.Unavailable, "this store is not on the overlay")
 			}
 			return contract.PeerAddr{CID: r.CID, Peer: n.overlay.ID().String(), Addrs: n.overlay.Addrs()}, nil
 		}),
 		bus.Handle(contract.StoreReplicate, func(ctx context.Context, r contract.ReplicateReq) (contract.ReplicateReply, error) {
 			var rep contract.ReplicateReply
 			if r.Hold < 0 {
-				return rep, bus.Errorf(bus.CodeInvalid, "a hold of %d seconds", r.Hold)
+				return rep, bus.Errorf(codes.Invalid, "a hold of %d seconds", r.Hold)
 			}
 			if n.overlay == nil {
-				return rep, bus.Errorf(bus.CodeUnavailable, "this store is not on the overlay")
+				return rep, bus.Errorf(codes.Unavailable, "this store is not on the overlay")
 			}
 			ai, err := addrInfo(r.PeerAddr)
 			if err != nil {
-				return rep, bus.Errorf(bus.CodeInvalid, "%v", err)
+				return rep, bus.Errorf(codes.Invalid, "%v", err)
 			}
 			n.overlay.Host().Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.TempAddrTTL)
 			// Held from the fetch's commit on: no GC before the pin, or before

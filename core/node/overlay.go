@@ -18,6 +18,7 @@ import (
 	"github.com/ronhost/ronhost/core/cid"
 	"github.com/ronhost/ronhost/core/overlay"
 	"github.com/ronhost/ronhost/core/store"
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // The node on the overlay: its libp2p identity (DATA/keys/p2p.key), the DHT
@@ -234,7 +235,7 @@ func (n *Node) Pin(ctx context.Context, c cid.CID, replicas int) (PinResult, err
 		return res, nil
 	}
 	if n.overlay == nil {
-		return res, bus.Errorf(bus.CodeUnavailable, "node: replicas need the overlay ([overlay] mode = on)")
+		return res, bus.Errorf(codes.Unavailable, "node: replicas need the overlay ([overlay] mode = on)")
 	}
 	self := n.overlay.ID()
 	var candidates []peer.ID
@@ -267,7 +268,7 @@ func (n *Node) Pin(ctx context.Context, c cid.CID, replicas int) (PinResult, err
 		res.Replicas = append(res.Replicas, r)
 	}
 	if res.Held < replicas {
-		return res, bus.Errorf(bus.CodeUnavailable, "node: %d of %d replicas of %s placed (%d peers asked)", res.Held, replicas, c, len(res.Replicas))
+		return res, bus.Errorf(codes.Unavailable, "node: %d of %d replicas of %s placed (%d peers asked)", res.Held, replicas, c, len(res.Replicas))
 	}
 	return res, nil
 }
@@ -301,11 +302,11 @@ func (n *Node) dhtService() []bus.Endpoint {
 		}),
 		bus.Handle(contract.DHTPin, func(ctx context.Context, r contract.PinReq) (contract.PinResult, error) {
 			if r.Replicas < 0 || r.Replicas > 64 {
-				return contract.PinResult{}, bus.Errorf(bus.CodeInvalid, "replicas %d is outside 0..64", r.Replicas)
+				return contract.PinResult{}, bus.Errorf(codes.Invalid, "replicas %d is outside 0..64", r.Replicas)
 			}
 			res, err := n.Pin(ctx, r.CID, r.Replicas)
 			if err != nil {
-				if be := bus.AsError(err); be != nil && be.Code == bus.CodeUnavailable {
+				if be := bus.AsError(err); be != nil && be.Code == codes.Unavailable {
 					return contract.PinResult{}, be
 				}
 				return contract.PinResult{}, roleError(err)

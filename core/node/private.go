@@ -17,6 +17,7 @@ import (
 	"github.com/ronhost/ronhost/core/gateway"
 	"github.com/ronhost/ronhost/core/mailbox"
 	"github.com/ronhost/ronhost/core/tor"
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // The private plane: the system tor (client only) and the onion mailbox.
@@ -140,14 +141,14 @@ func (n *Node) mailboxOps() map[string]mailboxOp {
 			}
 			b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxSendBody))
 			if err != nil {
-				return nil, bus.Errorf(bus.CodeTooLarge, "the request body is over %d bytes", maxSendBody)
+				return nil, bus.Errorf(codes.TooLarge, "the request body is over %d bytes", maxSendBody)
 			}
 			if err := bus.Decode(b, &in); err != nil {
 				return nil, err
 			}
 			to, err := mailbox.ParseAddress(in.To)
 			if err != nil {
-				return nil, bus.Errorf(bus.CodeInvalid, "%v", err)
+				return nil, bus.Errorf(codes.Invalid, "%v", err)
 			}
 			if in.ContentType == "" {
 				in.ContentType = "text/plain; charset=utf-8"
@@ -190,7 +191,7 @@ func (n *Node) mailboxCall(op mailboxOp) http.HandlerFunc {
 			return
 		}
 		if !n.has("mailbox") || n.mailbox == nil {
-			gateway.WriteError(w, bus.Errorf(bus.CodeNotFound, "the mailbox role does not run in this process, and messages never cross the bus: "+
+			gateway.WriteError(w, bus.Errorf(codes.NotFound, "the mailbox role does not run in this process, and messages never cross the bus: "+
 				"run the CLI with --data of the process that runs it"))
 			return
 		}
@@ -215,20 +216,6 @@ func (n *Node) torStatus() map[string]any {
 	return out
 }
 
-func mailboxError(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, mailbox.ErrNotFound):
-		return bus.Errorf(bus.CodeNotFound, "%v", err)
-	case errors.Is(err, mailbox.ErrTooLarge):
-		return bus.Errorf(bus.CodeTooLarge, "%v", err)
-	case errors.Is(err, mailbox.ErrBadAddress), errors.Is(err, mailbox.ErrBadEnvelope):
-		return bus.Errorf(bus.CodeInvalid, "%v", err)
-	case errors.Is(err, mailbox.ErrInboxFull):
-		return bus.Errorf(bus.CodeQuota, "%v", err)
-	case errors.Is(err, mailbox.ErrClosed):
-		return bus.Errorf(bus.CodeUnavailable, "%v", err)
-	}
-	return roleError(err)
-}
+// mailboxError is the bus's error of the mailbox's: its sentinels carry
+// their codes.
+func mailboxError(err error) error { return roleError(err) }

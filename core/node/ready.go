@@ -17,6 +17,7 @@ import (
 	"github.com/ronhost/ronhost/bus/contract"
 	"github.com/ronhost/ronhost/core/gateway"
 	"github.com/ronhost/ronhost/core/tor"
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // Readiness: /readyz answers 200 when the public plane can serve (the bus
@@ -127,14 +128,11 @@ func (n *Node) torComponent() Component {
 	c := Component{State: "ready", Ready: st.Err == nil, Progress: &progress}
 	if st.Err != nil {
 		c.Detail = st.Err.Error()
-		msg := strings.TrimPrefix(strings.TrimPrefix(st.Err.Error(), tor.ErrNotReady.Error()), ": ")
 		switch {
 		case errors.Is(st.Err, tor.ErrClosed):
 			c.State = "stopped"
-		case strings.HasPrefix(msg, "bootstrapping"), strings.HasPrefix(msg, "not started"):
-			c.State = "bootstrapping"
-		case strings.HasPrefix(msg, "restarting"):
-			c.State = "restarting"
+		case st.State == "bootstrapping", st.State == "restarting":
+			c.State = st.State
 		default:
 			c.State = "stopped"
 		}
@@ -150,7 +148,7 @@ func (n *Node) requires(part string) bool { return slices.Contains(n.opts.Config
 // The error says what is not ready.
 func (n *Node) Ready(ctx context.Context) error {
 	if !n.ready.Load() {
-		return bus.Errorf(bus.CodeUnavailable, "the node is starting or stopping")
+		return bus.Errorf(codes.Unavailable, "the node is starting or stopping")
 	}
 	return notReady(n.Components(ctx))
 }
@@ -171,7 +169,7 @@ func notReady(cs map[string]Component) error {
 	if len(why) == 0 {
 		return nil
 	}
-	return bus.Errorf(bus.CodeUnavailable, "not ready: %s", strings.Join(why, "; "))
+	return bus.Errorf(codes.Unavailable, "not ready: %s", strings.Join(why, "; "))
 }
 
 func sortedNames(cs map[string]Component) []string {
@@ -202,7 +200,7 @@ func (n *Node) serveReadyz(w http.ResponseWriter, r *http.Request) {
 	cs := n.Components(r.Context())
 	err := notReady(cs)
 	if !n.ready.Load() {
-		err = bus.Errorf(bus.CodeUnavailable, "the node is starting or stopping")
+		err = bus.Errorf(codes.Unavailable, "the node is starting or stopping")
 	}
 	if !verbose && err != nil {
 		gateway.WriteError(w, err)
@@ -237,11 +235,11 @@ func (n *Node) startingHandler() http.Handler {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "starting", "error": "the node is starting", "components": n.startingComponents()})
 			return
 		}
-		gateway.WriteError(w, bus.Errorf(bus.CodeUnavailable, "the node is starting"))
+		gateway.WriteError(w, bus.Errorf(codes.Unavailable, "the node is starting"))
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "1")
-		gateway.WriteError(w, bus.Errorf(bus.CodeUnavailable, "the node is starting"))
+		gateway.WriteError(w, bus.Errorf(codes.Unavailable, "the node is starting"))
 	})
 	return mux
 }

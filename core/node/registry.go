@@ -18,6 +18,7 @@ import (
 	"github.com/ronhost/ronhost/core/registry"
 	"github.com/ronhost/ronhost/core/registry/follower"
 	"github.com/ronhost/ronhost/core/store"
+	"github.com/ronhost/ronhost/internal/codes"
 	"github.com/ronhost/ronhost/plugins"
 )
 
@@ -141,7 +142,7 @@ func (n *Node) offerHead(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if n.follower == nil {
-		gateway.WriteError(w, bus.Errorf(bus.CodeUnavailable, "this process follows no registries (it needs the plugins role and the overlay)"))
+		gateway.WriteError(w, bus.Errorf(codes.Unavailable, "this process follows no registries (it needs the plugins role and the overlay)"))
 		return
 	}
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, registry.MaxObject))
@@ -157,22 +158,13 @@ func (n *Node) offerHead(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, st)
 }
 
-// registryError maps the registry's refusals to the bus's codes.
+// registryError is the bus's error of the registry's refusals (their
+// sentinels carry their codes); anything else is unavailable: the entries
+// could not be fetched now.
 func registryError(err error) error {
-	code := bus.CodeUnavailable // the entries could not be fetched now
-	switch {
-	case errors.Is(err, follower.ErrNotFollowed), errors.Is(err, registry.ErrOtherRegistry):
-		code = bus.CodeNotFound
-	case errors.Is(err, registry.ErrRollback), errors.Is(err, registry.ErrConflict), errors.Is(err, registry.ErrFork),
-		errors.Is(err, registry.ErrHalted):
-		code = bus.CodeConflict
-	case errors.Is(err, registry.ErrMalformed):
-		code = bus.CodeInvalid
-	case errors.Is(err, registry.ErrThreshold), errors.Is(err, registry.ErrExpired), errors.Is(err, registry.ErrInvalid),
-		errors.Is(err, registry.ErrChain):
-		code = bus.CodeRejected
-	case errors.Is(err, context.DeadlineExceeded):
-		code = bus.CodeTimeout
+	code := codes.Of(err)
+	if code == codes.Internal {
+		code = codes.Unavailable
 	}
 	return bus.Errorf(code, "%v", err)
 }

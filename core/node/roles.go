@@ -15,6 +15,7 @@ import (
 	"github.com/ronhost/ronhost/core/manifest"
 	"github.com/ronhost/ronhost/core/names"
 	"github.com/ronhost/ronhost/core/store"
+	"github.com/ronhost/ronhost/internal/codes"
 	"github.com/ronhost/ronhost/plugins"
 )
 
@@ -113,7 +114,7 @@ func (n *Node) manifestOf(ctx context.Context, c cid.CID) (*manifest.Manifest, e
 		return nil, err
 	}
 	if info.Size > manifest.MaxSize {
-		return nil, bus.Errorf(bus.CodeInvalid, "%s is not a manifest", c)
+		return nil, bus.Errorf(codes.Invalid, "%s is not a manifest", c)
 	}
 	rc, err := n.objs.Get(ctx, c)
 	if err != nil {
@@ -127,7 +128,7 @@ func (n *Node) manifestOf(ctx context.Context, c cid.CID) (*manifest.Manifest, e
 	// Over the bus (store.read), the bytes are the store role's word:
 	// they must be the object c names.
 	if cid.Sum(b) != c {
-		return nil, bus.Errorf(bus.CodeInternal, "the store answered for the manifest %s bytes that do not hash to it", c)
+		return nil, bus.Errorf(codes.Internal, "the store answered for the manifest %s bytes that do not hash to it", c)
 	}
 	return manifest.ParseJSON(b)
 }
@@ -140,7 +141,7 @@ func (n *Node) pluginsService() []bus.Endpoint {
 		}),
 		bus.Handle(contract.PluginsValidate, func(ctx context.Context, r contract.ValidateReq) (contract.Validated, error) {
 			if r.PayloadSize < 0 {
-				return contract.Validated{}, bus.Errorf(bus.CodeInvalid, "payload_size is negative")
+				return contract.Validated{}, bus.Errorf(codes.Invalid, "payload_size is negative")
 			}
 			v, err := n.router.Validate(ctx, r.TLD, r.Manifest, uint64(r.PayloadSize))
 			if err != nil {
@@ -316,7 +317,7 @@ func (n *Node) pluginError(tld string, err error) error {
 	switch {
 	case errors.As(err, &rej):
 		b, _ := json.Marshal(rej.Errors)
-		e := bus.Errorf(bus.CodeRejected, "the .%s plugin rejected the manifest", tld)
+		e := bus.Errorf(codes.Rejected, "the .%s plugin rejected the manifest", tld)
 		e.Errors = b
 		return e
 	case errors.As(err, &fault):
@@ -325,73 +326,32 @@ func (n *Node) pluginError(tld string, err error) error {
 				Kind: string(fault.Kind), Message: fault.Error()})
 		}
 		if fault.Content {
-			return bus.Errorf(bus.CodeContentFault, "%v", err)
+			return bus.Errorf(codes.ContentFault, "%v", err)
 		}
-		return bus.Errorf(bus.CodePluginFault, "%v", err)
+		return bus.Errorf(codes.PluginFault, "%v", err)
 	case errors.Is(err, plugins.ErrUnknownTLD):
 		if why := n.blockedTLD(tld); why != "" {
-			return bus.Errorf(bus.CodeUnavailable, "%s", why)
+			return bus.Errorf(codes.Unavailable, "%s", why)
 		}
-		return bus.Errorf(bus.CodeNotFound, "no plugin owns .%s on this node", tld)
+		return bus.Errorf(codes.NotFound, "no plugin owns .%s on this node", tld)
 	case errors.Is(err, plugins.ErrNotSupported):
-		return bus.Errorf(bus.CodeNotFound, "the .%s plugin serves no sub-paths", tld)
+		return bus.Errorf(codes.NotFound, "the .%s plugin serves no sub-paths", tld)
 	case errors.Is(err, plugins.ErrQuarantined), errors.Is(err, plugins.ErrClosed):
-		return bus.Errorf(bus.CodeUnavailable, "%v", err)
+		return bus.Errorf(codes.Unavailable, "%v", err)
 	case errors.Is(err, plugins.ErrInputTooLarge):
-		return bus.Errorf(bus.CodeTooLarge, "%v", err)
+		return bus.Errorf(codes.TooLarge, "%v", err)
 	}
 	return roleError(err)
 }
 
-// roleError maps the roles' package errors to the bus's codes.
+// roleError is the bus's error of a role's: a *bus.Error as it is, else
+// with the code of the sentinel it wraps (bus.AsError, codes.Of), and a
+// manifest's field errors.
 func roleError(err error) error {
 	if err == nil {
 		return nil
 	}
-	var be *bus.Error
-	if errors.As(err, &be) {
-		return be
-	}
-	var me *manifest.Error
-	if errors.As(err, &me) {
-		// As the gateway's own check answers it (gateway.WriteError): 422,
-		// or 413 over a limit.
-		code := bus.CodeRejected
-		if errors.Is(err, manifest.ErrTooLarge) {
-			code = bus.CodeTooLarge
-		}
-		b, _ := json.Marshal(me.Errors)
-		return &bus.Error{Code: code, Message: err.Error(), Errors: b}
-	}
-	code := bus.CodeInternal
-	switch {
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, names.ErrNotFound), errors.Is(err, names.ErrExpired):
-		code = bus.CodeNotFound
-	case errors.Is(err, store.ErrNotPinned):
-		code = bus.CodeNotFound
-	case errors.Is(err, store.ErrDiskFull): // the same sentinel in every role's database
-		code = bus.CodeDiskFull
-	case errors.Is(err, store.ErrQuotaExceeded):
-		code = bus.CodeQuota
-	case errors.Is(err, store.ErrRange):
-		code = bus.CodeRange
-	case errors.Is(err, names.ErrStale):
-		code = bus.CodeConflict
-	case errors.Is(err, names.ErrMalformed), errors.Is(err, names.ErrBadSignature), errors.Is(err, cid.ErrInvalidCID),
-		errors.Is(err, cid.ErrInvalidAddress):
-		code = bus.CodeInvalid
-	case errors.Is(err, ledger.ErrOverflow), errors.Is(err, ledger.ErrOpenEpoch):
-		code = bus.CodeConflict
-	case errors.Is(err, ledger.ErrInvalid):
-		code = bus.CodeInvalid
-	case errors.Is(err, ledger.ErrNoEpoch), errors.Is(err, ledger.ErrNotSettled):
-		code = bus.CodeNotFound
-	case errors.Is(err, store.ErrClosed), errors.Is(err, ledger.ErrClosed), errors.Is(err, index.ErrClosed):
-		code = bus.CodeUnavailable
-	case errors.Is(err, context.DeadlineExceeded):
-		code = bus.CodeTimeout
-	}
-	return bus.Errorf(code, "%v", err)
+	return bus.AsError(err)
 }
 
 // objects is the store as the gateway and the index use it: every commit

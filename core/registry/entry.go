@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ronhost/ronhost/core/cid"
+	"github.com/ronhost/ronhost/internal/codes"
 	ron "github.com/ronhost/ronhost/sdk-wasm"
 	"github.com/ronhost/ronhost/sdk-wasm/ronsig"
 )
@@ -20,27 +20,27 @@ import (
 var (
 	// ErrMalformed: bytes that are not an entry, entry object, head or
 	// proposal in canonical form.
-	ErrMalformed = errors.New("registry: malformed")
+	ErrMalformed = codes.New(codes.Invalid, "registry: malformed")
 	// ErrInvalid: a well-formed entry that breaks a rule of its operation
 	// (binding a revoked module, upgrading an unbound TLD, ...).
-	ErrInvalid = errors.New("registry: invalid entry")
+	ErrInvalid = codes.New(codes.Rejected, "registry: invalid entry")
 	// ErrThreshold: fewer valid maintainer signatures than the threshold.
-	ErrThreshold = errors.New("registry: below the signature threshold")
+	ErrThreshold = codes.New(codes.Rejected, "registry: below the signature threshold")
 	// ErrChain: an entry that does not follow its predecessor (sequence
 	// number, prev, or a prev_object that does not carry prev).
-	ErrChain = errors.New("registry: broken chain")
+	ErrChain = codes.New(codes.Rejected, "registry: broken chain")
 	// ErrFork: two different valid entries with the same predecessor.
-	ErrFork = errors.New("registry: fork")
+	ErrFork = codes.New(codes.Conflict, "registry: fork")
 	// ErrRollback: a head older than the one already accepted.
-	ErrRollback = errors.New("registry: rollback")
+	ErrRollback = codes.New(codes.Conflict, "registry: rollback")
 	// ErrConflict: a different head with the sequence number of the one accepted.
-	ErrConflict = errors.New("registry: conflicting head")
+	ErrConflict = codes.New(codes.Conflict, "registry: conflicting head")
 	// ErrExpired: a head past its expiry (a frozen registry).
-	ErrExpired = errors.New("registry: expired head")
+	ErrExpired = codes.New(codes.Rejected, "registry: expired head")
 	// ErrOtherRegistry: a head or entry of another registry.
-	ErrOtherRegistry = errors.New("registry: another registry")
+	ErrOtherRegistry = codes.New(codes.NotFound, "registry: another registry")
 	// ErrHalted: the log saw a fork and accepts nothing more.
-	ErrHalted = errors.New("registry: halted after a fork")
+	ErrHalted = codes.New(codes.Conflict, "registry: halted after a fork")
 )
 
 // Operations of an entry.

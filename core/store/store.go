@@ -20,6 +20,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/ronhost/ronhost/core/cid"
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // Group is the Bao group parameter: chunk groups of 1 KiB << 6 = 64 KiB.
@@ -33,14 +34,14 @@ const DefaultInlineMax = 4096
 
 // Sentinel errors callers test with errors.Is.
 var (
-	ErrNotFound      = errors.New("store: object not found")
+	ErrNotFound      = codes.New(codes.NotFound, "store: object not found")
 	ErrCorrupt       = errors.New("store: stored bytes do not match their CID")
-	ErrQuotaExceeded = errors.New("store: quota exceeded")
+	ErrQuotaExceeded = codes.New(codes.Quota, "store: quota exceeded")
 	ErrLocked        = errors.New("store: data directory is in use by another process")
-	ErrClosed        = errors.New("store: closed")
-	ErrRange         = errors.New("store: range outside the object")
-	ErrSizeMismatch  = errors.New("store: input size differs from the stated size")
-	ErrNotPinned     = errors.New("store: not pinned")
+	ErrClosed        = codes.New(codes.Unavailable, "store: closed")
+	ErrRange         = codes.New(codes.Range, "store: range outside the object")
+	ErrSizeMismatch  = codes.New(codes.Invalid, "store: input size differs from the stated size")
+	ErrNotPinned     = codes.New(codes.NotFound, "store: not pinned")
 	ErrExists        = errors.New("store: object already stored")
 	ErrAborted       = errors.New("store: ingest aborted")
 	ErrIncomplete    = errors.New("store: ingest incomplete")
@@ -133,7 +134,11 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	}
 	lock, err := fs.Lock(fs.PathJoin(dir, "LOCK"))
 	if err != nil {
-		if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EACCES) || err.Error() == "lock held by current process" {
+		// Held by another process: EAGAIN or EACCES (fcntl); by this one:
+		// Pebble's own error, which has no errno. Any other errno (the
+		// directory unwritable, an I/O error) is not a lock held.
+		var errno syscall.Errno
+		if !errors.As(err, &errno) || errno == syscall.EAGAIN || errno == syscall.EACCES {
 			return nil, fmt.Errorf("%w: %s (is a node serving it? stop it or go through its API): %v", ErrLocked, dir, err)
 		}
 		return nil, fmt.Errorf("store: locking %s: %w", dir, err)

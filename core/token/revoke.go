@@ -11,11 +11,13 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // ErrRevoked is wrapped by the error for a token whose id is on the
 // revocation list.
-var ErrRevoked = errors.New("token: revoked")
+var ErrRevoked = codes.New(codes.Unauthorized, "token: revoked")
 
 // Revocations is a revocation list kept in a file: one line per revoked
 // token id, "<32 hex digits> <until> [<from>]\n", both Unix seconds: the

@@ -12,15 +12,17 @@ import (
 	"time"
 
 	"lukechampine.com/blake3"
+
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // Sentinel errors; every error of this package wraps one of them.
 var (
-	ErrMalformed    = errors.New("token: malformed token")
-	ErrBadSignature = errors.New("token: bad signature (not minted with this node's key, or altered)")
-	ErrExpired      = errors.New("token: expired")
-	ErrDenied       = errors.New("token: denied")
-	ErrMissing      = errors.New("token: no token (send Authorization: Bearer <token>)")
+	ErrMalformed    = codes.New(codes.Unauthorized, "token: malformed token")
+	ErrBadSignature = codes.New(codes.Unauthorized, "token: bad signature (not minted with this node's key, or altered)")
+	ErrExpired      = codes.New(codes.Unauthorized, "token: expired")
+	ErrDenied       = codes.New(codes.Forbidden, "token: denied")
+	ErrMissing      = codes.New(codes.Unauthorized, "token: no token (send Authorization: Bearer <token>)")
 )
 
 // Prefix starts every token's text form.

@@ -90,6 +90,9 @@ type Status struct {
 	Summary   string // tor's bootstrap summary
 	Restarts  int    // how many times tor was restarted (or reconnected)
 	Err       error  // nil when Ready
+	// State is "ready", "bootstrapping" (starting, or bootstrapping),
+	// "restarting" (after a failure, with backoff) or "stopped".
+	State string
 }
 
 // service is an onion service to keep published.
@@ -110,6 +113,7 @@ type Tor struct {
 	closed    bool
 	cur       *instance // nil while starting or restarting
 	notReady  error     // why not ready (wraps ErrNotReady); nil when ready
+	phase     string    // Status.State while not ready
 	bootstrap int
 	summary   string
 	restarts  int
@@ -124,6 +128,7 @@ func New(opts Options) *Tor {
 	opts.defaults()
 	t := &Tor{opts: opts, log: opts.Logger.With("component", "tor")}
 	t.notReady = fmt.Errorf("%w: not started", ErrNotReady)
+	t.phase = "bootstrapping"
 	return t
 }
 
@@ -175,6 +180,7 @@ func (t *Tor) Start(ctx context.Context) error {
 	t.cancel = cancel
 	t.cur = inst
 	t.notReady = fmt.Errorf("%w: bootstrapping", ErrNotReady)
+	t.phase = "bootstrapping"
 	t.mu.Unlock()
 	t.wg.Add(1)
 	go t.supervise(sctx, inst)
@@ -190,6 +196,7 @@ func (t *Tor) Close() error {
 	}
 	t.closed = true
 	t.notReady = ErrClosed
+	t.phase = "stopped"
 	cancel := t.cancel
 	t.mu.Unlock()
 	if cancel != nil {
@@ -212,7 +219,10 @@ func (t *Tor) Status() Status {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := Status{Managed: t.managed(), Bootstrap: t.bootstrap, Summary: t.summary,
-		Restarts: t.restarts, Err: t.notReady}
+		Restarts: t.restarts, Err: t.notReady, State: t.phase}
+	if t.notReady == nil {
+		s.State = "ready"
+	}
 	if t.cur != nil && t.cur.cmd != nil {
 		s.PID = t.cur.cmd.Process.Pid
 	}
@@ -356,6 +366,7 @@ func (t *Tor) supervise(ctx context.Context, inst *instance) {
 			t.cur = nil
 			t.bootstrap = 0
 			t.notReady = fmt.Errorf("%w: restarting: %s", ErrNotReady, strings.TrimPrefix(err.Error(), "tor: "))
+			t.phase = "restarting"
 			t.mu.Unlock()
 			t.log.Warn("tor failed; restarting", "err", err, "in", d.Round(time.Millisecond), "attempt", attempt)
 			select {
@@ -376,6 +387,7 @@ func (t *Tor) supervise(ctx context.Context, inst *instance) {
 			if errors.Is(err, ErrRelay) || errors.Is(err, ErrNoTor) {
 				t.mu.Lock()
 				t.notReady = fmt.Errorf("%w: stopped: %v", ErrNotReady, err)
+				t.phase = "stopped"
 				t.mu.Unlock()
 				t.log.Error("tor supervisor stopped", "err", err)
 				return
@@ -385,6 +397,7 @@ func (t *Tor) supervise(ctx context.Context, inst *instance) {
 		t.cur = inst
 		t.restarts++
 		t.notReady = fmt.Errorf("%w: bootstrapping", ErrNotReady)
+		t.phase = "bootstrapping"
 		t.mu.Unlock()
 		t.log.Info("tor restarted")
 	}
@@ -422,6 +435,7 @@ func (t *Tor) monitor(ctx context.Context, inst *instance) error {
 				t.notReady = nil
 			} else {
 				t.notReady = fmt.Errorf("%w: bootstrapping %d%%: %s", ErrNotReady, progress, summary)
+				t.phase = "bootstrapping"
 			}
 			t.mu.Unlock()
 			// One line per 10 % of progress (tor's own bootstrap lines go

@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/ronhost/ronhost/internal/codes"
 )
 
 // ErrDiskFull is what a write refused for want of disk space wraps: the
@@ -14,7 +16,7 @@ import (
 // (Options.MinFree), the database is open read-only because the disk was
 // full when it opened, or the filesystem answered ENOSPC. Reads go on
 // working; writes are accepted again once space is freed.
-var ErrDiskFull = errors.New("disk full")
+var ErrDiskFull = codes.New(codes.DiskFull, "disk full")
 
 // ErrFailed is what every write wraps once a database hit a write error that
 // Pebble treats as fatal (its commit pipeline or MANIFEST could not be

@@ -25,6 +25,7 @@ import (
 	"github.com/ronhost/ronhost/conformance"
 	"github.com/ronhost/ronhost/core/cid"
 	"github.com/ronhost/ronhost/core/registry"
+	"github.com/ronhost/ronhost/internal/codes"
 	"github.com/ronhost/ronhost/plugins"
 )
 
@@ -42,7 +43,7 @@ func Topic(id string) string { return "/ronhost/registry/1/" + strings.TrimPrefi
 func MessageID(m *pb.Message) string { return cid.Sum(m.Data).String() }
 
 // ErrNotFollowed: a head of a registry this node does not follow.
-var ErrNotFollowed = errors.New("follower: registry not followed")
+var ErrNotFollowed = codes.New(codes.NotFound, "follower: registry not followed")
 
 // Objects is how the follower reads and keeps content objects.
 type Objects interface {
