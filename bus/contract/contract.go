@@ -157,7 +157,11 @@ type ReleaseReq struct {
 // running it).
 var (
 	IndexPublish = bus.Declare[PublishReq, Published](Index, "publish", false)
-	IndexLookup  = bus.Declare[LookupReq, Entry](Index, "lookup", true)
+	IndexLookup  = bus.Declare[LookupReq, Entry](Index, "lookup", true) // reads only
+	// IndexAdopt indexes a manifest the store holds (or fetches) but the
+	// index does not: the explicit step of the fetch path that a lookup
+	// never takes. A repeat answers the same entry.
+	IndexAdopt   = bus.Declare[LookupReq, Entry](Index, "adopt", true)
 	IndexList    = bus.Declare[ListReq, Entries](Index, "list", true)
 	IndexNameSet = bus.Declare[NameSetReq, NameSet](Index, "name_set", false) // a repeat answers conflict
 	IndexNameGet = bus.Declare[NameGetReq, NameRecord](Index, "name_get", true)

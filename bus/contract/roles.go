@@ -9,7 +9,7 @@ func Verbs() []bus.Spec {
 	return []bus.Spec{
 		StoreInfo.Spec, StoreStat.Spec, StorePin.Spec, StoreUnpin.Spec, StoreGC.Spec, StoreScrub.Spec,
 		StoreRead.Spec, StorePut.Spec, StoreLocate.Spec, StoreReplicate.Spec, StoreRelease.Spec,
-		IndexPublish.Spec, IndexLookup.Spec, IndexList.Spec, IndexNameSet.Spec, IndexNameGet.Spec,
+		IndexPublish.Spec, IndexLookup.Spec, IndexAdopt.Spec, IndexList.Spec, IndexNameSet.Spec, IndexNameGet.Spec,
 		PluginsList.Spec, PluginsValidate.Spec, PluginsResolve.Spec, PluginsSplit.Spec,
 		LedgerMeter.Spec, LedgerSettle.Spec, LedgerBalances.Spec, LedgerEpochs.Spec,
 		DHTPeers.Spec, DHTStat.Spec, DHTPin.Spec,
@@ -46,7 +46,7 @@ func calls() map[string][]bus.Spec {
 		Plugins: {StoreInfo.Spec, StoreRead.Spec},
 		Ledger:  {PluginsSplit.Spec},
 		Gateway: {
-			IndexLookup.Spec, IndexPublish.Spec, IndexNameGet.Spec, IndexNameSet.Spec,
+			IndexLookup.Spec, IndexAdopt.Spec, IndexPublish.Spec, IndexNameGet.Spec, IndexNameSet.Spec,
 			PluginsResolve.Spec,
 			LedgerMeter.Spec, LedgerBalances.Spec, LedgerEpochs.Spec, LedgerSettle.Spec,
 			// Readiness; handing a published payload to the store role

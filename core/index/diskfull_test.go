@@ -70,7 +70,7 @@ func TestIndexDiskFull(t *testing.T) {
 	if _, err := s.Put(ctx, bytes.NewReader(m.Canonical()), store.PutOptions{Pin: true, Refs: []cid.CID{p.CID}}); err != nil {
 		t.Fatal(err)
 	}
-	if e, err := x.Lookup(ctx, m.CID()); err != nil || e.Payload != p.CID {
+	if e, err := x.Adopt(ctx, m.CID()); err != nil || e.Payload != p.CID {
 		t.Fatalf("adopting on a full disk: %+v %v", e, err)
 	}
 	if disk.Refused() != 0 {

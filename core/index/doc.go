@@ -11,13 +11,15 @@
 // gateway needs to serve an address without parsing the manifest again: its
 // TLD, payload, size, media type and price.
 //
-// Lookup of a manifest that is stored but was never indexed (put offline with
-// `ronhost put --manifest`) validates it through its plugin then, and indexes
-// it, so nothing stored is lost to the gateway.
+// Lookup only reads: a manifest that is stored but was never indexed (put
+// offline with `ronhost put --manifest`, or fetched from a peer) is not
+// found until Adopt, the fetch path's explicit step (the gateway's backend
+// takes it after a lookup's not_found), validates it through its plugin and
+// indexes it, so nothing stored is lost to the gateway.
 //
-// Errors that cross the bus are *bus.Error values: CodeRejected with the
-// field errors of a refused manifest (the host's or the plugin's), CodeNotFound
-// for an unknown address, payload or TLD.
+// Errors that cross the bus are *bus.Error values: codes.Rejected with the
+// field errors of a refused manifest (the host's or the plugin's),
+// codes.NotFound for an unknown address, payload or TLD.
 //
 // This package imports core/cid, core/manifest, core/names, core/store (types)
 // bus (errors) and internal/pebbledb. It must not import the plugin host, the gateway or nats.

@@ -244,13 +244,19 @@ func (x *Index) put(e Entry) error {
 }
 
 // Lookup returns the Entry of the manifest whose CID is hash (the hash of an
-// address). A manifest that is stored but not yet indexed is validated and
-// indexed now.
+// address), if it is indexed: a lookup only reads. A manifest stored but not
+// indexed (by `ronhost put --manifest`, or fetched from a peer) is not found
+// until Adopt indexes it.
 func (x *Index) Lookup(ctx context.Context, hash cid.CID) (Entry, error) {
 	if err := x.enter(); err != nil {
 		return Entry{}, err
 	}
 	defer x.mu.RUnlock()
+	return x.lookup(hash)
+}
+
+// lookup reads hash's entry (x.mu held).
+func (x *Index) lookup(hash cid.CID) (Entry, error) {
 	v, closer, err := x.db.Get(entryKey(hash))
 	if err == nil {
 		defer closer.Close()
@@ -263,11 +269,22 @@ func (x *Index) Lookup(ctx context.Context, hash cid.CID) (Entry, error) {
 	if !errors.Is(err, pebble.ErrNotFound) {
 		return Entry{}, fmt.Errorf("index: %w", err)
 	}
-	return x.adopt(ctx, hash)
+	return Entry{}, bus.Errorf(codes.NotFound, "no manifest %s is indexed on this node", hash)
 }
 
-// adopt indexes a manifest found in the store.
-func (x *Index) adopt(ctx context.Context, hash cid.CID) (Entry, error) {
+// Adopt indexes the manifest whose CID is hash, found in the store (which may
+// fetch it from a peer), as a publish would: it must be a manifest in
+// canonical form that its TLD's plugin validates and leaves as it is. The
+// entry of a manifest indexed already is returned as it is. Adopt is the
+// explicit step of the fetch path that Lookup never takes.
+func (x *Index) Adopt(ctx context.Context, hash cid.CID) (Entry, error) {
+	if err := x.enter(); err != nil {
+		return Entry{}, err
+	}
+	defer x.mu.RUnlock()
+	if e, err := x.lookup(hash); code(err) != codes.NotFound {
+		return e, err
+	}
 	notFound := bus.Errorf(codes.NotFound, "no manifest %s on this node", hash)
 	info, err := x.objs.Info(ctx, hash)
 	if errors.Is(err, store.ErrNotFound) {
@@ -301,8 +318,8 @@ func (x *Index) adopt(ctx context.Context, hash cid.CID) (Entry, error) {
 	}
 	e := x.entry(m2, idx)
 	if err := x.put(e); errors.Is(err, ErrDiskFull) {
-		// A read must not fail for want of space to remember it: serve
-		// the entry, index it on a later lookup.
+		// A fetch must not fail for want of space to remember it: serve
+		// the entry, index it on a later adoption.
 		x.log.Warn("a manifest stored offline is served unindexed", "address", e.Address, "err", err)
 		return e, nil
 	} else if err != nil {
@@ -373,4 +390,12 @@ func rejected(err error) error {
 	}
 	// rejected (422) or too_large (413), with the field errors
 	return bus.AsError(fmt.Errorf("the manifest is invalid: %w", err))
+}
+
+// code is err's code; nil's is "".
+func code(err error) codes.Code {
+	if err == nil {
+		return ""
+	}
+	return codes.Of(err)
 }

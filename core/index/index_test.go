@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -132,14 +134,6 @@ func TestPublishLookupList(t *testing.T) {
 	}
 }
 
-func code(err error) codes.Code {
-	var be *bus.Error
-	if errors.As(err, &be) {
-		return be.Code
-	}
-	return ""
-}
-
 func TestPublishRefusals(t *testing.T) {
 	ctx := context.Background()
 	s, x, v, _ := setup(t)
@@ -184,7 +178,11 @@ func TestPublishRefusals(t *testing.T) {
 	}
 }
 
-func TestLookupAdoptsStoredManifests(t *testing.T) {
+// TestAdoptStoredManifests: a manifest stored without the index (put
+// --manifest, or fetched from a peer) is found only once Adopt has
+// validated and indexed it; what is not a manifest, or not in its plugin's
+// normal form, is not adopted.
+func TestAdoptStoredManifests(t *testing.T) {
 	ctx := context.Background()
 	s, x, v, _ := setup(t)
 	p := putPayload(t, s, []byte("offline payload"))
@@ -200,19 +198,24 @@ func TestLookupAdoptsStoredManifests(t *testing.T) {
 	if _, err := s.Put(ctx, bytes.NewReader(m.Canonical()), store.PutOptions{Pin: true, Refs: []cid.CID{p.CID}}); err != nil {
 		t.Fatal(err)
 	}
-	e, err := x.Lookup(ctx, m.CID())
-	if err != nil || e.Payload != p.CID || e.TLD != "note" {
-		t.Fatalf("adopt: %+v %v", e, err)
+	if _, err := x.Lookup(ctx, m.CID()); code(err) != codes.NotFound || v.calls != 0 {
+		t.Fatalf("a lookup of a manifest not adopted: %v, %d validations", err, v.calls)
 	}
-	calls := v.calls
-	if _, err := x.Lookup(ctx, m.CID()); err != nil || v.calls != calls {
-		t.Fatalf("a second lookup validated again (%d calls) or failed: %v", v.calls-calls, err)
+	e, err := x.Adopt(ctx, m.CID())
+	if err != nil || e.Payload != p.CID || e.TLD != "note" || v.calls != 1 {
+		t.Fatalf("adopt: %+v %v (%d validations)", e, err, v.calls)
+	}
+	if got, err := x.Lookup(ctx, m.CID()); err != nil || got.Address != e.Address {
+		t.Fatalf("a lookup after adopting: %+v %v", got, err)
+	}
+	if again, err := x.Adopt(ctx, m.CID()); err != nil || again.Published != e.Published || v.calls != 1 {
+		t.Fatalf("a second adoption validated again (%d calls) or changed the entry: %+v %v", v.calls, again, err)
 	}
 	// Not a manifest, or not stored: not found.
-	if _, err := x.Lookup(ctx, p.CID); code(err) != codes.NotFound {
+	if _, err := x.Adopt(ctx, p.CID); code(err) != codes.NotFound {
 		t.Fatalf("payload as manifest: %v", err)
 	}
-	if _, err := x.Lookup(ctx, cid.Sum([]byte("x"))); code(err) != codes.NotFound {
+	if _, err := x.Adopt(ctx, cid.Sum([]byte("x"))); code(err) != codes.NotFound {
 		t.Fatalf("missing: %v", err)
 	}
 	// A manifest not in its plugin's normal form cannot be adopted under that address.
@@ -222,7 +225,111 @@ func TestLookupAdoptsStoredManifests(t *testing.T) {
 	if _, err := s.Put(ctx, bytes.NewReader(m2.Canonical()), store.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := x.Lookup(ctx, m2.CID()); code(err) != codes.Rejected {
+	if _, err := x.Adopt(ctx, m2.CID()); code(err) != codes.Rejected {
 		t.Fatalf("non-normal manifest: %v", err)
+	}
+	if _, err := x.Lookup(ctx, m2.CID()); code(err) != codes.NotFound {
+		t.Fatalf("a rejected manifest was indexed: %v", err)
+	}
+}
+
+// countingObjects counts the index's reads and writes of the store.
+type countingObjects struct {
+	*store.Store
+	n int
+}
+
+func (o *countingObjects) Info(ctx context.Context, c cid.CID) (store.Object, error) {
+	o.n++
+	return o.Store.Info(ctx, c)
+}
+
+func (o *countingObjects) Get(ctx context.Context, c cid.CID) (io.ReadCloser, error) {
+	o.n++
+	return o.Store.Get(ctx, c)
+}
+
+func (o *countingObjects) Put(ctx context.Context, r io.Reader, opts store.PutOptions) (store.PutResult, error) {
+	o.n++
+	return o.Store.Put(ctx, r, opts)
+}
+
+// TestLookupOnlyReads: a lookup of what is not indexed (nothing, a payload,
+// a valid manifest stored offline, a forged one, one its plugin would
+// change) is not_found and changes nothing: the index's database is the
+// same, the store is neither read nor written, no plugin is asked.
+func TestLookupOnlyReads(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := store.Open(ctx, filepath.Join(dir, "store"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	objs := &countingObjects{Store: s}
+	v := &testValidator{}
+	x, err := Open(ctx, filepath.Join(dir, "index"), Options{}, objs, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	p := putPayload(t, s, []byte("a payload"))
+	if _, err := x.Publish(ctx, Request{Manifest: []byte(noteTOML), Payload: p.CID, Size: p.Size}); err != nil {
+		t.Fatal(err)
+	}
+	stored := func(text string) cid.CID {
+		doc, _ := manifest.DecodeTOML([]byte("[meta]\ntld = \"note\"\n[note]\ntext = \"" + text + "\"\n"))
+		_ = manifest.SetPayload(doc, p.CID, p.Size, "", "")
+		m, err := manifest.Normalize(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Put(ctx, bytes.NewReader(m.Canonical()), store.PutOptions{Pin: true}); err != nil {
+			t.Fatal(err)
+		}
+		return m.CID()
+	}
+	// A forged manifest: canonical-looking JSON whose payload the store
+	// lacks and whose tld no plugin owns.
+	forged, err := s.Put(ctx, strings.NewReader(`{"meta":{"tld":"evil"},"payload":{"cid":"`+cid.Sum([]byte("none")).String()+`","size":1}}`), store.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hashes := []cid.CID{cid.Sum([]byte("unknown")), p.CID, stored("offline"), stored("UPPER"), forged.CID}
+
+	dump := func() string {
+		var b strings.Builder
+		it, err := x.db.NewIter(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for it.First(); it.Valid(); it.Next() {
+			fmt.Fprintf(&b, "%q=%q\n", it.Key(), it.Value())
+		}
+		if err := it.Close(); err != nil {
+			t.Fatal(err)
+		}
+		u, err := s.Stat(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "store %+v\n", u)
+		return b.String()
+	}
+	before, calls, reads := dump(), v.calls, objs.n
+	for _, h := range hashes {
+		if e, err := x.Lookup(ctx, h); code(err) != codes.NotFound {
+			t.Fatalf("lookup of %s: %+v %v, want not_found", h, e, err)
+		}
+	}
+	if after := dump(); after != before || v.calls != calls || objs.n != reads {
+		t.Fatalf("lookups changed state: %d validations, %d store calls; before\n%s\nafter\n%s", v.calls-calls, objs.n-reads, before, after)
+	}
+	// The same hashes adopted: only the valid one is indexed.
+	for i, h := range hashes {
+		_, err := x.Adopt(ctx, h)
+		if (err == nil) != (i == 2) {
+			t.Fatalf("adopt of hash %d: %v", i, err)
+		}
 	}
 }

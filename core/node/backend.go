@@ -21,6 +21,11 @@ type backend struct{ n *Node }
 
 func (b backend) Lookup(ctx context.Context, hash cid.CID) (gateway.Entry, error) {
 	e, err := bus.Call(ctx, b.n.bus, contract.IndexLookup, contract.LookupReq{Hash: hash})
+	if codes.Of(err) == codes.NotFound {
+		// Not indexed: a manifest stored offline or on a peer is
+		// adopted, explicitly (a lookup only reads).
+		e, err = bus.Call(ctx, b.n.bus, contract.IndexAdopt, contract.LookupReq{Hash: hash})
+	}
 	ge := gateway.Entry{Address: e.Address, Manifest: e.Manifest, TLD: e.TLD, Payload: e.Payload, Size: e.Size,
 		MediaType: e.MediaType, Price: e.Price, Doc: e.Doc}
 	if err == nil {

@@ -81,6 +81,10 @@ func (n *Node) indexService() []bus.Endpoint {
 			e, err := n.index.Lookup(ctx, r.Hash)
 			return contract.Entry(e), roleError(err)
 		}),
+		bus.Handle(contract.IndexAdopt, func(ctx context.Context, r contract.LookupReq) (contract.Entry, error) {
+			e, err := n.index.Adopt(ctx, r.Hash)
+			return contract.Entry(e), roleError(err)
+		}),
 		bus.Handle(contract.IndexList, func(ctx context.Context, r contract.ListReq) (contract.Entries, error) {
 			es, err := n.index.List(ctx, r.TLD, r.Limit)
 			out := contract.Entries{Entries: make([]contract.Entry, 0, len(es))}
