@@ -3,11 +3,13 @@ package conformance_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ronhost/ronhost/conformance"
 	"github.com/ronhost/ronhost/internal/tldtest"
@@ -56,11 +58,31 @@ func burn() (stop func()) {
 	return func() { once.Do(func() { close(done); wg.Wait() }) }
 }
 
+// haveToolchain reports whether lang's toolchain is installed; in CI a
+// missing one fails t.
+func haveToolchain(t *testing.T, lang string) bool {
+	var err error
+	switch lang {
+	case "rust":
+		err = wasmbuild.HaveCargo()
+	case "c":
+		_, err = wasmbuild.Clang()
+	}
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Logf("without the %s modules: %v", lang, err)
+		return false
+	}
+	return true
+}
+
 // The suite gives the same verdicts and the same fuel figures on an idle
 // machine and with every CPU saturated by a burner (issue 17): time is
 // judged by fuel alone, under the ABI's own limits. It runs on the four
-// built-in plugins and the Go template (the modules and their compiled
-// code are built once and shared by both runs).
+// built-in plugins, the Go, Rust and C templates and the Rust example (the
+// modules and their compiled code are built once and shared by both runs).
 func TestVerdictsIgnoreLoad(t *testing.T) {
 	type module struct {
 		name string
@@ -82,6 +104,26 @@ func TestVerdictsIgnoreLoad(t *testing.T) {
 	}
 	_, tpl := tldtest.Template(t, "go", sdk)
 	mods = append(mods, module{"the Go template", tpl})
+	// The Rust and C templates and the Rust SDK's example: their loops pay
+	// fuel per pass (meter.LoopPassUnits), so they too reach a budget by
+	// fuel, not by the wall clock. Without a toolchain they are left out
+	// (in CI, whose .ci/run installs both, that fails).
+	for _, lang := range []string{"rust", "c"} {
+		if !haveToolchain(t, lang) {
+			continue
+		}
+		_, tpl := tldtest.Template(t, lang, sdk)
+		mods = append(mods, module{"the " + lang + " template", tpl})
+	}
+	if haveToolchain(t, "rust") {
+		wasm, err := buildOnce("rust-notes", func(out string) error {
+			return wasmbuild.BuildRust(context.Background(), "../sdk-rust", "ron-notes", out)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mods = append(mods, module{"the Rust example (.notes)", wasm})
+	}
 
 	run := func(m module) string {
 		rep, err := conformance.Run(t.Context(), m.wasm, conformance.Options{CacheDir: wazeroCache})
@@ -94,9 +136,13 @@ func TestVerdictsIgnoreLoad(t *testing.T) {
 		return verdict(rep)
 	}
 	idle := make([]string, len(mods))
+	spent := make([]string, len(mods))
 	for i, m := range mods {
+		t0 := time.Now()
 		idle[i] = run(m)
+		spent[i] = fmt.Sprintf("%s %v", m.name, time.Since(t0).Round(time.Millisecond))
 	}
+	t.Logf("idle runs: %s", strings.Join(spent, ", "))
 	stop := burn()
 	defer stop()
 	for i, m := range mods {
