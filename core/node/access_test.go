@@ -39,9 +39,9 @@ func TestBusContract(t *testing.T) {
 		t.Fatalf("contract roles %v, config roles %v", got, want)
 	}
 	n := New(Options{DataDir: t.TempDir(), Config: config.Default()})
-	services := map[string][]bus.Endpoint{
-		"store": n.storeService(), "index": n.indexService(), "plugins": n.pluginsService(),
-		"ledger": n.ledgerService(), "mailbox": n.mailboxService(), "dht": n.dhtService(),
+	services := map[string][]bus.Endpoint{}
+	for _, s := range n.roleServices() {
+		services[s.role] = s.eps()
 	}
 	declared := map[string]bus.Spec{}
 	for _, s := range contract.Verbs() {

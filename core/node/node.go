@@ -24,7 +24,9 @@ import (
 	"github.com/ronhost/ronhost/core/console"
 	"github.com/ronhost/ronhost/core/gateway"
 	"github.com/ronhost/ronhost/core/index"
+	"github.com/ronhost/ronhost/core/index/indexsvc"
 	"github.com/ronhost/ronhost/core/ledger"
+	"github.com/ronhost/ronhost/core/ledger/ledgersvc"
 	"github.com/ronhost/ronhost/core/mailbox"
 	"github.com/ronhost/ronhost/core/overlay"
 	"github.com/ronhost/ronhost/core/registry/follower"
@@ -91,7 +93,7 @@ type Node struct {
 	// beforeLoad, when set (tests), runs before the plugins load at start.
 	beforeLoad func(ctx context.Context)
 	ready      atomic.Bool
-	settleMu   sync.Mutex
+	ledgerSvc  *ledgersvc.Service // nil without the ledger role
 
 	reconcileMu sync.Mutex
 	lastStamp   string
@@ -257,6 +259,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return err
 	}
 	n.bus = bus.New(bo)
+	if n.ledger != nil {
+		n.ledgerSvc = ledgersvc.New(n.ledger, n.bus, n.emit, n.log)
+	}
 	if err := n.bus.Start(ctx); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
@@ -316,17 +321,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err := interrupted(ctx); err != nil {
 		return err
 	}
-	for _, s := range []struct {
-		role, desc string
-		eps        func() []bus.Endpoint
-	}{
-		{"store", "the verified content store", n.storeService},
-		{"index", "published manifests and name records", n.indexService},
-		{"plugins", "the TLD plugins: validate, resolve, split", n.pluginsService},
-		{"ledger", "metered accesses and payouts", n.ledgerService},
-		{"mailbox", "the onion mailbox: send, inbox, ack", n.mailboxService},
-		{"dht", "the overlay: peers, where copies are, pinning with replicas", n.dhtService},
-	} {
+	for _, s := range n.roleServices() {
 		if !n.has(s.role) {
 			continue
 		}
@@ -572,7 +567,7 @@ func (n *Node) undo() error {
 // settleLoop seals and settles each epoch as it ends, and at start settles
 // what a crash left sealed but unsettled.
 func (n *Node) settleLoop(ctx context.Context) {
-	if _, err := n.settleSealedLocked(ctx); err != nil {
+	if _, err := n.ledgerSvc.SettleSealed(ctx); err != nil {
 		n.log.Error("settling sealed epochs", "err", err)
 	}
 	if !n.opts.Config.Payouts.AutoSettle {
@@ -585,17 +580,11 @@ func (n *Node) settleLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := n.settle(ctx); err != nil {
+			if _, err := n.ledgerSvc.Settle(ctx); err != nil {
 				n.log.Error("settling the epoch", "err", err)
 			}
 		}
 	}
-}
-
-func (n *Node) settleSealedLocked(ctx context.Context) ([]ledger.Settlement, error) {
-	n.settleMu.Lock()
-	defer n.settleMu.Unlock()
-	return n.settleSealed(ctx)
 }
 
 // watchCatalog reconciles whenever the catalog file changes.
@@ -782,4 +771,24 @@ func StoreOptions(c config.Config, log *slog.Logger) store.Options {
 		inline = -1 // the file says 0: keep only empty objects inline
 	}
 	return store.Options{QuotaBytes: int64(c.Store.Quota), InlineMax: inline, Logger: log, MinFree: int64(c.Node.MinFree)}
+}
+
+// roleService is a role's service on the bus.
+type roleService struct {
+	role, desc string
+	eps        func() []bus.Endpoint
+}
+
+// roleServices are the roles' services, each made by its role's package
+// (or, for those not yet moved, by this one), in the order Start puts them
+// on the bus.
+func (n *Node) roleServices() []roleService {
+	return []roleService{
+		{"store", "the verified content store", n.storeService},
+		{"index", "published manifests and name records", func() []bus.Endpoint { return indexsvc.Endpoints(n.index, n.emit) }},
+		{"plugins", "the TLD plugins: validate, resolve, split", n.pluginsService},
+		{"ledger", "metered accesses and payouts", func() []bus.Endpoint { return n.ledgerSvc.Endpoints() }},
+		{"mailbox", "the onion mailbox: send, inbox, ack", n.mailboxService},
+		{"dht", "the overlay: peers, where copies are, pinning with replicas", n.dhtService},
+	}
 }

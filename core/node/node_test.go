@@ -246,7 +246,7 @@ func TestOverloadGives429Only(t *testing.T) {
 		t.Fatalf("the heap grew by %d MiB over %d requests", growth>>20, 2*clients*each)
 	}
 	// Every 200 on the small note was metered: seal and look.
-	settled, err := n.settle(context.Background())
+	settled, err := n.ledgerSvc.Settle(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

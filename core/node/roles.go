@@ -5,15 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"time"
 
 	"github.com/ronhost/ronhost/bus"
 	"github.com/ronhost/ronhost/bus/contract"
 	"github.com/ronhost/ronhost/core/cid"
-	"github.com/ronhost/ronhost/core/index"
-	"github.com/ronhost/ronhost/core/ledger"
 	"github.com/ronhost/ronhost/core/manifest"
-	"github.com/ronhost/ronhost/core/names"
 	"github.com/ronhost/ronhost/core/store"
 	"github.com/ronhost/ronhost/internal/codes"
 	"github.com/ronhost/ronhost/plugins"
@@ -62,53 +58,6 @@ func (n *Node) storeService() []bus.Endpoint {
 			return out, nil
 		}),
 	}, n.macroStoreVerbs()...)
-}
-
-func (n *Node) indexService() []bus.Endpoint {
-	return []bus.Endpoint{
-		bus.Handle(contract.IndexPublish, func(ctx context.Context, r contract.PublishReq) (contract.Published, error) {
-			e, err := n.index.Publish(ctx, index.Request{Manifest: []byte(r.Manifest), Doc: r.Doc, Payload: r.Payload.CID,
-				Size: r.Payload.Size, Filename: r.Filename, MediaType: r.MediaType})
-			if err != nil {
-				return contract.Published{}, roleError(err)
-			}
-			p := contract.Published{Address: e.Address, Manifest: e.Manifest, TLD: e.TLD, Payload: e.Payload, Size: e.Size}
-			n.emit(bus.KindManifestPublished, bus.ManifestPublished{Address: p.Address, Manifest: p.Manifest.String(),
-				TLD: p.TLD, Payload: p.Payload.String(), Size: p.Size})
-			return p, nil
-		}),
-		bus.Handle(contract.IndexLookup, func(ctx context.Context, r contract.LookupReq) (contract.Entry, error) {
-			e, err := n.index.Lookup(ctx, r.Hash)
-			return contract.Entry(e), roleError(err)
-		}),
-		bus.Handle(contract.IndexAdopt, func(ctx context.Context, r contract.LookupReq) (contract.Entry, error) {
-			e, err := n.index.Adopt(ctx, r.Hash)
-			return contract.Entry(e), roleError(err)
-		}),
-		bus.Handle(contract.IndexList, func(ctx context.Context, r contract.ListReq) (contract.Entries, error) {
-			es, err := n.index.List(ctx, r.TLD, r.Limit)
-			out := contract.Entries{Entries: make([]contract.Entry, 0, len(es))}
-			for _, e := range es {
-				out.Entries = append(out.Entries, contract.Entry(e))
-			}
-			return out, roleError(err)
-		}),
-		bus.Handle(contract.IndexNameSet, func(ctx context.Context, r contract.NameSetReq) (contract.NameSet, error) {
-			rec, err := names.ParseRecord(r.Record)
-			if err != nil {
-				return contract.NameSet{}, roleError(err)
-			}
-			if err := n.index.Names().Put(ctx, rec, time.Now()); err != nil {
-				return contract.NameSet{}, roleError(err)
-			}
-			n.emit(bus.KindNameUpdated, bus.NameUpdated{Name: rec.Name, Address: rec.Address, Seq: rec.Seq})
-			return contract.NameSet{Name: rec.Name, Seq: rec.Seq}, nil
-		}),
-		bus.Handle(contract.IndexNameGet, func(ctx context.Context, r contract.NameGetReq) (contract.NameRecord, error) {
-			rec, err := n.index.Names().Get(ctx, r.Name)
-			return contract.NameRecord(rec), roleError(err)
-		}),
-	}
 }
 
 // manifestOf reads a stored canonical manifest, checked against its CID.
@@ -216,102 +165,6 @@ func (o *objectReader) ReadAt(p []byte, off int64) (int, error) {
 		err = io.EOF
 	}
 	return got, err
-}
-
-func (n *Node) ledgerService() []bus.Endpoint {
-	return []bus.Endpoint{
-		bus.Handle(contract.LedgerMeter, func(ctx context.Context, r contract.MeterReq) (contract.MeterReply, error) {
-			epoch, err := n.ledger.Meter(ctx, ledger.Access{Manifest: r.Manifest, TLD: r.TLD, Price: r.Price,
-				Node: r.Node, Payout: r.Payout, Bytes: r.Bytes})
-			if err != nil {
-				return contract.MeterReply{}, roleError(err)
-			}
-			return contract.MeterReply{Epoch: epoch}, nil
-		}),
-		bus.Handle(contract.LedgerSettle, func(ctx context.Context, _ contract.Empty) (contract.Settlements, error) {
-			s, err := n.settle(ctx)
-			out := contract.Settlements{Settlements: make([]contract.Settlement, 0, len(s))}
-			for _, e := range s {
-				c := contract.Settlement{Epoch: e.Epoch, Manifests: e.Manifests, Settled: e.Settled,
-					AlreadySettled: e.AlreadySettled, Amount: e.Amount, Failed: make([]contract.Failure, 0, len(e.Failed))}
-				for _, f := range e.Failed {
-					c.Failed = append(c.Failed, contract.Failure(f))
-				}
-				out.Settlements = append(out.Settlements, c)
-			}
-			return out, roleError(err)
-		}),
-		bus.Handle(contract.LedgerBalances, func(ctx context.Context, _ contract.Empty) (contract.Balances, error) {
-			b, err := n.ledger.Balances(ctx)
-			out := contract.Balances{Balances: make([]contract.Balance, 0, len(b))}
-			for _, x := range b {
-				out.Balances = append(out.Balances, contract.Balance(x))
-			}
-			return out, roleError(err)
-		}),
-		bus.Handle(contract.LedgerEpochs, func(ctx context.Context, _ contract.Empty) (contract.Epochs, error) {
-			e, err := n.ledger.Epochs(ctx)
-			out := contract.Epochs{Epochs: make([]contract.EpochInfo, 0, len(e))}
-			for _, x := range e {
-				out.Epochs = append(out.Epochs, contract.EpochInfo(x))
-			}
-			return out, roleError(err)
-		}),
-	}
-}
-
-// settle seals the open epoch and settles every sealed epoch not yet fully
-// settled, each manifest through its TLD's plugin.
-func (n *Node) settle(ctx context.Context) ([]ledger.Settlement, error) {
-	n.settleMu.Lock()
-	defer n.settleMu.Unlock()
-	if _, err := n.ledger.Seal(ctx); err != nil {
-		return nil, err
-	}
-	return n.settleSealed(ctx)
-}
-
-func (n *Node) settleSealed(ctx context.Context) ([]ledger.Settlement, error) {
-	epochs, err := n.ledger.Epochs(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := []ledger.Settlement{}
-	for _, e := range epochs {
-		if !e.Sealed || e.Settled == e.Manifests {
-			continue
-		}
-		s, err := n.ledger.Settle(ctx, e.Epoch, busSplitter{n.bus})
-		if err != nil {
-			return out, err
-		}
-		out = append(out, s)
-		failed := make([]string, 0, len(s.Failed))
-		for _, f := range s.Failed {
-			failed = append(failed, f.Manifest.String())
-		}
-		n.emit(bus.KindEpochSettled, bus.EpochSettled{Epoch: s.Epoch, Manifests: s.Manifests, Amount: s.Amount, Failed: failed})
-		if len(s.Failed) > 0 {
-			n.log.Warn("some manifests could not be settled; they will be retried", "epoch", s.Epoch, "failed", len(s.Failed))
-		}
-	}
-	return out, nil
-}
-
-// busSplitter is the ledger's Splitter: the plugins role's split verb.
-type busSplitter struct{ b *bus.Bus }
-
-func (s busSplitter) Split(ctx context.Context, m cid.CID, tld, epoch string, amount uint64, u ledger.Usage) ([]ledger.Allocation, error) {
-	cu := contract.Usage{Requests: u.Requests, Bytes: u.Bytes, Servers: make([]contract.Server, 0, len(u.Servers))}
-	for _, s := range u.Servers {
-		cu.Servers = append(cu.Servers, contract.Server(s))
-	}
-	resp, err := bus.Call(ctx, s.b, contract.PluginsSplit, contract.SplitReq{Manifest: m, Epoch: epoch, Amount: amount, Usage: cu})
-	out := make([]ledger.Allocation, 0, len(resp.Allocations))
-	for _, a := range resp.Allocations {
-		out = append(out, ledger.Allocation(a))
-	}
-	return out, err
 }
 
 // pluginError maps the plugin host's errors, and reports faults on the bus.
