@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ronhost/ronhost/bus"
+	"github.com/ronhost/ronhost/bus/contract"
 	"github.com/ronhost/ronhost/core/cid"
 	"github.com/ronhost/ronhost/core/store"
 	"github.com/ronhost/ronhost/internal/codes"
@@ -82,23 +83,14 @@ type PublishRequest struct {
 	MediaType string          `json:"media_type,omitempty"`
 }
 
-// Published is the answer to a publish.
-type Published struct {
-	Address  string  `json:"address"`
-	Manifest cid.CID `json:"manifest"`
-	TLD      string  `json:"tld"`
-	Payload  cid.CID `json:"payload"`
-	Size     int64   `json:"size"`
-}
+// Published is the answer to a publish: the index.publish reply, declared
+// once in bus/contract.
+type Published = contract.Published
 
 // Resolved is a plugin's answer to ron_resolve: Status 200 with a byte range
-// of the payload and its content type, or 404.
-type Resolved struct {
-	Status      int    `json:"status"`
-	ContentType string `json:"content_type"`
-	Offset      int64  `json:"offset"`
-	Length      int64  `json:"length"`
-}
+// of the payload and its content type, or 404: the plugins.resolve reply,
+// declared once in bus/contract.
+type Resolved = contract.Resolved
 
 // Access is one priced access to meter: the body bytes the gateway wrote.
 type Access struct {

@@ -17,6 +17,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/ronhost/ronhost/bus"
+	"github.com/ronhost/ronhost/bus/contract"
 	"github.com/ronhost/ronhost/core/cid"
 	"github.com/ronhost/ronhost/core/manifest"
 	"github.com/ronhost/ronhost/core/names"
@@ -46,19 +47,9 @@ type Objects interface {
 	Put(ctx context.Context, r io.Reader, o store.PutOptions) (store.PutResult, error)
 }
 
-// Entry is a published manifest as the gateway serves it.
-type Entry struct {
-	Address   string          `json:"address"`
-	Manifest  cid.CID         `json:"manifest"`
-	TLD       string          `json:"tld"`
-	Payload   cid.CID         `json:"payload"`
-	Size      int64           `json:"size"`
-	MediaType string          `json:"media_type,omitempty"`
-	Price     uint64          `json:"price"`
-	Doc       json.RawMessage `json:"doc"`
-	Index     json.RawMessage `json:"index,omitempty"`
-	Published time.Time       `json:"published"`
-}
+// Entry is a published manifest as the gateway serves it: the index.lookup
+// reply, declared once in bus/contract (and stored as its JSON).
+type Entry = contract.Entry
 
 // Request is one publication: a Manifest.toml for a payload already stored.
 type Request struct {

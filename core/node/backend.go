@@ -39,12 +39,12 @@ func (b backend) Lookup(ctx context.Context, hash cid.CID) (gateway.Entry, error
 func (b backend) Publish(ctx context.Context, r gateway.PublishRequest) (gateway.Published, error) {
 	p, err := bus.Call(ctx, b.n.bus, contract.IndexPublish, contract.PublishReq{Doc: r.Doc,
 		Payload: contract.Payload{CID: r.Payload.CID, Size: r.Payload.Size}, Filename: r.Filename, MediaType: r.MediaType})
-	return gateway.Published(p), err
+	return p, err
 }
 
 func (b backend) Resolve(ctx context.Context, e gateway.Entry, path string) (gateway.Resolved, error) {
 	r, err := bus.Call(ctx, b.n.bus, contract.PluginsResolve, contract.ResolveReq{Manifest: e.Manifest, Path: path})
-	return gateway.Resolved(r), err
+	return r, err
 }
 
 func (b backend) Name(ctx context.Context, name string) (json.RawMessage, error) {

@@ -26,20 +26,14 @@ func Endpoints(x *index.Index, emit func(kind string, v any)) []bus.Endpoint {
 			return p, nil
 		}),
 		bus.Handle(contract.IndexLookup, func(ctx context.Context, r contract.LookupReq) (contract.Entry, error) {
-			e, err := x.Lookup(ctx, r.Hash)
-			return contract.Entry(e), err
+			return x.Lookup(ctx, r.Hash)
 		}),
 		bus.Handle(contract.IndexAdopt, func(ctx context.Context, r contract.LookupReq) (contract.Entry, error) {
-			e, err := x.Adopt(ctx, r.Hash)
-			return contract.Entry(e), err
+			return x.Adopt(ctx, r.Hash)
 		}),
 		bus.Handle(contract.IndexList, func(ctx context.Context, r contract.ListReq) (contract.Entries, error) {
 			es, err := x.List(ctx, r.TLD, r.Limit)
-			out := contract.Entries{Entries: make([]contract.Entry, 0, len(es))}
-			for _, e := range es {
-				out.Entries = append(out.Entries, contract.Entry(e))
-			}
-			return out, err
+			return contract.Entries{Entries: es}, err
 		}),
 		bus.Handle(contract.IndexNameSet, func(ctx context.Context, r contract.NameSetReq) (contract.NameSet, error) {
 			rec, err := names.ParseRecord(r.Record)
