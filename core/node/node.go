@@ -35,6 +35,7 @@ import (
 	"github.com/ronhost/ronhost/core/tor"
 	"github.com/ronhost/ronhost/internal/secretfile"
 	"github.com/ronhost/ronhost/plugins"
+	"github.com/ronhost/ronhost/plugins/pluginsvc"
 )
 
 // Builtin is a plugin module shipped inside the binary.
@@ -786,7 +787,10 @@ func (n *Node) roleServices() []roleService {
 	return []roleService{
 		{"store", "the verified content store", n.storeService},
 		{"index", "published manifests and name records", func() []bus.Endpoint { return indexsvc.Endpoints(n.index, n.emit) }},
-		{"plugins", "the TLD plugins: validate, resolve, split", n.pluginsService},
+		{"plugins", "the TLD plugins: validate, resolve, split", func() []bus.Endpoint {
+			ps := &pluginsvc.Service{Router: n.router, Objects: n.objs, List: func() any { return n.Plugins() }, Emit: n.emit, Blocked: n.blockedTLD}
+			return ps.Endpoints()
+		}},
 		{"ledger", "metered accesses and payouts", func() []bus.Endpoint { return n.ledgerSvc.Endpoints() }},
 		{"mailbox", "the onion mailbox: send, inbox, ack", n.mailboxService},
 		{"dht", "the overlay: peers, where copies are, pinning with replicas", n.dhtService},
