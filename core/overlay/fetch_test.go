@@ -30,7 +30,9 @@ func TestFiftyNodesFetch(t *testing.T) {
 	}
 	const n = 50
 	nodes, _ := mockNodes(t, n, 3, 0)
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	// A guard against a hang, not a verdict on speed: under the race
+	// detector on a loaded 2-core machine the 49 fetches took over 2 minutes.
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 
 	stores := make([]*store.Store, n)
@@ -61,7 +63,7 @@ func TestFiftyNodesFetch(t *testing.T) {
 		t.Fatal(err)
 	}
 	obj := res.CID
-	poll.UntilErr(t, 30*time.Second, "Provide", func() error { return nodes[origin].Provide(ctx, obj) })
+	poll.UntilErr(t, 5*time.Minute, "Provide", func() error { return nodes[origin].Provide(ctx, obj) })
 
 	var (
 		wg     sync.WaitGroup
@@ -93,16 +95,16 @@ func TestFiftyNodesFetch(t *testing.T) {
 // after Provide returns), fetches c into st and checks the stored copy.
 func fetchOne(ctx context.Context, o *Overlay, b *blob.Service, st *store.Store, c cid.CID, want []byte) error {
 	var provs []peerInfo
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	err := poll.Wait(ctx, func() error {
 		got, err := o.FindProviders(ctx, c, 4)
-		if err == nil && len(got) > 0 {
-			provs = got
-			break
+		if err == nil && len(got) == 0 {
+			err = errNoProvider
 		}
-		if time.Now().After(deadline) {
-			return errNotFound(c, err)
-		}
+		provs = got
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("finding a provider of %s: %w", c, err)
 	}
 	size, ob, err := b.Outboard(ctx, c, provs)
 	if err != nil {
@@ -138,6 +140,4 @@ type peerInfo = peer.AddrInfo
 
 var errMismatch = errors.New("the stored copy differs from the original")
 
-func errNotFound(c cid.CID, err error) error {
-	return fmt.Errorf("no provider of %s found within 30s (last error: %v)", c, err)
-}
+var errNoProvider = errors.New("no provider found yet")
