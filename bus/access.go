@@ -97,10 +97,12 @@ const responseWindow = 10 * time.Minute
 
 // Permissions returns the permissions of a connection running roles whose
 // replies come to subjects under inbox (nats.go's inbox prefix):
-//   - publish: ron.<role>.<verb> for every verb the roles serve (another
-//     instance of a role is as trusted as this one) or call, and
-//     ron.evt.<kind> for every event they emit;
-//   - subscribe: ron.<role>.<verb> for every verb they serve, the service
+//   - publish: ron.<role>.<verb> and its cancels ron.<role>.<verb>.cancel
+//     for every verb the roles serve (another instance of a role is as
+//     trusted as this one) or call, and ron.evt.<kind> for every event they
+//     emit;
+//   - subscribe: ron.<role>.<verb> for every verb they serve and
+//     ron.<role>.*.cancel for each role serving verbs, the service
 //     discovery subjects of their services ($SRV.PING|INFO|STATS, and those
 //     followed by ron-<role>), and inbox.>.
 //
@@ -130,9 +132,11 @@ func (c Contract) Permissions(roles []string, inbox string) (Permissions, error)
 		}
 		for _, v := range r.Serves {
 			add(&p.Publish, subjectPrefix+r.Role+"."+v)
+			add(&p.Publish, subjectPrefix+r.Role+"."+v+cancelSuffix)
 		}
 		for _, call := range r.Calls {
 			add(&p.Publish, subjectPrefix+call)
+			add(&p.Publish, subjectPrefix+call+cancelSuffix)
 		}
 		for _, k := range r.Emits {
 			add(&p.Publish, eventPrefix+k)
@@ -142,6 +146,7 @@ func (c Contract) Permissions(roles []string, inbox string) (Permissions, error)
 		}
 		if len(r.Serves) > 0 {
 			serves = true
+			add(&p.Subscribe, subjectPrefix+r.Role+".*"+cancelSuffix)
 			add(&p.Subscribe, "$SRV.*."+serviceName(r.Role))
 			add(&p.Subscribe, "$SRV.*."+serviceName(r.Role)+".*")
 		}

@@ -62,9 +62,10 @@ func TestContractChecks(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Permissions{
-		Publish: []string{"ron.gamma.x", "ron.alpha.get", "ron.beta.put", "ron.evt.beta.ok"},
-		Subscribe: []string{"ron.gamma.x", "$SRV.*.ron-gamma", "$SRV.*.ron-gamma.*", "ron.beta.put", "$SRV.*.ron-beta",
-			"$SRV.*.ron-beta.*", "$SRV.PING", "$SRV.INFO", "$SRV.STATS", "_INBOX.me.>"},
+		Publish: []string{"ron.gamma.x", "ron.gamma.x.cancel", "ron.alpha.get", "ron.alpha.get.cancel",
+			"ron.beta.put", "ron.beta.put.cancel", "ron.evt.beta.ok"},
+		Subscribe: []string{"ron.gamma.x", "ron.gamma.*.cancel", "$SRV.*.ron-gamma", "$SRV.*.ron-gamma.*", "ron.beta.put",
+			"ron.beta.*.cancel", "$SRV.*.ron-beta", "$SRV.*.ron-beta.*", "$SRV.PING", "$SRV.INFO", "$SRV.STATS", "_INBOX.me.>"},
 	}
 	if fmt.Sprint(p) != fmt.Sprint(want) {
 		t.Fatalf("permissions of gamma+beta:\n%v\nwant\n%v", p, want)

@@ -143,6 +143,8 @@ type Bus struct {
 	idle     *sync.Cond
 	base     context.Context
 	cancel   context.CancelFunc
+	// cancels: the running requests a caller may cancel (cancel.go).
+	cancels cancels
 
 	retries int
 	// connEvent gets a token (never blocking) when the connection connects

@@ -22,7 +22,9 @@ import (
 //
 // What is left of ctx's deadline and ctx's request id (WithRequestID; a
 // fresh one when it has none) go with the request: the handler's ctx has
-// the same deadline (at most MaxHandlerTimeout) and request id.
+// the same deadline (at most MaxHandlerTimeout) and request id. When ctx
+// is cancelled before the reply, the handler's ctx is cancelled too (a
+// cancel message, docs/BUS.md).
 //
 // Request sends the request again, up to Options.Retries more times and
 // only while ctx lasts, when another attempt may succeed where this one
@@ -89,8 +91,12 @@ func (b *Bus) Request(ctx context.Context, v Spec, req, resp any) error {
 }
 
 // send is one attempt: the request with its headers (the time left of
-// ctx's deadline, the request id).
+// ctx's deadline, the request id, a fresh cancel token). When ctx is
+// cancelled before the reply, it tells the handler to stop (sendCancel).
 func send(ctx context.Context, nc *nats.Conn, subj string, data []byte) (*nats.Msg, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	m := &nats.Msg{Subject: subj, Data: data, Header: nats.Header{}}
 	if dl, ok := ctx.Deadline(); ok {
 		ms := time.Until(dl).Milliseconds()
@@ -102,7 +108,13 @@ func send(ctx context.Context, nc *nats.Conn, subj string, data []byte) (*nats.M
 	if id := RequestID(ctx); id != "" {
 		m.Header.Set(requestIDHeader, id)
 	}
-	return nc.RequestMsgWithContext(ctx, m)
+	token := newCancelToken()
+	m.Header.Set(cancelHeader, token)
+	msg, err := nc.RequestMsgWithContext(ctx, m)
+	if err != nil && errors.Is(ctx.Err(), context.Canceled) {
+		sendCancel(nc, subj, token)
+	}
+	return msg, err
 }
 
 func encodeRequest(req any) ([]byte, error) {

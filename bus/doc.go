@@ -32,7 +32,11 @@
 // use Call, servers Handle and Serve. A request carries its caller's
 // deadline and request id in headers (Ron-Timeout-Ms, Ron-Request-Id): the
 // handler's ctx ends with the caller's and carries the id (RequestID), and
-// LogHandler puts the id in log lines logged with that ctx.
+// LogHandler puts the id in log lines logged with that ctx. A caller whose
+// ctx is cancelled before the reply publishes a cancel naming the request
+// (its subject and the random token of its Ron-Cancel header) on
+// ron.<role>.<verb>.cancel, and the handler's ctx ends with
+// ErrCallerCanceled as its cause.
 //
 // Bulk bytes never travel on the bus: a request or reply larger than the
 // server's max payload is refused with codes.TooLarge.

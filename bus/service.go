@@ -20,7 +20,8 @@ import (
 // empty); the reply is the JSON of the returned value (nil: {}), or the
 // error as an *Error (AsError; a context deadline becomes codes.Timeout). ctx
 // ends at the caller's deadline (at most MaxHandlerTimeout; the bus's
-// RequestTimeout when the caller sent none), or when the bus closes, and
+// RequestTimeout when the caller sent none), when the caller cancels the
+// request (context.Cause: ErrCallerCanceled) or when the bus closes, and
 // carries the caller's request id (RequestID).
 type Handler func(ctx context.Context, req []byte) (any, error)
 
@@ -117,6 +118,14 @@ func (b *Bus) AddService(role, version, description string, endpoints map[string
 			return fmt.Errorf("bus: service %s: %w", ep.subject, err)
 		}
 	}
+	// Cancels for the role's verbs (cancel.go), heard by every instance. A
+	// connection the server does not let subscribe to them (an external
+	// NATS configured before they existed) is told so asynchronously, and
+	// its requests just cannot be cancelled.
+	if _, err := b.conn.Load().Subscribe(subjectPrefix+role+".*"+cancelSuffix, b.onCancel); err != nil {
+		_ = svc.Stop()
+		return fmt.Errorf("bus: service %s: subscribing to its cancels: %w", role, err)
+	}
 	b.services[role] = svc
 	b.flush("service " + role)
 	return nil
@@ -137,6 +146,13 @@ func (ep *endpoint) dispatch(req micro.Request) {
 		ep.respondError(reply, Errorf(codes.Unavailable, "bus: %s: the node is shutting down", ep.subject), true)
 		return
 	}
+	h := req.Headers()
+	ctx, release, ok := b.cancels.track(b.base, ep.subject, h.Get(cancelHeader))
+	if !ok {
+		b.hmu.Unlock()
+		b.log.Debug("dropped a request its caller had cancelled", "subject", ep.subject, "request_id", h.Get(requestIDHeader))
+		return
+	}
 	b.inflight++
 	b.hmu.Unlock()
 
@@ -146,6 +162,7 @@ func (ep *endpoint) dispatch(req micro.Request) {
 	ep.mu.Unlock()
 	go func() {
 		defer func() {
+			release()
 			<-ep.sem
 			b.hmu.Lock()
 			b.inflight--
@@ -154,15 +171,14 @@ func (ep *endpoint) dispatch(req micro.Request) {
 			}
 			b.hmu.Unlock()
 		}()
-		h := req.Headers()
-		ep.serve(reply, req.Data(), h.Get(timeoutHeader), h.Get(requestIDHeader))
+		ep.serve(ctx, reply, req.Data(), h.Get(timeoutHeader), h.Get(requestIDHeader))
 	}()
 }
 
-// serve runs the handler and replies.
-func (ep *endpoint) serve(reply string, data []byte, timeout, rid string) {
+// serve runs the handler under parent and replies.
+func (ep *endpoint) serve(parent context.Context, reply string, data []byte, timeout, rid string) {
 	start := time.Now()
-	v, err := ep.call(data, timeout, rid)
+	v, err := ep.call(parent, data, timeout, rid)
 	var body []byte
 	if err == nil {
 		body, err = ep.encode(v)
@@ -190,15 +206,16 @@ func (ep *endpoint) serve(reply string, data []byte, timeout, rid string) {
 	}
 }
 
-// call runs the handler with its caller's deadline (timeout, the header's
+// call runs the handler under parent (which the bus's closing or the
+// caller's cancel ends) with its caller's deadline (timeout, the header's
 // value; the bus's RequestTimeout without one) and request id, turning a
 // panic into an error.
-func (ep *endpoint) call(data []byte, timeout, rid string) (v any, err error) {
+func (ep *endpoint) call(parent context.Context, data []byte, timeout, rid string) (v any, err error) {
 	d, ok := callerTimeout(timeout)
 	if !ok {
 		d = ep.b.timeout
 	}
-	ctx, cancel := context.WithTimeout(ep.b.base, d)
+	ctx, cancel := context.WithTimeout(parent, d)
 	defer cancel()
 	if rid != "" && SaneRequestID(rid) {
 		ctx = WithRequestID(ctx, rid)
@@ -214,6 +231,8 @@ func (ep *endpoint) call(data []byte, timeout, rid string) (v any, err error) {
 		switch {
 		case errors.Is(err, context.DeadlineExceeded):
 			err = Errorf(codes.Timeout, "bus: %s ran past its %s deadline", ep.subject, d)
+		case errors.Is(err, context.Canceled) && errors.Is(context.Cause(ctx), ErrCallerCanceled):
+			err = Errorf(codes.Timeout, "bus: %s: the caller canceled the request", ep.subject)
 		case errors.Is(err, context.Canceled):
 			err = Errorf(codes.Unavailable, "bus: %s: the node is shutting down", ep.subject)
 		}
