@@ -46,7 +46,10 @@ var errSkipProbe = errors.New("conformance: input over the host's limit")
 //
 // Time is judged by fuel, the same on every machine (ABI v1.1). Only a call
 // stopped by the host's wall-clock safety net, which a stalled machine can
-// reach, is retried once; limits.time reports retries.
+// reach, is retried once; limits.time reports retries. Such a stop is
+// counted (s.stalls), and Run redoes the run: the stopped call's instance
+// was discarded, so the calls after it ran in an instance with another
+// history, and their fuel and memory are not the module's alone.
 func (s *suite) call(ctx context.Context, pr probe, fresh bool) (plugins.Result, error) {
 	do := func() (plugins.Result, error) {
 		if fresh {
@@ -54,9 +57,16 @@ func (s *suite) call(ctx context.Context, pr probe, fresh bool) (plugins.Result,
 		}
 		return s.p.Call(ctx, pr.entry, pr.input)
 	}
-	res, err := do()
+	var res plugins.Result
+	var err error
+	if s.stall != nil && s.stall(len(s.calls)) {
+		res, err = s.stalled(ctx, pr, fresh)
+	} else {
+		res, err = do()
+	}
 	var first *plugins.FaultError
 	if errors.As(err, &first) && errors.Is(err, plugins.ErrWallClock) && ctx.Err() == nil {
+		s.stalls++
 		res, err = do()
 		if err == nil {
 			s.retried = append(s.retried, callRecord{entry: pr.entry, label: pr.label, input: pr.input, fresh: fresh, res: res, elapsed: res.Elapsed, fault: first})
@@ -266,4 +276,17 @@ func (s *suite) validateRaw(manifest []byte) []byte {
 	b.Write(manifest)
 	fmt.Fprintf(&b, `,"context":{"tld":%q,"payload_size":%d}}`, s.p.Info().TLD, s.baseSize())
 	return b.Bytes()
+}
+
+// stalled is what a call stopped by the host's wall-clock safety net gives,
+// without waiting for one: a pooled call's instance is discarded, as the
+// host discards the instance of any faulted call (Plugin.ReleaseAll: the
+// suite makes one call at a time, so the pooled instance is idle), and the
+// answer is a timeout fault. Only tests make calls stall (suite.stall).
+func (s *suite) stalled(ctx context.Context, pr probe, fresh bool) (plugins.Result, error) {
+	if !fresh {
+		s.p.ReleaseAll(ctx)
+	}
+	return plugins.Result{}, &plugins.FaultError{Plugin: s.p.Hash(), TLD: s.p.Info().TLD, Entry: pr.entry, Kind: plugins.FaultTimeout,
+		Err: fmt.Errorf("%w: injected by a test", plugins.ErrWallClock)}
 }

@@ -266,6 +266,9 @@ func (s *suite) callWithObject(ctx context.Context, pr probe, obj io.ReaderAt) (
 	if err != nil && ctx.Err() != nil {
 		return res, ctx.Err()
 	}
+	if errors.Is(err, plugins.ErrWallClock) {
+		s.stalls++
+	}
 	rec := callRecord{entry: pr.entry, label: pr.label, input: pr.input, res: res}
 	var fe *plugins.FaultError
 	if errors.As(err, &fe) {

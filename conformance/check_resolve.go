@@ -63,6 +63,9 @@ func (s *suite) checkResolvePaths(ctx context.Context) outcome {
 			if errors.As(err, &fe) {
 				rec.fault = fe
 			}
+			if errors.Is(err, plugins.ErrWallClock) {
+				s.stalls++
+			}
 			s.calls = append(s.calls, rec)
 			if ctx.Err() != nil {
 				return failf("%v", ctx.Err())

@@ -110,7 +110,10 @@ type Report struct {
 	Seed    uint64        `json:"seed"`
 	Checks  []CheckResult `json:"checks"`
 	Entries []EntryStats  `json:"entries"` // per entry point, in ABI order, for those called
-	Elapsed time.Duration `json:"elapsed"`
+	Elapsed time.Duration `json:"elapsed"` // of every run
+	// Reruns counts the runs redone because the host's wall-clock safety
+	// net stopped a call (see Run); the report is the last run's.
+	Reruns int `json:"reruns,omitempty"`
 }
 
 // MarshalJSON encodes the report with its counts ("passed", "failed",
@@ -167,10 +170,41 @@ var ErrBadCases = errors.New("conformance: bad cases")
 // A plugin that breaks the ABI gives a Report with failed checks, not an
 // error; the error is for the suite itself: a cancelled ctx, an unreadable
 // cases directory, or a failure to rewrite a case in Update mode.
+//
+// The report is a function of the module and the options alone (fuel, not
+// time, judges calls), except when the host's wall-clock safety net, which a
+// stalled machine can reach, stops a call: the stopped call is retried, but
+// its instance was discarded, so every later call runs in an instance with
+// another history (another heap, another garbage collection), and the fuel
+// and memory figures change. Such a run is redone from the start, in a new
+// host, up to MaxRuns runs in all; Report.Reruns counts the runs redone.
 func Run(ctx context.Context, wasm []byte, opts Options) (*Report, error) {
+	return run(ctx, wasm, opts, nil)
+}
+
+// MaxRuns is how many times Run runs the suite at most: a run in which the
+// wall clock stopped a call is redone (see Run).
+const MaxRuns = 3
+
+// run is Run; stall, when not nil, is asked before every call the suite
+// makes through suite.call, with the number of calls the run made before
+// it, whether that call is to be stopped as if by the wall clock (tests
+// inject stalls with it).
+func run(ctx context.Context, wasm []byte, opts Options, stall func(calls int) bool) (*Report, error) {
 	start := time.Now()
-	s := newSuite(wasm, opts)
-	err := s.run(ctx)
+	var s *suite
+	var err error
+	for n := 1; ; n++ {
+		s = newSuite(wasm, opts)
+		s.stall = stall
+		err = s.run(ctx)
+		if err != nil || s.stalls == 0 || n == MaxRuns {
+			s.report.Reruns = n - 1
+			break
+		}
+		s.log.Info("conformance: the wall-clock safety net stopped a call, so the fuel and memory figures depend on the machine: running again",
+			"stopped", s.stalls, "run", n)
+	}
 	s.report.Elapsed = time.Since(start)
 	s.report.Entries = s.entryStats()
 	return s.report, err
@@ -199,7 +233,9 @@ type suite struct {
 	splitRuns  []splitRun
 	splitDone  bool
 	refs       []ref
-	retried    []callRecord // calls that timed out once, then answered
+	retried    []callRecord   // calls that timed out once, then answered
+	stalls     int            // calls the wall-clock safety net stopped (Run redoes the run)
+	stall      func(int) bool // tests: stop this call as the wall clock would (see run)
 	cases      []namedCase
 }
 

@@ -103,7 +103,9 @@
 //	cases.NAME          one per case file (below)
 //	limits.time         no call spent its fuel budget (time judged by fuel, the same on any machine)
 //	                    (a call that times out is retried once, so a busy
-//	                    machine does not fail a plugin; the report says so)
+//	                    machine does not fail a plugin, and the run is redone,
+//	                    up to MaxRuns runs, so its figures do not depend on
+//	                    the machine; the report says so)
 //	limits.memory       no call ran out of memory or left more than the cap
 //	limits.output       no output over the output limit
 //

@@ -37,6 +37,9 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "calls %-13s %5d calls, %d faults, fuel at most %d of its budget %d (%s), median %s, p99 %s, slowest %s, peak memory %s, largest output %d bytes\n",
 			e.Entry, e.Calls, e.Faults, e.MaxFuel, e.FuelBudget, percent(e.MaxFuel, e.FuelBudget), e.P50.Round(time.Microsecond), e.P99.Round(time.Microsecond), e.MaxElapsed.Round(time.Microsecond), mib(uint64(e.PeakMemory)), e.MaxOutput)
 	}
+	if r.Reruns > 0 {
+		fmt.Fprintf(&b, "run %d times: the wall-clock safety net stopped a call (a stalled machine), which changes the figures of the calls after it\n", r.Reruns+1)
+	}
 	if n := r.Skipped(); n > 0 {
 		fmt.Fprintf(&b, "%d skipped\n", n)
 	}
