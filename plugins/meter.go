@@ -95,12 +95,15 @@ func (st *callState) refill() {
 	b.limit.Set(min(used+b.slice, b.cap))
 }
 
-// check ends the call (it panics) when used has reached the budget, the
-// wall-clock safety net has passed or the caller gave up.
+// check ends the call (it panics) when used has passed the budget, the
+// wall-clock safety net has passed or the caller gave up. Past, not at: the
+// guest calls refill only past the limit (used > limit), and the limit's
+// last value is the cap, so a call that burns its whole budget answers
+// wherever the refills fell (their slices are sized by the wall clock).
 func (st *callState) check(used uint64, now time.Time) {
 	b := st.fuel
 	switch {
-	case used >= b.cap:
+	case used > b.cap:
 		st.abort(FaultTimeout, "%w: %d units, the budget of %s is %d", ErrOutOfFuel, used, b.entry, b.cap)
 	case now.After(b.deadline):
 		st.abort(FaultTimeout, "%w: no answer within %s (%d units of fuel burnt)", ErrWallClock, b.timeout, used)
