@@ -26,6 +26,7 @@ import (
 	"github.com/ronhost/ronhost/core/store"
 	"github.com/ronhost/ronhost/internal/codes"
 	"github.com/ronhost/ronhost/plugins"
+	"github.com/ronhost/ronhost/plugins/pluginsvc"
 )
 
 // contentCommands returns the content commands (put, get, pin, unpin, gc,
@@ -353,20 +354,8 @@ func (v *offlineValidator) Validate(ctx context.Context, tld string, m json.RawM
 	}
 	v.hosts = append(v.hosts, h)
 	out, err := p.Validate(ctx, m, plugins.ValidateContext{TLD: tld, PayloadSize: uint64(max(size, 0))})
-	var rej *plugins.RejectedError
-	var fault *plugins.FaultError
-	switch {
-	case errors.As(err, &rej):
-		b, _ := json.Marshal(rej.Errors)
-		e := bus.Errorf(codes.Rejected, "the .%s plugin rejected the manifest", tld)
-		e.Errors = b
-		return nil, nil, e
-	case errors.As(err, &fault) && fault.Content:
-		return nil, nil, bus.Errorf(codes.ContentFault, "%v", err)
-	case errors.As(err, &fault):
-		return nil, nil, bus.Errorf(codes.PluginFault, "%v", err)
-	case err != nil:
-		return nil, nil, err
+	if err != nil {
+		return nil, nil, pluginsvc.Err(tld, err)
 	}
 	return out.Manifest, out.Index, nil
 }

@@ -140,8 +140,28 @@ func (o *objectReader) ReadAt(p []byte, off int64) (int, error) {
 	return got, err
 }
 
-// pluginError maps the plugin host's errors, and reports faults on the bus.
+// pluginError maps the plugin host's errors (Err), reports faults on the
+// bus, and says why a TLD whose plugin is blocked has none.
 func (s *Service) pluginError(tld string, err error) error {
+	var fault *plugins.FaultError
+	if errors.As(err, &fault) && fault.Since.IsZero() { // a call that ran and faulted, not one refused for marked content
+		s.Emit(bus.KindPluginFaulted, bus.PluginFaulted{TLD: tld, Plugin: fault.Plugin, Entry: string(fault.Entry),
+			Kind: string(fault.Kind), Message: fault.Error()})
+	}
+	if errors.Is(err, plugins.ErrUnknownTLD) {
+		if why := s.Blocked(tld); why != "" {
+			return bus.Errorf(codes.Unavailable, "%s", why)
+		}
+	}
+	return Err(tld, err)
+}
+
+// Err maps an error of the plugin host, from a call to the plugin that owns
+// tld, to the node's codes: a rejection with its field errors, a fault on
+// the content or on the plugin, no plugin, a plugin out of service, an input
+// over the limits. Other errors are returned as they are. The CLI's offline
+// commands use it too, so they answer as a node does.
+func Err(tld string, err error) error {
 	var rej *plugins.RejectedError
 	var fault *plugins.FaultError
 	switch {
@@ -150,19 +170,11 @@ func (s *Service) pluginError(tld string, err error) error {
 		e := bus.Errorf(codes.Rejected, "the .%s plugin rejected the manifest", tld)
 		e.Errors = b
 		return e
+	case errors.As(err, &fault) && fault.Content:
+		return bus.Errorf(codes.ContentFault, "%v", err)
 	case errors.As(err, &fault):
-		if fault.Since.IsZero() { // a call that ran and faulted, not one refused for marked content
-			s.Emit(bus.KindPluginFaulted, bus.PluginFaulted{TLD: tld, Plugin: fault.Plugin, Entry: string(fault.Entry),
-				Kind: string(fault.Kind), Message: fault.Error()})
-		}
-		if fault.Content {
-			return bus.Errorf(codes.ContentFault, "%v", err)
-		}
 		return bus.Errorf(codes.PluginFault, "%v", err)
 	case errors.Is(err, plugins.ErrUnknownTLD):
-		if why := s.Blocked(tld); why != "" {
-			return bus.Errorf(codes.Unavailable, "%s", why)
-		}
 		return bus.Errorf(codes.NotFound, "no plugin owns .%s on this node", tld)
 	case errors.Is(err, plugins.ErrNotSupported):
 		return bus.Errorf(codes.NotFound, "the .%s plugin serves no sub-paths", tld)
