@@ -258,6 +258,11 @@ func newSuite(wasm []byte, opts Options) *suite {
 		log = slog.New(slog.DiscardHandler)
 	}
 	lim := plugins.DefaultLimits()
+	// The suite judges time by fuel alone; its wall-clock net is SuiteNet
+	// times a node's, so that a saturated CI runner does not reach it (a C
+	// template's validate of 300,000 numbers, 0.4 s idle, met a node's 2 s
+	// net twice in a row under a 2-core burner).
+	lim.Describe, lim.Validate, lim.Split, lim.Resolve = SuiteNet*lim.Describe, SuiteNet*lim.Validate, SuiteNet*lim.Split, SuiteNet*lim.Resolve
 	if opts.Limits != nil {
 		o := *opts.Limits
 		if o.ModuleBytes > 0 {
@@ -357,6 +362,10 @@ var runtimeChecks = []string{
 	"determinism.fresh", "determinism.reused", "determinism.order",
 	"abi.outputs",
 }
+
+// SuiteNet is how many times a node's wall-clock safety net (ABI §5) the
+// suite waits before it stops a call, unless Options.Limits sets the net.
+const SuiteNet = 10
 
 var limitChecks = []string{"limits.time", "limits.memory", "limits.output"}
 
