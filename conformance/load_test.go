@@ -3,7 +3,6 @@ package conformance_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -61,17 +60,7 @@ func burn() (stop func()) {
 // haveToolchain reports whether lang's toolchain is installed; in CI a
 // missing one fails t.
 func haveToolchain(t *testing.T, lang string) bool {
-	var err error
-	switch lang {
-	case "rust":
-		err = wasmbuild.HaveCargo()
-	case "c":
-		_, err = wasmbuild.Clang()
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
+	if err := tldtest.Toolchain(t, lang); err != nil {
 		t.Logf("without the %s modules: %v", lang, err)
 		return false
 	}
