@@ -73,7 +73,7 @@ bin/staticcheck: FORCE
 # The plugin packages hold calls to wall-clock deadlines (50 ms): they run on
 # their own, after the network-heavy packages (50-node DHTs, a private Tor
 # network, role processes), so they do not share the two cores with them.
-PLUGIN_PKGS = ./plugins/... ./tlds/... ./conformance/...
+PLUGIN_PKGS = ./internal/plugins/... ./tlds/... ./conformance/...
 
 unit:
 	$(GO) test -race -timeout 40m $$($(GO) list ./... | grep -v -e /plugins -e /tlds -e /conformance)
@@ -91,21 +91,21 @@ conformance: build
 # Each figure is reported as a ratio to a limit measured in the same run
 # (native Go for plugins, raw BLAKE3 and plain file I/O for the store).
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 1000x -timeout 30m ./plugins/
-	RON_BENCH_CALLS=1000000 $(GO) test -run '^$$' -bench SteadyState -benchtime 1x -timeout 60m ./plugins/
-	RON_BENCH_BYTES=1073741824 $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./core/store/
+	$(GO) test -run '^$$' -bench . -benchtime 1000x -timeout 30m ./internal/plugins/
+	RON_BENCH_CALLS=1000000 $(GO) test -run '^$$' -bench SteadyState -benchtime 1x -timeout 60m ./internal/plugins/
+	RON_BENCH_BYTES=1073741824 $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./internal/core/store/
 	$(GO) test -run '^$$' -bench . -benchtime 300x -timeout 30m ./tlds/...
-	$(GO) test -run '^$$' -bench RequestReply -benchtime 20000x -count 3 ./bus/
-	$(GO) test -run '^$$' -bench GetLarge -benchtime 5x -timeout 30m ./core/gateway/
-	$(GO) test -run '^$$' -bench GetSmall -benchtime 5000x ./core/gateway/
-	$(GO) test -run '^$$' -bench VerifyEntry -benchtime 2000x -count 3 ./core/gateway/
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./core/ledger/
-	$(GO) test -run '^$$' -bench DecodeTOML -benchtime 1x ./core/manifest/
+	$(GO) test -run '^$$' -bench RequestReply -benchtime 20000x -count 3 ./internal/bus/
+	$(GO) test -run '^$$' -bench GetLarge -benchtime 5x -timeout 30m ./internal/core/gateway/
+	$(GO) test -run '^$$' -bench GetSmall -benchtime 5000x ./internal/core/gateway/
+	$(GO) test -run '^$$' -bench VerifyEntry -benchtime 2000x -count 3 ./internal/core/gateway/
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/core/ledger/
+	$(GO) test -run '^$$' -bench DecodeTOML -benchtime 1x ./internal/core/manifest/
 	$(GO) test -run '^$$' -bench Set -benchtime 200000x -count 5 ./internal/pebbledb/
-	$(GO) test -run '^$$' -bench SealOpen -benchtime 2000x -count 3 ./core/mailbox/
-	$(GO) test -run '^$$' -bench 'Fetch1GiB/tcp-tls' -benchtime 5x -timeout 30m ./core/blob/
-	$(GO) test -run '^$$' -bench FindProviders50 -benchtime 490x -timeout 30m ./core/overlay/
-	$(GO) test -run '^$$' -bench DHTScale -benchtime 2x -timeout 120m ./core/overlay/
+	$(GO) test -run '^$$' -bench SealOpen -benchtime 2000x -count 3 ./internal/core/mailbox/
+	$(GO) test -run '^$$' -bench 'Fetch1GiB/tcp-tls' -benchtime 5x -timeout 30m ./internal/core/blob/
+	$(GO) test -run '^$$' -bench FindProviders50 -benchtime 490x -timeout 30m ./internal/core/overlay/
+	$(GO) test -run '^$$' -bench DHTScale -benchtime 2x -timeout 120m ./internal/core/overlay/
 
 # The whole process, end to end (internal/nodebench): real `ronhost serve`
 # processes on 127.0.0.1, each figure a ratio to a limit measured in the same

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/ronhost/ronhost/plugins"
+	"github.com/ronhost/ronhost/internal/plugins"
 )
 
 // PluginCaller runs raw ABI calls on a plugin loaded in the real host. It

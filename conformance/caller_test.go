@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/ronhost/ronhost/conformance"
-	"github.com/ronhost/ronhost/plugins"
+	"github.com/ronhost/ronhost/internal/plugins"
 	"github.com/ronhost/ronhost/sdk-wasm/rontest"
 )
 

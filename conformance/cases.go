@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ronhost/ronhost/plugins"
+	"github.com/ronhost/ronhost/internal/plugins"
 )
 
 // caseFile is one NAME.json in Options.CasesDir. Entry is "validate" (the

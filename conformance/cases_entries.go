@@ -13,7 +13,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/ronhost/ronhost/plugins"
+	"github.com/ronhost/ronhost/internal/plugins"
 )
 
 // Split and resolve cases: the case's manifest is validated first (a node

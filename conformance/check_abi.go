@@ -9,7 +9,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/ronhost/ronhost/plugins"
+	"github.com/ronhost/ronhost/internal/plugins"
 )
 
 // The abi.* checks read the module itself, before the host loads it.

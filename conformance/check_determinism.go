@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/ronhost/ronhost/plugins"
+	"github.com/ronhost/ronhost/internal/plugins"
 )
 
 // The determinism.* checks compare every answer with the one a brand-new

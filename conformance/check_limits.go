@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/ronhost/ronhost/plugins"
+	"github.com/ronhost/ronhost/internal/plugins"
 )
 
 // The limits.* checks look back over every call the suite made.

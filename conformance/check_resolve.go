@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ronhost/ronhost/plugins"
+	"github.com/ronhost/ronhost/internal/plugins"
 )
 
 // The resolve.* checks run only for a plugin whose describe lists the

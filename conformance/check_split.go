@@ -11,7 +11,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/ronhost/ronhost/plugins"
+	"github.com/ronhost/ronhost/internal/plugins"
 )
 
 // The split.* checks share one battery of calls: every normalized example

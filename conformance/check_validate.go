@@ -9,7 +9,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/ronhost/ronhost/plugins"
+	"github.com/ronhost/ronhost/internal/plugins"
 )
 
 // The validate.* checks.

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/ronhost/ronhost/docs/schema"
-	"github.com/ronhost/ronhost/plugins"
+	"github.com/ronhost/ronhost/internal/plugins"
 	"github.com/ronhost/ronhost/sdk-wasm/jsonschema"
 )
 

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/ronhost/ronhost/conformance"
-	"github.com/ronhost/ronhost/plugins"
+	"github.com/ronhost/ronhost/internal/plugins"
 )
 
 func text(r *conformance.Report) string {

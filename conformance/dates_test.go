@@ -25,7 +25,7 @@ func TestDatesCheckBothForms(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			wasm, err := buildOnce("dates-"+tc.name, func(out string) error {
-				return wasmbuild.Build(context.Background(), "../plugins/testdata/dates", out, tc.extra...)
+				return wasmbuild.Build(context.Background(), "../internal/plugins/testdata/dates", out, tc.extra...)
 			})
 			if err != nil {
 				t.Fatal(err)

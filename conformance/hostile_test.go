@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/ronhost/ronhost/conformance"
-	"github.com/ronhost/ronhost/plugins"
+	"github.com/ronhost/ronhost/internal/plugins"
 )
 
 // Each hostile plugin breaks one rule; the suite must fail the check that

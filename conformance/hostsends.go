@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ronhost/ronhost/docs/schema"
-	"github.com/ronhost/ronhost/plugins"
+	"github.com/ronhost/ronhost/internal/plugins"
 	"github.com/ronhost/ronhost/sdk-wasm/jsonschema"
 )
 

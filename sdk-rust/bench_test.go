@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ronhost/ronhost/internal/plugins"
 	"github.com/ronhost/ronhost/internal/wasmbuild"
-	"github.com/ronhost/ronhost/plugins"
 	ron "github.com/ronhost/ronhost/sdk-wasm"
 	"github.com/ronhost/ronhost/sdk-wasm/examples/notes"
 	"golang.org/x/sys/unix"

@@ -14,10 +14,10 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/ronhost/ronhost/bus"
-	"github.com/ronhost/ronhost/core/config"
-	"github.com/ronhost/ronhost/core/node"
+	"github.com/ronhost/ronhost/internal/bus"
 	"github.com/ronhost/ronhost/internal/codes"
+	"github.com/ronhost/ronhost/internal/core/config"
+	"github.com/ronhost/ronhost/internal/core/node"
 )
 
 // The exit statuses of every command, chosen in one place (exitCode) from

@@ -15,8 +15,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ronhost/ronhost/core/cid"
 	"github.com/ronhost/ronhost/internal/browsertest"
+	"github.com/ronhost/ronhost/internal/core/cid"
 	"github.com/ronhost/ronhost/internal/wasmbuild"
 )
 

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ronhost/ronhost/core/node"
+	"github.com/ronhost/ronhost/internal/core/node"
 )
 
 // lockedBuffer is a bytes.Buffer that a serving app writes while the test reads it.

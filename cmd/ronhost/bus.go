@@ -12,9 +12,9 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/ronhost/ronhost/bus"
-	"github.com/ronhost/ronhost/core/config"
-	"github.com/ronhost/ronhost/core/node"
+	"github.com/ronhost/ronhost/internal/bus"
+	"github.com/ronhost/ronhost/internal/core/config"
+	"github.com/ronhost/ronhost/internal/core/node"
 	"github.com/ronhost/ronhost/internal/secretfile"
 )
 

@@ -13,8 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/ronhost/ronhost/bus"
-	"github.com/ronhost/ronhost/core/node"
+	"github.com/ronhost/ronhost/internal/bus"
+	"github.com/ronhost/ronhost/internal/core/node"
 )
 
 // nodeClient talks to the running node of a data directory over its HTTP

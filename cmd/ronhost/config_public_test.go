@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ronhost/ronhost/core/config"
+	"github.com/ronhost/ronhost/internal/core/config"
 )
 
 // TestConfigInitPublic: config init --public writes the profile of a node

@@ -12,8 +12,8 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
-	"github.com/ronhost/ronhost/core/cid"
 	"github.com/ronhost/ronhost/internal/browsertest"
+	"github.com/ronhost/ronhost/internal/core/cid"
 	"github.com/ronhost/ronhost/internal/wasmbuild"
 	"github.com/ronhost/ronhost/tlds"
 )

@@ -17,16 +17,16 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ronhost/ronhost/bus"
-	"github.com/ronhost/ronhost/core/cid"
-	"github.com/ronhost/ronhost/core/gateway"
-	"github.com/ronhost/ronhost/core/index"
-	"github.com/ronhost/ronhost/core/manifest"
-	"github.com/ronhost/ronhost/core/node"
-	"github.com/ronhost/ronhost/core/store"
+	"github.com/ronhost/ronhost/internal/bus"
 	"github.com/ronhost/ronhost/internal/codes"
-	"github.com/ronhost/ronhost/plugins"
-	"github.com/ronhost/ronhost/plugins/pluginsvc"
+	"github.com/ronhost/ronhost/internal/core/cid"
+	"github.com/ronhost/ronhost/internal/core/gateway"
+	"github.com/ronhost/ronhost/internal/core/index"
+	"github.com/ronhost/ronhost/internal/core/manifest"
+	"github.com/ronhost/ronhost/internal/core/node"
+	"github.com/ronhost/ronhost/internal/core/store"
+	"github.com/ronhost/ronhost/internal/plugins"
+	"github.com/ronhost/ronhost/internal/plugins/pluginsvc"
 )
 
 // contentCommands returns the content commands (put, get, pin, unpin, gc,

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ronhost/ronhost/core/cid"
+	"github.com/ronhost/ronhost/internal/core/cid"
 	"github.com/ronhost/ronhost/internal/wasmbuild"
 )
 

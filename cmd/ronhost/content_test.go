@@ -12,8 +12,8 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
-	"github.com/ronhost/ronhost/core/cid"
-	"github.com/ronhost/ronhost/core/store"
+	"github.com/ronhost/ronhost/internal/core/cid"
+	"github.com/ronhost/ronhost/internal/core/store"
 )
 
 type cli struct {

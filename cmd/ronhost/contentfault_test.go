@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ronhost/ronhost/core/cid"
-	"github.com/ronhost/ronhost/core/node"
+	"github.com/ronhost/ronhost/internal/core/cid"
+	"github.com/ronhost/ronhost/internal/core/node"
 	"github.com/ronhost/ronhost/internal/wasmbuild"
 )
 

@@ -12,8 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ronhost/ronhost/core/cid"
-	"github.com/ronhost/ronhost/core/store"
+	"github.com/ronhost/ronhost/internal/core/cid"
+	"github.com/ronhost/ronhost/internal/core/store"
 )
 
 // lyingGateway forwards to a real node and flips the byte at position at of

@@ -19,10 +19,10 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
-	"github.com/ronhost/ronhost/bus"
-	"github.com/ronhost/ronhost/bus/contract"
-	"github.com/ronhost/ronhost/core/cid"
-	"github.com/ronhost/ronhost/core/node"
+	"github.com/ronhost/ronhost/internal/bus"
+	"github.com/ronhost/ronhost/internal/bus/contract"
+	"github.com/ronhost/ronhost/internal/core/cid"
+	"github.com/ronhost/ronhost/internal/core/node"
 	"github.com/ronhost/ronhost/internal/secretfile"
 	"github.com/ronhost/ronhost/internal/wasmbuild"
 )

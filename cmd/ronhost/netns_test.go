@@ -20,9 +20,9 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/ronhost/ronhost/core/cid"
-	"github.com/ronhost/ronhost/core/node"
-	"github.com/ronhost/ronhost/core/overlay"
+	"github.com/ronhost/ronhost/internal/core/cid"
+	"github.com/ronhost/ronhost/internal/core/node"
+	"github.com/ronhost/ronhost/internal/core/overlay"
 )
 
 // The overlay across NATs, in Linux network namespaces the test creates:

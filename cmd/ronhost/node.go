@@ -19,12 +19,12 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/ronhost/ronhost/bus"
-	"github.com/ronhost/ronhost/core/config"
-	"github.com/ronhost/ronhost/core/names"
-	"github.com/ronhost/ronhost/core/node"
-	"github.com/ronhost/ronhost/core/token"
+	"github.com/ronhost/ronhost/internal/bus"
 	"github.com/ronhost/ronhost/internal/codes"
+	"github.com/ronhost/ronhost/internal/core/config"
+	"github.com/ronhost/ronhost/internal/core/names"
+	"github.com/ronhost/ronhost/internal/core/node"
+	"github.com/ronhost/ronhost/internal/core/token"
 )
 
 // Commands that configure a node or talk to a running one.

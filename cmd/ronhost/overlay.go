@@ -7,8 +7,8 @@ import (
 	"net/http"
 	"net/url"
 
-	"github.com/ronhost/ronhost/core/cid"
-	"github.com/ronhost/ronhost/core/node"
+	"github.com/ronhost/ronhost/internal/core/cid"
+	"github.com/ronhost/ronhost/internal/core/node"
 )
 
 // The overlay through the running node: `ronhost pin --replicas N` and

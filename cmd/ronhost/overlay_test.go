@@ -13,8 +13,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ronhost/ronhost/core/cid"
-	"github.com/ronhost/ronhost/core/node"
+	"github.com/ronhost/ronhost/internal/core/cid"
+	"github.com/ronhost/ronhost/internal/core/node"
 )
 
 // overlayNode starts `ronhost serve` with the overlay joined through

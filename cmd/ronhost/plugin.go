@@ -17,11 +17,11 @@ import (
 	"text/tabwriter"
 
 	"github.com/ronhost/ronhost/conformance"
-	"github.com/ronhost/ronhost/core/cid"
-	"github.com/ronhost/ronhost/core/config"
-	"github.com/ronhost/ronhost/core/node"
-	"github.com/ronhost/ronhost/core/registry"
-	"github.com/ronhost/ronhost/plugins"
+	"github.com/ronhost/ronhost/internal/core/cid"
+	"github.com/ronhost/ronhost/internal/core/config"
+	"github.com/ronhost/ronhost/internal/core/node"
+	"github.com/ronhost/ronhost/internal/core/registry"
+	"github.com/ronhost/ronhost/internal/plugins"
 	sdkrust "github.com/ronhost/ronhost/sdk-rust"
 	"github.com/ronhost/ronhost/sdk-wasm/template"
 )

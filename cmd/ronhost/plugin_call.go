@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ronhost/ronhost/plugins"
+	"github.com/ronhost/ronhost/internal/plugins"
 )
 
 // callResult is what `plugin call` prints.

@@ -17,7 +17,7 @@ import (
 
 // hostileLoop is an ABI v1 module whose ron_validate loops forever in
 // output_set with 1 MiB (plugins' TestHostileFileIsCurrent keeps it).
-const hostileLoop = "../../plugins/testdata/hostile-validate-output_set.wasm"
+const hostileLoop = "../../internal/plugins/testdata/hostile-validate-output_set.wasm"
 
 // `ronhost plugin test` on a module that loops in a host call ends by
 // itself, failing limits.time, and a real process of it honours SIGTERM in

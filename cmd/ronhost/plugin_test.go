@@ -14,7 +14,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/ronhost/ronhost/core/node"
+	"github.com/ronhost/ronhost/internal/core/node"
 	"github.com/ronhost/ronhost/internal/wasmbuild"
 )
 
@@ -41,8 +41,8 @@ func chaosModules(t *testing.T) (v1, v2 string) {
 		}
 		ctx := context.Background()
 		a, b := filepath.Join(dir, "chaos.wasm"), filepath.Join(dir, "chaos2.wasm")
-		if wasmbuild.Build(ctx, "../../plugins/testdata/chaos", a) == nil &&
-			wasmbuild.Build(ctx, "../../plugins/testdata/chaos", b, "-ldflags=-X main.version=2") == nil {
+		if wasmbuild.Build(ctx, "../../internal/plugins/testdata/chaos", a) == nil &&
+			wasmbuild.Build(ctx, "../../internal/plugins/testdata/chaos", b, "-ldflags=-X main.version=2") == nil {
 			chaosBuild.v1, chaosBuild.v2 = a, b
 		}
 	})

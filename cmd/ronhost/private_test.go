@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ronhost/ronhost/core/node"
+	"github.com/ronhost/ronhost/internal/core/node"
 )
 
 // TestDataDirIsPrivate runs `ronhost serve` twice on a data directory an

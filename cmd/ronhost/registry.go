@@ -17,11 +17,11 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/ronhost/ronhost/core/cid"
-	"github.com/ronhost/ronhost/core/node"
-	"github.com/ronhost/ronhost/core/registry"
-	"github.com/ronhost/ronhost/core/registry/follower"
-	"github.com/ronhost/ronhost/plugins"
+	"github.com/ronhost/ronhost/internal/core/cid"
+	"github.com/ronhost/ronhost/internal/core/node"
+	"github.com/ronhost/ronhost/internal/core/registry"
+	"github.com/ronhost/ronhost/internal/core/registry/follower"
+	"github.com/ronhost/ronhost/internal/plugins"
 )
 
 // The maintainers' side of a registry is a working directory (--dir):

@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ronhost/ronhost/core/registry"
+	"github.com/ronhost/ronhost/internal/core/registry"
+	"github.com/ronhost/ronhost/internal/plugins"
 	"github.com/ronhost/ronhost/internal/wasmbuild"
-	"github.com/ronhost/ronhost/plugins"
 )
 
 // metric returns the value of the first metric line starting with prefix

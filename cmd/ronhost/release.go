@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/ronhost/ronhost/internal/plugins"
 	"github.com/ronhost/ronhost/internal/release"
-	"github.com/ronhost/ronhost/plugins"
 	"github.com/ronhost/ronhost/sdk-wasm/ronsig"
 )
 

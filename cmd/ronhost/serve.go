@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ronhost/ronhost/core/node"
+	"github.com/ronhost/ronhost/internal/core/node"
 	"github.com/ronhost/ronhost/tlds"
 )
 

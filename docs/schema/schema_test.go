@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ronhost/ronhost/core/manifest"
 	"github.com/ronhost/ronhost/docs/schema"
-	"github.com/ronhost/ronhost/plugins"
+	"github.com/ronhost/ronhost/internal/core/manifest"
+	"github.com/ronhost/ronhost/internal/plugins"
 	"github.com/ronhost/ronhost/sdk-wasm/jsonschema"
 )
 
@@ -67,7 +67,7 @@ func manifests(t *testing.T) map[string][]byte {
 			}
 		}
 	}
-	files, _ := filepath.Glob("../../core/manifest/testdata/*.toml")
+	files, _ := filepath.Glob("../../internal/core/manifest/testdata/*.toml")
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {

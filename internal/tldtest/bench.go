@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ronhost/ronhost/plugins"
+	"github.com/ronhost/ronhost/internal/plugins"
 	ron "github.com/ronhost/ronhost/sdk-wasm"
 )
 

@@ -10,9 +10,9 @@ import (
 	"testing"
 
 	"github.com/ronhost/ronhost/conformance"
-	"github.com/ronhost/ronhost/core/manifest"
+	"github.com/ronhost/ronhost/internal/core/manifest"
+	"github.com/ronhost/ronhost/internal/plugins"
 	"github.com/ronhost/ronhost/internal/wasmbuild"
-	"github.com/ronhost/ronhost/plugins"
 	ron "github.com/ronhost/ronhost/sdk-wasm"
 	"github.com/ronhost/ronhost/sdk-wasm/rontest"
 )

@@ -6,9 +6,9 @@ import (
 	"os"
 	"testing"
 
+	"github.com/ronhost/ronhost/internal/plugins"
 	"github.com/ronhost/ronhost/internal/tldtest"
 	"github.com/ronhost/ronhost/internal/wasmbuild"
-	"github.com/ronhost/ronhost/plugins"
 	"github.com/ronhost/ronhost/tlds/alg/algtld"
 )
 

@@ -10,9 +10,9 @@ import (
 	"os"
 	"testing"
 
+	"github.com/ronhost/ronhost/internal/plugins"
 	"github.com/ronhost/ronhost/internal/tldtest"
 	"github.com/ronhost/ronhost/internal/wasmbuild"
-	"github.com/ronhost/ronhost/plugins"
 	ron "github.com/ronhost/ronhost/sdk-wasm"
 	"github.com/ronhost/ronhost/tlds/map/internal/pmtiles"
 	"github.com/ronhost/ronhost/tlds/map/maptld"

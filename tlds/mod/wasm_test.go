@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ronhost/ronhost/internal/plugins"
 	"github.com/ronhost/ronhost/internal/tldtest"
 	"github.com/ronhost/ronhost/internal/wasmbuild"
-	"github.com/ronhost/ronhost/plugins"
 	"github.com/ronhost/ronhost/tlds/mod/modtld"
 )
 

@@ -1,0 +1,612 @@
+package blob
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+
+	"github.com/ronhost/ronhost/internal/core/cid"
+	"github.com/ronhost/ronhost/internal/core/store"
+	"github.com/ronhost/ronhost/internal/poll"
+)
+
+// testSpan splits test objects into many requests.
+const testSpan = 256 << 10
+
+func TestFetchFromThreeProviders(t *testing.T) {
+	data := randomBytes(1, 6<<20+1234)
+	var provs []*node
+	var c cid.CID
+	for range 3 {
+		n := newNode(t, Config{}, nil)
+		c = n.put(t, data)
+		provs = append(provs, n)
+	}
+	client := newNode(t, Config{Span: testSpan}, nil)
+	stats, err := client.fetch(t, c, provs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client.has(t, c, data)
+	if stats.Bytes != int64(len(data)) || stats.Retries != 0 || len(stats.Liars) != 0 {
+		t.Fatalf("stats %+v: want %d bytes, no retries, no liars", stats, len(data))
+	}
+	var sum int64
+	for _, p := range provs {
+		got := stats.PerPeer[p.h.ID()]
+		if got <= 0 {
+			t.Errorf("provider %s served nothing: %v", p.h.ID(), stats.PerPeer)
+		}
+		if client.svc.Score(p.h.ID()) <= 0 {
+			t.Errorf("provider %s scores %d after serving", p.h.ID(), client.svc.Score(p.h.ID()))
+		}
+		sum += got
+	}
+	if sum != stats.Bytes {
+		t.Fatalf("per-peer bytes sum to %d, not %d", sum, stats.Bytes)
+	}
+}
+
+func TestSmallAndEdgeSizes(t *testing.T) {
+	prov := newNode(t, Config{}, nil)
+	client := newNode(t, Config{Span: testSpan}, nil)
+	for i, size := range []int{0, 1, 100, store.GroupSize - 1, store.GroupSize, store.GroupSize + 1, 2 * store.GroupSize, int(testSpan) + 5} {
+		data := randomBytes(uint64(100+i), size)
+		c := prov.put(t, data)
+		stats, err := client.fetch(t, c, prov)
+		if err != nil {
+			t.Fatalf("size %d: %v", size, err)
+		}
+		if stats.Bytes != int64(size) {
+			t.Fatalf("size %d: fetched %d bytes", size, stats.Bytes)
+		}
+		client.has(t, c, data)
+	}
+}
+
+func TestFetchFillsOnlyWhatIsMissing(t *testing.T) {
+	data := randomBytes(2, 3<<20+77)
+	prov := newNode(t, Config{}, nil)
+	c := prov.put(t, data)
+	client := newNode(t, Config{Span: testSpan}, nil)
+	ctx := context.Background()
+	size, ob, err := client.svc.Outboard(ctx, c, []peer.AddrInfo{prov.info()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := client.st.NewIngest(ctx, c, size, ob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Abort()
+	// Some groups arrived already (from an earlier, interrupted fetch).
+	have := [][2]int64{{0, 5 * store.GroupSize}, {20 * store.GroupSize, 31 * store.GroupSize}}
+	for _, h := range have {
+		if err := in.WriteGroups(h[0], data[h[0]:h[1]]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stats, err := client.svc.Fetch(ctx, c, in, []peer.AddrInfo{prov.info()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := size - 16*store.GroupSize; stats.Bytes != want {
+		t.Fatalf("fetched %d bytes, want %d (only the missing ones)", stats.Bytes, want)
+	}
+	if !in.Done() {
+		t.Fatalf("still missing %v", in.Missing())
+	}
+	// Nothing missing: no provider is even needed.
+	if stats, err := client.svc.Fetch(ctx, c, in, nil); err != nil || stats.Bytes != 0 {
+		t.Fatalf("Fetch of a complete sink: %+v, %v", stats, err)
+	}
+}
+
+func TestLiarIsCaughtAndFetchCompletes(t *testing.T) {
+	data := randomBytes(3, 4<<20+999)
+	now := time.Unix(1_000_000, 0)
+	var clock sync.Mutex
+	cfg := Config{Span: testSpan, BanFor: time.Hour, Now: func() time.Time { clock.Lock(); defer clock.Unlock(); return now }}
+	liar := newNode(t, Config{}, nil)
+	honest1 := newNode(t, Config{}, nil)
+	honest2 := newNode(t, Config{}, nil)
+	var c cid.CID
+	for _, n := range []*node{liar, honest1, honest2} {
+		c = n.put(t, data)
+	}
+	liar.src.set(func(m *testSource) { m.lie = true })
+	client := newNode(t, cfg, nil)
+	ctx := context.Background()
+	size, ob, err := client.svc.Outboard(ctx, c, []peer.AddrInfo{honest1.info()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := client.st.NewIngest(ctx, c, size, ob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The liar comes first: it gets the first range and is caught on it.
+	stats, err := client.svc.Fetch(ctx, c, in, []peer.AddrInfo{liar.info(), honest1.info(), honest2.info()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.Commit(ctx, store.PutOptions{Pin: true}); err != nil {
+		t.Fatal(err)
+	}
+	client.has(t, c, data)
+	if !slices.Equal(stats.Liars, []peer.ID{liar.h.ID()}) {
+		t.Fatalf("liars %v, want [%s]", stats.Liars, liar.h.ID())
+	}
+	if stats.PerPeer[liar.h.ID()] != 0 || stats.Retries == 0 {
+		t.Fatalf("stats %+v: the liar's range must have been asked again, none of its bytes kept", stats)
+	}
+	if !client.svc.Banned(liar.h.ID()) || client.svc.Score(liar.h.ID()) >= 0 {
+		t.Fatalf("liar: banned %v, score %d", client.svc.Banned(liar.h.ID()), client.svc.Score(liar.h.ID()))
+	}
+	if client.svc.Banned(honest1.h.ID()) || client.svc.Banned(honest2.h.ID()) {
+		t.Fatal("an honest provider is banned")
+	}
+	if client.h.Network().Connectedness(liar.h.ID()) == network.Connected {
+		t.Fatal("still connected to the liar")
+	}
+	// A banned peer is not asked again.
+	if _, _, err := client.svc.Outboard(ctx, c, []peer.AddrInfo{liar.info()}); !errors.Is(err, ErrNoProviders) {
+		t.Fatalf("Outboard from a banned peer only: %v", err)
+	}
+	clock.Lock()
+	now = now.Add(time.Hour + time.Second)
+	clock.Unlock()
+	if client.svc.Banned(liar.h.ID()) {
+		t.Fatal("the ban outlived BanFor")
+	}
+}
+
+func TestOutboardLiars(t *testing.T) {
+	data := randomBytes(4, 3*store.GroupSize+100)
+	forger := newNode(t, Config{}, nil)   // flips a bit in a parent node
+	shrinker := newNode(t, Config{}, nil) // claims a size one byte short, with a consistent header
+	silent := newNode(t, Config{}, nil)   // does not have it
+	honest := newNode(t, Config{}, nil)
+	var c cid.CID
+	for _, n := range []*node{forger, shrinker, honest} {
+		c = n.put(t, data)
+	}
+	forger.src.set(func(m *testSource) {
+		m.outboardHook = func(size int64, ob []byte) (int64, []byte) {
+			ob[8+64+3] ^= 0x10
+			return size, ob
+		}
+	})
+	shrinker.src.set(func(m *testSource) {
+		m.outboardHook = func(size int64, ob []byte) (int64, []byte) {
+			binary.LittleEndian.PutUint64(ob, uint64(size-1))
+			return size - 1, ob
+		}
+	})
+	client := newNode(t, Config{}, nil)
+	ctx := context.Background()
+	size, ob, err := client.svc.Outboard(ctx, c, []peer.AddrInfo{forger.info(), silent.info(), shrinker.info(), honest.info()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSize, wantOB, _ := honest.st.Outboard(ctx, c)
+	if size != wantSize || !bytes.Equal(ob, wantOB) {
+		t.Fatalf("got size %d, an outboard equal: %v", size, bytes.Equal(ob, wantOB))
+	}
+	for _, n := range []*node{forger, shrinker} {
+		if !client.svc.Banned(n.h.ID()) {
+			t.Errorf("%s is not banned", n.h.ID())
+		}
+	}
+	if client.svc.Banned(silent.h.ID()) || client.svc.Score(silent.h.ID()) != 0 {
+		t.Error("a peer that answered not_found was punished")
+	}
+}
+
+func TestProviderDiesMidTransfer(t *testing.T) {
+	data := randomBytes(5, 5<<20+3)
+	dying := newNode(t, Config{}, nil)
+	spare := newNode(t, Config{}, nil)
+	var c cid.CID
+	for _, n := range []*node{dying, spare} {
+		c = n.put(t, data)
+	}
+	var once sync.Once
+	dying.src.set(func(m *testSource) {
+		m.afterBytes = 1 << 20
+		m.onBytes = func(context.Context) error {
+			once.Do(func() { go dying.h.Close() })
+			return errors.New("provider died")
+		}
+	})
+	// One provider at a time: the dying one serves until it dies.
+	client := newNode(t, Config{Span: testSpan, MaxProviders: 1}, nil)
+	stats, err := client.fetch(t, c, dying, spare)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client.has(t, c, data)
+	if stats.PerPeer[spare.h.ID()] == 0 || stats.Retries == 0 || len(stats.Liars) != 0 {
+		t.Fatalf("stats %+v: want the spare to take over the dead provider's ranges", stats)
+	}
+	if client.svc.Banned(dying.h.ID()) || client.svc.Score(dying.h.ID()) >= client.svc.Score(spare.h.ID()) {
+		t.Fatalf("dead provider: banned %v, score %d (spare %d)", client.svc.Banned(dying.h.ID()), client.svc.Score(dying.h.ID()), client.svc.Score(spare.h.ID()))
+	}
+}
+
+func TestStalledProvider(t *testing.T) {
+	data := randomBytes(6, 3<<20)
+	stalled := newNode(t, Config{}, nil)
+	spare := newNode(t, Config{}, nil)
+	var c cid.CID
+	for _, n := range []*node{stalled, spare} {
+		c = n.put(t, data)
+	}
+	stalled.src.set(func(m *testSource) {
+		m.afterBytes = 512 << 10
+		m.onBytes = func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }
+	})
+	client := newNode(t, Config{Span: testSpan, MaxProviders: 1, RequestTimeout: 300 * time.Millisecond}, nil)
+	stats, err := client.fetch(t, c, stalled, spare)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client.has(t, c, data)
+	if stats.PerPeer[spare.h.ID()] == 0 || stats.Retries == 0 {
+		t.Fatalf("stats %+v: want the spare to take over", stats)
+	}
+}
+
+func TestNotFoundAndNoProviders(t *testing.T) {
+	data := randomBytes(7, 300<<10)
+	empty := newNode(t, Config{}, nil)
+	full := newNode(t, Config{}, nil)
+	c := full.put(t, data)
+	client := newNode(t, Config{Span: testSpan}, nil)
+	ctx := context.Background()
+	_, _, err := client.svc.Outboard(ctx, c, []peer.AddrInfo{empty.info()})
+	if !errors.Is(err, ErrNoProviders) || !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Outboard from a peer without it: %v", err)
+	}
+	if _, _, err := client.svc.Outboard(ctx, c, nil); !errors.Is(err, ErrNoProviders) {
+		t.Fatalf("Outboard from nobody: %v", err)
+	}
+	size, ob, err := client.svc.Outboard(ctx, c, []peer.AddrInfo{full.info()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := client.st.NewIngest(ctx, c, size, ob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Abort()
+	stats, err := client.svc.Fetch(ctx, c, in, []peer.AddrInfo{empty.info(), client.info()})
+	if !errors.Is(err, ErrNoProviders) || !errors.Is(err, ErrNotFound) || stats.Bytes != 0 {
+		t.Fatalf("Fetch from a peer without it (and from itself): %+v, %v", stats, err)
+	}
+	if client.svc.Score(empty.h.ID()) != 0 {
+		t.Fatal("a not_found answer was scored down")
+	}
+	// With a provider that has it, the fetch goes on past the one without.
+	if _, err := client.svc.Fetch(ctx, c, in, []peer.AddrInfo{empty.info(), full.info()}); err != nil {
+		t.Fatal(err)
+	}
+	// A peer that does not speak the protocol at all.
+	bare := newHost(t)
+	if _, _, err := client.svc.Outboard(ctx, c, []peer.AddrInfo{info(bare)}); !errors.Is(err, ErrNoProviders) {
+		t.Fatalf("Outboard from a peer without the protocol: %v", err)
+	}
+}
+
+func TestBusy(t *testing.T) {
+	data := randomBytes(8, 200<<10)
+	busy := newNode(t, Config{MaxInbound: 1}, nil)
+	spare := newNode(t, Config{}, nil)
+	c := busy.put(t, data)
+	spare.put(t, data)
+	// Hold busy's one slot: a stream that has been answered and stays open.
+	other := newHost(t)
+	rs := openRaw(t, other, busy, ProtocolBlob)
+	if r := rs.roundTrip(t, frameOf(request{Op: opOutboard, CID: c.String()})); r.Error != nil {
+		t.Fatal(r.Error)
+	}
+	client := newNode(t, Config{Span: testSpan}, nil)
+	_, _, err := client.svc.Outboard(context.Background(), c, []peer.AddrInfo{busy.info()})
+	if !errors.Is(err, ErrBusy) {
+		t.Fatalf("Outboard from a busy peer: %v", err)
+	}
+	stats, err := client.fetch(t, c, busy, spare)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client.has(t, c, data)
+	if stats.PerPeer[spare.h.ID()] != int64(len(data)) || client.svc.Score(busy.h.ID()) != 0 {
+		t.Fatalf("stats %+v, busy's score %d", stats, client.svc.Score(busy.h.ID()))
+	}
+	// The slot frees when the held stream ends.
+	rs.st.Close()
+	poll.Until(t, "the busy peer to serve again", func() bool {
+		_, _, err := client.svc.Outboard(context.Background(), c, []peer.AddrInfo{busy.info()})
+		return err == nil
+	})
+}
+
+func frameOf(v any) []byte {
+	var b bytes.Buffer
+	if err := writeFrame(&b, v); err != nil {
+		panic(err)
+	}
+	return b.Bytes()
+}
+
+func rawFrame(body string) []byte {
+	return append(binary.AppendUvarint(nil, uint64(len(body))), body...)
+}
+
+func TestMalformedRequests(t *testing.T) {
+	data := randomBytes(9, 3*store.GroupSize+10)
+	srv := newNode(t, Config{}, nil)
+	c := srv.put(t, data)
+	cs := c.String()
+	other := newHost(t)
+	bigLen := binary.AppendUvarint(nil, MaxHeader+1)
+	cases := []struct {
+		name  string
+		proto string
+		frame []byte
+		code  string
+		open  bool // the stream stays usable
+	}{
+		{"header over the cap", "", append(bigLen, make([]byte, 10)...), CodeTooLarge, false},
+		{"three-byte length", "", []byte{0x80, 0x80, 0x01}, CodeTooLarge, false},
+		{"empty header", "", []byte{0}, CodeInvalid, false},
+		{"not JSON", "", rawFrame("{op"), CodeInvalid, false},
+		{"two objects", "", rawFrame(`{"op":"outboard","cid":"` + cs + `"}{}`), CodeInvalid, false},
+		{"unknown field", "", rawFrame(`{"op":"outboard","cid":"` + cs + `","x":1}`), CodeInvalid, false},
+		{"unknown op", "", frameOf(request{Op: "delete", CID: cs}), CodeInvalid, false},
+		{"bad cid", "", frameOf(request{Op: opOutboard, CID: "b3:xyz"}), CodeInvalid, false},
+		{"outboard with a range", "", frameOf(request{Op: opOutboard, CID: cs, Off: store.GroupSize}), CodeInvalid, false},
+		{"unaligned off", "", frameOf(request{Op: opRead, CID: cs, Off: 5, Len: store.GroupSize}), CodeInvalid, false},
+		{"negative off", "", frameOf(request{Op: opRead, CID: cs, Off: -store.GroupSize, Len: store.GroupSize}), CodeInvalid, false},
+		{"zero len", "", frameOf(request{Op: opRead, CID: cs}), CodeInvalid, false},
+		{"read over the cap", "", frameOf(request{Op: opRead, CID: cs, Len: MaxRead + store.GroupSize}), CodeTooLarge, false},
+		{"read on replicate", string(ProtocolReplicate), frameOf(request{Op: opRead, CID: cs, Len: store.GroupSize}), CodeInvalid, false},
+		{"unaligned len inside", "", frameOf(request{Op: opRead, CID: cs, Len: 100}), CodeInvalid, true},
+		{"past the end", "", frameOf(request{Op: opRead, CID: cs, Off: 4 * store.GroupSize, Len: store.GroupSize}), CodeRange, true},
+		{"over the end", "", frameOf(request{Op: opRead, CID: cs, Off: 3 * store.GroupSize, Len: store.GroupSize}), CodeRange, true},
+		{"unknown object", "", frameOf(request{Op: opOutboard, CID: cid.Sum([]byte("nothing")).String()}), CodeNotFound, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			proto := ProtocolBlob
+			if tc.proto != "" {
+				proto = protocol.ID(tc.proto)
+			}
+			rs := openRaw(t, other, srv, proto)
+			defer rs.st.Reset()
+			r := rs.roundTrip(t, tc.frame)
+			if r.Error == nil || r.Error.Code != tc.code {
+				t.Fatalf("answer %+v, want code %s", r, tc.code)
+			}
+			if !tc.open {
+				if _, err := readFrame(rs.br); err == nil {
+					t.Fatal("the stream stayed open after a fatal error")
+				}
+				return
+			}
+			// Still usable: a good request is answered.
+			r = rs.roundTrip(t, frameOf(request{Op: opRead, CID: cs, Off: 3 * store.GroupSize, Len: 10}))
+			if r.Error != nil || r.Size != int64(len(data)) || r.Len != 10 {
+				t.Fatalf("after %s: %+v", tc.code, r)
+			}
+			got := make([]byte, 10)
+			if _, err := io.ReadFull(rs.br, got); err != nil || !bytes.Equal(got, data[3*store.GroupSize:]) {
+				t.Fatalf("read %q, %v", got, err)
+			}
+		})
+	}
+}
+
+func TestServerCloseWaitsForHandlers(t *testing.T) {
+	data := randomBytes(10, 2<<20)
+	srv := newNode(t, Config{}, nil)
+	c := srv.put(t, data)
+	blocked := make(chan struct{})
+	var once sync.Once
+	srv.src.set(func(m *testSource) {
+		m.afterBytes = 256 << 10
+		m.onBytes = func(ctx context.Context) error { once.Do(func() { close(blocked) }); <-ctx.Done(); return ctx.Err() }
+	})
+	client := newNode(t, Config{Span: testSpan}, nil)
+	done := make(chan error, 1)
+	go func() { _, err := client.fetch(t, c, srv); done <- err }()
+	<-blocked
+	if err := srv.svc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Close returned: the handler that was blocked in its reader has
+	// returned and closed it.
+	if n := srv.src.openReaders(); n != 0 {
+		t.Fatalf("%d readers still open after Close", n)
+	}
+	if err := <-done; !errors.Is(err, ErrNoProviders) {
+		t.Fatalf("fetch from a closed server: %v", err)
+	}
+	// New streams are refused.
+	if _, _, err := client.svc.Outboard(context.Background(), c, []peer.AddrInfo{srv.info()}); !errors.Is(err, ErrNoProviders) {
+		t.Fatalf("Outboard from a closed service: %v", err)
+	}
+	if err := srv.svc.Close(); err != nil {
+		t.Fatal("second Close:", err)
+	}
+}
+
+func TestClientCloseEndsFetch(t *testing.T) {
+	data := randomBytes(11, 2<<20)
+	srv := newNode(t, Config{}, nil)
+	c := srv.put(t, data)
+	blocked := make(chan struct{})
+	var once sync.Once
+	srv.src.set(func(m *testSource) {
+		m.afterBytes = 256 << 10
+		m.onBytes = func(ctx context.Context) error { once.Do(func() { close(blocked) }); <-ctx.Done(); return ctx.Err() }
+	})
+	client := newNode(t, Config{Span: testSpan}, nil)
+	done := make(chan error, 1)
+	go func() { _, err := client.fetch(t, c, srv); done <- err }()
+	<-blocked
+	client.svc.Close()
+	if err := <-done; !errors.Is(err, ErrClosed) {
+		t.Fatalf("Fetch during Close: %v", err)
+	}
+	if _, err := client.svc.Fetch(context.Background(), c, newSinkStub(), nil); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Fetch after Close: %v", err)
+	}
+}
+
+func TestFetchContextCancelled(t *testing.T) {
+	data := randomBytes(12, 2<<20)
+	srv := newNode(t, Config{}, nil)
+	c := srv.put(t, data)
+	blocked := make(chan struct{})
+	var once sync.Once
+	srv.src.set(func(m *testSource) {
+		m.afterBytes = 256 << 10
+		m.onBytes = func(ctx context.Context) error { once.Do(func() { close(blocked) }); <-ctx.Done(); return ctx.Err() }
+	})
+	client := newNode(t, Config{Span: testSpan}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	size, ob, err := client.svc.Outboard(ctx, c, []peer.AddrInfo{srv.info()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := client.st.NewIngest(ctx, c, size, ob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Abort()
+	done := make(chan error, 1)
+	go func() { _, err := client.svc.Fetch(ctx, c, in, []peer.AddrInfo{srv.info()}); done <- err }()
+	<-blocked
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Fetch after cancel: %v", err)
+	}
+	if client.svc.Score(srv.h.ID()) < 0 {
+		t.Fatal("the provider was scored down for our cancel")
+	}
+}
+
+// sinkStub is a Sink missing one group it never gets.
+type sinkStub struct{}
+
+func newSinkStub() sinkStub                      { return sinkStub{} }
+func (sinkStub) Size() int64                     { return store.GroupSize }
+func (sinkStub) Missing() [][2]int64             { return [][2]int64{{0, store.GroupSize}} }
+func (sinkStub) WriteGroups(int64, []byte) error { return errors.New("stub") }
+
+// testReplicator fetches from the asking peer into its node's store.
+type testReplicator struct {
+	n    *node
+	fail error
+	mu   sync.Mutex
+	from []peer.ID
+}
+
+func (r *testReplicator) Replicate(ctx context.Context, c cid.CID, from peer.ID) error {
+	r.mu.Lock()
+	r.from = append(r.from, from)
+	r.mu.Unlock()
+	if r.fail != nil {
+		return r.fail
+	}
+	ais := []peer.AddrInfo{{ID: from}}
+	size, ob, err := r.n.svc.Outboard(ctx, c, ais)
+	if err != nil {
+		return err
+	}
+	in, err := r.n.st.NewIngest(ctx, c, size, ob)
+	if err != nil {
+		return err
+	}
+	if _, err := r.n.svc.Fetch(ctx, c, in, ais); err != nil {
+		in.Abort()
+		return err
+	}
+	_, err = in.Commit(ctx, store.PutOptions{Pin: true})
+	return err
+}
+
+func TestReplicate(t *testing.T) {
+	data := randomBytes(13, 1<<20+5)
+	asker := newNode(t, Config{}, nil)
+	c := asker.put(t, data)
+	trustAsker := Config{Trusted: func(p peer.ID) bool { return p == asker.h.ID() }}
+	rep := &testReplicator{}
+	holder := newNode(t, trustAsker, rep)
+	rep.n = holder
+	refuser := newNode(t, trustAsker, nil)
+	failing := newNode(t, trustAsker, &testReplicator{fail: errors.New("disk full")})
+	// A node that would take copies, but not from the asker: its
+	// Replicator must never be asked (nothing fetched, nothing pinned).
+	strangerRep := &testReplicator{}
+	wary := newNode(t, Config{Trusted: func(peer.ID) bool { return false }}, strangerRep)
+	strangerRep.n = wary
+	noTrust := newNode(t, Config{}, strangerRep) // nil Trusted: nobody
+	ctx := context.Background()
+	for _, n := range []*node{holder, refuser, failing, wary, noTrust} {
+		if err := asker.h.Connect(ctx, n.info()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := asker.svc.AskReplicate(ctx, holder.h.ID(), c); err != nil {
+		t.Fatal(err)
+	}
+	holder.has(t, c, data)
+	if !slices.Equal(rep.from, []peer.ID{asker.h.ID()}) {
+		t.Fatalf("replicator asked to fetch from %v", rep.from)
+	}
+	if err := asker.svc.AskReplicate(ctx, refuser.h.ID(), c); !errors.Is(err, ErrRefused) {
+		t.Fatalf("AskReplicate of a node without a Replicator: %v", err)
+	}
+	var re *RemoteError
+	if err := asker.svc.AskReplicate(ctx, failing.h.ID(), c); !errors.As(err, &re) || re.Code != CodeFailed || re.Message != "disk full" {
+		t.Fatalf("AskReplicate of a failing node: %v", err)
+	}
+	for _, n := range []*node{wary, noTrust} {
+		if err := asker.svc.AskReplicate(ctx, n.h.ID(), c); !errors.Is(err, ErrRefused) {
+			t.Fatalf("AskReplicate of a node that does not trust the asker: %v", err)
+		}
+		if _, err := n.st.Info(ctx, c); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("a node that refused the copy holds it anyway: %v", err)
+		}
+	}
+	if len(strangerRep.from) != 0 {
+		t.Fatalf("the Replicator was asked for an untrusted peer: %v", strangerRep.from)
+	}
+}
+
+func TestPeerTableIsBounded(t *testing.T) {
+	svc := New(newHost(t), nil, nil, Config{})
+	for i := range 3 * maxTracked {
+		svc.adjust(peer.ID(fmt.Sprint(i)), scoreServed, false)
+	}
+	svc.adjust("liar", scoreLied, true)
+	if len(svc.peers) > maxTracked {
+		t.Fatalf("%d peers tracked, at most %d", len(svc.peers), maxTracked)
+	}
+	if !svc.Banned("liar") {
+		t.Fatal("the ban was forgotten")
+	}
+}

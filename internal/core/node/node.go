@@ -1,0 +1,798 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/ronhost/ronhost/internal/bus"
+	"github.com/ronhost/ronhost/internal/core/blob"
+	"github.com/ronhost/ronhost/internal/core/cid"
+	"github.com/ronhost/ronhost/internal/core/config"
+	"github.com/ronhost/ronhost/internal/core/console"
+	"github.com/ronhost/ronhost/internal/core/gateway"
+	"github.com/ronhost/ronhost/internal/core/index"
+	"github.com/ronhost/ronhost/internal/core/index/indexsvc"
+	"github.com/ronhost/ronhost/internal/core/ledger"
+	"github.com/ronhost/ronhost/internal/core/ledger/ledgersvc"
+	"github.com/ronhost/ronhost/internal/core/mailbox"
+	"github.com/ronhost/ronhost/internal/core/overlay"
+	"github.com/ronhost/ronhost/internal/core/registry/follower"
+	"github.com/ronhost/ronhost/internal/core/store"
+	"github.com/ronhost/ronhost/internal/core/token"
+	"github.com/ronhost/ronhost/internal/core/tor"
+	"github.com/ronhost/ronhost/internal/plugins"
+	"github.com/ronhost/ronhost/internal/plugins/pluginsvc"
+	"github.com/ronhost/ronhost/internal/secretfile"
+)
+
+// Builtin is a plugin module shipped inside the binary.
+type Builtin struct {
+	TLD  string
+	Wasm []byte
+}
+
+// Options configure a Node.
+type Options struct {
+	DataDir  string
+	Config   config.Config
+	Builtins []Builtin
+	Logger   *slog.Logger
+	Version  string
+	// ReconcileEvery is how often the node looks for catalog changes made by
+	// the CLI (`ronhost plugin install|remove`); 0 means 2 s.
+	ReconcileEvery time.Duration
+}
+
+// Node is one running ronhost node: every role of a micronode in one
+// process, wired explicitly.
+type Node struct {
+	opts    Options
+	log     *slog.Logger
+	host    *plugins.Host
+	router  *plugins.Router
+	catalog *plugins.Catalog
+	metrics *prometheus.Registry
+
+	// Set by Start.
+	id       string // the node's id, from its key (DATA/keys/node.key)
+	payout   string
+	tokenKey token.Key
+	revoked  *token.Revocations // DATA/keys/revoked
+	store    *store.Store
+	index    *index.Index
+	ledger   *ledger.Ledger
+	tor      *tor.Tor // nil when the private plane runs without tor
+	mailbox  *mailbox.Mailbox
+	bus      *bus.Bus
+	roles    map[string]bool
+	objs     objectStore
+	gw       *gateway.Gateway
+	overlay  *overlay.Overlay // nil with [overlay] mode = off
+	blob     *blob.Service
+	fetches  fetches
+	// remoteHolds are the store role's holds for other processes (holds.go).
+	remoteHolds remoteHolds
+	provide     providing
+	runCtx      context.Context // ends when Close begins
+	ln          net.Listener
+	srv         *http.Server
+	handler     swapHandler   // startingHandler until Start is done
+	progress    startProgress // what Start has brought up, for /readyz?verbose meanwhile
+	// beforeLoad, when set (tests), runs before the plugins load at start.
+	beforeLoad func(ctx context.Context)
+	ready      atomic.Bool
+	ledgerSvc  *ledgersvc.Service // nil without the ledger role
+
+	reconcileMu sync.Mutex
+	lastStamp   string
+	sources     map[string]string                 // TLD -> "builtin", "installed" or "registry b3:<id>"
+	blocked     atomic.Pointer[map[string]string] // TLD -> why a revocation leaves it without a plugin
+	follower    *follower.Follower
+	console     *console.Console // the web console (console.go)
+
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	closers []func() error // undone in reverse by Close (and by a failed Start)
+}
+
+// New returns a node for opts. It does no I/O.
+func New(opts Options) *Node {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	// A line logged with a request's context carries its request id.
+	opts.Logger = slog.New(bus.LogHandler(opts.Logger.Handler()))
+	if opts.ReconcileEvery <= 0 {
+		opts.ReconcileEvery = 2 * time.Second
+	}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	host := plugins.New(HostConfig(opts.Config, opts.DataDir, opts.Logger, opts.Version))
+	n := &Node{
+		opts:    opts,
+		log:     opts.Logger,
+		host:    host,
+		router:  plugins.NewRouter(host),
+		catalog: plugins.NewCatalog(filepath.Join(opts.DataDir, "plugins")),
+		metrics: prometheus.NewRegistry(),
+		sources: map[string]string{},
+		fetches: fetches{jobs: map[cid.CID]*fetchJob{}},
+		provide: providing{wake: make(chan struct{}, 1)},
+	}
+	n.metrics.MustRegister(newPluginCollector(n.router), newDiskCollector(n), newReadyCollector(n))
+	return n
+}
+
+// HostConfig translates the node configuration into the plugin host's.
+func HostConfig(c config.Config, dataDir string, log *slog.Logger, version string) plugins.Config {
+	p := c.Plugins
+	cache := p.CacheDir
+	if cache == "" {
+		cache = filepath.Join(dataDir, "cache", "wazero")
+	}
+	l := plugins.DefaultLimits()
+	l.MemoryBytes = uint32(p.MemoryMiB) << 20
+	// The configured deadlines are in ABI v1 terms: each sets a fuel budget,
+	// the verdict, and a wall-clock safety net 20 times longer (ABI v1.1).
+	l.SetDeadline(plugins.EntryValidate, time.Duration(p.ValidateMillis)*time.Millisecond)
+	l.SetDeadline(plugins.EntrySplit, time.Duration(p.SplitMillis)*time.Millisecond)
+	l.SetDeadline(plugins.EntryResolve, time.Duration(p.ResolveMillis)*time.Millisecond)
+	return plugins.Config{
+		Limits:          l,
+		PoolSize:        p.PoolSize,
+		CacheDir:        cache,
+		MemoEntries:     p.MemoEntries,
+		QuarantineAfter: p.QuarantineAfter,
+		Logger:          log,
+		HostVersion:     version,
+	}
+}
+
+// Router returns the node's TLD router.
+func (n *Node) Router() *plugins.Router { return n.router }
+
+// Addr returns the HTTP API's address once started.
+func (n *Node) Addr() string {
+	if n.ln == nil {
+		return ""
+	}
+	return n.ln.Addr().String()
+}
+
+// Start brings the node's roles up in order: the HTTP listener (so that a
+// taken port fails at once, and clients learn at once that the node is
+// starting: /healthz answers 200, /readyz 503 with what is still starting
+// in ?verbose, anything else 503 with Retry-After), keys, the store (the
+// store role's, or a gateway's cache), index, ledger, bus, private plane,
+// the overlay, plugins, the roles' services, then the HTTP API (the
+// gateway's routes with the gateway role, the ops endpoints always). The
+// plugins load from the start, beside the others (compiling is most of a
+// cold start), and are joined before the roles serve. Start returns once
+// the node serves. On failure, or when ctx ends first (a stop while
+// starting), it undoes what it started, the plugins' load included.
+func (n *Node) Start(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			n.undo()
+		}
+	}()
+	dir, cfg := n.opts.DataDir, n.opts.Config
+	if err := config.CheckRoles(cfg.Node.Roles); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	n.roles = map[string]bool{}
+	for _, r := range cfg.Node.Roles {
+		n.roles[r] = true
+	}
+	if n.has("gateway") && !n.has("store") && cfg.Overlay.Mode == "off" {
+		return fmt.Errorf("node: a gateway without the store role reaches the store's bytes over the overlay: set [overlay] mode = \"on\"")
+	}
+	if err := n.listen(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("node: data directory: %w", err)
+	}
+	if err := n.private(dir, config.Path(dir)); err != nil {
+		return err
+	}
+	// The plugins load (compile, or read wazero's compilation cache, then
+	// warm and describe) while the rest of the node starts; they are joined
+	// below, before the roles serve.
+	plugs := n.loadPlugins(ctx)
+	if err := n.keys(); err != nil {
+		return err
+	}
+	if n.has("store") || n.has("gateway") {
+		if n.store, err = store.Open(ctx, filepath.Join(dir, "store"), StoreOptions(cfg, n.log)); err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
+		n.closers = append(n.closers, n.store.Close)
+		n.progress.ready("store")
+	}
+	// The roles reach objects through the local store when this process runs
+	// the store role, else over the bus (small objects: manifests, a
+	// plugin's reads) and, for a gateway, a cache fed by the blob protocol.
+	switch {
+	case n.has("store"):
+		n.objs = objects{n.store, n}
+	case n.has("gateway"):
+		n.objs = cacheObjects{objects{n.store, n}}
+	default:
+		n.objs = busObjects{n}
+	}
+	if n.has("index") {
+		// The index validates through the plugins role on the bus, which is
+		// up before any request reaches the index.
+		if n.index, err = index.Open(ctx, filepath.Join(dir, "index"), index.Options{Logger: n.log, MinFree: int64(cfg.Node.MinFree)}, n.objs, busValidator{n}); err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
+		n.closers = append(n.closers, n.index.Close)
+		n.progress.ready("index")
+	}
+	if n.has("ledger") {
+		if n.ledger, err = ledger.Open(ctx, filepath.Join(dir, "ledger"), ledger.Options{Logger: n.log, MinFree: int64(cfg.Node.MinFree)}); err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
+		n.closers = append(n.closers, n.ledger.Close)
+		n.progress.ready("ledger")
+	}
+	if err := interrupted(ctx); err != nil {
+		return err
+	}
+
+	bo := BusOptions(cfg, n.id, n.log)
+	if err := readBusKeys(cfg, &bo); err != nil {
+		return err
+	}
+	n.bus = bus.New(bo)
+	if n.ledger != nil {
+		n.ledgerSvc = ledgersvc.New(n.ledger, n.bus, n.emit, n.log)
+	}
+	if err := n.bus.Start(ctx); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	n.closers = append(n.closers, n.bus.Close)
+	n.metrics.MustRegister(busCollectors(n.bus)...)
+	n.progress.ready("bus")
+
+	if n.has("mailbox") {
+		if err := n.startPrivatePlane(ctx); err != nil {
+			return err
+		}
+		n.progress.ready("mailbox")
+	}
+	if err := interrupted(ctx); err != nil {
+		return err
+	}
+
+	// Fetches and the provider loop run under runCtx, which Close (or a
+	// failed Start) cancels before the overlay and the store close.
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	n.runCtx, n.cancel = runCtx, cancel
+	if n.has("store") || n.has("gateway") || n.has("dht") {
+		if err := n.startOverlay(ctx); err != nil {
+			return err
+		}
+		n.progress.ready("overlay")
+	}
+	n.closers = append(n.closers, func() error {
+		cancel()
+		n.fetches.wg.Wait()
+		return nil
+	})
+	if err := interrupted(ctx); err != nil {
+		return err
+	}
+
+	if n.has("plugins") {
+		if len(n.opts.Builtins) == 0 && cfg.Plugins.Builtins {
+			n.log.Warn("this binary embeds no built-in plugins; build it with `make build`")
+		}
+		select {
+		case <-plugs.done:
+		case <-ctx.Done():
+			return interrupted(ctx) // undo stops the load and waits for it
+		}
+		if plugs.err != nil && ctx.Err() == nil {
+			n.log.Error("some plugins could not be installed", "err", plugs.err)
+		}
+		for _, e := range plugs.events {
+			n.emit(e.kind, e.v)
+		}
+		n.progress.ready("plugins")
+		if err := n.startFollower(ctx); err != nil {
+			return err
+		}
+	}
+	if err := interrupted(ctx); err != nil {
+		return err
+	}
+	for _, s := range n.roleServices() {
+		if !n.has(s.role) {
+			continue
+		}
+		if err := n.bus.Serve(s.role, BusAPIVersion, s.desc, s.eps()...); err != nil {
+			return fmt.Errorf("node: %s service: %w", s.role, err)
+		}
+	}
+
+	handler := n.opsHandler()
+	if n.has("gateway") {
+		gcfg, err := gatewayConfig(cfg, n.log)
+		if err != nil {
+			return err
+		}
+		objs, ok := n.objs.(gateway.Objects)
+		if !ok {
+			return fmt.Errorf("node: the gateway needs a local store or cache")
+		}
+		n.gw = gateway.New(gcfg, objs, backend{n}, n.auth(), handler)
+		for _, c := range n.gw.Collectors() {
+			n.metrics.MustRegister(c)
+		}
+		handler = n.gw.Handler()
+		n.progress.ready("gateway")
+	}
+	if err := n.writeRunFile(); err != nil {
+		return err
+	}
+
+	for _, loop := range []struct {
+		role string
+		run  func(context.Context)
+	}{
+		{"", n.diskLoop},
+		{"plugins", n.watchCatalog},
+		{"ledger", n.settleLoop},
+		{"store", n.provideLoop},
+		{"", n.operatorTokenLoop},
+	} {
+		if loop.role == "" || n.has(loop.role) {
+			n.wg.Add(1)
+			go func() {
+				defer n.wg.Done()
+				loop.run(runCtx)
+			}()
+		}
+	}
+	// Ready first: the starting handler says 503 until the swap, and the
+	// node's own never sees itself not ready once it serves.
+	n.ready.Store(true)
+	n.handler.set(handler)
+	// Loading the plugins warmed an instance of each (to describe it) and
+	// left tens of MiB of garbage (the modules' bytes, their metered copies,
+	// the compiled code read from the cache): the instances are closed
+	// (the first call makes one on demand; the compiled code stays) and the
+	// memory given back to the system now rather than at the runtime's own
+	// pace, so an idle node is small. Off the start's path.
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		n.router.ReleaseAll(runCtx)
+		debug.FreeOSMemory()
+	}()
+	n.log.Info("node started", "id", n.id, "roles", cfg.Node.Roles, "api", "http://"+n.ln.Addr().String(), "data", dir, "tlds", n.router.TLDs())
+	return nil
+}
+
+// pluginLoad is the plugins' load at start, running beside the rest of Start.
+type pluginLoad struct {
+	done   chan struct{} // closed when the load has ended
+	events []event       // the plugin events to emit once the bus is up
+	err    error
+}
+
+// loadPlugins starts loading the plugins (the plugins role) in the
+// background and registers, for Close and a failed Start, the closer that
+// stops the load, waits for it, and closes the router and the plugin host:
+// registered this early, it runs after the roles that call plugins are
+// closed.
+func (n *Node) loadPlugins(ctx context.Context) *pluginLoad {
+	l := &pluginLoad{done: make(chan struct{})}
+	lctx, cancel := context.WithCancel(ctx)
+	if !n.has("plugins") {
+		close(l.done)
+	} else {
+		go func() {
+			defer close(l.done)
+			if n.beforeLoad != nil {
+				n.beforeLoad(lctx)
+			}
+			l.events, l.err = n.reconcile(lctx)
+		}()
+	}
+	n.closers = append(n.closers, func() error {
+		cancel()
+		<-l.done
+		cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer ccancel()
+		_ = n.router.Close(cctx)
+		return n.host.Close(cctx)
+	})
+	return l
+}
+
+// interrupted is an error once ctx ended: a stop while starting.
+func interrupted(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("node: start interrupted: %w", err)
+	}
+	return nil
+}
+
+// ErrAddrInUse: the HTTP address is taken.
+var ErrAddrInUse = errors.New("node: the HTTP address is already in use")
+
+// listen binds [node] listen and serves startingHandler on it until Start
+// installs the node's handler. A taken port is ErrAddrInUse, said plainly.
+func (n *Node) listen() error {
+	cfg := n.opts.Config
+	ln, err := net.Listen("tcp", cfg.Node.Listen)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%w: %s (another node or program listens there; set [node] listen or serve --listen): %v", ErrAddrInUse, cfg.Node.Listen, err)
+	}
+	if err != nil {
+		return fmt.Errorf("node: listening on %s: %w", cfg.Node.Listen, err)
+	}
+	n.ln = ln
+	n.handler.set(n.startingHandler())
+	// Slow or idle clients cannot keep connections: the request line and
+	// headers within read_header_timeout, a keep-alive connection closed
+	// after idle_timeout between requests (bodies and responses have the
+	// gateway's own idle and rate limits).
+	srv := &http.Server{Handler: &n.handler, ReadHeaderTimeout: cfg.Gateway.ReadHeader.D(),
+		IdleTimeout: cfg.Gateway.IdleTimeout.D(), MaxHeaderBytes: 64 << 10}
+	n.srv = srv
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error("http server stopped", "err", err)
+		}
+	}()
+	// Close shuts the server down gracefully first; a failed Start ends it here.
+	n.closers = append(n.closers, func() error {
+		err := srv.Close()
+		<-served
+		return err
+	})
+	return nil
+}
+
+// has says whether this process runs role.
+func (n *Node) has(role string) bool { return n.roles[role] }
+
+// BusOptions translates the [bus] configuration into the bus's options.
+func BusOptions(cfg config.Config, name string, log *slog.Logger) bus.Options {
+	b := cfg.Bus
+	// A role's request gets the gateway's request deadline (settling many
+	// manifests is the longest).
+	o := bus.Options{URL: b.URL, Listen: b.Listen, CredsFile: b.CredsFile, Name: name, Logger: log,
+		RequestTimeout: cfg.Gateway.RequestTimeout.D(), Retries: b.Retries,
+		Contract: BusContract(), Roles: cfg.Node.Roles}
+	if b.Password != "" {
+		o.User, o.Password = b.User, b.Password
+	}
+	if b.ClusterName != "" {
+		o.Cluster = bus.ClusterOptions{Name: b.ClusterName, Listen: b.ClusterListen, Routes: b.Routes,
+			User: b.ClusterUser, Password: b.ClusterPassword}
+	}
+	if b.TLSCert != "" || b.TLSCA != "" {
+		o.TLS = &bus.TLSOptions{CertFile: b.TLSCert, KeyFile: b.TLSKey, CAFile: b.TLSCA, Verify: b.TLSVerify}
+	}
+	return o
+}
+
+// readBusKeys checks the [bus] credentials and listeners (the bus checks
+// them too, in its own terms) and reads the files of secret_file and
+// role_key into o.
+func readBusKeys(cfg config.Config, o *bus.Options) error {
+	b := cfg.Bus
+	tls := b.TLSCert != ""
+	for _, l := range []struct{ key, addr string }{{"bus.listen", b.Listen}, {"bus.cluster_listen", b.ClusterListen}} {
+		if l.addr == "" || (l.key == "bus.cluster_listen" && b.ClusterName == "") {
+			continue
+		}
+		if host, _, err := net.SplitHostPort(l.addr); err == nil {
+			if err := bus.CheckExposure(l.key, host, tls); err != nil {
+				return fmt.Errorf("node: %w", err)
+			}
+		}
+	}
+	if b.Password != "" && b.URL == "" {
+		if err := bus.CheckPassword("bus.password", b.User, b.Password); err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
+	}
+	if b.ClusterPassword != "" && b.ClusterName != "" {
+		if err := bus.CheckPassword("bus.cluster_password", b.ClusterUser, b.ClusterPassword); err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
+	}
+	var err error
+	if f := cfg.Bus.SecretFile; f != "" {
+		if o.Secret, err = secretfile.Load(f, bus.SecretSize); err != nil {
+			return fmt.Errorf("node: bus.secret_file: %w (ronhost bus creds makes it)", err)
+		}
+	}
+	if f := cfg.Bus.RoleKey; f != "" {
+		if o.RoleKey, err = secretfile.Load(f, bus.SecretSize); err != nil {
+			return fmt.Errorf("node: bus.role_key: %w (ronhost bus creds --roles %s makes it)", err, strings.Join(cfg.Node.Roles, ","))
+		}
+	}
+	return nil
+}
+
+// auth is the node's capability-token check.
+func (n *Node) auth() authorizer {
+	return authorizer{key: n.tokenKey, revoked: n.revoked, now: time.Now}
+}
+
+// emit publishes an event on the bus; a failure is logged, never fatal.
+func (n *Node) emit(kind string, v any) {
+	if n.bus == nil {
+		return
+	}
+	if err := n.bus.Emit(kind, v); err != nil {
+		n.log.Warn("publishing an event", "kind", kind, "err", err)
+	}
+}
+
+// undo closes what Start opened, in reverse.
+func (n *Node) undo() error {
+	var errs []error
+	for i := len(n.closers) - 1; i >= 0; i-- {
+		if err := n.closers[i](); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	n.closers = nil
+	return errors.Join(errs...)
+}
+
+// settleLoop seals and settles each epoch as it ends, and at start settles
+// what a crash left sealed but unsettled.
+func (n *Node) settleLoop(ctx context.Context) {
+	if _, err := n.ledgerSvc.SettleSealed(ctx); err != nil {
+		n.log.Error("settling sealed epochs", "err", err)
+	}
+	if !n.opts.Config.Payouts.AutoSettle {
+		return
+	}
+	t := time.NewTicker(n.opts.Config.Payouts.Epoch.D())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := n.ledgerSvc.Settle(ctx); err != nil {
+				n.log.Error("settling the epoch", "err", err)
+			}
+		}
+	}
+}
+
+// watchCatalog reconciles whenever the catalog file changes.
+func (n *Node) watchCatalog(ctx context.Context) {
+	t := time.NewTicker(n.opts.ReconcileEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n.router.ReleaseIdle(ctx) // idle plugin instances give their memory back
+			if n.catalogStamp() == n.stamp() {
+				continue
+			}
+			if err := n.Reconcile(ctx); err != nil {
+				n.log.Error("reconciling plugins", "err", err)
+			}
+		}
+	}
+}
+
+func (n *Node) stamp() string {
+	n.reconcileMu.Lock()
+	defer n.reconcileMu.Unlock()
+	return n.lastStamp
+}
+
+func (n *Node) catalogStamp() string {
+	fi, err := os.Stat(filepath.Join(n.catalog.Dir(), "installed.json"))
+	if err != nil {
+		return "none"
+	}
+	return fmt.Sprintf("%d/%d", fi.ModTime().UnixNano(), fi.Size())
+}
+
+// Reconcile makes the router serve exactly the built-ins (less those the
+// operator removed) and the installed plugins, hot-reloading what changed and
+// reloading what is quarantined.
+// A plugin that fails to load is reported and the others still install.
+func (n *Node) Reconcile(ctx context.Context) error {
+	evs, err := n.reconcile(ctx)
+	for _, e := range evs {
+		n.emit(e.kind, e.v)
+	}
+	return err
+}
+
+// reconcile is Reconcile, returning the events to emit instead of emitting
+// them: at start it runs before the bus is up.
+func (n *Node) reconcile(ctx context.Context) ([]event, error) {
+	n.reconcileMu.Lock()
+	defer n.reconcileMu.Unlock()
+	n.lastStamp = n.catalogStamp()
+	entries, removed, err := n.catalog.Entries()
+	if err != nil {
+		return nil, err
+	}
+	type want struct {
+		hash   string
+		source string
+		wasm   func() ([]byte, error)
+	}
+	wants := map[string]want{}
+	// What registries provide comes first: a built-in or an installed
+	// plugin for the same TLD wins.
+	regs, blocked, err := n.registryRows()
+	if err != nil {
+		return nil, err
+	}
+	for tld, e := range regs {
+		wants[tld] = want{e.Plugin, "registry " + e.Origin, func() ([]byte, error) { return n.catalog.Module(e.Plugin) }}
+	}
+	if n.opts.Config.Plugins.Builtins {
+		for _, b := range n.opts.Builtins {
+			wasm := b.Wasm
+			wants[b.TLD] = want{plugins.HashBytes(wasm), "builtin", func() ([]byte, error) { return wasm, nil }}
+		}
+		for _, tld := range removed {
+			delete(wants, tld)
+		}
+	}
+	for tld, e := range entries {
+		e := e
+		wants[tld] = want{e.Plugin, "installed", func() ([]byte, error) { return n.catalog.Module(e.Plugin) }}
+	}
+	for tld := range wants {
+		delete(blocked, tld)
+	}
+	n.blocked.Store(&blocked)
+	var errs []error
+	load := map[string][]byte{}
+	for tld, w := range wants {
+		// Unchanged plugins stay; a quarantined one is reloaded, which lifts the quarantine.
+		if p, err := n.router.Plugin(tld); err == nil && p.Hash() == w.hash && !p.Stats().Quarantined {
+			n.sources[tld] = w.source
+			continue
+		}
+		wasm, err := w.wasm()
+		if err == nil {
+			err = ctx.Err() // a stop while starting: install no more
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("node: .%s: %w", tld, err))
+			continue
+		}
+		load[tld] = wasm
+	}
+	n.progress.loading(len(load))
+	var evs []event
+	for tld, err := range n.router.InstallAll(ctx, load) { // compiled in parallel
+		w := wants[tld]
+		if err != nil {
+			errs = append(errs, fmt.Errorf("node: .%s: %w", tld, err))
+			continue
+		}
+		n.sources[tld] = w.source
+		n.log.Info("plugin installed", "tld", tld, "plugin", w.hash, "source", w.source)
+		version := ""
+		if p, err := n.router.Plugin(tld); err == nil {
+			version = p.Info().Version
+		}
+		evs = append(evs, event{bus.KindPluginInstalled, bus.PluginInstalled{TLD: tld, Plugin: w.hash, Version: version, Source: w.source}})
+	}
+	for _, tld := range n.router.TLDs() {
+		if _, ok := wants[tld]; !ok {
+			_ = n.router.Remove(ctx, tld)
+			delete(n.sources, tld)
+			n.log.Info("plugin removed", "tld", tld)
+			evs = append(evs, event{bus.KindPluginRemoved, bus.PluginRemoved{TLD: tld}})
+		}
+	}
+	return evs, errors.Join(errs...)
+}
+
+// event is a bus event held until the bus is up.
+type event struct {
+	kind string
+	v    any
+}
+
+func (n *Node) source(tld string) string {
+	n.reconcileMu.Lock()
+	defer n.reconcileMu.Unlock()
+	return n.sources[tld]
+}
+
+// Close stops the API, the loops and the roles, waits for every goroutine
+// the node started, drains the plugins' calls in flight and closes the
+// databases.
+func (n *Node) Close() error {
+	n.ready.Store(false)
+	ctx, cancel := context.WithTimeout(context.Background(), n.stopTimeout()/2)
+	defer cancel()
+	var err error
+	if n.console != nil {
+		n.console.Close() // its event streams would hold Shutdown
+	}
+	if n.srv != nil {
+		// Shutdown waits for requests in flight and, per net/http, for
+		// connections that sent nothing yet for up to 5 s; past our share
+		// of the stop timeout the rest are cut: a stop never fails because
+		// a client holds a connection open.
+		if serr := n.srv.Shutdown(ctx); serr != nil {
+			n.log.Warn("node: stop cut open connections", "after", n.stopTimeout()/2, "reason", serr)
+			_ = n.srv.Close()
+		}
+	}
+	if n.cancel != nil {
+		n.cancel()
+	}
+	n.wg.Wait()
+	_ = os.Remove(runFile(n.opts.DataDir))
+	if uerr := n.undo(); err == nil {
+		err = uerr
+	}
+	return err
+}
+
+// StoreOptions translates the [store] configuration into the store's options.
+func StoreOptions(c config.Config, log *slog.Logger) store.Options {
+	inline := int(c.Store.InlineMax)
+	if inline == 0 {
+		inline = -1 // the file says 0: keep only empty objects inline
+	}
+	return store.Options{QuotaBytes: int64(c.Store.Quota), InlineMax: inline, Logger: log, MinFree: int64(c.Node.MinFree)}
+}
+
+// roleService is a role's service on the bus.
+type roleService struct {
+	role, desc string
+	eps        func() []bus.Endpoint
+}
+
+// roleServices are the roles' services, each made by its role's package
+// (or, for those not yet moved, by this one), in the order Start puts them
+// on the bus.
+func (n *Node) roleServices() []roleService {
+	return []roleService{
+		{"store", "the verified content store", n.storeService},
+		{"index", "published manifests and name records", func() []bus.Endpoint { return indexsvc.Endpoints(n.index, n.emit) }},
+		{"plugins", "the TLD plugins: validate, resolve, split", func() []bus.Endpoint {
+			ps := &pluginsvc.Service{Router: n.router, Objects: n.objs, List: func() any { return n.Plugins() }, Emit: n.emit, Blocked: n.blockedTLD}
+			return ps.Endpoints()
+		}},
+		{"ledger", "metered accesses and payouts", func() []bus.Endpoint { return n.ledgerSvc.Endpoints() }},
+		{"mailbox", "the onion mailbox: send, inbox, ack", n.mailboxService},
+		{"dht", "the overlay: peers, where copies are, pinning with replicas", n.dhtService},
+	}
+}

@@ -1,0 +1,317 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/ronhost/ronhost/internal/bus"
+	"github.com/ronhost/ronhost/internal/bus/contract"
+	"github.com/ronhost/ronhost/internal/codes"
+	"github.com/ronhost/ronhost/internal/core/blob"
+	"github.com/ronhost/ronhost/internal/core/cid"
+	"github.com/ronhost/ronhost/internal/core/overlay"
+	"github.com/ronhost/ronhost/internal/core/store"
+)
+
+// The node on the overlay: its libp2p identity (DATA/keys/p2p.key), the DHT
+// through which it provides the roots it pins (a pinned object and what it
+// references: a manifest and its payload), and the blob service that serves
+// its store to peers and fetches what it lacks (fetch.go).
+
+// P2PKeyFile is the node's libp2p identity seed under the data directory.
+const P2PKeyFile = "keys/p2p.key"
+
+// providing queues roots to announce; one goroutine announces them, so a
+// publish never waits for the DHT.
+type providing struct {
+	mu      sync.Mutex
+	pending []cid.CID
+	wake    chan struct{}
+}
+
+func (p *providing) add(cs ...cid.CID) {
+	p.mu.Lock()
+	p.pending = append(p.pending, cs...)
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (p *providing) take() []cid.CID {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := p.pending
+	p.pending = nil
+	return out
+}
+
+// startOverlay joins the overlay and serves the blob protocol.
+func (n *Node) startOverlay(ctx context.Context) error {
+	cfg := n.opts.Config.Overlay
+	if cfg.Mode == "off" {
+		return nil
+	}
+	n.overlay = overlay.New(overlay.Config{
+		KeyFile:   filepath.Join(n.opts.DataDir, P2PKeyFile),
+		Listen:    cfg.Listen,
+		Bootstrap: cfg.Bootstrap,
+		ConnLow:   cfg.ConnLow,
+		ConnHigh:  cfg.ConnHigh,
+		MaxMemory: int64(cfg.MaxMemory),
+		Reprovide: cfg.Reprovide.D(),
+		Logger:    n.log.With("component", "overlay"),
+
+		Reachability: cfg.Reachability,
+		Announce:     cfg.Announce,
+		Relays:       cfg.Relays,
+		RelayService: cfg.RelayService,
+		RelayLimits: overlay.RelayLimits{Reservations: cfg.RelayReservations, Circuits: cfg.RelayCircuits,
+			CircuitBytes: int64(cfg.RelayCircuitBytes), CircuitDuration: cfg.RelayCircuitDuration.D()},
+		RelayData:      cfg.RelayData,
+		NoHolePunching: !cfg.HolePunching,
+	})
+	if err := n.overlay.Start(ctx); err != nil {
+		n.overlay = nil
+		return fmt.Errorf("node: %w", err)
+	}
+	n.closers = append(n.closers, n.overlay.Close)
+	src := newServedSource(n.store, int64(cfg.ServeRate))
+	n.metrics.MustRegister(src.counter)
+	ledger, err := newReplicaLedger(replicasPath(n.opts.DataDir), cfg.TrustedPeers, int64(cfg.ReplicaBytes), cfg.ReplicaObjects, n.storePinned)
+	if err != nil {
+		return err
+	}
+	// Bulk data runs on DataHost: off relayed connections unless
+	// [overlay] relay_data allows them.
+	n.blob = blob.New(n.overlay.DataHost(), src, peerReplicator{n, ledger}, blob.Config{MaxProviders: cfg.Providers,
+		Trusted: ledger.Trusted, Logger: n.log.With("component", "blob")})
+	if err := n.blob.Start(ctx); err != nil {
+		n.blob = nil
+		return fmt.Errorf("node: %w", err)
+	}
+	n.closers = append(n.closers, n.blob.Close)
+	n.log.Info("joined the overlay", "peer", n.overlay.ID(), "addrs", n.overlay.Addrs())
+	return nil
+}
+
+// provideLoop announces queued roots, starting with every pinned root.
+func (n *Node) provideLoop(ctx context.Context) {
+	if n.overlay == nil {
+		return
+	}
+	if pins, err := n.store.Pins(ctx); err == nil {
+		n.provideRoots(ctx, pins...)
+	} else {
+		n.log.Warn("listing pins to provide", "err", err)
+	}
+	for {
+		for _, c := range n.provide.take() {
+			if err := n.overlay.Provide(ctx, c); err != nil && ctx.Err() == nil {
+				n.log.Warn("providing", "cid", c, "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.provide.wake:
+		}
+	}
+}
+
+// provideRoots queues pinned objects and what they reference.
+func (n *Node) provideRoots(ctx context.Context, pins ...cid.CID) {
+	if n.overlay == nil {
+		return
+	}
+	var roots []cid.CID
+	for _, c := range pins {
+		roots = append(roots, c)
+		if refs, err := n.store.Refs(ctx, c); err == nil {
+			roots = append(roots, refs...)
+		}
+	}
+	n.provide.add(roots...)
+}
+
+// replicate fetches c (from the asking peer first, then the DHT's
+// providers), pins it and provides it. Callers decided that `from` may ask:
+// a trusted peer within its quota (peerReplicator), or this macronode's
+// gateway over the bus.
+func (n *Node) replicate(ctx context.Context, c cid.CID, from peer.ID) error {
+	// Held from its fetch's commit to its pin: no GC in between.
+	release, err := n.holdOrFetch(ctx, c, []peer.AddrInfo{{ID: from, Addrs: n.overlay.Host().Peerstore().Addrs(from)}}, time.Minute)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if err := n.store.Pin(ctx, c); err != nil && !errors.Is(err, store.ErrNotPinned) {
+		return err
+	}
+	n.provideRoots(ctx, c)
+	n.log.Info("holding a replica", "cid", c, "for", from)
+	return nil
+}
+
+// Copy is the bus contract's (contract.Copy).
+type Copy = contract.Copy
+
+// ObjectStat is the bus contract's (contract.ObjectStat).
+type ObjectStat = contract.ObjectStat
+
+// Stat says whether this node holds c and which nodes provide it.
+func (n *Node) Stat(ctx context.Context, c cid.CID) (ObjectStat, error) {
+	st := ObjectStat{CID: c, Refs: []cid.CID{}, Copies: []Copy{}, Overlay: n.overlay != nil}
+	info, err := n.store.Info(ctx, c)
+	switch {
+	case err == nil:
+		st.Stored, st.Size, st.Pinned = true, info.Size, info.Pinned
+		if st.Refs, err = n.store.Refs(ctx, c); err != nil {
+			return st, err
+		}
+		if st.Refs == nil {
+			st.Refs = []cid.CID{}
+		}
+	case !errors.Is(err, store.ErrNotFound):
+		return st, err
+	}
+	if n.overlay == nil {
+		if st.Stored {
+			st.Copies = append(st.Copies, Copy{Peer: n.id, Self: true})
+		}
+		return st, nil
+	}
+	if st.Stored && st.Pinned {
+		st.Copies = append(st.Copies, Copy{Peer: n.overlay.ID().String(), Addrs: n.overlay.Addrs(), Self: true})
+	}
+	fctx, cancel := context.WithTimeout(ctx, n.opts.Config.Overlay.FetchTimeout.D())
+	defer cancel()
+	provs, err := n.overlay.FindProviders(fctx, c, 64)
+	if err != nil && len(provs) == 0 && !st.Stored {
+		return st, fmt.Errorf("node: looking for providers of %s: %w", c, err)
+	}
+	for _, p := range provs {
+		cp := Copy{Peer: p.ID.String()}
+		for _, a := range p.Addrs {
+			cp.Addrs = append(cp.Addrs, a.String())
+		}
+		st.Copies = append(st.Copies, cp)
+	}
+	return st, nil
+}
+
+// Replica is the bus contract's (contract.Replica).
+type Replica = contract.Replica
+
+// PinResult is the bus contract's (contract.PinResult).
+type PinResult = contract.PinResult
+
+// Pin pins c here and, with replicas > 0, asks that many other peers to
+// hold c and what it references. Peers already providing c count first; the
+// others are asked in order of XOR distance to c's DHT key (the peers that
+// a lookup reaches first), until enough say yes or none are left.
+func (n *Node) Pin(ctx context.Context, c cid.CID, replicas int) (PinResult, error) {
+	res := PinResult{CID: c, Roots: []cid.CID{}, Replicas: []Replica{}}
+	if err := n.store.Pin(ctx, c); err != nil {
+		return res, err
+	}
+	res.Pinned = true
+	refs, err := n.store.Refs(ctx, c)
+	if err != nil {
+		return res, err
+	}
+	res.Roots = append(append(res.Roots, c), refs...)
+	n.provideRoots(ctx, c)
+	if replicas <= 0 {
+		return res, nil
+	}
+	if n.overlay == nil {
+		return res, bus.Errorf(codes.Unavailable, "node: replicas need the overlay ([overlay] mode = on)")
+	}
+	self := n.overlay.ID()
+	var candidates []peer.ID
+	for _, p := range n.overlay.ClosestPeers(ctx, c) {
+		if p != self && !slices.Contains(candidates, p) {
+			candidates = append(candidates, p)
+		}
+	}
+	for _, p := range candidates {
+		if res.Held >= replicas {
+			break
+		}
+		if n.blob.Banned(p) {
+			continue
+		}
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		var rerr error
+		for _, root := range res.Roots {
+			if rerr = n.blob.AskReplicate(rctx, p, root); rerr != nil {
+				break
+			}
+		}
+		cancel()
+		r := Replica{Peer: p.String(), OK: rerr == nil}
+		if rerr != nil {
+			r.Error = rerr.Error()
+		} else {
+			res.Held++
+		}
+		res.Replicas = append(res.Replicas, r)
+	}
+	if res.Held < replicas {
+		return res, bus.Errorf(codes.Unavailable, "node: %d of %d replicas of %s placed (%d peers asked)", res.Held, replicas, c, len(res.Replicas))
+	}
+	return res, nil
+}
+
+// OverlayInfo is this node on the overlay.
+type OverlayInfo struct {
+	On    bool     `json:"on"`
+	Peer  string   `json:"peer,omitempty"`
+	Addrs []string `json:"addrs"`
+	Peers int      `json:"peers"`
+	// Status is the node's reachability, relays and connections (absent
+	// when the overlay is off).
+	Status *overlay.Status `json:"status,omitempty"`
+}
+
+func (n *Node) dhtService() []bus.Endpoint {
+	return []bus.Endpoint{
+		bus.Handle(contract.DHTPeers, func(ctx context.Context, _ contract.Empty) (contract.OverlayInfo, error) {
+			if n.overlay == nil {
+				return contract.OverlayInfo{Addrs: []string{}}, nil
+			}
+			st, err := json.Marshal(n.overlay.Status())
+			if err != nil {
+				return contract.OverlayInfo{}, err
+			}
+			return contract.OverlayInfo{On: true, Peer: n.overlay.ID().String(), Addrs: n.overlay.Addrs(), Peers: n.overlay.Peers(), Status: st}, nil
+		}),
+		bus.Handle(contract.DHTStat, func(ctx context.Context, r contract.CID) (contract.ObjectStat, error) {
+			st, err := n.Stat(ctx, r.CID)
+			return st, roleError(err)
+		}),
+		bus.Handle(contract.DHTPin, func(ctx context.Context, r contract.PinReq) (contract.PinResult, error) {
+			if r.Replicas < 0 || r.Replicas > 64 {
+				return contract.PinResult{}, bus.Errorf(codes.Invalid, "replicas %d is outside 0..64", r.Replicas)
+			}
+			res, err := n.Pin(ctx, r.CID, r.Replicas)
+			if err != nil {
+				if be := bus.AsError(err); be != nil && be.Code == codes.Unavailable {
+					return contract.PinResult{}, be
+				}
+				return contract.PinResult{}, roleError(err)
+			}
+			return res, nil
+		}),
+	}
+}

@@ -1,0 +1,221 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/ronhost/ronhost/internal/bus"
+	"github.com/ronhost/ronhost/internal/bus/contract"
+	"github.com/ronhost/ronhost/internal/codes"
+	"github.com/ronhost/ronhost/internal/core/gateway"
+	"github.com/ronhost/ronhost/internal/core/mailbox"
+	"github.com/ronhost/ronhost/internal/core/tor"
+)
+
+// The private plane: the system tor (client only) and the onion mailbox.
+// With tor, the mailbox is an onion service (virtual port MailboxPort)
+// forwarding to a loopback listener, and it dials other mailboxes through
+// tor's SOCKS port. With tor off, the mailbox is reached directly at its
+// loopback listener: for tests and single-machine setups only.
+
+// MailboxPort is the onion service's virtual port for the mailbox.
+const MailboxPort = 80
+
+func (n *Node) startPrivatePlane(ctx context.Context) error {
+	cfg, dir := n.opts.Config, n.opts.DataDir
+	mode := cfg.Tor.Mode
+	if mode == "auto" {
+		mode = "off"
+		if _, err := exec.LookPath(cfg.Tor.Binary); err == nil {
+			mode = "managed"
+		} else {
+			n.log.Warn("tor is not installed: the mailbox is reachable only on loopback (install Debian's tor package for the private plane)")
+		}
+	}
+	ln, err := net.Listen("tcp", cfg.Mailbox.Listen)
+	if err != nil {
+		return fmt.Errorf("node: mailbox listener: %w", err)
+	}
+	n.closers = append(n.closers, func() error {
+		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			return err
+		}
+		return nil
+	})
+	var dialer mailbox.Dialer = &net.Dialer{Timeout: 30 * time.Second}
+	host := ln.Addr().String()
+	if mode != "off" {
+		n.tor = tor.New(tor.Options{Binary: cfg.Tor.Binary, DataDir: filepath.Join(dir, "tor"), ControlAddr: cfg.Tor.Control,
+			CookieFile: cfg.Tor.Cookie, ExtraTorrc: cfg.Tor.ExtraTorrc, Logger: n.log})
+		if err := n.tor.Start(ctx); err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
+		n.closers = append(n.closers, n.tor.Close)
+		key, err := tor.LoadOrCreateOnionKey(filepath.Join(dir, "keys", "onion.key"))
+		if err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
+		onion, err := n.tor.Publish(ctx, key, MailboxPort, ln.Addr().String())
+		if err != nil {
+			return fmt.Errorf("node: publishing the mailbox's onion service: %w", err)
+		}
+		host = fmt.Sprintf("%s.onion:%d", onion, MailboxPort)
+		dialer = n.tor.Dialer()
+	}
+	id, err := mailbox.LoadOrCreateIdentity(filepath.Join(dir, "keys", "mailbox.key"))
+	if err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	mc := cfg.Mailbox
+	n.mailbox, err = mailbox.Open(ctx, filepath.Join(dir, "mailbox"), mailbox.Options{
+		Identity: id, Host: host, Dialer: dialer, Retention: mc.Retention.D(), TTL: mc.TTL.D(),
+		MaxInbox: mc.MaxInbox, MaxBody: int(mc.MaxBody), RetryMin: mc.RetryMin.D(), RetryMax: mc.RetryMax.D(), Logger: n.log.With("component", "mailbox"),
+		MinFree: int64(n.opts.Config.Node.MinFree),
+		OnEvent: func(kind string, v any) { n.emit(kind, v) },
+	})
+	if err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	n.closers = append(n.closers, n.mailbox.Close)
+	if err := n.mailbox.Start(ctx); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	srv := &http.Server{Handler: n.mailbox.Handler(), ReadHeaderTimeout: 30 * time.Second, MaxHeaderBytes: 16 << 10}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+			n.log.Error("mailbox server stopped", "err", err)
+		}
+	}()
+	n.closers = append(n.closers, func() error {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err := srv.Shutdown(sctx)
+		<-served
+		return err
+	})
+	n.log.Info("mailbox ready", "address", n.mailbox.Address().String(), "tor", mode)
+	return nil
+}
+
+// mailboxService is the mailbox role on the bus: only its public address.
+// Messages never cross the bus: the operator's CLI reads and sends them
+// through the ops endpoints of the process that runs the mailbox
+// (mailboxOps), so their plaintext stays in that process.
+func (n *Node) mailboxService() []bus.Endpoint {
+	return []bus.Endpoint{
+		bus.Handle(contract.MailboxAddress, func(ctx context.Context, _ contract.Empty) (contract.MailboxAddr, error) {
+			tor, err := json.Marshal(n.torStatus())
+			return contract.MailboxAddr{Address: n.mailbox.Address().String(), Tor: tor}, err
+		}),
+	}
+}
+
+func (n *Node) mailboxAddress() map[string]any {
+	return map[string]any{"address": n.mailbox.Address().String(), "tor": n.torStatus()}
+}
+
+// mailboxOp is one of the mailbox's operations for the local operator.
+type mailboxOp func(ctx context.Context, r *http.Request) (any, error)
+
+// mailboxOps serve /v1/mailbox/... from this process's mailbox.
+func (n *Node) mailboxOps() map[string]mailboxOp {
+	return map[string]mailboxOp{
+		"GET /v1/mailbox": func(ctx context.Context, r *http.Request) (any, error) {
+			return n.mailboxAddress(), nil
+		},
+		"POST /v1/mailbox/send": func(ctx context.Context, r *http.Request) (any, error) {
+			var in struct {
+				To          string `json:"to"`
+				Body        []byte `json:"body"`
+				ContentType string `json:"content_type,omitempty"`
+			}
+			b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxSendBody))
+			if err != nil {
+				return nil, bus.Errorf(codes.TooLarge, "the request body is over %d bytes", maxSendBody)
+			}
+			if err := bus.Decode(b, &in); err != nil {
+				return nil, err
+			}
+			to, err := mailbox.ParseAddress(in.To)
+			if err != nil {
+				return nil, bus.Errorf(codes.Invalid, "%v", err)
+			}
+			if in.ContentType == "" {
+				in.ContentType = "text/plain; charset=utf-8"
+			}
+			id, err := n.mailbox.Send(ctx, to, in.Body, in.ContentType)
+			if err != nil {
+				return nil, mailboxError(err)
+			}
+			return map[string]string{"id": id}, nil
+		},
+		"GET /v1/mailbox/inbox": func(ctx context.Context, r *http.Request) (any, error) {
+			msgs, err := n.mailbox.Inbox(ctx)
+			if err != nil {
+				return nil, mailboxError(err)
+			}
+			return map[string]any{"messages": msgs}, nil
+		},
+		"GET /v1/mailbox/outbox": func(ctx context.Context, r *http.Request) (any, error) {
+			out, err := n.mailbox.Outbox(ctx)
+			if err != nil {
+				return nil, mailboxError(err)
+			}
+			return map[string]any{"outbox": out}, nil
+		},
+		"POST /v1/mailbox/ack/{id}": func(ctx context.Context, r *http.Request) (any, error) {
+			return struct{}{}, mailboxError(n.mailbox.Ack(ctx, r.PathValue("id")))
+		},
+	}
+}
+
+// maxSendBody caps the JSON of a message to send (base64 body included).
+const maxSendBody = 1 << 20
+
+// mailboxCall serves one mailbox operation: a token is required, and the
+// mailbox must run in this process.
+func (n *Node) mailboxCall(op mailboxOp) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if _, err := n.auth().Authorize(r); err != nil {
+			gateway.WriteError(w, err)
+			return
+		}
+		if !n.has("mailbox") || n.mailbox == nil {
+			gateway.WriteError(w, bus.Errorf(codes.NotFound, "the mailbox role does not run in this process, and messages never cross the bus: "+
+				"run the CLI with --data of the process that runs it"))
+			return
+		}
+		out, err := op(r.Context(), r)
+		if err != nil {
+			gateway.WriteError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, out)
+	}
+}
+
+func (n *Node) torStatus() map[string]any {
+	if n.tor == nil {
+		return map[string]any{"mode": "off"}
+	}
+	st := n.tor.Status()
+	out := map[string]any{"bootstrap": st.Bootstrap, "restarts": st.Restarts, "ready": st.Err == nil}
+	if st.Err != nil {
+		out["error"] = st.Err.Error()
+	}
+	return out
+}
+
+// mailboxError is the bus's error of the mailbox's: its sentinels carry
+// their codes.
+func mailboxError(err error) error { return roleError(err) }
