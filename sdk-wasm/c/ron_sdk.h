@@ -55,19 +55,30 @@ typedef struct ron_chunk {
 } ron_chunk;
 
 static ron_chunk *ron_arena_ = NULL;
+static size_t ron_arena_total_ = 0; /* bytes in the arena's chunks */
+
+/* Adds a chunk for at least n bytes. Chunks grow with the arena (each as
+ * large as all before it, from 64 KiB to 1 MiB), so a call that builds a
+ * large tree grows the module's memory tens of times, not once per 64 KiB
+ * (a growth may copy the whole memory), and leaves under 1 MiB unused (a
+ * growth costs fuel by the byte). */
+__attribute__((noinline)) static void *ron_alloc_chunk_(size_t n) {
+	size_t cap = ron_arena_total_ < 65536 ? 65536 : ron_arena_total_ > 1048576 ? 1048576 : ron_arena_total_;
+	if (cap < n) cap = n;
+	ron_chunk *c = (ron_chunk *)malloc(sizeof(ron_chunk) + cap);
+	if (c == NULL) return NULL;
+	c->next = ron_arena_;
+	c->used = n;
+	c->cap = cap;
+	ron_arena_ = c;
+	ron_arena_total_ += cap;
+	return c + 1;
+}
 
 /* Allocates n bytes that live until the call ends (NULL when memory is out). */
 static inline void *ron_alloc(size_t n) {
 	n = (n + 7) & ~(size_t)7;
-	if (ron_arena_ == NULL || ron_arena_->cap - ron_arena_->used < n) {
-		size_t cap = n > 65536 ? n : 65536;
-		ron_chunk *c = (ron_chunk *)malloc(sizeof(ron_chunk) + cap);
-		if (c == NULL) return NULL;
-		c->next = ron_arena_;
-		c->used = 0;
-		c->cap = cap;
-		ron_arena_ = c;
-	}
+	if (ron_arena_ == NULL || ron_arena_->cap - ron_arena_->used < n) return ron_alloc_chunk_(n);
 	void *p = (char *)(ron_arena_ + 1) + ron_arena_->used;
 	ron_arena_->used += n;
 	return p;
@@ -79,6 +90,7 @@ static inline void ron_arena_free(void) {
 		free(ron_arena_);
 		ron_arena_ = next;
 	}
+	ron_arena_total_ = 0;
 }
 
 /* A copy of s[0:n] with a NUL after it, in the arena. */
@@ -143,16 +155,26 @@ static inline int ron_json_u64(const ron_json *v, uint64_t *out) {
 	return 1;
 }
 
-/* ---- the reader ---- */
+/* ---- the reader ----
+ *
+ * One pass over the input, in place: strings are decoded where they stand
+ * (a decoded string is never longer than its JSON text, and its closing
+ * quote becomes its NUL), numbers point at their text, and only the tree's
+ * nodes are allocated. Containers are kept on an explicit stack, not by
+ * recursion. Runs of plain string bytes are scanned 8 at a time. The input
+ * must be followed by RON_PAD_ zero bytes, so the reader needs no bounds
+ * checks in its inner loops: a 0 stops every one of them. */
+
+#define RON_PAD_ 8
 
 typedef struct {
-	const char *b;
+	char *b;
 	size_t n, i;
 	const char *code; /* set on error */
 	char msg[160];
 } ron_parser;
 
-static inline int ron_fail_(ron_parser *p, const char *code, const char *what) {
+__attribute__((noinline)) static int ron_fail_(ron_parser *p, const char *code, const char *what) {
 	if (p->code == NULL) {
 		p->code = code;
 		snprintf(p->msg, sizeof p->msg, "%s at byte %lu", what, (unsigned long)p->i);
@@ -160,11 +182,35 @@ static inline int ron_fail_(ron_parser *p, const char *code, const char *what) {
 	return 0;
 }
 
-static inline void ron_skip_(ron_parser *p) {
-	while (p->i < p->n && (p->b[p->i] == ' ' || p->b[p->i] == '\t' || p->b[p->i] == '\n' || p->b[p->i] == '\r')) p->i++;
+static inline int ron_is_ws_(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+static inline int ron_is_digit_(char c) { return (unsigned char)(c - '0') < 10; }
+
+/* Moves past white space. The host sends compact JSON, so the loop is
+ * entered only when there is some. */
+static inline void ron_ws_(ron_parser *p) {
+	if (ron_is_ws_(p->b[p->i])) {
+		do p->i++;
+		while (ron_is_ws_(p->b[p->i]));
+	}
 }
 
-/* Decodes 4 hex digits at s. */
+static inline uint64_t ron_load8_(const char *s) {
+	uint64_t x;
+	memcpy(&x, s, 8);
+	return x;
+}
+
+#define RON_ONES_ 0x0101010101010101ULL
+#define RON_HIGHS_ 0x8080808080808080ULL
+
+/* A mask whose lowest set bit is in the first of the 8 bytes of x (little
+ * endian) that is '"', '\\', under 0x20 or over 0x7f; 0 when none is. */
+static inline uint64_t ron_special8_(uint64_t x) {
+	uint64_t q = x ^ (RON_ONES_ * '"'), s = x ^ (RON_ONES_ * '\\');
+	return (((q - RON_ONES_) & ~q) | ((s - RON_ONES_) & ~s) | ((x - RON_ONES_ * 0x20) & ~x) | x) & RON_HIGHS_;
+}
+
+/* Decodes 4 hex digits at s (stops at the first other byte). */
 static inline int ron_hex4_(const char *s, uint32_t *out) {
 	uint32_t x = 0;
 	for (int k = 0; k < 4; k++) {
@@ -188,19 +234,20 @@ static inline size_t ron_utf8_put_(char *d, uint32_t r) {
 	return 4;
 }
 
-/* The length of the valid UTF-8 sequence at s (n bytes left), or 0. */
-static inline size_t ron_utf8_len_(const unsigned char *s, size_t n) {
+/* The length of the valid UTF-8 sequence at s, or 0 (the zero padding
+ * ends a truncated one). */
+static inline size_t ron_utf8_len_(const unsigned char *s) {
 	unsigned char c = s[0];
 	if (c < 0x80) return 1;
-	if (c >= 0xc2 && c <= 0xdf) return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c >= 0xc2 && c <= 0xdf) return (s[1] & 0xc0) == 0x80 ? 2 : 0;
 	if (c >= 0xe0 && c <= 0xef) {
-		if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80) return 0;
+		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80) return 0;
 		if (c == 0xe0 && s[1] < 0xa0) return 0; /* overlong */
 		if (c == 0xed && s[1] >= 0xa0) return 0; /* surrogate */
 		return 3;
 	}
 	if (c >= 0xf0 && c <= 0xf4) {
-		if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80) return 0;
+		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80) return 0;
 		if (c == 0xf0 && s[1] < 0x90) return 0;
 		if (c == 0xf4 && s[1] >= 0x90) return 0;
 		return 4;
@@ -208,93 +255,121 @@ static inline size_t ron_utf8_len_(const unsigned char *s, size_t n) {
 	return 0;
 }
 
-/* Parses the string at p->i (its quote) into a decoded copy. */
-static inline int ron_string_(ron_parser *p, const char **out, size_t *outlen) {
-	size_t start = ++p->i, j = start;
-	int escaped = 0;
+/* Why the byte at j, special in a string, ends it badly. */
+static inline int ron_string_fail_(ron_parser *p, size_t j) {
+	p->i = j;
+	if (j >= p->n) return ron_fail_(p, "syntax", "unterminated string");
+	if ((unsigned char)p->b[j] < 0x20) return ron_fail_(p, "syntax", "control character in a string");
+	return ron_fail_(p, "syntax", "invalid UTF-8");
+}
+
+/* The rest of a string from its first backslash, at j, decoded in place
+ * (w is where the next decoded byte goes). */
+__attribute__((noinline)) static int ron_string_escaped_(ron_parser *p, size_t start, size_t j, size_t *outlen) {
+	char *b = p->b;
+	size_t w = j;
 	for (;;) {
-		if (j >= p->n) { p->i = j; return ron_fail_(p, "syntax", "unterminated string"); }
-		unsigned char c = (unsigned char)p->b[j];
+		unsigned char c = (unsigned char)b[j];
 		if (c == '"') break;
-		if (c == '\\') { escaped = 1; j += 2; continue; }
-		if (c < 0x20) { p->i = j; return ron_fail_(p, "syntax", "control character in a string"); }
-		if (c < 0x80) { j++; continue; }
-		size_t k = ron_utf8_len_((const unsigned char *)p->b + j, p->n - j);
-		if (k == 0) { p->i = j; return ron_fail_(p, "syntax", "invalid UTF-8"); }
-		j += k;
-	}
-	if (j > p->n) { p->i = p->n; return ron_fail_(p, "syntax", "unterminated string"); }
-	if (!escaped) {
-		char *s = ron_strndup(p->b + start, j - start);
-		if (s == NULL) return ron_fail_(p, "too-large", "out of memory");
-		*out = s;
-		*outlen = j - start;
-		p->i = j + 1;
-		return 1;
-	}
-	char *d = (char *)ron_alloc(j - start + 1), *w = d;
-	if (d == NULL) return ron_fail_(p, "too-large", "out of memory");
-	for (size_t i = start; i < j;) {
-		char c = p->b[i];
-		if (c != '\\') { *w++ = c; i++; continue; }
-		p->i = i;
-		char e = p->b[i + 1];
-		i += 2;
+		if (c >= 0x20 && c < 0x80 && c != '\\') { b[w++] = (char)c; j++; continue; }
+		if (c >= 0x80) {
+			size_t k = ron_utf8_len_((const unsigned char *)b + j);
+			if (k == 0) return ron_string_fail_(p, j);
+			memmove(b + w, b + j, k);
+			w += k, j += k;
+			continue;
+		}
+		if (c != '\\') return ron_string_fail_(p, j);
+		p->i = j;
+		char e = b[j + 1];
+		j += 2;
 		switch (e) {
-		case '"': *w++ = '"'; break;
-		case '\\': *w++ = '\\'; break;
-		case '/': *w++ = '/'; break;
-		case 'b': *w++ = '\b'; break;
-		case 'f': *w++ = '\f'; break;
-		case 'n': *w++ = '\n'; break;
-		case 'r': *w++ = '\r'; break;
-		case 't': *w++ = '\t'; break;
+		case '"': b[w++] = '"'; break;
+		case '\\': b[w++] = '\\'; break;
+		case '/': b[w++] = '/'; break;
+		case 'b': b[w++] = '\b'; break;
+		case 'f': b[w++] = '\f'; break;
+		case 'n': b[w++] = '\n'; break;
+		case 'r': b[w++] = '\r'; break;
+		case 't': b[w++] = '\t'; break;
 		case 'u': {
 			uint32_t r, lo;
-			if (i + 4 > j || !ron_hex4_(p->b + i, &r)) return ron_fail_(p, "syntax", "invalid \\u escape");
-			i += 4;
+			if (!ron_hex4_(b + j, &r)) return ron_fail_(p, "syntax", "invalid \\u escape");
+			j += 4;
 			if (r >= 0xd800 && r < 0xdc00) {
-				if (i + 6 > j || p->b[i] != '\\' || p->b[i + 1] != 'u' || !ron_hex4_(p->b + i + 2, &lo) || lo < 0xdc00 || lo > 0xdfff)
+				if (b[j] != '\\' || b[j + 1] != 'u' || !ron_hex4_(b + j + 2, &lo) || lo < 0xdc00 || lo > 0xdfff)
 					return ron_fail_(p, "syntax", "a lone UTF-16 surrogate");
-				i += 6;
+				j += 6;
 				r = 0x10000 + ((r - 0xd800) << 10) + (lo - 0xdc00);
 			} else if (r >= 0xdc00 && r < 0xe000) {
 				return ron_fail_(p, "syntax", "a lone UTF-16 surrogate");
 			}
-			w += ron_utf8_put_(w, r);
+			w += ron_utf8_put_(b + w, r);
 			break;
 		}
 		default:
-			return ron_fail_(p, "syntax", "invalid escape");
+			return ron_fail_(p, "syntax", j - 1 >= p->n ? "unterminated string" : "invalid escape");
 		}
 	}
-	*w = 0;
-	*out = d;
-	*outlen = (size_t)(w - d);
+	b[w] = 0;
+	*outlen = w - start;
 	p->i = j + 1;
 	return 1;
 }
 
+/* Reads the string whose opening quote is at p->i, decoding it in place;
+ * *out points at its bytes, NUL-terminated. */
+static inline int ron_string_(ron_parser *p, const char **out, size_t *outlen) {
+	char *b = p->b;
+	size_t start = p->i + 1, j = start;
+	*out = b + start;
+	for (;;) {
+		uint64_t m = ron_special8_(ron_load8_(b + j));
+		if (m == 0) { j += 8; continue; }
+		j += (size_t)__builtin_ctzll(m) >> 3;
+		unsigned char c = (unsigned char)b[j];
+		if (c == '"') break;
+		if (c == '\\') return ron_string_escaped_(p, start, j, outlen);
+		size_t k = c >= 0x80 ? ron_utf8_len_((const unsigned char *)b + j) : 0;
+		if (k == 0) return ron_string_fail_(p, j);
+		j += k;
+	}
+	b[j] = 0;
+	*outlen = j - start;
+	p->i = j + 1;
+	return 1;
+}
+
+/* The index after the digits from b[i], a digit: a one-digit run costs no
+ * loop pass, longer ones one per 8 digits. */
+static inline size_t ron_digits_(const char *b, size_t i) {
+	if (!ron_is_digit_(b[++i])) return i;
+	for (;;) {
+		uint64_t x = ron_load8_(b + i);
+		/* high bits of the bytes under '0', over '9', or over 0x7f */
+		uint64_t m = ((x - RON_ONES_ * '0') | (x + RON_ONES_ * (0x80 - ':')) | x) & RON_HIGHS_;
+		if (m != 0) return i + ((size_t)__builtin_ctzll(m) >> 3);
+		i += 8;
+	}
+}
+
+/* Checks the number at p->i and moves past it. */
 static inline int ron_number_(ron_parser *p) {
+	const char *b = p->b;
 	size_t i = p->i;
-	if (p->b[i] == '-') i++;
-	if (i < p->n && p->b[i] == '0') i++;
-	else {
-		size_t j = i;
-		while (i < p->n && p->b[i] >= '0' && p->b[i] <= '9') i++;
-		if (i == j) return ron_fail_(p, "syntax", "invalid number");
+	if (b[i] == '-') i++;
+	if (b[i] == '0') i++;
+	else if (ron_is_digit_(b[i])) i = ron_digits_(b, i);
+	else return ron_fail_(p, "syntax", "invalid number");
+	if (b[i] == '.') {
+		if (!ron_is_digit_(b[++i])) return ron_fail_(p, "syntax", "invalid number");
+		i = ron_digits_(b, i);
 	}
-	if (i < p->n && p->b[i] == '.') {
-		size_t j = ++i;
-		while (i < p->n && p->b[i] >= '0' && p->b[i] <= '9') i++;
-		if (i == j) return ron_fail_(p, "syntax", "invalid number");
-	}
-	if (i < p->n && (p->b[i] == 'e' || p->b[i] == 'E')) {
+	if (b[i] == 'e' || b[i] == 'E') {
 		i++;
-		if (i < p->n && (p->b[i] == '+' || p->b[i] == '-')) i++;
-		size_t j = i;
-		while (i < p->n && p->b[i] >= '0' && p->b[i] <= '9') i++;
-		if (i == j) return ron_fail_(p, "syntax", "invalid number");
+		if (b[i] == '+' || b[i] == '-') i++;
+		if (!ron_is_digit_(b[i])) return ron_fail_(p, "syntax", "invalid number");
+		i = ron_digits_(b, i);
 	}
 	p->i = i;
 	return 1;
@@ -307,9 +382,8 @@ static inline uint32_t ron_hash_(const char *s, size_t n) {
 }
 
 /* Refuses duplicate keys: pairwise for small objects, a hash table for large ones. */
-static inline int ron_check_dups_(ron_parser *p, const ron_json *obj) {
-	if (obj->n < 2) return 1;
-	if (obj->n <= 16) {
+__attribute__((noinline)) static int ron_check_dups_(ron_parser *p, const ron_json *obj) {
+	if (obj->n <= 8) {
 		for (const ron_json *a = obj->first; a != NULL; a = a->next)
 			for (const ron_json *b = a->next; b != NULL; b = b->next)
 				if (a->key_len == b->key_len && memcmp(a->key, b->key, a->key_len) == 0)
@@ -333,92 +407,133 @@ static inline int ron_check_dups_(ron_parser *p, const ron_json *obj) {
 	return ok ? 1 : ron_fail_(p, "duplicate", "duplicate key in an object");
 }
 
-static inline ron_json *ron_value_(ron_parser *p, int depth) {
-	ron_skip_(p);
-	if (p->i >= p->n) { ron_fail_(p, "syntax", "unexpected end of input"); return NULL; }
-	ron_json *v = (ron_json *)ron_alloc(sizeof *v);
-	if (v == NULL) { ron_fail_(p, "too-large", "out of memory"); return NULL; }
-	memset(v, 0, sizeof *v);
-	char c = p->b[p->i];
-	if (c == '{' || c == '[') {
-		if (depth >= RON_MAX_DEPTH) { ron_fail_(p, "too-large", "input nests deeper than 64 levels"); return NULL; }
-		int obj = c == '{';
-		v->type = obj ? RON_JSON_OBJECT : RON_JSON_ARRAY;
-		p->i++;
-		ron_skip_(p);
-		if (p->i < p->n && p->b[p->i] == (obj ? '}' : ']')) { p->i++; return v; }
-		ron_json *last = NULL;
-		for (;;) {
-			const char *key = NULL;
-			size_t klen = 0;
-			if (obj) {
-				ron_skip_(p);
-				if (p->i >= p->n || p->b[p->i] != '"') { ron_fail_(p, "syntax", "want a member name"); return NULL; }
-				size_t at = p->i;
-				if (!ron_string_(p, &key, &klen)) return NULL;
-				if (p->i - at - 2 > RON_MAX_KEY_BYTES) { p->i = at; ron_fail_(p, "too-large", "a key over 1024 bytes"); return NULL; }
-				ron_skip_(p);
-				if (p->i >= p->n || p->b[p->i] != ':') { ron_fail_(p, "syntax", "want ':' after a member name"); return NULL; }
-				p->i++;
+/* Parses p->b[0:p->n] (followed by RON_PAD_ zero bytes, and changed in
+ * place), which must be exactly one JSON value. */
+static inline ron_json *ron_parse_(ron_parser *p) {
+	char *b = p->b;
+	ron_json *stack[RON_MAX_DEPTH], *last[RON_MAX_DEPTH]; /* open containers, their last elements */
+	int depth = 0;
+	ron_json *root = NULL;
+	for (;;) { /* one pass per value */
+		ron_json *parent = depth > 0 ? stack[depth - 1] : NULL;
+		const char *key = NULL;
+		size_t klen = 0;
+		ron_ws_(p);
+		if (parent != NULL && parent->type == RON_JSON_OBJECT) {
+			size_t at = p->i;
+			if (b[at] != '"') { ron_fail_(p, "syntax", "want a member name"); return NULL; }
+			if (!ron_string_(p, &key, &klen)) return NULL;
+			if (p->i - at - 2 > RON_MAX_KEY_BYTES) { p->i = at; ron_fail_(p, "too-large", "a key over 1024 bytes"); return NULL; }
+			ron_ws_(p);
+			if (b[p->i] != ':') { ron_fail_(p, "syntax", "want ':' after a member name"); return NULL; }
+			p->i++;
+			ron_ws_(p);
+		}
+		ron_json *v = (ron_json *)ron_alloc(sizeof *v);
+		if (v == NULL) { ron_fail_(p, "too-large", "out of memory"); return NULL; }
+		*v = (ron_json){RON_JSON_NULL, key, klen, NULL, 0, NULL, NULL, 0};
+		if (parent == NULL) root = v;
+		else {
+			if (parent->first == NULL) parent->first = v; else last[depth - 1]->next = v;
+			last[depth - 1] = v;
+			parent->n++;
+		}
+		char c = b[p->i];
+		switch (c) {
+		case '{':
+		case '[':
+			if (depth >= RON_MAX_DEPTH) { ron_fail_(p, "too-large", "input nests deeper than 64 levels"); return NULL; }
+			v->type = c == '{' ? RON_JSON_OBJECT : RON_JSON_ARRAY;
+			stack[depth++] = v;
+			p->i++;
+			ron_ws_(p);
+			if (b[p->i] != (c == '{' ? '}' : ']')) continue; /* its first element is next */
+			break; /* empty: closed below */
+		case '"':
+			v->type = RON_JSON_STRING;
+			if (!ron_string_(p, &v->s, &v->len)) return NULL;
+			break;
+		case 't':
+			if (memcmp(b + p->i, "true", 4) != 0) goto bad;
+			v->type = RON_JSON_TRUE;
+			p->i += 4;
+			break;
+		case 'f':
+			if (memcmp(b + p->i, "false", 5) != 0) goto bad;
+			v->type = RON_JSON_FALSE;
+			p->i += 5;
+			break;
+		case 'n':
+			if (memcmp(b + p->i, "null", 4) != 0) goto bad;
+			p->i += 4;
+			break;
+		default:
+			if (c != '-' && !ron_is_digit_(c)) goto bad;
+			v->type = RON_JSON_NUMBER;
+			v->s = b + p->i;
+			if (!ron_number_(p)) return NULL;
+			v->len = (size_t)(b + p->i - v->s);
+		}
+		/* After a value: a ',' starts the next one; closing brackets end
+		 * containers (an empty one's bracket is still ahead). */
+		ron_ws_(p);
+		if (depth > 0 && b[p->i] != ',') do {
+			ron_json *top = stack[depth - 1];
+			c = b[p->i];
+			if (c != (top->type == RON_JSON_OBJECT ? '}' : ']')) {
+				if (p->i >= p->n) ron_fail_(p, "syntax", "unexpected end of input");
+				else ron_fail_(p, "syntax", top->type == RON_JSON_OBJECT ? "want ',' or '}' in an object" : "want ',' or ']' in an array");
+				return NULL;
 			}
-			ron_json *e = ron_value_(p, depth + 1);
-			if (e == NULL) return NULL;
-			e->key = key;
-			e->key_len = klen;
-			if (last == NULL) v->first = e; else last->next = e;
-			last = e;
-			v->n++;
-			ron_skip_(p);
-			if (p->i >= p->n) { ron_fail_(p, "syntax", "unexpected end of input"); return NULL; }
-			c = p->b[p->i++];
-			if (c == ',') continue;
-			if (c == (obj ? '}' : ']')) break;
-			p->i--;
-			ron_fail_(p, "syntax", obj ? "want ',' or '}' in an object" : "want ',' or ']' in an array");
-			return NULL;
+			if (top->type == RON_JSON_OBJECT && top->n > 1 && !ron_check_dups_(p, top)) return NULL;
+			depth--;
+			p->i++;
+			ron_ws_(p);
+		} while (depth > 0 && b[p->i] != ',');
+		if (depth == 0) {
+			if (p->i != p->n) { ron_fail_(p, "syntax", "data after the object"); return NULL; }
+			return root;
 		}
-		if (obj && !ron_check_dups_(p, v)) return NULL;
-		return v;
+		p->i++; /* the ',' */
 	}
-	if (c == '"') {
-		v->type = RON_JSON_STRING;
-		return ron_string_(p, &v->s, &v->len) ? v : NULL;
-	}
-	if (c == '-' || (c >= '0' && c <= '9')) {
-		size_t at = p->i;
-		if (!ron_number_(p)) return NULL;
-		v->type = RON_JSON_NUMBER;
-		v->s = p->b + at;
-		v->len = p->i - at;
-		return v;
-	}
-	static const struct { const char *w; size_t n; ron_json_type t; } lits[] = {
-		{"true", 4, RON_JSON_TRUE}, {"false", 5, RON_JSON_FALSE}, {"null", 4, RON_JSON_NULL}};
-	for (size_t k = 0; k < 3; k++) {
-		if (p->n - p->i >= lits[k].n && memcmp(p->b + p->i, lits[k].w, lits[k].n) == 0) {
-			p->i += lits[k].n;
-			v->type = lits[k].t;
-			return v;
-		}
-	}
-	ron_fail_(p, "syntax", "unexpected character");
+bad:
+	ron_fail_(p, "syntax", p->i >= p->n ? "unexpected end of input" : "unexpected character");
 	return NULL;
 }
 
-/* Parses b[0:n], which must be exactly one JSON object; NULL with p->code and p->msg set otherwise. */
-static inline ron_json *ron_json_parse(ron_parser *p, const char *b, size_t n) {
+/* Parses b[0:n] in place (b is followed by RON_PAD_ zero bytes), which must
+ * be exactly one JSON object. */
+static inline ron_json *ron_json_parse_in_place_(ron_parser *p, char *b, size_t n) {
 	memset(p, 0, sizeof *p);
 	p->b = b;
 	p->n = n;
 	if (n > RON_MAX_INPUT_BYTES) { ron_fail_(p, "too-large", "input over 1 MiB"); return NULL; }
-	ron_skip_(p);
+	ron_ws_(p);
 	if (p->i >= n) { ron_fail_(p, "syntax", "empty input"); return NULL; }
 	if (b[p->i] != '{') { ron_fail_(p, "type", "input is not a JSON object"); return NULL; }
-	ron_json *v = ron_value_(p, 0);
-	if (v == NULL) return NULL;
-	ron_skip_(p);
-	if (p->i != n) { ron_fail_(p, "syntax", "data after the object"); return NULL; }
-	return v;
+	return ron_parse_(p);
+}
+
+/* A copy of b[0:n] followed by RON_PAD_ zero bytes, in the arena. */
+static inline char *ron_padded_copy_(const char *b, size_t n) {
+	char *c = (char *)ron_alloc(n + RON_PAD_);
+	if (c != NULL) {
+		memcpy(c, b, n);
+		memset(c + n, 0, RON_PAD_);
+	}
+	return c;
+}
+
+/* Parses b[0:n], which must be exactly one JSON object; NULL with p->code
+ * and p->msg set otherwise. The tree lives in the arena until the call ends. */
+static inline ron_json *ron_json_parse(ron_parser *p, const char *b, size_t n) {
+	char *c = n <= RON_MAX_INPUT_BYTES ? ron_padded_copy_(b, n) : NULL;
+	if (c == NULL) {
+		memset(p, 0, sizeof *p);
+		ron_fail_(p, "too-large", n > RON_MAX_INPUT_BYTES ? "input over 1 MiB" : "out of memory");
+		return NULL;
+	}
+	return ron_json_parse_in_place_(p, c, n);
 }
 
 /* ---- the writer ---- */
@@ -451,14 +566,21 @@ static inline void ron_buf_free(ron_buf *b) {
 	memset(b, 0, sizeof *b);
 }
 
-/* Appends s[0:n] as a JSON string (escaped as ronhost's SDKs do). */
+/* Appends s[0:n] as a JSON string (escaped as ronhost's SDKs do). Runs of
+ * bytes that need no escape are skipped 8 at a time and copied at once. */
 static inline void ron_buf_string(ron_buf *b, const char *s, size_t n) {
 	static const char hex[] = "0123456789abcdef";
 	ron_buf_bytes(b, "\"", 1);
 	size_t start = 0;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n;) {
+		if (n - i >= 8) {
+			uint64_t m = ron_special8_(ron_load8_(s + i));
+			if (m == 0) { i += 8; continue; }
+			i += (size_t)__builtin_ctzll(m) >> 3;
+		}
 		unsigned char c = (unsigned char)s[i];
 		const char *rep = NULL;
+		size_t skip = 1;
 		char u[7];
 		if (c == '"') rep = "\\\"";
 		else if (c == '\\') rep = "\\\\";
@@ -469,16 +591,14 @@ static inline void ron_buf_string(ron_buf *b, const char *s, size_t n) {
 		else if (c == '\f') rep = "\\f";
 		else if (c < 0x20) { u[0] = '\\'; u[1] = 'u'; u[2] = '0'; u[3] = '0'; u[4] = hex[c >> 4]; u[5] = hex[c & 15]; u[6] = 0; rep = u; }
 		else if (c == 0xe2 && i + 2 < n && (unsigned char)s[i + 1] == 0x80 && ((unsigned char)s[i + 2] == 0xa8 || (unsigned char)s[i + 2] == 0xa9)) {
-			ron_buf_bytes(b, s + start, i - start);
-			ron_buf_cstr(b, (unsigned char)s[i + 2] == 0xa8 ? "\\u2028" : "\\u2029");
-			i += 2;
-			start = i + 1;
-			continue;
+			rep = (unsigned char)s[i + 2] == 0xa8 ? "\\u2028" : "\\u2029";
+			skip = 3;
 		}
-		if (rep == NULL) continue;
+		if (rep == NULL) { i++; continue; }
 		ron_buf_bytes(b, s + start, i - start);
 		ron_buf_cstr(b, rep);
-		start = i + 1;
+		i += skip;
+		start = i;
 	}
 	ron_buf_bytes(b, s + start, n - start);
 	ron_buf_bytes(b, "\"", 1);
@@ -499,9 +619,10 @@ static inline int ron_member_cmp_(const void *x, const void *y) {
 	return c != 0 ? c : (a->key_len > b->key_len) - (a->key_len < b->key_len);
 }
 
-/* Appends v canonically: compact, object keys sorted by their bytes. skip
- * (may be NULL) names a member of the outermost object to leave out. */
-static inline void ron_buf_json_skip(ron_buf *b, const ron_json *v, const char *skip) {
+/* Appends v canonically: compact, object keys sorted by their bytes. In the
+ * outermost object, the member named skip (if any) is left out and the
+ * member extra (if any) is added. */
+static inline void ron_buf_json_with_(ron_buf *b, const ron_json *v, const char *skip, const ron_json *extra) {
 	switch (v->type) {
 	case RON_JSON_NULL: ron_buf_cstr(b, "null"); return;
 	case RON_JSON_FALSE: ron_buf_cstr(b, "false"); return;
@@ -512,30 +633,35 @@ static inline void ron_buf_json_skip(ron_buf *b, const ron_json *v, const char *
 		ron_buf_bytes(b, "[", 1);
 		for (const ron_json *e = v->first; e != NULL; e = e->next) {
 			if (e != v->first) ron_buf_bytes(b, ",", 1);
-			ron_buf_json_skip(b, e, NULL);
+			ron_buf_json_with_(b, e, NULL, NULL);
 		}
 		ron_buf_bytes(b, "]", 1);
 		return;
 	case RON_JSON_OBJECT: {
-		const ron_json **ms = (const ron_json **)ron_alloc((v->n ? v->n : 1) * sizeof *ms);
+		const ron_json **ms = (const ron_json **)ron_alloc((v->n + 1) * sizeof *ms);
 		if (ms == NULL) { b->failed = 1; return; }
 		size_t k = 0;
 		size_t skiplen = skip ? strlen(skip) : 0;
 		for (const ron_json *e = v->first; e != NULL; e = e->next)
 			if (skip == NULL || e->key_len != skiplen || memcmp(e->key, skip, skiplen) != 0) ms[k++] = e;
+		if (extra != NULL) ms[k++] = extra;
 		qsort(ms, k, sizeof *ms, ron_member_cmp_);
 		ron_buf_bytes(b, "{", 1);
 		for (size_t i = 0; i < k; i++) {
 			if (i > 0) ron_buf_bytes(b, ",", 1);
 			ron_buf_string(b, ms[i]->key, ms[i]->key_len);
 			ron_buf_bytes(b, ":", 1);
-			ron_buf_json_skip(b, ms[i], NULL);
+			ron_buf_json_with_(b, ms[i], NULL, NULL);
 		}
 		ron_buf_bytes(b, "}", 1);
 		return;
 	}
 	}
 }
+
+/* Appends v canonically: compact, object keys sorted by their bytes. skip
+ * (may be NULL) names a member of the outermost object to leave out. */
+static inline void ron_buf_json_skip(ron_buf *b, const ron_json *v, const char *skip) { ron_buf_json_with_(b, v, skip, NULL); }
 
 static inline void ron_buf_json(ron_buf *b, const ron_json *v) { ron_buf_json_skip(b, v, NULL); }
 
@@ -831,11 +957,13 @@ RON_ABI_V1
  * rejection and returns NULL. */
 static inline const ron_json *ron_begin_(ron_errors *errs, const ron_json **meta, int want_manifest) {
 	int32_t n = ron_input_len();
-	char *in = (char *)ron_alloc(n > 0 ? (size_t)n : 1);
+	if (n < 0 || n > RON_MAX_INPUT_BYTES) { ron_error_add(errs, "", "too-large", "input over 1 MiB"); return NULL; }
+	char *in = (char *)ron_alloc((size_t)n + RON_PAD_);
 	if (in == NULL) { ron_error_add(errs, "", "too-large", "out of memory"); return NULL; }
 	if (n > 0) ron_input_read(in);
+	memset(in + n, 0, RON_PAD_);
 	ron_parser p;
-	const ron_json *doc = ron_json_parse(&p, in, n > 0 ? (size_t)n : 0);
+	const ron_json *doc = ron_json_parse_in_place_(&p, in, (size_t)n);
 	if (doc == NULL) {
 		ron_error_add(errs, "", p.code, "%s", p.msg);
 		return NULL;
@@ -953,27 +1081,24 @@ RON_EXPORT(ron_validate) int32_t ron_validate(void) {
 	if (errs.n > 0) {
 		st = ron_reject_(&errs);
 	} else {
-		/* The manifest with the plugin's table replaced: every other member
-		 * canonical, then the table spliced in at its sorted place by
-		 * re-parsing the whole (cheap next to the call's work). */
-		ron_buf b = {0}, mb = {0};
-		ron_buf_json_skip(&mb, m, out.table.len > 0 ? tld : NULL);
-		if (out.table.len > 0) {
-			/* mb is "{...}": insert ,"tld":table before the last brace. */
-			mb.len--;
-			if (mb.len > 1) ron_buf_cstr(&mb, ",");
-			ron_buf_str(&mb, tld);
-			ron_buf_cstr(&mb, ":");
-			ron_buf_bytes(&mb, out.table.p, out.table.len);
-			ron_buf_cstr(&mb, "}");
-		}
+		/* The manifest with the plugin's table replaced, canonical: the
+		 * table the rule wrote is read once, and written at its sorted
+		 * place among the manifest's other members. */
+		ron_buf b = {0};
 		ron_parser p;
-		const ron_json *norm = mb.failed ? NULL : ron_json_parse(&p, mb.p, mb.len);
-		if (norm == NULL) {
+		ron_json *table = NULL;
+		if (out.table.len > 0) {
+			table = ron_json_parse(&p, out.table.p, out.table.len);
+			if (table != NULL) {
+				table->key = tld;
+				table->key_len = strlen(tld);
+			}
+		}
+		if (out.table.len > 0 && table == NULL) {
 			st = ron_fault_("validate: the normalized table is not a JSON object");
 		} else {
 			ron_buf_cstr(&b, "{\"manifest\":");
-			ron_buf_json(&b, norm);
+			ron_buf_json_with_(&b, m, table != NULL ? tld : NULL, table);
 			ron_buf_cstr(&b, ",\"index\":{\"title\":");
 			ron_buf_string(&b, out.title.p ? out.title.p : "", out.title.len);
 			ron_buf_cstr(&b, ",\"tags\":[");
@@ -989,7 +1114,6 @@ RON_EXPORT(ron_validate) int32_t ron_validate(void) {
 			}
 		}
 		ron_buf_free(&b);
-		ron_buf_free(&mb);
 	}
 	ron_buf_free(&out.table);
 	ron_buf_free(&out.title);
