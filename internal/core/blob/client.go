@@ -164,7 +164,7 @@ func (s *Service) Outboard(ctx context.Context, c cid.CID, providers []peer.Addr
 	}
 	var errs []error
 	for _, ai := range s.order(providers) {
-		size, ob, err := s.outboardFrom(ctx, c, ai)
+		size, ob, _, err := s.outboardFrom(ctx, c, ai)
 		if err == nil {
 			return size, ob, nil
 		}
@@ -182,19 +182,22 @@ func (s *Service) Outboard(ctx context.Context, c cid.CID, providers []peer.Addr
 	return 0, nil, fmt.Errorf("%w: outboard of %s: %w", ErrNoProviders, c, errors.Join(errs...))
 }
 
-func (s *Service) outboardFrom(ctx context.Context, c cid.CID, ai peer.AddrInfo) (int64, []byte, error) {
+// outboardFrom asks ai for c's outboard and last chunk group (which proves
+// the size) and returns the size, the outboard and the last group, all
+// verified.
+func (s *Service) outboardFrom(ctx context.Context, c cid.CID, ai peer.AddrInfo) (int64, []byte, []byte, error) {
 	cn, err := s.dial(ctx, ai, ProtocolBlob)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	graceful := false
 	defer func() { cn.close(graceful) }()
-	fail := func(err error) (int64, []byte, error) {
+	fail := func(err error) (int64, []byte, []byte, error) {
 		var re *RemoteError
 		if !errors.As(err, &re) && !errors.Is(err, ErrClosed) && ctx.Err() == nil {
 			s.adjust(ai.ID, scoreFailed, false)
 		}
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	if err := cn.send(request{Op: opOutboard, CID: c.String()}); err != nil {
 		return fail(err)
@@ -213,15 +216,15 @@ func (s *Service) outboardFrom(ctx context.Context, c cid.CID, ai peer.AddrInfo)
 	ob := buf.Bytes()
 	if err := store.VerifyOutboard(c, r.Size, ob); err != nil {
 		s.punish(ai.ID, c, err)
-		return 0, nil, fmt.Errorf("%w: peer %s: %w", ErrLied, ai.ID, err)
+		return 0, nil, nil, fmt.Errorf("%w: peer %s: %w", ErrLied, ai.ID, err)
 	}
 	if r.Size == 0 { // VerifyOutboard checked c is the hash of nothing
 		graceful = true
-		return 0, ob, nil
+		return 0, ob, nil, nil
 	}
 	// The last group proves the size: its chaining value depends on its
 	// length and its position in the tree on the object's.
-	off := (r.Size - 1) / store.GroupSize * store.GroupSize
+	off := lastOffset(r.Size)
 	if err := cn.send(request{Op: opRead, CID: c.String(), Off: off, Len: r.Size - off}); err != nil {
 		return fail(err)
 	}
@@ -239,11 +242,11 @@ func (s *Service) outboardFrom(ctx context.Context, c cid.CID, ai peer.AddrInfo)
 	if !bao.VerifyChunk(last, ob, store.Group, uint64(off), c) {
 		err := fmt.Errorf("%w: the last group does not verify (size %d)", store.ErrCorrupt, r.Size)
 		s.punish(ai.ID, c, err)
-		return 0, nil, fmt.Errorf("%w: peer %s: %w", ErrLied, ai.ID, err)
+		return 0, nil, nil, fmt.Errorf("%w: peer %s: %w", ErrLied, ai.ID, err)
 	}
 	s.adjust(ai.ID, scoreServed, false)
 	graceful = true
-	return r.Size, ob, nil
+	return r.Size, ob, last, nil
 }
 
 // AskReplicate asks p to hold a copy of c (p fetches it from this node and

@@ -282,3 +282,10 @@ func encodeOutboard(data []byte) []byte {
 	ob, _ := bao.EncodeBuf(data, store.Group, true)
 	return ob
 }
+
+// openStreams is how many streams of s (inbound and outbound) are open.
+func (s *Service) openStreams() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.streams)
+}

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/ronhost/ronhost/internal/core/cid"
+	"github.com/ronhost/ronhost/internal/core/store"
 )
 
 // DefaultAskConnected is how many connected peers Locate asks when
@@ -16,13 +18,32 @@ import (
 const DefaultAskConnected = 8
 
 // Located is what Locate found: the object's size and verified outboard,
-// the provider that gave it, and the other providers known by then (those
+// the object's last chunk group (verified: it proved the size), the
+// provider that gave them, and the other providers known by then (those
 // that also answered, then those that arrived and were not asked yet).
 type Located struct {
-	Size      int64
-	Outboard  []byte
+	Size     int64
+	Outboard []byte
+	// Last is the object's last chunk group, the bytes from LastOffset to
+	// Size, already verified against Outboard and the CID: a fetch writes it
+	// to its sink instead of asking for it again (for an object of one group,
+	// that is the whole object). Empty for the empty object.
+	Last      []byte
 	From      peer.ID
 	Providers []peer.AddrInfo // From first
+}
+
+// LastOffset is where Last starts: the offset of the object's last chunk
+// group.
+func (l Located) LastOffset() int64 { return lastOffset(l.Size) }
+
+// lastOffset is the offset of the last chunk group of an object of size
+// bytes (0 for the empty object).
+func lastOffset(size int64) int64 {
+	if size == 0 {
+		return 0
+	}
+	return (size - 1) / store.GroupSize * store.GroupSize
 }
 
 // Locate finds c without waiting for a whole provider lookup: it asks, all
@@ -34,18 +55,25 @@ type Located struct {
 // that does not have c answers not_found and costs nothing; a liar is
 // punished as by Outboard. It returns ErrNoProviders once more is closed
 // and every peer asked failed, ctx.Err() when ctx ends first, ErrClosed
-// after Close. The caller must close more or end ctx.
+// after Close. The caller must close more or end ctx. Locate returns only
+// once every question it started has ended (the others are cancelled):
+// nothing of it runs on after it.
 func (s *Service) Locate(ctx context.Context, c cid.CID, more <-chan peer.AddrInfo) (Located, error) {
 	if err := s.checkOpen(); err != nil {
 		return Located{}, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	var wg sync.WaitGroup
+	defer func() {
+		cancel() // the questions still out end (their streams are reset)
+		wg.Wait()
+	}()
 
 	type answer struct {
 		ai   peer.AddrInfo
 		size int64
 		ob   []byte
+		last []byte
 		err  error
 	}
 	answers := make(chan answer)
@@ -59,13 +87,13 @@ func (s *Service) Locate(ctx context.Context, c cid.CID, more <-chan peer.AddrIn
 		asked[ai.ID] = true
 		known = append(known, ai)
 		pending++
-		go func() {
-			size, ob, err := s.outboardFrom(ctx, c, ai)
+		wg.Go(func() {
+			size, ob, last, err := s.outboardFrom(ctx, c, ai)
 			select {
-			case answers <- answer{ai, size, ob, err}:
+			case answers <- answer{ai, size, ob, last, err}:
 			case <-ctx.Done():
 			}
-		}()
+		})
 	}
 	for _, ai := range s.order(s.connected()) {
 		ask(ai)
@@ -88,7 +116,7 @@ func (s *Service) Locate(ctx context.Context, c cid.CID, more <-chan peer.AddrIn
 						provs = append(provs, ai)
 					}
 				}
-				return Located{Size: a.size, Outboard: a.ob, From: a.ai.ID, Providers: provs}, nil
+				return Located{Size: a.size, Outboard: a.ob, Last: a.last, From: a.ai.ID, Providers: provs}, nil
 			}
 			if errors.Is(a.err, ErrClosed) {
 				return Located{}, a.err

@@ -95,15 +95,26 @@ func TestLocateAsksConnectedPeers(t *testing.T) {
 	if loc.Providers[0].ID != holder.h.ID() || slices.ContainsFunc(loc.Providers, func(ai peer.AddrInfo) bool { return ai.ID == liar.h.ID() }) {
 		t.Fatalf("providers %v: want the holder first and never the liar", loc.Providers)
 	}
+	// Nothing of Locate runs on: the question to the staller was cancelled
+	// and has ended (its stream is closed) by the time Locate returned.
+	if n := client.svc.openStreams(); n != 0 {
+		t.Fatalf("%d streams still open after Locate returned", n)
+	}
+	if off := loc.LastOffset(); off != 2*store.GroupSize || !bytes.Equal(loc.Last, data[off:]) {
+		t.Fatalf("Last: %d bytes at %d, want the last group (%d bytes at %d)", len(loc.Last), off, len(data)-2*store.GroupSize, 2*store.GroupSize)
+	}
 	if !client.svc.Banned(liar.h.ID()) {
 		t.Fatal("the liar is not banned")
 	}
 	if client.svc.Banned(silent.h.ID()) || client.svc.Score(silent.h.ID()) != 0 {
 		t.Fatal("a peer that answered not_found was punished")
 	}
-	// The located providers serve the fetch.
+	// The located providers serve the fetch of what the last group left.
 	in, err := client.st.NewIngest(ctx, c, loc.Size, loc.Outboard)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := in.WriteGroups(loc.LastOffset(), loc.Last); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := client.svc.Fetch(ctx, c, in, loc.Providers); err != nil {

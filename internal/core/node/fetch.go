@@ -11,6 +11,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/ronhost/ronhost/internal/bus"
+	"github.com/ronhost/ronhost/internal/core/blob"
 	"github.com/ronhost/ronhost/internal/codes"
 	"github.com/ronhost/ronhost/internal/core/cid"
 	"github.com/ronhost/ronhost/internal/core/store"
@@ -176,11 +177,12 @@ func (n *Node) runFetch(j *fetchJob, from []peer.AddrInfo) {
 
 	findCtx, cancel := context.WithTimeout(ctx, cfg.FetchTimeout.D())
 	defer cancel()
-	size, ob, provs, err := n.locate(findCtx, j.c, from)
+	loc, err := n.locate(findCtx, j.c, from)
 	if err != nil {
 		fail(err)
 		return
 	}
+	size, ob, provs := loc.Size, loc.Outboard, loc.Providers
 	ing, err := n.store.NewIngest(ctx, j.c, size, ob)
 	if errors.Is(err, store.ErrExists) {
 		j.err = err // stored meanwhile: readers go to the store
@@ -189,6 +191,13 @@ func (n *Node) runFetch(j *fetchJob, from []peer.AddrInfo) {
 	if err != nil {
 		fail(err)
 		return
+	}
+	// The last group came with the outboard (it proved the size): written
+	// now, it is not asked for again, and an object of one group is done.
+	if len(loc.Last) > 0 {
+		if err := ing.WriteGroups(loc.LastOffset(), loc.Last); err != nil {
+			n.log.Warn("fetch: the located last group was refused; fetching it again", "cid", j.c, "err", err)
+		}
 	}
 	j.ing, j.size, j.ob = ing, size, ob
 	readyOnce()
@@ -233,24 +242,28 @@ func (n *Node) runFetch(j *fetchJob, from []peer.AddrInfo) {
 	n.emit(bus.KindObjectStored, bus.ObjectStored{CID: res.CID.String(), Size: res.Size, Inline: res.Inline})
 }
 
-// locate finds c's size, verified outboard and providers. Given from, it
-// asks those. Otherwise it asks, all at once, the store role's instance
+// locate finds c's size, verified outboard (with the last group, when
+// located) and providers. Given from, it asks those. Otherwise it asks, all at once, the store role's instance
 // holding c (in a process without that role), the peers this node is
 // connected to, and each provider the DHT lookup finds as it finds it, and
 // starts on the first that answers with a verified outboard, without
 // waiting for the rest of the lookup.
-func (n *Node) locate(ctx context.Context, c cid.CID, from []peer.AddrInfo) (int64, []byte, []peer.AddrInfo, error) {
+func (n *Node) locate(ctx context.Context, c cid.CID, from []peer.AddrInfo) (blob.Located, error) {
 	if len(from) > 0 {
 		size, ob, err := n.blob.Outboard(ctx, c, from)
 		if err != nil {
-			return 0, nil, nil, fmt.Errorf("%w: %s: no provider gave a valid outboard: %v", errNoProviders, c, err)
+			return blob.Located{}, fmt.Errorf("%w: %s: no provider gave a valid outboard: %v", errNoProviders, c, err)
 		}
-		return size, ob, from, nil
+		return blob.Located{Size: size, Outboard: ob, Providers: from}, nil
 	}
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel() // ends the lookup once an answer is in
 	more := make(chan peer.AddrInfo)
+	// The lookup unwinds on its own once cancelled; Close waits for it (the
+	// fetch does not: it has what it needs).
+	n.fetches.wg.Add(1)
 	go func() {
+		defer n.fetches.wg.Done()
 		defer close(more)
 		send := func(ai peer.AddrInfo) bool {
 			select {
@@ -274,11 +287,11 @@ func (n *Node) locate(ctx context.Context, c cid.CID, from []peer.AddrInfo) (int
 	loc, err := n.blob.Locate(lctx, c, more)
 	if err != nil {
 		if ctx.Err() != nil {
-			return 0, nil, nil, fmt.Errorf("%w: %s: %v", errNoProviders, c, err)
+			return blob.Located{}, fmt.Errorf("%w: %s: %v", errNoProviders, c, err)
 		}
-		return 0, nil, nil, fmt.Errorf("%w: %s: no provider gave a valid outboard: %v", errNoProviders, c, err)
+		return blob.Located{}, fmt.Errorf("%w: %s: no provider gave a valid outboard: %v", errNoProviders, c, err)
 	}
-	return loc.Size, loc.Outboard, loc.Providers, nil
+	return loc, nil
 }
 
 // providers returns from, or the store role's instance holding c (in a
