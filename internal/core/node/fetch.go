@@ -11,8 +11,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/ronhost/ronhost/internal/bus"
-	"github.com/ronhost/ronhost/internal/core/blob"
 	"github.com/ronhost/ronhost/internal/codes"
+	"github.com/ronhost/ronhost/internal/core/blob"
 	"github.com/ronhost/ronhost/internal/core/cid"
 	"github.com/ronhost/ronhost/internal/core/store"
 )
