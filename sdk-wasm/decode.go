@@ -34,7 +34,8 @@ func unmarshal(data []byte, v any, strict bool) error {
 	if rv.Kind() != reflect.Pointer || rv.IsNil() || !decodable(rv.Type().Elem()) {
 		return stdUnmarshal(data, v, strict)
 	}
-	d := decoder{data: data, strict: strict}
+	var names [8]string // d.stack without an allocation for most documents
+	d := decoder{data: data, strict: strict, stack: names[:0]}
 	i := d.space(0)
 	end, err := d.value(i, rv.Elem())
 	if errors.Is(err, errFallback) || err == nil && d.space(end) != len(data) {
@@ -282,6 +283,14 @@ func (d *decoder) numberEnd(i int) int {
 
 func (d *decoder) number(i int, v reflect.Value) (int, error) {
 	end := d.numberEnd(i)
+	switch v.Kind() {
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		// The common case, without the string strconv needs.
+		if n, e, ok := d.fastUint(i); ok && e == end && !v.OverflowUint(n) {
+			v.SetUint(n)
+			return end, nil
+		}
+	}
 	s := string(d.data[i:end])
 	switch v.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
@@ -308,10 +317,14 @@ func (d *decoder) number(i int, v reflect.Value) (int, error) {
 	return end, nil
 }
 
-// str decodes the string at i.
+// str decodes the string at i: a view of the document's bytes when it has
+// no escapes (see view).
 func (d *decoder) str(i int) (string, int, error) {
 	b, end, err := d.strBytes(i)
-	return string(b), end, err
+	if err != nil {
+		return "", end, err
+	}
+	return view(b), end, nil // b is the document's bytes or a fresh buffer
 }
 
 // strBytes decodes the string at i; without escapes the result is a slice
@@ -520,7 +533,7 @@ func (d *decoder) array(i int, v reflect.Value) (int, error) {
 	}
 	for {
 		if n >= v.Cap() {
-			v.Grow(1)
+			v.Grow(max(4, n)) // fewer growths: each is an allocation and a copy
 		}
 		if n >= v.Len() {
 			v.SetLen(n + 1)

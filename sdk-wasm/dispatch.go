@@ -12,7 +12,9 @@ import (
 
 // Dispatch runs one ABI call: it checks and decodes input for entry, calls
 // p's handler, checks the result against the ABI and encodes it. obj is the
-// payload for EntryResolve (nil otherwise). It never panics.
+// payload for EntryResolve (nil otherwise). It never panics. The values a
+// handler sees (strings, manifest tables) may share input's bytes, so the
+// caller must not modify input afterwards (rontest passes a copy).
 //
 // The wasm exports call Dispatch with the registered plugin; rontest calls it
 // natively, so both run the same code. See the package documentation for the
@@ -41,28 +43,37 @@ func Dispatch(p Plugin, entry string, input []byte, obj io.ReaderAt) (status int
 	return fault(CodeContract, fmt.Sprintf("unknown entry point %q", entry))
 }
 
+// inputField names a member of an input document and where decodeInput
+// puts it.
+type inputField struct {
+	name   string
+	target any
+}
+
 // decodeInput checks the whole input document in one pass (syntax, UTF-8,
 // depth, duplicate keys, size), then decodes the members named in fields
 // into their targets: a **Manifest is split into tables without decoding
-// them, anything else is decoded with encoding/json. Other members are
-// ignored, so hosts may add fields.
-func decodeInput(input []byte, fields map[string]any) error {
+// them, anything else is decoded with encoding/json. Other members are ignored, so hosts may add fields. The
+// fields are a slice, not a map: in wasm building and hashing a map per
+// call costs more than a linear search of four names.
+func decodeInput(input []byte, fields ...inputField) error {
 	if len(input) > MaxInputBytes {
 		return Rejectf("", CodeTooLarge, "input is %d bytes, the limit is %d", len(input), MaxInputBytes)
 	}
 	// A manifest that is not an object is rejected before the rest of the
-	// input is scanned.
-	early := func(key string, value []byte) *FieldError {
-		if _, isManifest := fields[key].(**Manifest); isManifest && len(value) > 0 && value[0] != '{' && value[0] != 'n' {
-			return &FieldError{Path: key, Code: CodeType, Message: "a manifest must be a JSON object"}
-		}
-		return nil
-	}
-	// Manifests are split into tables in the same pass.
-	nested := map[string]bool{}
-	for k, v := range fields {
-		if _, isManifest := v.(**Manifest); isManifest {
-			nested[k] = true
+	// input is scanned, and a manifest is split into tables in the same
+	// pass (scanner.nested).
+	var nested string
+	var early func(string, []byte) *FieldError
+	for _, f := range fields {
+		if _, isManifest := f.target.(**Manifest); isManifest {
+			nested = f.name
+			early = func(key string, value []byte) *FieldError {
+				if key == nested && len(value) > 0 && value[0] != '{' && value[0] != 'n' {
+					return &FieldError{Path: key, Code: CodeType, Message: "a manifest must be a JSON object"}
+				}
+				return nil
+			}
 		}
 	}
 	members, fe := parseObjectEarly(input, 0, early, nested)
@@ -73,8 +84,14 @@ func decodeInput(input []byte, fields map[string]any) error {
 		return &Rejection{Errors: []FieldError{*fe}}
 	}
 	for _, mb := range members {
-		target, ok := fields[mb.key]
-		if !ok {
+		var target any
+		for _, f := range fields {
+			if f.name == mb.key {
+				target = f.target
+				break
+			}
+		}
+		if target == nil {
 			continue
 		}
 		if mp, ok := target.(**Manifest); ok {
@@ -95,6 +112,10 @@ func decodeInput(input []byte, fields map[string]any) error {
 	}
 	return nil
 }
+
+// inputManifest is the member of every input (but describe's) that holds
+// the manifest.
+const inputManifest = "manifest"
 
 func ok(v any) (int32, []byte) {
 	out, err := marshal(v)
@@ -197,7 +218,7 @@ func description(p Plugin, host HostInfo) (Description, error) {
 
 func describe(p Plugin, input []byte) (int32, []byte) {
 	var in DescribeInput
-	if err := decodeInput(input, map[string]any{"abi": &in.ABI, "host": &in.Host}); err != nil {
+	if err := decodeInput(input, inputField{"abi", &in.ABI}, inputField{"host", &in.Host}); err != nil {
 		return reject(err)
 	}
 	if in.ABI != ABIVersion {
@@ -212,7 +233,7 @@ func describe(p Plugin, input []byte) (int32, []byte) {
 
 func validate(p Plugin, input []byte) (int32, []byte) {
 	var in ValidateInput
-	if err := decodeInput(input, map[string]any{"manifest": &in.Manifest, "context": &in.Context}); err != nil {
+	if err := decodeInput(input, inputField{inputManifest, &in.Manifest}, inputField{"context", &in.Context}); err != nil {
 		return reject(err)
 	}
 	if err := checkManifest(in.Manifest); err != nil {
@@ -253,7 +274,7 @@ func validate(p Plugin, input []byte) (int32, []byte) {
 
 func split(p Plugin, input []byte) (int32, []byte) {
 	var in SplitInput
-	if err := decodeInput(input, map[string]any{"manifest": &in.Manifest, "epoch": &in.Epoch, "amount": &in.Amount, "usage": &in.Usage}); err != nil {
+	if err := decodeInput(input, inputField{inputManifest, &in.Manifest}, inputField{"epoch", &in.Epoch}, inputField{"amount", &in.Amount}, inputField{"usage", &in.Usage}); err != nil {
 		return reject(err)
 	}
 	if err := checkManifest(in.Manifest); err != nil {
@@ -324,7 +345,7 @@ func resolve(p Plugin, input []byte, obj io.ReaderAt) (int32, []byte) {
 		return reject(Reject("", CodeUnsupported, "this plugin does not resolve paths"))
 	}
 	var in ResolveInput
-	if err := decodeInput(input, map[string]any{"manifest": &in.Manifest, "path": &in.Path, "payload_size": &in.PayloadSize}); err != nil {
+	if err := decodeInput(input, inputField{inputManifest, &in.Manifest}, inputField{"path", &in.Path}, inputField{"payload_size", &in.PayloadSize}); err != nil {
 		return reject(err)
 	}
 	if err := checkManifest(in.Manifest); err != nil {

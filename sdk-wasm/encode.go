@@ -213,7 +213,9 @@ func (e *encoder) value(dst []byte, v reflect.Value) ([]byte, error) {
 // encodeTable encodes v for Manifest.Set: canonical JSON and true, or
 // encoding/json's output (canonicalized later) and false.
 func encodeTable(v any) ([]byte, bool, error) {
-	if b, err := appendCanonicalValue(nil, v); err == nil {
+	// Room for a small table at once: in wasm each growth of the buffer is
+	// an allocation and a copy that cost more than the bytes they move.
+	if b, err := appendCanonicalValue(make([]byte, 0, 512), v); err == nil {
 		return b, true, nil
 	}
 	b, err := marshal(v)

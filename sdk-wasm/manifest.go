@@ -250,6 +250,7 @@ func (m *Manifest) Delete(name string) {
 func (m *Manifest) Clone() *Manifest {
 	c := NewManifest()
 	if m != nil {
+		c.tables = make(map[string]table, len(m.tables)+1) // +1: a Set usually follows
 		for k, v := range m.tables {
 			c.tables[k] = v
 		}

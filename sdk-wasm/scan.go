@@ -32,9 +32,9 @@ type scanner struct {
 	// object (the one whose members are collected) is scanned, so a
 	// document can be rejected without scanning the rest of it.
 	early func(key string, value []byte) *FieldError
-	// nested names members of the outermost object whose object values are
-	// split into members in the same pass (member.sub).
-	nested map[string]bool
+	// nested names the member of the outermost object whose object value
+	// is split into members in the same pass (member.sub); "" for none.
+	nested string
 	// canon is cleared when the value being scanned is not canonical:
 	// whitespace between tokens, keys out of order, escapes in strings.
 	isCanon bool
@@ -76,7 +76,8 @@ func (s *scanner) value(i, depth int) (int, *FieldError) {
 		seen  map[string]bool
 	}
 	b := s.b
-	var stack []frame
+	var stackBuf [8]frame // most documents nest less deeply: no allocation
+	stack := stackBuf[:0]
 	state := stValue
 	for {
 		switch state {
@@ -387,10 +388,11 @@ func plainASCII(x uint64) bool {
 	return (ctl|zq|zb|x)&hi8 == 0
 }
 
-// key decodes the string at [i, end) whose escapes flag is given.
+// key decodes the string at [i, end) whose escapes flag is given. Without
+// escapes it is a view of the document's bytes (see view).
 func (s *scanner) key(i, end int, escaped bool) (string, *FieldError) {
 	if !escaped {
-		return string(s.b[i+1 : end-1]), nil
+		return view(s.b[i+1 : end-1]), nil
 	}
 	var k string
 	if err := json.Unmarshal(s.b[i:end], &k); err != nil {
@@ -416,7 +418,8 @@ func (s *scanner) object(i, depth int, members *[]member) (int, *FieldError) {
 	// against the previous key; once out of order, against a set.
 	var prev string
 	var seen map[string]bool
-	var keys []string
+	var keysBuf [8]string
+	keys := keysBuf[:0]
 	for n := 0; ; n++ {
 		if i >= len(s.b) || s.b[i] != '"' {
 			if i >= len(s.b) {
@@ -472,10 +475,10 @@ func (s *scanner) object(i, depth int, members *[]member) (int, *FieldError) {
 			m := member{key: k}
 			wasCanon := s.isCanon
 			s.isCanon = true
-			if s.nested[k] && i < len(s.b) && s.b[i] == '{' {
+			if s.nested != "" && s.nested == k && i < len(s.b) && s.b[i] == '{' {
 				var sub []member
 				savedNested, savedEarly := s.nested, s.early
-				s.nested, s.early = nil, nil
+				s.nested, s.early = "", nil
 				i, fe = s.object(i, depth+1, &sub)
 				s.nested, s.early = savedNested, savedEarly
 				m.sub = sub
@@ -513,12 +516,12 @@ func (s *scanner) object(i, depth int, members *[]member) (int, *FieldError) {
 // surrounding space) and returns its members in input order. depth is the
 // nesting depth b sits at.
 func parseObject(b []byte, depth int) ([]member, *FieldError) {
-	return parseObjectEarly(b, depth, nil, nil)
+	return parseObjectEarly(b, depth, nil, "")
 }
 
 // parseObjectEarly is parseObject with an early check (see scanner.early)
 // and nested keys (see scanner.nested).
-func parseObjectEarly(b []byte, depth int, early func(string, []byte) *FieldError, nested map[string]bool) ([]member, *FieldError) {
+func parseObjectEarly(b []byte, depth int, early func(string, []byte) *FieldError, nested string) ([]member, *FieldError) {
 	s := &scanner{b: b, early: early, nested: nested}
 	i := s.skipSpace(0)
 	if i >= len(b) {
@@ -629,7 +632,8 @@ func (s *scanner) canonObject(dst []byte, i, depth int) ([]byte, int, *FieldErro
 	if i < len(s.b) && s.b[i] == '}' {
 		return append(dst, '}'), i + 1, nil
 	}
-	var spans []span
+	var spansBuf [8]span
+	spans := spansBuf[:0]
 	sorted := true
 	for {
 		if i >= len(s.b) || s.b[i] != '"' {
