@@ -109,7 +109,8 @@ bench: build
 
 # The whole process, end to end (internal/nodebench): real `ronhost serve`
 # processes on 127.0.0.1, each figure a ratio to a limit measured in the same
-# run (exec of the binary, a plain http.FileServer, a loopback TCP copy).
+# run (exec of the binary, a plain http.FileServer, a loopback TCP copy,
+# core/blob's in-process fetch benchmark of the same size, run in turn).
 # RON_BENCH_NODE_BYTES (default 1 GiB) and RON_BENCH_NODE_ROUNDS (3) make
 # quick runs: RON_BENCH_NODE_BYTES=67108864 make bench-node.
 bench-node: build

@@ -29,6 +29,7 @@ func main() {
 	dir := flag.String("dir", "", "where the data directories go (default: a new directory under $TMPDIR, removed at the end)")
 	deadline := flag.Duration("deadline", 20*time.Minute, "give up after this long")
 	serveDir := flag.String("fileserver", "", "internal: serve this directory with http.FileServer on a loopback port, print the address, run until killed")
+	blobPkg := flag.String("blobpkg", "./internal/core/blob", "the package whose in-process fetch benchmark (BenchmarkFetch1GiB/tcp-tls) node to node is compared with, built with `go test -c`; empty: skip that comparison")
 	flag.Parse()
 	if *serveDir != "" {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -51,7 +52,7 @@ func main() {
 	ctx, cancel := context.WithTimeout(ctx, *deadline)
 	defer cancel()
 
-	b := &bench{bin: *bin, size: size, rounds: rounds, out: os.Stdout}
+	b := &bench{bin: *bin, size: size, rounds: rounds, out: os.Stdout, blobPkg: *blobPkg}
 	if abs, err := filepath.Abs(b.bin); err == nil {
 		b.bin = abs
 	}
@@ -88,11 +89,12 @@ func envInt(name string, def int64) int64 {
 
 // bench is one run: its processes, its files, what it printed.
 type bench struct {
-	bin    string
-	root   string
-	size   int64
-	rounds int
-	out    io.Writer
+	bin     string
+	root    string
+	size    int64
+	rounds  int
+	out     io.Writer
+	blobPkg string
 
 	mu    sync.Mutex
 	procs []*proc
@@ -207,8 +209,12 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	boot, _ := json.Marshal(ri.P2P)
 	bootA := fmt.Sprintf("[overlay]\nbootstrap = %s\n", boot)
-	var p2p, tcpDiscard, tcpFsync []float64
+	var p2p, tcpDiscard, tcpFsync, inProc []float64
 	var bNode *proc
+	blobTest, err := b.buildBlobTest(ctx)
+	if err != nil {
+		return err
+	}
 	for r := range b.rounds {
 		bData := filepath.Join(b.root, fmt.Sprintf("b%d", r))
 		if err := writeConfig(bData, aCache, bootA); err != nil {
@@ -236,6 +242,13 @@ func (b *bench) run(ctx context.Context) error {
 			return err
 		}
 		tcpFsync = append(tcpFsync, mbps(b.size, df))
+		if blobTest != "" {
+			v, err := b.blobFetch(ctx, blobTest)
+			if err != nil {
+				return err
+			}
+			inProc = append(inProc, v)
+		}
 		if r < b.rounds-1 {
 			bn.stop()
 			_ = os.RemoveAll(bData)
@@ -247,6 +260,9 @@ func (b *bench) run(ctx context.Context) error {
 	b.report(fmt.Sprintf("node-to-node GET of %d MiB (median of %d)", b.size>>20, b.rounds), fmt.Sprintf("%.0f MB/s", pm),
 		"loopback TCP copy", fmt.Sprintf("%.0f MB/s", medianF(tcpDiscard)), fmt.Sprintf("%.2f", pm/medianF(tcpDiscard)), "")
 	b.report("", "", "TCP copy + write + fsync", fmt.Sprintf("%.0f MB/s", medianF(tcpFsync)), fmt.Sprintf("%.2f", pm/medianF(tcpFsync)), "goal >= 0.5")
+	if len(inProc) > 0 {
+		b.report("", "", "core/blob Fetch in-process", fmt.Sprintf("%.0f MB/s", medianF(inProc)), fmt.Sprintf("%.2f", pm/medianF(inProc)), "goal >= 0.8")
+	}
 
 	// First fetch of fresh 4 KiB objects: each is stored on A and asked of
 	// B's gateway at once; every tenth try a third node C joins (through A
@@ -370,6 +386,41 @@ func (b *bench) gets(ctx context.Context, node, plain string) error {
 	nm, pm := medianF(nodeT), medianF(plainT)
 	b.report(fmt.Sprintf("full GET of %d MiB (median of %d)", b.size>>20, b.rounds), fmt.Sprintf("%.0f MB/s", nm), "http.FileServer", fmt.Sprintf("%.0f MB/s", pm), fmt.Sprintf("%.2f", nm/pm), "goal >= 0.85")
 	return nil
+}
+
+// buildBlobTest compiles the blob package's tests (its in-process fetch
+// benchmark) into the bench's directory, or returns "" when -blobpkg is
+// empty.
+func (b *bench) buildBlobTest(ctx context.Context) (string, error) {
+	if b.blobPkg == "" {
+		return "", nil
+	}
+	out := filepath.Join(b.root, "blob.test")
+	cmd := exec.CommandContext(ctx, "go", "test", "-c", "-o", out, b.blobPkg)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("nodebench: go test -c %s (or run with -blobpkg ''): %w\n%s", b.blobPkg, err, msg)
+	}
+	return out, nil
+}
+
+// blobFetch runs the blob package's in-process fetch benchmark once
+// (two libp2p hosts over TCP and TLS in one process, store to ingest, the
+// same size as the node's object) and returns its fetch_MB/s.
+func (b *bench) blobFetch(ctx context.Context, test string) (float64, error) {
+	cmd := exec.CommandContext(ctx, test, "-test.run", "^$", "-test.bench", "Fetch1GiB/tcp-tls", "-test.benchtime", "1x")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("RON_BLOB_BENCH_MIB=%d", b.size>>20))
+	cmd.Dir = b.root
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("nodebench: the blob benchmark: %w\n%s", err, out)
+	}
+	fields := strings.Fields(string(out))
+	for i, f := range fields {
+		if f == "fetch_MB/s" && i > 0 {
+			return strconv.ParseFloat(fields[i-1], 64)
+		}
+	}
+	return 0, fmt.Errorf("nodebench: the blob benchmark reported no fetch_MB/s:\n%s", out)
 }
 
 // report prints one figure.

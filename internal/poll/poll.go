@@ -8,6 +8,11 @@ import (
 // Deadline is how long Until and UntilErr wait before they fail the test.
 const Deadline = time.Minute
 
+// Guard bounds a whole test step (a context for starting libp2p nodes,
+// a lookup, a fetch) where only a hang must fail: long enough that a loaded
+// 2-core machine never meets it, short of go test's own 10-minute timeout.
+const Guard = 5 * time.Minute
+
 // TB is the part of testing.TB that poll uses.
 type TB interface {
 	Helper()

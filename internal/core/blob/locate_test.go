@@ -6,7 +6,6 @@ import (
 	"errors"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -68,7 +67,7 @@ func TestLocateAsksConnectedPeers(t *testing.T) {
 	// liar's answer is judged whatever the scheduling.
 	holder.src.set(func(m *testSource) {
 		m.outboardHook = func(size int64, ob []byte) (int64, []byte) {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), poll.Guard)
 			defer cancel()
 			_ = poll.Wait(ctx, func() error {
 				if !client.svc.Banned(liar.h.ID()) {
@@ -81,7 +80,7 @@ func TestLocateAsksConnectedPeers(t *testing.T) {
 	})
 	connect(t, client, holder, liar, staller, silent)
 
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), poll.Guard)
 	defer cancel()
 	lookup := make(chan peer.AddrInfo) // a lookup still running, with nothing found
 	loc, err := client.svc.Locate(ctx, c, lookup)
@@ -137,7 +136,7 @@ func TestLocateTakesLookupResults(t *testing.T) {
 	c := far.put(t, data)
 	client := newNode(t, Config{}, nil)
 	connect(t, client, silent)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), poll.Guard)
 	defer cancel()
 
 	lookup := make(chan peer.AddrInfo)

@@ -33,7 +33,7 @@ import (
 func start(t testing.TB, cfg Config) *Overlay {
 	t.Helper()
 	o := New(cfg)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), poll.Guard)
 	defer cancel()
 	if err := o.Start(ctx); err != nil {
 		t.Fatalf("Start: %v", err)
@@ -293,7 +293,7 @@ func TestRealHostsTCPAndQUIC(t *testing.T) {
 	b := start(t, Config{KeyFile: filepath.Join(dir, "b.key"), Bootstrap: []string{quicAddr}, Reprovide: time.Hour})
 	c := start(t, Config{KeyFile: filepath.Join(dir, "c.key"), Bootstrap: []string{tcpAddr}})
 	for _, n := range []*Overlay{b, c} {
-		poll.UntilErr(t, 20*time.Second, "Ready", n.Ready)
+		poll.UntilErr(t, poll.Guard, "Ready", n.Ready)
 	}
 	over := func(n *Overlay, proto string) error {
 		var seen []string
@@ -313,12 +313,12 @@ func TestRealHostsTCPAndQUIC(t *testing.T) {
 		t.Errorf("C: %v", err)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), poll.Guard)
 	defer cancel()
 	obj := cid.Sum([]byte("published on B"))
-	poll.UntilErr(t, 20*time.Second, "B provides", func() error { return b.Provide(ctx, obj) })
+	poll.UntilErr(t, poll.Guard, "B provides", func() error { return b.Provide(ctx, obj) })
 	var got []peer.AddrInfo
-	poll.UntilErr(t, 20*time.Second, "C finds B", func() error {
+	poll.UntilErr(t, poll.Guard, "C finds B", func() error {
 		var err error
 		got, err = c.FindProviders(ctx, obj, 4)
 		if err == nil && len(got) == 0 {
@@ -334,7 +334,7 @@ func TestRealHostsTCPAndQUIC(t *testing.T) {
 		t.Fatalf("B's FindProviders = %v, %v; want no provider (never self)", self, err)
 	}
 	// C can reach B at the addresses it was given.
-	cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
+	cctx, ccancel := context.WithTimeout(ctx, poll.Guard)
 	defer ccancel()
 	if err := c.Host().Connect(cctx, got[0]); err != nil {
 		t.Fatalf("connecting to the provider: %v", err)
@@ -376,7 +376,7 @@ func mockNodes(t testing.TB, n, nb int, reprovide time.Duration) ([]*Overlay, mo
 		}
 		nodes[i] = New(Config{Host: h, Bootstrap: b, Reprovide: reprovide})
 		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), poll.Guard)
 			defer cancel()
 			if err := nodes[i].Start(ctx); err != nil {
 				t.Errorf("Start node %d: %v", i, err)
@@ -395,7 +395,7 @@ func mockNodes(t testing.TB, n, nb int, reprovide time.Duration) ([]*Overlay, mo
 		t.FailNow()
 	}
 	for i, o := range nodes {
-		poll.UntilErr(t, 30*time.Second, "node "+h2s(hosts[i])+" Ready", o.Ready)
+		poll.UntilErr(t, poll.Guard, "node "+h2s(hosts[i])+" Ready", o.Ready)
 	}
 	return nodes, mn
 }
@@ -408,12 +408,12 @@ func h2s(h host.Host) string { return h.ID().ShortString() }
 func TestFiftyNodes(t *testing.T) {
 	const n = 50
 	nodes, _ := mockNodes(t, n, 3, 0)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), poll.Guard)
 	defer cancel()
 
 	prov := nodes[n/2]
 	obj := cid.Sum([]byte("fifty"))
-	poll.UntilErr(t, 30*time.Second, "Provide", func() error { return prov.Provide(ctx, obj) })
+	poll.UntilErr(t, poll.Guard, "Provide", func() error { return prov.Provide(ctx, obj) })
 
 	var (
 		wg     sync.WaitGroup
@@ -483,7 +483,7 @@ func closest(ps []peer.ID, c cid.CID) peer.ID {
 // mocknet, joined and providing, leaves no goroutine behind.
 func TestCloseLeavesNoGoroutine(t *testing.T) {
 	cycle := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), poll.Guard)
 		defer cancel()
 		dir := t.TempDir()
 		a := New(Config{KeyFile: filepath.Join(dir, "a.key"), Reprovide: 10 * time.Millisecond})

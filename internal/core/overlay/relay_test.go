@@ -55,13 +55,13 @@ func newRelayNet(t *testing.T, limits RelayLimits, size int) *relayNet {
 		RelayService: true, RelayLimits: limits})
 	a := start(t, Config{KeyFile: filepath.Join(dir, "a.key"), Listen: tcp, Reachability: ReachPrivate,
 		Relays: r.Addrs(), Bootstrap: r.Addrs()})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), poll.Guard)
 	defer cancel()
 
 	// A's relay slot: autorelay takes one too, but on loopback it cannot
 	// announce the address (autorelay announces public relay addresses
 	// only), so the test takes the slot itself and knows when it holds.
-	poll.UntilErr(t, 20*time.Second, "a reservation on the relay", func() error {
+	poll.UntilErr(t, poll.Guard, "a reservation on the relay", func() error {
 		_, err := client.Reserve(ctx, a.Host(), peer.AddrInfo{ID: r.ID(), Addrs: []ma.Multiaddr{tcpAddr(t, r)}})
 		return err
 	})
@@ -112,7 +112,7 @@ func (n *relayNet) fetchThrough(t *testing.T, relayData bool) (*Overlay, error) 
 	t.Helper()
 	b := New(Config{KeyFile: filepath.Join(t.TempDir(), "b.key"), Listen: []string{"/ip4/127.0.0.1/tcp/0"}, RelayData: relayData})
 	b.directWait = 300 * time.Millisecond
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), poll.Guard)
 	defer cancel()
 	if err := b.Start(ctx); err != nil {
 		t.Fatal(err)

@@ -61,7 +61,7 @@ func TestReprovider(t *testing.T) {
 	if err := mn.LinkAll(); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), poll.Guard)
 	defer cancel()
 
 	var ann announcements
@@ -143,11 +143,11 @@ func TestProvidedOnFirstPeer(t *testing.T) {
 		}
 	}
 	c := start(t, Config{KeyFile: filepath.Join(dir, "c.key"), Bootstrap: []string{aAddr}})
-	poll.UntilErr(t, 20*time.Second, "C ready", c.Ready)
+	poll.UntilErr(t, poll.Guard, "C ready", c.Ready)
 
 	p := New(Config{KeyFile: filepath.Join(dir, "p.key"), Reprovide: 6 * time.Hour})
 	p.retry = 6 * time.Hour
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), poll.Guard)
 	defer cancel()
 	if err := p.Start(ctx); err != nil {
 		t.Fatal(err)
