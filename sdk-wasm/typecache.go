@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // typeInfo is what the decoder and the encoder derive from a type by
@@ -14,23 +15,59 @@ import (
 // reflect.StructField copy, PointerTo goes through a map), so it is derived
 // once per type and kept for the life of the module.
 type typeInfo struct {
+	t                            reflect.Type
 	decOnce, encOnce, fieldsOnce sync.Once
 	dec, enc                     bool    // supported, encSupported
 	fields                       []field // declaration order (the decoder's)
 	sorted                       []field // by name (the encoder's)
 }
 
-// typeInfos caches typeInfo by reflect.Type. It is package state, like
-// encoding/json's field cache: it holds only what a type's declaration
-// determines, so it never changes what a call answers.
-var typeInfos sync.Map
+// typeInfos is the cache of typeInfo: the types seen so far, in a slice
+// replaced whole when a type is added (copy on write), so a look-up is a
+// lock-free scan comparing type pointers. A plugin decodes and encodes a
+// handful of types; a sync.Map hashed the type at every look-up, and in wasm
+// (no AES instructions) hashing is one of the slowest things Go does.
+//
+// It is package state, the one piece in the SDK besides the registered
+// plugin, and deliberately so. In a module it is per instance (each
+// instance has its own memory), which is what the host's pool wants: it is
+// filled by an instance's first calls and reused by the rest. Natively it
+// is per process, like encoding/json's own field cache. It holds only what
+// a type's declaration determines, never anything from an input, so it
+// cannot change what a call answers; a call that fills it burns a little
+// more fuel than one after it, which docs/ABI.md counts as the instance's
+// history, like the garbage collector's. Making it an explicit value would
+// mean threading it from Dispatch through every Manifest (Table and Set
+// take no context) and losing it for manifests a plugin builds itself, for
+// no change in behaviour.
+var typeInfos struct {
+	mu   sync.Mutex // serializes writers
+	list atomic.Pointer[[]*typeInfo]
+}
 
 func infoOf(t reflect.Type) *typeInfo {
-	if ti, ok := typeInfos.Load(t); ok {
-		return ti.(*typeInfo)
+	if p := typeInfos.list.Load(); p != nil {
+		for _, ti := range *p {
+			if ti.t == t {
+				return ti
+			}
+		}
 	}
-	ti, _ := typeInfos.LoadOrStore(t, &typeInfo{})
-	return ti.(*typeInfo)
+	typeInfos.mu.Lock()
+	defer typeInfos.mu.Unlock()
+	var old []*typeInfo
+	if p := typeInfos.list.Load(); p != nil {
+		old = *p
+	}
+	for _, ti := range old {
+		if ti.t == t {
+			return ti
+		}
+	}
+	ti := &typeInfo{t: t}
+	list := append(slices.Clip(old), ti)
+	typeInfos.list.Store(&list)
+	return ti
 }
 
 // decodable reports supported(t), cached.
