@@ -3,7 +3,8 @@ package ron
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
+	"slices"
+	"strings"
 )
 
 // Host-owned manifest tables. A plugin reads them but does not change them.
@@ -22,15 +23,24 @@ const (
 // [Manifest.Table] to decode the plugin's own table into a Go value and
 // [Manifest.Set] to write its normalized form back.
 type Manifest struct {
-	tables map[string]table
+	// tables sorted by name, without duplicates: a manifest has a few, and
+	// a slice is searched faster than a map hashes a name in wasm (no AES
+	// instructions), and is already in the canonical encoding's order.
+	tables []table
 	meta   *Meta // decoded [meta], set by Dispatch before a handler runs (the table cannot be Set)
 }
 
-// table is one top-level value: its JSON, never modified in place (Set
-// replaces it), and whether that JSON is already canonical.
+// table is one top-level value: its name, its JSON, never modified in place
+// (Set replaces it), and whether that JSON is already canonical.
 type table struct {
+	name  string
 	raw   json.RawMessage
 	canon bool
+}
+
+// find returns the index of the table name, or where it would go.
+func (m *Manifest) find(name string) (int, bool) {
+	return slices.BinarySearchFunc(m.tables, name, func(t table, name string) int { return strings.Compare(t.name, name) })
 }
 
 // Meta is the typed view of the host-owned [meta] table, as the node
@@ -57,7 +67,7 @@ type Payload struct {
 }
 
 // NewManifest returns an empty manifest.
-func NewManifest() *Manifest { return &Manifest{tables: map[string]table{}} }
+func NewManifest() *Manifest { return &Manifest{} }
 
 // ParseManifest decodes a manifest in its JSON form. It must be a JSON
 // object; its values may be anything.
@@ -103,9 +113,13 @@ func (m *Manifest) parse(b []byte, depth int) *FieldError {
 
 func (m *Manifest) setMembers(members []member) {
 	m.meta = nil
-	m.tables = make(map[string]table, len(members))
+	m.tables = make([]table, 0, len(members))
 	for _, mb := range members {
-		m.tables[mb.key] = table{raw: mb.raw, canon: mb.canon}
+		m.tables = append(m.tables, table{name: mb.key, raw: mb.raw, canon: mb.canon})
+	}
+	// The scanner refused duplicate names; canonical input is sorted.
+	if !slices.IsSortedFunc(m.tables, compareTables) {
+		slices.SortFunc(m.tables, compareTables)
 	}
 }
 
@@ -120,13 +134,17 @@ func (m *Manifest) MarshalJSON() ([]byte, error) {
 // AppendCanonical appends the manifest's canonical JSON encoding to dst.
 func (m *Manifest) AppendCanonical(dst []byte) ([]byte, error) {
 	dst = append(dst, '{')
-	for i, name := range m.Names() {
+	var tables []table
+	if m != nil {
+		tables = m.tables
+	}
+	for i, t := range tables {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
+		name := t.name
 		dst = appendString(dst, name)
 		dst = append(dst, ':')
-		t := m.tables[name]
 		if t.canon {
 			dst = append(dst, t.raw...)
 			continue
@@ -145,10 +163,9 @@ func (m *Manifest) Names() []string {
 		return nil
 	}
 	names := make([]string, 0, len(m.tables))
-	for k := range m.tables {
-		names = append(names, k)
+	for _, t := range m.tables {
+		names = append(names, t.name)
 	}
-	sort.Strings(names)
 	return names
 }
 
@@ -157,7 +174,7 @@ func (m *Manifest) Has(name string) bool {
 	if m == nil {
 		return false
 	}
-	_, ok := m.tables[name]
+	_, ok := m.find(name)
 	return ok
 }
 
@@ -166,7 +183,10 @@ func (m *Manifest) Raw(name string) json.RawMessage {
 	if m == nil {
 		return nil
 	}
-	return m.tables[name].raw
+	if i, ok := m.find(name); ok {
+		return m.tables[i].raw
+	}
+	return nil
 }
 
 // Table decodes the top-level key name into v (a pointer), strictly: a
@@ -230,10 +250,14 @@ func (m *Manifest) Set(name string, v any) error {
 	if err != nil {
 		return fmt.Errorf("ron: manifest table %q: %w", name, err)
 	}
-	if m.tables == nil {
-		m.tables = map[string]table{}
+	t := table{name: name, raw: b, canon: canon}
+	if i, ok := m.find(name); ok {
+		m.tables[i] = t
+	} else {
+		// Into a new array: a table slice is never changed in place but
+		// for a replaced element, as a map's sharing was.
+		m.tables = slices.Insert(slices.Clip(m.tables), i, t)
 	}
-	m.tables[name] = table{raw: b, canon: canon}
 	return nil
 }
 
@@ -242,7 +266,9 @@ func (m *Manifest) Delete(name string) {
 	if name == TableMeta || name == TablePayload || m == nil {
 		return
 	}
-	delete(m.tables, name)
+	if i, ok := m.find(name); ok {
+		m.tables = slices.Concat(m.tables[:i], m.tables[i+1:])
+	}
 }
 
 // Clone returns an independent copy (cheap: table contents are never
@@ -250,10 +276,7 @@ func (m *Manifest) Delete(name string) {
 func (m *Manifest) Clone() *Manifest {
 	c := NewManifest()
 	if m != nil {
-		c.tables = make(map[string]table, len(m.tables)+1) // +1: a Set usually follows
-		for k, v := range m.tables {
-			c.tables[k] = v
-		}
+		c.tables = slices.Clone(m.tables)
 		c.meta = m.meta
 	}
 	return c
@@ -267,3 +290,5 @@ func (m *Manifest) String() string {
 	}
 	return string(b)
 }
+
+func compareTables(a, b table) int { return strings.Compare(a.name, b.name) }

@@ -116,3 +116,34 @@ func TestServePayload(t *testing.T) {
 		}
 	}
 }
+
+// Tables stay sorted by name whatever order the input had, and a clone is
+// independent of its original: Set and Delete on one never show in the
+// other.
+func TestManifestTablesOrderAndClone(t *testing.T) {
+	m := MustManifest(`{"zeta":1,"meta":{"tld":"x"},"alpha":{"b":2,"a":1},"payload":{}}`)
+	if got := strings.Join(m.Names(), ","); got != "alpha,meta,payload,zeta" {
+		t.Fatalf("names %s", got)
+	}
+	c := m.Clone()
+	if err := c.Set("beta", map[string]int{"x": 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Set("alpha", 7); err != nil {
+		t.Fatal(err)
+	}
+	c.Delete("zeta")
+	if got, want := m.String(), `{"alpha":{"a":1,"b":2},"meta":{"tld":"x"},"payload":{},"zeta":1}`; got != want {
+		t.Errorf("original %s, want %s", got, want)
+	}
+	if got, want := c.String(), `{"alpha":7,"beta":{"x":1},"meta":{"tld":"x"},"payload":{}}`; got != want {
+		t.Errorf("clone %s, want %s", got, want)
+	}
+	if !c.Has("beta") || c.Has("zeta") || m.Has("beta") || string(m.Raw("zeta")) != "1" || c.Raw("nope") != nil {
+		t.Error("Has or Raw disagree with the tables")
+	}
+	var e Manifest // the zero value works too
+	if err := e.Set("b", 1); err != nil || e.Set("a", 2) != nil || e.String() != `{"a":2,"b":1}` {
+		t.Errorf("zero manifest: %s %v", e.String(), err)
+	}
+}
