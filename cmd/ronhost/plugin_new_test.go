@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -60,8 +63,12 @@ func TestPluginNewTemplatesPass(t *testing.T) {
 			if rep.Failed() != 0 || rep.TLD != tld {
 				t.Fatalf("plugin test:\n%s", text.String())
 			}
-			for _, id := range []string{"cases.accepted", "cases.required", "cases.owner-format", "cases.unknown-key",
-				"cases.split-servers", "cases.split-no-servers", "cases.resolve-root", "cases.resolve-not-found"} {
+			ids := []string{"cases.accepted", "cases.required", "cases.owner-format", "cases.unknown-key",
+				"cases.split-servers", "cases.split-no-servers", "cases.resolve-root", "cases.resolve-not-found"}
+			if lang == "c" { // the C template declares "dates" (ABI v1.1)
+				ids = append(ids, "cases.dates", "cases.dollar-key")
+			}
+			for _, id := range ids {
 				if c, ok := rep.Check(id); !ok || c.Status != conformance.Pass {
 					t.Errorf("%s: %+v\n%s", id, c, text.String())
 				}
@@ -70,5 +77,72 @@ func TestPluginNewTemplatesPass(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// TestCSDKDates checks ron_sdk.h's helpers for ABI v1.1 dates against the
+// host's forms (docs/ABI.md, "Dates and times"): a plugin built with
+// RON_PLUGIN_DATES declares the feature; ron_json_date reads each of the
+// four tags, ron_date_ymd and ron_date_hms their parts, ron_json_text a
+// string or a tag's text (and nothing else); ron_user_key reads "$$x" as
+// "$x" and ron_buf_user_key writes it back escaped, ron_buf_date a tag as
+// the host wrote it. The template's own use (title and tags as text, an
+// unknown "$" key named as the user wrote it) is in its cases (dates.json,
+// dollar-key.json), which TestPluginNewTemplatesPass runs.
+func TestCSDKDates(t *testing.T) {
+	tldtest.NeedToolchain(t, "c")
+	c := newCLI(t)
+	useTestCache(t, c.data, "")
+	dir := filepath.Join(t.TempDir(), "ron-probe")
+	c.ok("plugin", "new", "probe", "--lang", "c", "--dir", dir)
+	src, err := os.ReadFile(filepath.Join("testdata", "cdates", "probe.c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "probe.c"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wasm := filepath.Join(dir, "probe.wasm")
+	if err := wasmbuild.BuildC(t.Context(), dir, wasm, "probe.c"); err != nil {
+		t.Fatal(err)
+	}
+	if out := c.ok("plugin", "call", wasm, "describe"); !strings.Contains(out, `"features":["dates"]`) {
+		t.Fatalf("describe: %s", out)
+	}
+	in := `{"manifest":{"meta":{"tld":"probe","created":{"$datetime":"2025-08-25T12:34:56Z"}},"probe":{` +
+		`"a":{"$datetime":"1979-05-27T00:32:00.999-07:00"},"b":{"$datetime_local":"1979-05-27T07:32:00"},` +
+		`"c":{"$date":"1979-05-27"},"d":{"$time":"07:32:09.5"},"$$e":{"$$date":"1979-05-27"},"f":"2025-01-01",` +
+		`"h":7}},"context":{"tld":"probe","payload_size":0}}`
+	var r struct {
+		Status int32
+		Output struct {
+			Manifest json.RawMessage
+			Index    struct{ Tags []string }
+		}
+	}
+	out, errs, code := c.run(in, "--json", "plugin", "call", wasm, "validate", "-")
+	if code != 0 {
+		t.Fatalf("validate: exit %d\n%s%s", code, out, errs)
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil || r.Status != 0 {
+		t.Fatalf("validate: %v\n%s", err, out)
+	}
+	want := []string{
+		"a $datetime 1979-5-27 0:32:0", "b $datetime_local 1979-5-27 7:32:0", "c $date 1979-5-27", "d $time 7:32:9",
+		"$e text=none", "f text=2025-01-01", "h text=none",
+	}
+	if !slices.Equal(r.Output.Index.Tags, want) {
+		t.Errorf("index tags:\n got %q\nwant %q", r.Output.Index.Tags, want)
+	}
+	// The table comes back as it came, canonical: tags, "$$" keys and all.
+	const table = `"probe":{"$$e":{"$$date":"1979-05-27"},"a":{"$datetime":"1979-05-27T00:32:00.999-07:00"},` +
+		`"b":{"$datetime_local":"1979-05-27T07:32:00"},"c":{"$date":"1979-05-27"},"d":{"$time":"07:32:09.5"},` +
+		`"f":"2025-01-01","h":7}`
+	var m bytes.Buffer
+	if err := json.Compact(&m, r.Output.Manifest); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(m.String(), table) || !strings.Contains(m.String(), `"created":{"$datetime":"2025-08-25T12:34:56Z"}`) {
+		t.Errorf("manifest: %s\nwant the table %s", m.String(), table)
 	}
 }

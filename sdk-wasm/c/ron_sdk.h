@@ -11,8 +11,10 @@
  *   void ron_plugin_validate(const ron_validate_in *in, ron_validate_out *out, ron_errors *errs);
  *   void ron_plugin_split(const ron_split_in *in, ron_allocs *out, ron_errors *errs);
  *
- * and, with `#define RON_PLUGIN_RESOLVE` before the include (and "resolve"
- * in the description's features), ron_plugin_resolve.
+ * and, with `#define RON_PLUGIN_RESOLVE` before the include (describe then
+ * lists the feature "resolve"), ron_plugin_resolve. `#define
+ * RON_PLUGIN_DATES` asks for ABI v1.1's tagged dates and times (see "dates
+ * and times" below).
  *
  * What the SDK does before a rule runs, so rules see only well-formed
  * documents: the input is at most 1 MiB of valid UTF-8, one JSON object
@@ -665,6 +667,136 @@ static inline void ron_buf_json_skip(ron_buf *b, const ron_json *v, const char *
 
 static inline void ron_buf_json(ron_buf *b, const ron_json *v) { ron_buf_json_skip(b, v, NULL); }
 
+/* ---- dates and times (ABI v1.1, the feature "dates") ----
+ *
+ * With `#define RON_PLUGIN_DATES` before the include, describe lists the
+ * feature "dates", and the host sends TOML dates and times (and strings
+ * with exactly the host's text of one: in a manifest's content the two are
+ * one value) as tagged objects: {"$datetime":"1979-05-27T07:32:00Z"},
+ * {"$datetime_local":"1979-05-27T07:32:00"}, {"$date":"1979-05-27"},
+ * {"$time":"07:32:00"}; [meta] created and updated as $datetime; and a
+ * user's key that begins with "$" with one more "$" ("$$x" is the user's
+ * "$x"). Only the host makes tags, and the text in one is always a valid
+ * value of its kind. Read a key that holds a date with ron_json_date, one
+ * where a user writes free text (which may look like a date) with
+ * ron_json_text. Write values back as they came (ron_buf_json does; so does
+ * ron_buf_date): the host refuses a tag that does not hold its kind's exact
+ * text. The same rules as the Go SDK's Date and Text and the Rust SDK's. */
+
+typedef enum {
+	RON_DATE_NONE,      /* not a tagged date or time */
+	RON_DATETIME,       /* "$datetime": an offset date-time, RFC 3339 (Z for UTC) */
+	RON_DATETIME_LOCAL, /* "$datetime_local": 1979-05-27T07:32:00[.frac] */
+	RON_LOCAL_DATE,     /* "$date": 1979-05-27 */
+	RON_LOCAL_TIME      /* "$time": 07:32:00[.frac] */
+} ron_date_kind;
+
+typedef struct {
+	ron_date_kind kind;
+	const char *text; /* exactly as the host sent it, NUL-terminated */
+	size_t len;
+} ron_date;
+
+/* The kind's tag, e.g. "$date" (NULL for RON_DATE_NONE). */
+static inline const char *ron_date_tag(ron_date_kind k) {
+	switch (k) {
+	case RON_DATETIME: return "$datetime";
+	case RON_DATETIME_LOCAL: return "$datetime_local";
+	case RON_LOCAL_DATE: return "$date";
+	case RON_LOCAL_TIME: return "$time";
+	default: return NULL;
+	}
+}
+
+/* Reads v as a tagged date or time: an object with exactly one member,
+ * named by one of the four tags, holding a string. 1 and *d set when it is
+ * one; 0 otherwise (a plain string is a user's text, not a date). */
+static inline int ron_json_date(const ron_json *v, ron_date *d) {
+	if (v == NULL || v->type != RON_JSON_OBJECT || v->n != 1 || v->first->type != RON_JSON_STRING) return 0;
+	for (ron_date_kind k = RON_DATETIME; k <= RON_LOCAL_TIME; k++) {
+		const char *tag = ron_date_tag(k);
+		if (v->first->key_len == strlen(tag) && memcmp(v->first->key, tag, v->first->key_len) == 0) {
+			d->kind = k;
+			d->text = v->first->s;
+			d->len = v->first->len;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* The text of v: a string's, or a tagged date's or time's (a user's text
+ * that looks like a date arrives tagged); NULL for anything else. */
+static inline const char *ron_json_text(const ron_json *v) {
+	ron_date d;
+	if (ron_json_date(v, &d)) return d.text;
+	return ron_json_str(v);
+}
+
+/* Reads n digits at s; -1 when one is not a digit. */
+static inline int ron_date_num_(const char *s, int n) {
+	int x = 0;
+	for (int i = 0; i < n; i++) {
+		if (!ron_is_digit_(s[i])) return -1;
+		x = x * 10 + (s[i] - '0');
+	}
+	return x;
+}
+
+/* The date part of d (kinds with one): 1 and *year, *month, *day set. */
+static inline int ron_date_ymd(const ron_date *d, int *year, int *month, int *day) {
+	if (d->kind == RON_DATE_NONE || d->kind == RON_LOCAL_TIME || d->len < 10 || d->text[4] != '-' || d->text[7] != '-') return 0;
+	int y = ron_date_num_(d->text, 4), m = ron_date_num_(d->text + 5, 2), dd = ron_date_num_(d->text + 8, 2);
+	if (y < 0 || m < 0 || dd < 0) return 0;
+	*year = y, *month = m, *day = dd;
+	return 1;
+}
+
+/* The time part of d (kinds with one): 1 and *hour, *minute, *second set. */
+static inline int ron_date_hms(const ron_date *d, int *hour, int *minute, int *second) {
+	if (d->kind == RON_DATE_NONE || d->kind == RON_LOCAL_DATE) return 0;
+	const char *t = d->text;
+	size_t n = d->len;
+	if (d->kind != RON_LOCAL_TIME) {
+		if (n < 11) return 0;
+		t += 11, n -= 11;
+	}
+	if (n < 8 || t[2] != ':' || t[5] != ':') return 0;
+	int h = ron_date_num_(t, 2), m = ron_date_num_(t + 3, 2), s = ron_date_num_(t + 6, 2);
+	if (h < 0 || m < 0 || s < 0) return 0;
+	*hour = h, *minute = m, *second = s;
+	return 1;
+}
+
+/* Appends d as the host's tagged object, e.g. {"$date":"1979-05-27"}. */
+static inline void ron_buf_date(ron_buf *b, const ron_date *d) {
+	const char *tag = ron_date_tag(d->kind);
+	if (tag == NULL) { b->failed = 1; return; }
+	ron_buf_cstr(b, "{");
+	ron_buf_str(b, tag);
+	ron_buf_cstr(b, ":");
+	ron_buf_string(b, d->text, d->len);
+	ron_buf_cstr(b, "}");
+}
+
+/* The user's name of a key as the host sent it: "$$x" is "$x"; other keys
+ * are unchanged. */
+static inline const char *ron_user_key(const char *key) {
+	return key[0] == '$' && key[1] == '$' ? key + 1 : key;
+}
+
+/* Appends a user's key as the host wants it back, a JSON string: "$x" is
+ * written "$$x". */
+static inline void ron_buf_user_key(ron_buf *b, const char *key) {
+	if (key[0] != '$') { ron_buf_str(b, key); return; }
+	size_t n = strlen(key);
+	char *k = (char *)ron_alloc(n + 2);
+	if (k == NULL) { b->failed = 1; return; }
+	k[0] = '$';
+	memcpy(k + 1, key, n + 1);
+	ron_buf_string(b, k, n + 1);
+}
+
 /* ---- field errors ---- */
 
 typedef struct {
@@ -1029,11 +1161,16 @@ RON_EXPORT(ron_describe) int32_t ron_describe(void) {
 		if (i > 0) ron_buf_cstr(&b, ",");
 		ron_buf_str(&b, d->roles[i]);
 	}
+	ron_buf_cstr(&b, "],\"features\":[");
+	int nfeatures = 0;
 #ifdef RON_PLUGIN_RESOLVE
-	ron_buf_cstr(&b, "],\"features\":[\"resolve\"],\"examples\":[");
-#else
-	ron_buf_cstr(&b, "],\"features\":[],\"examples\":[");
+	ron_buf_cstr(&b, nfeatures++ ? ",\"resolve\"" : "\"resolve\"");
 #endif
+#ifdef RON_PLUGIN_DATES
+	ron_buf_cstr(&b, nfeatures++ ? ",\"dates\"" : "\"dates\"");
+#endif
+	(void)nfeatures;
+	ron_buf_cstr(&b, "],\"examples\":[");
 	for (size_t i = 0; d->examples && d->examples[i]; i++) {
 		ron_parser p;
 		const ron_json *ex = ron_json_parse(&p, d->examples[i], strlen(d->examples[i]));
