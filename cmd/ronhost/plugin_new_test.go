@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -144,5 +145,77 @@ func TestCSDKDates(t *testing.T) {
 	}
 	if !strings.Contains(m.String(), table) || !strings.Contains(m.String(), `"created":{"$datetime":"2025-08-25T12:34:56Z"}`) {
 		t.Errorf("manifest: %s\nwant the table %s", m.String(), table)
+	}
+}
+
+// TestCTemplateHostileInput sends the C template (ron_sdk.h's reader, which
+// reads in place with zero padding after the input) inputs that end inside
+// every kind of token, malformed and oversized ones, through the real host:
+// each gets a status, 1 for every malformed one, never a fault. The
+// conformance suite's garbage probes send few inputs cut at the end of a
+// string's escape or a UTF-8 sequence, where a reader that trusts its
+// padding would read past it.
+func TestCTemplateHostileInput(t *testing.T) {
+	tldtest.NeedToolchain(t, "c")
+	c := newCLI(t)
+	useTestCache(t, c.data, "")
+	dir := filepath.Join(t.TempDir(), "ron-hostile")
+	c.ok("plugin", "new", "hostile", "--lang", "c", "--dir", dir)
+	if _, err := tldtest.BuildTemplate(t.Context(), "c", dir, "hostile"); err != nil {
+		t.Fatal(err)
+	}
+	wasm := filepath.Join(dir, "plugin.wasm")
+	valid := `{"manifest":{"meta":{"tld":"hostile"},"hostile":{"title":"T\u00e9\n","owner":"ron1alice","tags":["a\ud83d\ude00"]}},` +
+		`"context":{"tld":"hostile","payload_size":0},"n":[-0.5e+10,true,false,null]}`
+	malformed := []string{"", " ", "\x00", "[]", `"x"`, "{}}", "{} x", `{"a":1,}`, `{"a" 1}`, `{"a":1 "b":2}`, `{"a":01}`,
+		`{"a":"\x01"}`, `{"a":"x` + "\x00" + `y"}`, `{"a":"\ud800"}`, `{"a":"\udc00\ud800"}`, `{"a":"\x"}`, "{\"a\":\"\xff\"}",
+		"{\"a\":\"\xed\xa0\x80\"}", "{\"a\":\"\xc0\xaf\"}", `{"a":1,"a":2}`, `{"a":{"b":1,"c":2,"d":3,"e":4,"f":5,"g":6,"h":7,"i":8,"b":9}}`}
+	// The valid input cut at every byte: each ends inside some token.
+	for i := range len(valid) {
+		malformed = append(malformed, valid[:i])
+	}
+	for _, tail := range []string{`\`, `\u`, `\u12`, `\ud83d`, `\ud83d\`, `\ud83d\u`, `\ud83d\ude0`, "\xc3", "\xe2\x80", "\xf0\x9f\x98"} {
+		malformed = append(malformed, `{"a":"`+tail, `{"a":"`+tail+`"}`)
+	}
+	var many strings.Builder
+	many.WriteString(`{"manifest":{"meta":{"tld":"hostile"},"hostile":{`)
+	for i := range 20000 {
+		fmt.Fprintf(&many, `"k%d":%d,`, i%19999, i) // one duplicate among 20000 keys
+	}
+	many.WriteString(`"z":0}}}`)
+	malformed = append(malformed,
+		strings.Repeat("[", 100000),
+		`{"manifest":`+strings.Repeat(`{"a":`, 65)+"1"+strings.Repeat("}", 65)+"}",
+		`{"manifest":"`+strings.Repeat(`\n\u00e9`, 80000)+`"}`+"x",
+		many.String(),
+		`{"manifest":{"meta":{"tld":"hostile"}},"k":"`+strings.Repeat("a", 1<<20-60)+`"`) // just under 1 MiB, unterminated
+	type result struct {
+		Status int32  `json:"status"`
+		Fault  string `json:"fault"`
+	}
+	call := func(entry, in string) result {
+		t.Helper()
+		out, errs, code := c.run(in, "--json", "plugin", "call", wasm, entry, "-")
+		var r result
+		if err := json.Unmarshal([]byte(out), &r); err != nil || code != 0 || r.Fault != "" {
+			t.Fatalf("%s %.80q: exit %d, a fault or no status: %v\n%.400s%.400s", entry, in, code, err, out, errs)
+		}
+		return r
+	}
+	for _, in := range malformed {
+		for _, entry := range []string{"validate", "split", "resolve"} {
+			if r := call(entry, in); r.Status != 1 {
+				t.Errorf("%s %.80q: status %d, want 1 (rejected)", entry, in, r.Status)
+			}
+		}
+	}
+	// Well-formed, hostile in size: a status either way, never a fault.
+	for _, in := range []string{
+		valid,
+		`{"manifest":[` + strings.Repeat("1,", 300000) + `1]}`,
+		`{"manifest":{"meta":{"tld":"hostile"},"hostile":{"title":"` + strings.Repeat(`\"\u2028`, 80000) + `","owner":"ron1alice"}}}`,
+		`{"manifest":{"meta":{"tld":"hostile"},"hostile":{"title":"x","owner":"ron1alice"},"z":"` + strings.Repeat("é", 400000) + `"}}`,
+	} {
+		call("validate", in)
 	}
 }

@@ -1244,8 +1244,11 @@ RON_EXPORT(ron_validate) int32_t ron_validate(void) {
 				ron_buf_str(&b, out.tags[i]);
 			}
 			ron_buf_cstr(&b, "]}}");
-			if (b.failed) st = ron_fault_("validate: the result is over 1 MiB");
-			else {
+			if (b.failed) {
+				/* Huge input, not a broken rule: a rejection, never a fault. */
+				ron_error_add(&errs, "", "too-large", "the normalized manifest and its index are over 1 MiB");
+				st = ron_reject_(&errs);
+			} else {
 				ron_output_set(b.p, (int32_t)b.len);
 				st = RON_STATUS_OK;
 			}
@@ -1361,8 +1364,10 @@ RON_EXPORT(ron_split) int32_t ron_split(void) {
 				i = j;
 			}
 			ron_buf_cstr(&b, "]}");
-			if (b.failed) st = ron_fault_("split: the result is over 1 MiB");
-			else {
+			if (b.failed) {
+				ron_error_add(&errs, "", "too-large", "the allocations are over 1 MiB");
+				st = ron_reject_(&errs);
+			} else {
 				ron_output_set(b.p, (int32_t)b.len);
 				st = RON_STATUS_OK;
 			}
