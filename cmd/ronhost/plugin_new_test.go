@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -217,5 +218,28 @@ func TestCTemplateHostileInput(t *testing.T) {
 		`{"manifest":{"meta":{"tld":"hostile"},"hostile":{"title":"x","owner":"ron1alice"},"z":"` + strings.Repeat("é", 400000) + `"}}`,
 	} {
 		call("validate", in)
+	}
+}
+
+// TestCTemplateMakeTest runs the C template's `make test` as
+// docs/PLUGIN-AUTHORS.md tells an author to, with RONHOST naming a ronhost
+// that is not on the PATH: clang builds plugin.wasm, and the suite passes on
+// it with the template's cases.
+func TestCTemplateMakeTest(t *testing.T) {
+	tldtest.NeedToolchain(t, "c")
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip(err)
+	}
+	bin := ronhostBinary(t)
+	c := newCLI(t)
+	useTestCache(t, c.data, "")
+	dir := filepath.Join(t.TempDir(), "ron-maker")
+	c.ok("plugin", "new", "maker", "--lang", "c", "--dir", dir)
+	cmd := exec.CommandContext(t.Context(), "make", "test", "RONHOST="+bin)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "RON_DATA="+c.data)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "passed, 0 failed") || !strings.Contains(string(out), "PASS cases.dates") {
+		t.Fatalf("make test: %v\n%s", err, out)
 	}
 }
