@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/ronhost/ronhost/conformance"
+	"github.com/ronhost/ronhost/internal/plugins"
 	"github.com/ronhost/ronhost/internal/tldtest"
 	"github.com/ronhost/ronhost/internal/wasmbuild"
 )
@@ -190,23 +191,29 @@ func TestCTemplateHostileInput(t *testing.T) {
 		`{"manifest":"`+strings.Repeat(`\n\u00e9`, 80000)+`"}`+"x",
 		many.String(),
 		`{"manifest":{"meta":{"tld":"hostile"}},"k":"`+strings.Repeat("a", 1<<20-60)+`"`) // just under 1 MiB, unterminated
-	type result struct {
-		Status int32  `json:"status"`
-		Fault  string `json:"fault"`
+	// The real host with the ABI's limits, and the suite's wall-clock net
+	// (conformance.SuiteNet times a node's): time is judged by fuel, and a
+	// saturated machine must not turn a slow call into a fault here.
+	lim := plugins.DefaultLimits()
+	lim.Validate, lim.Split, lim.Resolve = conformance.SuiteNet*lim.Validate, conformance.SuiteNet*lim.Split, conformance.SuiteNet*lim.Resolve
+	h := plugins.New(plugins.Config{PoolSize: 1, MemoEntries: -1, Limits: lim, CacheDir: testCache})
+	defer h.Close(context.WithoutCancel(t.Context()))
+	p, err := h.Load(t.Context(), mustRead(t, wasm))
+	if err != nil {
+		t.Fatal(err)
 	}
-	call := func(entry, in string) result {
+	call := func(e plugins.Entry, in string) int32 {
 		t.Helper()
-		out, errs, code := c.run(in, "--json", "plugin", "call", wasm, entry, "-")
-		var r result
-		if err := json.Unmarshal([]byte(out), &r); err != nil || code != 0 || r.Fault != "" {
-			t.Fatalf("%s %.80q: exit %d, a fault or no status: %v\n%.400s%.400s", entry, in, code, err, out, errs)
+		res, err := p.Call(t.Context(), e, []byte(in))
+		if err != nil {
+			t.Fatalf("%s %.80q: %v (want a status, not a fault)", e, in, err)
 		}
-		return r
+		return res.Status
 	}
 	for _, in := range malformed {
-		for _, entry := range []string{"validate", "split", "resolve"} {
-			if r := call(entry, in); r.Status != 1 {
-				t.Errorf("%s %.80q: status %d, want 1 (rejected)", entry, in, r.Status)
+		for _, e := range []plugins.Entry{plugins.EntryValidate, plugins.EntrySplit, plugins.EntryResolve} {
+			if st := call(e, in); st != 1 {
+				t.Errorf("%s %.80q: status %d, want 1 (rejected)", e, in, st)
 			}
 		}
 	}
@@ -217,7 +224,7 @@ func TestCTemplateHostileInput(t *testing.T) {
 		`{"manifest":{"meta":{"tld":"hostile"},"hostile":{"title":"` + strings.Repeat(`\"\u2028`, 80000) + `","owner":"ron1alice"}}}`,
 		`{"manifest":{"meta":{"tld":"hostile"},"hostile":{"title":"x","owner":"ron1alice"},"z":"` + strings.Repeat("é", 400000) + `"}}`,
 	} {
-		call("validate", in)
+		call(plugins.EntryValidate, in)
 	}
 }
 
