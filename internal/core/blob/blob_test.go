@@ -28,8 +28,11 @@ func TestFetchFromThreeProviders(t *testing.T) {
 	data := randomBytes(1, 6<<20+1234)
 	var provs []*node
 	var c cid.CID
-	for range 3 {
+	for i := range 3 {
 		n := newNode(t, Config{}, nil)
+		if i == 0 {
+			n = newStoreNode(t, Config{}) // the store itself as the source
+		}
 		c = n.put(t, data)
 		provs = append(provs, n)
 	}
@@ -257,7 +260,10 @@ func TestStalledProvider(t *testing.T) {
 		m.afterBytes = 512 << 10
 		m.onBytes = func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }
 	})
-	client := newNode(t, Config{Span: testSpan, MaxProviders: 1, RequestTimeout: 300 * time.Millisecond}, nil)
+	// The stall is noticed after RequestTimeout without a byte: long enough
+	// that the spare, on a loaded machine under -race, is not taken for
+	// stalled too.
+	client := newNode(t, Config{Span: testSpan, MaxProviders: 1, RequestTimeout: 3 * time.Second}, nil)
 	stats, err := client.fetch(t, c, stalled, spare)
 	if err != nil {
 		t.Fatal(err)

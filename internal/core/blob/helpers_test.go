@@ -78,6 +78,22 @@ func newNode(t testing.TB, cfg Config, rep Replicator) *node {
 	return n
 }
 
+// newStoreNode is newNode serving its store itself, as a node does (its
+// readers write straight from their verified buffers: io.WriterTo), with
+// no test hooks.
+func newStoreNode(t testing.TB, cfg Config) *node {
+	t.Helper()
+	h := newHost(t)
+	n := &node{h: h, st: newStore(t)}
+	n.src = &testSource{st: n.st}
+	n.svc = New(h, n.st, nil, cfg)
+	if err := n.svc.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.svc.Close() })
+	return n
+}
+
 func (n *node) info() peer.AddrInfo { return info(n.h) }
 
 // put stores data on n and returns its CID.

@@ -189,7 +189,10 @@ func (s *Service) serveRead(w *deadlineWriter, req parsedRequest, size int64, bu
 	}
 	// The header is out: a failure from here on (the source's bytes fail
 	// its verification, the client stops reading) can only reset the stream.
-	n, err := io.CopyBuffer(w, io.LimitReader(rc, req.len), buf)
+	// The source writes straight from its verified buffers when it can
+	// (io.WriterTo, as the store's readers do); exactWriter keeps a source
+	// that has more than asked from breaking the framing.
+	n, err := io.CopyBuffer(&exactWriter{w: w, left: req.len}, rc, buf)
 	if err == nil && n < req.len {
 		err = io.ErrUnexpectedEOF
 	}
@@ -197,6 +200,28 @@ func (s *Service) serveRead(w *deadlineWriter, req parsedRequest, size int64, bu
 		s.cfg.Logger.Warn("blob: reading the source", "cid", req.c, "off", req.off, "len", req.len, "err", err)
 	}
 	return err
+}
+
+// exactWriter passes at most left bytes to w; more is an error.
+type exactWriter struct {
+	w    io.Writer
+	left int64
+}
+
+var errSourceTooLong = errors.New("blob: the source has more bytes than the range")
+
+func (e *exactWriter) Write(p []byte) (int, error) {
+	if int64(len(p)) > e.left {
+		n, err := e.w.Write(p[:e.left])
+		e.left -= int64(n)
+		if err == nil {
+			err = errSourceTooLong
+		}
+		return n, err
+	}
+	n, err := e.w.Write(p)
+	e.left -= int64(n)
+	return n, err
 }
 
 // errWrite marks failures writing to the stream (the client's side).

@@ -416,7 +416,7 @@ func (r *ingestReader) next() ([]byte, error) {
 		span = in.buf[gstart:gend] // verified when written, never written again
 	} else {
 		if r.buf == nil {
-			r.buf = make([]byte, readBatch)
+			r.buf = in.s.batchBuf()
 		}
 		if span, err = verifiedSpan(in.f, in.ob, in.c, r.buf, gstart, gend); err != nil {
 			return nil, err
@@ -433,6 +433,10 @@ func (r *ingestReader) Close() error {
 	}
 	r.closed = true
 	r.err, r.pending = errReaderClosed, nil
+	if r.buf != nil {
+		r.in.s.recycle(r.buf)
+		r.buf = nil
+	}
 	r.in.mu.Lock()
 	r.in.unrefLocked()
 	r.in.mu.Unlock()

@@ -85,7 +85,7 @@ func (s *Store) ReadRange(ctx context.Context, c cid.CID, off, length int64) (io
 		}
 		return nil, fmt.Errorf("%w: object %s: its file is missing: %v", ErrCorrupt, c, err)
 	}
-	return &rangeReader{ctx: ctx, f: f, ob: ob, cid: c, size: r.size, pos: off, end: off + length}, nil
+	return &rangeReader{s: s, ctx: ctx, f: f, ob: ob, cid: c, size: r.size, pos: off, end: off + length}, nil
 }
 
 // outboard returns the full Bao outboard of a file object (with its 8-byte
@@ -131,6 +131,7 @@ type batchResult struct {
 // rangeReader returns verified bytes of [pos, end). It verifies up to
 // readAhead batches in parallel, delivered in order.
 type rangeReader struct {
+	s    *Store // its batches pool
 	ctx  context.Context
 	f    vfs.File
 	ob   []byte
@@ -146,6 +147,25 @@ type rangeReader struct {
 	curBuf   []byte
 	pending  []byte
 	err      error
+	closed   bool
+}
+
+// batchBuf returns a buffer of readBatch bytes, recycled when possible.
+func (s *Store) batchBuf() []byte {
+	if bp, ok := s.batches.Get().(*[]byte); ok {
+		return *bp
+	}
+	return make([]byte, readBatch)
+}
+
+// recycle gives buffers from batchBuf back.
+func (s *Store) recycle(bufs ...[]byte) {
+	for _, b := range bufs {
+		if cap(b) == readBatch {
+			b = b[:readBatch]
+			s.batches.Put(&b)
+		}
+	}
 }
 
 func (r *rangeReader) Read(p []byte) (int, error) {
@@ -166,6 +186,34 @@ func (r *rangeReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// WriteTo writes the rest of the range to w straight from the verified
+// batches, without first copying them into a caller's buffer (io.Copy uses
+// it).
+func (r *rangeReader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		if len(r.pending) > 0 {
+			n, err := w.Write(r.pending)
+			total += int64(n)
+			r.pending = r.pending[n:]
+			if err != nil {
+				return total, err
+			}
+			continue
+		}
+		if r.err != nil {
+			return total, r.err
+		}
+		if r.pos >= r.end {
+			return total, nil
+		}
+		if r.err = r.ctx.Err(); r.err != nil {
+			return total, r.err
+		}
+		r.pending, r.err = r.fill()
+	}
+}
+
 // fill schedules batches up to readAhead and returns the next one's bytes
 // within the range.
 func (r *rangeReader) fill() ([]byte, error) {
@@ -184,7 +232,7 @@ func (r *rangeReader) fill() ([]byte, error) {
 		if n := len(r.free); n > 0 {
 			buf, r.free = r.free[n-1], r.free[:n-1]
 		} else {
-			buf = make([]byte, readBatch)
+			buf = r.s.batchBuf()
 		}
 		ch := make(chan batchResult, 1)
 		r.inflight = append(r.inflight, ch)
@@ -208,8 +256,23 @@ func (r *rangeReader) fill() ([]byte, error) {
 	return res.data[from:to], nil
 }
 
+// Close waits for the batches in flight and recycles every buffer: the
+// bytes Read returned before stay the caller's (Read copies), nothing after.
 func (r *rangeReader) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
 	r.wg.Wait()
+	for _, ch := range r.inflight {
+		r.free = append(r.free, (<-ch).buf)
+	}
+	if r.curBuf != nil {
+		r.free = append(r.free, r.curBuf)
+	}
+	r.s.recycle(r.free...)
+	r.inflight, r.free, r.curBuf, r.pending = nil, nil, nil, nil
+	r.err = errReaderClosed
 	return r.f.Close()
 }
 

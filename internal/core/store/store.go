@@ -99,6 +99,10 @@ type Store struct {
 
 	cache *outboardCache
 
+	// batches recycles the readBatch-sized buffers of range readers, so that
+	// a read costs no new megabytes for the collector (*[]byte).
+	batches sync.Pool
+
 	// holds keep objects of operations in flight from GC (hold.go).
 	holds holds
 
