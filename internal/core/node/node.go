@@ -792,7 +792,7 @@ func (n *Node) roleServices() []roleService {
 			return ps.Endpoints()
 		}},
 		{"ledger", "metered accesses and payouts", func() []bus.Endpoint { return n.ledgerSvc.Endpoints() }},
-		{"mailbox", "the onion mailbox: send, inbox, ack", n.mailboxService},
-		{"dht", "the overlay: peers, where copies are, pinning with replicas", n.dhtService},
+		{"mailbox", "the onion mailbox: send, inbox, ack", func() []bus.Endpoint { return n.mailboxService().Endpoints() }},
+		{"dht", "the overlay: peers, where copies are, pinning with replicas", func() []bus.Endpoint { return n.dhtService().Endpoints() }},
 	}
 }

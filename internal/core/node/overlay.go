@@ -2,22 +2,19 @@ package node
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/ronhost/ronhost/internal/bus"
 	"github.com/ronhost/ronhost/internal/bus/contract"
-	"github.com/ronhost/ronhost/internal/codes"
 	"github.com/ronhost/ronhost/internal/core/blob"
 	"github.com/ronhost/ronhost/internal/core/cid"
 	"github.com/ronhost/ronhost/internal/core/overlay"
+	"github.com/ronhost/ronhost/internal/core/overlay/dhtsvc"
 	"github.com/ronhost/ronhost/internal/core/store"
 )
 
@@ -168,110 +165,11 @@ type Copy = contract.Copy
 // ObjectStat is the bus contract's (contract.ObjectStat).
 type ObjectStat = contract.ObjectStat
 
-// Stat says whether this node holds c and which nodes provide it.
-func (n *Node) Stat(ctx context.Context, c cid.CID) (ObjectStat, error) {
-	st := ObjectStat{CID: c, Refs: []cid.CID{}, Copies: []Copy{}, Overlay: n.overlay != nil}
-	info, err := n.store.Info(ctx, c)
-	switch {
-	case err == nil:
-		st.Stored, st.Size, st.Pinned = true, info.Size, info.Pinned
-		if st.Refs, err = n.store.Refs(ctx, c); err != nil {
-			return st, err
-		}
-		if st.Refs == nil {
-			st.Refs = []cid.CID{}
-		}
-	case !errors.Is(err, store.ErrNotFound):
-		return st, err
-	}
-	if n.overlay == nil {
-		if st.Stored {
-			st.Copies = append(st.Copies, Copy{Peer: n.id, Self: true})
-		}
-		return st, nil
-	}
-	if st.Stored && st.Pinned {
-		st.Copies = append(st.Copies, Copy{Peer: n.overlay.ID().String(), Addrs: n.overlay.Addrs(), Self: true})
-	}
-	fctx, cancel := context.WithTimeout(ctx, n.opts.Config.Overlay.FetchTimeout.D())
-	defer cancel()
-	provs, err := n.overlay.FindProviders(fctx, c, 64)
-	if err != nil && len(provs) == 0 && !st.Stored {
-		return st, fmt.Errorf("node: looking for providers of %s: %w", c, err)
-	}
-	for _, p := range provs {
-		cp := Copy{Peer: p.ID.String()}
-		for _, a := range p.Addrs {
-			cp.Addrs = append(cp.Addrs, a.String())
-		}
-		st.Copies = append(st.Copies, cp)
-	}
-	return st, nil
-}
-
 // Replica is the bus contract's (contract.Replica).
 type Replica = contract.Replica
 
 // PinResult is the bus contract's (contract.PinResult).
 type PinResult = contract.PinResult
-
-// Pin pins c here and, with replicas > 0, asks that many other peers to
-// hold c and what it references. Peers already providing c count first; the
-// others are asked in order of XOR distance to c's DHT key (the peers that
-// a lookup reaches first), until enough say yes or none are left.
-func (n *Node) Pin(ctx context.Context, c cid.CID, replicas int) (PinResult, error) {
-	res := PinResult{CID: c, Roots: []cid.CID{}, Replicas: []Replica{}}
-	if err := n.store.Pin(ctx, c); err != nil {
-		return res, err
-	}
-	res.Pinned = true
-	refs, err := n.store.Refs(ctx, c)
-	if err != nil {
-		return res, err
-	}
-	res.Roots = append(append(res.Roots, c), refs...)
-	n.provideRoots(ctx, c)
-	if replicas <= 0 {
-		return res, nil
-	}
-	if n.overlay == nil {
-		return res, bus.Errorf(codes.Unavailable, "node: replicas need the overlay ([overlay] mode = on)")
-	}
-	self := n.overlay.ID()
-	var candidates []peer.ID
-	for _, p := range n.overlay.ClosestPeers(ctx, c) {
-		if p != self && !slices.Contains(candidates, p) {
-			candidates = append(candidates, p)
-		}
-	}
-	for _, p := range candidates {
-		if res.Held >= replicas {
-			break
-		}
-		if n.blob.Banned(p) {
-			continue
-		}
-		rctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-		var rerr error
-		for _, root := range res.Roots {
-			if rerr = n.blob.AskReplicate(rctx, p, root); rerr != nil {
-				break
-			}
-		}
-		cancel()
-		r := Replica{Peer: p.String(), OK: rerr == nil}
-		if rerr != nil {
-			r.Error = rerr.Error()
-		} else {
-			res.Held++
-		}
-		res.Replicas = append(res.Replicas, r)
-	}
-	if res.Held < replicas {
-		return res, bus.Errorf(codes.Unavailable, "node: %d of %d replicas of %s placed (%d peers asked)", res.Held, replicas, c, len(res.Replicas))
-	}
-	return res, nil
-}
 
 // OverlayInfo is this node on the overlay.
 type OverlayInfo struct {
@@ -284,34 +182,9 @@ type OverlayInfo struct {
 	Status *overlay.Status `json:"status,omitempty"`
 }
 
-func (n *Node) dhtService() []bus.Endpoint {
-	return []bus.Endpoint{
-		bus.Handle(contract.DHTPeers, func(ctx context.Context, _ contract.Empty) (contract.OverlayInfo, error) {
-			if n.overlay == nil {
-				return contract.OverlayInfo{Addrs: []string{}}, nil
-			}
-			st, err := json.Marshal(n.overlay.Status())
-			if err != nil {
-				return contract.OverlayInfo{}, err
-			}
-			return contract.OverlayInfo{On: true, Peer: n.overlay.ID().String(), Addrs: n.overlay.Addrs(), Peers: n.overlay.Peers(), Status: st}, nil
-		}),
-		bus.Handle(contract.DHTStat, func(ctx context.Context, r contract.CID) (contract.ObjectStat, error) {
-			st, err := n.Stat(ctx, r.CID)
-			return st, roleError(err)
-		}),
-		bus.Handle(contract.DHTPin, func(ctx context.Context, r contract.PinReq) (contract.PinResult, error) {
-			if r.Replicas < 0 || r.Replicas > 64 {
-				return contract.PinResult{}, bus.Errorf(codes.Invalid, "replicas %d is outside 0..64", r.Replicas)
-			}
-			res, err := n.Pin(ctx, r.CID, r.Replicas)
-			if err != nil {
-				if be := bus.AsError(err); be != nil && be.Code == codes.Unavailable {
-					return contract.PinResult{}, be
-				}
-				return contract.PinResult{}, roleError(err)
-			}
-			return res, nil
-		}),
-	}
+// dhtService is the dht role over this process's store and overlay
+// (internal/core/overlay/dhtsvc).
+func (n *Node) dhtService() *dhtsvc.Service {
+	return &dhtsvc.Service{Store: n.store, Overlay: n.overlay, Blob: n.blob, Provide: n.provideRoots, Node: n.id,
+		FindTimeout: n.opts.Config.Overlay.FetchTimeout.D()}
 }

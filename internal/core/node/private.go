@@ -2,10 +2,8 @@ package node
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os/exec"
@@ -13,10 +11,10 @@ import (
 	"time"
 
 	"github.com/ronhost/ronhost/internal/bus"
-	"github.com/ronhost/ronhost/internal/bus/contract"
 	"github.com/ronhost/ronhost/internal/codes"
 	"github.com/ronhost/ronhost/internal/core/gateway"
 	"github.com/ronhost/ronhost/internal/core/mailbox"
+	"github.com/ronhost/ronhost/internal/core/mailbox/mailboxsvc"
 	"github.com/ronhost/ronhost/internal/core/tor"
 )
 
@@ -107,80 +105,27 @@ func (n *Node) startPrivatePlane(ctx context.Context) error {
 	return nil
 }
 
-// mailboxService is the mailbox role on the bus: only its public address.
-// Messages never cross the bus: the operator's CLI reads and sends them
-// through the ops endpoints of the process that runs the mailbox
-// (mailboxOps), so their plaintext stays in that process.
-func (n *Node) mailboxService() []bus.Endpoint {
-	return []bus.Endpoint{
-		bus.Handle(contract.MailboxAddress, func(ctx context.Context, _ contract.Empty) (contract.MailboxAddr, error) {
-			tor, err := json.Marshal(n.torStatus())
-			return contract.MailboxAddr{Address: n.mailbox.Address().String(), Tor: tor}, err
-		}),
-	}
-}
-
-func (n *Node) mailboxAddress() map[string]any {
-	return map[string]any{"address": n.mailbox.Address().String(), "tor": n.torStatus()}
+// mailboxService is the mailbox role over this process's mailbox
+// (internal/core/mailbox/mailboxsvc), read when it is called: the ops
+// endpoints may be mounted before the private plane starts.
+func (n *Node) mailboxService() mailboxsvc.Service {
+	return mailboxsvc.Service{Mailbox: n.mailbox, Tor: n.tor}
 }
 
 // mailboxOp is one of the mailbox's operations for the local operator.
 type mailboxOp func(ctx context.Context, r *http.Request) (any, error)
 
-// mailboxOps serve /v1/mailbox/... from this process's mailbox.
+// mailboxOps serve /v1/mailbox/... from this process's mailbox. Messages
+// never cross the bus: the operator's CLI reads and sends them through the
+// ops endpoints of the process that runs the mailbox, so their plaintext
+// stays in that process.
 func (n *Node) mailboxOps() map[string]mailboxOp {
-	return map[string]mailboxOp{
-		"GET /v1/mailbox": func(ctx context.Context, r *http.Request) (any, error) {
-			return n.mailboxAddress(), nil
-		},
-		"POST /v1/mailbox/send": func(ctx context.Context, r *http.Request) (any, error) {
-			var in struct {
-				To          string `json:"to"`
-				Body        []byte `json:"body"`
-				ContentType string `json:"content_type,omitempty"`
-			}
-			b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxSendBody))
-			if err != nil {
-				return nil, bus.Errorf(codes.TooLarge, "the request body is over %d bytes", maxSendBody)
-			}
-			if err := bus.Decode(b, &in); err != nil {
-				return nil, err
-			}
-			to, err := mailbox.ParseAddress(in.To)
-			if err != nil {
-				return nil, bus.Errorf(codes.Invalid, "%v", err)
-			}
-			if in.ContentType == "" {
-				in.ContentType = "text/plain; charset=utf-8"
-			}
-			id, err := n.mailbox.Send(ctx, to, in.Body, in.ContentType)
-			if err != nil {
-				return nil, mailboxError(err)
-			}
-			return map[string]string{"id": id}, nil
-		},
-		"GET /v1/mailbox/inbox": func(ctx context.Context, r *http.Request) (any, error) {
-			msgs, err := n.mailbox.Inbox(ctx)
-			if err != nil {
-				return nil, mailboxError(err)
-			}
-			return map[string]any{"messages": msgs}, nil
-		},
-		"GET /v1/mailbox/outbox": func(ctx context.Context, r *http.Request) (any, error) {
-			out, err := n.mailbox.Outbox(ctx)
-			if err != nil {
-				return nil, mailboxError(err)
-			}
-			return map[string]any{"outbox": out}, nil
-		},
-		"POST /v1/mailbox/ack/{id}": func(ctx context.Context, r *http.Request) (any, error) {
-			return struct{}{}, mailboxError(n.mailbox.Ack(ctx, r.PathValue("id")))
-		},
+	out := map[string]mailboxOp{}
+	for pattern, op := range mailboxsvc.Ops() {
+		out[pattern] = func(ctx context.Context, r *http.Request) (any, error) { return op(ctx, n.mailboxService(), r) }
 	}
+	return out
 }
-
-// maxSendBody caps the JSON of a message to send (base64 body included).
-const maxSendBody = 1 << 20
 
 // mailboxCall serves one mailbox operation: a token is required, and the
 // mailbox must run in this process.
@@ -203,19 +148,3 @@ func (n *Node) mailboxCall(op mailboxOp) http.HandlerFunc {
 		writeJSON(w, http.StatusOK, out)
 	}
 }
-
-func (n *Node) torStatus() map[string]any {
-	if n.tor == nil {
-		return map[string]any{"mode": "off"}
-	}
-	st := n.tor.Status()
-	out := map[string]any{"bootstrap": st.Bootstrap, "restarts": st.Restarts, "ready": st.Err == nil}
-	if st.Err != nil {
-		out["error"] = st.Err.Error()
-	}
-	return out
-}
-
-// mailboxError is the bus's error of the mailbox's: its sentinels carry
-// their codes.
-func mailboxError(err error) error { return roleError(err) }
