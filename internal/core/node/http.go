@@ -66,6 +66,29 @@ func minReadRate(r int64) int64 {
 	return r
 }
 
+// httpHandler is what the node serves once started: the ops endpoints,
+// behind the gateway's routes and protections with the gateway role.
+func (n *Node) httpHandler() (http.Handler, error) {
+	ops := n.opsHandler()
+	if !n.has("gateway") {
+		return ops, nil
+	}
+	gcfg, err := gatewayConfig(n.opts.Config, n.log)
+	if err != nil {
+		return nil, err
+	}
+	objs, ok := n.objs.(gateway.Objects)
+	if !ok {
+		return nil, fmt.Errorf("node: the gateway needs a local store or cache")
+	}
+	n.gw = gateway.New(gcfg, objs, backend{n}, n.auth(), ops)
+	for _, c := range n.gw.Collectors() {
+		n.metrics.MustRegister(c)
+	}
+	n.progress.ready("gateway")
+	return n.gw.Handler(), nil
+}
+
 // opsHandler serves the node's own endpoints; the gateway mounts it beside
 // the content routes, under the same protections and error shape.
 func (n *Node) opsHandler() http.Handler {

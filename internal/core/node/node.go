@@ -86,13 +86,18 @@ type Node struct {
 	// remoteHolds are the store role's holds for other processes (holds.go).
 	remoteHolds remoteHolds
 	provide     providing
-	runCtx      context.Context // ends when Close begins
+	runCtx      context.Context // ends when the loops stop
 	ln          net.Listener
 	srv         *http.Server
+	served      chan struct{} // closed when srv's Serve has returned
 	handler     swapHandler   // startingHandler until Start is done
+	api         http.Handler  // the node's handler (http.go), served once started
 	progress    startProgress // what Start has brought up, for /readyz?verbose meanwhile
-	// beforeLoad, when set (tests), runs before the plugins load at start.
+	plugs       *pluginLoad   // the plugins' load at start
+	// beforeLoad, when set (tests), runs before the plugins load at start;
+	// stopHook, when set (tests), is told each component stopped.
 	beforeLoad func(ctx context.Context)
+	stopHook   func(component string)
 	ready      atomic.Bool
 	ledgerSvc  *ledgersvc.Service // nil without the ledger role
 
@@ -103,9 +108,10 @@ type Node struct {
 	follower    *follower.Follower
 	console     *console.Console // the web console (console.go)
 
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	closers []func() error // undone in reverse by Close (and by a failed Start)
+	cancel  context.CancelFunc // ends runCtx
+	wg      sync.WaitGroup     // the loops and what they started
+	up      []startedComponent // the components Start began, in order
+	closers []func() error     // their stops, run in reverse by Close (and by a failed Start)
 }
 
 // New returns a node for opts. It does no I/O.
@@ -173,24 +179,64 @@ func (n *Node) Addr() string {
 	return n.ln.Addr().String()
 }
 
-// Start brings the node's roles up in order: the HTTP listener (so that a
-// taken port fails at once, and clients learn at once that the node is
-// starting: /healthz answers 200, /readyz 503 with what is still starting
-// in ?verbose, anything else 503 with Retry-After), keys, the store (the
-// store role's, or a gateway's cache), index, ledger, bus, private plane,
-// the overlay, plugins, the roles' services, then the HTTP API (the
-// gateway's routes with the gateway role, the ops endpoints always). The
-// plugins load from the start, beside the others (compiling is most of a
-// cold start), and are joined before the roles serve. Start returns once
-// the node serves. On failure, or when ctx ends first (a stop while
-// starting), it undoes what it started, the plugins' load included.
+// component is one part of the node. Start starts the components in order;
+// when one fails (or ctx ends first: a stop while starting) it stops those
+// already started, in reverse; Close stops them all in reverse. A start
+// that opens several things (the private plane, the overlay) registers a
+// stop for each as it goes (onStop), so that its own failure half-way
+// undoes what it opened; stop, when set, is registered once start returns.
+type component struct {
+	name  string
+	on    bool // this process runs it
+	start func(ctx context.Context) error
+	stop  func() error
+}
+
+// components are the node's parts in the order Start brings them up: the
+// HTTP listener first (a taken port fails at once, and clients learn at
+// once that the node is starting: /healthz answers 200, /readyz 503 with
+// what is still starting in ?verbose, anything else 503 with Retry-After),
+// the plugins' load (in the background: compiling is most of a cold start;
+// joined before the roles serve), keys, the store (the store role's, or a
+// gateway's cache), index, ledger, bus, private plane, the overlay, the
+// roles' services, the routes, then the loops and the swap to the node's
+// own handler. Stopped in reverse: the HTTP API first, the listener last.
+func (n *Node) components() []component {
+	has := n.has
+	return []component{
+		{"listener", true, n.listen, n.closeListener},
+		{"data directory", true, n.dataDir, nil},
+		{"plugin load", true, n.loadPlugins, n.stopPluginLoad},
+		{"keys", true, func(context.Context) error { return n.keys() }, nil},
+		{"store", has("store") || has("gateway"), n.openStore, func() error { return n.store.Close() }},
+		{"objects", true, n.objects, nil},
+		{"index", has("index"), n.openIndex, func() error { return n.index.Close() }},
+		{"ledger", has("ledger"), n.openLedger, func() error { return n.ledger.Close() }},
+		{"bus", true, n.startBus, func() error { return n.bus.Close() }},
+		{"mailbox", has("mailbox"), n.startMailbox, nil},
+		{"overlay", has("store") || has("gateway") || has("dht"), n.joinOverlay, nil},
+		{"fetches", true, nil, n.stopFetches},
+		{"plugins", has("plugins"), n.joinPlugins, nil},
+		{"registries", has("plugins"), n.startFollower, nil},
+		{"services", true, n.serveRoles, nil},
+		{"routes", true, n.buildHandler, n.closeConsole},
+		{"run file", true, func(context.Context) error { return n.writeRunFile() }, n.removeRunFile},
+		{"loops", true, n.startLoops, n.stopLoops},
+		{"api", true, n.serve, n.shutdown},
+	}
+}
+
+// Start brings the node's components up in order (components) and
+// returns once the node serves. On failure, or when ctx ends first (a stop
+// while starting), it stops what it started, in reverse, the plugins' load
+// included, and returns an error naming the component.
 func (n *Node) Start(ctx context.Context) (err error) {
 	defer func() {
 		if err != nil {
-			n.undo()
+			_ = n.undo()
 		}
 	}()
-	dir, cfg := n.opts.DataDir, n.opts.Config
+	cfg := n.opts.Config
 	if err := config.CheckRoles(cfg.Node.Roles); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
@@ -201,246 +247,88 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if n.has("gateway") && !n.has("store") && cfg.Overlay.Mode == "off" {
 		return fmt.Errorf("node: a gateway without the store role reaches the store's bytes over the overlay: set [overlay] mode = \"on\"")
 	}
-	if err := n.listen(); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("node: data directory: %w", err)
-	}
-	if err := n.private(dir, config.Path(dir)); err != nil {
-		return err
-	}
-	// The plugins load (compile, or read wazero's compilation cache, then
-	// warm and describe) while the rest of the node starts; they are joined
-	// below, before the roles serve.
-	plugs := n.loadPlugins(ctx)
-	if err := n.keys(); err != nil {
-		return err
-	}
-	if n.has("store") || n.has("gateway") {
-		if n.store, err = store.Open(ctx, filepath.Join(dir, "store"), StoreOptions(cfg, n.log)); err != nil {
-			return fmt.Errorf("node: %w", err)
-		}
-		n.closers = append(n.closers, n.store.Close)
-		n.progress.ready("store")
-	}
-	// The roles reach objects through the local store when this process runs
-	// the store role, else over the bus (small objects: manifests, a
-	// plugin's reads) and, for a gateway, a cache fed by the blob protocol.
-	switch {
-	case n.has("store"):
-		n.objs = objects{n.store, n}
-	case n.has("gateway"):
-		n.objs = cacheObjects{objects{n.store, n}}
-	default:
-		n.objs = busObjects{n}
-	}
-	if n.has("index") {
-		// The index validates through the plugins role on the bus, which is
-		// up before any request reaches the index.
-		if n.index, err = index.Open(ctx, filepath.Join(dir, "index"), index.Options{Logger: n.log, MinFree: int64(cfg.Node.MinFree)}, n.objs, busValidator{n}); err != nil {
-			return fmt.Errorf("node: %w", err)
-		}
-		n.closers = append(n.closers, n.index.Close)
-		n.progress.ready("index")
-	}
-	if n.has("ledger") {
-		if n.ledger, err = ledger.Open(ctx, filepath.Join(dir, "ledger"), ledger.Options{Logger: n.log, MinFree: int64(cfg.Node.MinFree)}); err != nil {
-			return fmt.Errorf("node: %w", err)
-		}
-		n.closers = append(n.closers, n.ledger.Close)
-		n.progress.ready("ledger")
-	}
-	if err := interrupted(ctx); err != nil {
-		return err
-	}
-
-	bo := BusOptions(cfg, n.id, n.log)
-	if err := readBusKeys(cfg, &bo); err != nil {
-		return err
-	}
-	n.bus = bus.New(bo)
-	if n.ledger != nil {
-		n.ledgerSvc = ledgersvc.New(n.ledger, n.bus, n.emit, n.log)
-	}
-	if err := n.bus.Start(ctx); err != nil {
-		return fmt.Errorf("node: %w", err)
-	}
-	n.closers = append(n.closers, n.bus.Close)
-	n.metrics.MustRegister(busCollectors(n.bus)...)
-	n.progress.ready("bus")
-
-	if n.has("mailbox") {
-		if err := n.startPrivatePlane(ctx); err != nil {
-			return err
-		}
-		n.progress.ready("mailbox")
-	}
-	if err := interrupted(ctx); err != nil {
-		return err
-	}
-
-	// Fetches and the provider loop run under runCtx, which Close (or a
-	// failed Start) cancels before the overlay and the store close.
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	n.runCtx, n.cancel = runCtx, cancel
-	if n.has("store") || n.has("gateway") || n.has("dht") {
-		if err := n.startOverlay(ctx); err != nil {
-			return err
-		}
-		n.progress.ready("overlay")
-	}
-	n.closers = append(n.closers, func() error {
-		cancel()
-		n.fetches.wg.Wait()
-		return nil
-	})
-	if err := interrupted(ctx); err != nil {
-		return err
-	}
-
-	if n.has("plugins") {
-		if len(n.opts.Builtins) == 0 && cfg.Plugins.Builtins {
-			n.log.Warn("this binary embeds no built-in plugins; build it with `make build`")
-		}
-		select {
-		case <-plugs.done:
-		case <-ctx.Done():
-			return interrupted(ctx) // undo stops the load and waits for it
-		}
-		if plugs.err != nil && ctx.Err() == nil {
-			n.log.Error("some plugins could not be installed", "err", plugs.err)
-		}
-		for _, e := range plugs.events {
-			n.emit(e.kind, e.v)
-		}
-		n.progress.ready("plugins")
-		if err := n.startFollower(ctx); err != nil {
-			return err
-		}
-	}
-	if err := interrupted(ctx); err != nil {
-		return err
-	}
-	for _, s := range n.roleServices() {
-		if !n.has(s.role) {
+	// Fetches and the loops run under runCtx, which Close (or a failed
+	// Start) cancels before the overlay and the store close.
+	n.runCtx, n.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	for _, c := range n.components() {
+		if !c.on {
 			continue
 		}
-		if err := n.bus.Serve(s.role, BusAPIVersion, s.desc, s.eps()...); err != nil {
-			return fmt.Errorf("node: %s service: %w", s.role, err)
+		if err := n.startComponent(ctx, c); err != nil {
+			return &startError{component: c.name, err: err}
 		}
 	}
+	n.log.Info("node started", "id", n.id, "roles", cfg.Node.Roles, "api", "http://"+n.ln.Addr().String(), "data", n.opts.DataDir, "tlds", n.router.TLDs())
+	return nil
+}
 
-	handler := n.opsHandler()
-	if n.has("gateway") {
-		gcfg, err := gatewayConfig(cfg, n.log)
-		if err != nil {
+// startComponent starts c and registers its stop; the stops c's start
+// registered as it went are c's too (undo stops them with it).
+func (n *Node) startComponent(ctx context.Context, c component) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("start interrupted: %w", err)
+	}
+	n.up = append(n.up, startedComponent{name: c.name, from: len(n.closers)})
+	if c.start != nil {
+		if err := c.start(ctx); err != nil {
 			return err
 		}
-		objs, ok := n.objs.(gateway.Objects)
-		if !ok {
-			return fmt.Errorf("node: the gateway needs a local store or cache")
-		}
-		n.gw = gateway.New(gcfg, objs, backend{n}, n.auth(), handler)
-		for _, c := range n.gw.Collectors() {
-			n.metrics.MustRegister(c)
-		}
-		handler = n.gw.Handler()
-		n.progress.ready("gateway")
 	}
-	if err := n.writeRunFile(); err != nil {
-		return err
+	if c.stop != nil {
+		n.onStop(c.stop)
 	}
-
-	for _, loop := range []struct {
-		role string
-		run  func(context.Context)
-	}{
-		{"", n.diskLoop},
-		{"plugins", n.watchCatalog},
-		{"ledger", n.settleLoop},
-		{"store", n.provideLoop},
-		{"", n.operatorTokenLoop},
-	} {
-		if loop.role == "" || n.has(loop.role) {
-			n.wg.Add(1)
-			go func() {
-				defer n.wg.Done()
-				loop.run(runCtx)
-			}()
-		}
-	}
-	// Ready first: the starting handler says 503 until the swap, and the
-	// node's own never sees itself not ready once it serves.
-	n.ready.Store(true)
-	n.handler.set(handler)
-	// Loading the plugins warmed an instance of each (to describe it) and
-	// left tens of MiB of garbage (the modules' bytes, their metered copies,
-	// the compiled code read from the cache): the instances are closed
-	// (the first call makes one on demand; the compiled code stays) and the
-	// memory given back to the system now rather than at the runtime's own
-	// pace, so an idle node is small. Off the start's path.
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		n.router.ReleaseAll(runCtx)
-		debug.FreeOSMemory()
-	}()
-	n.log.Info("node started", "id", n.id, "roles", cfg.Node.Roles, "api", "http://"+n.ln.Addr().String(), "data", dir, "tlds", n.router.TLDs())
+	n.up[len(n.up)-1].started = true
 	return nil
 }
 
-// pluginLoad is the plugins' load at start, running beside the rest of Start.
-type pluginLoad struct {
-	done   chan struct{} // closed when the load has ended
-	events []event       // the plugin events to emit once the bus is up
-	err    error
+// startError is a failed Start: the component that failed, and why.
+type startError struct {
+	component string
+	err       error
 }
 
-// loadPlugins starts loading the plugins (the plugins role) in the
-// background and registers, for Close and a failed Start, the closer that
-// stops the load, waits for it, and closes the router and the plugin host:
-// registered this early, it runs after the roles that call plugins are
-// closed.
-func (n *Node) loadPlugins(ctx context.Context) *pluginLoad {
-	l := &pluginLoad{done: make(chan struct{})}
-	lctx, cancel := context.WithCancel(ctx)
-	if !n.has("plugins") {
-		close(l.done)
-	} else {
-		go func() {
-			defer close(l.done)
-			if n.beforeLoad != nil {
-				n.beforeLoad(lctx)
+func (e *startError) Error() string {
+	return "node: " + e.component + ": " + strings.TrimPrefix(e.err.Error(), "node: ")
+}
+
+func (e *startError) Unwrap() error { return e.err }
+
+// startedComponent is a component Start began: its stops are closers[from:]
+// up to the next one's from.
+type startedComponent struct {
+	name    string
+	from    int
+	started bool // its start returned nil
+}
+
+// onStop registers stop for the component starting now.
+func (n *Node) onStop(stop func() error) { n.closers = append(n.closers, stop) }
+
+// undo stops what Start started, in reverse: each component's stops, its
+// own in reverse too. It is safe to call again.
+func (n *Node) undo() error {
+	var errs []error
+	end := len(n.closers)
+	for i := len(n.up) - 1; i >= 0; i-- {
+		c := n.up[i]
+		for j := end - 1; j >= c.from; j-- {
+			if err := n.closers[j](); err != nil {
+				errs = append(errs, fmt.Errorf("node: stopping %s: %w", c.name, err))
 			}
-			l.events, l.err = n.reconcile(lctx)
-		}()
+		}
+		end = c.from
+		if c.started && n.stopHook != nil {
+			n.stopHook(c.name)
+		}
 	}
-	n.closers = append(n.closers, func() error {
-		cancel()
-		<-l.done
-		cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer ccancel()
-		_ = n.router.Close(cctx)
-		return n.host.Close(cctx)
-	})
-	return l
+	n.closers, n.up = nil, nil
+	return errors.Join(errs...)
 }
 
-// interrupted is an error once ctx ended: a stop while starting.
-func interrupted(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("node: start interrupted: %w", err)
-	}
-	return nil
-}
-
-// ErrAddrInUse: the HTTP address is taken.
-var ErrAddrInUse = errors.New("node: the HTTP address is already in use")
-
-// listen binds [node] listen and serves startingHandler on it until Start
-// installs the node's handler. A taken port is ErrAddrInUse, said plainly.
-func (n *Node) listen() error {
+// listen binds [node] listen and serves startingHandler on it until the
+// api component installs the node's handler. A taken port is
+// ErrAddrInUse, said plainly.
+func (n *Node) listen(context.Context) error {
 	cfg := n.opts.Config
 	ln, err := net.Listen("tcp", cfg.Node.Listen)
 	if errors.Is(err, syscall.EADDRINUSE) {
@@ -455,24 +343,308 @@ func (n *Node) listen() error {
 	// headers within read_header_timeout, a keep-alive connection closed
 	// after idle_timeout between requests (bodies and responses have the
 	// gateway's own idle and rate limits).
-	srv := &http.Server{Handler: &n.handler, ReadHeaderTimeout: cfg.Gateway.ReadHeader.D(),
+	n.srv = &http.Server{Handler: &n.handler, ReadHeaderTimeout: cfg.Gateway.ReadHeader.D(),
 		IdleTimeout: cfg.Gateway.IdleTimeout.D(), MaxHeaderBytes: 64 << 10}
-	n.srv = srv
-	served := make(chan struct{})
-	go func() {
+	n.served = make(chan struct{})
+	go func(srv *http.Server, served chan struct{}) {
 		defer close(served)
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			n.log.Error("http server stopped", "err", err)
 		}
-	}()
-	// Close shuts the server down gracefully first; a failed Start ends it here.
-	n.closers = append(n.closers, func() error {
-		err := srv.Close()
-		<-served
+	}(n.srv, n.served)
+	return nil
+}
+
+// closeListener ends the HTTP server (shut down gracefully already when
+// the node served: shutdown) and waits for it.
+func (n *Node) closeListener() error {
+	err := n.srv.Close()
+	<-n.served
+	return err
+}
+
+// dataDir makes the data directory, private to its owner, like the config
+// file in it.
+func (n *Node) dataDir(context.Context) error {
+	dir := n.opts.DataDir
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("node: data directory: %w", err)
+	}
+	return n.private(dir, config.Path(dir))
+}
+
+// openStore opens the store: the store role's, or a gateway's cache.
+func (n *Node) openStore(ctx context.Context) (err error) {
+	if n.store, err = store.Open(ctx, filepath.Join(n.opts.DataDir, "store"), StoreOptions(n.opts.Config, n.log)); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	n.progress.ready("store")
+	return nil
+}
+
+// objects chooses how the roles reach objects: through the local store
+// when this process runs the store role, else over the bus (small
+// objects: manifests, a plugin's reads) and, for a gateway, a cache fed by
+// the blob protocol.
+func (n *Node) objects(context.Context) error {
+	switch {
+	case n.has("store"):
+		n.objs = objects{n.store, n}
+	case n.has("gateway"):
+		n.objs = cacheObjects{objects{n.store, n}}
+	default:
+		n.objs = busObjects{n}
+	}
+	return nil
+}
+
+// openIndex opens the index. It validates through the plugins role on the
+// bus, which is up before any request reaches the index.
+func (n *Node) openIndex(ctx context.Context) (err error) {
+	o := index.Options{Logger: n.log, MinFree: int64(n.opts.Config.Node.MinFree)}
+	if n.index, err = index.Open(ctx, filepath.Join(n.opts.DataDir, "index"), o, n.objs, busValidator{n}); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	n.progress.ready("index")
+	return nil
+}
+
+func (n *Node) openLedger(ctx context.Context) (err error) {
+	o := ledger.Options{Logger: n.log, MinFree: int64(n.opts.Config.Node.MinFree)}
+	if n.ledger, err = ledger.Open(ctx, filepath.Join(n.opts.DataDir, "ledger"), o); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	n.progress.ready("ledger")
+	return nil
+}
+
+// startBus connects to the bus (or starts the embedded server).
+func (n *Node) startBus(ctx context.Context) error {
+	bo := BusOptions(n.opts.Config, n.id, n.log)
+	if err := readBusKeys(n.opts.Config, &bo); err != nil {
 		return err
+	}
+	b := bus.New(bo)
+	if n.ledger != nil {
+		n.ledgerSvc = ledgersvc.New(n.ledger, b, n.emit, n.log)
+	}
+	if err := b.Start(ctx); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	n.bus = b // set once started: emit and Components read a bus that is up, or none
+	n.metrics.MustRegister(busCollectors(n.bus)...)
+	n.progress.ready("bus")
+	return nil
+}
+
+func (n *Node) startMailbox(ctx context.Context) error {
+	if err := n.startPrivatePlane(ctx); err != nil {
+		return err
+	}
+	n.progress.ready("mailbox")
+	return nil
+}
+
+func (n *Node) joinOverlay(ctx context.Context) error {
+	if err := n.startOverlay(ctx); err != nil {
+		return err
+	}
+	n.progress.ready("overlay")
+	return nil
+}
+
+// stopFetches ends the fetches in flight (runCtx) and waits for them,
+// before the overlay and the store close.
+func (n *Node) stopFetches() error {
+	n.cancel()
+	n.fetches.wg.Wait()
+	return nil
+}
+
+// joinPlugins waits for the plugins' load and emits its events (the bus is
+// up now).
+func (n *Node) joinPlugins(ctx context.Context) error {
+	if len(n.opts.Builtins) == 0 && n.opts.Config.Plugins.Builtins {
+		n.log.Warn("this binary embeds no built-in plugins; build it with `make build`")
+	}
+	plugs := n.plugs
+	select {
+	case <-plugs.done:
+	case <-ctx.Done():
+		return interrupted(ctx) // the plugin load's stop ends the load and waits for it
+	}
+	if plugs.err != nil && ctx.Err() == nil {
+		n.log.Error("some plugins could not be installed", "err", plugs.err)
+	}
+	for _, e := range plugs.events {
+		n.emit(e.kind, e.v)
+	}
+	n.progress.ready("plugins")
+	return nil
+}
+
+// serveRoles puts this process's roles' services on the bus (closing the
+// bus ends them).
+func (n *Node) serveRoles(context.Context) error {
+	for _, s := range n.roleServices() {
+		if !n.has(s.role) {
+			continue
+		}
+		if err := n.bus.Serve(s.role, BusAPIVersion, s.desc, s.eps()...); err != nil {
+			return fmt.Errorf("node: %s service: %w", s.role, err)
+		}
+	}
+	return nil
+}
+
+// buildHandler makes the node's HTTP handler (http.go), served once the
+// node has started.
+func (n *Node) buildHandler(context.Context) error {
+	h, err := n.httpHandler()
+	if err != nil {
+		return err
+	}
+	n.api = h
+	return nil
+}
+
+// closeConsole ends the web console's event streams.
+func (n *Node) closeConsole() error {
+	if n.console != nil {
+		n.console.Close()
+	}
+	return nil
+}
+
+func (n *Node) removeRunFile() error {
+	_ = os.Remove(runFile(n.opts.DataDir))
+	return nil
+}
+
+// startLoops starts the node's loops under runCtx.
+func (n *Node) startLoops(context.Context) error {
+	for _, loop := range []struct {
+		role string
+		run  func(context.Context)
+	}{
+		{"", n.diskLoop},
+		{"plugins", n.watchCatalog},
+		{"ledger", n.settleLoop},
+		{"store", n.provideLoop},
+		{"", n.operatorTokenLoop},
+	} {
+		if loop.role == "" || n.has(loop.role) {
+			n.spawn(loop.run)
+		}
+	}
+	return nil
+}
+
+// spawn runs f under runCtx in a goroutine stopLoops waits for.
+func (n *Node) spawn(f func(context.Context)) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		f(n.runCtx)
+	}()
+}
+
+// stopLoops ends the loops (runCtx) and waits for every goroutine they and
+// serve started.
+func (n *Node) stopLoops() error {
+	n.cancel()
+	n.wg.Wait()
+	return nil
+}
+
+// serve swaps the starting handler for the node's.
+func (n *Node) serve(context.Context) error {
+	// Ready first: the starting handler says 503 until the swap, and the
+	// node's own never sees itself not ready once it serves.
+	n.ready.Store(true)
+	n.handler.set(n.api)
+	// Loading the plugins warmed an instance of each (to describe it) and
+	// left tens of MiB of garbage (the modules' bytes, their metered copies,
+	// the compiled code read from the cache): the instances are closed
+	// (the first call makes one on demand; the compiled code stays) and the
+	// memory given back to the system now rather than at the runtime's own
+	// pace, so an idle node is small. Off the start's path.
+	n.spawn(func(ctx context.Context) {
+		n.router.ReleaseAll(ctx)
+		debug.FreeOSMemory()
 	})
 	return nil
 }
+
+// shutdown stops serving: the console's event streams first (they would
+// hold Shutdown), then the requests in flight, within half the stop
+// timeout.
+func (n *Node) shutdown() error {
+	n.ready.Store(false)
+	_ = n.closeConsole()
+	ctx, cancel := context.WithTimeout(context.Background(), n.stopTimeout()/2)
+	defer cancel()
+	// Shutdown waits for requests in flight and, per net/http, for
+	// connections that sent nothing yet for up to 5 s; past our share of
+	// the stop timeout the rest are cut: a stop never fails because a
+	// client holds a connection open.
+	if err := n.srv.Shutdown(ctx); err != nil {
+		n.log.Warn("node: stop cut open connections", "after", n.stopTimeout()/2, "reason", err)
+		_ = n.srv.Close()
+	}
+	return nil
+}
+
+// pluginLoad is the plugins' load at start, running beside the rest of Start.
+type pluginLoad struct {
+	done   chan struct{} // closed when the load has ended
+	cancel context.CancelFunc
+	events []event // the plugin events to emit once the bus is up
+	err    error
+}
+
+// loadPlugins starts loading the plugins (the plugins role) in the
+// background. Its stop (stopPluginLoad) ends the load, waits for it, and
+// closes the router and the plugin host: started this early, it is stopped
+// after the roles that call plugins.
+func (n *Node) loadPlugins(ctx context.Context) error {
+	l := &pluginLoad{done: make(chan struct{})}
+	lctx, cancel := context.WithCancel(ctx)
+	l.cancel = cancel
+	n.plugs = l
+	if !n.has("plugins") {
+		close(l.done)
+		return nil
+	}
+	go func() {
+		defer close(l.done)
+		if n.beforeLoad != nil {
+			n.beforeLoad(lctx)
+		}
+		l.events, l.err = n.reconcile(lctx)
+	}()
+	return nil
+}
+
+func (n *Node) stopPluginLoad() error {
+	n.plugs.cancel()
+	<-n.plugs.done
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = n.router.Close(ctx)
+	return n.host.Close(ctx)
+}
+
+// interrupted is an error once ctx ended: a stop while starting.
+func interrupted(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("node: start interrupted: %w", err)
+	}
+	return nil
+}
+
+// ErrAddrInUse: the HTTP address is taken.
+var ErrAddrInUse = errors.New("node: the HTTP address is already in use")
 
 // has says whether this process runs role.
 func (n *Node) has(role string) bool { return n.roles[role] }
@@ -551,18 +723,6 @@ func (n *Node) emit(kind string, v any) {
 	if err := n.bus.Emit(kind, v); err != nil {
 		n.log.Warn("publishing an event", "kind", kind, "err", err)
 	}
-}
-
-// undo closes what Start opened, in reverse.
-func (n *Node) undo() error {
-	var errs []error
-	for i := len(n.closers) - 1; i >= 0; i-- {
-		if err := n.closers[i](); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	n.closers = nil
-	return errors.Join(errs...)
 }
 
 // settleLoop seals and settles each epoch as it ends, and at start settles
@@ -733,36 +893,13 @@ func (n *Node) source(tld string) string {
 	return n.sources[tld]
 }
 
-// Close stops the API, the loops and the roles, waits for every goroutine
-// the node started, drains the plugins' calls in flight and closes the
-// databases.
+// Close stops the node's components in reverse (components): the HTTP
+// API, the loops (waiting for every goroutine the node started), the
+// roles, the plugins' calls in flight, the databases, the listener. It is
+// safe after a failed Start, and again.
 func (n *Node) Close() error {
 	n.ready.Store(false)
-	ctx, cancel := context.WithTimeout(context.Background(), n.stopTimeout()/2)
-	defer cancel()
-	var err error
-	if n.console != nil {
-		n.console.Close() // its event streams would hold Shutdown
-	}
-	if n.srv != nil {
-		// Shutdown waits for requests in flight and, per net/http, for
-		// connections that sent nothing yet for up to 5 s; past our share
-		// of the stop timeout the rest are cut: a stop never fails because
-		// a client holds a connection open.
-		if serr := n.srv.Shutdown(ctx); serr != nil {
-			n.log.Warn("node: stop cut open connections", "after", n.stopTimeout()/2, "reason", serr)
-			_ = n.srv.Close()
-		}
-	}
-	if n.cancel != nil {
-		n.cancel()
-	}
-	n.wg.Wait()
-	_ = os.Remove(runFile(n.opts.DataDir))
-	if uerr := n.undo(); err == nil {
-		err = uerr
-	}
-	return err
+	return n.undo()
 }
 
 // StoreOptions translates the [store] configuration into the store's options.

@@ -57,11 +57,17 @@ func (n *Node) Components(ctx context.Context) map[string]Component {
 		out[name] = c
 		return c
 	}
-	set("bus", n.bus != nil && n.bus.Ready(), "unavailable", "the bus is not connected")
+	// The bus is nil until it has started (and after a failed Start that
+	// did not reach it): then it, and the roles reached over it, are
+	// unavailable.
+	busUp := n.bus != nil && n.bus.Ready()
+	set("bus", busUp, "unavailable", "the bus is not connected")
 	if n.has("gateway") {
 		set("gateway", n.gw != nil, "starting", "")
 	}
 	switch {
+	case (n.has("gateway") || n.has("index")) && !busUp:
+		set("store", false, "unavailable", "the store role is reached over the bus, which is not connected")
 	case n.has("gateway") || n.has("index"):
 		// The store role may run in another process: a round trip.
 		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
