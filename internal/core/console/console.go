@@ -93,19 +93,36 @@ func (c *Console) Close() {
 	c.wg.Wait()
 }
 
-// Handler serves Prefix and everything under it.
+// Handler serves Prefix and everything under it (the console's routes on
+// a mux of their own: Register).
 func (c *Console) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /ui/{$}", c.serveAsset("index.html"))
-	mux.HandleFunc("GET /ui/console.js", c.serveAsset("console.js"))
-	mux.HandleFunc("GET /ui/console.css", c.serveAsset("console.css"))
-	mux.HandleFunc("GET /ui/icon.svg", c.serveAsset("icon.svg"))
-	mux.HandleFunc("POST /ui/api/session", c.authed(c.serveSession))
-	mux.HandleFunc("GET /ui/api/state", c.authed(c.serveState))
-	mux.HandleFunc("GET /ui/api/events", c.authed(c.serveEvents))
-	mux.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
-		gateway.WriteError(w, bus.Errorf(codes.NotFound, "console: no such page: %s %s", r.Method, r.URL.Path))
-	})
+	c.Register(mux)
+	return mux
+}
+
+// Register declares the console's routes, Prefix and everything under it,
+// on mux (the node's one mux), each behind the console's guard.
+func (c *Console) Register(mux *http.ServeMux) {
+	for pattern, h := range map[string]http.HandlerFunc{
+		"GET /ui/{$}":          c.serveAsset("index.html"),
+		"GET /ui/console.js":   c.serveAsset("console.js"),
+		"GET /ui/console.css":  c.serveAsset("console.css"),
+		"GET /ui/icon.svg":     c.serveAsset("icon.svg"),
+		"POST /ui/api/session": c.authed(c.serveSession),
+		"GET /ui/api/state":    c.authed(c.serveState),
+		"GET /ui/api/events":   c.authed(c.serveEvents),
+		"/ui/": func(w http.ResponseWriter, r *http.Request) {
+			gateway.WriteError(w, bus.Errorf(codes.NotFound, "console: no such page: %s %s", r.Method, r.URL.Path))
+		},
+	} {
+		mux.Handle(pattern, c.guard(h))
+	}
+}
+
+// guard sets the console's security headers, serves it on the node's own
+// origin only, and refuses a token in the URL.
+func (c *Console) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", CSP)
@@ -124,7 +141,7 @@ func (c *Console) Handler() http.Handler {
 			gateway.WriteError(w, err)
 			return
 		}
-		mux.ServeHTTP(w, r)
+		next.ServeHTTP(w, r)
 	})
 }
 

@@ -22,7 +22,8 @@
 //	POST     /v1/names                   store a name record (409 when stale)
 //	GET      /v1/payouts                 balances and epochs
 //	POST     /v1/payouts/settle          settle now
-//	anything else                        the node's ops handler (/healthz, /readyz, /version, /metrics, /v1/plugins)
+//	anything else                        the node's own routes (/healthz, /readyz, /version, /metrics,
+//	                                     /v1/plugins, /ui/, ...), on the one mux New declares the API on
 //
 // Writes (and payouts) need a capability token: without an Authorizer, or
 // without a token, they fail with 401.

@@ -205,7 +205,7 @@ type Gateway struct {
 	objs    Objects
 	be      Backend
 	auth    Authorizer
-	ops     http.Handler
+	mux     *http.ServeMux // the node origin's routes but content (serveHTTP)
 	slots   *slots
 	metrics *metrics
 	bufs    sync.Pool // *[]byte of copyBuf bytes
@@ -218,15 +218,33 @@ type Gateway struct {
 // (256 x 256 KiB = 64 MiB).
 const copyBuf = 256 << 10
 
-// New returns a gateway over the node's store, roles and token checks; ops
-// serves the node's own endpoints (/healthz, /readyz, /version, /metrics,
-// /v1/plugins) under the same protections. A nil auth refuses every write.
-// New does no I/O.
-func New(cfg Config, objs Objects, be Backend, auth Authorizer, ops http.Handler) *Gateway {
+// New returns a gateway over the node's store, roles and token checks. It
+// declares its API routes (/v1/publish, /v1/objects, /v1/names,
+// /v1/payouts, /v1/payouts/settle) on mux, the node's one mux beside the
+// node's own endpoints (/healthz, /readyz, /version, /metrics,
+// /v1/plugins, ...), and serves every route of it under the same
+// protections; nil: a mux of its own, answering 404 past the API. Content
+// (/o/, /r/, /resolve/, and content origins by Host) is routed before the
+// mux: a ServeMux cleans paths (redirecting //, . and ..), which would
+// change what an address's path or a name says. A nil auth refuses every
+// write. New does no I/O.
+func New(cfg Config, objs Objects, be Backend, auth Authorizer, mux *http.ServeMux) *Gateway {
 	cfg = cfg.withDefaults()
-	g := &Gateway{cfg: cfg, objs: objs, be: be, auth: auth, ops: ops,
+	if mux == nil {
+		mux = http.NewServeMux()
+		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+			WriteError(w, bus.Errorf(codes.NotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
+		})
+	}
+	g := &Gateway{cfg: cfg, objs: objs, be: be, auth: auth, mux: mux,
 		slots: newSlots(cfg.MaxConcurrent, cfg.MaxPerClient), metrics: newMetrics()}
 	g.bufs.New = func() any { b := make([]byte, copyBuf); return &b }
+	// serveHTTP has checked each route's method (allowed) before the mux.
+	mux.HandleFunc("POST /v1/publish", g.servePublish)
+	mux.HandleFunc("POST /v1/objects", g.serveObjectPut)
+	mux.HandleFunc("POST /v1/names", g.serveSetName)
+	mux.HandleFunc("GET /v1/payouts", g.servePayouts)
+	mux.HandleFunc("POST /v1/payouts/settle", g.serveSettle)
 	return g
 }
 
@@ -352,22 +370,8 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		g.serveNodeContent(rec, r, origin, route)
 	case routeName:
 		g.serveName(rec, r)
-	case routePublish:
-		g.servePublish(rec, r)
-	case routeObjects:
-		g.serveObjectPut(rec, r)
-	case routeNames:
-		g.serveSetName(rec, r)
-	case routePayouts:
-		g.servePayouts(rec, r)
-	case routeSettle:
-		g.serveSettle(rec, r)
 	default:
-		if g.ops == nil {
-			WriteError(rec, bus.Errorf(codes.NotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
-			return
-		}
-		g.ops.ServeHTTP(&opsWriter{recorder: rec}, r)
+		g.mux.ServeHTTP(&opsWriter{recorder: rec}, r)
 	}
 }
 
@@ -462,8 +466,8 @@ func (w *recorder) FlushError() error { return http.NewResponseController(w.Resp
 // Unwrap lets http.ResponseController reach the connection.
 func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// opsWriter turns the ops handler's plain-text errors (http.Error, as
-// ServeMux writes for 404 and 405) into the one JSON error shape.
+// opsWriter turns the mux's plain-text errors (http.Error, as ServeMux
+// writes for 404 and 405) into the one JSON error shape.
 type opsWriter struct {
 	*recorder
 	swallow bool

@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"slices"
 	"sort"
 	"strconv"
@@ -37,10 +36,17 @@ const (
 	consoleListFromIx = 1000
 )
 
-// newConsole returns the console of this node; hosts is the gateway's host
-// table (nil without the gateway role).
-func (n *Node) newConsole(hosts *gateway.Hosts) *console.Console {
-	return console.New(console.Options{State: consoleState{n}, Auth: n.auth(), Events: n.bus, Hosts: hosts, Logger: n.log})
+// newConsole makes the node's console (its routes on the node's mux:
+// routes); the routes component's stop and shutdown end its event streams.
+// Its host table is the gateway's (none without the gateway role).
+func (n *Node) newConsole() *console.Console {
+	var hosts *gateway.Hosts
+	if n.has("gateway") {
+		g := n.opts.Config.Gateway
+		hosts, _ = gateway.NewHosts(g.Domains, g.PathHosts) // an error fails Start in gatewayConfig
+	}
+	n.console = console.New(console.Options{State: consoleState{n}, Auth: n.auth(), Events: n.bus, Hosts: hosts, Logger: n.log})
+	return n.console
 }
 
 type consoleState struct{ n *Node }
@@ -335,16 +341,4 @@ func (n *Node) consoleMailbox(ctx context.Context) (*console.Mailbox, error) {
 		m.Outbox[e.Status]++
 	}
 	return m, nil
-}
-
-// consoleHandler makes the node's console and returns its handler (mounted
-// at /ui/ by opsHandler); Close ends its event streams.
-func (n *Node) consoleHandler() http.Handler {
-	var hosts *gateway.Hosts
-	if n.has("gateway") {
-		g := n.opts.Config.Gateway
-		hosts, _ = gateway.NewHosts(g.Domains, g.PathHosts) // an error fails Start in gatewayConfig
-	}
-	n.console = n.newConsole(hosts)
-	return n.console.Handler()
 }

@@ -66,12 +66,13 @@ func minReadRate(r int64) int64 {
 	return r
 }
 
-// httpHandler is what the node serves once started: the ops endpoints,
-// behind the gateway's routes and protections with the gateway role.
+// httpHandler is what the node serves once started: one ServeMux holding
+// every route of the node's origin (routes), behind the gateway's
+// protections and content routing with the gateway role.
 func (n *Node) httpHandler() (http.Handler, error) {
-	ops := n.opsHandler()
+	mux := n.routes()
 	if !n.has("gateway") {
-		return ops, nil
+		return mux, nil
 	}
 	gcfg, err := gatewayConfig(n.opts.Config, n.log)
 	if err != nil {
@@ -81,7 +82,11 @@ func (n *Node) httpHandler() (http.Handler, error) {
 	if !ok {
 		return nil, fmt.Errorf("node: the gateway needs a local store or cache")
 	}
-	n.gw = gateway.New(gcfg, objs, backend{n}, n.auth(), ops)
+	// The gateway declares its API routes on mux (/v1/publish, /v1/objects,
+	// /v1/names, /v1/payouts, /v1/payouts/settle) and serves the whole mux
+	// under its protections; content (/o/, /r/, /resolve/, content
+	// origins) it routes itself, before the mux (RATIONALE.md).
+	n.gw = gateway.New(gcfg, objs, backend{n}, n.auth(), mux)
 	for _, c := range n.gw.Collectors() {
 		n.metrics.MustRegister(c)
 	}
@@ -89,9 +94,10 @@ func (n *Node) httpHandler() (http.Handler, error) {
 	return n.gw.Handler(), nil
 }
 
-// opsHandler serves the node's own endpoints; the gateway mounts it beside
-// the content routes, under the same protections and error shape.
-func (n *Node) opsHandler() http.Handler {
+// routes is the node's one ServeMux: its own endpoints, the mailbox's and
+// the overlay's and the store's for the CLI, the web console's, and a JSON
+// 404 for the rest; the gateway adds its API routes (httpHandler).
+func (n *Node) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -122,10 +128,10 @@ func (n *Node) opsHandler() http.Handler {
 	mux.HandleFunc("POST /v1/scrub", n.busCall(contract.StoreScrub.Spec, true, jsonBody(64<<10)))
 	mux.HandleFunc("GET /v1/store", n.busCall(contract.StoreStat.Spec, false, nil))
 	mux.HandleFunc("POST /v1/registry/heads", n.offerHead)
-	mux.Handle("/ui/", n.consoleHandler()) // the web console (console.go)
 	mux.HandleFunc("GET /v1/registries", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"registries": n.Registries()})
 	})
+	n.newConsole().Register(mux) // /ui/: the web console (console.go)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		gateway.WriteError(w, bus.Errorf(codes.NotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
