@@ -2,6 +2,7 @@ package contract
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/ronhost/ronhost/internal/bus"
@@ -76,22 +77,46 @@ type ScrubReq struct {
 	Repair bool `json:"repair,omitempty"`
 }
 
-// ScrubReport is what a scrub found (store.ScrubReport).
+// ScrubReport is what a scrub found: the store's own result
+// (store.ScrubReport is this type), sent as it is.
 type ScrubReport struct {
 	Objects int64    `json:"objects"`
 	Bytes   int64    `json:"bytes"`
 	Damage  []Damage `json:"damage"`
 }
 
-// Damage is one problem a scrub found (store.Damage).
+// Damage kinds a scrub reports.
+const (
+	DamageMissing    = "missing"    // the object's file is gone
+	DamageSize       = "size"       // the file's length differs from the index
+	DamageData       = "data"       // bytes [Offset, Offset+Length) fail verification
+	DamageOutboard   = "outboard"   // the data hashes to the CID but the outboard is wrong
+	DamageInline     = "inline"     // an inline object does not hash to its CID
+	DamageRecord     = "record"     // the index record cannot be decoded
+	DamageOrphan     = "orphan"     // a file under objects/ that the index does not name
+	DamageAccounting = "accounting" // the usage counters disagree with the objects
+	DamageRef        = "ref"        // an object references one that is not stored (CID: the missing one)
+	DamagePin        = "pin"        // a pin names an object that is not stored
+)
+
+// Damage is one problem a scrub found (store.Damage is this type).
 type Damage struct {
-	CID          cid.CID `json:"cid"`
-	Kind         string  `json:"kind"`
-	Offset       int64   `json:"offset"`
-	Length       int64   `json:"length"`
-	Detail       string  `json:"detail"`
+	CID    cid.CID `json:"cid"`
+	Kind   string  `json:"kind"`
+	Offset int64   `json:"offset"`
+	Length int64   `json:"length"`
+	Detail string  `json:"detail"`
+	// ReferencedBy is the referencing object of a DamageRef.
 	ReferencedBy cid.CID `json:"referenced_by,omitzero"`
-	Repaired     bool    `json:"repaired"`
+	// Repaired says the scrub fixed it (with repair).
+	Repaired bool `json:"repaired"`
+}
+
+func (d Damage) String() string {
+	if d.Kind == DamageData {
+		return fmt.Sprintf("%s: %s: bytes %d-%d: %s", d.CID, d.Kind, d.Offset, d.Offset+d.Length-1, d.Detail)
+	}
+	return fmt.Sprintf("%s: %s: %s", d.CID, d.Kind, d.Detail)
 }
 
 // MaxObject caps the bytes of one store.read or store.put: bulk bytes go

@@ -6,17 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/peerstore"
-	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/ronhost/ronhost/internal/bus"
 	"github.com/ronhost/ronhost/internal/bus/contract"
 	"github.com/ronhost/ronhost/internal/codes"
 	"github.com/ronhost/ronhost/internal/core/cid"
 	"github.com/ronhost/ronhost/internal/core/store"
+	"github.com/ronhost/ronhost/internal/core/store/storesvc"
 )
 
 // A macronode runs the roles in separate processes. They reach each other
@@ -131,112 +129,6 @@ func (o cacheObjects) Put(ctx context.Context, r io.Reader, opts store.PutOption
 	return res, nil
 }
 
-// macroStoreVerbs are the store role's verbs for roles in other processes.
-func (n *Node) macroStoreVerbs() []bus.Endpoint {
-	return []bus.Endpoint{
-		bus.Handle(contract.StoreRead, func(ctx context.Context, r contract.ReadReq) (contract.ReadReply, error) {
-			if r.Len < 0 || r.Len > contract.MaxObject {
-				return contract.ReadReply{}, bus.Errorf(codes.TooLarge, "read of %d bytes: at most %d over the bus", r.Len, contract.MaxObject)
-			}
-			rc, err := n.store.ReadRange(ctx, r.CID, r.Off, r.Len)
-			if err != nil {
-				return contract.ReadReply{}, roleError(err)
-			}
-			defer rc.Close()
-			data, err := io.ReadAll(rc)
-			if err != nil {
-				return contract.ReadReply{}, roleError(err)
-			}
-			return contract.ReadReply{Data: data}, nil
-		}),
-		bus.Handle(contract.StorePut, func(ctx context.Context, r contract.PutReq) (contract.PutReply, error) {
-			if r.Hold < 0 {
-				return contract.PutReply{}, bus.Errorf(codes.Invalid, "a hold of %d seconds", r.Hold)
-			}
-			hold := time.Duration(min(r.Hold, int64(maxRemoteHold/time.Second))) * time.Second
-			res, err := objects{n.store, n}.Put(ctx, bytes.NewReader(r.Data), store.PutOptions{Size: int64(len(r.Data)), Pin: r.Pin, Refs: r.Refs, Hold: hold})
-			if err != nil {
-				return contract.PutReply{}, roleError(err)
-			}
-			rep := contract.PutReply{CID: res.CID, Size: res.Size, Inline: res.Inline, Deduplicated: res.Deduplicated}
-			if hold > 0 {
-				if rep.Lease, err = n.keepRemote(res.Release, hold); err != nil {
-					return contract.PutReply{}, err
-				}
-			}
-			return rep, nil
-		}),
-		bus.Handle(contract.StoreLocate, func(ctx context.Context, r contract.CID) (contract.PeerAddr, error) {
-			if _, err := n.store.Info(ctx, r.CID); err != nil {
-				return contract.PeerAddr{}, roleError(err)
-			}
-			if n.overlay == nil {
-				return contract.PeerAddr{}, bus.Errorf(codes.Unavailable, "this store is not on the overlay")
-			}
-			return contract.PeerAddr{CID: r.CID, Peer: n.overlay.ID().String(), Addrs: n.overlay.Addrs()}, nil
-		}),
-		bus.Handle(contract.StoreReplicate, func(ctx context.Context, r contract.ReplicateReq) (contract.ReplicateReply, error) {
-			var rep contract.ReplicateReply
-			if r.Hold < 0 {
-				return rep, bus.Errorf(codes.Invalid, "a hold of %d seconds", r.Hold)
-			}
-			if n.overlay == nil {
-				return rep, bus.Errorf(codes.Unavailable, "this store is not on the overlay")
-			}
-			ai, err := addrInfo(r.PeerAddr)
-			if err != nil {
-				return rep, bus.Errorf(codes.Invalid, "%v", err)
-			}
-			n.overlay.Host().Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.TempAddrTTL)
-			// Held from the fetch's commit on: no GC before the pin, or before
-			// the publish that asked for the hold has referenced it.
-			hold := time.Duration(min(r.Hold, int64(maxRemoteHold/time.Second))) * time.Second
-			release, err := n.holdOrFetch(ctx, r.CID, []peer.AddrInfo{ai}, max(hold, time.Minute))
-			if err != nil {
-				return rep, roleError(err)
-			}
-			if r.Pin {
-				if err := n.store.Pin(ctx, r.CID); err != nil {
-					release()
-					return rep, roleError(err)
-				}
-				n.provideRoots(ctx, r.CID)
-			}
-			if hold > 0 {
-				if rep.Lease, err = n.keepRemote(release, hold); err != nil {
-					return contract.ReplicateReply{}, err
-				}
-			} else {
-				release()
-			}
-			return rep, nil
-		}),
-		bus.Handle(contract.StoreRelease, func(ctx context.Context, r contract.ReleaseReq) (contract.Empty, error) {
-			n.remoteHolds.end(r.Lease)
-			return contract.Empty{}, nil
-		}),
-	}
-}
-
-func addrInfo(r contract.PeerAddr) (peer.AddrInfo, error) {
-	id, err := peer.Decode(r.Peer)
-	if err != nil {
-		return peer.AddrInfo{}, fmt.Errorf("bad peer %q: %v", r.Peer, err)
-	}
-	ai := peer.AddrInfo{ID: id}
-	for _, s := range r.Addrs {
-		a, err := ma.NewMultiaddr(s)
-		if err != nil {
-			return peer.AddrInfo{}, fmt.Errorf("bad address %q: %v", s, err)
-		}
-		if t, _ := peer.SplitAddr(a); t != nil {
-			a = t
-		}
-		ai.Addrs = append(ai.Addrs, a)
-	}
-	return ai, nil
-}
-
 // storeProviders asks the store role over the bus which instance holds c
 // (a process without the store role fetches from it).
 func (n *Node) storeProviders(ctx context.Context, c cid.CID) []peer.AddrInfo {
@@ -250,7 +142,7 @@ func (n *Node) storeProviders(ctx context.Context, c cid.CID) []peer.AddrInfo {
 		}
 		return nil
 	}
-	ai, err := addrInfo(r)
+	ai, err := storesvc.AddrInfo(r)
 	if err != nil || ai.ID == n.overlay.ID() {
 		return nil
 	}

@@ -83,17 +83,15 @@ type Node struct {
 	overlay  *overlay.Overlay // nil with [overlay] mode = off
 	blob     *blob.Service
 	fetches  fetches
-	// remoteHolds are the store role's holds for other processes (holds.go).
-	remoteHolds remoteHolds
-	provide     providing
-	runCtx      context.Context // ends when the loops stop
-	ln          net.Listener
-	srv         *http.Server
-	served      chan struct{} // closed when srv's Serve has returned
-	handler     swapHandler   // startingHandler until Start is done
-	api         http.Handler  // the node's handler (http.go), served once started
-	progress    startProgress // what Start has brought up, for /readyz?verbose meanwhile
-	plugs       *pluginLoad   // the plugins' load at start
+	provide  providing
+	runCtx   context.Context // ends when the loops stop
+	ln       net.Listener
+	srv      *http.Server
+	served   chan struct{} // closed when srv's Serve has returned
+	handler  swapHandler   // startingHandler until Start is done
+	api      http.Handler  // the node's handler (http.go), served once started
+	progress startProgress // what Start has brought up, for /readyz?verbose meanwhile
+	plugs    *pluginLoad   // the plugins' load at start
 	// beforeLoad, when set (tests), runs before the plugins load at start;
 	// stopHook, when set (tests), is told each component stopped.
 	beforeLoad func(ctx context.Context)
@@ -922,7 +920,7 @@ type roleService struct {
 // on the bus.
 func (n *Node) roleServices() []roleService {
 	return []roleService{
-		{"store", "the verified content store", n.storeService},
+		{"store", "the verified content store", func() []bus.Endpoint { return n.storeService().Endpoints() }},
 		{"index", "published manifests and name records", func() []bus.Endpoint { return indexsvc.Endpoints(n.index, n.emit) }},
 		{"plugins", "the TLD plugins: validate, resolve, split", func() []bus.Endpoint {
 			ps := &pluginsvc.Service{Router: n.router, Objects: n.objs, List: func() any { return n.Plugins() }, Emit: n.emit, Blocked: n.blockedTLD}

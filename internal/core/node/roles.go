@@ -4,66 +4,39 @@ import (
 	"context"
 	"errors"
 	"io"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
 
 	"github.com/ronhost/ronhost/internal/bus"
 	"github.com/ronhost/ronhost/internal/bus/contract"
 	"github.com/ronhost/ronhost/internal/core/cid"
 	"github.com/ronhost/ronhost/internal/core/store"
+	"github.com/ronhost/ronhost/internal/core/store/storesvc"
 )
 
-// The roles' services on the bus. Each handler decodes its request, calls
-// the role's package and maps that package's errors to the bus's codes
-// (roleError); docs/BUS.md is the contract.
-
-func (n *Node) storeService() []bus.Endpoint {
-	return append([]bus.Endpoint{
-		bus.Handle(contract.StoreInfo, func(ctx context.Context, r contract.CID) (contract.ObjectInfo, error) {
-			o, err := n.store.Info(ctx, r.CID)
-			if err != nil {
-				return contract.ObjectInfo{}, roleError(err)
-			}
-			return contract.ObjectInfo{CID: o.CID, Size: o.Size, Inline: o.Inline, Pinned: o.Pinned}, nil
-		}),
-		bus.Handle(contract.StoreStat, func(ctx context.Context, _ contract.Empty) (contract.StoreUsage, error) {
-			u, err := n.store.Stat(ctx)
-			return contract.StoreUsage(u), roleError(err)
-		}),
-		bus.Handle(contract.StorePin, func(ctx context.Context, r contract.CID) (contract.Empty, error) {
-			if err := n.store.Pin(ctx, r.CID); err != nil {
-				return contract.Empty{}, roleError(err)
-			}
-			n.provideRoots(ctx, r.CID)
-			return contract.Empty{}, nil
-		}),
-		bus.Handle(contract.StoreUnpin, func(ctx context.Context, r contract.CID) (contract.Empty, error) {
-			return contract.Empty{}, roleError(n.store.Unpin(ctx, r.CID))
-		}),
-		bus.Handle(contract.StoreGC, func(ctx context.Context, _ contract.Empty) (contract.GCResult, error) {
-			res, err := n.store.GC(ctx)
-			return contract.GCResult(res), roleError(err)
-		}),
-		bus.Handle(contract.StoreScrub, func(ctx context.Context, r contract.ScrubReq) (contract.ScrubReport, error) {
-			rep, err := n.store.Scrub(ctx, store.ScrubOptions{Repair: r.Repair})
-			if err != nil {
-				return contract.ScrubReport{}, roleError(err)
-			}
-			out := contract.ScrubReport{Objects: rep.Objects, Bytes: rep.Bytes, Damage: []contract.Damage{}}
-			for _, d := range rep.Damage {
-				out.Damage = append(out.Damage, contract.Damage(d))
-			}
-			return out, nil
-		}),
-	}, n.macroStoreVerbs()...)
+// storeService is the store role over this process's store
+// (internal/core/store/storesvc); on the overlay, peers fetch from it and
+// it fetches what it is asked to replicate (fetch.go).
+func (n *Node) storeService() *storesvc.Service {
+	s := &storesvc.Service{Store: n.store, Emit: n.emit, Provide: n.provideRoots}
+	if n.overlay != nil {
+		s.Overlay = storeOverlay{n}
+	}
+	return s
 }
 
-// roleError is the bus's error of a role's: a *bus.Error as it is, else
-// with the code of the sentinel it wraps (bus.AsError, codes.Of), and a
-// manifest's field errors.
-func roleError(err error) error {
-	if err == nil {
-		return nil
-	}
-	return bus.AsError(err)
+// storeOverlay is the store role's place on the overlay.
+type storeOverlay struct{ n *Node }
+
+func (o storeOverlay) Self() contract.PeerAddr {
+	return contract.PeerAddr{Peer: o.n.overlay.ID().String(), Addrs: o.n.overlay.Addrs()}
+}
+
+func (o storeOverlay) Fetch(ctx context.Context, c cid.CID, from peer.AddrInfo, d time.Duration) (func(), error) {
+	o.n.overlay.Host().Peerstore().AddAddrs(from.ID, from.Addrs, peerstore.TempAddrTTL)
+	return o.n.holdOrFetch(ctx, c, []peer.AddrInfo{from}, d)
 }
 
 // objects is the store as the gateway and the index use it: every commit

@@ -9,42 +9,29 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"lukechampine.com/blake3/bao"
 
+	"github.com/ronhost/ronhost/internal/bus/contract"
 	"github.com/ronhost/ronhost/internal/core/cid"
 )
 
-// Damage kinds a scrub reports.
+// Damage kinds a scrub reports (the bus contract's, which carries the
+// report as it is).
 const (
-	DamageMissing    = "missing"    // the object's file is gone
-	DamageSize       = "size"       // the file's length differs from the index
-	DamageData       = "data"       // bytes [Offset, Offset+Length) fail verification
-	DamageOutboard   = "outboard"   // the data hashes to the CID but the outboard is wrong
-	DamageInline     = "inline"     // an inline object does not hash to its CID
-	DamageRecord     = "record"     // the index record cannot be decoded
-	DamageOrphan     = "orphan"     // a file under objects/ that the index does not name
-	DamageAccounting = "accounting" // the usage counters disagree with the objects
-	DamageRef        = "ref"        // an object references one that is not stored (CID: the missing one)
-	DamagePin        = "pin"        // a pin names an object that is not stored
+	DamageMissing    = contract.DamageMissing    // the object's file is gone
+	DamageSize       = contract.DamageSize       // the file's length differs from the index
+	DamageData       = contract.DamageData       // bytes [Offset, Offset+Length) fail verification
+	DamageOutboard   = contract.DamageOutboard   // the data hashes to the CID but the outboard is wrong
+	DamageInline     = contract.DamageInline     // an inline object does not hash to its CID
+	DamageRecord     = contract.DamageRecord     // the index record cannot be decoded
+	DamageOrphan     = contract.DamageOrphan     // a file under objects/ that the index does not name
+	DamageAccounting = contract.DamageAccounting // the usage counters disagree with the objects
+	DamageRef        = contract.DamageRef        // an object references one that is not stored (CID: the missing one)
+	DamagePin        = contract.DamagePin        // a pin names an object that is not stored
 )
 
-// Damage is one problem a scrub found.
-type Damage struct {
-	CID    cid.CID `json:"cid"`
-	Kind   string  `json:"kind"`
-	Offset int64   `json:"offset"`
-	Length int64   `json:"length"`
-	Detail string  `json:"detail"`
-	// ReferencedBy is the referencing object of a DamageRef.
-	ReferencedBy cid.CID `json:"referenced_by,omitzero"`
-	// Repaired says Scrub fixed it (with ScrubOptions.Repair).
-	Repaired bool `json:"repaired"`
-}
-
-func (d Damage) String() string {
-	if d.Kind == DamageData {
-		return fmt.Sprintf("%s: %s: bytes %d-%d: %s", d.CID, d.Kind, d.Offset, d.Offset+d.Length-1, d.Detail)
-	}
-	return fmt.Sprintf("%s: %s: %s", d.CID, d.Kind, d.Detail)
-}
+// Damage is one problem a scrub found: ReferencedBy is the referencing
+// object of a DamageRef; Repaired says Scrub fixed it (with
+// ScrubOptions.Repair). Its shape is declared once, in the bus contract.
+type Damage = contract.Damage
 
 // ScrubOptions tune a scrub.
 type ScrubOptions struct {
@@ -54,12 +41,9 @@ type ScrubOptions struct {
 	Repair bool
 }
 
-// ScrubReport is what a scrub found.
-type ScrubReport struct {
-	Objects int64    `json:"objects"`
-	Bytes   int64    `json:"bytes"`
-	Damage  []Damage `json:"damage"`
-}
+// ScrubReport is what a scrub found (the bus contract's store.scrub
+// reply, declared there once).
+type ScrubReport = contract.ScrubReport
 
 // Scrub re-verifies every stored byte against its CID and reports each
 // problem precisely: the object, what is wrong and, for payload damage, the
