@@ -25,6 +25,8 @@ all: build
 build: bin/ronhost
 
 # go build is incremental, so these always run and are quick when nothing changed.
+# Each module's plugin hash goes beside it (tlds/build/NAME.wasm.b3, tlds/hashgen.go):
+# a node knows its built-ins' hashes without reading their bytes.
 # The flags are pinned (GOFLAGS cleared, no VCS stamp): the modules are
 # embedded in release binaries, which must not depend on the builder's
 # environment.
@@ -35,6 +37,7 @@ wasm:
 		GOFLAGS= CGO_ENABLED=0 GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -buildvcs=false -o bin/tlds/$$t.wasm ./tlds/$$t || exit 1; \
 		cp bin/tlds/$$t.wasm tlds/build/$$t.wasm; \
 	done
+	@GOFLAGS= $(GO) run tlds/hashgen.go $(TLDS:%=tlds/build/%.wasm)
 
 bin/ronhost: wasm FORCE
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/ronhost ./cmd/ronhost

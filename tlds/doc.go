@@ -7,7 +7,10 @@
 // committed (docs/RATIONALE.md), so a binary built without `make build` (go
 // install, go build) embeds none, and `ronhost serve` and `ronhost version`
 // say so at every start; release archives and the Debian package (`make
-// dist`) carry them.
+// dist`) carry them. Beside each module the build writes its plugin hash
+// (NAME.wasm.b3, by hashgen.go), so that a node registers its built-ins
+// without reading them: a module's bytes are read (and copied out of the
+// binary) only when its plugin loads, at the first request for its TLD.
 //
 // It must not import the host (plugins/) or the node (core/): it only hands
 // out bytes.

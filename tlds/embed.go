@@ -13,9 +13,18 @@ var build embed.FS
 
 // Builtin is one built-in plugin module.
 type Builtin struct {
-	TLD  string
-	Wasm []byte
+	TLD string
+	// Hash is the module's plugin hash ("b3:<hex>") as make build wrote it
+	// beside the module (NAME.wasm.b3), or "" when it did not.
+	Hash string
+	name string
 }
+
+// Wasm returns the module's bytes (a copy: embed.FS gives no other way),
+// read when a plugin loads rather than at every start: the bytes of a
+// built-in nobody asks for are never touched, so they stay out of the
+// node's memory.
+func (b Builtin) Wasm() ([]byte, error) { return build.ReadFile(path.Join("build", b.name)) }
 
 // Builtins returns the embedded built-in plugins, sorted by TLD.
 func Builtins() []Builtin {
@@ -29,11 +38,11 @@ func Builtins() []Builtin {
 		if e.IsDir() || !strings.HasSuffix(name, ".wasm") {
 			continue
 		}
-		b, err := build.ReadFile(path.Join("build", name))
-		if err != nil {
-			continue
+		b := Builtin{TLD: strings.TrimSuffix(name, ".wasm"), name: name}
+		if h, err := build.ReadFile(path.Join("build", name+".b3")); err == nil {
+			b.Hash = strings.TrimSpace(string(h))
 		}
-		out = append(out, Builtin{TLD: strings.TrimSuffix(name, ".wasm"), Wasm: b})
+		out = append(out, b)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].TLD < out[j].TLD })
 	return out

@@ -218,7 +218,11 @@ func pluginListCommand() *command {
 		rows := map[string]listed{}
 		if e.cfg.Plugins.Builtins {
 			for _, b := range a.builtins() {
-				rows[b.TLD] = listed{TLD: b.TLD, Plugin: plugins.HashBytes(b.Wasm), Source: "builtin", Status: "active"}
+				hash, err := b.PluginHash()
+				if err != nil {
+					return err
+				}
+				rows[b.TLD] = listed{TLD: b.TLD, Plugin: hash, Source: "builtin", Status: "active"}
 			}
 		}
 		for _, t := range removed {
@@ -282,7 +286,8 @@ func (a *app) moduleFor(e *pluginEnv, arg string) ([]byte, string, error) {
 	if e.cfg.Plugins.Builtins && !slices.Contains(removed, tld) {
 		for _, b := range a.builtins() {
 			if b.TLD == tld {
-				return b.Wasm, "builtin", nil
+				wasm, err := b.Bytes()
+				return wasm, "builtin", err
 			}
 		}
 	}
@@ -558,7 +563,8 @@ func (a *app) activeBuiltin(e *pluginEnv, tld string) ([]byte, bool) {
 	}
 	for _, b := range a.builtins() {
 		if b.TLD == tld {
-			return b.Wasm, true
+			wasm, err := b.Bytes()
+			return wasm, err == nil
 		}
 	}
 	return nil, false

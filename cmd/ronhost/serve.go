@@ -65,7 +65,7 @@ func closeWithin(n *node.Node, d time.Duration) error {
 func embeddedBuiltins() []node.Builtin {
 	var out []node.Builtin
 	for _, b := range tlds.Builtins() {
-		out = append(out, node.Builtin{TLD: b.TLD, Wasm: b.Wasm})
+		out = append(out, node.Builtin{TLD: b.TLD, Hash: b.Hash, Open: b.Wasm})
 	}
 	return out
 }

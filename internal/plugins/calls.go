@@ -118,6 +118,9 @@ type Validated struct {
 // tagged and comes back untagged (dates.go): the Validated manifest is always
 // in the host's form.
 func (p *Plugin) Validate(ctx context.Context, manifest json.RawMessage, vc ValidateContext) (*Validated, error) {
+	if err := p.ensure(ctx); err != nil {
+		return nil, err
+	}
 	m, err := inputJSON(manifest)
 	if err != nil {
 		return nil, fmt.Errorf("plugins: validate input: %w", err)
@@ -163,7 +166,7 @@ func (p *Plugin) Validate(ctx context.Context, manifest json.RawMessage, vc Vali
 }
 
 // dates reports whether the plugin declared the feature "dates" (ABI v1.1).
-func (p *Plugin) dates() bool { return p.info.HasFeature(FeatureDates) }
+func (p *Plugin) dates() bool { return p.Info().HasFeature(FeatureDates) }
 
 // plugForm returns the manifest as the plugin takes it: as it is for a v1
 // plugin, with its dates tagged for one that declared "dates".
@@ -220,7 +223,7 @@ func (p *Plugin) rejection(out []byte) (*RejectedError, error) {
 	if err := decodeStrict(out, &r); err != nil || len(r.Errors) == 0 {
 		return nil, fmt.Errorf("a rejection must be {\"errors\":[{\"path\",\"code\",\"message\"},...]}, got %s", trim(out))
 	}
-	return &RejectedError{TLD: p.info.TLD, Errors: r.Errors}, nil
+	return &RejectedError{TLD: p.Info().TLD, Errors: r.Errors}, nil
 }
 
 func isObject(b json.RawMessage) bool {
@@ -263,6 +266,9 @@ type Allocation struct {
 // declared by describe and every payee is non-empty; a plugin that breaks a
 // promise has faulted.
 func (p *Plugin) Split(ctx context.Context, in SplitInput) ([]Allocation, error) {
+	if err := p.ensure(ctx); err != nil {
+		return nil, err
+	}
 	if in.Amount > MaxMoney {
 		return nil, fmt.Errorf("plugins: split amount %d is over 2^53-1", in.Amount)
 	}
@@ -288,7 +294,7 @@ func (p *Plugin) Split(ctx context.Context, in SplitInput) ([]Allocation, error)
 			rej, err = p.rejection(r.Output)
 			return err
 		}
-		allocs, err = CheckSplit(r.Output, in.Amount, p.info.Roles)
+		allocs, err = CheckSplit(r.Output, in.Amount, p.Info().Roles)
 		return err
 	}})
 	if err != nil {
@@ -391,8 +397,11 @@ type Resolved struct {
 // costs the author a new manifest (and a fetch) per run. An archive with one
 // faulting path is broken content, which its publisher has to fix.
 func (p *Plugin) Resolve(ctx context.Context, in ResolveInput, obj io.ReaderAt) (*Resolved, error) {
-	if !p.hasResolve || !p.info.HasFeature("resolve") {
-		return nil, fmt.Errorf("%w: %s plugin does not resolve paths", ErrNotSupported, p.info.TLD)
+	if err := p.ensure(ctx); err != nil {
+		return nil, err
+	}
+	if !p.hasResolve || !p.Info().HasFeature("resolve") {
+		return nil, fmt.Errorf("%w: %s plugin does not resolve paths", ErrNotSupported, p.Info().TLD)
 	}
 	// Faults are attributed to the manifest in the host's form, compact.
 	content, err := inputJSON(in.Manifest)

@@ -26,6 +26,11 @@ var (
 	ErrNoABI           = errors.New("plugins: no supported ABI marker")
 	ErrMissingExport   = errors.New("plugins: missing export")
 	ErrBadDescribe     = errors.New("plugins: bad describe output")
+	// ErrLoad: the plugin registered for a TLD could not be loaded (it does
+	// not compile, or its describe fails or names another TLD); it comes
+	// with the cause. Calls for that TLD fail with it for a while
+	// (Config.QuarantineFor), without loading again.
+	ErrLoad            = errors.New("plugins: the plugin could not be loaded")
 	ErrFault           = errors.New("plugins: plugin fault")
 	ErrContentFault    = errors.New("plugins: the plugin faults on this content")
 	ErrRejected        = errors.New("plugins: rejected by plugin")

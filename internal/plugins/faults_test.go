@@ -78,7 +78,7 @@ func TestContentFaultMarksTheContent(t *testing.T) {
 // brokenFault notes, through p's fault path, a fault no content caused (an
 // instance that failed to start): the kind that says the plugin is broken.
 func brokenFault(p *Plugin, msg string) error {
-	return p.noteFault(&FaultError{Plugin: p.hash, TLD: p.info.TLD, Entry: "instantiate", Kind: FaultTrap, Err: errors.New(msg)}, nil, contentKey{})
+	return p.noteFault(&FaultError{Plugin: p.hash, TLD: p.Info().TLD, Entry: "instantiate", Kind: FaultTrap, Err: errors.New(msg)}, nil, contentKey{})
 }
 
 // The hostile case: content crafted to make a plugin fault, in as many

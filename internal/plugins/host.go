@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ronhost/ronhost/internal/plugins/internal/meter"
 	"github.com/tetratelabs/wazero"
@@ -29,6 +31,9 @@ type Host struct {
 	cache     wazero.CompilationCache
 	compiled  map[string]*compiledRef  // by plugin hash
 	compiling map[string]chan struct{} // by plugin hash: closed when its compile ends
+
+	loadSlots chan struct{} // one per load running: GOMAXPROCS loads at once
+	compiles  atomic.Uint64 // modules compiled (or read from the cache): for tests
 }
 
 type compiledRef struct {
@@ -39,7 +44,8 @@ type compiledRef struct {
 // New returns a Host. It does no I/O: the runtime starts at the first Load.
 func New(cfg Config) *Host {
 	cfg = cfg.withDefaults()
-	h := &Host{cfg: cfg, compiled: map[string]*compiledRef{}, compiling: map[string]chan struct{}{}}
+	h := &Host{cfg: cfg, compiled: map[string]*compiledRef{}, compiling: map[string]chan struct{}{},
+		loadSlots: make(chan struct{}, max(runtime.GOMAXPROCS(0), 1))}
 	if cfg.MemoEntries > 0 {
 		h.memo = newMemo(cfg.MemoEntries, 64<<20)
 	}
@@ -108,24 +114,37 @@ func HashBytes(wasm []byte) string {
 // and checks its answer. A module that fails any check is refused with an
 // error that names what to fix.
 func (h *Host) Load(ctx context.Context, wasm []byte) (*Plugin, error) {
+	return h.loadNow(ctx, "", wasm)
+}
+
+// loadNow is Load for tld ("": any).
+func (h *Host) loadNow(ctx context.Context, tld string, wasm []byte) (*Plugin, error) {
 	if len(wasm) > h.cfg.Limits.ModuleBytes {
 		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrModuleTooLarge, len(wasm), h.cfg.Limits.ModuleBytes)
 	}
-	hash := HashBytes(wasm)
-	cm, err := h.acquireCompiled(ctx, hash, wasm)
-	if err != nil {
-		return nil, err
-	}
-	p, err := newPlugin(h, hash, cm)
-	if err != nil {
-		h.releaseCompiled(ctx, hash)
-		return nil, err
-	}
-	if err := p.warm(ctx); err != nil {
+	p := newPlugin(h, HashBytes(wasm), tld, func() ([]byte, error) { return wasm, nil }, false)
+	if err := p.load(ctx); err != nil {
 		_ = p.Close(ctx)
 		return nil, err
 	}
 	return p, nil
+}
+
+// Prepare returns the plugin of module hash for tld without loading it:
+// its first call (or Load) reads the module from source, checks that it
+// hashes to hash, compiles, warms and describes it, and refuses a describe
+// that names another TLD. Until then Info holds only the TLD.
+func (h *Host) Prepare(tld, hash string, source func() ([]byte, error)) (*Plugin, error) {
+	h.mu.Lock()
+	closed := h.closed
+	h.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	if !ValidTLD(tld) {
+		return nil, fmt.Errorf("plugins: %q is not a valid TLD (lowercase [a-z0-9-]{1,32})", tld)
+	}
+	return newPlugin(h, hash, tld, source, true), nil
 }
 
 func (h *Host) acquireCompiled(ctx context.Context, hash string, wasm []byte) (wazero.CompiledModule, error) {
@@ -149,6 +168,7 @@ func (h *Host) acquireCompiled(ctx context.Context, hash string, wasm []byte) (w
 			// Compiling runs outside the lock, so plugins load in parallel
 			// (a cold start compiles the built-ins on every core); a second
 			// Load of the same bytes waits for this one.
+			h.compiles.Add(1)
 			cm, err := h.compile(ctx, runtime, wasm)
 			h.mu.Lock()
 			delete(h.compiling, hash)
@@ -237,3 +257,7 @@ func (h *Host) Close(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Compiles returns how many modules the host compiled (or read from its
+// compilation cache) since it started: one per load of a plugin's code.
+func (h *Host) Compiles() uint64 { return h.compiles.Load() }

@@ -50,7 +50,10 @@ type Stats struct {
 	Marked      uint64 `json:"marked"`    // calls refused at once: their content had faulted
 	Instances   int64  `json:"instances"` // live instances
 	Quarantined bool   `json:"quarantined"`
-	LastFault   string `json:"last_fault,omitempty"`
+	// Loaded: the compiled code is in memory (a plugin loads at its first
+	// call and gives its code back when idle).
+	Loaded    bool   `json:"loaded"`
+	LastFault string `json:"last_fault,omitempty"`
 	// Runs counts the entry-point calls that ran in an instance (not memo
 	// hits, not _initialize); BusyNanos is their total time, so
 	// BusyNanos/Runs is the mean latency of a call.
@@ -62,13 +65,29 @@ type Stats struct {
 // pool of warm instances. It is safe for concurrent use; each instance serves
 // one call at a time.
 type Plugin struct {
-	host       *Host
-	hash       string
-	compiled   wazero.CompiledModule
+	host     *Host
+	hash     string
+	tld      string                 // the TLD it is loaded for; "" takes describe's
+	source   func() ([]byte, error) // the module's bytes, read at each load
+	verify   bool                   // source's bytes must hash to hash
+	desc     atomic.Pointer[Description]
+	log      atomic.Pointer[slog.Logger]
+	logLimit *rate.Limiter
+
+	// Loading (load.go): the describe answer and hasResolve are set once, by
+	// the first load; the compiled code comes and goes (an idle plugin
+	// gives it back, the next call loads it again).
+	described  atomic.Bool
 	hasResolve bool
-	info       Description
-	log        *slog.Logger
-	logLimit   *rate.Limiter
+	cmu        sync.RWMutex          // guards compiled: instantiate reads, load and unload write
+	compiled   wazero.CompiledModule // nil while not loaded
+	lmu        sync.Mutex            // guards loading, loadErr, loadErrAt
+	loading    *loadRun              // the load in progress
+	loadErr    error                 // the last load's failure, returned until loadErrAt+QuarantineFor
+	loadErrAt  time.Time
+	life       context.Context // ends when Close begins: a load in progress stops
+	stop       context.CancelFunc
+	lastUsed   atomic.Int64 // host clock, UnixNano: when a call last ended
 
 	sem  chan struct{}  // one token per call in flight, PoolSize in all
 	idle chan *instance // warm instances
@@ -95,22 +114,32 @@ type instance struct {
 	idleSince   time.Time         // when it went back to the pool
 }
 
-func newPlugin(h *Host, hash string, cm wazero.CompiledModule) (*Plugin, error) {
-	_, hasResolve := cm.ExportedFunctions()[string(EntryResolve)]
+// newPlugin returns a plugin that loads (compiles, warms, describes) at
+// its first call, or at Load.
+func newPlugin(h *Host, hash, tld string, source func() ([]byte, error), verify bool) *Plugin {
 	n := h.cfg.PoolSize
 	p := &Plugin{
-		host:       h,
-		hash:       hash,
-		compiled:   cm,
-		hasResolve: hasResolve,
-		sem:        make(chan struct{}, n),
-		idle:       make(chan *instance, n),
-		logLimit:   rate.NewLimiter(rate.Limit(h.cfg.LogLinesPerSecond), 100),
-		book:       newFaultBook(h.cfg),
+		host:     h,
+		hash:     hash,
+		tld:      tld,
+		source:   source,
+		verify:   verify,
+		sem:      make(chan struct{}, n),
+		idle:     make(chan *instance, n),
+		logLimit: rate.NewLimiter(rate.Limit(h.cfg.LogLinesPerSecond), 100),
+		book:     newFaultBook(h.cfg),
 	}
-	p.log = h.cfg.Logger.With("plugin", shortHash(hash))
-	return p, nil
+	p.life, p.stop = context.WithCancel(context.Background())
+	l := h.cfg.Logger.With("plugin", shortHash(hash))
+	if tld != "" {
+		l = h.cfg.Logger.With("tld", tld, "plugin", shortHash(hash))
+	}
+	p.log.Store(l)
+	return p
 }
+
+// logger is the plugin's logger (with its TLD once known).
+func (p *Plugin) logger() *slog.Logger { return p.log.Load() }
 
 // warm runs describe on a fresh pooled instance and checks the answer.
 func (p *Plugin) warm(ctx context.Context) error {
@@ -126,16 +155,25 @@ func (p *Plugin) warm(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p.info = d
-	p.log = p.host.cfg.Logger.With("tld", d.TLD, "plugin", shortHash(p.hash))
+	if p.tld != "" && d.TLD != p.tld {
+		return fmt.Errorf("%w: the plugin describes itself as .%s, not .%s", ErrTLDMismatch, d.TLD, p.tld)
+	}
+	p.desc.Store(&d)
+	p.log.Store(p.host.cfg.Logger.With("tld", d.TLD, "plugin", shortHash(p.hash)))
 	return nil
 }
 
 // Hash returns the plugin's identity: "b3:" and the BLAKE3 of its module in hex.
 func (p *Plugin) Hash() string { return p.hash }
 
-// Info returns the plugin's answer to ron_describe, checked at load.
-func (p *Plugin) Info() Description { return p.info }
+// Info returns the plugin's answer to ron_describe, checked at load; before
+// the first load, only the TLD it was registered for.
+func (p *Plugin) Info() Description {
+	if d := p.desc.Load(); d != nil {
+		return *d
+	}
+	return Description{TLD: p.tld}
+}
 
 // Stats returns the plugin's counters.
 func (p *Plugin) Stats() Stats {
@@ -149,6 +187,7 @@ func (p *Plugin) Stats() Stats {
 		Quarantined: p.quarantined.Load(),
 		Runs:        p.runs.Load(),
 		BusyNanos:   p.busyNanos.Load(),
+		Loaded:      p.isLoaded(),
 	}
 	if lf := p.lastFault.Load(); lf != nil {
 		s.LastFault = *lf
@@ -162,6 +201,9 @@ func (p *Plugin) Stats() Stats {
 // input over the limit, or the caller's context ending; a rejection (status 1)
 // is a Result, not an error.
 func (p *Plugin) Call(ctx context.Context, e Entry, input []byte) (Result, error) {
+	if err := p.ensure(ctx); err != nil {
+		return Result{}, err
+	}
 	return p.call(ctx, e, input, callOpts{memoize: true})
 }
 
@@ -184,6 +226,9 @@ type CallOptions struct {
 // Invoke is the general raw call: Call with a payload object, or in a fresh
 // instance. Calls with an object are never memoized.
 func (p *Plugin) Invoke(ctx context.Context, e Entry, input []byte, o CallOptions) (Result, error) {
+	if err := p.ensure(ctx); err != nil {
+		return Result{}, err
+	}
 	if !o.Fresh {
 		return p.call(ctx, e, input, callOpts{obj: o.Object, memoize: o.Object == nil})
 	}
@@ -236,11 +281,11 @@ func (p *Plugin) call(ctx context.Context, e Entry, input []byte, o callOpts) (R
 	}
 	defer p.inflight.Done()
 	if p.quarantined.Load() && p.book.quarantineOver() && p.quarantined.CompareAndSwap(true, false) {
-		p.log.Warn("plugin quarantine over: calls run again")
+		p.logger().Warn("plugin quarantine over: calls run again")
 	}
 	if p.quarantined.Load() {
 		return Result{}, fmt.Errorf("%w: %s plugin %s after %d faults over distinct inputs (last: %s); it runs again within %s, or reload it",
-			ErrQuarantined, p.info.TLD, shortHash(p.hash), p.book.inRow(), p.Stats().LastFault, p.host.cfg.QuarantineFor)
+			ErrQuarantined, p.Info().TLD, shortHash(p.hash), p.book.inRow(), p.Stats().LastFault, p.host.cfg.QuarantineFor)
 	}
 	if len(input) > p.host.cfg.Limits.InputBytes {
 		return Result{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrInputTooLarge, len(input), p.host.cfg.Limits.InputBytes)
@@ -293,17 +338,19 @@ func (p *Plugin) call(ctx context.Context, e Entry, input []byte, o callOpts) (R
 		<-p.sem
 		return res, p.noteFault(err, ck, ik)
 	}
+	now := p.host.cfg.now()
+	p.lastUsed.Store(now.UnixNano())
 	if res.MemoryBytes > p.host.cfg.RecycleBytes {
 		p.discard(ctx, inst)
 	} else {
-		inst.idleSince = p.host.cfg.now()
+		inst.idleSince = now
 		p.idle <- inst
 	}
 	<-p.sem
 	// The answer is checked before the call counts as a success: a refused
 	// answer is a fault like any other.
 	if err := checkOutput(res, o.check); err != nil {
-		fe := &FaultError{Plugin: p.hash, TLD: p.info.TLD, Entry: e, Kind: FaultBadOutput, Err: err, objectFailed: res.objectFailed}
+		fe := &FaultError{Plugin: p.hash, TLD: p.Info().TLD, Entry: e, Kind: FaultBadOutput, Err: err, objectFailed: res.objectFailed}
 		return res, p.noteFault(fe, ck, ik)
 	}
 	// An answer given after a payload read failed says nothing about the
@@ -350,9 +397,9 @@ func (p *Plugin) noteFault(err error, k *contentKey, in contentKey) error {
 	p.faults.Add(1)
 	msg := fe.Error()
 	p.lastFault.Store(&msg)
-	p.log.Warn("plugin fault", "entry", fe.Entry, "kind", fe.Kind, "err", fe.Err, "content_marked", v.marked, "counts_towards_quarantine", v.counted)
+	p.logger().Warn("plugin fault", "entry", fe.Entry, "kind", fe.Kind, "err", fe.Err, "content_marked", v.marked, "counts_towards_quarantine", v.counted)
 	if v.quarantine && !p.quarantined.Swap(true) {
-		p.log.Error("plugin quarantined: calls fail fast until it is reloaded or the quarantine ends", "faults", v.faults, "distinct_inputs", v.distinct,
+		p.logger().Error("plugin quarantined: calls fail fast until it is reloaded or the quarantine ends", "faults", v.faults, "distinct_inputs", v.distinct,
 			"for", p.host.cfg.QuarantineFor)
 	}
 	return fe
@@ -393,12 +440,31 @@ func (p *Plugin) instantiate(ctx context.Context) (*instance, error) {
 		WithStderr(stderr).
 		WithWalltime(func() (int64, int32) { return fixedWalltime, 0 }, sys.ClockResolution(1)).
 		WithRandSource(seed)
-	mod, err := p.host.runtime.InstantiateModule(ctx, p.compiled, cfg)
+	var mod api.Module
+	var err error
+	for {
+		// The compiled code may have been given back while idle: load it
+		// again (from the compilation cache) and instantiate under the read
+		// lock, so that unload never closes code an instance is made from.
+		p.cmu.RLock()
+		if cm := p.compiled; cm != nil {
+			mod, err = p.host.runtime.InstantiateModule(ctx, cm, cfg)
+			if err == nil {
+				p.instances.Add(1)
+			}
+			p.cmu.RUnlock()
+			break
+		}
+		p.cmu.RUnlock()
+		if err := p.load(ctx); err != nil {
+			return nil, loadError(p, err)
+		}
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, &FaultError{Plugin: p.hash, TLD: p.info.TLD, Entry: "instantiate", Kind: classify(err, nil, 0, p.host.cfg.Limits.MemoryBytes, stderr.oom), Err: err}
+		return nil, &FaultError{Plugin: p.hash, TLD: p.Info().TLD, Entry: "instantiate", Kind: classify(err, nil, 0, p.host.cfg.Limits.MemoryBytes, stderr.oom), Err: err}
 	}
 	inst := &instance{mod: mod, fns: map[Entry]api.Function{}, stack: make([]uint64, 1), stderr: stderr}
 	for _, e := range []Entry{EntryDescribe, EntryValidate, EntrySplit, EntryResolve, entryInitialize} {
@@ -410,7 +476,6 @@ func (p *Plugin) instantiate(ctx context.Context) (*instance, error) {
 		inst.used = g
 		inst.limit, _ = mod.ExportedGlobal(meter.LimitGlobal).(api.MutableGlobal)
 	}
-	p.instances.Add(1)
 	if inst.fns[entryInitialize] != nil {
 		if _, err := p.run(ctx, inst, entryInitialize, nil, nil); err != nil {
 			p.discard(ctx, inst)
@@ -433,7 +498,7 @@ func (p *Plugin) discard(ctx context.Context, inst *instance) {
 func (p *Plugin) run(ctx context.Context, inst *instance, e Entry, input []byte, obj io.ReaderAt) (Result, error) {
 	fn := inst.fns[e]
 	if fn == nil {
-		return Result{}, fmt.Errorf("%w: %s plugin has no %s", ErrNotSupported, p.info.TLD, e)
+		return Result{}, fmt.Errorf("%w: %s plugin has no %s", ErrNotSupported, p.Info().TLD, e)
 	}
 	st := &callState{input: input, outMax: p.host.cfg.Limits.OutputBytes, object: obj, logf: p.logf}
 	inst.stderr.oom = false
@@ -467,12 +532,12 @@ func (p *Plugin) run(ctx context.Context, inst *instance, e Entry, input []byte,
 		if st.fault != nil {
 			cause = st.fault.err
 		}
-		return res, &FaultError{Plugin: p.hash, TLD: p.info.TLD, Entry: e, Kind: kind, Err: cause, objectFailed: st.objectFailed}
+		return res, &FaultError{Plugin: p.hash, TLD: p.Info().TLD, Entry: e, Kind: kind, Err: cause, objectFailed: st.objectFailed}
 	}
 	res.Status = int32(uint32(inst.stack[0]))
 	res.objectFailed = st.objectFailed
 	if res.Status != 0 && res.Status != 1 {
-		return res, &FaultError{Plugin: p.hash, TLD: p.info.TLD, Entry: e, Kind: FaultStatus, Err: fmt.Errorf("status %d (0 ok and 1 rejected are the only statuses)", res.Status), objectFailed: st.objectFailed}
+		return res, &FaultError{Plugin: p.hash, TLD: p.Info().TLD, Entry: e, Kind: FaultStatus, Err: fmt.Errorf("status %d (0 ok and 1 rejected are the only statuses)", res.Status), objectFailed: st.objectFailed}
 	}
 	return res, nil
 }
@@ -527,7 +592,7 @@ func (p *Plugin) logf(level int32, msg []byte) {
 	case 3:
 		lvl = slog.LevelError
 	}
-	p.log.Log(context.Background(), lvl, string(bytes.ToValidUTF8(msg, []byte("?"))), "source", "ron.log")
+	p.logger().Log(context.Background(), lvl, string(bytes.ToValidUTF8(msg, []byte("?"))), "source", "ron.log")
 }
 
 // lineLogger turns a plugin's stdout or stderr into log lines, and notes
@@ -562,7 +627,7 @@ func (w *lineLogger) Write(b []byte) (int, error) {
 			w.oom = w.oom || bytes.Contains(w.buf, m)
 		}
 		if w.p.logLimit.Allow() {
-			w.p.log.Info(string(bytes.ToValidUTF8(w.buf, []byte("?"))), "source", w.stream)
+			w.p.logger().Info(string(bytes.ToValidUTF8(w.buf, []byte("?"))), "source", w.stream)
 		}
 		w.buf = w.buf[:0]
 		b = b[i+1:]
@@ -580,7 +645,14 @@ func (p *Plugin) Close(ctx context.Context) error {
 	}
 	p.closed = true
 	p.mu.Unlock()
+	p.stop()
 	p.inflight.Wait()
+	p.lmu.Lock()
+	run := p.loading
+	p.lmu.Unlock()
+	if run != nil {
+		<-run.done // the load sees p.life end and stops
+	}
 	for {
 		select {
 		case inst := <-p.idle:
@@ -590,15 +662,22 @@ func (p *Plugin) Close(ctx context.Context) error {
 		}
 		break
 	}
-	p.host.releaseCompiled(ctx, p.hash)
+	p.cmu.Lock()
+	if p.compiled != nil {
+		p.compiled = nil
+		p.host.releaseCompiled(ctx, p.hash)
+	}
+	p.cmu.Unlock()
 	return nil
 }
 
 // ReleaseIdle closes the pooled instances unused for Config.IdleTimeout
-// and returns how many it closed. The next call instantiates one again (on
-// demand); the compiled code stays. A node calls it periodically.
+// and returns how many it closed; a plugin left with no instance and no call
+// for as long also gives its compiled code back. The next call instantiates
+// one again (on demand), loading the code first if it was given back (from
+// the compilation cache: no compile). A node calls it periodically.
 func (p *Plugin) ReleaseIdle(ctx context.Context) int {
-	return p.releaseIdle(ctx, p.host.cfg.IdleTimeout)
+	return p.releaseIdle(ctx, p.host.cfg.IdleTimeout, true)
 }
 
 // ReleaseAll closes every pooled instance not in a call now (unless
@@ -609,10 +688,10 @@ func (p *Plugin) ReleaseAll(ctx context.Context) int {
 	if p.host.cfg.IdleTimeout < 0 {
 		return 0
 	}
-	return p.releaseIdle(ctx, 0)
+	return p.releaseIdle(ctx, 0, false)
 }
 
-func (p *Plugin) releaseIdle(ctx context.Context, timeout time.Duration) int {
+func (p *Plugin) releaseIdle(ctx context.Context, timeout time.Duration, unload bool) int {
 	if timeout < 0 || p.enter() != nil {
 		return 0
 	}
@@ -639,6 +718,9 @@ func (p *Plugin) releaseIdle(ctx context.Context, timeout time.Duration) int {
 	// Instances never outnumber the pool's slots, so this does not block.
 	for _, inst := range keep {
 		p.idle <- inst
+	}
+	if unload {
+		p.unloadIdle(ctx, now, timeout)
 	}
 	return released
 }

@@ -34,14 +34,31 @@ func (r *Router) Install(ctx context.Context, tld string, wasm []byte) (*Plugin,
 	if !ValidTLD(tld) {
 		return nil, fmt.Errorf("plugins: %q is not a valid TLD (lowercase [a-z0-9-]{1,32})", tld)
 	}
-	p, err := r.host.Load(ctx, wasm)
+	p, err := r.host.loadNow(ctx, tld, wasm)
 	if err != nil {
 		return nil, err
 	}
-	if got := p.Info().TLD; got != tld {
-		_ = p.Close(ctx)
-		return nil, fmt.Errorf("%w: the plugin describes itself as .%s, not .%s", ErrTLDMismatch, got, tld)
+	r.swap(ctx, tld, p)
+	return p, nil
+}
+
+// Register makes the module of hash, whose bytes source returns, the plugin
+// for tld without loading it: the first call for tld loads it (compile or
+// read the compilation cache, warm, describe; calls meanwhile wait for that
+// one load), off the caller's start. A module that fails to load fails the
+// calls for tld (ErrLoad) and nothing else. The plugin it replaces drains
+// its calls in flight and closes.
+func (r *Router) Register(ctx context.Context, tld, hash string, source func() ([]byte, error)) (*Plugin, error) {
+	p, err := r.host.Prepare(tld, hash, source)
+	if err != nil {
+		return nil, err
 	}
+	r.swap(ctx, tld, p)
+	return p, nil
+}
+
+// swap installs p for tld and closes the plugin it replaces.
+func (r *Router) swap(ctx context.Context, tld string, p *Plugin) {
 	r.mu.Lock()
 	old := r.tlds[tld]
 	r.tlds[tld] = p
@@ -49,7 +66,6 @@ func (r *Router) Install(ctx context.Context, tld string, wasm []byte) (*Plugin,
 	if old != nil {
 		_ = old.Close(ctx) // waits for its calls in flight
 	}
-	return p, nil
 }
 
 // InstallAll installs each module of wasms (by TLD) as Install does, the
@@ -77,10 +93,24 @@ func (r *Router) InstallAll(ctx context.Context, wasms map[string][]byte) map[st
 	return errs
 }
 
-// ReleaseIdle closes every plugin's instances idle for Config.IdleTimeout
-// (see Plugin.ReleaseIdle) and returns how many it closed.
+// ReleaseIdle closes every plugin's instances idle for Config.IdleTimeout,
+// and gives back the compiled code of plugins idle as long (see
+// Plugin.ReleaseIdle); it returns how many instances it closed.
 func (r *Router) ReleaseIdle(ctx context.Context) int {
 	return r.release(ctx, (*Plugin).ReleaseIdle)
+}
+
+// Loaded returns how many plugins hold their compiled code.
+func (r *Router) Loaded() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	n := 0
+	for _, p := range r.tlds {
+		if p.isLoaded() {
+			n++
+		}
+	}
+	return n
 }
 
 // ReleaseAll closes every plugin's pooled instances not in a call (see

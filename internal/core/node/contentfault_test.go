@@ -40,6 +40,7 @@ func TestResolveFaultStaysWithTheManifest(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = n.Close() })
+	loadPlugins(t, n)
 	api := "http://" + n.Addr()
 	tokb, err := os.ReadFile(filepath.Join(dir, OperatorToken))
 	if err != nil {

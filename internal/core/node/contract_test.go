@@ -70,6 +70,7 @@ func loggedBusNode(t *testing.T, roles ...string) (*Node, string, string, []byte
 			t.Errorf("close: %v", err)
 		}
 	})
+	loadPlugins(t, n)
 	tok, err := os.ReadFile(filepath.Join(data, OperatorToken))
 	if err != nil {
 		t.Fatal(err)

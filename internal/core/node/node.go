@@ -41,7 +41,35 @@ import (
 // Builtin is a plugin module shipped inside the binary.
 type Builtin struct {
 	TLD  string
-	Wasm []byte
+	Wasm []byte // the module, or nil when Open reads it
+	// Open reads the module when a load needs it, so that the bytes of a
+	// built-in nobody asks for are never read (nor copied out of the
+	// binary); nil means Wasm.
+	Open func() ([]byte, error)
+	// Hash is the module's plugin hash when known without reading it (make
+	// build writes it beside the module); "" means the hash of its bytes.
+	Hash string
+}
+
+// Bytes returns the module.
+func (b Builtin) Bytes() ([]byte, error) {
+	if b.Open != nil {
+		return b.Open()
+	}
+	return b.Wasm, nil
+}
+
+// PluginHash returns the module's plugin hash, reading it only when Hash
+// is not set.
+func (b Builtin) PluginHash() (string, error) {
+	if b.Hash != "" {
+		return b.Hash, nil
+	}
+	wasm, err := b.Bytes()
+	if err != nil {
+		return "", err
+	}
+	return plugins.HashBytes(wasm), nil
 }
 
 // Options configure a Node.
@@ -194,8 +222,8 @@ type component struct {
 // HTTP listener first (a taken port fails at once, and clients learn at
 // once that the node is starting: /healthz answers 200, /readyz 503 with
 // what is still starting in ?verbose, anything else 503 with Retry-After),
-// the plugins' load (in the background: compiling is most of a cold start;
-// joined before the roles serve), keys, the store (the store role's, or a
+// the plugins' registration (in the background, joined before the roles
+// serve; nothing is compiled: each plugin loads at its first call), keys, the store (the store role's, or a
 // gateway's cache), index, ledger, bus, private plane, the overlay, the
 // roles' services, the routes, then the loops and the swap to the node's
 // own handler. Stopped in reverse: the HTTP API first, the listener last.
@@ -561,12 +589,11 @@ func (n *Node) serve(context.Context) error {
 	// node's own never sees itself not ready once it serves.
 	n.ready.Store(true)
 	n.handler.set(n.api)
-	// Loading the plugins warmed an instance of each (to describe it) and
-	// left tens of MiB of garbage (the modules' bytes, their metered copies,
-	// the compiled code read from the cache): the instances are closed
-	// (the first call makes one on demand; the compiled code stays) and the
-	// memory given back to the system now rather than at the runtime's own
-	// pace, so an idle node is small. Off the start's path.
+	// Starting left garbage (the built-ins' bytes hashed when make build
+	// wrote no hash, the databases' and the bus's set-up): the memory is
+	// given back to the system now rather than at the runtime's own pace,
+	// so an idle node is small (any instance warmed meanwhile is closed).
+	// Off the start's path.
 	n.spawn(func(ctx context.Context) {
 		n.router.ReleaseAll(ctx)
 		debug.FreeOSMemory()
@@ -593,7 +620,7 @@ func (n *Node) shutdown() error {
 	return nil
 }
 
-// pluginLoad is the plugins' load at start, running beside the rest of Start.
+// pluginLoad is the plugins' registration at start, running beside the rest of Start.
 type pluginLoad struct {
 	done   chan struct{} // closed when the load has ended
 	cancel context.CancelFunc
@@ -619,7 +646,7 @@ func (n *Node) loadPlugins(ctx context.Context) error {
 		if n.beforeLoad != nil {
 			n.beforeLoad(lctx)
 		}
-		l.events, l.err = n.reconcile(lctx)
+		l.events, l.err = n.reconcile(lctx, true)
 	}()
 	return nil
 }
@@ -755,7 +782,14 @@ func (n *Node) watchCatalog(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			n.router.ReleaseIdle(ctx) // idle plugin instances give their memory back
+			// Idle plugins give their instances and code back; the memory
+			// returns to the system at once (a collection of a small heap),
+			// not at the runtime's pace (the next collection may be two
+			// minutes away when the node is idle).
+			loaded := n.router.Loaded()
+			if n.router.ReleaseIdle(ctx) > 0 || n.router.Loaded() < loaded {
+				debug.FreeOSMemory()
+			}
 			if n.catalogStamp() == n.stamp() {
 				continue
 			}
@@ -785,7 +819,7 @@ func (n *Node) catalogStamp() string {
 // reloading what is quarantined.
 // A plugin that fails to load is reported and the others still install.
 func (n *Node) Reconcile(ctx context.Context) error {
-	evs, err := n.reconcile(ctx)
+	evs, err := n.reconcile(ctx, false)
 	for _, e := range evs {
 		n.emit(e.kind, e.v)
 	}
@@ -793,8 +827,11 @@ func (n *Node) Reconcile(ctx context.Context) error {
 }
 
 // reconcile is Reconcile, returning the events to emit instead of emitting
-// them: at start it runs before the bus is up.
-func (n *Node) reconcile(ctx context.Context) ([]event, error) {
+// them: at start it runs before the bus is up. At start (start) the plugins
+// are registered, to load at their first call; later, what the operator or
+// a registry changed loads at once, so it serves (or is refused, the old
+// plugin serving on) by the time the change is applied.
+func (n *Node) reconcile(ctx context.Context, start bool) ([]event, error) {
 	n.reconcileMu.Lock()
 	defer n.reconcileMu.Unlock()
 	n.lastStamp = n.catalogStamp()
@@ -819,8 +856,11 @@ func (n *Node) reconcile(ctx context.Context) ([]event, error) {
 	}
 	if n.opts.Config.Plugins.Builtins {
 		for _, b := range n.opts.Builtins {
-			wasm := b.Wasm
-			wants[b.TLD] = want{plugins.HashBytes(wasm), "builtin", func() ([]byte, error) { return wasm, nil }}
+			hash, err := b.PluginHash()
+			if err != nil {
+				return nil, fmt.Errorf("node: the built-in .%s: %w", b.TLD, err)
+			}
+			wants[b.TLD] = want{hash, "builtin", b.Bytes}
 		}
 		for _, tld := range removed {
 			delete(wants, tld)
@@ -835,17 +875,39 @@ func (n *Node) reconcile(ctx context.Context) ([]event, error) {
 	}
 	n.blocked.Store(&blocked)
 	var errs []error
+	var evs []event
+	installed := func(tld string, w want, version string) {
+		n.sources[tld] = w.source
+		evs = append(evs, event{bus.KindPluginInstalled, bus.PluginInstalled{TLD: tld, Plugin: w.hash, Version: version, Source: w.source}})
+	}
 	load := map[string][]byte{}
 	for tld, w := range wants {
 		// Unchanged plugins stay; a quarantined one is reloaded, which lifts the quarantine.
-		if p, err := n.router.Plugin(tld); err == nil && p.Hash() == w.hash && !p.Stats().Quarantined {
+		cur, err := n.router.Plugin(tld)
+		if err == nil && cur.Hash() == w.hash && !cur.Stats().Quarantined {
 			n.sources[tld] = w.source
 			continue
 		}
-		wasm, err := w.wasm()
-		if err == nil {
-			err = ctx.Err() // a stop while starting: install no more
+		if err := ctx.Err(); err != nil { // a stop while starting: install no more
+			errs = append(errs, fmt.Errorf("node: .%s: %w", tld, err))
+			continue
 		}
+		if start && (cur == nil || !cur.Described()) {
+			// At start nothing serves the TLD yet: the plugin loads at its
+			// first call (compiling was most of a start; an idle node holds
+			// no plugin's code). A module that does not load fails that
+			// TLD's calls only.
+			if _, err := n.router.Register(ctx, tld, w.hash, w.wasm); err != nil {
+				errs = append(errs, fmt.Errorf("node: .%s: %w", tld, err))
+				continue
+			}
+			n.log.Info("plugin registered: it loads at its first call", "tld", tld, "plugin", w.hash, "source", w.source)
+			installed(tld, w, "")
+			continue
+		}
+		// A change while running loads at once (a hot reload): a failed
+		// load leaves the plugin that served serving.
+		wasm, err := w.wasm()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("node: .%s: %w", tld, err))
 			continue
@@ -853,20 +915,18 @@ func (n *Node) reconcile(ctx context.Context) ([]event, error) {
 		load[tld] = wasm
 	}
 	n.progress.loading(len(load))
-	var evs []event
 	for tld, err := range n.router.InstallAll(ctx, load) { // compiled in parallel
 		w := wants[tld]
 		if err != nil {
 			errs = append(errs, fmt.Errorf("node: .%s: %w", tld, err))
 			continue
 		}
-		n.sources[tld] = w.source
 		n.log.Info("plugin installed", "tld", tld, "plugin", w.hash, "source", w.source)
 		version := ""
 		if p, err := n.router.Plugin(tld); err == nil {
 			version = p.Info().Version
 		}
-		evs = append(evs, event{bus.KindPluginInstalled, bus.PluginInstalled{TLD: tld, Plugin: w.hash, Version: version, Source: w.source}})
+		installed(tld, w, version)
 	}
 	for _, tld := range n.router.TLDs() {
 		if _, ok := wants[tld]; !ok {

@@ -69,6 +69,7 @@ func startNodeAt(t *testing.T, dir string, edit func(*config.Config)) (*Node, st
 			t.Errorf("close: %v", err)
 		}
 	})
+	loadPlugins(t, n)
 	tok, err := os.ReadFile(filepath.Join(dir, OperatorToken))
 	if err != nil {
 		t.Fatal(err)

@@ -165,6 +165,10 @@ func Err(tld string, err error) error {
 	var rej *plugins.RejectedError
 	var fault *plugins.FaultError
 	switch {
+	case errors.Is(err, plugins.ErrLoad):
+		// The module does not load (it should have been checked at
+		// install): the TLD is unavailable on this node, not the content.
+		return bus.Errorf(codes.Unavailable, "%v", err)
 	case errors.As(err, &rej):
 		b, _ := json.Marshal(rej.Errors)
 		e := bus.Errorf(codes.Rejected, "the .%s plugin rejected the manifest", tld)
