@@ -56,7 +56,8 @@ func ReadRunInfo(dir string) (RunInfo, error) {
 }
 
 // keys loads (creating on first start) the node's identity and token root
-// key, and writes the operator's token.
+// key. The operator's token is written later (operatorToken), once the
+// node holds its data directory's locks.
 func (n *Node) keys() error {
 	dir := n.opts.DataDir
 	if err := os.MkdirAll(filepath.Join(dir, "keys"), 0o700); err != nil {
@@ -75,10 +76,18 @@ func (n *Node) keys() error {
 		return fmt.Errorf("node: %w", err)
 	}
 	n.revoked = token.NewRevocations(filepath.Join(dir, RevokedFile))
+	return nil
+}
+
+// operatorToken writes the operator's token for this run. It runs after
+// the store, index and ledger have taken their locks: a second node started
+// by mistake on a running node's data directory fails there, and must not
+// first revoke the token the running node's operator holds.
+func (n *Node) operatorToken() error {
 	// The operator token of the last run (or of an older version, without
 	// an expiry) is revoked at once; the ones it replaced while it ran were
 	// revoked when it replaced them.
-	err = n.rotateOperatorToken(time.Now(), 0)
+	err := n.rotateOperatorToken(time.Now(), 0)
 	if errors.Is(err, pebbledb.ErrDiskFull) {
 		// A full disk must not keep the node from serving reads.
 		n.log.Warn("disk full: the operator token was not rotated; the previous one stays valid", "err", err)

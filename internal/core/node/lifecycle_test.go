@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -42,7 +43,7 @@ func TestFailedStartStopsWhatStartedInReverse(t *testing.T) {
 	if !errors.As(err, &se) || se.component != "mailbox" || !strings.HasPrefix(err.Error(), "node: mailbox: ") || !errors.Is(err, syscall.EADDRINUSE) {
 		t.Fatalf("Start with the mailbox's port taken: %v, want an error naming the mailbox and wrapping EADDRINUSE", err)
 	}
-	want := []string{"bus", "ledger", "index", "objects", "store", "keys", "plugin load", "data directory", "listener"}
+	want := []string{"bus", "operator token", "ledger", "index", "objects", "store", "keys", "plugin load", "data directory", "listener"}
 	if !slices.Equal(stopped, want) {
 		t.Fatalf("stopped %q, want %q (the components before the mailbox, in reverse)", stopped, want)
 	}
@@ -88,13 +89,17 @@ func TestFailedStartStopsWhatStartedInReverse(t *testing.T) {
 // Components answers without a bus.
 func TestCloseAfterFailedStartLeavesTheRunningNodeAlone(t *testing.T) {
 	dir := t.TempDir()
-	_, api, _ := startNodeAt(t, dir, nil)
+	_, api, operator := startNodeAt(t, dir, nil)
 	cfg := config.Default()
 	cfg.Node.Listen = "127.0.0.1:0"
 	cfg.Plugins.CacheDir = testCache
 	cfg.Tor.Mode = "off"
+	tok, err := os.ReadFile(filepath.Join(dir, OperatorToken))
+	if err != nil {
+		t.Fatal(err)
+	}
 	second := New(Options{DataDir: dir, Config: cfg, Builtins: []Builtin{{TLD: "notes", Wasm: notesPlugin(t)}}})
-	err := second.Start(context.Background())
+	err = second.Start(context.Background())
 	var se *startError
 	if !errors.As(err, &se) || se.component != "store" {
 		t.Fatalf("a second node on a running node's directory: %v, want the store to fail", err)
@@ -113,6 +118,21 @@ func TestCloseAfterFailedStartLeavesTheRunningNodeAlone(t *testing.T) {
 	}
 	if resp, body := get(t, api+"/readyz"); resp.StatusCode != 200 {
 		t.Fatalf("the running node's /readyz: %d %s", resp.StatusCode, body)
+	}
+	// The running node's operator keeps their token: the failed start
+	// neither rewrote nor revoked it.
+	if now, err := os.ReadFile(filepath.Join(dir, OperatorToken)); err != nil || string(now) != string(tok) {
+		t.Fatalf("DATA/%s after a failed second start: %q %v, want it unchanged", OperatorToken, now, err)
+	}
+	req, _ := http.NewRequest("GET", api+"/v1/payouts", nil)
+	req.Header.Set("Authorization", "Bearer "+operator)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("the running node's operator token after a failed second start: %d, want 200", resp.StatusCode)
 	}
 }
 

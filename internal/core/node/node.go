@@ -223,10 +223,12 @@ type component struct {
 // once that the node is starting: /healthz answers 200, /readyz 503 with
 // what is still starting in ?verbose, anything else 503 with Retry-After),
 // the plugins' registration (in the background, joined before the roles
-// serve; nothing is compiled: each plugin loads at its first call), keys, the store (the store role's, or a
-// gateway's cache), index, ledger, bus, private plane, the overlay, the
-// roles' services, the routes, then the loops and the swap to the node's
-// own handler. Stopped in reverse: the HTTP API first, the listener last.
+// serve; nothing is compiled: each plugin loads at its first call), keys,
+// the store (the store role's, or a gateway's cache), index, ledger, the
+// operator's token (once the locks are held), bus, private plane, the
+// overlay, the roles' services, the routes, then the loops and the swap to
+// the node's own handler. Stopped in reverse: the HTTP API first, the
+// listener last.
 func (n *Node) components() []component {
 	has := n.has
 	return []component{
@@ -238,6 +240,7 @@ func (n *Node) components() []component {
 		{"objects", true, n.objects, nil},
 		{"index", has("index"), n.openIndex, func() error { return n.index.Close() }},
 		{"ledger", has("ledger"), n.openLedger, func() error { return n.ledger.Close() }},
+		{"operator token", true, func(context.Context) error { return n.operatorToken() }, nil},
 		{"bus", true, n.startBus, func() error { return n.bus.Close() }},
 		{"mailbox", has("mailbox"), n.startMailbox, nil},
 		{"overlay", has("store") || has("gateway") || has("dht"), n.joinOverlay, nil},
