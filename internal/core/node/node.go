@@ -19,9 +19,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/ronhost/ronhost/internal/bus"
 	"github.com/ronhost/ronhost/internal/core/blob"
-	"github.com/ronhost/ronhost/internal/core/cid"
 	"github.com/ronhost/ronhost/internal/core/config"
 	"github.com/ronhost/ronhost/internal/core/console"
+	"github.com/ronhost/ronhost/internal/core/fetch"
 	"github.com/ronhost/ronhost/internal/core/gateway"
 	"github.com/ronhost/ronhost/internal/core/index"
 	"github.com/ronhost/ronhost/internal/core/index/indexsvc"
@@ -110,7 +110,7 @@ type Node struct {
 	gw       *gateway.Gateway
 	overlay  *overlay.Overlay // nil with [overlay] mode = off
 	blob     *blob.Service
-	fetches  fetches
+	fetcher  *fetch.Fetcher // nil without the blob protocol
 	provide  providing
 	runCtx   context.Context // ends when the loops stop
 	ln       net.Listener
@@ -162,7 +162,6 @@ func New(opts Options) *Node {
 		catalog: plugins.NewCatalog(filepath.Join(opts.DataDir, "plugins")),
 		metrics: prometheus.NewRegistry(),
 		sources: map[string]string{},
-		fetches: fetches{jobs: map[cid.CID]*fetchJob{}},
 		provide: providing{wake: make(chan struct{}, 1)},
 	}
 	n.metrics.MustRegister(newPluginCollector(n.router), newDiskCollector(n), newReadyCollector(n))
@@ -486,7 +485,9 @@ func (n *Node) joinOverlay(ctx context.Context) error {
 // before the overlay and the store close.
 func (n *Node) stopFetches() error {
 	n.cancel()
-	n.fetches.wg.Wait()
+	if n.fetcher != nil {
+		return n.fetcher.Close()
+	}
 	return nil
 }
 

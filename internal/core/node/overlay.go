@@ -21,7 +21,7 @@ import (
 // The node on the overlay: its libp2p identity (DATA/keys/p2p.key), the DHT
 // through which it provides the roots it pins (a pinned object and what it
 // references: a manifest and its payload), and the blob service that serves
-// its store to peers and fetches what it lacks (fetch.go).
+// its store to peers and fetches what it lacks (internal/core/fetch).
 
 // P2PKeyFile is the node's libp2p identity seed under the data directory.
 const P2PKeyFile = "keys/p2p.key"
@@ -92,8 +92,9 @@ func (n *Node) startOverlay(ctx context.Context) error {
 	// [overlay] relay_data allows them.
 	n.blob = blob.New(n.overlay.DataHost(), src, peerReplicator{n, ledger}, blob.Config{MaxProviders: cfg.Providers,
 		Trusted: ledger.Trusted, Logger: n.log.With("component", "blob")})
+	n.fetcher = n.newFetcher() // before the blob protocol serves: a peer's replicate request fetches
 	if err := n.blob.Start(ctx); err != nil {
-		n.blob = nil
+		n.blob, n.fetcher = nil, nil
 		return fmt.Errorf("node: %w", err)
 	}
 	n.closers = append(n.closers, n.blob.Close)
@@ -146,7 +147,7 @@ func (n *Node) provideRoots(ctx context.Context, pins ...cid.CID) {
 // gateway over the bus.
 func (n *Node) replicate(ctx context.Context, c cid.CID, from peer.ID) error {
 	// Held from its fetch's commit to its pin: no GC in between.
-	release, err := n.holdOrFetch(ctx, c, []peer.AddrInfo{{ID: from, Addrs: n.overlay.Host().Peerstore().Addrs(from)}}, time.Minute)
+	release, err := n.fetcher.HoldOrFetch(ctx, c, []peer.AddrInfo{{ID: from, Addrs: n.overlay.Host().Peerstore().Addrs(from)}}, time.Minute)
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,7 @@ import (
 
 // storeService is the store role over this process's store
 // (internal/core/store/storesvc); on the overlay, peers fetch from it and
-// it fetches what it is asked to replicate (fetch.go).
+// it fetches what it is asked to replicate (internal/core/fetch).
 func (n *Node) storeService() *storesvc.Service {
 	s := &storesvc.Service{Store: n.store, Emit: n.emit, Provide: n.provideRoots}
 	if n.overlay != nil {
@@ -36,7 +36,7 @@ func (o storeOverlay) Self() contract.PeerAddr {
 
 func (o storeOverlay) Fetch(ctx context.Context, c cid.CID, from peer.AddrInfo, d time.Duration) (func(), error) {
 	o.n.overlay.Host().Peerstore().AddAddrs(from.ID, from.Addrs, peerstore.TempAddrTTL)
-	return o.n.holdOrFetch(ctx, c, []peer.AddrInfo{from}, d)
+	return o.n.fetcher.HoldOrFetch(ctx, c, []peer.AddrInfo{from}, d)
 }
 
 // objects is the store as the gateway and the index use it: every commit
@@ -59,11 +59,11 @@ func (o objects) Put(ctx context.Context, r io.Reader, opts store.PutOptions) (s
 }
 
 // Info, ReadRange and Get fetch an object the store lacks from the overlay
-// (fetch.go) when the node is configured to.
+// (internal/core/fetch) when the node is configured to.
 func (o objects) Info(ctx context.Context, c cid.CID) (store.Object, error) {
 	info, err := o.Store.Info(ctx, c)
 	if errors.Is(err, store.ErrNotFound) && o.n.fetchOn() {
-		return o.n.remoteInfo(ctx, c)
+		return o.n.fetcher.Info(ctx, c)
 	}
 	return info, err
 }
@@ -71,7 +71,7 @@ func (o objects) Info(ctx context.Context, c cid.CID) (store.Object, error) {
 func (o objects) ReadRange(ctx context.Context, c cid.CID, off, length int64) (io.ReadCloser, error) {
 	rc, err := o.Store.ReadRange(ctx, c, off, length)
 	if errors.Is(err, store.ErrNotFound) && o.n.fetchOn() {
-		return o.n.remoteRange(ctx, c, off, length)
+		return o.n.fetcher.ReadRange(ctx, c, off, length)
 	}
 	return rc, err
 }
@@ -81,7 +81,7 @@ func (o objects) ReadRange(ctx context.Context, c cid.CID, off, length int64) (i
 func (o objects) Outboard(ctx context.Context, c cid.CID) (int64, []byte, error) {
 	size, ob, err := o.Store.Outboard(ctx, c)
 	if errors.Is(err, store.ErrNotFound) && o.n.fetchOn() {
-		return o.n.remoteOutboard(ctx, c)
+		return o.n.fetcher.Outboard(ctx, c)
 	}
 	return size, ob, err
 }
