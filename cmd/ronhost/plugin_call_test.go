@@ -18,11 +18,7 @@ import (
 // payload, and a call that traps (a fault: exit 1, the fault named). Each
 // reports fuel, time and memory.
 func TestPluginCall(t *testing.T) {
-	tldtest.NeedToolchain(t, "c")
-	c := newCLI(t)
-	useTestCache(t, c.data, "")
-	dir := filepath.Join(t.TempDir(), "ron-callme")
-	c.ok("plugin", "new", "callme", "--lang", "c", "--dir", dir)
+	c, dir := newCTemplate(t, "callme")
 	if _, err := tldtest.BuildTemplate(context.Background(), "c", dir, "callme"); err != nil {
 		t.Fatal(err)
 	}

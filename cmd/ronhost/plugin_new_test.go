@@ -93,11 +93,7 @@ func TestPluginNewTemplatesPass(t *testing.T) {
 // unknown "$" key named as the user wrote it) is in its cases (dates.json,
 // dollar-key.json), which TestPluginNewTemplatesPass runs.
 func TestCSDKDates(t *testing.T) {
-	tldtest.NeedToolchain(t, "c")
-	c := newCLI(t)
-	useTestCache(t, c.data, "")
-	dir := filepath.Join(t.TempDir(), "ron-probe")
-	c.ok("plugin", "new", "probe", "--lang", "c", "--dir", dir)
+	c, dir := newCTemplate(t, "probe")
 	src, err := os.ReadFile(filepath.Join("testdata", "cdates", "probe.c"))
 	if err != nil {
 		t.Fatal(err)
@@ -158,11 +154,7 @@ func TestCSDKDates(t *testing.T) {
 // string's escape or a UTF-8 sequence, where a reader that trusts its
 // padding would read past it.
 func TestCTemplateHostileInput(t *testing.T) {
-	tldtest.NeedToolchain(t, "c")
-	c := newCLI(t)
-	useTestCache(t, c.data, "")
-	dir := filepath.Join(t.TempDir(), "ron-hostile")
-	c.ok("plugin", "new", "hostile", "--lang", "c", "--dir", dir)
+	_, dir := newCTemplate(t, "hostile")
 	if _, err := tldtest.BuildTemplate(t.Context(), "c", dir, "hostile"); err != nil {
 		t.Fatal(err)
 	}
@@ -238,10 +230,7 @@ func TestCTemplateMakeTest(t *testing.T) {
 		t.Skip(err)
 	}
 	bin := ronhostBinary(t)
-	c := newCLI(t)
-	useTestCache(t, c.data, "")
-	dir := filepath.Join(t.TempDir(), "ron-maker")
-	c.ok("plugin", "new", "maker", "--lang", "c", "--dir", dir)
+	c, dir := newCTemplate(t, "maker")
 	cmd := exec.CommandContext(t.Context(), "make", "test", "RONHOST="+bin)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "RON_DATA="+c.data)
@@ -249,4 +238,17 @@ func TestCTemplateMakeTest(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "passed, 0 failed") || !strings.Contains(string(out), "PASS cases.dates") {
 		t.Fatalf("make test: %v\n%s", err, out)
 	}
+}
+
+// newCTemplate runs `ronhost plugin new NAME --lang c` for a fresh CLI
+// (with the tests' compilation cache) in a temporary directory, and
+// returns the CLI and the plugin's directory. It skips without clang.
+func newCTemplate(t *testing.T, name string) (*cli, string) {
+	t.Helper()
+	tldtest.NeedToolchain(t, "c")
+	c := newCLI(t)
+	useTestCache(t, c.data, "")
+	dir := filepath.Join(t.TempDir(), "ron-"+name)
+	c.ok("plugin", "new", name, "--lang", "c", "--dir", dir)
+	return c, dir
 }

@@ -66,31 +66,13 @@ func (n *Net) Client(t testing.TB, roles ...string) *bus.Bus {
 // subject the key may publish fails the test (after poll's deadline).
 func (n *Net) Forge(t testing.TB, subject string, data []byte, roles ...string) {
 	t.Helper()
-	key, err := bus.RoleKey(n.secret, roles)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kp, err := nkeys.FromRawSeed(nkeys.PrefixByteUser, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, _ := kp.PublicKey()
-	set, err := bus.RoleSet(roles)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var mu sync.Mutex
 	var errs []string
-	nc, err := nats.Connect(n.Bus.ListenURL(), nats.UserInfo(set, ""), nats.Nkey(pub, kp.Sign),
-		nats.CustomInboxPrefix("_INBOX."+pub), nats.NoReconnect(),
-		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-			mu.Lock()
-			defer mu.Unlock()
-			errs = append(errs, err.Error())
-		}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, pub := RawConn(t, n.Bus.ListenURL(), n.secret, func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		errs = append(errs, err.Error())
+	}, roles...)
 	defer nc.Close()
 	if err := nc.PublishRequest(subject, "_INBOX."+pub+".forged", data); err != nil {
 		t.Fatal(err)
@@ -108,4 +90,38 @@ func (n *Net) Forge(t testing.TB, subject string, data []byte, roles ...string) 
 		}
 		return false
 	})
+}
+
+// RawConn connects to the bus listener at url with the role key of roles
+// (derived from secret) as a plain NATS client, which checks nothing before
+// the server does; onErr, when set, gets the server's asynchronous errors
+// (permissions violations). It returns the connection, closed when the test
+// ends, and the key's public name (its inbox prefix is "_INBOX."+pub).
+func RawConn(t testing.TB, url string, secret []byte, onErr func(error), roles ...string) (*nats.Conn, string) {
+	t.Helper()
+	key, err := bus.RoleKey(secret, roles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, err := nkeys.FromRawSeed(nkeys.PrefixByteUser, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := kp.PublicKey()
+	set, err := bus.RoleSet(roles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(url, nats.UserInfo(set, ""), nats.Nkey(pub, kp.Sign),
+		nats.CustomInboxPrefix("_INBOX."+pub), nats.NoReconnect(),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			if onErr != nil {
+				onErr(err)
+			}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc, pub
 }

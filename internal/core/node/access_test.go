@@ -16,11 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nkeys"
-
 	"github.com/ronhost/ronhost/internal/bus"
 	"github.com/ronhost/ronhost/internal/bus/contract"
+	"github.com/ronhost/ronhost/internal/bustest"
 	"github.com/ronhost/ronhost/internal/core/cid"
 	"github.com/ronhost/ronhost/internal/core/config"
 	"github.com/ronhost/ronhost/internal/core/gateway"
@@ -184,7 +182,7 @@ func TestForgedLookupCannotChangeWhatRServes(t *testing.T) {
 	if err := storeKey.AddService("index", "1.0.0", "", lookup); !errors.Is(err, bus.ErrForbidden) {
 		t.Fatalf("the store's key serving index.lookup: %v", err)
 	}
-	rawStore := rawRoleConn(t, n, secret, "store")
+	rawStore, _ := bustest.RawConn(t, n.bus.ListenURL(), secret, nil, "store")
 	if _, err := rawStore.SubscribeSync("ron.index.lookup"); err != nil || rawStore.Flush() != nil {
 		t.Fatal(err)
 	}
@@ -219,27 +217,4 @@ func TestForgedLookupCannotChangeWhatRServes(t *testing.T) {
 	if code, body := httpDo(t, "GET", path, "", nil); code != http.StatusOK || !bytes.Equal(body, real) {
 		t.Fatalf("the genuine entry: %d %q", code, body)
 	}
-}
-
-// rawRoleConn connects to n's bus listener with the role key of roles as a
-// plain NATS client, which checks nothing before the server does.
-func rawRoleConn(t *testing.T, n *Node, secret []byte, roles ...string) *nats.Conn {
-	t.Helper()
-	key, err := bus.RoleKey(secret, roles)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kp, err := nkeys.FromRawSeed(nkeys.PrefixByteUser, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, _ := kp.PublicKey()
-	set, _ := bus.RoleSet(roles)
-	nc, err := nats.Connect(n.bus.ListenURL(), nats.UserInfo(set, ""), nats.Nkey(pub, kp.Sign),
-		nats.CustomInboxPrefix("_INBOX."+pub), nats.NoReconnect(), nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	return nc
 }
