@@ -28,6 +28,7 @@ import (
 	"github.com/ronhost/ronhost/internal/core/ledger"
 	"github.com/ronhost/ronhost/internal/core/ledger/ledgersvc"
 	"github.com/ronhost/ronhost/internal/core/mailbox"
+	"github.com/ronhost/ronhost/internal/core/objects"
 	"github.com/ronhost/ronhost/internal/core/overlay"
 	"github.com/ronhost/ronhost/internal/core/registry/follower"
 	"github.com/ronhost/ronhost/internal/core/store"
@@ -106,7 +107,7 @@ type Node struct {
 	mailbox  *mailbox.Mailbox
 	bus      *bus.Bus
 	roles    map[string]bool
-	objs     objectStore
+	objs     objects.Objects
 	gw       *gateway.Gateway
 	overlay  *overlay.Overlay // nil with [overlay] mode = off
 	blob     *blob.Service
@@ -415,15 +416,38 @@ func (n *Node) openStore(ctx context.Context) (err error) {
 // objects: manifests, a plugin's reads) and, for a gateway, a cache fed by
 // the blob protocol.
 func (n *Node) objects(context.Context) error {
+	cfg := objects.Config{Fetcher: n.objectFetcher, Bus: nodeBus{n}, Emit: n.emit, Provide: n.provideRoots,
+		Release: n.remoteRelease, HoldSeconds: holdSeconds, Self: storeOverlay{n}.Self}
+	if n.store != nil {
+		cfg.Store = n.store
+	}
 	switch {
 	case n.has("store"):
-		n.objs = objects{n.store, n}
+		n.objs = objects.NewLocal(cfg)
 	case n.has("gateway"):
-		n.objs = cacheObjects{objects{n.store, n}}
+		n.objs = objects.NewCache(cfg)
 	default:
-		n.objs = busObjects{n}
+		n.objs = objects.NewBus(cfg)
 	}
 	return nil
+}
+
+// objectFetcher is the fetcher of the objects the store lacks, when this
+// node fetches (internal/core/fetch; it starts with the overlay, after the
+// objects).
+func (n *Node) objectFetcher() objects.Fetcher {
+	if !n.fetchOn() {
+		return nil
+	}
+	return n.fetcher
+}
+
+// nodeBus is the node's bus as the objects call it: the bus starts after
+// the objects are made.
+type nodeBus struct{ n *Node }
+
+func (b nodeBus) Request(ctx context.Context, v bus.Spec, req, resp any) error {
+	return b.n.bus.Request(ctx, v, req, resp)
 }
 
 // openIndex opens the index. It validates through the plugins role on the
