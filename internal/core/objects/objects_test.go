@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -20,45 +18,8 @@ import (
 	"github.com/ronhost/ronhost/internal/core/objects"
 	"github.com/ronhost/ronhost/internal/core/store"
 	"github.com/ronhost/ronhost/internal/core/store/storesvc"
+	"github.com/ronhost/ronhost/internal/storetest"
 )
-
-// openStore opens a real Pebble store, closed when the test ends.
-func openStore(t *testing.T) *store.Store {
-	t.Helper()
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "store"), store.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	return st
-}
-
-// recorder keeps the object.stored events and the provided roots.
-type recorder struct {
-	mu       sync.Mutex
-	stored   []string
-	provided []cid.CID
-}
-
-func (r *recorder) emit(kind string, v any) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if e, ok := v.(bus.ObjectStored); ok && kind == bus.KindObjectStored {
-		r.stored = append(r.stored, e.CID)
-	}
-}
-
-func (r *recorder) provide(_ context.Context, cs ...cid.CID) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.provided = append(r.provided, cs...)
-}
-
-func (r *recorder) lists() ([]string, []cid.CID) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.stored), slices.Clone(r.provided)
-}
 
 // reader returns a function that reads a reader and its error whole,
 // failing the test on an error.
@@ -84,15 +45,15 @@ func reader(t *testing.T) func(io.ReadCloser, error) []byte {
 func TestLocalMissFetches(t *testing.T) {
 	read := reader(t)
 	ctx := context.Background()
-	local, peer := openStore(t), openStore(t)
+	local, peer := storetest.Open(t), storetest.Open(t)
 	data := bytes.Repeat([]byte("fetched from a peer "), 5000)
 	put, err := peer.Put(ctx, bytes.NewReader(data), store.PutOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &recorder{}
+	rec := &storetest.Recorder{}
 	fetching := true
-	o := objects.NewLocal(objects.Config{Store: local, Emit: rec.emit, Provide: rec.provide,
+	o := objects.NewLocal(objects.Config{Store: local, Emit: rec.Emit, Provide: rec.Provide,
 		Fetcher: func() objects.Fetcher {
 			if !fetching {
 				return nil
@@ -131,7 +92,7 @@ func TestLocalMissFetches(t *testing.T) {
 	if _, _, err := o.Outboard(ctx, put.CID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("outboard without a fetcher: %v, want store.ErrNotFound", err)
 	}
-	if ev, prov := rec.lists(); len(ev) != 0 || len(prov) != 0 {
+	if ev, prov := rec.Lists(); len(ev) != 0 || len(prov) != 0 {
 		t.Fatalf("reads emitted %v and provided %v", ev, prov)
 	}
 }
@@ -142,9 +103,9 @@ func TestLocalMissFetches(t *testing.T) {
 func TestLocalEmitsNewCommits(t *testing.T) {
 	read := reader(t)
 	ctx := context.Background()
-	st := openStore(t)
-	rec := &recorder{}
-	o := objects.NewLocal(objects.Config{Store: st, Emit: rec.emit, Provide: rec.provide,
+	st := storetest.Open(t)
+	rec := &storetest.Recorder{}
+	o := objects.NewLocal(objects.Config{Store: st, Emit: rec.Emit, Provide: rec.Provide,
 		Fetcher: func() objects.Fetcher { t.Error("a hit asked for the fetcher"); return nil }})
 
 	data := []byte("a published manifest")
@@ -160,7 +121,7 @@ func TestLocalEmitsNewCommits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, prov := rec.lists()
+	ev, prov := rec.Lists()
 	if !slices.Equal(ev, []string{first.CID.String(), unpinned.CID.String()}) {
 		t.Fatalf("object.stored %v, want each new commit once", ev)
 	}
@@ -174,11 +135,11 @@ func TestLocalEmitsNewCommits(t *testing.T) {
 
 // serveStore runs the store role over a real store on a real bus and
 // returns the store, its events and the bus.
-func serveStore(t *testing.T) (*store.Store, *recorder, *bustest.Net) {
+func serveStore(t *testing.T) (*store.Store, *storetest.Recorder, *bustest.Net) {
 	t.Helper()
-	st := openStore(t)
-	rec := &recorder{}
-	s := &storesvc.Service{Store: st, Emit: rec.emit, Provide: rec.provide}
+	st := storetest.Open(t)
+	rec := &storetest.Recorder{}
+	s := &storesvc.Service{Store: st, Emit: rec.Emit, Provide: rec.Provide}
 	bn := bustest.Start(t, contract.Store)
 	if err := bn.Bus.Serve(contract.Store, "1.0.0", "", s.Endpoints()...); err != nil {
 		t.Fatal(err)
@@ -256,7 +217,7 @@ func TestBusObjects(t *testing.T) {
 	if got := read(o.ReadRange(ctx, big.CID, 1, contract.MaxObject)); !bytes.Equal(got, bigData[1:]) {
 		t.Fatalf("a range at the cap: %d bytes", len(got))
 	}
-	before, _ := rec.lists()
+	before, _ := rec.Lists()
 	over := append(bytes.Repeat([]byte{8}, contract.MaxObject), 1)
 	if res, err := o.Put(ctx, bytes.NewReader(over), store.PutOptions{Pin: true}); codes.Of(err) != codes.TooLarge {
 		t.Fatalf("put over the cap: %+v %v, want too_large", res, err)
@@ -264,7 +225,7 @@ func TestBusObjects(t *testing.T) {
 	if _, err := st.Info(ctx, cid.Sum(over)); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("the store role holds the refused object: %v", err)
 	}
-	if after, _ := rec.lists(); !slices.Equal(before, after) {
+	if after, _ := rec.Lists(); !slices.Equal(before, after) {
 		t.Fatalf("a refused put emitted: %v then %v", before, after)
 	}
 	mu.Lock()

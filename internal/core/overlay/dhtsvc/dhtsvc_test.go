@@ -22,17 +22,8 @@ import (
 	"github.com/ronhost/ronhost/internal/core/overlay"
 	"github.com/ronhost/ronhost/internal/core/store"
 	"github.com/ronhost/ronhost/internal/poll"
+	"github.com/ronhost/ronhost/internal/storetest"
 )
-
-func openStore(t *testing.T) *store.Store {
-	t.Helper()
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "store"), store.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	return st
-}
 
 func put(t *testing.T, st *store.Store, data []byte, refs ...cid.CID) cid.CID {
 	t.Helper()
@@ -72,7 +63,7 @@ func (p *provided) list() []cid.CID {
 func TestDHTOffTheOverlay(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	st := openStore(t)
+	st := storetest.Open(t)
 	payload := put(t, st, bytes.Repeat([]byte("payload "), 10_000))
 	m := put(t, st, []byte(`{"a manifest":true}`), payload)
 	var prov provided
@@ -175,7 +166,7 @@ func startPeer(t *testing.T, boot ...string) *peerNode {
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
-	p := &peerNode{st: openStore(t), rep: &replicator{}}
+	p := &peerNode{st: storetest.Open(t), rep: &replicator{}}
 	p.ov = overlay.New(overlay.Config{KeyFile: filepath.Join(t.TempDir(), "p2p.key"), Bootstrap: boot, Logger: log})
 	if err := p.ov.Start(ctx); err != nil {
 		t.Fatal(err)

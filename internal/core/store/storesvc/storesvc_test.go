@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,45 +20,15 @@ import (
 	"github.com/ronhost/ronhost/internal/codes"
 	"github.com/ronhost/ronhost/internal/core/cid"
 	"github.com/ronhost/ronhost/internal/core/store"
+	"github.com/ronhost/ronhost/internal/storetest"
 )
 
-// recorder keeps the events and the provided roots of a service.
-type recorder struct {
-	mu       sync.Mutex
-	stored   []string
-	provided []cid.CID
-}
-
-func (r *recorder) emit(kind string, v any) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if e, ok := v.(bus.ObjectStored); ok && kind == bus.KindObjectStored {
-		r.stored = append(r.stored, e.CID)
-	}
-}
-
-func (r *recorder) provide(_ context.Context, cs ...cid.CID) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.provided = append(r.provided, cs...)
-}
-
-func (r *recorder) lists() ([]string, []cid.CID) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.stored), slices.Clone(r.provided)
-}
-
 // serve runs the store role over a real store on a real bus.
-func serve(t *testing.T, ov Overlay) (*Service, *recorder, *bustest.Net) {
+func serve(t *testing.T, ov Overlay) (*Service, *storetest.Recorder, *bustest.Net) {
 	t.Helper()
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "store"), store.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	rec := &recorder{}
-	s := &Service{Store: st, Emit: rec.emit, Provide: rec.provide, Overlay: ov}
+	st := storetest.Open(t)
+	rec := &storetest.Recorder{}
+	s := &Service{Store: st, Emit: rec.Emit, Provide: rec.Provide, Overlay: ov}
 	bn := bustest.Start(t, contract.Store)
 	if err := bn.Bus.Serve(contract.Store, "1.0.0", "", s.Endpoints()...); err != nil {
 		t.Fatal(err)
@@ -99,7 +68,7 @@ func TestStoreOverTheBus(t *testing.T) {
 	if err != nil || !again.Deduplicated {
 		t.Fatalf("the same put again: %+v %v", again, err)
 	}
-	if ev, prov := rec.lists(); !slices.Equal(ev, []string{put.CID.String()}) || !slices.Equal(prov, []cid.CID{put.CID}) {
+	if ev, prov := rec.Lists(); !slices.Equal(ev, []string{put.CID.String()}) || !slices.Equal(prov, []cid.CID{put.CID}) {
 		t.Fatalf("object.stored %v and provided %v, want the new pinned object once", ev, prov)
 	}
 	info, err := bus.Call(ctx, idx, contract.StoreInfo, contract.CID{CID: put.CID})
@@ -300,7 +269,7 @@ func TestReplicate(t *testing.T) {
 	if o, ok := stored(t, s, pinned); !ok || !o.Pinned {
 		t.Fatalf("after replicate with pin: %+v %v", o, ok)
 	}
-	if _, prov := rec.lists(); !slices.Equal(prov, []cid.CID{pinned}) {
+	if _, prov := rec.Lists(); !slices.Equal(prov, []cid.CID{pinned}) {
 		t.Fatalf("provided %v", prov)
 	}
 	loc, err := bus.Call(ctx, gw, contract.StoreLocate, contract.CID{CID: pinned})
