@@ -24,7 +24,7 @@ func useTestCache(t *testing.T, dataDir string, extra string) {
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	// No tor in these tests: the private plane has its own (core/node, core/tor).
+	// No tor in these tests: the private plane has its own (internal/core/node, internal/core/tor).
 	body := fmt.Sprintf("[tor]\nmode = \"off\"\n[plugins]\ncache_dir = %q\n%s", testCache, extra)
 	if err := os.WriteFile(filepath.Join(dataDir, "config.toml"), []byte(body), 0o644); err != nil {
 		t.Fatal(err)

@@ -297,7 +297,7 @@ func TestNodeEndToEnd(t *testing.T) {
 
 // TestMailboxCLI sends a message between two `ronhost serve` processes with
 // the CLI (tor off: the mailboxes reach each other on loopback; the onion
-// path is core/node's TestMailboxOverPrivateTor).
+// path is internal/core/node's TestMailboxOverPrivateTor).
 func TestMailboxCLI(t *testing.T) {
 	a, b := newCLI(t), newCLI(t)
 	for _, c := range []*cli{a, b} {

@@ -16,7 +16,7 @@ import (
 
 // Request calls the verb v: req is sent as JSON (nil: {}; a json.RawMessage
 // is sent as it is) and the reply is decoded into resp (nil: discarded).
-// Call is the typed form, with a verb of the contract (bus/contract).
+// Call is the typed form, with a verb of the contract (internal/bus/contract).
 // Without a deadline on ctx the bus's RequestTimeout applies. The queue
 // group ron.<role> hands each attempt to one live instance of the role.
 //

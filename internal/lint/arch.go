@@ -68,7 +68,7 @@ var termRE = regexp.MustCompile("`([^`]*)`")
 //	  [but `a`, `b`]             but the listed ones may import this one
 //
 // A package may always import its own row's subtree (`plugins` imports
-// `plugins/internal/meter`).
+// `internal/plugins/internal/meter`).
 func ParseRules(cell string) ([]clause, error) {
 	text := stripComments(cell)
 	var out []clause

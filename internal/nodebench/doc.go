@@ -11,7 +11,7 @@
 //     plain Go http.FileServer (a process of its own) serving the same file, interleaved;
 //   - a node fetching the object from another node through its gateway,
 //     against a raw loopback TCP copy of the same bytes (to nothing, and
-//     to a file with fsync) and against core/blob's own in-process fetch
+//     to a file with fsync) and against internal/core/blob's own in-process fetch
 //     benchmark of the same size (its test binary, built with `go test -c`
 //     from -blobpkg), each round measuring all of them in turn;
 //   - the first fetch of fresh 4 KiB objects from a connected peer (some

@@ -261,7 +261,7 @@ func (b *bench) run(ctx context.Context) error {
 		"loopback TCP copy", fmt.Sprintf("%.0f MB/s", medianF(tcpDiscard)), fmt.Sprintf("%.2f", pm/medianF(tcpDiscard)), "")
 	b.report("", "", "TCP copy + write + fsync", fmt.Sprintf("%.0f MB/s", medianF(tcpFsync)), fmt.Sprintf("%.2f", pm/medianF(tcpFsync)), "goal >= 0.5")
 	if len(inProc) > 0 {
-		b.report("", "", "core/blob Fetch in-process", fmt.Sprintf("%.0f MB/s", medianF(inProc)), fmt.Sprintf("%.2f", pm/medianF(inProc)), "goal >= 0.8")
+		b.report("", "", "internal/core/blob Fetch in-process", fmt.Sprintf("%.0f MB/s", medianF(inProc)), fmt.Sprintf("%.2f", pm/medianF(inProc)), "goal >= 0.8")
 	}
 
 	// First fetch of fresh 4 KiB objects: each is stored on A and asked of

@@ -20,7 +20,7 @@ const (
 // Limits bound what a plugin may use. A node may set tighter ones than the ABI's.
 //
 // A call's time is judged by fuel (ABI v1.1): the meter counts the work the
-// module does (plugins/internal/meter) and its host calls (meter.go), so a
+// module does (internal/plugins/internal/meter) and its host calls (meter.go), so a
 // call is over its budget on every machine or on none, whatever the load.
 // The wall-clock durations are only a safety net, far above what a budget
 // lasts, for a host that is stalled.

@@ -11,7 +11,7 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 )
 
-// The host side of the fuel meter (plugins/internal/meter). Every module is
+// The host side of the fuel meter (internal/plugins/internal/meter). Every module is
 // instrumented at load to add what it runs to a global and to call
 // ron_meter.refill when it passes the limit the host set; every host call
 // charges what it moves (charge, below). refill runs on the calling

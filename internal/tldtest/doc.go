@@ -8,5 +8,5 @@
 //
 // Only tests import it. It may import plugins, conformance, core/manifest,
 // internal/wasmbuild, the SDK and its rontest; it must not import a plugin
-// (tlds/...) nor anything of the node (core/node, cmd/...).
+// (tlds/...) nor anything of the node (internal/core/node, cmd/...).
 package tldtest

@@ -2,5 +2,5 @@
 // directory authorities (keys from tor-gencert) and a few relays under
 // TestingTorNetwork 1 with fast voting intervals. Clients join it with the
 // lines ClientTorrc returns. It owns only the test network's tor processes;
-// it imports no ronhost package (core/tor's tests import it).
+// it imports no ronhost package (internal/core/tor's tests import it).
 package tortest

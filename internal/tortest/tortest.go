@@ -211,7 +211,7 @@ func (n *Network) nodeTorrc(nd *node) []string {
 }
 
 // ClientTorrc returns the lines a client needs to use this network (for
-// core/tor's Options.ExtraTorrc): TestingTorNetwork and the DirAuthority
+// internal/core/tor's Options.ExtraTorrc): TestingTorNetwork and the DirAuthority
 // lines. None of them makes a relay.
 func (n *Network) ClientTorrc() []string { return n.common() }
 

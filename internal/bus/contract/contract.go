@@ -438,7 +438,7 @@ type OverlayInfo struct {
 	Addrs []string `json:"addrs"`
 	Peers int      `json:"peers"`
 	// Status is the node's reachability, relays and connections
-	// (core/overlay.Status; absent when the overlay is off).
+	// (internal/core/overlay.Status; absent when the overlay is off).
 	Status json.RawMessage `json:"status,omitempty"`
 }
 

@@ -27,7 +27,7 @@ func Lookup(role, verb string) (bus.Spec, bool) {
 	return bus.Spec{}, false
 }
 
-// The events of the mailbox role (core/mailbox's kinds; core/node checks
+// The events of the mailbox role (internal/core/mailbox's kinds; internal/core/node checks
 // that they agree).
 const (
 	KindMailboxReceived  = "mailbox.received"

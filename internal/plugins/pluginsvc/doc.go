@@ -4,6 +4,6 @@
 // store (checked against their CIDs), and mapping the plugin host's errors
 // to the node's codes (a rejection with its field errors, a fault, content
 // marked faulty, an unknown or revoked TLD), with a plugin.faulted event
-// for each fault. core/node constructs it and puts its endpoints on the
+// for each fault. internal/core/node constructs it and puts its endpoints on the
 // bus; package plugins itself knows nothing of the bus.
 package pluginsvc
