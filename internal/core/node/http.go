@@ -186,6 +186,14 @@ func (n *Node) Plugins() []PluginInfo {
 			continue
 		}
 		d := p.Info()
+		// Before its first load a plugin's roles and features are not
+		// known: empty lists, never null, for clients that iterate them.
+		if d.Roles == nil {
+			d.Roles = []string{}
+		}
+		if d.Features == nil {
+			d.Features = []string{}
+		}
 		out = append(out, PluginInfo{
 			TLD: tld, Plugin: p.Hash(), Source: n.source(tld), Name: d.Name, Version: d.Version,
 			Summary: d.Summary, Roles: d.Roles, Features: d.Features, Stats: p.Stats(),

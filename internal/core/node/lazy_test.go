@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/ronhost/ronhost/internal/core/config"
+	"github.com/ronhost/ronhost/internal/plugins"
 )
 
 // publishStatus posts a publication and returns the status and body.
@@ -52,6 +53,12 @@ func TestPluginsLoadAtFirstUse(t *testing.T) {
 	cfg.Tor.Mode = "off"
 	dir := t.TempDir()
 	garbage := []byte("\x00asm\x01\x00\x00\x00 not a module")
+	// The first requests wait for the one load within their deadline (30 s):
+	// the module is in the compilation cache first, so the load they wait
+	// for reads it (what a restarted node does) rather than compiling cold,
+	// which a busy machine and the race detector can stretch past that
+	// deadline.
+	fillCache(t, notesPlugin(t))
 	n := New(Options{DataDir: dir, Config: cfg, Builtins: []Builtin{{TLD: "notes", Wasm: notesPlugin(t)}, {TLD: "broken", Wasm: garbage}}})
 	if err := n.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -72,6 +79,10 @@ func TestPluginsLoadAtFirstUse(t *testing.T) {
 	ps := n.Plugins()
 	if len(ps) != 2 || n.host.Compiles() != 0 || ps[0].Stats.Loaded || ps[1].Stats.Loaded {
 		t.Fatalf("after Start: %d compiles, plugins %+v; want both listed, none loaded", n.host.Compiles(), ps)
+	}
+	// Not loaded yet: no roles or features known, listed as empty, not null.
+	if resp, body := get(t, api+"/v1/plugins"); resp.StatusCode != 200 || bytes.Contains(body, []byte("null")) || bytes.Count(body, []byte(`"roles": []`)) != 2 {
+		t.Errorf("/v1/plugins before any load: %d %s, want both with empty lists, no null", resp.StatusCode, body)
 	}
 
 	const k = 16
@@ -119,5 +130,16 @@ func loadPlugins(t *testing.T, n *Node) {
 		if err := p.Load(context.Background()); err != nil {
 			t.Fatalf("loading the .%s plugin: %v", tld, err)
 		}
+	}
+}
+
+// fillCache compiles wasm into the tests' compilation cache.
+func fillCache(t *testing.T, wasm []byte) {
+	t.Helper()
+	ctx := context.Background()
+	h := plugins.New(plugins.Config{PoolSize: 1, MemoEntries: -1, CacheDir: testCache})
+	defer h.Close(ctx)
+	if _, err := h.Load(ctx, wasm); err != nil {
+		t.Fatalf("compiling into the cache: %v", err)
 	}
 }
