@@ -236,3 +236,68 @@ func BenchmarkSteadyState(b *testing.B) {
 		}
 	}
 }
+
+// echoCode is the entry code of the smallest plugin that reads its input and
+// answers it: input_read(65536); output_set(65536, input_len()).
+var echoCode = concat(i32c(65536), []byte{0x10, 1}, i32c(65536), []byte{0x10, 0, 0x10, 2})
+
+//go:noinline
+func echoNative(mem, input []byte) []byte {
+	n := copy(mem, input)
+	return append([]byte(nil), mem[:n]...)
+}
+
+// BenchmarkHostShare measures what the host adds to every call, whatever
+// the plugin: a pooled call of a hand-written module that only reads its
+// input and answers it (three host calls, no work of its own; metered, as
+// every module is), against a native Go function doing the same work (copy
+// the input into a buffer, and out of it into a new output), in the same
+// run. host-p50-µs is the median time of a call, what every plugin call
+// pays on top of its own code; x-native-p50 its ratio to the native
+// function's median (timed in batches of 100: one call takes about a tick
+// of the clock).
+//
+//	go test -run '^$' -bench HostShare -benchtime 20000x ./internal/plugins/
+func BenchmarkHostShare(b *testing.B) {
+	in := validateInput(b)
+	ctx := context.Background()
+	p := load(b, newHost(b, Config{PoolSize: 1, MemoEntries: -1, CacheDir: cacheDir}), handModule(EntryValidate, echoCode))
+	res, err := p.Call(ctx, EntryValidate, in)
+	if err != nil || res.Status != 0 || string(res.Output) != string(in) {
+		b.Fatalf("the echo answered %d %v: %.80s", res.Status, err, res.Output)
+	}
+	mem := make([]byte, 2<<20)
+	for range 10000 { // warm the native side too (its heap's first spans)
+		echoNative(mem, in)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	const batch = 100
+	nlat := make([]time.Duration, 0, b.N/batch+1)
+	runtime.GC() // neither side pays for the garbage of the setup
+	for i := 0; i < b.N; i += batch {
+		t0 := time.Now()
+		for range batch {
+			if out := echoNative(mem, in); len(out) != len(in) {
+				b.Fatal(len(out))
+			}
+		}
+		nlat = append(nlat, time.Since(t0))
+	}
+	nativeNs := float64(percentile(nlat, 0.50).Nanoseconds()) / batch
+	lat := make([]time.Duration, 0, b.N)
+	runtime.GC()
+	for range b.N {
+		t0 := time.Now()
+		if _, err := p.Call(ctx, EntryValidate, in); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	b.StopTimer()
+	p50 := float64(percentile(lat, 0.50).Nanoseconds())
+	b.ReportMetric(p50/1000, "host-p50-µs")
+	b.ReportMetric(nativeNs, "native-ns/op")
+	b.ReportMetric(p50/nativeNs, "x-native-p50")
+	b.ReportMetric(float64(res.Fuel), "fuel/op")
+}

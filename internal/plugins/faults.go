@@ -17,12 +17,29 @@ import (
 type contentKey [32]byte
 
 func newContentKey(e Entry, content []byte) contentKey {
-	h := blake3.New(32, nil)
+	return contentKeyWith(blake3.New(32, nil), e, content)
+}
+
+// contentKeyWith is newContentKey with h, a new or reset 32-byte hasher.
+func contentKeyWith(h *blake3.Hasher, e Entry, content []byte) contentKey {
 	h.Write([]byte(e))
 	h.Write([]byte{0})
 	h.Write(content)
 	var k contentKey
 	h.Sum(k[:0])
+	return k
+}
+
+// contentKey is newContentKey with a hasher from h's pool: it runs at every
+// call.
+func (h *Host) contentKey(e Entry, content []byte) contentKey {
+	hs, _ := h.hashers.Get().(*blake3.Hasher)
+	if hs == nil {
+		hs = blake3.New(32, nil)
+	}
+	k := contentKeyWith(hs, e, content)
+	hs.Reset()
+	h.hashers.Put(hs)
 	return k
 }
 

@@ -1,6 +1,7 @@
 package plugins
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -383,5 +384,24 @@ func TestHostTablesKeptBigIntegers(t *testing.T) {
 	}
 	if err := hostTablesKept(in, json.RawMessage(`{"payload":{"size":9007199254740993},"x":1,"meta":{"price":1,"tld":"chaos"}}`)); err != nil {
 		t.Fatalf("the same tables in another order: %v", err)
+	}
+}
+
+// The content key of a call is hashed with a pooled hasher: it must name
+// the same content as newContentKey whatever the hasher hashed before
+// (longer inputs, several chunks, another entry point).
+func TestPooledContentKey(t *testing.T) {
+	h := New(Config{})
+	big := bytes.Repeat([]byte("abcdefghijklmnop"), 1<<16)
+	for _, n := range []int{1 << 20, 0, 1, 1023, 1024, 1025, 5000, 1 << 20, 63, 64, 65} {
+		for _, e := range []Entry{EntryValidate, EntrySplit} {
+			in := big[:n]
+			if got, want := h.contentKey(e, in), newContentKey(e, in); got != want {
+				t.Fatalf("%s, %d bytes: pooled %x, fresh %x", e, n, got, want)
+			}
+		}
+	}
+	if h.contentKey(EntryValidate, []byte("x")) == h.contentKey(EntrySplit, []byte("x")) {
+		t.Fatal("two entry points give one key")
 	}
 }

@@ -23,6 +23,9 @@ import (
 type Host struct {
 	cfg  Config
 	memo *memo
+	// hashers holds *blake3.Hasher for the content keys of calls (3 KiB
+	// each, which blake3.New puts on the heap).
+	hashers sync.Pool
 
 	mu        sync.Mutex
 	started   bool

@@ -257,18 +257,18 @@ func TestMemoAndFreshInstances(t *testing.T) {
 func TestMemoIsBounded(t *testing.T) {
 	m := newMemo(3, 1<<20)
 	for i := range 10 {
-		m.put(newMemoKey("h", EntryValidate, []byte{byte(i)}), Result{Output: []byte{byte(i)}})
+		m.put(newMemoKey("h", newContentKey(EntryValidate, []byte{byte(i)})), Result{Output: []byte{byte(i)}})
 	}
 	if m.len() != 3 {
 		t.Fatalf("memo holds %d entries, want 3", m.len())
 	}
-	if _, ok := m.get(newMemoKey("h", EntryValidate, []byte{9})); !ok {
+	if _, ok := m.get(newMemoKey("h", newContentKey(EntryValidate, []byte{9}))); !ok {
 		t.Fatal("the newest entry was evicted")
 	}
-	if _, ok := m.get(newMemoKey("h", EntryValidate, []byte{0})); ok {
+	if _, ok := m.get(newMemoKey("h", newContentKey(EntryValidate, []byte{0}))); ok {
 		t.Fatal("the oldest entry was kept")
 	}
-	if _, ok := m.get(newMemoKey("other", EntryValidate, []byte{9})); ok {
+	if _, ok := m.get(newMemoKey("other", newContentKey(EntryValidate, []byte{9}))); ok {
 		t.Fatal("the key must include the plugin hash")
 	}
 }

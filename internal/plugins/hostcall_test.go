@@ -49,6 +49,15 @@ const hostileDescribe = `{"tld":"hostile","name":"hostile","version":"1","summar
 // hostileModule is an ABI v1 module whose entry point loops forever in one
 // host call (body, from hostCalls); the other entry points answer at once.
 func hostileModule(entry Entry, body []byte) []byte {
+	// loop; <host call>; br 0; end
+	return handModule(entry, concat([]byte{0x03, 0x40}, body, []byte{0x0c, 0x00, 0x0b}))
+}
+
+// handModule is an ABI v1 module whose entry point runs code, then answers
+// status 0; describe answers hostileDescribe, the other entry points status
+// 1. Its functions 0-6 are the imports of hostCalls (input_len, input_read,
+// output_set, log, object_read, random_get, fd_write); its memory is 2 MiB.
+func handModule(entry Entry, entryCode []byte) []byte {
 	vec := func(items ...[]byte) []byte {
 		return concat(leb(uint32(len(items))), concat(items...))
 	}
@@ -87,8 +96,7 @@ func hostileModule(entry Entry, body []byte) []byte {
 		case n == "ron_abi_v1":
 			b = []byte{0x0b}
 		case n == entry:
-			// loop; <host call>; br 0; end; i32.const 0
-			b = concat([]byte{0x03, 0x40}, body, []byte{0x0c, 0x00, 0x0b}, i32c(0), []byte{0x0b})
+			b = concat(entryCode, i32c(0), []byte{0x0b})
 		case n == EntryDescribe:
 			b = concat(i32c(0), i32c(int32(len(hostileDescribe))), []byte{0x10, 2}, i32c(0), []byte{0x0b})
 		default:

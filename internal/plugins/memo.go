@@ -7,19 +7,15 @@ import (
 	"lukechampine.com/blake3"
 )
 
-// memoKey is the BLAKE3 of (plugin hash, entry point, input).
+// memoKey is the BLAKE3 of (plugin hash, the content key of the entry point
+// and input): the input is hashed once per call, for the fault book, and
+// the memo reuses that hash.
 type memoKey [32]byte
 
-func newMemoKey(hash string, e Entry, input []byte) memoKey {
-	h := blake3.New(32, nil)
-	h.Write([]byte(hash))
-	h.Write([]byte{0})
-	h.Write([]byte(e))
-	h.Write([]byte{0})
-	h.Write(input)
-	var k memoKey
-	h.Sum(k[:0])
-	return k
+func newMemoKey(hash string, in contentKey) memoKey {
+	b := make([]byte, 0, len(hash)+1+len(in))
+	b = append(append(append(b, hash...), 0), in[:]...)
+	return memoKey(blake3.Sum256(b))
 }
 
 // memo is a bounded LRU of call results. Plugins are pure functions of their

@@ -291,12 +291,15 @@ func (p *Plugin) call(ctx context.Context, e Entry, input []byte, o callOpts) (R
 		return Result{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrInputTooLarge, len(input), p.host.cfg.Limits.InputBytes)
 	}
 	// ck names the content faults are attributed to (nil for the host's own
-	// input), ik the whole input (what the plugin answered well).
+	// input), ik the whole input (what the plugin answered well). Each is
+	// one hash of its bytes, and the whole input is hashed once: the memo's
+	// key is made from ik.
+	ik := p.host.contentKey(e, input)
 	var ck *contentKey
 	if !o.own {
-		k := newContentKey(e, o.content)
-		if o.content == nil {
-			k = newContentKey(e, input)
+		k := ik
+		if o.content != nil {
+			k = p.host.contentKey(e, o.content)
 		}
 		ck = &k
 		if fe, at, ok := p.book.marked(k); ok {
@@ -307,15 +310,11 @@ func (p *Plugin) call(ctx context.Context, e Entry, input []byte, o callOpts) (R
 			return Result{}, &cp
 		}
 	}
-	ik := newContentKey(e, input)
-	if ck != nil && o.content == nil {
-		ik = *ck
-	}
 	memo := p.host.memo
 	memoize := o.memoize && memo != nil && e != EntryResolve
 	var key memoKey
 	if memoize {
-		key = newMemoKey(p.hash, e, input)
+		key = newMemoKey(p.hash, ik)
 		if r, ok := memo.get(key); ok {
 			p.calls.Add(1)
 			p.memoHits.Add(1)
