@@ -175,6 +175,90 @@ func TestLiarIsCaughtAndFetchCompletes(t *testing.T) {
 	}
 }
 
+// TestLiarAfterHonestBytes: a provider serves honest bytes, lies once in
+// the middle of a range, then serves honest bytes again, which its stream
+// receives ahead of the sink. What it sent before the lie stays written,
+// nothing it sent from the lie on is kept (not even the honest bytes after
+// it), it is banned, and the rest comes from the honest provider.
+func TestLiarAfterHonestBytes(t *testing.T) {
+	data := randomBytes(31, 9<<20+12345)
+	const honestBytes = 2<<20 + 100<<10 // inside a range, not on a batch boundary
+	liar := newNode(t, Config{}, nil)
+	honest := newNode(t, Config{}, nil)
+	var c cid.CID
+	for _, n := range []*node{liar, honest} {
+		c = n.put(t, data)
+	}
+	liar.src.set(func(m *testSource) { m.lie, m.lieAfter, m.lieOnce = true, honestBytes, true })
+	// One provider at a time, the liar first, on one stream (so that its
+	// reads, and lieAfter, come in order): it serves until it is caught.
+	client := newNode(t, Config{Span: 1 << 20, MaxProviders: 1, StreamsPerProvider: 1}, nil)
+	stats, err := client.fetch(t, c, liar, honest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client.has(t, c, data)
+	if !slices.Equal(stats.Liars, []peer.ID{liar.h.ID()}) || !client.svc.Banned(liar.h.ID()) {
+		t.Fatalf("liars %v, banned %v: want the liar caught", stats.Liars, client.svc.Banned(liar.h.ID()))
+	}
+	if got := stats.PerPeer[liar.h.ID()]; got > honestBytes {
+		t.Fatalf("%d bytes kept from the liar, which was honest for only %d", got, honestBytes)
+	}
+	if stats.PerPeer[liar.h.ID()]+stats.PerPeer[honest.h.ID()] != int64(len(data)) || stats.Retries == 0 {
+		t.Fatalf("stats %+v: want the honest provider to fill the rest", stats)
+	}
+}
+
+// failingSink is an Ingest whose writes fail with errDisk after ok of them.
+type failingSink struct {
+	*store.Ingest
+	mu sync.Mutex
+	ok int
+}
+
+var errDisk = errors.New("disk on fire")
+
+func (s *failingSink) WriteGroups(off int64, p []byte) error {
+	s.mu.Lock()
+	fail := s.ok <= 0
+	s.ok--
+	s.mu.Unlock()
+	if fail {
+		return errDisk
+	}
+	return s.Ingest.WriteGroups(off, p)
+}
+
+// TestSinkFailureStopsFetch: a sink that fails (not corruption) ends the
+// whole fetch with its error; the provider is not blamed.
+func TestSinkFailureStopsFetch(t *testing.T) {
+	data := randomBytes(32, 6<<20)
+	srv := newNode(t, Config{}, nil)
+	c := srv.put(t, data)
+	client := newNode(t, Config{Span: testSpan}, nil)
+	ctx := context.Background()
+	size, ob, err := client.svc.Outboard(ctx, c, []peer.AddrInfo{srv.info()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := client.st.NewIngest(ctx, c, size, ob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Abort()
+	before := client.svc.Score(srv.h.ID())
+	stats, err := client.svc.Fetch(ctx, c, &failingSink{Ingest: in, ok: 3}, []peer.AddrInfo{srv.info()})
+	if !errors.Is(err, errDisk) {
+		t.Fatalf("Fetch with a failing sink: %v", err)
+	}
+	if stats.Bytes != 3*testSpan || in.Done() {
+		t.Fatalf("stats %+v: want exactly the 3 writes before the failure", stats)
+	}
+	if client.svc.Banned(srv.h.ID()) || client.svc.Score(srv.h.ID()) < before {
+		t.Fatal("the provider was blamed for the sink's failure")
+	}
+}
+
 func TestOutboardLiars(t *testing.T) {
 	data := randomBytes(4, 3*store.GroupSize+100)
 	forger := newNode(t, Config{}, nil)   // flips a bit in a parent node

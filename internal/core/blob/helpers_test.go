@@ -167,8 +167,13 @@ func randomBytes(seed uint64, size int) []byte {
 type testSource struct {
 	st *store.Store
 	mu sync.Mutex
-	// lie flips a bit in every range it serves.
-	lie bool
+	// lie flips a bit in every Read once readers have served lieAfter bytes
+	// in total (honest bytes first, then lies); with lieOnce only in the
+	// first such Read (honest bytes again after it).
+	lie      bool
+	lieAfter int64
+	lieOnce  bool
+	lied     bool
 	// outboardHook may replace what Outboard returns.
 	outboardHook func(size int64, ob []byte) (int64, []byte)
 	// onBytes, when set, is called by every Read once readers have served
@@ -229,6 +234,9 @@ func (r *testReader) Read(p []byte) (int, error) {
 	if hook != nil && !fire {
 		p = p[:min(int64(len(p)), m.afterBytes-m.served)]
 	}
+	if r.lie && m.served < m.lieAfter {
+		p = p[:min(int64(len(p)), m.lieAfter-m.served)] // honest up to lieAfter exactly
+	}
 	m.mu.Unlock()
 	if fire {
 		if err := hook(r.ctx); err != nil {
@@ -236,10 +244,11 @@ func (r *testReader) Read(p []byte) (int, error) {
 		}
 	}
 	n, err := r.rc.Read(p)
-	if r.lie && n > 0 {
-		p[n/2] ^= 1
-	}
 	m.mu.Lock()
+	if r.lie && n > 0 && m.served >= m.lieAfter && !(m.lieOnce && m.lied) {
+		p[n/2] ^= 1
+		m.lied = true
+	}
 	m.served += int64(n)
 	m.mu.Unlock()
 	return n, err
