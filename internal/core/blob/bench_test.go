@@ -21,6 +21,7 @@ import (
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	tcp "github.com/libp2p/go-libp2p/p2p/transport/tcp"
 
+	"github.com/ronhost/ronhost/internal/core/overlay"
 	"github.com/ronhost/ronhost/internal/core/store"
 )
 
@@ -102,6 +103,59 @@ func rawTCPCopy(b *testing.B, size int64) (time.Duration, time.Duration) {
 	return wall, cpu
 }
 
+// rawTCPFsync moves size bytes over a 127.0.0.1 TCP connection in 1 MiB
+// writes into a file in dir with write and a final fsync: the physical
+// limit of receiving an object into a store (a fetch and its Commit).
+func rawTCPFsync(b *testing.B, size int64, dir string) time.Duration {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	sent := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			sent <- err
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 1<<20)
+		for left := size; left > 0; left -= int64(len(buf)) {
+			if _, err := c.Write(buf[:min(left, int64(len(buf)))]); err != nil {
+				sent <- err
+				return
+			}
+		}
+		sent <- nil
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	name := filepath.Join(dir, "tcp-fsync")
+	f, err := os.Create(name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer os.Remove(name)
+	defer f.Close()
+	t0 := time.Now()
+	n, err := io.CopyBuffer(struct{ io.Writer }{f}, io.LimitReader(c, size), make([]byte, 1<<20))
+	if err == nil {
+		err = f.Sync()
+	}
+	wall := time.Since(t0)
+	if err != nil || n != size {
+		b.Fatalf("raw copy to a file: %d bytes, %v", n, err)
+	}
+	if err := <-sent; err != nil {
+		b.Fatal(err)
+	}
+	return wall
+}
+
 // streamCopy moves size bytes on one libp2p stream from src to dst, memory
 // to memory: what the transport (security, yamux) costs without the
 // protocol, the verification or the disk.
@@ -144,7 +198,10 @@ var benchTransports = []struct {
 	listen string
 	opts   []libp2p.Option
 }{
-	{"tcp-tls", "/ip4/127.0.0.1/tcp/0", []libp2p.Option{libp2p.Transport(tcp.NewTCPTransport), libp2p.Security(tls.ID, tls.New)}},
+	// The node's TLS (internal/core/overlay's: libp2p's with batched
+	// records), then libp2p's own for comparison.
+	{"tcp-tls", "/ip4/127.0.0.1/tcp/0", []libp2p.Option{libp2p.Transport(tcp.NewTCPTransport), libp2p.Security(tls.ID, overlay.TLS)}},
+	{"tcp-libp2ptls", "/ip4/127.0.0.1/tcp/0", []libp2p.Option{libp2p.Transport(tcp.NewTCPTransport), libp2p.Security(tls.ID, tls.New)}},
 	{"tcp-noise", "/ip4/127.0.0.1/tcp/0", []libp2p.Option{libp2p.Transport(tcp.NewTCPTransport), libp2p.Security(noise.ID, noise.New)}},
 	{"quic", "/ip4/127.0.0.1/udp/0/quic-v1", []libp2p.Option{libp2p.Transport(quic.NewTransport)}},
 }
@@ -153,7 +210,9 @@ var benchTransports = []struct {
 // 127.0.0.1 from a store on disk into an Ingest on disk (Outboard, NewIngest,
 // Fetch; ns/op is their mean) and reports it as a ratio to a raw TCP copy of
 // as many bytes on 127.0.0.1 measured in the same run ("ratio", throughput
-// over throughput). Also reported: the same bytes on one libp2p stream of the
+// over throughput), and the fetch with its Commit (fsync included) as a
+// ratio to a raw TCP copy of as many bytes into a file with write and fsync
+// ("fsync_ratio"). Also reported: the same bytes on one libp2p stream of the
 // same hosts with no protocol, verification or disk ("p2p_ratio", the
 // transport's own ceiling), the mean CPU time each took ("*_cpu_s", both ends
 // in this process), and Commit's mean time (its fsync of the whole file,
@@ -209,6 +268,7 @@ func BenchmarkFetch1GiB(b *testing.B) {
 			b.SetBytes(size)
 			var rawCPU, p2pCPU, fetchCPU, commit time.Duration
 			raw, p2p, fetch := time.Duration(1<<63-1), time.Duration(1<<63-1), time.Duration(1<<63-1)
+			rawFsync, stored := time.Duration(1<<63-1), time.Duration(1<<63-1) // raw TCP+fsync; fetch+Commit
 			b.ResetTimer()
 			for i := range b.N {
 				b.StopTimer()
@@ -216,6 +276,7 @@ func BenchmarkFetch1GiB(b *testing.B) {
 				raw, rawCPU = min(raw, w), rawCPU+cpu
 				w, cpu = streamCopy(b, hp, hc, size)
 				p2p, p2pCPU = min(p2p, w), p2pCPU+cpu
+				rawFsync = min(rawFsync, rawTCPFsync(b, size, dir))
 				cdir := filepath.Join(dir, tr.name+"-"+strconv.Itoa(i))
 				cs, err := store.Open(ctx, cdir, store.Options{})
 				if err != nil {
@@ -235,7 +296,8 @@ func BenchmarkFetch1GiB(b *testing.B) {
 				if _, err := sc.Fetch(ctx, c, in, providers); err != nil {
 					b.Fatal(err)
 				}
-				fetch, fetchCPU = min(fetch, time.Since(t0)), fetchCPU+cpuTime()-cpu0
+				fd := time.Since(t0)
+				fetch, fetchCPU = min(fetch, fd), fetchCPU+cpuTime()-cpu0
 
 				b.StopTimer()
 				t1 := time.Now()
@@ -243,6 +305,7 @@ func BenchmarkFetch1GiB(b *testing.B) {
 					b.Fatal(err)
 				}
 				commit += time.Since(t1)
+				stored = min(stored, fd+time.Since(t1))
 				cs.Close()
 				os.RemoveAll(cdir)
 				b.StartTimer()
@@ -251,6 +314,8 @@ func BenchmarkFetch1GiB(b *testing.B) {
 			n := float64(b.N)
 			b.ReportMetric(raw.Seconds()/fetch.Seconds(), "ratio")
 			b.ReportMetric(raw.Seconds()/p2p.Seconds(), "p2p_ratio")
+			b.ReportMetric(rawFsync.Seconds()/stored.Seconds(), "fsync_ratio")
+			b.ReportMetric(float64(size)/rawFsync.Seconds()/1e6, "tcp_fsync_MB/s")
 			b.ReportMetric(float64(size)/raw.Seconds()/1e6, "tcp_MB/s")
 			b.ReportMetric(float64(size)/p2p.Seconds()/1e6, "p2p_MB/s")
 			b.ReportMetric(float64(size)/fetch.Seconds()/1e6, "fetch_MB/s")

@@ -161,7 +161,9 @@ func (o *Overlay) buildHost(key crypto.PrivKey, cfg Config) (host.Host, error) {
 		libp2p.Transport(quic.NewTransport),
 		// TLS first: measured here (core/blob's Fetch1GiB benchmark), a
 		// Noise stream costs 38% more CPU per byte than TLS with AES-GCM.
-		libp2p.Security(libp2ptls.ID, libp2ptls.New),
+		// TLS is libp2p's, with its records written and read in batches
+		// (tlsconn.go).
+		libp2p.Security(libp2ptls.ID, TLS),
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.SwarmOpts(swarm.WithDialRanker(preferTCP)),
 		libp2p.ConnectionManager(cm),
