@@ -29,6 +29,7 @@ func main() {
 	dir := flag.String("dir", "", "where the data directories go (default: a new directory under $TMPDIR, removed at the end)")
 	deadline := flag.Duration("deadline", 20*time.Minute, "give up after this long")
 	serveDir := flag.String("fileserver", "", "internal: serve this directory with http.FileServer on a loopback port, print the address, run until killed")
+	only := flag.String("only", "", "run only this part: \"p2p\" (node to node, with its limits; A starts once, warm)")
 	blobPkg := flag.String("blobpkg", "./internal/core/blob", "the package whose in-process fetch benchmark (BenchmarkFetch1GiB/tcp-tls) node to node is compared with, built with `go test -c`; empty: skip that comparison")
 	flag.Parse()
 	if *serveDir != "" {
@@ -52,7 +53,11 @@ func main() {
 	ctx, cancel := context.WithTimeout(ctx, *deadline)
 	defer cancel()
 
-	b := &bench{bin: *bin, size: size, rounds: rounds, out: os.Stdout, blobPkg: *blobPkg}
+	b := &bench{bin: *bin, size: size, rounds: rounds, out: os.Stdout, blobPkg: *blobPkg, only: *only}
+	if b.only != "" && b.only != "p2p" {
+		fmt.Fprintf(os.Stderr, "nodebench: -only %q: the parts are: p2p\n", b.only)
+		os.Exit(2)
+	}
 	if abs, err := filepath.Abs(b.bin); err == nil {
 		b.bin = abs
 	}
@@ -95,6 +100,7 @@ type bench struct {
 	rounds  int
 	out     io.Writer
 	blobPkg string
+	only    string // "": every part; "p2p": node to node only
 
 	mu    sync.Mutex
 	procs []*proc
@@ -168,6 +174,9 @@ func (b *bench) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if b.only == "p2p" {
+		return b.nodeToNode(ctx, a, aData, file, put.CID, plain)
+	}
 	a.stop()
 	var warm []time.Duration
 	for i := range 5 {
@@ -201,15 +210,22 @@ func (b *bench) run(ctx context.Context) error {
 		return fmt.Errorf("%w\nA's log:\n%s", err, a.log())
 	}
 
+	return b.nodeToNode(ctx, a, aData, file, put.CID, plain)
+}
+
+// nodeToNode measures a fresh B fetching the object (c, stored on A) through
+// its gateway, then (unless -only p2p) the first fetches.
+func (b *bench) nodeToNode(ctx context.Context, a *proc, aData, file, c, plain string) error {
 	// Node to node: a fresh B joins through A and fetches the object
 	// through its gateway, against a loopback TCP copy of the same file.
+	aCache := filepath.Join(b.root, "a-cache")
 	ri, err := readRunInfo(aData)
 	if err != nil {
 		return err
 	}
 	boot, _ := json.Marshal(ri.P2P)
 	bootA := fmt.Sprintf("[overlay]\nbootstrap = %s\n", boot)
-	var p2p, tcpDiscard, tcpFsync, inProc []float64
+	var p2p, tcpDiscard, tcpFsync, inProc, p2pCPU, inProcCPU []float64
 	var bNode *proc
 	blobTest, err := b.buildBlobTest(ctx)
 	if err != nil {
@@ -224,14 +240,23 @@ func (b *bench) run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := waitFor(ctx, 60*time.Second, func() bool { return copies(bn.api, put.CID) > 0 }); err != nil {
-			return fmt.Errorf("node B never saw a provider of %s: %w\nB's log:\n%s", put.CID, err, bn.log())
+		if err := waitFor(ctx, 60*time.Second, func() bool { return copies(bn.api, c) > 0 }); err != nil {
+			return fmt.Errorf("node B never saw a provider of %s: %w\nB's log:\n%s", c, err, bn.log())
 		}
-		d, n, err := getAll(ctx, bn.api+"/o/"+put.CID, "")
+		cpu0, err := procsCPU(a, bn)
+		if err != nil {
+			return err
+		}
+		d, n, err := getAll(ctx, bn.api+"/o/"+c, "")
 		if err != nil || n != b.size {
 			return fmt.Errorf("node B's GET: %d bytes: %v\nB's log:\n%s", n, err, bn.log())
 		}
+		cpu1, err := procsCPU(a, bn)
+		if err != nil {
+			return err
+		}
 		p2p = append(p2p, mbps(b.size, d))
+		p2pCPU = append(p2pCPU, (cpu1-cpu0).Seconds()*1e3/(float64(b.size)/1e6))
 		dd, err := tcpCopy(ctx, file, "")
 		if err != nil {
 			return err
@@ -243,11 +268,12 @@ func (b *bench) run(ctx context.Context) error {
 		}
 		tcpFsync = append(tcpFsync, mbps(b.size, df))
 		if blobTest != "" {
-			v, err := b.blobFetch(ctx, blobTest)
+			v, cpu, err := b.blobFetch(ctx, blobTest)
 			if err != nil {
 				return err
 			}
 			inProc = append(inProc, v)
+			inProcCPU = append(inProcCPU, cpu*1e3/(float64(b.size)/1e6))
 		}
 		if r < b.rounds-1 {
 			bn.stop()
@@ -262,11 +288,18 @@ func (b *bench) run(ctx context.Context) error {
 	b.report("", "", "TCP copy + write + fsync", fmt.Sprintf("%.0f MB/s", medianF(tcpFsync)), fmt.Sprintf("%.2f", pm/medianF(tcpFsync)), "goal >= 0.5")
 	if len(inProc) > 0 {
 		b.report("", "", "internal/core/blob Fetch in-process", fmt.Sprintf("%.0f MB/s", medianF(inProc)), fmt.Sprintf("%.2f", pm/medianF(inProc)), "goal >= 0.8")
+		// CPU time per MB is steadier than time on a loaded machine: the
+		// in-process fetch's (both ends) over A's and B's during the GET.
+		cm, im := medianF(p2pCPU), medianF(inProcCPU)
+		b.report("node-to-node CPU of A and B per MB (median)", fmt.Sprintf("%.2f ms", cm), "in-process Fetch CPU per MB", fmt.Sprintf("%.2f ms", im), fmt.Sprintf("%.2f", im/cm), "")
 	}
 
 	// First fetch of fresh 4 KiB objects: each is stored on A and asked of
 	// B's gateway at once; every tenth try a third node C joins (through A
 	// and B) and is killed just before, so B has a peer that just left.
+	if b.only == "p2p" {
+		return nil
+	}
 	return b.firstFetch(ctx, a, bNode, aCache, bootA, plain+"/small.bin")
 }
 
@@ -405,22 +438,30 @@ func (b *bench) buildBlobTest(ctx context.Context) (string, error) {
 
 // blobFetch runs the blob package's in-process fetch benchmark once
 // (two libp2p hosts over TCP and TLS in one process, store to ingest, the
-// same size as the node's object) and returns its fetch_MB/s.
-func (b *bench) blobFetch(ctx context.Context, test string) (float64, error) {
+// same size as the node's object) and returns its fetch_MB/s and
+// fetch_cpu_s.
+func (b *bench) blobFetch(ctx context.Context, test string) (mbps, cpu float64, err error) {
 	cmd := exec.CommandContext(ctx, test, "-test.run", "^$", "-test.bench", "Fetch1GiB/tcp-tls", "-test.benchtime", "1x")
 	cmd.Env = append(os.Environ(), fmt.Sprintf("RON_BLOB_BENCH_MIB=%d", b.size>>20))
 	cmd.Dir = b.root
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return 0, fmt.Errorf("nodebench: the blob benchmark: %w\n%s", err, out)
+		return 0, 0, fmt.Errorf("nodebench: the blob benchmark: %w\n%s", err, out)
 	}
 	fields := strings.Fields(string(out))
-	for i, f := range fields {
-		if f == "fetch_MB/s" && i > 0 {
-			return strconv.ParseFloat(fields[i-1], 64)
+	metric := func(name string) (float64, error) {
+		for i, f := range fields {
+			if f == name && i > 0 {
+				return strconv.ParseFloat(fields[i-1], 64)
+			}
 		}
+		return 0, fmt.Errorf("nodebench: the blob benchmark reported no %s:\n%s", name, out)
 	}
-	return 0, fmt.Errorf("nodebench: the blob benchmark reported no fetch_MB/s:\n%s", out)
+	if mbps, err = metric("fetch_MB/s"); err != nil {
+		return 0, 0, err
+	}
+	cpu, err = metric("fetch_cpu_s")
+	return mbps, cpu, err
 }
 
 // report prints one figure.
@@ -696,6 +737,32 @@ func writeRandom(path string, size int64, seed uint64) error {
 		return err
 	}
 	return f.Close()
+}
+
+// procsCPU is the user+system CPU time the processes have used so far.
+func procsCPU(ps ...*proc) (time.Duration, error) {
+	var total time.Duration
+	for _, p := range ps {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+		if err != nil {
+			return 0, fmt.Errorf("nodebench: the CPU time of %s: %w", p.name, err)
+		}
+		// The fields after the command's closing parenthesis: utime and
+		// stime are the 12th and 13th, in clock ticks (100 a second).
+		_, rest, ok := strings.Cut(string(b), ") ")
+		f := strings.Fields(rest)
+		if !ok || len(f) < 13 {
+			return 0, fmt.Errorf("nodebench: /proc/%d/stat: unexpected %q", p.cmd.Process.Pid, b)
+		}
+		for _, v := range f[11:13] {
+			ticks, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("nodebench: /proc/%d/stat: %w", p.cmd.Process.Pid, err)
+			}
+			total += time.Duration(ticks) * 10 * time.Millisecond
+		}
+	}
+	return total, nil
 }
 
 // rssMiB reads VmRSS of pid.

@@ -120,7 +120,7 @@ func TestPluginsLoadAtFirstUse(t *testing.T) {
 // requests of their TLDs would but without a request's deadline: the tests
 // that are not about loading start from loaded plugins (a cold compile
 // under -race on a busy machine can outlast a request's 30 s).
-func loadPlugins(t *testing.T, n *Node) {
+func loadPlugins(t testing.TB, n *Node) {
 	t.Helper()
 	for _, tld := range n.Router().TLDs() {
 		p, err := n.Router().Plugin(tld)

@@ -34,7 +34,7 @@ var notesWasm = struct {
 }{}
 
 // notesPlugin is the SDK's example plugin for .notes (it has a resolver).
-func notesPlugin(t *testing.T) []byte {
+func notesPlugin(t testing.TB) []byte {
 	t.Helper()
 	notesWasm.Do(func() { notesWasm.b = wasmbuild.ForTest(t, "../../../sdk-wasm/examples/notes/wasm") })
 	if notesWasm.b == nil {
@@ -44,13 +44,13 @@ func notesPlugin(t *testing.T) []byte {
 }
 
 // startNode runs an in-process node with the .notes plugin on 127.0.0.1:0.
-func startNode(t *testing.T, edit func(*config.Config)) (*Node, string, string) {
+func startNode(t testing.TB, edit func(*config.Config)) (*Node, string, string) {
 	t.Helper()
 	return startNodeAt(t, t.TempDir(), edit)
 }
 
 // startNodeAt is startNode on the data directory dir.
-func startNodeAt(t *testing.T, dir string, edit func(*config.Config)) (*Node, string, string) {
+func startNodeAt(t testing.TB, dir string, edit func(*config.Config)) (*Node, string, string) {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Node.Listen = "127.0.0.1:0"
