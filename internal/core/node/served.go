@@ -64,6 +64,30 @@ func (r *servedReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// WriteTo lets the blob server write the store reader's verified batches
+// straight to the stream (io.CopyBuffer uses it) when nothing paces them:
+// without it every byte served would be copied once more, through the
+// server's buffer. With serve_rate, the bytes go through Read, paced.
+func (r *servedReader) WriteTo(w io.Writer) (int64, error) {
+	wt, ok := r.ReadCloser.(io.WriterTo)
+	if r.s.limit != nil || !ok {
+		return io.Copy(w, struct{ io.Reader }{r})
+	}
+	return wt.WriteTo(countingWriter{w: w, c: r.s.counter})
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	c prometheus.Counter
+}
+
+func (cw countingWriter) Write(p []byte) (int, error) {
+	n, err := cw.w.Write(p)
+	cw.c.Add(float64(n))
+	return n, err
+}
+
 // busCollectors expose the bus's running totals (bus.Stats).
 func busCollectors(b *bus.Bus) []prometheus.Collector {
 	counter := func(name, help string, v func(bus.Stats) uint64) prometheus.Collector {

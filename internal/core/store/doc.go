@@ -21,8 +21,9 @@
 // want outboards split into pages.)
 // 64 KiB groups let the hasher use all 16 SIMD lanes and keep outboards small
 // while a range read only ever hashes at most 64 KiB it did not ask for at
-// each end. Every read verifies the groups it touches against the outboard and
-// the CID before returning a byte (ErrCorrupt otherwise). Slice writes Bao
+// each end. Every read of a stored object verifies the groups it touches
+// against the outboard and the CID before returning a byte (ErrCorrupt
+// otherwise). Slice writes Bao
 // slice encodings (bao.VerifySlice checks them against the CID alone).
 //
 // # Small objects
@@ -63,7 +64,9 @@
 // writing a byte of it, so the file only ever holds verified bytes, and a
 // call with a bad group writes nothing. Missing and Done say what is left.
 // ReadRange on an Ingest blocks until each group it needs is there, so a
-// response streams while a fetch fills the object. Writers start write-back
+// response streams while a fetch fills the object; it returns the groups as
+// written, without hashing them a second time (they were verified in memory
+// just before they were written, during the same fetch). Writers start write-back
 // of the written prefix as it grows, as Put's writer does. Commit, once every
 // group is present, syncs the file and goes through Put's commit step (above):
 // same guarantees. Abort, or Close of the Store, removes the file, gives the

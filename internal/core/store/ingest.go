@@ -314,9 +314,12 @@ func (in *Ingest) Done() bool {
 
 // ReadRange returns a reader of length bytes from off (length < 0: to the
 // end) that blocks until each group it needs has been verified and written,
-// and then returns its bytes (the bytes of a file are verified again as they
-// are read, as Store.ReadRange does), so an HTTP response can stream while a
-// fetch fills the object. Read fails with an error wrapping ErrAborted once
+// and then returns its bytes, so an HTTP response can stream while a fetch
+// fills the object. They are not hashed a second time: the file holds only
+// groups this Ingest verified in memory (WriteGroups) just before it wrote
+// them, read back while the fetch runs; the object once committed is read
+// as every stored object is, verified on every read (Store.ReadRange). The
+// reader writes itself (io.WriterTo) from its buffer. Read fails with an error wrapping ErrAborted once
 // the Ingest is aborted, and with ctx.Err() when ctx ends while it waits.
 // A reader opened before Commit keeps working after it; after Commit,
 // ReadRange reads the stored object (Store.ReadRange).
@@ -400,6 +403,30 @@ func (r *ingestReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// WriteTo writes the rest of the range to w as its groups arrive, straight
+// from the reader's buffer (io.Copy uses it).
+func (r *ingestReader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		if len(r.pending) > 0 {
+			n, err := w.Write(r.pending)
+			total += int64(n)
+			r.pending = r.pending[n:]
+			if err != nil {
+				return total, err
+			}
+			continue
+		}
+		if r.err != nil {
+			return total, r.err
+		}
+		if r.pos >= r.end {
+			return total, nil
+		}
+		r.pending, r.err = r.next()
+	}
+}
+
 // next waits for the group at pos and returns the verified bytes from pos
 // to the end of the run of present groups that follows (at most readBatch).
 func (r *ingestReader) next() ([]byte, error) {
@@ -411,15 +438,17 @@ func (r *ingestReader) next() ([]byte, error) {
 		return nil, err
 	}
 	gstart, gend := g*GroupSize, min((g+n)*GroupSize, in.size)
+	// Verified when written (WriteGroups), never written again.
 	var span []byte
 	if in.f == nil {
-		span = in.buf[gstart:gend] // verified when written, never written again
+		span = in.buf[gstart:gend]
 	} else {
 		if r.buf == nil {
 			r.buf = in.s.batchBuf()
 		}
-		if span, err = verifiedSpan(in.f, in.ob, in.c, r.buf, gstart, gend); err != nil {
-			return nil, err
+		span = r.buf[:gend-gstart]
+		if n, err := in.f.ReadAt(span, gstart); n < len(span) {
+			return nil, fmt.Errorf("store: reading bytes %d-%d of %s being received: %w", gstart, gend-1, in.c, err)
 		}
 	}
 	from, to := r.pos-gstart, min(r.end, gend)-gstart

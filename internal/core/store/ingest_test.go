@@ -392,6 +392,109 @@ func TestIngestReadRangeStreams(t *testing.T) {
 	}
 }
 
+// presentWriter is an ingest reader's destination that checks, at every
+// Write, that each byte it gets belongs to a group the Ingest holds
+// verified and written.
+type presentWriter struct {
+	t   *testing.T
+	in  *Ingest
+	off int64 // where the next byte sits in the object
+	got []byte
+}
+
+func (w *presentWriter) Write(p []byte) (int, error) {
+	w.in.mu.Lock()
+	for g := w.off / GroupSize; g*GroupSize < w.off+int64(len(p)); g++ {
+		if w.in.groups[g] != groupPresent {
+			w.t.Errorf("bytes of group %d went out before it was written (state %d)", g, w.in.groups[g])
+		}
+	}
+	w.in.mu.Unlock()
+	w.off += int64(len(p))
+	w.got = append(w.got, p...)
+	return len(p), nil
+}
+
+// TestIngestWriteToStreams: an ingest reader writes itself (io.WriterTo,
+// what the gateway and io.Copy use) as groups arrive in random order, never
+// a byte of a group not yet verified and written; a refused (corrupt) group
+// is not streamed, the reader waits for the good one; an Abort ends it with
+// ErrAborted after what it had written.
+func TestIngestWriteToStreams(t *testing.T) {
+	ctx := context.Background()
+	s := openT(t, t.TempDir(), Options{})
+	n := int64(40*GroupSize + 123)
+	data := randBytes(21, int(n))
+	in := newIngestT(t, s, data)
+	off := int64(3*GroupSize + 5)
+	rc, err := in.ReadRange(ctx, off, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wt, ok := rc.(io.WriterTo)
+	if !ok {
+		t.Fatalf("%T is not an io.WriterTo", rc)
+	}
+	w := &presentWriter{t: t, in: in, off: off}
+	done := make(chan error, 1)
+	go func() {
+		_, err := wt.WriteTo(w)
+		done <- err
+	}()
+	// A lying peer's version of group 3 (the reader's first) is refused
+	// and never streamed: the reader is still waiting for it.
+	bad := bytes.Clone(data[3*GroupSize : 4*GroupSize])
+	bad[100] ^= 1
+	if err := in.WriteGroups(3*GroupSize, bad); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("a corrupt group: %v", err)
+	}
+	poll.Until(t, "the reader to wait for group 3", func() bool { return in.waiters() == 1 })
+	rng := rand.New(rand.NewPCG(21, 1))
+	us := units(rng, n)
+	rng.Shuffle(len(us), func(i, j int) { us[i], us[j] = us[j], us[i] })
+	for _, u := range us {
+		if err := in.WriteGroups(u[0], data[u[0]:u[1]]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(w.got, data[off:]) {
+		t.Fatalf("streamed %d bytes, not the object's %d from %d", len(w.got), n-off, off)
+	}
+	rc.Close()
+	if _, err := in.Commit(ctx, PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Aborted half-way: WriteTo fails with ErrAborted, having written only
+	// the groups that were there.
+	data2 := randBytes(22, int(10*GroupSize))
+	in2 := newIngestT(t, s, data2)
+	rc2, err := in2.ReadRange(ctx, 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc2.Close()
+	if err := in2.WriteGroups(0, data2[:4*GroupSize]); err != nil {
+		t.Fatal(err)
+	}
+	w2 := &presentWriter{t: t, in: in2}
+	go func() {
+		_, err := rc2.(io.WriterTo).WriteTo(w2)
+		done <- err
+	}()
+	poll.Until(t, "the reader to wait for group 4", func() bool { return in2.waiters() == 1 })
+	in2.Abort()
+	if err := <-done; !errors.Is(err, ErrAborted) {
+		t.Fatalf("WriteTo after Abort: %v, want ErrAborted", err)
+	}
+	if !bytes.Equal(w2.got, data2[:4*GroupSize]) {
+		t.Fatalf("before the Abort: %d bytes streamed, want the %d written", len(w2.got), 4*GroupSize)
+	}
+}
+
 // TestIngestAbort: Abort wakes readers with ErrAborted, leaves nothing in
 // tmp/, gives the quota back, and every later call fails.
 func TestIngestAbort(t *testing.T) {
