@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -132,13 +133,26 @@ func (c *batchConn) release() {
 // write of the socket.
 type batchedConn struct {
 	sec.SecureConn
-	bc *batchConn
-	mu sync.Mutex // one Write at a time
+	bc      *batchConn
+	mu      sync.Mutex  // one Write at a time
+	writing atomic.Bool // a Write is in progress
+}
+
+// Close closes the connection. As crypto/tls does for a Write in flight, it
+// then closes the socket first (which breaks the Write) instead of sending
+// close_notify behind it: a peer that stopped reading cannot hold it up.
+func (s *batchedConn) Close() error {
+	if s.writing.Load() {
+		s.bc.Conn.Close()
+	}
+	return s.SecureConn.Close()
 }
 
 func (s *batchedConn) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.writing.Store(true)
+	defer s.writing.Store(false)
 	bc := s.bc
 	buf := bc.get()
 	bc.mu.Lock()

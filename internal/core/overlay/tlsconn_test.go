@@ -15,6 +15,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/sec"
 	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
+
+	"github.com/ronhost/ronhost/internal/poll"
 )
 
 // countingConn counts the writes and reads that reach the socket.
@@ -218,5 +220,26 @@ func TestTLSGarbage(t *testing.T) {
 	client.conn.Conn.Close()
 	if _, err := server.sc.Read(make([]byte, 1024)); err == nil {
 		t.Fatal("a truncated record read as data")
+	}
+}
+
+// TestTLSCloseBreaksStuckWrite: a peer that stops reading leaves a Write
+// stuck on the socket (its records gathered, their one socket write
+// blocked); Close returns and the Write fails, as with crypto/tls alone.
+func TestTLSCloseBreaksStuckWrite(t *testing.T) {
+	client, server := newTLSSide(t, true), newTLSSide(t, true)
+	tlsPair(t, client, server)
+	client.conn.Conn.(*net.TCPConn).SetWriteBuffer(16 << 10)
+	server.conn.Conn.(*net.TCPConn).SetReadBuffer(16 << 10)
+	before := client.conn.writes.Load()
+	done := make(chan error, 1)
+	go func() {
+		_, err := client.sc.Write(make([]byte, 8<<20)) // far more than both socket buffers hold
+		done <- err
+	}()
+	poll.Until(t, "the gathered records start out", func() bool { return client.conn.writes.Load() > before })
+	client.sc.Close()
+	if err := <-done; err == nil {
+		t.Fatal("a Write to a peer that does not read succeeded after Close")
 	}
 }
