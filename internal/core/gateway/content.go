@@ -379,6 +379,79 @@ func (w *rangeWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// ReadFrom takes a section of a file (an *io.LimitedReader of an
+// *os.File, as an ingest's reader hands over the groups it holds verified)
+// and has the connection send it (sendfile) when it can; any other reader
+// is copied through Write. As with Write, before runs ahead of the first
+// bytes and at most left bytes go out, the rest is an error.
+func (w *rangeWriter) ReadFrom(r io.Reader) (int64, error) {
+	lr, ok := r.(*io.LimitedReader)
+	if !ok {
+		return io.CopyBuffer(struct{ io.Writer }{w}, r, w.s.buf)
+	}
+	if lr.N <= 0 {
+		return 0, nil
+	}
+	if w.before != nil {
+		if err := w.before(); err != nil {
+			return 0, err
+		}
+		w.before = nil
+	}
+	long := lr.N > w.left
+	section := &io.LimitedReader{R: lr.R, N: min(lr.N, w.left)}
+	n, err := w.s.sendSection(section)
+	lr.N -= n
+	w.s.sent += n
+	w.left -= n
+	if err == nil && long {
+		err = errTooLong
+	}
+	return n, err
+}
+
+// sendSection writes a section of a file (lr) as Write writes bytes: the
+// status first, a deadline before each piece the rate window allows. The
+// response takes each piece from the file itself (net/http's ReadFrom: with
+// a plain TCP connection, sendfile); a response that cannot is written
+// through the buffer.
+func (s *streamer) sendSection(lr *io.LimitedReader) (int64, error) {
+	rec, ok := s.w.(*recorder)
+	var rf io.ReaderFrom
+	if ok {
+		rf, ok = rec.ResponseWriter.(io.ReaderFrom)
+	}
+	if !ok {
+		return io.CopyBuffer(struct{ io.Writer }{s}, lr, s.buf)
+	}
+	if !s.started {
+		s.started = true
+		s.w.WriteHeader(s.status)
+	}
+	var done int64
+	for lr.N > 0 {
+		n, dl := s.rate.next(int(min(lr.N, 1<<30)))
+		if !s.noDL {
+			if err := s.rc.SetWriteDeadline(dl); errors.Is(err, http.ErrNotSupported) {
+				s.noDL = true
+			}
+		}
+		piece := &io.LimitedReader{R: lr.R, N: int64(n)}
+		m, err := rf.ReadFrom(piece)
+		rec.wrote += m
+		lr.N -= m
+		s.rate.wrote(int(m))
+		done += m
+		if err != nil {
+			return done, err
+		}
+		if m < int64(n) {
+			return done, fmt.Errorf("gateway: object %s: a section of its file ended %d bytes early: %w", s.obj, int64(n)-m, io.ErrUnexpectedEOF)
+		}
+	}
+	return done, nil
+}
+
 // copyRange copies n verified bytes of the object from off; before is
 // called (if set) once the first of them are read, before they are written.
 func (s *streamer) copyRange(off, n int64, before func() error) error {
@@ -391,7 +464,8 @@ func (s *streamer) copyRange(off, n int64, before func() error) error {
 	}
 	defer src.Close()
 	if wt, ok := src.(io.WriterTo); ok {
-		// The store's readers write straight from their verified buffers.
+		// The store's readers write straight from their verified buffers;
+		// an ingest's reader hands over sections of its file (ReadFrom).
 		w := &rangeWriter{s: s, left: n, before: before}
 		_, err := wt.WriteTo(w)
 		if err != nil {

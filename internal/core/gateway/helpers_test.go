@@ -209,7 +209,11 @@ type env struct {
 	c   *http.Client
 }
 
-func newEnv(t testing.TB, cfg Config) *env {
+func newEnv(t testing.TB, cfg Config) *env { return newEnvObjects(t, cfg, nil) }
+
+// newEnvObjects is newEnv whose gateway reads objects through objs(st)
+// (nil: the store itself).
+func newEnvObjects(t testing.TB, cfg Config, objs func(*store.Store) Objects) *env {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := store.Open(context.Background(), dir, store.Options{})
@@ -217,11 +221,15 @@ func newEnv(t testing.TB, cfg Config) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	e := &env{dir: dir, st: st, be: newTestBackend(st), reg: prometheus.NewRegistry()}
+	var o Objects = st
+	if objs != nil {
+		o = objs(st)
+	}
+	e := &env{dir: dir, st: st, be: newTestBackend(o), reg: prometheus.NewRegistry()}
 	ops := http.NewServeMux()
 	ops.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	ops.Handle("GET /metrics", promhttp.HandlerFor(e.reg, promhttp.HandlerOpts{}))
-	e.gw = New(cfg, st, e.be, testAuth{}, ops)
+	e.gw = New(cfg, o, e.be, testAuth{}, ops)
 	for _, c := range e.gw.Collectors() {
 		e.reg.MustRegister(c)
 	}

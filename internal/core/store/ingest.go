@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -384,6 +385,8 @@ type ingestReader struct {
 	pending  []byte
 	err      error
 	closed   bool
+	file     *os.File // the reader's own descriptor of the file (WriteTo)
+	noFile   bool     // none could be opened
 }
 
 var errReaderClosed = errors.New("store: read after Close")
@@ -403,10 +406,16 @@ func (r *ingestReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// WriteTo writes the rest of the range to w as its groups arrive, straight
-// from the reader's buffer (io.Copy uses it).
+// WriteTo writes the rest of the range to w as its groups arrive (io.Copy
+// uses it): to a w that reads from a reader (io.ReaderFrom, as an HTTP
+// response on a TCP connection does, with sendfile), each run of groups
+// present goes as a section of the file, read through a descriptor of the
+// reader's own, so the bytes go from the page cache to the socket without
+// passing through memory here; to any other w, straight from the reader's
+// buffer.
 func (r *ingestReader) WriteTo(w io.Writer) (int64, error) {
 	var total int64
+	rf, _ := w.(io.ReaderFrom)
 	for {
 		if len(r.pending) > 0 {
 			n, err := w.Write(r.pending)
@@ -423,8 +432,65 @@ func (r *ingestReader) WriteTo(w io.Writer) (int64, error) {
 		if r.pos >= r.end {
 			return total, nil
 		}
+		if rf != nil && r.openFile() {
+			n, err := r.sendRun(rf)
+			total += n
+			if err != nil {
+				return total, err
+			}
+			continue
+		}
 		r.pending, r.err = r.next()
 	}
+}
+
+// openFile opens the reader's own descriptor of the Ingest's file, once;
+// false when there is none to open (an inline-size object, a file system
+// other than the OS's, the file already renamed by Commit).
+func (r *ingestReader) openFile() bool {
+	if r.file != nil || r.noFile {
+		return r.file != nil
+	}
+	r.noFile = true
+	if r.in.f == nil || r.in.f.Fd() == vfs.InvalidFd {
+		return false
+	}
+	f, err := os.Open(r.in.tmp)
+	if err != nil {
+		return false
+	}
+	r.file, r.noFile = f, false
+	return true
+}
+
+// sendRun waits for the group at pos and hands rf the bytes from pos to the
+// end of the run of present groups that follows (within the range), as a
+// section of the reader's own descriptor (*io.LimitedReader of an
+// *os.File: what net's sendfile takes).
+func (r *ingestReader) sendRun(rf io.ReaderFrom) (int64, error) {
+	in := r.in
+	g := r.pos / GroupSize
+	endG := (r.end + GroupSize - 1) / GroupSize
+	n, err := in.await(r.ctx, g, endG-g)
+	if err != nil {
+		r.err = err
+		return 0, err
+	}
+	want := min((g+n)*GroupSize, r.end) - r.pos
+	if _, err := r.file.Seek(r.pos, io.SeekStart); err != nil {
+		r.err = fmt.Errorf("store: reading %s being received: %w", in.c, err)
+		return 0, r.err
+	}
+	lr := &io.LimitedReader{R: r.file, N: want}
+	k, err := rf.ReadFrom(lr)
+	r.pos += k
+	if err == nil && k < want {
+		err = fmt.Errorf("store: reading bytes %d-%d of %s being received: %w", r.pos, r.pos+want-k-1, in.c, io.ErrUnexpectedEOF)
+	}
+	if err != nil {
+		r.err = err
+	}
+	return k, err
 }
 
 // next waits for the group at pos and returns the verified bytes from pos
@@ -465,6 +531,10 @@ func (r *ingestReader) Close() error {
 	if r.buf != nil {
 		r.in.s.recycle(r.buf)
 		r.buf = nil
+	}
+	if r.file != nil {
+		r.file.Close()
+		r.file = nil
 	}
 	r.in.mu.Lock()
 	r.in.unrefLocked()

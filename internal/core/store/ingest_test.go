@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -415,12 +416,42 @@ func (w *presentWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// presentReaderFrom is a presentWriter that reads from a reader
+// (io.ReaderFrom, as an HTTP response does): it must be given sections of
+// a file (what sendfile takes), of groups verified and written.
+type presentReaderFrom struct {
+	*presentWriter
+	sections int
+}
+
+func (w *presentReaderFrom) ReadFrom(r io.Reader) (int64, error) {
+	if lr, ok := r.(*io.LimitedReader); !ok {
+		w.t.Errorf("ReadFrom got a %T, not a section of a file", r)
+	} else if _, ok := lr.R.(*os.File); !ok {
+		w.t.Errorf("ReadFrom got a section of a %T, not of a file", lr.R)
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return 0, err
+	}
+	w.sections++
+	n, err := w.presentWriter.Write(b)
+	return int64(n), err
+}
+
 // TestIngestWriteToStreams: an ingest reader writes itself (io.WriterTo,
 // what the gateway and io.Copy use) as groups arrive in random order, never
-// a byte of a group not yet verified and written; a refused (corrupt) group
-// is not streamed, the reader waits for the good one; an Abort ends it with
-// ErrAborted after what it had written.
+// a byte of a group not yet verified and written, to a plain writer from
+// its buffer, to an io.ReaderFrom as sections of the file; a refused
+// (corrupt) group is not streamed, the reader waits for the good one; an
+// Abort ends it with ErrAborted after what it had written.
 func TestIngestWriteToStreams(t *testing.T) {
+	for _, sections := range []bool{false, true} {
+		t.Run(fmt.Sprintf("sections=%v", sections), func(t *testing.T) { testIngestWriteTo(t, sections) })
+	}
+}
+
+func testIngestWriteTo(t *testing.T, sections bool) {
 	ctx := context.Background()
 	s := openT(t, t.TempDir(), Options{})
 	n := int64(40*GroupSize + 123)
@@ -436,9 +467,14 @@ func TestIngestWriteToStreams(t *testing.T) {
 		t.Fatalf("%T is not an io.WriterTo", rc)
 	}
 	w := &presentWriter{t: t, in: in, off: off}
+	var dst io.Writer = w
+	rf := &presentReaderFrom{presentWriter: w}
+	if sections {
+		dst = rf
+	}
 	done := make(chan error, 1)
 	go func() {
-		_, err := wt.WriteTo(w)
+		_, err := wt.WriteTo(dst)
 		done <- err
 	}()
 	// A lying peer's version of group 3 (the reader's first) is refused
@@ -463,6 +499,9 @@ func TestIngestWriteToStreams(t *testing.T) {
 	if !bytes.Equal(w.got, data[off:]) {
 		t.Fatalf("streamed %d bytes, not the object's %d from %d", len(w.got), n-off, off)
 	}
+	if sections && rf.sections == 0 {
+		t.Fatal("an io.ReaderFrom was given no section of the file")
+	}
 	rc.Close()
 	if _, err := in.Commit(ctx, PutOptions{}); err != nil {
 		t.Fatal(err)
@@ -481,8 +520,12 @@ func TestIngestWriteToStreams(t *testing.T) {
 		t.Fatal(err)
 	}
 	w2 := &presentWriter{t: t, in: in2}
+	dst = w2
+	if sections {
+		dst = &presentReaderFrom{presentWriter: w2}
+	}
 	go func() {
-		_, err := rc2.(io.WriterTo).WriteTo(w2)
+		_, err := rc2.(io.WriterTo).WriteTo(dst)
 		done <- err
 	}()
 	poll.Until(t, "the reader to wait for group 4", func() bool { return in2.waiters() == 1 })
