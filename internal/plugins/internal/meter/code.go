@@ -312,6 +312,9 @@ type insertion struct {
 	region  int    // kLoop: the loop's region
 	scale   scale  // kBulk
 	idx     uint32 // kCall, kRefFunc
+	wrapped bool   // kLoop, kEnd: a loop whose refill is outside it
+	bt      []byte // kLoop (wrapped): the loop's block type
+	repl    []byte // kBranch: the instruction's new immediates
 }
 
 // bodyRewriter rewrites function bodies; it is reused across bodies.
@@ -325,8 +328,10 @@ type bodyRewriter struct {
 }
 
 type frame struct {
-	outer int  // the region current outside this frame
-	cond  bool // an if: its code may be skipped
+	outer   int  // the region current outside this frame
+	cond    bool // an if: its code may be skipped
+	wrapped bool // a loop wrapped in three blocks (see appendWrappedHead)
+	region  int  // a wrapped loop's region
 }
 
 // rewrite decodes one function body and returns it with its checks.
@@ -364,7 +369,8 @@ func (b *bodyRewriter) rewrite(body []byte, base int, nparams uint32) ([]byte, e
 	// loops (an overcharge per iteration, never an undercharge).
 	straight := true
 	merged := -1
-	depth := 0 // the deepest nesting, the function's frame excluded
+	depth := 0       // the deepest nesting, the function's frame excluded
+	wrappedOpen := 0 // wrapped loops open
 	needTemp := false
 	for {
 		if r.done() {
@@ -397,15 +403,29 @@ func (b *bodyRewriter) rewrite(body []byte, base int, nparams uint32) ([]byte, e
 				return nil, fmt.Errorf("%w: blocks nested over %d deep", ErrLimit, MaxNesting)
 			}
 			depth = max(depth, len(ctrl))
-			ctrl = append(ctrl, frame{outer: region})
+			bt := body[start+1 : r.off]
+			wrap := b.noParams(bt) && len(ctrl)+3*wrappedOpen+4 <= maxWrapDepth && b.m.wrappedLoops < maxWrappedLoops
+			if wrap {
+				wrappedOpen++
+				b.m.wrappedLoops++
+			}
+			ctrl = append(ctrl, frame{outer: region, wrapped: wrap, region: len(b.costs)})
 			region = len(b.costs)
 			b.costs = append(b.costs, 0)
-			b.ins = append(b.ins, insertion{at: r.off, kind: kLoop, region: region})
+			if wrap {
+				b.ins = append(b.ins, insertion{at: start, kind: kLoop, region: region, wrapped: true, bt: bt, end: r.off})
+			} else {
+				b.ins = append(b.ins, insertion{at: r.off, kind: kLoop, region: region})
+			}
 		case kElse:
 			if len(ctrl) < 2 {
 				return nil, r.errorf("else outside if")
 			}
 		case kEnd:
+			if f := ctrl[len(ctrl)-1]; f.wrapped {
+				b.ins = append(b.ins, insertion{at: r.off, kind: kEnd, region: f.region, wrapped: true})
+				wrappedOpen--
+			}
 			region = ctrl[len(ctrl)-1].outer
 			ctrl = ctrl[:len(ctrl)-1]
 		case kCall:
@@ -419,6 +439,9 @@ func (b *bodyRewriter) rewrite(body []byte, base int, nparams uint32) ([]byte, e
 			}
 		case kBranch:
 			straight = false
+			if repl, ok := relabel(body[start+1:r.off], body[start], ctrl); ok {
+				b.ins = append(b.ins, insertion{at: start + 1, end: r.off, kind: kBranch, repl: repl})
+			}
 			if b.m.brTargets += uint64(in.idx); b.m.brTargets > MaxModuleBrTableTargets {
 				return nil, fmt.Errorf("%w: over %d br_table targets in the module", ErrLimit, MaxModuleBrTableTargets)
 			}
@@ -467,8 +490,20 @@ func (b *bodyRewriter) rewrite(body []byte, base int, nparams uint32) ([]byte, e
 		last = in.at
 		switch in.kind {
 		case kLoop:
-			out = b.appendCheck(out, max(b.costs[in.region], LoopPassUnits))
+			if in.wrapped {
+				out = b.appendWrappedHead(out, in.bt)
+				out = append(out, body[in.at:in.end]...) // the loop and its block type
+				out = b.appendWrappedCheck(out, max(b.costs[in.region], LoopPassUnits))
+				last = in.end
+			} else {
+				out = b.appendCheck(out, max(b.costs[in.region], LoopPassUnits))
+			}
 			b.m.stats.LoopChecks++
+		case kEnd:
+			out = b.appendWrappedTail(out, max(b.costs[in.region], LoopPassUnits))
+		case kBranch:
+			out = append(out, in.repl...)
+			last = in.end
 		case kBulk:
 			out = b.appendBulk(out, temp, in.scale)
 			b.m.stats.BulkChecks++
@@ -524,4 +559,106 @@ func (b *bodyRewriter) over(out []byte) []byte {
 	out = appendU32(append(out, 0x23), b.used)
 	out = appendU32(append(out, 0x23), b.limit)
 	return append(out, 0x56) // i64.gt_u
+}
+
+// noParams reports whether a block type takes no parameters.
+func (b *bodyRewriter) noParams(bt []byte) bool {
+	switch bt[0] {
+	case 0x40, 0x7f, 0x7e, 0x7d, 0x7c, 0x7b, 0x70, 0x6f:
+		return true
+	}
+	r := &reader{b: bt}
+	v, err := r.sleb(33)
+	return err == nil && v >= 0 && uint64(v) < uint64(len(b.m.typeParams)) && b.m.typeParams[v] == 0
+}
+
+// Loops are wrapped (their refill call kept out of their passes) only
+// near the top of a function, and at most maxWrappedLoops in a module, so
+// the three blocks of each add at most maxWrapDepth to a function's nesting
+// and 3*maxWrappedLoops to the module's: what the nesting limits bound
+// (wazero's compile time) grows by at most a quarter. Go's functions have
+// one loop, a block or two deep; other loops keep their inline refill.
+const (
+	maxWrapDepth    = 64
+	maxWrappedLoops = MaxModuleNesting / 12
+)
+
+// A wrapped loop keeps its refill call out of its passes:
+//
+//	block bt          ;; $done: what the loop leaves
+//	  loop            ;; $again
+//	    block         ;; $out
+//	      loop bt     ;; the loop
+//	        used += cost; br_if $out (used > limit)
+//	        ...
+//	      end
+//	      br $done
+//	    end
+//	    refill(); trap if used > limit; used -= cost  ;; the next pass pays it again
+//	    br $again
+//	  end
+//	  unreachable
+//	end
+//
+// Branches from inside the loop to labels outside it skip three more.
+
+func (b *bodyRewriter) appendWrappedHead(out, bt []byte) []byte {
+	out = append(append(out, 0x02), bt...)     // block bt
+	return append(out, 0x03, 0x40, 0x02, 0x40) // loop; block
+}
+
+func (b *bodyRewriter) appendWrappedCheck(out []byte, cost uint64) []byte {
+	out = appendU32(append(out, 0x23), b.used)
+	out = appendS64(append(out, 0x42), int64(cost))
+	out = append(out, 0x7c)
+	out = appendU32(append(out, 0x24), b.used)
+	out = b.over(out)
+	return append(out, 0x0d, 1) // br_if $out
+}
+
+func (b *bodyRewriter) appendWrappedTail(out []byte, cost uint64) []byte {
+	out = append(out, 0x0c, 2, 0x0b)             // br $done; end $out
+	out = appendU32(append(out, 0x10), b.refill) // call refill
+	out = b.over(out)
+	out = append(out, 0x04, 0x40, 0x00, 0x0b) // if unreachable end
+	out = appendU32(append(out, 0x23), b.used)
+	out = appendS64(append(out, 0x42), int64(cost))
+	out = append(out, 0x7d) // i64.sub
+	out = appendU32(append(out, 0x24), b.used)
+	return append(out, 0x0c, 0, 0x0b, 0x00, 0x0b) // br $again; end; unreachable; end
+}
+
+// relabel returns the immediates of a br, br_if or br_table (op) whose
+// labels skip wrapped loops, renumbered; ok is false when none does.
+func relabel(imm []byte, op byte, ctrl []frame) ([]byte, bool) {
+	r := &reader{b: imm}
+	var labels []uint32
+	n := uint32(1)
+	if op == 0x0e {
+		c, _ := r.u32()
+		n = c + 1
+	}
+	changed := false
+	for range n {
+		d, _ := r.u32()
+		nd := d
+		for k := uint32(0); k < d && int(k) < len(ctrl); k++ {
+			if ctrl[len(ctrl)-1-int(k)].wrapped {
+				nd += 3
+			}
+		}
+		changed = changed || nd != d
+		labels = append(labels, nd)
+	}
+	if !changed {
+		return nil, false
+	}
+	var out []byte
+	if op == 0x0e {
+		out = appendU32(out, n-1)
+	}
+	for _, l := range labels {
+		out = appendU32(out, l)
+	}
+	return out, true
 }

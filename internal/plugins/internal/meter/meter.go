@@ -176,6 +176,7 @@ type module struct {
 	code            *section
 	stats           Stats
 	brTargets       uint64 // br_table targets so far
+	wrappedLoops    int    // loops whose refill is outside them (code.go)
 	nesting         uint64 // the deepest nesting of each function so far, summed
 }
 
