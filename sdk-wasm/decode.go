@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // unmarshal decodes the JSON value data into v (a non-nil pointer) as
@@ -31,13 +32,17 @@ import (
 // maps with non-string keys, non-empty interfaces), goes to encoding/json.
 func unmarshal(data []byte, v any, strict bool) error {
 	rv := reflect.ValueOf(v)
-	if rv.Kind() != reflect.Pointer || rv.IsNil() || !decodable(rv.Type().Elem()) {
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return stdUnmarshal(data, v, strict)
+	}
+	pl := decodePlan(rv.Type().Elem())
+	if pl == nil {
 		return stdUnmarshal(data, v, strict)
 	}
 	var names [8]string // d.stack without an allocation for most documents
 	d := decoder{data: data, strict: strict, stack: names[:0]}
 	i := d.space(0)
-	end, err := d.value(i, rv.Elem())
+	end, err := d.value(i, rv.UnsafePointer(), pl)
 	if errors.Is(err, errFallback) || err == nil && d.space(end) != len(data) {
 		return stdUnmarshal(data, v, strict)
 	}
@@ -178,41 +183,40 @@ func (d *decoder) skip(i int) (int, error) {
 	return end, nil
 }
 
-// value decodes the value at i (no leading space) into v and returns the
-// index past it.
-func (d *decoder) value(i int, v reflect.Value) (int, error) {
+// value decodes the value at i (no leading space) into the value of plan pl
+// at p and returns the index past it.
+func (d *decoder) value(i int, p unsafe.Pointer, pl *plan) (int, error) {
 	if i >= len(d.data) {
 		return i, errFallback
 	}
 	c := d.data[i]
-	if v.Type() == rawMessageType {
+	if pl.raw {
 		end, err := d.skip(i)
 		if err == nil {
-			v.SetBytes(append([]byte(nil), d.data[i:end]...))
+			*(*[]byte)(p) = append([]byte(nil), d.data[i:end]...)
 		}
 		return end, err
 	}
-	// Pointers and interfaces: null sets nil, anything else is decoded
-	// into the pointee (allocated when nil).
-	for v.Kind() == reflect.Pointer {
+	switch pl.kind {
+	case reflect.Pointer:
+		// null sets nil, anything else is decoded into the pointee
+		// (allocated when nil).
 		if c == 'n' {
-			v.SetZero()
+			*(*unsafe.Pointer)(p) = nil
 			return d.literal(i, "null")
 		}
-		if v.IsNil() {
-			v.Set(reflect.New(v.Type().Elem()))
+		q := *(*unsafe.Pointer)(p)
+		if q == nil {
+			q = reflect.New(pl.elem.t).UnsafePointer()
+			*(*unsafe.Pointer)(p) = q
 		}
-		v = v.Elem()
-		if v.Type() == rawMessageType {
-			return d.value(i, v)
-		}
-	}
-	if v.Kind() == reflect.Interface {
+		return d.value(i, q, pl.elem)
+	case reflect.Interface:
+		v := pl.value(p)
 		if !v.IsNil() {
 			return i, errFallback // encoding/json decodes into what it holds
 		}
 		if c == 'n' {
-			v.SetZero()
 			return d.literal(i, "null")
 		}
 		x, end, err := d.any(i)
@@ -223,18 +227,28 @@ func (d *decoder) value(i int, v reflect.Value) (int, error) {
 	}
 	switch {
 	case c == '{':
-		return d.object(i, v)
+		switch pl.kind {
+		case reflect.Struct:
+			return d.object(i, p, pl)
+		case reflect.Map:
+			return d.mapObject(i, p, pl)
+		}
+		end, err := d.skip(i)
+		if err != nil {
+			return end, err
+		}
+		return end, d.typeError("object", pl.t, end)
 	case c == '[':
-		return d.array(i, v)
+		return d.array(i, p, pl)
 	case c == '"':
 		s, end, err := d.str(i)
 		if err != nil {
 			return end, err
 		}
-		if v.Kind() != reflect.String {
-			return end, d.typeError("string", v.Type(), end)
+		if pl.kind != reflect.String {
+			return end, d.typeError("string", pl.t, end)
 		}
-		v.SetString(s)
+		*(*string)(p) = s
 		return end, nil
 	case c == 't' || c == 'f':
 		lit := "true"
@@ -245,19 +259,21 @@ func (d *decoder) value(i int, v reflect.Value) (int, error) {
 		if err != nil {
 			return end, err
 		}
-		if v.Kind() != reflect.Bool {
-			return end, d.typeError("bool", v.Type(), end)
+		if pl.kind != reflect.Bool {
+			return end, d.typeError("bool", pl.t, end)
 		}
-		v.SetBool(c == 't')
+		*(*bool)(p) = c == 't'
 		return end, nil
 	case c == 'n':
-		switch v.Kind() {
-		case reflect.Map, reflect.Slice:
-			v.SetZero()
+		switch pl.kind {
+		case reflect.Map:
+			*(*unsafe.Pointer)(p) = nil
+		case reflect.Slice:
+			*(*sliceHeader)(p) = sliceHeader{}
 		}
 		return d.literal(i, "null")
 	case c == '-' || c >= '0' && c <= '9':
-		return d.number(i, v)
+		return d.number(i, p, pl)
 	}
 	return i, errFallback
 }
@@ -281,38 +297,56 @@ func (d *decoder) numberEnd(i int) int {
 	return i
 }
 
-func (d *decoder) number(i int, v reflect.Value) (int, error) {
+func (d *decoder) number(i int, p unsafe.Pointer, pl *plan) (int, error) {
 	end := d.numberEnd(i)
-	switch v.Kind() {
+	bits := 8 * pl.size
+	switch pl.kind {
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		// The common case, without the string strconv needs.
-		if n, e, ok := d.fastUint(i); ok && e == end && !v.OverflowUint(n) {
-			v.SetUint(n)
-			return end, nil
+		n, e, ok := d.fastUint(i)
+		if !ok || e != end {
+			var err error
+			if n, err = strconv.ParseUint(view(d.data[i:end]), 10, 64); err != nil {
+				return end, d.typeError("number "+string(d.data[i:end]), pl.t, end)
+			}
 		}
-	}
-	s := string(d.data[i:end])
-	switch v.Kind() {
+		if bits < 64 && n >= 1<<bits {
+			return end, d.typeError("number "+string(d.data[i:end]), pl.t, end)
+		}
+		switch pl.size {
+		case 1:
+			*(*uint8)(p) = uint8(n)
+		case 2:
+			*(*uint16)(p) = uint16(n)
+		case 4:
+			*(*uint32)(p) = uint32(n)
+		default:
+			*(*uint64)(p) = n
+		}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || v.OverflowInt(n) {
-			return end, d.typeError("number "+s, v.Type(), end)
+		n, err := strconv.ParseInt(view(d.data[i:end]), 10, 64)
+		if err != nil || bits < 64 && n<<(64-bits)>>(64-bits) != n {
+			return end, d.typeError("number "+string(d.data[i:end]), pl.t, end)
 		}
-		v.SetInt(n)
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil || v.OverflowUint(n) {
-			return end, d.typeError("number "+s, v.Type(), end)
+		switch pl.size {
+		case 1:
+			*(*int8)(p) = int8(n)
+		case 2:
+			*(*int16)(p) = int16(n)
+		case 4:
+			*(*int32)(p) = int32(n)
+		default:
+			*(*int64)(p) = n
 		}
-		v.SetUint(n)
 	case reflect.Float32, reflect.Float64:
+		s := string(d.data[i:end])
+		v := pl.value(p)
 		n, err := strconv.ParseFloat(s, v.Type().Bits())
 		if err != nil || v.OverflowFloat(n) {
-			return end, d.typeError("number "+s, v.Type(), end)
+			return end, d.typeError("number "+s, pl.t, end)
 		}
 		v.SetFloat(n)
 	default:
-		return end, d.typeError("number", v.Type(), end)
+		return end, d.typeError("number", pl.t, end)
 	}
 	return end, nil
 }
@@ -463,82 +497,128 @@ func (d *decoder) members(i int, f func(key []byte, at int) (int, error)) (int, 
 	}
 }
 
-func (d *decoder) object(i int, v reflect.Value) (int, error) {
-	t := v.Type()
-	switch t.Kind() {
-	case reflect.Struct:
-		fs, _ := cachedFields(t)
-		return d.members(i, func(key []byte, at int) (int, error) {
-			var f *field
+// object decodes the object at i into the struct of plan pl at p. It is
+// members' loop written out: a closure call per member costs, in wasm, more
+// than matching its name.
+func (d *decoder) object(i int, p unsafe.Pointer, pl *plan) (int, error) {
+	fs, sorted := pl.fields, pl.sorted
+	if pl.ambiguous {
+		sorted = nil
+	}
+	next := 0 // canonical documents list members in sorted order: try that field first
+	i = d.space(i + 1)
+	if i < len(d.data) && d.data[i] == '}' {
+		return i + 1, nil
+	}
+	for {
+		if i >= len(d.data) || d.data[i] != '"' {
+			return i, errFallback
+		}
+		key, end, err := d.strBytes(i)
+		if err != nil {
+			return end, err
+		}
+		i = d.space(end)
+		if i >= len(d.data) || d.data[i] != ':' {
+			return i, errFallback
+		}
+		at := d.space(i + 1)
+		var f *pfield
+		if next < len(sorted) && sorted[next].name == string(key) {
+			f = &sorted[next]
+			next++
+		} else {
 			for k := range fs {
 				if fs[k].name == string(key) {
 					f = &fs[k]
 					break
 				}
 			}
-			if f == nil {
-				for k := range fs {
-					if strings.EqualFold(fs[k].name, string(key)) {
-						f = &fs[k]
-						break
-					}
+		}
+		if f == nil {
+			// encoding/json takes the first field in declaration order
+			// whose name matches but for case.
+			for k := range fs {
+				if strings.EqualFold(fs[k].name, string(key)) {
+					f = &fs[k]
+					break
 				}
 			}
-			if f == nil {
-				if d.strict {
-					return at, fmt.Errorf("json: unknown field %q", key)
-				}
-				return d.skip(at)
+		}
+		if f == nil {
+			if d.strict {
+				return at, fmt.Errorf("json: unknown field %q", key)
 			}
+			i, err = d.skip(at)
+		} else {
 			d.stack = append(d.stack, f.name)
-			end, err := d.value(at, v.Field(f.index))
+			i, err = d.value(at, unsafe.Add(p, f.offset), f.p)
 			if err == nil {
 				d.stack = d.stack[:len(d.stack)-1]
 			}
-			return end, err
-		})
-	case reflect.Map:
-		if v.IsNil() {
-			v.Set(reflect.MakeMap(t))
 		}
-		return d.members(i, func(key []byte, at int) (int, error) {
-			elem := reflect.New(t.Elem()).Elem()
-			end, err := d.value(at, elem)
-			if err == nil {
-				v.SetMapIndex(reflect.ValueOf(string(key)).Convert(t.Key()), elem)
-			}
-			return end, err
-		})
+		if err != nil {
+			return i, err
+		}
+		i = d.space(i)
+		if i >= len(d.data) {
+			return i, errFallback
+		}
+		switch d.data[i] {
+		case ',':
+			i = d.space(i + 1)
+		case '}':
+			return i + 1, nil
+		default:
+			return i, errFallback
+		}
 	}
-	end, err := d.skip(i)
-	if err != nil {
-		return end, err
-	}
-	return end, d.typeError("object", t, end)
 }
 
-func (d *decoder) array(i int, v reflect.Value) (int, error) {
-	if v.Kind() != reflect.Slice {
+// mapObject decodes the object at i into the map of plan pl at p.
+func (d *decoder) mapObject(i int, p unsafe.Pointer, pl *plan) (int, error) {
+	v := pl.value(p)
+	t := pl.t
+	if v.IsNil() {
+		v.Set(reflect.MakeMap(t))
+	}
+	return d.members(i, func(key []byte, at int) (int, error) {
+		elem := reflect.New(t.Elem())
+		end, err := d.value(at, elem.UnsafePointer(), pl.elem)
+		if err == nil {
+			v.SetMapIndex(reflect.ValueOf(string(key)).Convert(t.Key()), elem.Elem())
+		}
+		return end, err
+	})
+}
+
+// array decodes the array at i into the slice of plan pl at p, growing it
+// as encoding/json does (elements within its capacity are decoded into, not
+// zeroed first).
+func (d *decoder) array(i int, p unsafe.Pointer, pl *plan) (int, error) {
+	if pl.kind != reflect.Slice {
 		end, err := d.skip(i)
 		if err != nil {
 			return end, err
 		}
-		return end, d.typeError("array", v.Type(), end)
+		return end, d.typeError("array", pl.t, end)
 	}
+	sh := (*sliceHeader)(p)
 	n := 0
 	i = d.space(i + 1)
 	if i < len(d.data) && d.data[i] == ']' {
-		v.Set(reflect.MakeSlice(v.Type(), 0, 0))
+		pl.value(p).Set(reflect.MakeSlice(pl.t, 0, 0))
 		return i + 1, nil
 	}
+	elem := pl.elem
 	for {
-		if n >= v.Cap() {
-			v.Grow(max(4, n)) // fewer growths: each is an allocation and a copy
+		if n >= sh.cap {
+			pl.value(p).Grow(max(4, n)) // fewer growths: each is an allocation and a copy
 		}
-		if n >= v.Len() {
-			v.SetLen(n + 1)
+		if n >= sh.len {
+			sh.len = n + 1
 		}
-		end, err := d.value(i, v.Index(n))
+		end, err := d.value(i, unsafe.Add(sh.data, uintptr(n)*elem.size), elem)
 		if err != nil {
 			return end, err
 		}
@@ -551,7 +631,7 @@ func (d *decoder) array(i int, v reflect.Value) (int, error) {
 		case ',':
 			i = d.space(i + 1)
 		case ']':
-			v.SetLen(n)
+			sh.len = n
 			return i + 1, nil
 		default:
 			return i, errFallback

@@ -172,6 +172,32 @@ func TestEncodeMatchesEncodingJSON(t *testing.T) {
 	if n < 1000 {
 		t.Fatalf("only %d values", n)
 	}
+	// Values an interface holds in its data word (pointer-shaped), or
+	// behind a pointer, and a recursive type.
+	one := uint64(7)
+	type direct struct {
+		P *uint64 `json:"p"`
+	}
+	type tree struct {
+		Name string  `json:"name"`
+		Kids []tree  `json:"kids,omitempty"`
+		Up   *tree   `json:"up"`
+		N    *uint64 `json:"n,omitempty"`
+	}
+	for _, v := range []any{direct{&one}, direct{}, &direct{&one}, map[string]int{"b": 1, "a": 2}, []string{"x"}, []string(nil),
+		tree{Name: "r", Kids: []tree{{Name: "k", N: &one}, {Up: &tree{Name: "u"}}}}, &tree{}} {
+		std, _ := marshal(v)
+		want, _ := appendCanonical(nil, std)
+		if got, err := appendCanonicalValue(nil, v); err != nil || string(got) != string(want) {
+			t.Fatalf("%#v:\n got %s %v\nwant %s", v, got, err, want)
+		}
+	}
+	// A recursive type decodes as encoding/json decodes it.
+	doc := `{"name":"r","kids":[{"name":"k","n":3,"kids":[]},{"up":{"name":"u","up":null}}],"n":1}`
+	var got, want tree
+	if err := unmarshal([]byte(doc), &got, true); err != nil || stdUnmarshal([]byte(doc), &want, true) != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("%+v %v, want %+v", got, err, want)
+	}
 	// Negative zero is empty for omitempty, as in encoding/json.
 	type f struct {
 		X float64 `json:"x,omitempty"`

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // appendCanonicalValue appends v's JSON in canonical form (as
@@ -19,15 +20,134 @@ import (
 // fields, arrays, []byte, maps with non-string keys) returns errFallback, and
 // the caller encodes with encoding/json.
 func appendCanonicalValue(dst []byte, v any) ([]byte, error) {
-	rv := reflect.ValueOf(v)
-	if !rv.IsValid() {
+	if v == nil {
 		return append(dst, "null"...), nil
 	}
-	if !encodable(rv.Type()) {
+	pl := encodePlan(reflect.TypeOf(v))
+	if pl == nil {
 		return dst, errFallback
 	}
 	var e encoder
-	return e.value(dst, rv)
+	return e.pvalue(dst, dataOf(&v, pl), pl)
+}
+
+// pvalue appends the value of plan pl at p, as value would from its
+// reflect.Value, reading memory directly for every kind but maps,
+// interfaces and floats.
+func (e *encoder) pvalue(dst []byte, p unsafe.Pointer, pl *plan) ([]byte, error) {
+	if pl.raw {
+		return e.value(dst, pl.value(p))
+	}
+	switch pl.kind {
+	case reflect.Bool:
+		return strconv.AppendBool(dst, *(*bool)(p)), nil
+	case reflect.String:
+		return appendString(dst, *(*string)(p)), nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		var n int64
+		switch pl.size {
+		case 1:
+			n = int64(*(*int8)(p))
+		case 2:
+			n = int64(*(*int16)(p))
+		case 4:
+			n = int64(*(*int32)(p))
+		default:
+			n = *(*int64)(p)
+		}
+		return strconv.AppendInt(dst, n, 10), nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		var n uint64
+		switch pl.size {
+		case 1:
+			n = uint64(*(*uint8)(p))
+		case 2:
+			n = uint64(*(*uint16)(p))
+		case 4:
+			n = uint64(*(*uint32)(p))
+		default:
+			n = *(*uint64)(p)
+		}
+		return strconv.AppendUint(dst, n, 10), nil
+	case reflect.Pointer:
+		q := *(*unsafe.Pointer)(p)
+		if q == nil {
+			return append(dst, "null"...), nil
+		}
+		if e.depth > maxEncodeDepth {
+			return dst, errFallback
+		}
+		e.depth++
+		dst, err := e.pvalue(dst, q, pl.elem)
+		e.depth--
+		return dst, err
+	case reflect.Slice:
+		sh := (*sliceHeader)(p)
+		if sh.data == nil {
+			return append(dst, "null"...), nil
+		}
+		if e.depth > maxEncodeDepth {
+			return dst, errFallback
+		}
+		e.depth++
+		dst = append(dst, '[')
+		for i := range sh.len {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			var err error
+			if dst, err = e.pvalue(dst, unsafe.Add(sh.data, uintptr(i)*pl.elem.size), pl.elem); err != nil {
+				return dst, err
+			}
+		}
+		e.depth--
+		return append(dst, ']'), nil
+	case reflect.Struct:
+		dst = append(dst, '{')
+		n := 0
+		for k := range pl.sorted {
+			f := &pl.sorted[k]
+			fp := unsafe.Add(p, f.offset)
+			if f.omitEmpty && f.p.isEmpty(fp) {
+				continue
+			}
+			if n > 0 {
+				dst = append(dst, ',')
+			}
+			n++
+			dst = appendString(dst, f.name)
+			dst = append(dst, ':')
+			var err error
+			if dst, err = e.pvalue(dst, fp, f.p); err != nil {
+				return dst, err
+			}
+		}
+		return append(dst, '}'), nil
+	}
+	return e.value(dst, pl.value(p))
+}
+
+// isEmpty is isEmptyValue for the value of plan p at ptr.
+func (p *plan) isEmpty(ptr unsafe.Pointer) bool {
+	switch p.kind {
+	case reflect.String:
+		return len(*(*string)(ptr)) == 0
+	case reflect.Slice:
+		return (*sliceHeader)(ptr).len == 0
+	case reflect.Pointer, reflect.Interface:
+		return *(*unsafe.Pointer)(ptr) == nil
+	case reflect.Bool:
+		return !*(*bool)(ptr)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		for _, b := range unsafe.Slice((*byte)(ptr), p.size) {
+			if b != 0 {
+				return false
+			}
+		}
+		return true
+	}
+	return isEmptyValue(p.value(ptr))
 }
 
 var (

@@ -15,11 +15,12 @@ import (
 // reflect.StructField copy, PointerTo goes through a map), so it is derived
 // once per type and kept for the life of the module.
 type typeInfo struct {
-	t                            reflect.Type
-	decOnce, encOnce, fieldsOnce sync.Once
-	dec, enc                     bool    // supported, encSupported
-	fields                       []field // declaration order (the decoder's)
-	sorted                       []field // by name (the encoder's)
+	t                                      reflect.Type
+	decOnce, encOnce, fieldsOnce, planOnce sync.Once
+	dec, enc                               bool    // supported, encSupported
+	fields                                 []field // declaration order
+	sorted                                 []field // by name (the reflective encoder's)
+	plan                                   *plan
 }
 
 // typeInfos is the cache of typeInfo: the types seen so far, in a slice
@@ -82,6 +83,31 @@ func encodable(t reflect.Type) bool {
 	ti := infoOf(t)
 	ti.encOnce.Do(func() { ti.enc = encSupported(t, map[reflect.Type]bool{}) })
 	return ti.enc
+}
+
+// decodePlan returns t's plan if the decoder walks t itself, else nil.
+func decodePlan(t reflect.Type) *plan {
+	ti := infoOf(t)
+	ti.decOnce.Do(func() { ti.dec = supported(t, map[reflect.Type]bool{}) })
+	if !ti.dec {
+		return nil
+	}
+	return ti.cachedPlan()
+}
+
+// encodePlan returns t's plan if the encoder walks t itself, else nil.
+func encodePlan(t reflect.Type) *plan {
+	ti := infoOf(t)
+	ti.encOnce.Do(func() { ti.enc = encSupported(t, map[reflect.Type]bool{}) })
+	if !ti.enc {
+		return nil
+	}
+	return ti.cachedPlan()
+}
+
+func (ti *typeInfo) cachedPlan() *plan {
+	ti.planOnce.Do(func() { ti.plan = buildPlan(ti.t, map[reflect.Type]*plan{}) })
+	return ti.plan
 }
 
 // cachedFields returns jsonFields(t) in declaration order and sorted by
