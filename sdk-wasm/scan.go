@@ -70,10 +70,10 @@ func (s *scanner) value(i, depth int) (int, *FieldError) {
 	)
 	type frame struct {
 		obj   bool
-		start int    // offset of '{' or '['
-		n     int    // members so far
-		prev  []byte // previous member name (objects)
-		seen  map[string]bool
+		start int     // offset of '{' or '['
+		n     int     // members so far
+		prev  []byte  // previous member name (objects)
+		seen  *keySet // the names so far, once they came out of order
 	}
 	b := s.b
 	var stackBuf [8]frame // most documents nest less deeply: no allocation
@@ -236,13 +236,11 @@ func (s *scanner) value(i, depth int) (int, *FieldError) {
 			dup := false
 			switch {
 			case top.seen != nil:
-				dup = top.seen[string(k)]
-				top.seen[string(k)] = true
+				dup = top.seen.add(view(k))
 			case top.n > 0 && string(k) <= string(top.prev):
 				s.isCanon = false
 				top.seen = s.namesBetween(top.start, kStart)
-				dup = top.seen[string(k)]
-				top.seen[string(k)] = true
+				dup = top.seen.add(view(k))
 			}
 			if dup {
 				return end, &FieldError{Code: CodeDuplicate, Message: fmt.Sprintf("duplicate key %q in the object at byte %d", k, top.start)}
@@ -272,16 +270,16 @@ func (s *scanner) value(i, depth int) (int, *FieldError) {
 // namesBetween returns the member names of the object starting at start,
 // up to the member name at upto, for a duplicate check once names are out
 // of order. That part of the object was already checked.
-func (s *scanner) namesBetween(start, upto int) map[string]bool {
+func (s *scanner) namesBetween(start, upto int) *keySet {
 	saved := s.isCanon
 	defer func() { s.isCanon = saved }()
-	seen := map[string]bool{}
+	seen := &keySet{}
 	b := s.b
 	i := s.skipSpace(start + 1)
 	for i < upto {
 		end, escaped, _ := s.str(i)
 		k, _ := s.key(i, end, escaped)
-		seen[k] = true
+		seen.add(k)
 		i = s.skipSpace(end) + 1 // ':'
 		i, _ = s.value(s.skipSpace(i), 0)
 		i = s.skipSpace(i)
@@ -290,6 +288,44 @@ func (s *scanner) namesBetween(start, upto int) map[string]bool {
 		}
 	}
 	return seen
+}
+
+// keySet is a set of an object's member names for the duplicate check once
+// they come out of order: a list searched linearly while it is short (in
+// wasm, without AES instructions, hashing a name costs more than comparing
+// it with a dozen others), a map once it is long, so a hostile object of
+// many keys still costs linear time.
+type keySet struct {
+	list []string
+	m    map[string]bool
+}
+
+// maxKeyList is the longest list a keySet searches linearly.
+const maxKeyList = 32
+
+// add adds k and reports whether it was there already.
+func (ks *keySet) add(k string) bool {
+	if ks.m != nil {
+		if ks.m[k] {
+			return true
+		}
+		ks.m[k] = true
+		return false
+	}
+	for _, x := range ks.list {
+		if x == k {
+			return true
+		}
+	}
+	ks.list = append(ks.list, k)
+	if len(ks.list) > maxKeyList {
+		ks.m = make(map[string]bool, 2*len(ks.list))
+		for _, x := range ks.list {
+			ks.m[x] = true
+		}
+		ks.list = nil
+	}
+	return false
 }
 
 func quoteByte(c byte) string {
@@ -417,9 +453,10 @@ func (s *scanner) object(i, depth int, members *[]member) (int, *FieldError) {
 	// Keys in increasing order (canonical input) are checked for duplicates
 	// against the previous key; once out of order, against a set.
 	var prev string
-	var seen map[string]bool
+	var seen keySet // once names come out of order
 	var keysBuf [8]string
 	keys := keysBuf[:0]
+	sorted := true
 	for n := 0; ; n++ {
 		if i >= len(s.b) || s.b[i] != '"' {
 			if i >= len(s.b) {
@@ -441,19 +478,15 @@ func (s *scanner) object(i, depth int, members *[]member) (int, *FieldError) {
 		}
 		dup := false
 		switch {
-		case seen != nil:
-			dup = seen[k]
-			seen[k] = true
+		case !sorted:
+			dup = seen.add(k)
 		case n == 0 || k > prev:
 			keys = append(keys, k)
 		default:
 			s.isCanon = false
-			seen = make(map[string]bool, len(keys)+8)
-			for _, x := range keys {
-				seen[x] = true
-			}
-			dup = seen[k]
-			seen[k] = true
+			sorted = false
+			seen.list = keys
+			dup = seen.add(k)
 			keys = nil
 		}
 		if dup {

@@ -3,6 +3,7 @@ package ron
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -214,6 +215,29 @@ func hasDuplicateKeys(b []byte) bool {
 		}
 		if top != nil && top.obj {
 			top.expect = true
+		}
+	}
+}
+
+// Names out of order are checked for duplicates by a list while they are
+// few and a map once they are many, at the top level and nested.
+func TestDuplicateKeysOutOfOrder(t *testing.T) {
+	for _, n := range []int{2, 3, maxKeyList - 1, maxKeyList, maxKeyList + 1, 3 * maxKeyList} {
+		var keys []string
+		for i := n; i > 0; i-- { // descending: out of order from the second
+			keys = append(keys, fmt.Sprintf(`"k%03d":%d`, i, i))
+		}
+		obj := "{" + strings.Join(keys, ",") + "}"
+		for _, dup := range []int{0, 1, n / 2, n - 1} {
+			bad := "{" + strings.Join(keys, ",") + fmt.Sprintf(`,"k%03d":0}`, n-dup)
+			for _, doc := range []struct{ ok, bad string }{{obj, bad}, {`{"a":` + obj + `}`, `{"a":` + bad + `}`}, {`{"a":[` + obj + `]}`, `{"a":[` + bad + `]}`}} {
+				if _, fe := parseObject([]byte(doc.ok), 0); fe != nil {
+					t.Fatalf("n=%d: %s: %v", n, doc.ok, fe)
+				}
+				if _, fe := parseObject([]byte(doc.bad), 0); fe == nil || fe.Code != CodeDuplicate {
+					t.Fatalf("n=%d dup %d: %s: %v", n, dup, doc.bad, fe)
+				}
+			}
 		}
 	}
 }

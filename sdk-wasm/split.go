@@ -124,7 +124,8 @@ func SplitWeighted(amount uint64, weights []Weight) ([]Allocation, error) {
 		amount      uint64
 		rem         uint64
 	}
-	byKey := make(map[[2]string]int, len(weights))
+	// Claims to the same (payee, role) are merged after sorting, not
+	// through a map: in wasm hashing two strings costs more than the sort.
 	claims := make([]claim, 0, len(weights))
 	var total uint64
 	for _, w := range weights {
@@ -136,12 +137,6 @@ func SplitWeighted(amount uint64, weights []Weight) ([]Allocation, error) {
 		if carry != 0 {
 			return nil, ErrWeightOverflow
 		}
-		k := [2]string{w.Payee, w.Role}
-		if i, ok := byKey[k]; ok {
-			claims[i].weight += w.Weight // cannot overflow: total did not
-			continue
-		}
-		byKey[k] = len(claims)
 		claims = append(claims, claim{payee: w.Payee, role: w.Role, weight: w.Weight})
 	}
 	if total == 0 {
@@ -150,6 +145,15 @@ func SplitWeighted(amount uint64, weights []Weight) ([]Allocation, error) {
 	slices.SortFunc(claims, func(a, b claim) int {
 		return cmp.Or(cmp.Compare(a.payee, b.payee), cmp.Compare(a.role, b.role))
 	})
+	merged := claims[:0]
+	for _, c := range claims {
+		if n := len(merged); n > 0 && merged[n-1].payee == c.payee && merged[n-1].role == c.role {
+			merged[n-1].weight += c.weight // cannot overflow: total did not
+			continue
+		}
+		merged = append(merged, c)
+	}
+	claims = merged
 	var paid uint64
 	for i := range claims {
 		claims[i].amount, claims[i].rem = mulDiv(amount, claims[i].weight, total)
@@ -186,28 +190,30 @@ func mulDiv(a, b, c uint64) (q, r uint64) {
 // split result. It panics if a merged amount overflows uint64, which a split
 // summing to a uint64 amount cannot do.
 func Merge(allocs []Allocation) []Allocation {
-	byKey := make(map[[2]string]int, len(allocs))
+	// Sorted first, then equal keys added up: in wasm hashing two strings
+	// per allocation costs more than the sort.
 	out := make([]Allocation, 0, len(allocs))
 	for _, a := range allocs {
-		if a.Amount == 0 {
-			continue
+		if a.Amount != 0 {
+			out = append(out, a)
 		}
-		k := [2]string{a.Payee, a.Role}
-		if i, ok := byKey[k]; ok {
-			sum, carry := bits.Add64(out[i].Amount, a.Amount, 0)
-			if carry != 0 {
-				panic("ron: merged allocation overflows uint64")
-			}
-			out[i].Amount = sum
-			continue
-		}
-		byKey[k] = len(out)
-		out = append(out, a)
 	}
 	slices.SortFunc(out, func(a, b Allocation) int {
 		return cmp.Or(cmp.Compare(a.Payee, b.Payee), cmp.Compare(a.Role, b.Role))
 	})
-	return out
+	merged := out[:0]
+	for _, a := range out {
+		if n := len(merged); n > 0 && merged[n-1].Payee == a.Payee && merged[n-1].Role == a.Role {
+			sum, carry := bits.Add64(merged[n-1].Amount, a.Amount, 0)
+			if carry != 0 {
+				panic("ron: merged allocation overflows uint64")
+			}
+			merged[n-1].Amount = sum
+			continue
+		}
+		merged = append(merged, a)
+	}
+	return merged
 }
 
 // Sum returns the total of the allocations and whether it overflowed uint64.
