@@ -39,11 +39,10 @@ func unmarshal(data []byte, v any, strict bool) error {
 	if pl == nil {
 		return stdUnmarshal(data, v, strict)
 	}
-	var names [8]string // d.stack without an allocation for most documents
-	d := decoder{data: data, strict: strict, stack: names[:0]}
+	d := decoder{data: data, strict: strict}
 	i := d.space(0)
 	end, err := d.value(i, rv.UnsafePointer(), pl)
-	if errors.Is(err, errFallback) || err == nil && d.space(end) != len(data) {
+	if err == errFallback || err == nil && d.space(end) != len(data) { // errFallback is never wrapped
 		return stdUnmarshal(data, v, strict)
 	}
 	return err
@@ -159,7 +158,6 @@ func jsonFields(t reflect.Type) []field {
 type decoder struct {
 	data   []byte
 	strict bool
-	stack  []string // JSON names of the struct fields being decoded, as encoding/json reports them
 }
 
 func (d *decoder) space(i int) int {
@@ -170,7 +168,9 @@ func (d *decoder) space(i int) int {
 }
 
 func (d *decoder) typeError(what string, t reflect.Type, at int) error {
-	return &json.UnmarshalTypeError{Value: what, Type: t, Offset: int64(at), Field: strings.Join(d.stack, ".")}
+	// Field is filled in as the error returns through the structs around
+	// the value (object), as encoding/json names the path.
+	return &json.UnmarshalTypeError{Value: what, Type: t, Offset: int64(at)}
 }
 
 // skip returns the end of the value at i.
@@ -551,10 +551,13 @@ func (d *decoder) object(i int, p unsafe.Pointer, pl *plan) (int, error) {
 			}
 			i, err = d.skip(at)
 		} else {
-			d.stack = append(d.stack, f.name)
 			i, err = d.value(at, unsafe.Add(p, f.offset), f.p)
-			if err == nil {
-				d.stack = d.stack[:len(d.stack)-1]
+			if te, ok := err.(*json.UnmarshalTypeError); ok {
+				if te.Field == "" {
+					te.Field = f.name
+				} else {
+					te.Field = f.name + "." + te.Field
+				}
 			}
 		}
 		if err != nil {
@@ -696,7 +699,7 @@ func (d *decoder) any(i int) (any, int, error) {
 		s := string(d.data[i:end])
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil {
-			return nil, end, &json.UnmarshalTypeError{Value: "number " + s, Type: reflect.TypeFor[float64](), Offset: int64(end), Field: strings.Join(d.stack, ".")}
+			return nil, end, &json.UnmarshalTypeError{Value: "number " + s, Type: reflect.TypeFor[float64](), Offset: int64(end)}
 		}
 		return f, end, nil
 	}

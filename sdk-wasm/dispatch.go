@@ -64,19 +64,12 @@ func decodeInput(input []byte, fields ...inputField) error {
 	// input is scanned, and a manifest is split into tables in the same
 	// pass (scanner.nested).
 	var nested string
-	var early func(string, []byte) *FieldError
 	for _, f := range fields {
 		if _, isManifest := f.target.(**Manifest); isManifest {
 			nested = f.name
-			early = func(key string, value []byte) *FieldError {
-				if key == nested && len(value) > 0 && value[0] != '{' && value[0] != 'n' {
-					return &FieldError{Path: key, Code: CodeType, Message: "a manifest must be a JSON object"}
-				}
-				return nil
-			}
 		}
 	}
-	members, fe := parseObjectEarly(input, 0, early, nested)
+	members, fe := parseObjectNested(input, 0, nested, true)
 	if fe != nil {
 		if fe.Code == CodeType {
 			fe.Message = "input is not a JSON object"
@@ -254,7 +247,9 @@ func validate(p Plugin, input []byte) (int32, []byte) {
 	}
 	// Written by hand so the manifest, which may be large, is encoded once
 	// (encoding/json would re-scan a Marshaler's output).
-	dst := append(make([]byte, 0, 256), `{"manifest":`...)
+	// Room for the manifest, which is about the input's size, at once: in
+	// wasm each growth is an allocation and a copy.
+	dst := append(make([]byte, 0, len(input)+256), `{"manifest":`...)
 	dst, err = out.Manifest.AppendCanonical(dst)
 	if err != nil {
 		return fault(CodeContract, "encoding the manifest: "+err.Error())
@@ -378,13 +373,13 @@ func checkManifest(m *Manifest) error {
 	if m == nil {
 		return Reject("manifest", CodeRequired, "the input has no manifest")
 	}
-	meta, err := m.Meta()
-	if err != nil {
+	meta := new(Meta) // decoded in place: Meta() would decode into a copy of its own
+	if err := m.decodeMeta(meta); err != nil {
 		return err
 	}
 	if meta.TLD == "" {
 		return Reject("meta.tld", CodeRequired, "the manifest's [meta] table has no tld")
 	}
-	m.meta = &meta // the handler's Meta() calls reuse it
+	m.meta = meta // the handler's Meta() calls reuse it
 	return nil
 }

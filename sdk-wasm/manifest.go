@@ -40,6 +40,17 @@ type table struct {
 
 // find returns the index of the table name, or where it would go.
 func (m *Manifest) find(name string) (int, bool) {
+	// A manifest has a few tables: comparing names for equality (a length
+	// check, then the bytes) costs less in wasm than a binary search's
+	// ordered comparisons through a closure. Many tables, or a name that
+	// is not there, take the binary search.
+	if len(m.tables) <= 16 {
+		for i := range m.tables {
+			if m.tables[i].name == name {
+				return i, true
+			}
+		}
+	}
 	return slices.BinarySearchFunc(m.tables, name, func(t table, name string) int { return strings.Compare(t.name, name) })
 }
 

@@ -52,8 +52,7 @@ func buildPlan(t reflect.Type, building map[reflect.Type]*plan) *plan {
 	p := &plan{t: t, kind: t.Kind(), size: t.Size(), raw: t == rawMessageType}
 	// A reflect.Type is an interface whose data word is the type
 	// descriptor, the word an interface holding a *t has as its type.
-	ptrType := reflect.PointerTo(t)
-	p.ptrTo = (*[2]unsafe.Pointer)(unsafe.Pointer(&ptrType))[1]
+	p.ptrTo = typeWord(reflect.PointerTo(t))
 	p.direct = directIface(t)
 	building[t] = p
 	switch p.kind {

@@ -28,10 +28,10 @@ type member struct {
 
 type scanner struct {
 	b []byte
-	// early, if set, is called before each member value of the outermost
-	// object (the one whose members are collected) is scanned, so a
-	// document can be rejected without scanning the rest of it.
-	early func(key string, value []byte) *FieldError
+	// nestedObject: a nested member (below) whose value is not an object
+	// or null is rejected with CodeType before the rest of the document is
+	// scanned.
+	nestedObject bool
 	// nested names the member of the outermost object whose object value
 	// is split into members in the same pass (member.sub); "" for none.
 	nested string
@@ -273,7 +273,7 @@ func (s *scanner) value(i, depth int) (int, *FieldError) {
 func (s *scanner) namesBetween(start, upto int) *keySet {
 	saved := s.isCanon
 	defer func() { s.isCanon = saved }()
-	seen := &keySet{}
+	seen := newKeySet()
 	b := s.b
 	i := s.skipSpace(start + 1)
 	for i < upto {
@@ -298,6 +298,13 @@ func (s *scanner) namesBetween(start, upto int) *keySet {
 type keySet struct {
 	list []string
 	m    map[string]bool
+	buf  [16]string // list's first array, in the same allocation
+}
+
+func newKeySet() *keySet {
+	ks := &keySet{}
+	ks.list = ks.buf[:0]
+	return ks
 }
 
 // maxKeyList is the longest list a keySet searches linearly.
@@ -437,15 +444,14 @@ func (s *scanner) key(i, end int, escaped bool) (string, *FieldError) {
 	return k, nil
 }
 
-// object checks the object at i. With members non-nil it appends the
-// object's members to *members, each with its canonical flag, and splits the
-// values of s.nested keys into members too (only at the outermost level).
+// object checks the object at i and appends its members to *members, each
+// with its canonical flag, splitting the values of s.nested keys into
+// members too (only at the outermost level).
 func (s *scanner) object(i, depth int, members *[]member) (int, *FieldError) {
 	if depth > MaxDepth {
 		return i, &FieldError{Code: CodeTooLarge, Message: fmt.Sprintf("input nests deeper than %d levels", MaxDepth)}
 	}
 	start := i
-	outer := members != nil
 	i = s.skipSpace(i + 1)
 	if i < len(s.b) && s.b[i] == '}' {
 		return i + 1, nil
@@ -453,10 +459,8 @@ func (s *scanner) object(i, depth int, members *[]member) (int, *FieldError) {
 	// Keys in increasing order (canonical input) are checked for duplicates
 	// against the previous key; once out of order, against a set.
 	var prev string
-	var seen keySet // once names come out of order
-	var keysBuf [8]string
-	keys := keysBuf[:0]
-	sorted := true
+	var seen *keySet // once names come out of order
+	first := len(*members)
 	for n := 0; ; n++ {
 		if i >= len(s.b) || s.b[i] != '"' {
 			if i >= len(s.b) {
@@ -478,16 +482,16 @@ func (s *scanner) object(i, depth int, members *[]member) (int, *FieldError) {
 		}
 		dup := false
 		switch {
-		case !sorted:
+		case seen != nil:
 			dup = seen.add(k)
 		case n == 0 || k > prev:
-			keys = append(keys, k)
 		default:
 			s.isCanon = false
-			sorted = false
-			seen.list = keys
+			seen = newKeySet()
+			for _, m := range (*members)[first:] {
+				seen.add(m.key)
+			}
 			dup = seen.add(k)
-			keys = nil
 		}
 		if dup {
 			return end, &FieldError{Code: CodeDuplicate, Message: fmt.Sprintf("duplicate key %q in the object at byte %d", k, start)}
@@ -499,25 +503,20 @@ func (s *scanner) object(i, depth int, members *[]member) (int, *FieldError) {
 		}
 		i = s.skipSpace(i + 1)
 		vStart := i
-		if outer {
-			if s.early != nil {
-				if fe := s.early(k, s.b[i:]); fe != nil {
-					return i, fe
-				}
+		{
+			if s.nestedObject && s.nested != "" && k == s.nested && i < len(s.b) && s.b[i] != '{' && s.b[i] != 'n' {
+				return i, &FieldError{Path: k, Code: CodeType, Message: "a " + k + " must be a JSON object"}
 			}
 			m := member{key: k}
 			wasCanon := s.isCanon
 			s.isCanon = true
 			if s.nested != "" && s.nested == k && i < len(s.b) && s.b[i] == '{' {
-				var sub []member
-				savedNested, savedEarly := s.nested, s.early
-				s.nested, s.early = "", nil
+				savedNested := s.nested
+				s.nested = ""
+				sub := make([]member, 0, 8) // a manifest has a few tables: no growth
 				i, fe = s.object(i, depth+1, &sub)
-				s.nested, s.early = savedNested, savedEarly
+				s.nested = savedNested
 				m.sub = sub
-				if m.sub == nil {
-					m.sub = []member{}
-				}
 			} else {
 				i, fe = s.value(i, depth)
 			}
@@ -527,8 +526,6 @@ func (s *scanner) object(i, depth int, members *[]member) (int, *FieldError) {
 			m.raw, m.canon = s.b[vStart:i], s.isCanon
 			s.isCanon = wasCanon && s.isCanon
 			*members = append(*members, m)
-		} else if i, fe = s.value(i, depth); fe != nil {
-			return i, fe
 		}
 		i = s.skipSpace(i)
 		if i >= len(s.b) {
@@ -549,13 +546,13 @@ func (s *scanner) object(i, depth int, members *[]member) (int, *FieldError) {
 // surrounding space) and returns its members in input order. depth is the
 // nesting depth b sits at.
 func parseObject(b []byte, depth int) ([]member, *FieldError) {
-	return parseObjectEarly(b, depth, nil, "")
+	return parseObjectNested(b, depth, "", false)
 }
 
-// parseObjectEarly is parseObject with an early check (see scanner.early)
-// and nested keys (see scanner.nested).
-func parseObjectEarly(b []byte, depth int, early func(string, []byte) *FieldError, nested string) ([]member, *FieldError) {
-	s := &scanner{b: b, early: early, nested: nested}
+// parseObjectNested is parseObject with a nested key (see scanner.nested
+// and scanner.nestedObject).
+func parseObjectNested(b []byte, depth int, nested string, nestedObject bool) ([]member, *FieldError) {
+	s := &scanner{b: b, nested: nested, nestedObject: nestedObject}
 	i := s.skipSpace(0)
 	if i >= len(b) {
 		return nil, &FieldError{Code: CodeSyntax, Message: "empty input"}
@@ -563,7 +560,7 @@ func parseObjectEarly(b []byte, depth int, early func(string, []byte) *FieldErro
 	if b[i] != '{' {
 		return nil, &FieldError{Code: CodeType, Message: "want a JSON object"}
 	}
-	var members []member
+	members := make([]member, 0, 8) // an input has a few members: no growth
 	end, fe := s.object(i, depth+1, &members)
 	if fe != nil {
 		return nil, fe

@@ -68,7 +68,7 @@ func FuzzScanner(f *testing.F) {
 		}
 		// Split as a nested manifest in one pass, the members are the same.
 		wrapped := append(append([]byte(`{"manifest":`), b...), '}')
-		outer, fe := parseObjectEarly(wrapped, 0, nil, "manifest")
+		outer, fe := parseObjectNested(wrapped, 0, "manifest", false)
 		if fe != nil && fe.Code != CodeTooLarge {
 			t.Fatalf("wrapped %q: %v", b, fe)
 		}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // typeInfo is what the decoder and the encoder derive from a type by
@@ -15,6 +16,7 @@ import (
 // reflect.StructField copy, PointerTo goes through a map), so it is derived
 // once per type and kept for the life of the module.
 type typeInfo struct {
+	tw                                     unsafe.Pointer // t's type descriptor (see typeWord)
 	t                                      reflect.Type
 	decOnce, encOnce, fieldsOnce, planOnce sync.Once
 	dec, enc                               bool    // supported, encSupported
@@ -47,9 +49,10 @@ var typeInfos struct {
 }
 
 func infoOf(t reflect.Type) *typeInfo {
+	tw := typeWord(t)
 	if p := typeInfos.list.Load(); p != nil {
 		for _, ti := range *p {
-			if ti.t == t {
+			if ti.tw == tw {
 				return ti
 			}
 		}
@@ -61,14 +64,22 @@ func infoOf(t reflect.Type) *typeInfo {
 		old = *p
 	}
 	for _, ti := range old {
-		if ti.t == t {
+		if ti.tw == tw {
 			return ti
 		}
 	}
-	ti := &typeInfo{t: t}
+	ti := &typeInfo{t: t, tw: tw}
 	list := append(slices.Clip(old), ti)
 	typeInfos.list.Store(&list)
 	return ti
+}
+
+// typeWord returns t's type descriptor, the data word of the interface
+// value t: one per type, so comparing it compares types without the
+// runtime call comparing two interfaces takes (in wasm, a call costs more
+// than the comparison).
+func typeWord(t reflect.Type) unsafe.Pointer {
+	return (*[2]unsafe.Pointer)(unsafe.Pointer(&t))[1]
 }
 
 // decodable reports supported(t), cached.
