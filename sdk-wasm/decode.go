@@ -241,14 +241,14 @@ func (d *decoder) value(i int, p unsafe.Pointer, pl *plan) (int, error) {
 	case c == '[':
 		return d.array(i, p, pl)
 	case c == '"':
-		s, end, err := d.str(i)
+		b, end, err := d.strBytes(i) // not d.str: one call less
 		if err != nil {
 			return end, err
 		}
 		if pl.kind != reflect.String {
 			return end, d.typeError("string", pl.t, end)
 		}
-		*(*string)(p) = s
+		*(*string)(p) = view(b)
 		return end, nil
 	case c == 't' || c == 'f':
 		lit := "true"

@@ -47,8 +47,8 @@ func (d *decoder) fastString(i int) (string, int, bool) {
 	if i >= len(d.data) || d.data[i] != '"' {
 		return "", i, false
 	}
-	s, end, err := d.str(i)
-	return s, end, err == nil
+	b, end, err := d.strBytes(i)
+	return view(b), end, err == nil
 }
 
 // fastUint parses an unsigned integer that fits in 64 bits.

@@ -237,7 +237,7 @@ func (s *scanner) value(i, depth int) (int, *FieldError) {
 			switch {
 			case top.seen != nil:
 				dup = top.seen.add(view(k))
-			case top.n > 0 && string(k) <= string(top.prev):
+			case top.n > 0 && !keyAfter(view(k), view(top.prev)):
 				s.isCanon = false
 				top.seen = s.namesBetween(top.start, kStart)
 				dup = top.seen.add(view(k))
@@ -288,6 +288,16 @@ func (s *scanner) namesBetween(start, upto int) *keySet {
 		}
 	}
 	return seen
+}
+
+// keyAfter reports k > prev. Names mostly differ in their first byte,
+// which is compared inline: in wasm the runtime's string comparison is
+// three calls, more than the rest of a short name's scan.
+func keyAfter(k, prev string) bool {
+	if len(k) > 0 && len(prev) > 0 && k[0] != prev[0] {
+		return k[0] > prev[0]
+	}
+	return k > prev
 }
 
 // keySet is a set of an object's member names for the duplicate check once
@@ -484,7 +494,7 @@ func (s *scanner) object(i, depth int, members *[]member) (int, *FieldError) {
 		switch {
 		case seen != nil:
 			dup = seen.add(k)
-		case n == 0 || k > prev:
+		case n == 0 || keyAfter(k, prev):
 		default:
 			s.isCanon = false
 			seen = newKeySet()

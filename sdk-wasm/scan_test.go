@@ -241,3 +241,14 @@ func TestDuplicateKeysOutOfOrder(t *testing.T) {
 		}
 	}
 }
+
+func TestKeyAfter(t *testing.T) {
+	names := []string{"", "a", "aa", "ab", "b", "ba", "\xff", "\x00", "A"}
+	for _, k := range names {
+		for _, p := range names {
+			if keyAfter(k, p) != (k > p) {
+				t.Errorf("keyAfter(%q, %q) = %v", k, p, !(k > p))
+			}
+		}
+	}
+}
