@@ -23,8 +23,10 @@ import (
 // the value, one indirect call per byte, then decodes it, with reflection
 // throughout; in a wasm module (and more so under a host that meters every
 // call and loop) that made decoding a plugin's small table most of a
-// call's cost. Here the bytes are walked once with direct loops, and
-// reflection only sets the fields. data comes from the SDK's scanner
+// call's cost. Here the bytes are walked once with direct loops, and the
+// values are written through the type's plan (plan.go: field offsets
+// derived once), reflection only for maps, interfaces and floats. data
+// comes from the SDK's scanner
 // (valid UTF-8 and syntax, no duplicate keys) or from encoding/json;
 // anything the walk does not expect, and any type it does not handle
 // (json.Unmarshaler or encoding.TextUnmarshaler implementations other than
