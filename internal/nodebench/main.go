@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -225,7 +226,7 @@ func (b *bench) nodeToNode(ctx context.Context, a *proc, aData, file, c, plain s
 	}
 	boot, _ := json.Marshal(ri.P2P)
 	bootA := fmt.Sprintf("[overlay]\nbootstrap = %s\n", boot)
-	var p2p, tcpDiscard, tcpFsync, inProc, p2pCPU, inProcCPU []float64
+	var p2p, tcpDiscard, tcpFsync, inProc, p2pCPU, inProcCPU, aCPU, bCPU, busy []float64
 	var bNode *proc
 	blobTest, err := b.buildBlobTest(ctx)
 	if err != nil {
@@ -243,7 +244,11 @@ func (b *bench) nodeToNode(ctx context.Context, a *proc, aData, file, c, plain s
 		if err := waitFor(ctx, 60*time.Second, func() bool { return copies(bn.api, c) > 0 }); err != nil {
 			return fmt.Errorf("node B never saw a provider of %s: %w\nB's log:\n%s", c, err, bn.log())
 		}
-		cpu0, err := procsCPU(a, bn)
+		a0, err := procsCPU(a)
+		if err != nil {
+			return err
+		}
+		b0, err := procsCPU(bn)
 		if err != nil {
 			return err
 		}
@@ -251,12 +256,19 @@ func (b *bench) nodeToNode(ctx context.Context, a *proc, aData, file, c, plain s
 		if err != nil || n != b.size {
 			return fmt.Errorf("node B's GET: %d bytes: %v\nB's log:\n%s", n, err, bn.log())
 		}
-		cpu1, err := procsCPU(a, bn)
+		a1, err := procsCPU(a)
+		if err != nil {
+			return err
+		}
+		b1, err := procsCPU(bn)
 		if err != nil {
 			return err
 		}
 		p2p = append(p2p, mbps(b.size, d))
-		p2pCPU = append(p2pCPU, (cpu1-cpu0).Seconds()*1e3/(float64(b.size)/1e6))
+		perMB := func(d time.Duration) float64 { return d.Seconds() * 1e3 / (float64(b.size) / 1e6) }
+		p2pCPU = append(p2pCPU, perMB(a1-a0+b1-b0))
+		aCPU, bCPU = append(aCPU, perMB(a1-a0)), append(bCPU, perMB(b1-b0))
+		busy = append(busy, (a1-a0+b1-b0).Seconds()/d.Seconds())
 		dd, err := tcpCopy(ctx, file, "")
 		if err != nil {
 			return err
@@ -292,6 +304,10 @@ func (b *bench) nodeToNode(ctx context.Context, a *proc, aData, file, c, plain s
 		// in-process fetch's (both ends) over A's and B's during the GET.
 		cm, im := medianF(p2pCPU), medianF(inProcCPU)
 		b.report("node-to-node CPU of A and B per MB (median)", fmt.Sprintf("%.2f ms", cm), "in-process Fetch CPU per MB", fmt.Sprintf("%.2f ms", im), fmt.Sprintf("%.2f", im/cm), "")
+		// Where it went, and whether the GET was short of CPU: cores busy
+		// in A and B together during it (of the machine's, with others'
+		// load on them too).
+		b.report(fmt.Sprintf("  of which A (provider) %.2f ms, B (fetch, gateway) %.2f ms", medianF(aCPU), medianF(bCPU)), fmt.Sprintf("%.2f cores", medianF(busy)), "cores", strconv.Itoa(runtime.NumCPU()), fmt.Sprintf("%.2f", medianF(busy)/float64(runtime.NumCPU())), "")
 	}
 
 	// First fetch of fresh 4 KiB objects: each is stored on A and asked of
