@@ -299,7 +299,7 @@ func (b *bench) nodeToNode(ctx context.Context, a *proc, aData, file, c, plain s
 		"loopback TCP copy", fmt.Sprintf("%.0f MB/s", medianF(tcpDiscard)), fmt.Sprintf("%.2f", pm/medianF(tcpDiscard)), "")
 	b.report("", "", "TCP copy + write + fsync", fmt.Sprintf("%.0f MB/s", medianF(tcpFsync)), fmt.Sprintf("%.2f", pm/medianF(tcpFsync)), "goal >= 0.5")
 	if len(inProc) > 0 {
-		b.report("", "", "internal/core/blob Fetch in-process", fmt.Sprintf("%.0f MB/s", medianF(inProc)), fmt.Sprintf("%.2f", pm/medianF(inProc)), "goal >= 0.8")
+		b.report("", "", "blob.Fetch in-process", fmt.Sprintf("%.0f MB/s", medianF(inProc)), fmt.Sprintf("%.2f", pm/medianF(inProc)), "goal >= 0.8")
 		// CPU time per MB is steadier than time on a loaded machine: the
 		// in-process fetch's (both ends) over A's and B's during the GET.
 		cm, im := medianF(p2pCPU), medianF(inProcCPU)
