@@ -4,11 +4,9 @@ import (
 	"context"
 	"io"
 	"math/rand/v2"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,6 +21,7 @@ import (
 
 	"github.com/ronhost/ronhost/internal/core/overlay"
 	"github.com/ronhost/ronhost/internal/core/store"
+	"github.com/ronhost/ronhost/internal/limits"
 )
 
 // benchSize is the object BenchmarkFetch1GiB moves; RON_BLOB_BENCH_MIB
@@ -54,108 +53,6 @@ func (r *randomReader) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// cpuTime is this process's user+system CPU time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// rawTCPCopy moves size bytes over a 127.0.0.1 TCP connection, memory to
-// memory in 1 MiB writes and reads: the physical limit of a loopback copy.
-func rawTCPCopy(b *testing.B, size int64) (time.Duration, time.Duration) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	sent := make(chan error, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			sent <- err
-			return
-		}
-		defer c.Close()
-		buf := make([]byte, 1<<20)
-		for left := size; left > 0; left -= int64(len(buf)) {
-			if _, err := c.Write(buf[:min(left, int64(len(buf)))]); err != nil {
-				sent <- err
-				return
-			}
-		}
-		sent <- nil
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	cpu0, t0 := cpuTime(), time.Now()
-	n, err := io.CopyBuffer(io.Discard, io.LimitReader(c, size), make([]byte, 1<<20))
-	wall, cpu := time.Since(t0), cpuTime()-cpu0
-	if err != nil || n != size {
-		b.Fatalf("raw copy: %d bytes, %v", n, err)
-	}
-	if err := <-sent; err != nil {
-		b.Fatal(err)
-	}
-	return wall, cpu
-}
-
-// rawTCPFsync moves size bytes over a 127.0.0.1 TCP connection in 1 MiB
-// writes into a file in dir with write and a final fsync: the physical
-// limit of receiving an object into a store (a fetch and its Commit).
-func rawTCPFsync(b *testing.B, size int64, dir string) time.Duration {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	sent := make(chan error, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			sent <- err
-			return
-		}
-		defer c.Close()
-		buf := make([]byte, 1<<20)
-		for left := size; left > 0; left -= int64(len(buf)) {
-			if _, err := c.Write(buf[:min(left, int64(len(buf)))]); err != nil {
-				sent <- err
-				return
-			}
-		}
-		sent <- nil
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	name := filepath.Join(dir, "tcp-fsync")
-	f, err := os.Create(name)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer os.Remove(name)
-	defer f.Close()
-	t0 := time.Now()
-	n, err := io.CopyBuffer(struct{ io.Writer }{f}, io.LimitReader(c, size), make([]byte, 1<<20))
-	if err == nil {
-		err = f.Sync()
-	}
-	wall := time.Since(t0)
-	if err != nil || n != size {
-		b.Fatalf("raw copy to a file: %d bytes, %v", n, err)
-	}
-	if err := <-sent; err != nil {
-		b.Fatal(err)
-	}
-	return wall
-}
-
 // streamCopy moves size bytes on one libp2p stream from src to dst, memory
 // to memory: what the transport (security, yamux) costs without the
 // protocol, the verification or the disk.
@@ -180,9 +77,9 @@ func streamCopy(b *testing.B, src, dst host.Host, size int64) (time.Duration, ti
 	}
 	defer s.Close()
 	s.Write(nil) // negotiate before timing
-	cpu0, t0 := cpuTime(), time.Now()
+	cpu0, t0 := limits.CPU(), time.Now()
 	n, err := io.CopyBuffer(io.Discard, io.LimitReader(s, size), make([]byte, 1<<20))
-	wall, cpu := time.Since(t0), cpuTime()-cpu0
+	wall, cpu := time.Since(t0), limits.CPU()-cpu0
 	if err != nil || n != size {
 		b.Fatalf("stream copy: %d bytes, %v", n, err)
 	}
@@ -272,11 +169,18 @@ func BenchmarkFetch1GiB(b *testing.B) {
 			b.ResetTimer()
 			for i := range b.N {
 				b.StopTimer()
-				w, cpu := rawTCPCopy(b, size)
-				raw, rawCPU = min(raw, w), rawCPU+cpu
-				w, cpu = streamCopy(b, hp, hc, size)
+				tcp, err := limits.TCPCopy(size)
+				if err != nil {
+					b.Fatal(err)
+				}
+				raw, rawCPU = min(raw, tcp.Wall), rawCPU+tcp.CPU
+				w, cpu := streamCopy(b, hp, hc, size)
 				p2p, p2pCPU = min(p2p, w), p2pCPU+cpu
-				rawFsync = min(rawFsync, rawTCPFsync(b, size, dir))
+				tcpFsync, err := limits.TCPWriteFsync(dir, size)
+				if err != nil {
+					b.Fatal(err)
+				}
+				rawFsync = min(rawFsync, tcpFsync.Wall)
 				cdir := filepath.Join(dir, tr.name+"-"+strconv.Itoa(i))
 				cs, err := store.Open(ctx, cdir, store.Options{})
 				if err != nil {
@@ -284,7 +188,7 @@ func BenchmarkFetch1GiB(b *testing.B) {
 				}
 				b.StartTimer()
 
-				cpu0, t0 := cpuTime(), time.Now()
+				cpu0, t0 := limits.CPU(), time.Now()
 				sz, ob, err := sc.Outboard(ctx, c, providers)
 				if err != nil {
 					b.Fatal(err)
@@ -297,7 +201,7 @@ func BenchmarkFetch1GiB(b *testing.B) {
 					b.Fatal(err)
 				}
 				fd := time.Since(t0)
-				fetch, fetchCPU = min(fetch, fd), fetchCPU+cpuTime()-cpu0
+				fetch, fetchCPU = min(fetch, fd), fetchCPU+limits.CPU()-cpu0
 
 				b.StopTimer()
 				t1 := time.Now()

@@ -4,18 +4,16 @@ import (
 	"context"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/ronhost/ronhost/internal/core/store"
+	"github.com/ronhost/ronhost/internal/limits"
 )
 
 // benchRandom yields n pseudo-random bytes (ChaCha8).
@@ -32,65 +30,6 @@ func (r *benchRandom) Read(p []byte) (int, error) {
 	_, _ = r.rng.Read(p)
 	r.n -= int64(len(p))
 	return len(p), nil
-}
-
-// benchCPU is this process's user+system CPU time.
-func benchCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// tcpWriteFsync moves size bytes over a 127.0.0.1 TCP connection into a
-// file in dir and fsyncs it: the physical limit of receiving an object
-// from a peer and keeping it.
-func tcpWriteFsync(b *testing.B, dir string, size int64) time.Duration {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	sent := make(chan error, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			sent <- err
-			return
-		}
-		defer c.Close()
-		buf := make([]byte, 1<<20)
-		for left := size; left > 0; left -= int64(len(buf)) {
-			if _, err := c.Write(buf[:min(left, int64(len(buf)))]); err != nil {
-				sent <- err
-				return
-			}
-		}
-		sent <- nil
-	}()
-	t0 := time.Now()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	name := filepath.Join(dir, "tcp-copy")
-	f, err := os.Create(name)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer os.Remove(name)
-	defer f.Close()
-	if n, err := io.CopyBuffer(struct{ io.Writer }{f}, io.LimitReader(c, size), make([]byte, 1<<20)); err != nil || n != size {
-		b.Fatalf("tcp copy: %d bytes, %v", n, err)
-	}
-	if err := f.Sync(); err != nil {
-		b.Fatal(err)
-	}
-	d := time.Since(t0)
-	if err := <-sent; err != nil {
-		b.Fatal(err)
-	}
-	return d
 }
 
 // BenchmarkNodeToNode: node B fetches an object only node A holds, through
@@ -129,13 +68,17 @@ func BenchmarkNodeToNode(b *testing.B) {
 	b.ResetTimer()
 	for i := range b.N {
 		b.StopTimer()
-		limit = min(limit, tcpWriteFsync(b, dir, size))
+		tcpFsync, err := limits.TCPWriteFsync(dir, size)
+		if err != nil {
+			b.Fatal(err)
+		}
+		limit = min(limit, tcpFsync.Wall)
 		res, err := a.store.Put(ctx, &benchRandom{rng: rand.NewChaCha8([32]byte{byte(i), 7}), n: size}, store.PutOptions{Size: size, Pin: true})
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		cpu0, t0 := benchCPU(), time.Now()
+		cpu0, t0 := limits.CPU(), time.Now()
 		resp, err := client.Get(api + "/o/" + res.CID.String())
 		if err != nil {
 			b.Fatal(err)
@@ -146,7 +89,7 @@ func BenchmarkNodeToNode(b *testing.B) {
 			b.Fatalf("GET from B: %s, %d of %d bytes: %v", resp.Status, n, size, err)
 		}
 		best = min(best, time.Since(t0))
-		cpu += benchCPU() - cpu0
+		cpu += limits.CPU() - cpu0
 	}
 	b.StopTimer()
 	b.ReportMetric(limit.Seconds()/best.Seconds(), "ratio")
