@@ -84,15 +84,7 @@ func TestFetchFillsOnlyWhatIsMissing(t *testing.T) {
 	c := prov.put(t, data)
 	client := newNode(t, Config{Span: testSpan}, nil)
 	ctx := context.Background()
-	size, ob, err := client.svc.Outboard(ctx, c, []peer.AddrInfo{prov.info()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := client.st.NewIngest(ctx, c, size, ob)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Abort()
+	in := client.ingest(t, c, prov)
 	// Some groups arrived already (from an earlier, interrupted fetch).
 	have := [][2]int64{{0, 5 * store.GroupSize}, {20 * store.GroupSize, 31 * store.GroupSize}}
 	for _, h := range have {
@@ -104,7 +96,7 @@ func TestFetchFillsOnlyWhatIsMissing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := size - 16*store.GroupSize; stats.Bytes != want {
+	if want := int64(len(data)) - 16*store.GroupSize; stats.Bytes != want {
 		t.Fatalf("fetched %d bytes, want %d (only the missing ones)", stats.Bytes, want)
 	}
 	if !in.Done() {
@@ -131,14 +123,7 @@ func TestLiarIsCaughtAndFetchCompletes(t *testing.T) {
 	liar.src.set(func(m *testSource) { m.lie = true })
 	client := newNode(t, cfg, nil)
 	ctx := context.Background()
-	size, ob, err := client.svc.Outboard(ctx, c, []peer.AddrInfo{honest1.info()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := client.st.NewIngest(ctx, c, size, ob)
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := client.ingest(t, c, honest1)
 	// The liar comes first: it gets the first range and is caught on it.
 	stats, err := client.svc.Fetch(ctx, c, in, []peer.AddrInfo{liar.info(), honest1.info(), honest2.info()})
 	if err != nil {
@@ -237,15 +222,7 @@ func TestSinkFailureStopsFetch(t *testing.T) {
 	c := srv.put(t, data)
 	client := newNode(t, Config{Span: testSpan}, nil)
 	ctx := context.Background()
-	size, ob, err := client.svc.Outboard(ctx, c, []peer.AddrInfo{srv.info()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := client.st.NewIngest(ctx, c, size, ob)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Abort()
+	in := client.ingest(t, c, srv)
 	before := client.svc.Score(srv.h.ID())
 	stats, err := client.svc.Fetch(ctx, c, &failingSink{Ingest: in, ok: 3}, []peer.AddrInfo{srv.info()})
 	if !errors.Is(err, errDisk) {
@@ -372,15 +349,7 @@ func TestNotFoundAndNoProviders(t *testing.T) {
 	if _, _, err := client.svc.Outboard(ctx, c, nil); !errors.Is(err, ErrNoProviders) {
 		t.Fatalf("Outboard from nobody: %v", err)
 	}
-	size, ob, err := client.svc.Outboard(ctx, c, []peer.AddrInfo{full.info()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := client.st.NewIngest(ctx, c, size, ob)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Abort()
+	in := client.ingest(t, c, full)
 	stats, err := client.svc.Fetch(ctx, c, in, []peer.AddrInfo{empty.info(), client.info()})
 	if !errors.Is(err, ErrNoProviders) || !errors.Is(err, ErrNotFound) || stats.Bytes != 0 {
 		t.Fatalf("Fetch from a peer without it (and from itself): %+v, %v", stats, err)
@@ -577,15 +546,7 @@ func TestFetchContextCancelled(t *testing.T) {
 	})
 	client := newNode(t, Config{Span: testSpan}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
-	size, ob, err := client.svc.Outboard(ctx, c, []peer.AddrInfo{srv.info()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := client.st.NewIngest(ctx, c, size, ob)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Abort()
+	in := client.ingest(t, c, srv)
 	done := make(chan error, 1)
 	go func() { _, err := client.svc.Fetch(ctx, c, in, []peer.AddrInfo{srv.info()}); done <- err }()
 	<-blocked

@@ -106,6 +106,23 @@ func (n *node) put(t testing.TB, data []byte) cid.CID {
 	return res.CID
 }
 
+// ingest asks from for c's outboard and opens an Ingest of c in n's store,
+// aborted at the test's end unless committed.
+func (n *node) ingest(t testing.TB, c cid.CID, from *node) *store.Ingest {
+	t.Helper()
+	ctx := context.Background()
+	size, ob, err := n.svc.Outboard(ctx, c, []peer.AddrInfo{from.info()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := n.st.NewIngest(ctx, c, size, ob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(in.Abort)
+	return in
+}
+
 // fetch gets c from providers into n's store the way a node does: the
 // outboard, an Ingest, Fetch, Commit. It returns Fetch's stats and error.
 func (n *node) fetch(t testing.TB, c cid.CID, providers ...*node) (FetchStats, error) {
