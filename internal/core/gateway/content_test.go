@@ -436,7 +436,13 @@ func TestMetering(t *testing.T) {
 // A client that stops reading is cut after WriteIdle: its request ends.
 func TestStalledReaderIsCut(t *testing.T) {
 	e := newEnv(t, Config{WriteIdle: 200 * time.Millisecond})
-	c := e.put(t, data(32<<20, 8))
+	e.stallOn(t, e.put(t, data(32<<20, 8)))
+}
+
+// stallOn GETs /o/c, reads the response's head and nothing more, and waits
+// until the gateway cuts the request (counted aborted, none in flight).
+func (e *env) stallOn(t *testing.T, c cid.CID) {
+	t.Helper()
 	conn, err := net.Dial("tcp", e.srv.Listener.Addr().String())
 	if err != nil {
 		t.Fatal(err)

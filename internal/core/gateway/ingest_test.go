@@ -1,14 +1,11 @@
 package gateway
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"sync"
 	"testing"
@@ -18,7 +15,6 @@ import (
 
 	"github.com/ronhost/ronhost/internal/core/cid"
 	"github.com/ronhost/ronhost/internal/core/store"
-	"github.com/ronhost/ronhost/internal/poll"
 )
 
 // ingestObjects is the store with objects being received (as the node's
@@ -175,18 +171,5 @@ func TestStalledReaderIsCutOnAnIngest(t *testing.T) {
 	if err := in.WriteGroups(0, b); err != nil {
 		t.Fatal(err)
 	}
-	conn, err := net.Dial("tcp", e.srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	fmt.Fprintf(conn, "GET /o/%s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", c)
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("%v %v", resp, err)
-	}
-	poll.Until(t, "the stalled stream cut", func() bool {
-		return e.metric(t, "ron_gateway_requests_total", map[string]string{"class": "aborted"}) == 1 &&
-			e.metric(t, "ron_gateway_in_flight", nil) == 0
-	})
+	e.stallOn(t, c)
 }
