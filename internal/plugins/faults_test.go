@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -328,7 +329,12 @@ func TestTimeoutMarksOnTheSecondInARow(t *testing.T) {
 	v1, _ := chaos(t)
 	clock := &fakeClock{t: time.Unix(1e9, 0)}
 	cfg := Config{QuarantineAfter: 1, now: clock.now}
-	cfg.Limits.Validate = 50 * time.Millisecond // the safety net, far below the fuel budget
+	// The safety net, and a fuel budget it cannot reach: the chaos loop's
+	// pass pays its whole (large) function, so the default budget is spent
+	// in well under 50 ms on a fast machine, and out of fuel would answer
+	// first (CI, stop 25).
+	cfg.Limits.Validate = 50 * time.Millisecond
+	cfg.Limits.ValidateFuel = math.MaxUint64 / 2
 	p := load(t, newHost(t, cfg), v1)
 	ctx := context.Background()
 	call := func() *FaultError {
