@@ -40,10 +40,13 @@ type Limits struct {
 
 // The ABI's fuel budgets: 2·10^9 units per millisecond of the ABI v1
 // deadlines (describe 1 s, validate 100 ms, split and resolve 50 ms), the
-// fastest rate the meter counts (a unit bounds one WebAssembly instruction,
-// and Go's code, which re-enters a function-wide loop at every jump, pays a
-// whole function per pass: see docs/RATIONALE.md). A plugin within them on
-// one machine is within them on every machine.
+// fastest rate the meter counted when ABI v1.1 was set (a unit bounds one
+// WebAssembly instruction, and Go's code, which re-enters a function-wide
+// loop at every jump, pays a whole function per pass: see docs/RATIONALE.md).
+// Real plugins count some 7 times slower; a loop that only spins now
+// counts up to about twice as fast, since the refill call left loop passes
+// (docs/ABI.md). A plugin within them on one machine is within them on
+// every machine.
 const (
 	DescribeFuel uint64 = 1000 * FuelPerMillisecond
 	ValidateFuel uint64 = 100 * FuelPerMillisecond
