@@ -59,6 +59,12 @@
 // [CheckSplitParts] and [NormalizeLicense] check what a manifest declares
 // about payees, content, splits and licenses.
 //
+// In a module, [Register] also prepares the Go runtime for calls: it grows
+// the heap by 4 MiB and collects it, while the host runs the module's
+// _initialize, so an instance starts with about 8 MiB of linear memory and
+// its calls do not grow memory while the heap settles (each growth is a copy
+// of the whole memory by the host, in the call that asked for it).
+//
 // This package imports only the standard library. Everything except the
 // wasip1 glue builds for any GOOS, so plugins compile and test natively.
 // It must not import anything from the ronhost node.

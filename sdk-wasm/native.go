@@ -7,3 +7,6 @@ import "os"
 func hostLog(level Level, msg string) {
 	os.Stderr.WriteString("ron " + level.String() + ": " + msg + "\n")
 }
+
+// prepareRuntime has nothing to prepare natively (see the wasip1 version).
+func prepareRuntime() {}

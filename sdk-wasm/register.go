@@ -18,4 +18,5 @@ func Register(p Plugin) {
 		panic("ron: Register called twice")
 	}
 	registered = p
+	prepareRuntime()
 }
