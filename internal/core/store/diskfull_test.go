@@ -4,8 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 
 	"github.com/ronhost/ronhost/internal/pebbledb"
 	"github.com/ronhost/ronhost/internal/pebbledb/diskfulltest"
@@ -192,5 +197,63 @@ func TestDiskFullOpenReadOnly(t *testing.T) {
 	rb := putT(t, s, randBytes(4, 100<<10), PutOptions{})
 	if _, err := s.Info(context.Background(), rb.CID); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// An ingest write the disk refuses partway (its third write of ingestWrite
+// bytes: the first two reached the file) fails with ErrDiskFull, not
+// ErrCorrupt, and none of its groups count as present: Missing still lists
+// them and a reader of the first group gets no bytes. Written again once
+// the disk has room, the object commits whole.
+func TestDiskFullIngestWritePartway(t *testing.T) {
+	ctx := context.Background()
+	var writes, failAt atomic.Int64
+	fs := errorfs.Wrap(diskfulltest.New().FS(), errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if op.Kind == errorfs.OpFileWriteAt && writes.Add(1) == failAt.Load() {
+			return syscall.ENOSPC
+		}
+		return nil
+	}))
+	s := openT(t, "store", Options{FS: fs, MinFree: testMinFree})
+	head := 4 * ingestWrite
+	data := randBytes(11, head+3*GroupSize+17)
+	ob, c := encode(data)
+	in, err := s.NewIngest(ctx, c, int64(len(data)), ob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Abort()
+
+	failAt.Store(writes.Load() + 3)
+	if err := in.WriteGroups(0, data[:head]); !errors.Is(err, ErrDiskFull) || errors.Is(err, ErrCorrupt) {
+		t.Fatalf("a write refused partway: %v, want ErrDiskFull", err)
+	}
+	if got := writes.Load() - (failAt.Load() - 3); got != 3 {
+		t.Fatalf("%d writes of the file for %d bytes, want 3 (the third refused)", got, head)
+	}
+	if m := in.Missing(); len(m) != 1 || m[0] != [2]int64{0, int64(len(data))} {
+		t.Fatalf("missing after the refused write: %v, want all", m)
+	}
+	done, cancel := context.WithCancel(ctx)
+	cancel() // a reader that would wait gets ctx's error instead of bytes
+	rc, err := in.ReadRange(done, 0, GroupSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := io.ReadAll(rc); len(b) != 0 || !errors.Is(err, context.Canceled) {
+		t.Fatalf("reading the refused bytes: %d bytes, %v", len(b), err)
+	}
+	rc.Close()
+
+	for _, w := range [][2]int{{0, head}, {head, len(data)}} {
+		if err := in.WriteGroups(int64(w[0]), data[w[0]:w[1]]); err != nil {
+			t.Fatalf("writing %v again: %v", w, err)
+		}
+	}
+	if _, err := in.Commit(ctx, PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(readAll(t, s, c, 0, -1), data) {
+		t.Fatal("the object read back differs")
 	}
 }
