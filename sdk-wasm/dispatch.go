@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 // Dispatch runs one ABI call: it checks and decodes input for entry, calls
@@ -329,9 +330,16 @@ func split(p Plugin, input []byte) (int32, []byte) {
 }
 
 // compareServers orders servers by (payout, node, bytes, requests).
+// Each comparison is made only when the ones before tie: cmp.Or takes
+// them all as arguments, and in wasm each string comparison is three calls.
 func compareServers(a, b Server) int {
-	return cmp.Or(cmp.Compare(a.Payout, b.Payout), cmp.Compare(a.Node, b.Node),
-		cmp.Compare(a.Bytes, b.Bytes), cmp.Compare(a.Requests, b.Requests))
+	if c := strings.Compare(a.Payout, b.Payout); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Node, b.Node); c != 0 {
+		return c
+	}
+	return cmp.Or(cmp.Compare(a.Bytes, b.Bytes), cmp.Compare(a.Requests, b.Requests))
 }
 
 func resolve(p Plugin, input []byte, obj io.ReaderAt) (int32, []byte) {

@@ -69,34 +69,78 @@ func (d *decoder) fastUint(i int) (uint64, int, bool) {
 	return n, i, true
 }
 
-// fastObject walks the object at i, calling f for each member whose key is
-// one of names (exactly); other keys are skipped, unless they match a name
-// but for case (encoding/json would set that field).
-func (d *decoder) fastObject(i int, names []string, f func(k int, at int) (int, bool)) (int, bool) {
-	if i >= len(d.data) || d.data[i] != '{' {
-		return i, false
+// fastMembers walks the object at i, calling member for each member with
+// its key (valid during the call) and the index of its value; member
+// returns the index past the value, or false to give up. It is an iterator
+// written out (no closure per object) so that the fast paths below match
+// names with a switch: in wasm a call costs more than the match.
+//
+// fastKey reports whether a member whose key is none of the fast path's
+// names may be skipped: not when it matches one of them but for case
+// (encoding/json would set that field).
+func fastKey(key []byte, names []string) bool {
+	for _, n := range names {
+		if strings.EqualFold(n, string(key)) {
+			return false
+		}
 	}
-	ok := true
-	end, err := d.members(i, func(key []byte, at int) (int, error) {
-		for k, n := range names {
-			if n == string(key) {
-				end, good := f(k, at)
-				if !good {
-					ok = false
-					return end, errFallback
-				}
-				return end, nil
-			}
-		}
-		for _, n := range names {
-			if strings.EqualFold(n, string(key)) {
-				ok = false
-				return at, errFallback
-			}
-		}
-		return d.skip(at)
-	})
-	return end, ok && err == nil
+	return true
+}
+
+// fastOpen starts the object at i: the index of its first member's key, or
+// done and the index past "{}".
+func (d *decoder) fastOpen(i int) (next int, done, ok bool) {
+	if i >= len(d.data) || d.data[i] != '{' {
+		return i, false, false
+	}
+	i = d.space(i + 1)
+	if i < len(d.data) && d.data[i] == '}' {
+		return i + 1, true, true
+	}
+	return i, false, true
+}
+
+// fastKeyAt reads the member name at i and its colon: the key and the
+// index of the value.
+func (d *decoder) fastKeyAt(i int) ([]byte, int, bool) {
+	if i >= len(d.data) || d.data[i] != '"' {
+		return nil, i, false
+	}
+	key, end, err := d.strBytes(i)
+	if err != nil {
+		return nil, end, false
+	}
+	i = d.space(end)
+	if i >= len(d.data) || d.data[i] != ':' {
+		return nil, i, false
+	}
+	return key, d.space(i + 1), true
+}
+
+// fastNext moves past a member's value ending at i: the next key's index,
+// or done and the index past '}'.
+func (d *decoder) fastNext(i int) (next int, done, ok bool) {
+	i = d.space(i)
+	if i >= len(d.data) {
+		return i, false, false
+	}
+	switch d.data[i] {
+	case ',':
+		return d.space(i + 1), false, true
+	case '}':
+		return i + 1, true, true
+	}
+	return i, false, false
+}
+
+// fastOther skips the value at at of a member the fast path has no name
+// for.
+func (d *decoder) fastOther(key []byte, at int, names []string) (int, bool) {
+	if !fastKey(key, names) {
+		return at, false
+	}
+	end, err := d.skip(at)
+	return end, err == nil
 }
 
 var (
@@ -106,28 +150,75 @@ var (
 )
 
 func (d *decoder) fastContext(i int, c *Context) (int, bool) {
-	return d.fastObject(i, contextNames, func(k, at int) (end int, ok bool) {
-		if k == 0 {
-			c.TLD, end, ok = d.fastString(at)
-		} else {
-			c.PayloadSize, end, ok = d.fastUint(at)
+	i, done, ok := d.fastOpen(i)
+	for ok && !done {
+		var key []byte
+		if key, i, ok = d.fastKeyAt(i); !ok {
+			break
 		}
-		return end, ok
-	})
+		switch string(key) {
+		case "tld":
+			c.TLD, i, ok = d.fastString(i)
+		case "payload_size":
+			c.PayloadSize, i, ok = d.fastUint(i)
+		default:
+			i, ok = d.fastOther(key, i, contextNames)
+		}
+		if ok {
+			i, done, ok = d.fastNext(i)
+		}
+	}
+	return i, ok
 }
 
 func (d *decoder) fastUsage(i int, u *Usage) (int, bool) {
-	return d.fastObject(i, usageNames, func(k, at int) (end int, ok bool) {
-		switch k {
-		case 0:
-			u.Requests, end, ok = d.fastUint(at)
-		case 1:
-			u.Bytes, end, ok = d.fastUint(at)
-		default:
-			u.Servers, end, ok = d.fastServers(at)
+	i, done, ok := d.fastOpen(i)
+	for ok && !done {
+		var key []byte
+		if key, i, ok = d.fastKeyAt(i); !ok {
+			break
 		}
-		return end, ok
-	})
+		switch string(key) {
+		case "requests":
+			u.Requests, i, ok = d.fastUint(i)
+		case "bytes":
+			u.Bytes, i, ok = d.fastUint(i)
+		case "servers":
+			u.Servers, i, ok = d.fastServers(i)
+		default:
+			i, ok = d.fastOther(key, i, usageNames)
+		}
+		if ok {
+			i, done, ok = d.fastNext(i)
+		}
+	}
+	return i, ok
+}
+
+func (d *decoder) fastServer(i int, s *Server) (int, bool) {
+	i, done, ok := d.fastOpen(i)
+	for ok && !done {
+		var key []byte
+		if key, i, ok = d.fastKeyAt(i); !ok {
+			break
+		}
+		switch string(key) {
+		case "node":
+			s.Node, i, ok = d.fastString(i)
+		case "payout":
+			s.Payout, i, ok = d.fastString(i)
+		case "requests":
+			s.Requests, i, ok = d.fastUint(i)
+		case "bytes":
+			s.Bytes, i, ok = d.fastUint(i)
+		default:
+			i, ok = d.fastOther(key, i, serverNames)
+		}
+		if ok {
+			i, done, ok = d.fastNext(i)
+		}
+	}
+	return i, ok
 }
 
 func (d *decoder) fastServers(i int) ([]Server, int, bool) {
@@ -140,24 +231,11 @@ func (d *decoder) fastServers(i int) ([]Server, int, bool) {
 		return out, i + 1, true
 	}
 	for {
-		var s Server
-		end, ok := d.fastObject(i, serverNames, func(k, at int) (end int, ok bool) {
-			switch k {
-			case 0:
-				s.Node, end, ok = d.fastString(at)
-			case 1:
-				s.Payout, end, ok = d.fastString(at)
-			case 2:
-				s.Requests, end, ok = d.fastUint(at)
-			default:
-				s.Bytes, end, ok = d.fastUint(at)
-			}
-			return end, ok
-		})
+		out = append(out, Server{})
+		end, ok := d.fastServer(i, &out[len(out)-1])
 		if !ok {
 			return nil, end, false
 		}
-		out = append(out, s)
 		i = d.space(end)
 		if i >= len(d.data) {
 			return nil, i, false

@@ -31,6 +31,23 @@ func TestDecodeFastMatchesEncodingJSON(t *testing.T) {
 		{`{"servers":[{"NODE":"x"}]}`, false},
 		{`[]`, false},
 		{`null`, false},
+		// The member loops written out: empty and unknown members,
+		// truncation and broken punctuation at every step.
+		{`{"servers":[{},{"zone":{"a":[1,2]},"node":"n"}]}`, true},
+		{`{}`, true},
+		{`{"servers":[{"node":"a"`, false},
+		{`{"servers":[{"node":"a"}`, false},
+		{`{"servers":[{"node":"a"},`, false},
+		{`{"servers":[{"node" "a"}]}`, false},
+		{`{"servers":[{"node":"a",}]}`, false},
+		{`{"servers":[{"node":"a"]}`, false},
+		{`{"servers":[{"node":"a"}}`, false},
+		{`{"requests":1 "bytes":2}`, false},
+		{`{"requests":1,`, false},
+		{`{"requests":1`, false},
+		{`{"requests"`, false},
+		{`{"servers":[{"node":"a` + "\x01" + `"}]}`, false},
+		{`{"servers":[{"Payout":"p"}]}`, false},
 	}
 	check := func(raw string, target func() any) (answered bool) {
 		t.Helper()

@@ -242,6 +242,45 @@ func TestDuplicateKeysOutOfOrder(t *testing.T) {
 	}
 }
 
+// Names that come out of order only after many in order, names of nested
+// objects between an object's own (they are not its names), and a name
+// spelled with an escape: the duplicate check sees exactly the object's
+// own names, decoded, in every case, at the top level, in a nested value
+// and in a manifest split into tables.
+func TestDuplicateKeysAfterOrderedRuns(t *testing.T) {
+	for _, m := range []int{1, maxKeyList - 1, maxKeyList, maxKeyList + 1, 2 * maxKeyList} {
+		var keys []string
+		for i := 1; i <= m; i++ { // ascending: in order
+			keys = append(keys, fmt.Sprintf(`"k%03d":{"k%03d":[{"a":1,"k%03d":2}]}`, i, m+1, m+2))
+		}
+		run := strings.Join(keys, ",")
+		docs := []struct {
+			obj string
+			dup bool
+		}{
+			{"{" + run + `,"a":0}`, false},                             // out of order, new
+			{"{" + run + `,"k001":0}`, true},                           // out of order, the first name again
+			{"{" + run + fmt.Sprintf(`,"k%03d":0}`, m), true},          // the previous name again
+			{"{" + run + fmt.Sprintf(`,"a":0,"k%03d":0}`, m+1), false}, // a nested object's name: not this object's
+			{"{" + run + `,"a":0,"\u006b001":0}`, true},                // the first name, escaped
+			{"{" + run + `,"a":0,"b":0,"a":1}`, true},                  // a duplicate among the names out of order
+		}
+		for _, d := range docs {
+			for _, doc := range []string{d.obj, `{"a":` + d.obj + `}`, `{"a":[1,` + d.obj + `]}`, `{"manifest":` + d.obj + `}`} {
+				members, fe := parseObjectNested([]byte(doc), 0, "manifest", true)
+				switch {
+				case d.dup && (fe == nil || fe.Code != CodeDuplicate):
+					t.Fatalf("m=%d: %s: want a duplicate, got %v", m, doc, fe)
+				case !d.dup && fe != nil:
+					t.Fatalf("m=%d: %s: %v", m, doc, fe)
+				case !d.dup && len(members) == 0:
+					t.Fatalf("m=%d: %s: no members", m, doc)
+				}
+			}
+		}
+	}
+}
+
 func TestKeyAfter(t *testing.T) {
 	names := []string{"", "a", "aa", "ab", "b", "ba", "\xff", "\x00", "A"}
 	for _, k := range names {
