@@ -13,7 +13,12 @@
 //     against a raw loopback TCP copy of the same bytes (to nothing, and
 //     to a file with fsync) and against internal/core/blob's own in-process fetch
 //     benchmark of the same size (its test binary, built with `go test -c`
-//     from -blobpkg), each round measuring all of them in turn;
+//     from -blobpkg), each round measuring all of them in turn; with the
+//     CPU per MB of A, B and the GET's client, the cores they keep busy,
+//     and the ratio's CPU ceiling when both it and the in-process fetch
+//     fill the machine (in-process CPU per MB over A's, B's and the
+//     client's: the node-to-node path does the in-process fetch's work
+//     plus serving and reading the bytes over loopback);
 //   - the first fetch of fresh 4 KiB objects from a connected peer (some
 //     after a peer just left), against a plain file server's 4 KiB GET.
 //

@@ -226,7 +226,7 @@ func (b *bench) nodeToNode(ctx context.Context, a *proc, aData, file, c, plain s
 	}
 	boot, _ := json.Marshal(ri.P2P)
 	bootA := fmt.Sprintf("[overlay]\nbootstrap = %s\n", boot)
-	var p2p, tcpDiscard, tcpFsync, inProc, p2pCPU, inProcCPU, aCPU, bCPU, busy []float64
+	var p2p, tcpDiscard, tcpFsync, inProc, p2pCPU, inProcCPU, inProcBusy, aCPU, bCPU, clientCPU, busy, allBusy []float64
 	var bNode *proc
 	blobTest, err := b.buildBlobTest(ctx)
 	if err != nil {
@@ -252,9 +252,17 @@ func (b *bench) nodeToNode(ctx context.Context, a *proc, aData, file, c, plain s
 		if err != nil {
 			return err
 		}
+		c0, err := pidCPU(os.Getpid())
+		if err != nil {
+			return err
+		}
 		d, n, err := getAll(ctx, bn.api+"/o/"+c, "")
 		if err != nil || n != b.size {
 			return fmt.Errorf("node B's GET: %d bytes: %v\nB's log:\n%s", n, err, bn.log())
+		}
+		c1, err := pidCPU(os.Getpid())
+		if err != nil {
+			return err
 		}
 		a1, err := procsCPU(a)
 		if err != nil {
@@ -268,7 +276,9 @@ func (b *bench) nodeToNode(ctx context.Context, a *proc, aData, file, c, plain s
 		perMB := func(d time.Duration) float64 { return d.Seconds() * 1e3 / (float64(b.size) / 1e6) }
 		p2pCPU = append(p2pCPU, perMB(a1-a0+b1-b0))
 		aCPU, bCPU = append(aCPU, perMB(a1-a0)), append(bCPU, perMB(b1-b0))
+		clientCPU = append(clientCPU, perMB(c1-c0))
 		busy = append(busy, (a1-a0+b1-b0).Seconds()/d.Seconds())
+		allBusy = append(allBusy, (a1-a0+b1-b0+c1-c0).Seconds()/d.Seconds())
 		dd, err := tcpCopy(ctx, file, "")
 		if err != nil {
 			return err
@@ -286,6 +296,7 @@ func (b *bench) nodeToNode(ctx context.Context, a *proc, aData, file, c, plain s
 			}
 			inProc = append(inProc, v)
 			inProcCPU = append(inProcCPU, cpu*1e3/(float64(b.size)/1e6))
+			inProcBusy = append(inProcBusy, cpu/(float64(b.size)/1e6/v))
 		}
 		if r < b.rounds-1 {
 			bn.stop()
@@ -308,6 +319,14 @@ func (b *bench) nodeToNode(ctx context.Context, a *proc, aData, file, c, plain s
 		// in A and B together during it (of the machine's, with others'
 		// load on them too).
 		b.report(fmt.Sprintf("  of which A (provider) %.2f ms, B (fetch, gateway) %.2f ms", medianF(aCPU), medianF(bCPU)), fmt.Sprintf("%.2f cores", medianF(busy)), "cores", strconv.Itoa(runtime.NumCPU()), fmt.Sprintf("%.2f", medianF(busy)/float64(runtime.NumCPU())), "")
+		// The GET's client reads every byte over loopback too, on the same
+		// cores: with it, whether the whole GET was short of CPU, and the
+		// in-process fetch's cores for comparison. When both fill the
+		// machine, the throughput ratio can be no better than the ratio of
+		// CPU per MB, client included (the CPU ceiling).
+		cl := medianF(clientCPU)
+		b.report(fmt.Sprintf("  and the client (HTTP reader) %.2f ms; A+B+client busy", cl), fmt.Sprintf("%.2f cores", medianF(allBusy)), "in-process fetch busy", fmt.Sprintf("%.2f cores", medianF(inProcBusy)), "", "")
+		b.report("  CPU ceiling of the ratio to in-process", "", "in-process CPU / (A+B+client)", "", fmt.Sprintf("%.2f", im/(cm+cl)), "")
 	}
 
 	// First fetch of fresh 4 KiB objects: each is stored on A and asked of
@@ -761,24 +780,35 @@ func writeRandom(path string, size int64, seed uint64) error {
 func procsCPU(ps ...*proc) (time.Duration, error) {
 	var total time.Duration
 	for _, p := range ps {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+		d, err := pidCPU(p.cmd.Process.Pid)
 		if err != nil {
 			return 0, fmt.Errorf("nodebench: the CPU time of %s: %w", p.name, err)
 		}
-		// The fields after the command's closing parenthesis: utime and
-		// stime are the 12th and 13th, in clock ticks (100 a second).
-		_, rest, ok := strings.Cut(string(b), ") ")
-		f := strings.Fields(rest)
-		if !ok || len(f) < 13 {
-			return 0, fmt.Errorf("nodebench: /proc/%d/stat: unexpected %q", p.cmd.Process.Pid, b)
+		total += d
+	}
+	return total, nil
+}
+
+// pidCPU is the CPU time process pid has used (all its threads).
+func pidCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The fields after the command's closing parenthesis: utime and stime
+	// are the 12th and 13th, in clock ticks (100 a second).
+	_, rest, ok := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0, fmt.Errorf("nodebench: /proc/%d/stat: unexpected %q", pid, b)
+	}
+	var total time.Duration
+	for _, v := range f[11:13] {
+		ticks, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("nodebench: /proc/%d/stat: %w", pid, err)
 		}
-		for _, v := range f[11:13] {
-			ticks, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("nodebench: /proc/%d/stat: %w", p.cmd.Process.Pid, err)
-			}
-			total += time.Duration(ticks) * 10 * time.Millisecond
-		}
+		total += time.Duration(ticks) * 10 * time.Millisecond
 	}
 	return total, nil
 }
