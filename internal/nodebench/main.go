@@ -244,15 +244,18 @@ func (b *bench) nodeToNode(ctx context.Context, a *proc, aData, file, c, plain s
 		if err := waitFor(ctx, 60*time.Second, func() bool { return copies(bn.api, c) > 0 }); err != nil {
 			return fmt.Errorf("node B never saw a provider of %s: %w\nB's log:\n%s", c, err, bn.log())
 		}
-		a0, err := procsCPU(a)
-		if err != nil {
-			return err
+		// The CPU time of A, B and this process (the GET's client).
+		cpus := func() (cpu [3]time.Duration, err error) {
+			if cpu[0], err = procsCPU(a); err != nil {
+				return cpu, err
+			}
+			if cpu[1], err = procsCPU(bn); err != nil {
+				return cpu, err
+			}
+			cpu[2], err = pidCPU(os.Getpid())
+			return cpu, err
 		}
-		b0, err := procsCPU(bn)
-		if err != nil {
-			return err
-		}
-		c0, err := pidCPU(os.Getpid())
+		before, err := cpus()
 		if err != nil {
 			return err
 		}
@@ -260,25 +263,17 @@ func (b *bench) nodeToNode(ctx context.Context, a *proc, aData, file, c, plain s
 		if err != nil || n != b.size {
 			return fmt.Errorf("node B's GET: %d bytes: %v\nB's log:\n%s", n, err, bn.log())
 		}
-		c1, err := pidCPU(os.Getpid())
+		after, err := cpus()
 		if err != nil {
 			return err
 		}
-		a1, err := procsCPU(a)
-		if err != nil {
-			return err
-		}
-		b1, err := procsCPU(bn)
-		if err != nil {
-			return err
-		}
+		ad, bd, cd := after[0]-before[0], after[1]-before[1], after[2]-before[2]
 		p2p = append(p2p, mbps(b.size, d))
 		perMB := func(d time.Duration) float64 { return d.Seconds() * 1e3 / (float64(b.size) / 1e6) }
-		p2pCPU = append(p2pCPU, perMB(a1-a0+b1-b0))
-		aCPU, bCPU = append(aCPU, perMB(a1-a0)), append(bCPU, perMB(b1-b0))
-		clientCPU = append(clientCPU, perMB(c1-c0))
-		busy = append(busy, (a1-a0+b1-b0).Seconds()/d.Seconds())
-		allBusy = append(allBusy, (a1-a0+b1-b0+c1-c0).Seconds()/d.Seconds())
+		p2pCPU = append(p2pCPU, perMB(ad+bd))
+		aCPU, bCPU, clientCPU = append(aCPU, perMB(ad)), append(bCPU, perMB(bd)), append(clientCPU, perMB(cd))
+		busy = append(busy, (ad+bd).Seconds()/d.Seconds())
+		allBusy = append(allBusy, (ad+bd+cd).Seconds()/d.Seconds())
 		dd, err := tcpCopy(ctx, file, "")
 		if err != nil {
 			return err
