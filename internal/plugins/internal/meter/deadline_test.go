@@ -3,6 +3,7 @@ package meter
 import (
 	"context"
 	"errors"
+	"math"
 	"runtime"
 	"testing"
 	"time"
@@ -65,8 +66,12 @@ func TestDeadlineStopsEndlessLoops(t *testing.T) {
 
 // A garbage collection started while a plugin spins completes while it
 // spins: the guest stops in Go at each refill. (Without refill calls it
-// would wait for the call to end, here when its 10^11 units run out after
-// some 10 s, and so would every goroutine of the process.)
+// would wait for the call to end, and so would every goroutine of the
+// process.) The call's fuel outlasts any collection, however slow the
+// machine: fast loops spend up to 6.4·10^9 units per ms (BenchmarkRate), so
+// a budget of 10^11 ran out in 50 ms under the race detector on CI, before
+// the collection returned. Only the minute's deadline, the sign of a
+// collection that waited for the call, ends it otherwise.
 func TestGarbageCollectionDuringEndlessLoop(t *testing.T) {
 	metered, err := Instrument(spinModule())
 	if err != nil {
@@ -76,7 +81,7 @@ func TestGarbageCollectionDuringEndlessLoop(t *testing.T) {
 	in := instantiate(t, r, compile(t, r, metered))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	b := newBudget(1e11, 0)
+	b := newBudget(math.MaxUint64/2, time.Minute)
 	b.first = make(chan struct{})
 	go func() {
 		<-b.first // the loop is running
