@@ -65,9 +65,15 @@ func (p *Plugin) Module(tb testing.TB) []byte {
 
 // Load loads the module into a host of its own, closed when tb ends:
 // one pooled instance and memoization off, so every call runs the module.
+// The fuel budgets are the ABI's, the verdict on time on every machine; the
+// wall-clock safety nets are conformance.SuiteNet times a node's, as the
+// conformance suite's, so that a stalled CI runner does not stop a call
+// (a node's resolve net is 1 s, which a saturated runner can reach).
 func (p *Plugin) Load(tb testing.TB) *plugins.Plugin {
 	tb.Helper()
-	h := plugins.New(plugins.Config{CacheDir: p.CacheDir, MemoEntries: -1, PoolSize: 1})
+	lim := plugins.DefaultLimits()
+	lim.Describe, lim.Validate, lim.Split, lim.Resolve = conformance.SuiteNet*lim.Describe, conformance.SuiteNet*lim.Validate, conformance.SuiteNet*lim.Split, conformance.SuiteNet*lim.Resolve
+	h := plugins.New(plugins.Config{CacheDir: p.CacheDir, MemoEntries: -1, PoolSize: 1, Limits: lim})
 	tb.Cleanup(func() { _ = h.Close(context.Background()) })
 	pl, err := h.Load(context.Background(), p.Module(tb))
 	if err != nil {
