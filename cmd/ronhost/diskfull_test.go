@@ -137,7 +137,7 @@ func TestDiskFullNode(t *testing.T) {
 	if code := n.get("/healthz", nil); code != 200 {
 		t.Fatalf("/healthz %d", code)
 	}
-	n.stop() // SIGTERM: exit 0 within stop_timeout (the harness allows 30 s)
+	n.stop() // SIGTERM: exit 0 within stop_timeout (the harness allows a minute)
 
 	// It starts on the full disk, read-only, and serves reads.
 	n = startServe(t, c)

@@ -23,6 +23,7 @@ import (
 	"github.com/ronhost/ronhost/internal/bus/contract"
 	"github.com/ronhost/ronhost/internal/core/cid"
 	"github.com/ronhost/ronhost/internal/core/node"
+	"github.com/ronhost/ronhost/internal/poll"
 	"github.com/ronhost/ronhost/internal/secretfile"
 	"github.com/ronhost/ronhost/internal/wasmbuild"
 )
@@ -96,13 +97,7 @@ func natsCluster(t *testing.T, n int, keys busKeys) ([]*natsMember, string) {
 		t.Cleanup(members[i].stop)
 	}
 	for _, m := range members {
-		deadline := time.Now().Add(20 * time.Second)
-		for m.srv.NumRoutes() < n-1 {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s has %d routes, want %d", m.opts.ServerName, m.srv.NumRoutes(), n-1)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		poll.Until(t, fmt.Sprintf("%s's %d routes", m.opts.ServerName, n-1), func() bool { return m.srv.NumRoutes() >= n-1 })
 	}
 	return members, strings.Join(clientURLs, ",")
 }

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ronhost/ronhost/internal/poll"
 )
 
 // served is a `ronhost serve` process started by a test.
@@ -113,7 +115,7 @@ func (s *served) stop() {
 		if err != nil {
 			s.t.Fatalf("serve exited with %v\n%s", err, s.log())
 		}
-	case <-time.After(30 * time.Second):
+	case <-time.After(poll.Deadline):
 		s.t.Fatalf("serve did not stop on SIGTERM\n%s", s.log())
 	}
 }

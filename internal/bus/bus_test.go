@@ -45,8 +45,10 @@ func startBus(t testing.TB, o Options) *Bus {
 	return b
 }
 
+// ctxT bounds a test's requests: a bound on a hang, as long as poll's, not
+// a verdict on speed.
 func ctxT(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), poll.Deadline)
 	t.Cleanup(cancel)
 	return ctx
 }

@@ -109,7 +109,7 @@ func TestExecChildren(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(30 * time.Second):
+	case <-time.After(poll.Deadline):
 		t.Fatalf("Run did not return: %+v", s.Status())
 	}
 	// The children were reaped before Run returned; the grandchild got its

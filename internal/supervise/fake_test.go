@@ -235,7 +235,7 @@ func (h *harness) started(name string) *fakeProc {
 			h.t.Fatalf("started %s, want %s; events %v", p.spec.Name, name, h.sys.log())
 		}
 		return p
-	case <-time.After(10 * time.Second):
+	case <-time.After(poll.Deadline):
 		h.t.Fatalf("%s did not start; events %v; status %+v", name, h.sys.log(), h.s.Status())
 		return nil
 	}
@@ -284,13 +284,11 @@ func (h *harness) wait() error {
 	case err := <-h.result:
 		h.result <- err // for Cleanup
 		return err
-	case <-time.After(10 * time.Second):
+	case <-time.After(poll.Deadline):
 		h.t.Fatalf("Run did not return; status %+v; events %v", h.s.Status(), h.sys.log())
 		return nil
 	}
 }
-
-// waitFor polls ok until it holds, failing the test after 10 s.
 
 // next waits for the next process start, whichever it is.
 func (h *harness) next() *fakeProc {
@@ -298,7 +296,7 @@ func (h *harness) next() *fakeProc {
 	select {
 	case p := <-h.sys.started:
 		return p
-	case <-time.After(10 * time.Second):
+	case <-time.After(poll.Deadline):
 		h.t.Fatalf("nothing started; events %v", h.sys.log())
 		return nil
 	}

@@ -355,7 +355,7 @@ func TestSpecAndOutput(t *testing.T) {
 		select {
 		case p := <-sys.started:
 			got[p.spec.Name] = p
-		case <-time.After(10 * time.Second):
+		case <-time.After(poll.Deadline):
 			t.Fatal("no start")
 		}
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/ronhost/ronhost/internal/core/cid"
 	"github.com/ronhost/ronhost/internal/core/store"
+	"github.com/ronhost/ronhost/internal/poll"
 )
 
 // newHost starts a libp2p host on 127.0.0.1 TCP (TLS, yamux), closed when
@@ -303,7 +304,7 @@ func openRaw(t testing.TB, from host.Host, to *node, proto protocol.ID) *rawStre
 // roundTrip sends frame and reads the response header.
 func (r *rawStream) roundTrip(t testing.TB, frame []byte) response {
 	t.Helper()
-	r.st.SetDeadline(time.Now().Add(10 * time.Second))
+	r.st.SetDeadline(time.Now().Add(poll.Deadline)) // a bound on a hang, not a verdict
 	if _, err := r.st.Write(frame); err != nil {
 		t.Fatal(err)
 	}

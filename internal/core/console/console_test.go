@@ -18,6 +18,7 @@ import (
 	"github.com/ronhost/ronhost/internal/codes"
 	"github.com/ronhost/ronhost/internal/core/cid"
 	"github.com/ronhost/ronhost/internal/core/gateway"
+	"github.com/ronhost/ronhost/internal/poll"
 )
 
 type fakeAuth struct{}
@@ -266,7 +267,7 @@ func TestEventStream(t *testing.T) {
 	go func() { c.Close(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(30 * time.Second):
+	case <-time.After(poll.Deadline):
 		t.Fatal("Close did not end the stream")
 	}
 	if n := b.count(); n != 0 {

@@ -14,6 +14,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 
 	"github.com/ronhost/ronhost/internal/core/cid"
+	"github.com/ronhost/ronhost/internal/poll"
 )
 
 // crasher takes crash clones of a crashable MemFS: the filesystem a power
@@ -342,13 +343,7 @@ func TestSyncEveryBoundsTheLoss(t *testing.T) {
 		}
 		meter(t, l, Access{Manifest: man(1), TLD: "map", Price: 1, Node: "n", Payout: "p"})
 		if every > 0 {
-			deadline := time.Now().Add(10 * time.Second)
-			for l.syncs.Load() == 0 {
-				if time.Now().After(deadline) {
-					t.Fatal("no sync within 10 s")
-				}
-				time.Sleep(time.Millisecond)
-			}
+			poll.Until(t, "a sync", func() bool { return l.syncs.Load() > 0 })
 		}
 		crashed := mem.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 0})
 		l.Close()

@@ -21,6 +21,7 @@ import (
 
 	"github.com/ronhost/ronhost/internal/bus"
 	"github.com/ronhost/ronhost/internal/core/config"
+	"github.com/ronhost/ronhost/internal/poll"
 	"github.com/ronhost/ronhost/internal/wasmbuild"
 )
 
@@ -161,7 +162,7 @@ func TestResolveThroughThePlugin(t *testing.T) {
 		if err := json.Unmarshal(data, &ev); err != nil || ev.Address != addr2 || ev.TLD != "notes" || ev.Node != n.id {
 			t.Fatalf("event %s", data)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(poll.Deadline):
 		t.Fatal("no manifest.published event")
 	}
 }
