@@ -27,6 +27,11 @@ type proc struct {
 	err      error // set before exited closes
 }
 
+// anyPort has serve listen on a port the kernel picks, which it prints
+// (proc.url): an address picked before the process starts (freeAddr) may be
+// taken by another process in between.
+const anyPort = "127.0.0.1:0"
+
 // freeAddr returns a loopback address nobody listens on (now).
 func freeAddr(t *testing.T) string {
 	t.Helper()
@@ -42,7 +47,10 @@ func freeAddr(t *testing.T) string {
 // process is killed when the test ends.
 func launch(t *testing.T, c *cli, addr string) *proc {
 	t.Helper()
-	p := &proc{t: t, api: "http://" + addr, exited: make(chan struct{})}
+	p := &proc{t: t, exited: make(chan struct{})}
+	if addr != anyPort {
+		p.api = "http://" + addr
+	}
 	p.cmd = exec.Command(ronhostBinary(t), "--data", c.data, "--json", "serve", "--listen", addr)
 	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.log
 	if err := p.cmd.Start(); err != nil {
@@ -84,9 +92,32 @@ func (p *proc) waitFor(what string, exitOK bool, ok func() bool) {
 	}
 }
 
+// url is the node's API URL: the address it was launched on, or, when the
+// kernel picked it, the one its "node started" log line names (logged as
+// the node starts, before serve prints it); "" until then.
+func (p *proc) url() string {
+	if p.api != "" {
+		return p.api
+	}
+	for _, line := range strings.Split(p.log.String(), "\n") {
+		if !strings.Contains(line, `msg="node started"`) {
+			continue
+		}
+		if _, rest, ok := strings.Cut(line, " api=http://127.0.0.1:"); ok {
+			port, _, _ := strings.Cut(rest, " ")
+			p.api = "http://127.0.0.1:" + port
+		}
+	}
+	return p.api
+}
+
 // get GETs path and decodes a JSON answer into v; 0 when nobody answers.
 func (p *proc) get(path string, v any) int {
-	resp, err := http.Get(p.api + path)
+	api := p.url()
+	if api == "" {
+		return 0
+	}
+	resp, err := http.Get(api + path)
 	if err != nil {
 		return 0
 	}
@@ -171,7 +202,7 @@ func TestReadyWhileTorBootstraps(t *testing.T) {
 		}
 	}
 	conf("")
-	p := launch(t, c, freeAddr(t))
+	p := launch(t, c, anyPort)
 	began := time.Now()
 	p.waitFor("/readyz 200", false, func() bool { return p.get("/readyz", nil) == 200 })
 	t.Logf("ready %v after exec", time.Since(began).Round(time.Millisecond))
@@ -190,7 +221,7 @@ func TestReadyWhileTorBootstraps(t *testing.T) {
 		}
 	}
 	metrics := func() string {
-		resp, err := http.Get(p.api + "/metrics")
+		resp, err := http.Get(p.url() + "/metrics")
 		if err != nil {
 			return ""
 		}
@@ -246,7 +277,7 @@ func TestReadyWhileTorBootstraps(t *testing.T) {
 
 	// Required: the same node is not ready while tor bootstraps.
 	conf(`require = ["tor"]`)
-	p = launch(t, c, freeAddr(t))
+	p = launch(t, c, anyPort)
 	p.waitFor("the node to start", false, func() bool { return strings.Contains(p.log.String(), "node started") })
 	v = verboseReady{}
 	if code := p.get("/readyz?verbose", &v); code != 503 || v.Status != "unavailable" {
@@ -275,7 +306,7 @@ func TestSignalsWhileStarting(t *testing.T) {
 			t.Run(fmt.Sprintf("%s after %v", sig, after), func(t *testing.T) {
 				c := newCLI(t)
 				useTestCache(t, c.data, "[overlay]\nmode = \"off\"\n")
-				p := launch(t, c, freeAddr(t))
+				p := launch(t, c, anyPort)
 				p.waitFor("the Go runtime to handle signals", false, p.runtimeUp)
 				time.Sleep(after) // the stimulus: a signal this long after the runtime is up
 				if err := p.cmd.Process.Signal(sig); err != nil {
