@@ -428,7 +428,7 @@ func TestFiftyNodes(t *testing.T) {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			deadline := time.Now().Add(30 * time.Second)
+			deadline := time.Now().Add(poll.Deadline) // a bound on a hang: a loaded runner's lookups are slow
 			for time.Now().Before(deadline) {
 				got, err := o.FindProviders(ctx, obj, 1)
 				if err == nil && len(got) == 1 && got[0].ID == prov.ID() && len(got[0].Addrs) > 0 {
