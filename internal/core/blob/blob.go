@@ -51,6 +51,7 @@ type Config struct {
 	MaxProviders       int              // providers used at once by one Fetch; 0: 4
 	StreamsPerProvider int              // streams one Fetch opens to each provider; 0: 2
 	MaxInbound         int              // concurrent inbound streams served; 0: 64; over it: answer "busy" and close
+	MaxInboundPerPeer  int              // of which, from one peer; 0: 16; over it: answer "busy" and close
 	RequestTimeout     time.Duration    // no progress for this long on a request = dead peer; 0: 10s
 	IdleTimeout        time.Duration    // an inbound stream with no request for this long is closed; 0: 1m
 	BanFor             time.Duration    // a liar is skipped this long; 0: 1h
@@ -70,6 +71,7 @@ const (
 	DefaultMaxProviders       = 4
 	DefaultStreamsPerProvider = 2
 	DefaultMaxInbound         = 64
+	DefaultMaxInboundPerPeer  = 16
 	DefaultRequestTimeout     = 10 * time.Second
 	DefaultIdleTimeout        = time.Minute
 	DefaultBanFor             = time.Hour
@@ -88,6 +90,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxInbound <= 0 {
 		c.MaxInbound = DefaultMaxInbound
+	}
+	if c.MaxInboundPerPeer <= 0 {
+		c.MaxInboundPerPeer = DefaultMaxInboundPerPeer
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = DefaultRequestTimeout
@@ -179,6 +184,7 @@ type Service struct {
 	cancel   context.CancelFunc
 	streams  map[network.Stream]struct{} // open streams, inbound and outbound, reset by Close
 	inbound  int
+	perPeer  map[peer.ID]int // inbound streams served, by peer (no zero entries)
 	handlers sync.WaitGroup
 	peers    map[peer.ID]*peerState
 }
@@ -192,6 +198,7 @@ func New(h host.Host, src Source, rep Replicator, cfg Config) *Service {
 		rep:     rep,
 		cfg:     cfg.withDefaults(),
 		streams: map[network.Stream]struct{}{},
+		perPeer: map[peer.ID]int{},
 		peers:   map[peer.ID]*peerState{},
 	}
 }

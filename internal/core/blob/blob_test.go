@@ -401,6 +401,47 @@ func TestBusy(t *testing.T) {
 	})
 }
 
+// TestOnePeerCannotTakeEverySlot: a hostile peer that opens as many
+// streams as the server serves at once and keeps them (a cheap request now
+// and then resets the idle timeout) gets MaxInboundPerPeer of them served
+// and busy for the rest; other peers are still served.
+func TestOnePeerCannotTakeEverySlot(t *testing.T) {
+	data := randomBytes(12, 100<<10)
+	srv := newNode(t, Config{}, nil)
+	c := srv.put(t, data)
+	hostile := newHost(t)
+	served, busy := 0, 0
+	for range DefaultMaxInbound {
+		rs := openRaw(t, hostile, srv, ProtocolBlob)
+		rs.st.SetDeadline(time.Now().Add(10 * time.Second))
+		rs.st.Write(frameOf(request{Op: opOutboard, CID: cid.Sum([]byte("absent")).String()})) // a busy stream may be closed already
+		b, err := readFrame(rs.br)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := parseResponse(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case r.Error != nil && r.Error.Code == CodeNotFound:
+			served++ // the stream stays open, holding its slot
+		case r.Error != nil && r.Error.Code == CodeBusy:
+			busy++
+		default:
+			t.Fatalf("answer %+v", r)
+		}
+	}
+	if served != DefaultMaxInboundPerPeer || busy != DefaultMaxInbound-DefaultMaxInboundPerPeer {
+		t.Fatalf("one peer got %d streams served and %d busy", served, busy)
+	}
+	client := newNode(t, Config{Span: testSpan}, nil)
+	size, _, err := client.svc.Outboard(context.Background(), c, []peer.AddrInfo{srv.info()})
+	if err != nil || size != int64(len(data)) {
+		t.Fatalf("another peer's Outboard: %d, %v", size, err)
+	}
+}
+
 func frameOf(v any) []byte {
 	var b bytes.Buffer
 	if err := writeFrame(&b, v); err != nil {

@@ -16,23 +16,32 @@ import (
 // the store's reader.
 const copyBuf = 1 << 20
 
-// enterInbound tracks an inbound stream and takes an inbound slot. It
-// returns false (and has answered busy, or reset the stream) when the
-// stream is not to be served.
+// enterInbound tracks an inbound stream and takes an inbound slot, of
+// MaxInbound in all and MaxInboundPerPeer for its peer (so that one peer
+// holding its streams open cannot take every slot). It returns false (and
+// has answered busy, or reset the stream) when the stream is not to be
+// served.
 func (s *Service) enterInbound(st network.Stream) bool {
 	if err := s.track(st, true); err != nil {
 		st.Reset()
 		return false
 	}
+	p := st.Conn().RemotePeer()
 	s.mu.Lock()
-	busy := s.inbound >= s.cfg.MaxInbound
-	if !busy {
+	msg := ""
+	switch {
+	case s.inbound >= s.cfg.MaxInbound:
+		msg = "too many streams"
+	case s.perPeer[p] >= s.cfg.MaxInboundPerPeer:
+		msg = "too many streams from this peer"
+	default:
 		s.inbound++
+		s.perPeer[p]++
 	}
 	s.mu.Unlock()
-	if busy {
+	if msg != "" {
 		st.SetWriteDeadline(time.Now().Add(s.cfg.RequestTimeout))
-		s.answer(st, &wireError{CodeBusy, "too many streams"})
+		s.answer(st, &wireError{CodeBusy, msg})
 		st.Close()
 		s.untrack(st, true)
 		return false
@@ -41,8 +50,12 @@ func (s *Service) enterInbound(st network.Stream) bool {
 }
 
 func (s *Service) leaveInbound(st network.Stream) {
+	p := st.Conn().RemotePeer()
 	s.mu.Lock()
 	s.inbound--
+	if s.perPeer[p]--; s.perPeer[p] <= 0 {
+		delete(s.perPeer, p)
+	}
 	s.mu.Unlock()
 	s.untrack(st, true)
 }
