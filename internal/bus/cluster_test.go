@@ -265,7 +265,10 @@ func TestIdempotentRequestOutlivesASilentInstance(t *testing.T) {
 	}
 	x := client("x", Options{})
 	y := client("y", Options{})
-	caller := client("caller", Options{AttemptTimeout: 100 * time.Millisecond, Retries: 3})
+	// Ten copies at most, 100 ms apart: a copy sent before x's close has
+	// reached the server may land on x again, and a stalled machine can
+	// take hundreds of ms over that close; ten leave one for y.
+	caller := client("caller", Options{AttemptTimeout: 100 * time.Millisecond, Retries: 10})
 
 	took := make(chan struct{}, 1)
 	release := make(chan struct{})
@@ -349,13 +352,16 @@ func TestIdempotentRequestOutlivesASilentInstance(t *testing.T) {
 	}
 	// Had it been repeated, the copies (sent from 100 ms on) would be
 	// there long before the 600 ms deadline; a round trip shows that what
-	// was sent has arrived.
+	// was sent has arrived, and the wait for the first call covers a
+	// handler goroutine a loaded machine has not run yet (a deadline
+	// sends no cancel, so the request is served however late).
 	if err := caller.Conn().Flush(); err != nil {
 		t.Fatal(err)
 	}
 	if err := z.Conn().Flush(); err != nil {
 		t.Fatal(err)
 	}
+	poll.Until(t, "the request at z", func() bool { return zCalls.Load() > 0 })
 	if n := zCalls.Load(); n != 1 {
 		t.Fatalf("a verb that is not idempotent ran %d times", n)
 	}

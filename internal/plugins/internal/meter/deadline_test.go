@@ -40,7 +40,10 @@ func TestDeadlineStopsEndlessLoops(t *testing.T) {
 	r := newRuntime(t, false)
 	in := instantiate(t, r, compile(t, r, metered))
 	for i := 1; i <= 3; i++ {
-		// ample fuel lasts minutes: only the deadline can stop the loop.
+		// ample fuel lasts about 3 s of the loop running at the fastest
+		// rate (6.4·10^9 units per ms, BenchmarkRate): the loop spends
+		// fuel only while it runs and the deadline passes all the same,
+		// so only the deadline can stop it, however slow the machine.
 		b := newBudget(ample, time.Duration(i)*time.Millisecond)
 		if _, _, err := in.callBudget(ctx, "spin", nil, nil, b); err == nil || !errors.Is(b.ended, errDeadline) {
 			t.Fatalf("spin: %v (%v), used %d", err, b.ended, in.spent())
