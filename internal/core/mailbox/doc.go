@@ -59,8 +59,12 @@
 //   - 413 over the size caps; 507 when the inbox holds MaxInbox messages;
 //     405 for other methods; 503 once the mailbox is closed.
 //
-// Handler serves it; the node serves the Handler on a listener the onion
-// service forwards to.
+// Handler serves it; the node serves it through Server on a listener the
+// onion service forwards to. Server bounds what strangers can hold: reading
+// a request (header and body), writing its answer and a kept-alive
+// connection's idle wait each take at most Options.ServeTimeout (1 min),
+// headers at most 16 KiB, and connections beyond Options.MaxConns (128)
+// are closed as they arrive.
 //
 // # Storage and delivery
 //

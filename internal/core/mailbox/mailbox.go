@@ -90,6 +90,13 @@ type Options struct {
 	// database's filesystem; a message that does not fit is refused with an
 	// error wrapping ErrDiskFull (the sender retries). 0 means no check.
 	MinFree int64
+	// ServeTimeout bounds, on Server, reading one request (header and
+	// body), writing its answer and a kept-alive connection's wait for the
+	// next request; 0: DefaultServeTimeout (1 min).
+	ServeTimeout time.Duration
+	// MaxConns is how many connections Server keeps open at once (more are
+	// closed as they arrive); 0: DefaultMaxConns (128).
+	MaxConns int
 	// OnEvent is called (synchronously, outside the mailbox's locks) with
 	// "mailbox.received" (Event), "mailbox.delivered" (Event),
 	// "mailbox.acked" (Event) and "mailbox.failed" (Event: expired or
@@ -200,6 +207,8 @@ func Open(ctx context.Context, dir string, o Options) (*Mailbox, error) {
 	setDefault(&o.MaxInbox, DefaultMaxInbox)
 	setDefault(&o.MaxBody, DefaultMaxBody)
 	setDefault(&o.Concurrency, DefaultConcurrency)
+	setDefault(&o.ServeTimeout, DefaultServeTimeout)
+	setDefault(&o.MaxConns, DefaultMaxConns)
 	if o.RetryMax < o.RetryMin {
 		o.RetryMax = o.RetryMin
 	}

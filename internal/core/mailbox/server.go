@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -19,6 +22,49 @@ const DeliverPath = "/mailbox/v1/deliver"
 
 // maxReceipt bounds a receipt response body.
 const maxReceipt = 4 << 10
+
+// Limits of Server.
+const (
+	// DefaultServeTimeout is Options.ServeTimeout's default.
+	DefaultServeTimeout = time.Minute
+	// DefaultMaxConns is Options.MaxConns's default.
+	DefaultMaxConns = 128
+	// maxHeaderBytes bounds a request's header.
+	maxHeaderBytes = 16 << 10
+)
+
+// Server returns an http.Server of Handler for the listener the onion
+// service forwards to, bounded against strangers: reading a request's
+// header and its body, writing the answer and waiting for the next request
+// on a kept-alive connection each take at most Options.ServeTimeout (a
+// sender that trickles its envelope, or keeps a connection open and idle,
+// loses it), headers are at most 16 KiB, and connections beyond
+// Options.MaxConns open at once are closed as they arrive, so strangers
+// cannot hold the node's file descriptors.
+func (m *Mailbox) Server() *http.Server {
+	var open atomic.Int64
+	d := m.o.ServeTimeout
+	return &http.Server{
+		Handler:           m.Handler(),
+		ReadHeaderTimeout: d,
+		ReadTimeout:       d,
+		WriteTimeout:      d,
+		IdleTimeout:       d,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(m.log.Handler(), slog.LevelDebug),
+		ConnState: func(c net.Conn, st http.ConnState) {
+			switch st {
+			case http.StateNew:
+				if open.Add(1) > int64(m.o.MaxConns) {
+					m.log.Debug("mailbox: too many connections; one closed", "max", m.o.MaxConns)
+					c.Close()
+				}
+			case http.StateClosed, http.StateHijacked:
+				open.Add(-1)
+			}
+		},
+	}
+}
 
 // Handler returns the mailbox's HTTP server: POST DeliverPath with an
 // envelope's JSON (Content-Type application/json). See the package doc for

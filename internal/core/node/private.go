@@ -86,7 +86,7 @@ func (n *Node) startPrivatePlane(ctx context.Context) error {
 	if err := n.mailbox.Start(ctx); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
-	srv := &http.Server{Handler: n.mailbox.Handler(), ReadHeaderTimeout: 30 * time.Second, MaxHeaderBytes: 16 << 10}
+	srv := n.mailbox.Server() // bounded: timeouts on every read, write and idle wait; at most 128 connections
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
