@@ -166,9 +166,9 @@ func (m *Mailbox) Deliver(b []byte) (*Receipt, error) {
 		m.mu.Unlock()
 		return rc, err
 	}
-	if m.inboxN >= m.o.MaxInbox {
+	if n := m.inboxN; n >= m.o.MaxInbox {
 		m.mu.Unlock()
-		return nil, fmt.Errorf("%w: %d messages", ErrInboxFull, m.inboxN)
+		return nil, fmt.Errorf("%w: %d messages", ErrInboxFull, n)
 	}
 	r := m.id.signReceipt(env.ID, now)
 	rc = &r
