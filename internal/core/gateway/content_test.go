@@ -389,7 +389,7 @@ func TestMetering(t *testing.T) {
 		select {
 		case m := <-e.be.metered:
 			return m
-		case <-time.After(10 * time.Second):
+		case <-time.After(poll.Deadline):
 			t.Fatal("no access was metered")
 		}
 		return Access{}
