@@ -16,8 +16,10 @@ import (
 	"github.com/ronhost/ronhost/internal/poll"
 )
 
-// freeAddr is a loopback address nothing listens on (the test must know
-// the node's address while Start runs).
+// freeAddr is a loopback address nothing listens on now, for a test that
+// must give a second node the first one's address; another process may take
+// it before the node binds it, so tests that need no fixed address listen
+// on port 0 and read Node.Addr.
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -66,12 +68,14 @@ func get(t *testing.T, url string) (*http.Response, []byte) {
 // requests racing the end of Start see the starting node or the whole
 // node, never a 500; once Start returns, the node is ready.
 func TestStartServesWhileThePluginsLoad(t *testing.T) {
-	addr := freeAddr(t)
-	n, entered, release := blockedNode(t, addr)
+	n, entered, release := blockedNode(t, "127.0.0.1:0")
 	started := make(chan error, 1)
 	go func() { started <- n.Start(context.Background()) }()
 	<-entered
-	api := "http://" + addr
+	// The listener is bound before the load starts: its port, which the
+	// kernel picked (an address picked before Start could be taken by
+	// another process in between).
+	api := "http://" + n.Addr()
 
 	if resp, _ := get(t, api+"/healthz"); resp.StatusCode != 200 {
 		t.Fatalf("/healthz while starting: %d, want 200", resp.StatusCode)
@@ -154,8 +158,7 @@ func TestStartServesWhileThePluginsLoad(t *testing.T) {
 // A stop while the plugins load undoes the start: Start returns the
 // interruption only after the load has ended, the port is free again.
 func TestStopWhileThePluginsLoad(t *testing.T) {
-	addr := freeAddr(t)
-	n, entered, _ := blockedNode(t, addr)
+	n, entered, _ := blockedNode(t, "127.0.0.1:0")
 	var loading atomic.Bool
 	hook := n.beforeLoad
 	n.beforeLoad = func(ctx context.Context) {
@@ -167,6 +170,7 @@ func TestStopWhileThePluginsLoad(t *testing.T) {
 	started := make(chan error, 1)
 	go func() { started <- n.Start(ctx) }()
 	<-entered
+	addr := n.Addr() // bound before the load started
 	cancel()
 	err := <-started
 	if !errors.Is(err, context.Canceled) {
