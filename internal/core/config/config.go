@@ -70,7 +70,7 @@ type Gateway struct {
 	MaxConcurrent  int      `toml:"max_concurrent" comment:"requests served at once; more get 429 with Retry-After"`
 	MaxBody        Size     `toml:"max_body" comment:"largest request body (a publish's payload); more gets 413"`
 	RequestTimeout Duration `toml:"request_timeout" comment:"deadline of a request's work before its response starts; past it, 504"`
-	WriteIdle      Duration `toml:"write_idle" comment:"a response stream stalled this long (a client not reading) is cut"`
+	WriteIdle      Duration `toml:"write_idle" comment:"a response stalled this long (a client not reading), or a request body (a client not sending), is cut"`
 	Domains        []string `toml:"domains" comment:"public gateway domains, each with wildcard DNS (*.DOMAIN) to this node: every address gets its own origin <label>.<tld>.DOMAIN, and /r/ and /o/ redirect there; localhost always works this way"`
 	PathHosts      []string `toml:"path_hosts" comment:"other host names of this node (no wildcard DNS): served as a path gateway whose active content is sandboxed; IP addresses always are; any other Host gets 421"`
 	MaxPerClient   int      `toml:"max_per_client" comment:"requests of one client address (IPv4, or IPv6 /64) served at once; 0 means max_concurrent/8; behind a reverse proxy set it to max_concurrent"`

@@ -47,9 +47,9 @@ func (g *Gateway) authorize(r *http.Request) (int64, error) {
 
 // body returns the request body capped at limit bytes (an
 // *http.MaxBytesError past it, and the connection is closed after the
-// answer), with an idle read deadline of WriteIdle before each read so that
-// a client that stops sending is cut (408). A declared Content-Length over
-// the cap is refused before anything is read.
+// answer); a client that stops sending is cut after WriteIdle (body.go) and
+// answered 408. A declared Content-Length over the cap is refused before
+// anything is read.
 func (g *Gateway) body(w http.ResponseWriter, r *http.Request, limit int64) (*idleReader, error) {
 	if r.ContentLength > limit {
 		return nil, bus.Errorf(codes.TooLarge, "the request body of %d bytes is over its cap of %d bytes", r.ContentLength, limit)
@@ -62,23 +62,17 @@ func (g *Gateway) body(w http.ResponseWriter, r *http.Request, limit int64) (*id
 		}
 		base = u.Unwrap()
 	}
-	return &idleReader{r: http.MaxBytesReader(base, r.Body, limit), rc: http.NewResponseController(w), idle: g.cfg.WriteIdle}, nil
+	return &idleReader{r: http.MaxBytesReader(base, r.Body, limit)}, nil
 }
 
+// idleReader tells the body's own failures from the multipart reader's
+// complaints, and remembers a stall (the idle deadline, body.go).
 type idleReader struct {
 	r       io.Reader
-	rc      *http.ResponseController
-	idle    time.Duration
-	noDL    bool
 	stalled error // the deadline error, once a read timed out
 }
 
 func (b *idleReader) Read(p []byte) (int, error) {
-	if !b.noDL {
-		if err := b.rc.SetReadDeadline(time.Now().Add(b.idle)); errors.Is(err, http.ErrNotSupported) {
-			b.noDL = true
-		}
-	}
 	n, err := b.r.Read(p)
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		b.stalled = err

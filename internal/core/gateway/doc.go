@@ -96,8 +96,13 @@
 // its slot for one window at most). The slot and rate logic is clients.go.
 // Bodies are capped by Config.MaxBodyBytes and the token's max bytes (413).
 // The work before a response starts runs under Config.RequestTimeout (504);
-// a streamed body, in or out, is cut after Config.WriteIdle without progress
-// (408 for a stalled upload). A request with a Content-Encoding other than
+// a body, in or out, is cut after Config.WriteIdle without progress (408 for
+// a stalled upload), on every route, the node's own included: each write of
+// a response must finish within it (the content streamer paces its own), and
+// a request body is read under it by whoever reads it, net/http too when
+// no handler does (body.go). A response that starts before its request's
+// body has ended closes the connection rather than wait for the rest, so a
+// client that declares a body and never sends it holds no slot. A request with a Content-Encoding other than
 // identity is refused with 415: the gateway never decompresses a body, so a
 // compression bomb has nothing to expand in. Request targets over
 // Config.MaxURLBytes get 414, header fields over Config.MaxHeaderBytes 431,

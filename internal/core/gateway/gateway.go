@@ -304,7 +304,7 @@ var allowed = map[string][]string{
 
 func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rec := &recorder{ResponseWriter: w}
+	rec := &recorder{ResponseWriter: w, rc: http.NewResponseController(w), idle: g.cfg.WriteIdle}
 	rec.Header().Set("X-Content-Type-Options", "nosniff")
 	// The request id: the client's X-Request-Id when it is sane, else a new
 	// one; it goes with every bus request made for this one and in every
@@ -315,6 +315,15 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rec.Header().Set("X-Request-Id", rid)
 	r = r.WithContext(bus.WithRequestID(r.Context(), rid))
+	// A body is read under an idle deadline, whoever reads it (or nobody:
+	// net/http then reads what is left of it, under the same deadline), and
+	// a response that goes out before the body has ended closes the
+	// connection rather than wait for the rest (body.go). (r is a copy:
+	// net/http's own request keeps its body.)
+	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
+		rec.body = newBodyReader(r.Body, rec.rc, g.cfg.WriteIdle)
+		r.Body = rec.body
+	}
 	origin, oerr := g.cfg.Hosts.Classify(r.Host)
 	route := routeOf(r.URL.Path)
 	if origin.Kind == OriginContent {
@@ -330,6 +339,9 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			g.metrics.observe(route, "aborted", time.Since(start))
 			panic(p) // net/http closes the connection: the client sees a broken transfer
 		}
+		// What net/http still flushes after the handler goes out under a
+		// deadline too.
+		_ = rec.rc.SetWriteDeadline(time.Now().Add(g.cfg.WriteIdle))
 		g.metrics.observe(route, statusClass(rec.status), time.Since(start))
 	}()
 	if err := g.checkRequest(r); err != nil {
@@ -435,16 +447,52 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(append(b, '\n'))
 }
 
-// recorder remembers the status and counts body bytes for the metrics.
+// recorder remembers the status and counts body bytes for the metrics. It
+// also keeps every response moving: unless the handler sets write
+// deadlines itself (SetWriteDeadline: the content streamer's read-rate
+// windows, the console's event stream), each write and flush must finish
+// within idle, so a client that stops reading cannot hold a handler, and
+// its slot, forever. A response that starts while the request body has
+// not ended says Connection: close (body.go).
 type recorder struct {
 	http.ResponseWriter
-	status int
-	wrote  int64
+	rc      *http.ResponseController // of the ResponseWriter
+	idle    time.Duration
+	body    *bodyReader // the request's body, nil when it has none
+	ownDL   bool        // the handler sets its own write deadlines
+	started bool
+	status  int
+	wrote   int64
+}
+
+// start runs before the response's header goes out.
+func (w *recorder) start() {
+	if w.started {
+		return
+	}
+	w.started = true
+	if w.body != nil && !w.body.ended.Load() {
+		// net/http would otherwise read up to 256 KiB of what is left of
+		// the body before sending the header, while the handler holds its
+		// slot; a client that declared a body and never sends it would hold
+		// the slot for good.
+		w.Header().Set("Connection", "close")
+	}
+}
+
+// deadline bounds the next write, unless the handler bounds its own.
+func (w *recorder) deadline() {
+	if !w.ownDL {
+		_ = w.rc.SetWriteDeadline(time.Now().Add(w.idle))
+	}
 }
 
 func (w *recorder) WriteHeader(code int) {
-	if w.status == 0 && code >= 200 {
-		w.status = code
+	if code >= 200 {
+		if w.status == 0 {
+			w.status = code
+		}
+		w.start()
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
@@ -453,15 +501,28 @@ func (w *recorder) Write(p []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
+	w.start()
+	w.deadline()
 	n, err := w.ResponseWriter.Write(p)
 	w.wrote += int64(n)
 	return n, err
 }
 
+// SetWriteDeadline is http.ResponseController's: a handler that calls it
+// paces its own writes from then on.
+func (w *recorder) SetWriteDeadline(d time.Time) error {
+	w.ownDL = true
+	return w.rc.SetWriteDeadline(d)
+}
+
 func (w *recorder) Flush() { _ = w.FlushError() }
 
 // FlushError flushes the response, reporting a failure (a client gone).
-func (w *recorder) FlushError() error { return http.NewResponseController(w.ResponseWriter).Flush() }
+func (w *recorder) FlushError() error {
+	w.start()
+	w.deadline()
+	return w.rc.Flush()
+}
 
 // Unwrap lets http.ResponseController reach the connection.
 func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
