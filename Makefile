@@ -73,9 +73,9 @@ vet: bin/staticcheck
 bin/staticcheck: FORCE
 	GOBIN=$(CURDIR)/bin GOFLAGS= $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
-# The plugin packages run calls under wall-clock safety nets (10x a node's 1-2 s
-# in most tests, 50 ms in the few that test the net itself): they run on their
-# own, after the network-heavy packages (50-node DHTs, a private Tor network,
+# The plugin packages run calls under wall-clock safety nets (a node's 1-2 s,
+# 10x that in the conformance suite and the TLDs' tests, 50 ms in the few tests
+# of the net itself): they run on their own, after the network-heavy packages (50-node DHTs, a private Tor network,
 # role processes), so they do not share the two cores with them.
 PLUGIN_PKGS = ./internal/plugins/... ./tlds/... ./conformance/...
 
