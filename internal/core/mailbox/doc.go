@@ -52,7 +52,10 @@
 //     after the message was acknowledged and removed) returns the same
 //     receipt and stores nothing, for as long as the envelope has not
 //     expired (the receipt record is kept until the later of its expiry and
-//     Retention after receipt).
+//     Retention after receipt, its expiry counting as at most MaxDedup, 90
+//     days, after receipt: a stranger's far-off expiry does not keep a
+//     record forever; a redelivery after the record is gone is stored
+//     again, which at-least-once delivery allows).
 //   - 400 for a bad envelope: malformed, tampered, bad signature, expired,
 //     or not addressed to this mailbox's keys. {"error": "..."} explains.
 //   - 409 when the id was received from another sender.

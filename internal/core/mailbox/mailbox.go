@@ -436,7 +436,7 @@ func (m *Mailbox) Get(ctx context.Context, id string) (Message, error) {
 }
 
 // Ack removes message id from the inbox (ErrNotFound if it is not there).
-// Its receipt record stays until the message expires, so a redelivery is
+// Its receipt record stays until the message expires (at most MaxDedup), so a redelivery is
 // still answered with the same receipt and not stored again.
 func (m *Mailbox) Ack(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {

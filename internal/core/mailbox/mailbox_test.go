@@ -389,3 +389,37 @@ func mustEnvelope(t *testing.T, b *box, id string) []byte {
 	defer closer.Close()
 	return bytes.Clone(v)
 }
+
+// TestFarOffExpiryDoesNotKeepReceipts: a stranger's message that expires
+// in a century leaves no receipt record past MaxDedup (records of acked
+// messages would otherwise pile up forever).
+func TestFarOffExpiryDoesNotKeepReceipts(t *testing.T) {
+	n := newMemNet()
+	clk := newClock()
+	ob := testOptions(n, "bob.onion:80")
+	ob.Now = clk.Now
+	bob := newBox(t, n, "/b", ob)
+	stranger, _ := GenerateIdentity()
+	from, _ := stranger.Address("stranger.onion:80")
+	id, err := newID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := stranger.Seal(id, from, bob.addr.Keys, clk.Now(), clk.Now().Add(100*365*24*time.Hour), "", []byte("keep this forever"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.m.Deliver(env.Marshal()); err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.m.Ack(bg, id); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(MaxDedup)
+	if k, err := bob.m.Sweep(bg); err != nil || k != 1 {
+		t.Fatalf("sweep dropped %d, %v", k, err)
+	}
+	if _, _, err := bob.m.db.Get(key(prefixReceipt, id)); err == nil {
+		t.Fatal("the receipt record outlived MaxDedup")
+	}
+}

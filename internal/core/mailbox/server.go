@@ -20,6 +20,10 @@ import (
 // DeliverPath is the path of the delivery endpoint.
 const DeliverPath = "/mailbox/v1/deliver"
 
+// MaxDedup bounds how long a received message's receipt record is kept
+// for deduplication past Retention, however late the message expires.
+const MaxDedup = 90 * 24 * time.Hour
+
 // maxReceipt bounds a receipt response body.
 const maxReceipt = 4 << 10
 
@@ -172,7 +176,10 @@ func (m *Mailbox) Deliver(b []byte) (*Receipt, error) {
 	}
 	r := m.id.signReceipt(env.ID, now)
 	rc = &r
-	drop := max(env.Expires, now.Add(m.o.Retention).Unix())
+	// The receipt record deduplicates redeliveries until the message
+	// expires, but for at most MaxDedup: a sender's far-off expiry must not
+	// keep a record forever.
+	drop := max(min(env.Expires, now.Add(MaxDedup).Unix()), now.Add(m.o.Retention).Unix())
 	seenb, _ := json.Marshal(seenRecord{From: env.from.Keys.String(), Receipt: r, Drop: drop})
 	val := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(b)), uint64(rc.Received.UnixNano()))
 	val = append(val, b...)
