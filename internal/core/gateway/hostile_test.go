@@ -7,10 +7,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ronhost/ronhost/internal/core/cid"
 	"github.com/ronhost/ronhost/internal/poll"
 )
 
@@ -138,4 +141,65 @@ func TestUnreadAnswerIsCut(t *testing.T) {
 	if resp.StatusCode != 200 || string(b) != "small" {
 		t.Fatalf("the next request from that address: %d %s", resp.StatusCode, b)
 	}
+}
+
+// FuzzRequest: whatever a request's method, Host, target and content
+// headers say, the gateway answers without panicking and never with a
+// failure of its own (5xx) over a healthy store and index.
+func FuzzRequest(f *testing.F) {
+	e := newEnv(f, Config{})
+	obj := e.put(f, data(200<<10, 12))
+	a := e.publish(f, "[meta]\ntld = \"txt\"\ntitle = \"fuzz\"\n", data(3000, 13))
+	addr, err := cid.ParseAddress(a.Address)
+	if err != nil {
+		f.Fatal(err)
+	}
+	label := addr.Hash.Label() + ".txt.localhost"
+	for _, s := range [][6]string{
+		{"GET", "127.0.0.1", "/o/" + obj.String(), "bytes=0-9,100-,-5", "", ""},
+		{"GET", "localhost", "/o/" + obj.String() + "?format=bao&entity-bytes=5:*", "", "application/vnd.ronhost.bao;q=0.5", ""},
+		{"HEAD", label, "/first/10", "bytes=-0", "", `W/"x", *`},
+		{"GET", label, "/%2e%2e/first/5", "bytes=1-1,1-1,1-1", "*/*", ""},
+		{"OPTIONS", obj.Label() + ".localhost", "/", "", "", ""},
+		{"GET", "[::1]:80", "/r/" + addr.Hash.Hex() + ".txt/first/99999", "bytes=0-", "", ""},
+		{"GET", "LOCALHOST.", "/resolve/x%2Fy", "", "", ""},
+		{"POST", "127.0.0.1", "/v1/objects?pin=maybe", "", "", ""},
+	} {
+		f.Add(s[0], s[1], s[2], s[3], s[4], s[5])
+	}
+	f.Fuzz(func(t *testing.T, method, host, target, rng, accept, inm string) {
+		if !validMethod(method) || !strings.HasPrefix(target, "/") {
+			return
+		}
+		u, err := url.ParseRequestURI(target)
+		if err != nil {
+			return
+		}
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Method, r.URL, r.RequestURI, r.Host = method, u, target, host
+		for k, v := range map[string]string{"Range": rng, "Accept": accept, "If-None-Match": inm} {
+			if v != "" {
+				r.Header.Set(k, v)
+			}
+		}
+		w := httptest.NewRecorder()
+		e.gw.Handler().ServeHTTP(w, r)
+		if w.Code >= 500 && w.Code != http.StatusBadGateway {
+			t.Fatalf("%s %s%s (Range %q, Accept %q, If-None-Match %q): %d %s", method, host, target, rng, accept, inm, w.Code, w.Body)
+		}
+	})
+}
+
+// validMethod is what net/http's server accepts as a method: a token.
+func validMethod(m string) bool {
+	if m == "" {
+		return false
+	}
+	for i := 0; i < len(m); i++ {
+		c := m[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
 }
