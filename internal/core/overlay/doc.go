@@ -13,6 +13,12 @@
 // DHT key of an IPFS CIDv1 with codec raw (0x55) and a BLAKE3 multihash
 // (0x1e, 32 bytes); see Key.
 //
+// The DHT keeps the records other peers store here (ADD_PROVIDER,
+// PUT_VALUE) in memory within a budget, a quarter of Config.MaxMemory, of
+// which one provider peer's records take at most an eighth; records over
+// it are dropped, this node's own always kept (dhtstore.go). Without it,
+// one peer announcing random keys grew the node's memory without bound.
+//
 // # Reachability
 //
 // go-libp2p's own machinery does the NAT work (reach.go, relay.go): AutoNAT

@@ -83,7 +83,9 @@ type Config struct {
 	ConnLow, ConnHigh int
 	// MaxMemory is the resource manager's memory budget in bytes (its limits
 	// are scaled from it and the system scope's memory is capped at it);
-	// 0: DefaultMaxMemory. The limits are never unlimited.
+	// 0: DefaultMaxMemory. The limits are never unlimited. A quarter of it
+	// more bounds the DHT records other peers store here (dhtstore.go),
+	// also with Host.
 	MaxMemory int64
 	// Reprovide is how often every root is announced again; 0: 12h (kad-dht
 	// provider records expire after 48h).
@@ -188,6 +190,11 @@ type Overlay struct {
 	onAnnounce func(c cid.CID, err error)
 	// directWait, if set before Start, replaces DirectWait (tests).
 	directWait time.Duration
+	// records is the DHT's datastore, bounded (dhtstore.go).
+	records *dhtStore
+	// dhtBudget, if set before Start, replaces the records' budget
+	// (MaxMemory/4; tests).
+	dhtBudget int64
 	// dhtOpts, if set before Start, are added to the DHT's options (the
 	// simulation's time scale).
 	dhtOpts []dht.Option
@@ -279,7 +286,13 @@ func (o *Overlay) Start(ctx context.Context) (err error) {
 		}
 	}
 	boot = slices.DeleteFunc(boot, func(ai peer.AddrInfo) bool { return ai.ID == h.ID() })
+	budget := o.cfg.MaxMemory / 4
+	if o.dhtBudget > 0 {
+		budget = o.dhtBudget
+	}
+	o.records = newDHTStore(h.ID(), budget)
 	d, err := dht.New(h, append([]dht.Option{
+		dht.Datastore(o.records), // bounded (dhtstore.go)
 		dht.Mode(mode),
 		dht.ProtocolPrefix(ProtocolPrefix),
 		dht.BootstrapPeers(boot...),
