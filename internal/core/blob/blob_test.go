@@ -1,6 +1,7 @@
 package blob
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -439,6 +440,37 @@ func TestOnePeerCannotTakeEverySlot(t *testing.T) {
 	size, _, err := client.svc.Outboard(context.Background(), c, []peer.AddrInfo{srv.info()})
 	if err != nil || size != int64(len(data)) {
 		t.Fatalf("another peer's Outboard: %d, %v", size, err)
+	}
+}
+
+// TestHugeOutboardClaimCaughtEarly: a peer that knows an object's real
+// outboard claims the object is 64 GiB and sends the real parent nodes,
+// then garbage, then stalls. The client catches the lie at the first node
+// that does not fit the claimed tree, without waiting for (or holding) the
+// claimed 64 MiB of outboard: the peer is a liar, not a stalled peer.
+func TestHugeOutboardClaimCaughtEarly(t *testing.T) {
+	data := randomBytes(13, 5*store.GroupSize)
+	c := cid.Sum(data)
+	real := encodeOutboard(data)
+	const fake = 64 << 30
+	hostile := newHost(t)
+	done := make(chan struct{})
+	defer close(done)
+	hostile.SetStreamHandler(ProtocolBlob, func(st network.Stream) {
+		defer st.Reset()
+		if _, err := readFrame(bufio.NewReader(st)); err != nil {
+			return
+		}
+		writeFrame(st, response{Size: fake, Len: outboardLen(fake)})
+		st.Write(binary.LittleEndian.AppendUint64(nil, fake))
+		st.Write(real[8:])
+		st.Write(make([]byte, 64<<10))
+		<-done // then nothing: a stall
+	})
+	client := newNode(t, Config{RequestTimeout: time.Hour}, nil)
+	_, _, err := client.svc.Outboard(context.Background(), c, []peer.AddrInfo{info(hostile)})
+	if !errors.Is(err, ErrLied) || !client.svc.Banned(hostile.ID()) {
+		t.Fatalf("Outboard from a peer claiming 64 GiB: %v (banned: %v)", err, client.svc.Banned(hostile.ID()))
 	}
 }
 

@@ -2,8 +2,8 @@ package blob
 
 import (
 	"bufio"
-	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -209,12 +209,17 @@ func (s *Service) outboardFrom(ctx context.Context, c cid.CID, ai peer.AddrInfo)
 	if r.Len > MaxOutboard || r.Len != outboardLen(r.Size) {
 		return fail(fmt.Errorf("%w: peer %s: an outboard of %d bytes for size %d", ErrProtocol, ai.ID, r.Len, r.Size))
 	}
-	var buf bytes.Buffer // grown as bytes arrive, not to the peer's claim
-	if _, err := io.CopyN(&buf, cn.br, r.Len); err != nil {
+	// Grown as bytes arrive, not to the peer's claim, and checked node by
+	// node as it grows: a peer claiming a huge object the CID is not makes
+	// us hold no more than a read's worth of its bytes.
+	ob, err := readOutboard(cn.br, c, r.Size, r.Len)
+	if err != nil && !errors.Is(err, store.ErrCorrupt) {
 		return fail(cn.streamErr("reading an outboard", err))
 	}
-	ob := buf.Bytes()
-	if err := store.VerifyOutboard(c, r.Size, ob); err != nil {
+	if err == nil {
+		err = store.VerifyOutboard(c, r.Size, ob)
+	}
+	if err != nil {
 		s.punish(ai.ID, c, err)
 		return 0, nil, nil, fmt.Errorf("%w: peer %s: %w", ErrLied, ai.ID, err)
 	}
@@ -247,6 +252,35 @@ func (s *Service) outboardFrom(ctx context.Context, c cid.CID, ai peer.AddrInfo)
 	s.adjust(ai.ID, scoreServed, false)
 	graceful = true
 	return r.Size, ob, last, nil
+}
+
+// readOutboard reads an outboard of n bytes for an object of size bytes,
+// 64 KiB at a time, checking each parent node as it arrives: an error
+// wrapping store.ErrCorrupt at the first that does not hash up to c (or a
+// length header that is not size), the stream's error if it fails. The
+// caller checked n against size.
+func readOutboard(r io.Reader, c cid.CID, size, n int64) ([]byte, error) {
+	var ob []byte
+	k := newNodeCheck(c, size)
+	next := 8 // the offset of the next node to check
+	for int64(len(ob)) < n {
+		at := len(ob)
+		step := int(min(n-int64(at), 64<<10))
+		ob = slices.Grow(ob, step)[:at+step]
+		if _, err := io.ReadFull(r, ob[at:]); err != nil {
+			return nil, err
+		}
+		if at == 0 && binary.LittleEndian.Uint64(ob) != uint64(size) {
+			return nil, fmt.Errorf("%w: the outboard's header says %d bytes, not %d", store.ErrCorrupt, binary.LittleEndian.Uint64(ob), size)
+		}
+		// Nodes start at 8, 64 bytes each; check those now complete.
+		for ; next+64 <= len(ob); next += 64 {
+			if !k.next(ob[next : next+64]) {
+				return nil, fmt.Errorf("%w: the outboard's parent node at byte %d does not hash up to %s", store.ErrCorrupt, next, c)
+			}
+		}
+	}
+	return ob, nil
 }
 
 // AskReplicate asks p to hold a copy of c (p fetches it from this node and

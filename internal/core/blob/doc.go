@@ -15,7 +15,9 @@
 //
 // The server reads every byte it sends through its Source (the store's
 // verified reads). The client trusts nothing it receives: Service.Outboard
-// checks an outboard's tree against the CID and then fetches and verifies
+// checks an outboard's tree against the CID, node by node as it arrives (a
+// peer claiming a huge object is caught at its first node that does not
+// fit, before its claimed bytes are held), and then fetches and verifies
 // the object's last chunk group, which proves the size; Service.Fetch hands
 // the bytes to its Sink (a store Ingest) in batches of whole chunk groups,
 // and the Sink verifies each group before it writes it. A peer whose bytes
