@@ -3,13 +3,16 @@ package gateway
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -140,6 +143,37 @@ func TestUnreadAnswerIsCut(t *testing.T) {
 	resp, b := e.doFrom(t, "127.0.0.2", "/o/"+small.String())
 	if resp.StatusCode != 200 || string(b) != "small" {
 		t.Fatalf("the next request from that address: %d %s", resp.StatusCode, b)
+	}
+}
+
+// TestPipelinedUnreadAnswersAreCut: a client that pipelines requests and
+// reads none of the answers has its connection closed once the socket
+// buffers are full and a flush has stalled for WriteIdle. (Before, the
+// connection and its goroutine waited for good, also after the handler.)
+func TestPipelinedUnreadAnswersAreCut(t *testing.T) {
+	e := newEnv(t, Config{WriteIdle: 200 * time.Millisecond})
+	d := &net.Dialer{Control: func(network, address string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) { // a small window: the buffers fill sooner
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+		return errors.Join(err, serr)
+	}}
+	conn, err := d.Dial("tcp", strings.TrimPrefix(e.srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetWriteDeadline(time.Now().Add(poll.Deadline)) // a hang guard
+	reqs := []byte(strings.Repeat("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 100))
+	for {
+		_, err := conn.Write(reqs)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatal("the server still holds a connection whose client reads nothing")
+		}
+		if err != nil {
+			break // reset: the server gave up on it
+		}
 	}
 }
 
