@@ -53,6 +53,7 @@ type Config struct {
 	MaxInbound         int              // concurrent inbound streams served; 0: 64; over it: answer "busy" and close
 	MaxInboundPerPeer  int              // of which, from one peer; 0: 16; over it: answer "busy" and close
 	RequestTimeout     time.Duration    // no progress for this long on a request = dead peer; 0: 10s
+	MinRate            int64            // bytes/s a provider must average over each read (after RequestTimeout's grace); 0: 16 KiB/s
 	IdleTimeout        time.Duration    // an inbound stream with no request for this long is closed; 0: 1m
 	BanFor             time.Duration    // a liar is skipped this long; 0: 1h
 	AskConnected       int              // connected peers Locate asks before any lookup answers; 0: 8, < 0: none
@@ -74,6 +75,7 @@ const (
 	DefaultMaxInboundPerPeer  = 16
 	DefaultRequestTimeout     = 10 * time.Second
 	DefaultIdleTimeout        = time.Minute
+	DefaultMinRate            = 16 << 10
 	DefaultBanFor             = time.Hour
 )
 
@@ -96,6 +98,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = DefaultRequestTimeout
+	}
+	if c.MinRate <= 0 {
+		c.MinRate = DefaultMinRate
 	}
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = DefaultIdleTimeout

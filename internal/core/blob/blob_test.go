@@ -336,6 +336,63 @@ func TestStalledProvider(t *testing.T) {
 	}
 }
 
+// TestTricklingProvider: a provider that sends a read's bytes a few at a
+// time, each well within RequestTimeout, loses the read once it falls
+// behind MinRate (after RequestTimeout's grace) and the spare serves it;
+// before, the fetch waited for the trickle however long it took.
+func TestTricklingProvider(t *testing.T) {
+	data := randomBytes(14, 1<<20)
+	spare := newNode(t, Config{}, nil)
+	c := spare.put(t, data)
+	hostile := newHost(t)
+	done := make(chan struct{})
+	defer close(done)
+	hostile.SetStreamHandler(ProtocolBlob, func(st network.Stream) {
+		defer st.Reset()
+		br := bufio.NewReader(st)
+		for {
+			b, err := readFrame(br)
+			if err != nil {
+				return
+			}
+			req, we := parseRequest(b, ProtocolBlob)
+			if we != nil || req.op != opRead {
+				return
+			}
+			writeFrame(st, response{Size: int64(len(data)), Len: req.len})
+			for p := req.off; p < req.off+req.len; p += 100 { // 100 bytes per 20 ms: 5 KB/s
+				select {
+				case <-done:
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+				if _, err := st.Write(data[p:min(p+100, req.off+req.len)]); err != nil {
+					return
+				}
+			}
+		}
+	})
+	client := newNode(t, Config{Span: testSpan, RequestTimeout: 2 * time.Second, MinRate: 1 << 20}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	size, ob, err := spare.st.Outboard(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := client.st.NewIngest(ctx, c, size, ob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Abort()
+	stats, err := client.svc.Fetch(ctx, c, in, []peer.AddrInfo{info(hostile), spare.info()})
+	if err != nil {
+		t.Fatalf("Fetch: %v (stats %+v)", err, stats)
+	}
+	if !in.Done() || stats.PerPeer[spare.h.ID()] != int64(len(data)) || stats.Retries == 0 {
+		t.Fatalf("stats %+v", stats)
+	}
+}
+
 func TestNotFoundAndNoProviders(t *testing.T) {
 	data := randomBytes(7, 300<<10)
 	empty := newNode(t, Config{}, nil)

@@ -25,7 +25,8 @@ type conn struct {
 	peer peer.ID
 	st   network.Stream
 	br   *bufio.Reader
-	stop func() bool // ends the reset-on-cancel hook
+	rd   *deadlineReader // under br
+	stop func() bool     // ends the reset-on-cancel hook
 }
 
 // dial connects to ai and opens a stream of proto, which is reset when ctx
@@ -44,8 +45,8 @@ func (s *Service) dial(ctx context.Context, ai peer.AddrInfo, proto protocol.ID)
 		st.Reset()
 		return nil, err
 	}
-	c := &conn{s: s, peer: ai.ID, st: st}
-	c.br = bufio.NewReaderSize(&deadlineReader{st: st, timeout: s.cfg.RequestTimeout}, 64<<10)
+	c := &conn{s: s, peer: ai.ID, st: st, rd: &deadlineReader{st: st, timeout: s.cfg.RequestTimeout}}
+	c.br = bufio.NewReaderSize(c.rd, 64<<10)
 	c.stop = context.AfterFunc(ctx, func() { st.Reset() })
 	return c, nil
 }
@@ -102,14 +103,21 @@ func (c *conn) streamErr(what string, err error) error {
 }
 
 // deadlineReader reads from a stream, each Read allowed timeout: a peer
-// that sends nothing for that long is dead.
+// that sends nothing for that long is dead. With until set, no Read goes
+// past it either: a peer that trickles a read's bytes, each in time, still
+// loses the read (Fetch sets it from Config.MinRate).
 type deadlineReader struct {
 	st      network.Stream
 	timeout time.Duration
+	until   time.Time
 }
 
 func (r *deadlineReader) Read(p []byte) (int, error) {
-	r.st.SetReadDeadline(time.Now().Add(r.timeout))
+	d := time.Now().Add(r.timeout)
+	if !r.until.IsZero() && r.until.Before(d) {
+		d = r.until
+	}
+	r.st.SetReadDeadline(d)
 	return r.st.Read(p)
 }
 

@@ -23,8 +23,10 @@
 // and the Sink verifies each group before it writes it. A peer whose bytes
 // fail verification is a liar: it is scored down, its connection closed, it
 // is banned for Config.BanFor, and what it was asked for is asked of another
-// provider. A peer that stalls (no progress for Config.RequestTimeout) or
-// whose stream dies loses its work to the other providers the same way.
+// provider. A peer that stalls (no progress for Config.RequestTimeout),
+// trickles (a read's bytes slower than Config.MinRate on average, after
+// RequestTimeout's grace) or whose stream dies loses its work to the other
+// providers the same way.
 //
 // # Imports
 //

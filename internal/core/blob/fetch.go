@@ -9,6 +9,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -319,6 +320,10 @@ func (f *fetch) work(ctx context.Context, ai peer.AddrInfo, down *atomic.Bool) (
 				}
 			}
 		}
+		// The read's bytes must arrive at MinRate on average, after
+		// RequestTimeout's grace: a provider trickling them (each byte in
+		// time) would otherwise hold the range, and the fetch, forever.
+		cn.rd.until = time.Now().Add(s.cfg.RequestTimeout + time.Duration(want)*time.Second/time.Duration(s.cfg.MinRate))
 		// queue[0].off advances as bytes are written: what is left of it
 		// goes back to the queue if this provider fails.
 		for queue[0].off < queue[0].end {
@@ -338,6 +343,7 @@ func (f *fetch) work(ctx context.Context, ai peer.AddrInfo, down *atomic.Bool) (
 			queue[0].off += n
 			f.wrote(ai.ID, n)
 		}
+		cn.rd.until = time.Time{}
 		s.adjust(ai.ID, scoreServed, false)
 		f.giveBack(queue[0]) // empty: done
 		queue = queue[1:]
