@@ -24,6 +24,12 @@ type Source interface {
 	Outboard(ctx context.Context, c cid.CID) (size int64, ob []byte, err error)
 	// ReadRange returns verified bytes of c.
 	ReadRange(ctx context.Context, c cid.CID, off, length int64) (io.ReadCloser, error)
+	// Info returns c's size (and more) without loading its outboard;
+	// errors.Is(err, store.ErrNotFound) when c is not here. Reads ask it,
+	// not Outboard, which loads, verifies and copies the whole outboard (up
+	// to 64 MiB): a peer alternating the CIDs of its one-group reads would
+	// make each cost that.
+	Info(ctx context.Context, c cid.CID) (store.Object, error)
 }
 
 // Sink is where a fetch writes: *store.Ingest satisfies it.

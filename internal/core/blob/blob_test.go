@@ -10,6 +10,7 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -528,6 +529,49 @@ func TestHugeOutboardClaimCaughtEarly(t *testing.T) {
 	_, _, err := client.svc.Outboard(context.Background(), c, []peer.AddrInfo{info(hostile)})
 	if !errors.Is(err, ErrLied) || !client.svc.Banned(hostile.ID()) {
 		t.Fatalf("Outboard from a peer claiming 64 GiB: %v (banned: %v)", err, client.svc.Banned(hostile.ID()))
+	}
+}
+
+// countingStore is a store that counts its Outboard calls.
+type countingStore struct {
+	*store.Store
+	outboards atomic.Int64
+}
+
+func (c *countingStore) Outboard(ctx context.Context, id cid.CID) (int64, []byte, error) {
+	c.outboards.Add(1)
+	return c.Store.Outboard(ctx, id)
+}
+
+// TestReadsDoNotLoadOutboards: reads that alternate between two objects
+// are served without loading either outboard (a load verifies and copies
+// up to 64 MiB: one per 64 KiB read would let a peer multiply its cost).
+func TestReadsDoNotLoadOutboards(t *testing.T) {
+	h := newHost(t)
+	src := &countingStore{Store: newStore(t)}
+	srv := &node{h: h, st: src.Store, svc: New(h, src, nil, Config{})}
+	if err := srv.svc.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.svc.Close() })
+	a, b := randomBytes(15, 3*store.GroupSize), randomBytes(16, 2*store.GroupSize)
+	ca, cb := srv.put(t, a), srv.put(t, b)
+	rs := openRaw(t, newHost(t), srv, ProtocolBlob)
+	for i := range 10 {
+		c, data := ca, a
+		if i%2 == 1 {
+			c, data = cb, b
+		}
+		r := rs.roundTrip(t, frameOf(request{Op: opRead, CID: c.String(), Off: 0, Len: store.GroupSize}))
+		if r.Error != nil || r.Size != int64(len(data)) || r.Len != store.GroupSize {
+			t.Fatalf("read %d: %+v", i, r)
+		}
+		if _, err := io.CopyN(io.Discard, rs.br, r.Len); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := src.outboards.Load(); n != 0 {
+		t.Fatalf("10 reads loaded %d outboards", n)
 	}
 }
 

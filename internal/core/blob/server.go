@@ -132,7 +132,7 @@ func (s *Service) handleBlob(st network.Stream) {
 			err = s.serveOutboard(st, w, req)
 		case opRead:
 			if !known.ok || known.c != req.c {
-				size, _, oerr := s.src.Outboard(s.ctx, req.c)
+				size, oerr := s.size(req.c)
 				if oerr != nil {
 					err = s.answerSourceError(w, oerr)
 					break
@@ -149,6 +149,12 @@ func (s *Service) handleBlob(st network.Stream) {
 			return
 		}
 	}
+}
+
+// size returns c's size for a read (Source.Info).
+func (s *Service) size(c cid.CID) (int64, error) {
+	o, err := s.src.Info(s.ctx, c)
+	return o.Size, err
 }
 
 // answerSourceError answers what the Source said; the stream stays usable.

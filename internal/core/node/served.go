@@ -36,6 +36,10 @@ func (s *servedSource) Outboard(ctx context.Context, c cid.CID) (int64, []byte, 
 	return s.st.Outboard(ctx, c)
 }
 
+func (s *servedSource) Info(ctx context.Context, c cid.CID) (store.Object, error) {
+	return s.st.Info(ctx, c)
+}
+
 func (s *servedSource) ReadRange(ctx context.Context, c cid.CID, off, length int64) (io.ReadCloser, error) {
 	rc, err := s.st.ReadRange(ctx, c, off, length)
 	if err != nil {
