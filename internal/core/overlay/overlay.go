@@ -178,8 +178,8 @@ type Overlay struct {
 	rootsMu  sync.Mutex
 	roots    map[cid.CID]*root
 	notReady atomic.Bool // an announcement found the routing table empty
-	// wake tells the reprovider that the routing table gained a peer
-	// (providing.go).
+	// wake tells the reprovider that a peer was identified or the
+	// addresses changed (providing.go).
 	wake chan struct{}
 	// retry is how long a failed announcement waits (retryAfter; tests
 	// set it to hours so that only wake can make the reprovider act).
@@ -300,14 +300,20 @@ func (o *Overlay) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("overlay: starting the DHT: %w", err)
 	}
-	addrs, err := o.watchForProviding(h, d)
+	// The wakes are forwarded from now on: identify waits for its event's
+	// subscribers, and connecting to the bootstrap peers waits for identify.
+	rctx, cancel := context.WithCancel(context.Background())
+	wakes, err := o.watchForProviding(h)
 	if err != nil {
+		cancel()
 		d.Close()
 		return err
 	}
+	o.wg.Go(func() { o.forwardWakes(rctx, wakes) })
 	defer func() {
 		if err != nil {
-			addrs.Close()
+			cancel()
+			o.wg.Wait()
 		}
 	}()
 	o.connectAll(ctx, h, boot)
@@ -319,10 +325,9 @@ func (o *Overlay) Start(ctx context.Context) (err error) {
 		d.Close()
 		return fmt.Errorf("overlay: bootstrapping the DHT: %w", err)
 	}
-	rctx, cancel := context.WithCancel(context.Background())
 	o.host, o.ownHost, o.dht, o.cancel, o.nboot = h, own, d, cancel, len(boot)
 	o.state = stateStarted
-	o.wg.Go(func() { o.reprovideLoop(rctx, d, addrs) })
+	o.wg.Go(func() { o.reprovideLoop(rctx, d) })
 	if reachLoop != nil {
 		o.wg.Go(func() { reachLoop(rctx) })
 	}

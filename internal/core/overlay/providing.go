@@ -99,40 +99,66 @@ func (o *Overlay) announce(ctx context.Context, d *dht.IpfsDHT, c cid.CID) error
 	return nil
 }
 
-// watchForProviding makes the routing table wake the reprovider when it
-// gains a peer (d's PeerAdded, wrapped before any peer is dialed), and
-// subscribes to the host's address changes for the same purpose.
-func (o *Overlay) watchForProviding(h host.Host, d *dht.IpfsDHT) (event.Subscription, error) {
-	rt := d.RoutingTable()
-	added := rt.PeerAdded
-	rt.PeerAdded = func(p peer.ID) {
-		if added != nil {
-			added(p)
-		}
-		select {
-		case o.wake <- struct{}{}:
-		default:
-		}
-	}
-	sub, err := h.EventBus().Subscribe(new(event.EvtLocalAddressesUpdated), eventbus.Name("ronhost providing"))
+// watchForProviding subscribes to what may make a waiting announcement
+// possible: a peer identified (kad-dht then adds it to the routing table,
+// after its own checks) and a change of the host's addresses.
+//
+// It does not wrap the routing table's PeerAdded: kad-dht's goroutines,
+// started by dht.New, read that field without a lock, and a peer that
+// connects while it is replaced (a host that serves before its DHT starts)
+// is a data race.
+func (o *Overlay) watchForProviding(h host.Host) (event.Subscription, error) {
+	sub, err := h.EventBus().Subscribe([]any{new(event.EvtLocalAddressesUpdated), new(event.EvtPeerIdentificationCompleted)},
+		eventbus.Name("ronhost providing"))
 	if err != nil {
-		return nil, fmt.Errorf("overlay: watching addresses: %w", err)
+		return nil, fmt.Errorf("overlay: watching peers and addresses: %w", err)
 	}
 	return sub, nil
 }
 
+// forwardWakes drains sub (the event bus waits for slow subscribers, and
+// the reprovider may be busy announcing for minutes) into o.wake, which
+// holds one wake at most, until ctx ends; then it closes sub.
+func (o *Overlay) forwardWakes(ctx context.Context, sub event.Subscription) {
+	defer sub.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sub.Out():
+			select {
+			case o.wake <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// Rechecks after a wake that did not find the node ready: kad-dht adds an
+// identified peer to its routing table only after checking it, so the
+// reprovider looks again after recheckFirst, doubling up to recheckMax,
+// until it is ready or the next wake starts over.
+const (
+	recheckFirst = 50 * time.Millisecond
+	recheckMax   = 10 * time.Second
+)
+
 // reprovideLoop announces the roots that are due until ctx ends. Roots
 // whose announcement found the routing table empty, or the node without an
-// address to announce, are announced as soon as both are there: the
-// routing table's first peer and a new address wake it (watchForProviding),
-// not a retry interval later. So objects published before the node had a
-// peer (a node that joins through a peer not yet serving the DHT, one
-// waiting for AutoNAT or a relay slot) are provided at once.
-func (o *Overlay) reprovideLoop(ctx context.Context, d *dht.IpfsDHT, addrs event.Subscription) {
-	defer addrs.Close()
+// address to announce, are announced as soon as both are there: a peer
+// identified or a new address wakes it (watchForProviding), and it looks
+// again shortly after (recheckFirst), not a retry interval later. So
+// objects published before the node had a peer (a node that joins through
+// a peer not yet serving the DHT, one waiting for AutoNAT or a relay slot)
+// are provided at once.
+func (o *Overlay) reprovideLoop(ctx context.Context, d *dht.IpfsDHT) {
 	tick := min(o.cfg.Reprovide, o.retry)
 	t := time.NewTicker(tick)
 	defer t.Stop()
+	recheck := time.NewTimer(recheckMax)
+	recheck.Stop()
+	defer recheck.Stop()
+	wait := recheckFirst
 	for {
 		select {
 		case <-ctx.Done():
@@ -141,13 +167,20 @@ func (o *Overlay) reprovideLoop(ctx context.Context, d *dht.IpfsDHT, addrs event
 			o.reprovide(ctx, d, tick, false)
 			continue
 		case <-o.wake:
-		case <-addrs.Out():
+			wait = recheckFirst
+		case <-recheck.C:
+			wait = min(2*wait, recheckMax)
 		}
-		if o.notReady.Load() && d.RoutingTable().Size() > 0 && len(o.hostRef.get().Addrs()) > 0 {
-			o.notReady.Store(false)
-			o.log.Debug("a peer and an address: providing what waited")
-			o.reprovide(ctx, d, tick, true)
+		if !o.notReady.Load() {
+			continue
 		}
+		if d.RoutingTable().Size() == 0 || len(o.hostRef.get().Addrs()) == 0 {
+			recheck.Reset(wait)
+			continue
+		}
+		o.notReady.Store(false)
+		o.log.Debug("a peer and an address: providing what waited")
+		o.reprovide(ctx, d, tick, true)
 	}
 }
 
