@@ -174,6 +174,8 @@ func TestCancelOnlyWhatItNames(t *testing.T) {
 	if err := handlers["rid-1"].ctx.Err(); err != nil {
 		t.Fatalf("a cancel that did not name rid-1 ended it: %v (cause %v)", err, context.Cause(handlers["rid-1"].ctx))
 	}
+	// rid-2's tracking goes after its handler has returned.
+	poll.Until(t, "rid-2's tracking to go", func() bool { return a.cancels.inFlight() <= 1 })
 	if n := a.cancels.inFlight(); n != 1 {
 		t.Fatalf("%d requests tracked, want rid-1's", n)
 	}

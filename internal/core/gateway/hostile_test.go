@@ -150,8 +150,23 @@ func TestUnreadAnswerIsCut(t *testing.T) {
 // reads none of the answers has its connection closed once the socket
 // buffers are full and a flush has stalled for WriteIdle. (Before, the
 // connection and its goroutine waited for good, also after the handler.)
+//
+// Both ends' socket buffers are small, so the server's writes stall after
+// about a hundred answers: with the kernel's own sizing, the server's send
+// buffer grows to megabytes, and the answers that fill it took longer than
+// the test's guard on a loaded race-detector runner.
 func TestPipelinedUnreadAnswersAreCut(t *testing.T) {
 	e := newEnv(t, Config{WriteIdle: 200 * time.Millisecond})
+	srv := httptest.NewUnstartedServer(e.gw.Handler())
+	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		if tc, ok := c.(*net.TCPConn); ok && s == http.StateNew {
+			if err := tc.SetWriteBuffer(4096); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
 	d := &net.Dialer{Control: func(network, address string, c syscall.RawConn) error {
 		var serr error
 		err := c.Control(func(fd uintptr) { // a small window: the buffers fill sooner
@@ -159,7 +174,7 @@ func TestPipelinedUnreadAnswersAreCut(t *testing.T) {
 		})
 		return errors.Join(err, serr)
 	}}
-	conn, err := d.Dial("tcp", strings.TrimPrefix(e.srv.URL, "http://"))
+	conn, err := d.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
