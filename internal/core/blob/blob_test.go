@@ -472,7 +472,8 @@ func TestOnePeerCannotTakeEverySlot(t *testing.T) {
 	served, busy := 0, 0
 	for range DefaultMaxInbound {
 		rs := openRaw(t, hostile, srv, ProtocolBlob)
-		rs.st.SetDeadline(time.Now().Add(poll.Deadline))                                       // a bound on a hang, not a verdict
+		// A bound on a hang, not a verdict.
+		rs.st.SetDeadline(time.Now().Add(poll.Deadline))
 		rs.st.Write(frameOf(request{Op: opOutboard, CID: cid.Sum([]byte("absent")).String()})) // a busy stream may be closed already
 		b, err := readFrame(rs.br)
 		if err != nil {
