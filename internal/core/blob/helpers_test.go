@@ -320,6 +320,12 @@ func (r *rawStream) roundTrip(t testing.TB, frame []byte) response {
 	if _, err := r.st.Write(frame); err != nil {
 		t.Fatal(err)
 	}
+	return r.answer(t)
+}
+
+// answer reads a response header.
+func (r *rawStream) answer(t testing.TB) response {
+	t.Helper()
 	b, err := readFrame(r.br)
 	if err != nil {
 		t.Fatal(err)
